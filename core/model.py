@@ -1,0 +1,110 @@
+"""The album's active model: which backbone and head score its photos, as stored versions.
+
+Version 0 is the *prior head* (the ImageNet classifier's probabilities summed over the classes
+each label maps to). Trained versions carry a linear head file in the album's data folder. torch
+is imported only when a model is actually loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.errors import ModelLoadError
+from core.tagstore import TagStore
+from core.vocabulary import Vocabulary
+
+if TYPE_CHECKING:
+    from core.tagger import Tagger
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "tf_efficientnet_lite0"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What the user asked for: a timm name, an optional local checkpoint, a device."""
+
+    name: str = DEFAULT_MODEL
+    checkpoint: str | None = None
+    device: str = "auto"
+
+    def as_json(self) -> str:
+        return json.dumps({"name": self.name, "checkpoint": self.checkpoint})
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """A loaded tagger plus the store's ids of its labels, in its column order."""
+
+    tagger: Tagger
+    label_ids: tuple[int, ...]
+    version: int
+    backbone_id: str
+
+    @property
+    def input_size(self) -> int:
+        return self.tagger.backbone.input_size
+
+    @property
+    def crop_pct(self) -> float:
+        return self.tagger.backbone.crop_pct
+
+
+def stored_choice(store: TagStore) -> ModelChoice | None:
+    """The model this album was last indexed with, if any."""
+    raw = store.get_meta("model")
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return ModelChoice(data["name"], data.get("checkpoint"))
+
+
+def load_active_model(store: TagStore, vocabulary: Vocabulary, data_dir: Path,
+                      choice: ModelChoice) -> ActiveModel:
+    """Load the active version, or register a new prior version for a new backbone.
+
+    Raises:
+        ModelLoadError: the backbone, checkpoint or head file cannot be used.
+    """
+    from core.tagger import Backbone, LinearHead, PriorHead, Tagger
+
+    checkpoint = Path(choice.checkpoint).expanduser() if choice.checkpoint else None
+    backbone = Backbone.load(choice.name, checkpoint, device=choice.device)
+    ids = {label.name.lower(): label.id for label in store.labels()}
+    active = store.active_model()
+    if active is None or active.backbone != backbone.id:
+        if backbone.num_classes != len(vocabulary.imagenet_targets()):
+            raise ModelLoadError(
+                f"{choice.name} has {backbone.num_classes} classes; the prior head needs an "
+                f"ImageNet-1k classifier ({len(vocabulary.imagenet_targets())} classes)"
+            )
+        version = max((m.version for m in store.models()), default=-1) + 1
+        store.add_model(version, backbone.id, None, {}, {"kind": "prior"}, activate=True)
+        store.set_meta("model", choice.as_json())
+        logger.info("model version %d: prior head on %s", version, backbone.id)
+        active = store.active_model()
+    if active.head_file:
+        head = LinearHead.load(data_dir / active.head_file)
+    else:
+        names = prior_label_names(vocabulary)
+        head = PriorHead(names, vocabulary.imagenet_membership(names))
+    missing = [n for n in head.label_names if n.lower() not in ids]
+    if missing:
+        raise ModelLoadError(f"the model scores labels this album lacks: {missing[:5]}")
+    label_ids = tuple(ids[n.lower()] for n in head.label_names)
+    return ActiveModel(Tagger(backbone, head), label_ids, active.version, backbone.id)
+
+
+def prior_label_names(vocabulary: Vocabulary) -> list[str]:
+    """Labels the prior head can score: those with at least one ImageNet class in reach."""
+    mapped = {t for t in vocabulary.imagenet_targets() if t}
+    reachable = set()
+    for name in mapped:
+        reachable.add(name)
+        reachable.update(vocabulary.ancestors(name))
+    return [n for n in vocabulary.names if n in reachable]

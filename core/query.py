@@ -1,0 +1,265 @@
+"""The search language, parsed into parameterised SQL (never string-pasted user input).
+
+    dog beach            both (AND is implicit; the word AND is accepted too)
+    dog OR cat           either (OR binds tighter than AND: ``dog OR cat beach``)
+    -people, NOT people  without
+    "sports car"         a quoted multi-word label (unquoted ``sports car`` works too
+                         when the words name a label)
+    (dog OR cat) -indoor grouping
+    label:=dog           the label itself, not reached through its subtree
+    unverified:dog       photos whose dog tag nobody has confirmed
+    untagged             photos without any tag
+    path:trips/2024      part of the photo's path inside the album
+    year:2023            taken in 2023 (EXIF date)
+    date:2023-07..2023-08  taken in that range (YYYY, YYYY-MM or YYYY-MM-DD each side)
+
+A label word matches by name or alias, case-insensitively, and includes the label's subtree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.errors import QueryError
+
+_TOKEN = re.compile(r'\s*(?:(?P<lp>\()|(?P<rp>\))|"(?P<quoted>[^"]*)"|(?P<word>[^\s()"]+))')
+_FIELD_QUOTED = re.compile(r'(?P<field>[A-Za-z]+:=?)"(?P<value>[^"]*)"')
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
+_MAX_LABEL_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "(", ")", "word", "quoted", "field"
+    text: str
+    pos: int
+    field: str = ""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A WHERE clause over ``photos p`` and its parameters."""
+
+    sql: str
+    params: tuple
+
+
+class LabelResolver:
+    """How the parser finds labels: a name or alias → label id, and suggestions."""
+
+    def __init__(self, resolve: Callable[[str], int | None],
+                 suggest: Callable[[str], tuple[str, ...]] = lambda word: ()) -> None:
+        self.resolve = resolve
+        self.suggest = suggest
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        start = len(text) - len(text[pos:].lstrip())
+        field = _FIELD_QUOTED.match(text, start)
+        if field:
+            tokens.append(Token("field", field["value"], start, field["field"]))
+            pos = field.end()
+            continue
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise QueryError(f"unclosed quote at character {start + 1}", start)
+        if m["lp"]:
+            tokens.append(Token("(", "(", m.start("lp")))
+        elif m["rp"]:
+            tokens.append(Token(")", ")", m.start("rp")))
+        elif m["quoted"] is not None:
+            tokens.append(Token("quoted", m["quoted"], m.start("quoted") - 1))
+        else:
+            word, wpos = m["word"], m.start("word")
+            if ":" in word and not word.startswith(":"):
+                name, _, value = word.partition(":")
+                fname = name + ":" + ("=" if value.startswith("=") else "")
+                tokens.append(Token("field", value.removeprefix("="), wpos, fname.lower()))
+            else:
+                tokens.append(Token("word", word, wpos))
+        pos = m.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token], labels: LabelResolver, text: str) -> None:
+        self.tokens = tokens
+        self.i = 0
+        self.labels = labels
+        self.text = text
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def is_op(self, token: Token | None, op: str) -> bool:
+        return token is not None and token.kind == "word" and token.text == op
+
+    def parse(self) -> Compiled:
+        node = self.and_expr()
+        if self.peek() is not None:
+            tok = self.peek()
+            raise QueryError(f"unexpected {tok.text!r} at character {tok.pos + 1}", tok.pos)
+        return node
+
+    def and_expr(self) -> Compiled:
+        parts = []
+        while (tok := self.peek()) is not None and tok.kind != ")":
+            if self.is_op(tok, "AND"):
+                self.i += 1
+                continue
+            parts.append(self.or_expr())
+        if not parts:
+            tok = self.peek()
+            where = f"at character {tok.pos + 1}" if tok else "at the end"
+            raise QueryError(f"expected a search term {where}", tok.pos if tok else len(self.text))
+        return _join(parts, "AND")
+
+    def or_expr(self) -> Compiled:
+        parts = [self.unary()]
+        while self.is_op(self.peek(), "OR"):
+            self.i += 1
+            if self.peek() is None or self.peek().kind == ")":
+                raise QueryError("OR needs a term on both sides", len(self.text))
+            parts.append(self.unary())
+        return _join(parts, "OR")
+
+    def unary(self) -> Compiled:
+        tok = self.peek()
+        if self.is_op(tok, "NOT"):
+            self.i += 1
+            if self.peek() is None:
+                raise QueryError("NOT needs a term after it", tok.pos)
+            inner = self.unary()
+            return Compiled(f"NOT ({inner.sql})", inner.params)
+        if tok.kind == "word" and tok.text.startswith("-") and len(tok.text) > 1:
+            self.tokens[self.i] = Token("word", tok.text[1:], tok.pos + 1)
+            inner = self.unary()
+            return Compiled(f"NOT ({inner.sql})", inner.params)
+        return self.atom()
+
+    def atom(self) -> Compiled:
+        tok = self.peek()
+        if tok is None:
+            raise QueryError("expected a search term at the end", len(self.text))
+        if tok.kind == "(":
+            self.i += 1
+            inner = self.and_expr()
+            if self.peek() is None or self.peek().kind != ")":
+                raise QueryError(f"unclosed parenthesis at character {tok.pos + 1}", tok.pos)
+            self.i += 1
+            return inner
+        if self.is_op(tok, "OR"):
+            raise QueryError(f"OR needs a term on both sides (character {tok.pos + 1})", tok.pos)
+        self.i += 1
+        if tok.kind == "field":
+            return self.field(tok)
+        if tok.kind == "quoted":
+            return _has_label(self.label_id(tok.text, tok.pos))
+        if tok.text.lower() == "untagged":
+            return Compiled("NOT EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id)", ())
+        return _has_label(self.label_words(tok))
+
+    def label_words(self, first: Token) -> int:
+        """A label named by one word, or by the longest run of plain words naming a label."""
+        run = [first]
+        j = self.i  # the token after ``first``
+        while len(run) < _MAX_LABEL_WORDS and j < len(self.tokens):
+            nxt = self.tokens[j]
+            if nxt.kind != "word" or nxt.text in ("OR", "AND", "NOT") or nxt.text[0] == "-":
+                break
+            run.append(nxt)
+            j += 1
+        for n in range(len(run), 1, -1):
+            found = self.labels.resolve(" ".join(w.text for w in run[:n]))
+            if found is not None:
+                self.i += n - 1
+                return found
+        return self.label_id(first.text, first.pos)
+
+    def label_id(self, name: str, pos: int) -> int:
+        found = self.labels.resolve(name)
+        if found is None:
+            hints = self.labels.suggest(name)
+            hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+            raise QueryError(f"no label called {name!r}{hint}", pos)
+        return found
+
+    def field(self, tok: Token) -> Compiled:
+        if tok.field == "label:=":
+            lid = self.label_id(tok.text, tok.pos)
+            return Compiled("p.id IN (SELECT photo_id FROM photo_tags WHERE label_id = ? "
+                            "AND direct = 1)", (lid,))
+        if tok.field in ("label:", "tag:"):
+            return _has_label(self.label_id(tok.text, tok.pos))
+        if tok.field == "unverified:":
+            lid = self.label_id(tok.text, tok.pos)
+            return Compiled("p.id IN (SELECT photo_id FROM photo_tags WHERE label_id = ? "
+                            "AND verified = 0)", (lid,))
+        if tok.field == "path:":
+            if not tok.text:
+                raise QueryError("path: needs a folder or file name", tok.pos)
+            escaped = tok.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return Compiled("p.path LIKE ? ESCAPE '\\'", (f"%{escaped}%",))
+        if tok.field in ("year:", "date:"):
+            return _date_range(tok)
+        known = "label:=, unverified:, path:, year:, date:"
+        raise QueryError(f"unknown field {tok.field!r} (known: {known})", tok.pos)
+
+
+def _join(parts: list[Compiled], op: str) -> Compiled:
+    if len(parts) == 1:
+        return parts[0]
+    sql = f" {op} ".join(f"({p.sql})" for p in parts)
+    return Compiled(sql, tuple(x for p in parts for x in p.params))
+
+
+def _has_label(label_id: int) -> Compiled:
+    return Compiled("p.id IN (SELECT photo_id FROM photo_tags WHERE label_id = ?)", (label_id,))
+
+
+def _date_bound(text: str, tok: Token, *, end: bool) -> str:
+    m = _DATE.match(text)
+    if not m:
+        raise QueryError(f"bad date {text!r}: use YYYY, YYYY-MM or YYYY-MM-DD", tok.pos)
+    year, month, day = int(m[1]), m[2], m[3]
+    if month is not None and not 1 <= int(month) <= 12 or day is not None and not 1 <= int(
+            day) <= 31:
+        raise QueryError(f"bad date {text!r}", tok.pos)
+    if not end:
+        return f"{year:04d}-{int(month or 1):02d}-{int(day or 1):02d}"
+    # The exclusive upper bound: the start of the next year, month or day.
+    if day is not None:
+        return f"{year:04d}-{int(month):02d}-{int(day):02d}T99"
+    if month is not None:
+        return f"{year:04d}-{int(month):02d}-99"
+    return f"{year:04d}-99"
+
+
+def _date_range(tok: Token) -> Compiled:
+    lo, sep, hi = tok.text.partition("..")
+    if tok.field == "year:" and sep:
+        raise QueryError("year: takes one year; use date:2020..2023 for a range", tok.pos)
+    lo = lo or "0001"
+    hi = hi if sep else lo
+    hi = hi or "9999"
+    return Compiled("p.taken_at >= ? AND p.taken_at < ?",
+                    (_date_bound(lo, tok, end=False), _date_bound(hi, tok, end=True)))
+
+
+def compile_query(text: str, labels: LabelResolver) -> Compiled:
+    """Parse a search into a WHERE clause over ``photos p``; an empty search matches all.
+
+    Raises:
+        QueryError: with a message a person can act on and the character position.
+    """
+    tokens = tokenize(text)
+    if not tokens:
+        return Compiled("1", ())
+    return _Parser(tokens, labels, text).parse()

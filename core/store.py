@@ -1,0 +1,328 @@
+"""The album database: one SQLite file, one writer, readers per thread.
+
+All SQL of the engine lives in this package's store modules; everything else asks the store.
+Writes are serialised by one lock (one writer per process) and each runs in a transaction, so a
+crash leaves either the old or the new state. Readers get their own connection per thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from core.errors import StoreError
+from core.schema import MIGRATIONS
+
+logger = logging.getLogger(__name__)
+
+#: Model scores below this are not stored: no threshold may go lower.
+SCORE_FLOOR = 0.01
+
+
+def now() -> str:
+    """The current time as an ISO 8601 UTC string (what every timestamp column holds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    """One photo as the store knows it."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    status: str
+    error: str | None
+    model_version: int | None
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    """One label of the album's vocabulary (built-in or the user's own)."""
+
+    id: int
+    name: str
+    parent_id: int | None
+    kind: str
+    threshold: float
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model version: the backbone, its head and the thresholds tuned for it."""
+
+    version: int
+    backbone: str
+    head_file: str | None
+    thresholds: dict[str, float]
+    metrics: dict
+    created_at: str
+    active: bool
+
+
+_PHOTO_COLUMNS = (
+    "id, path, size, mtime_ns, content_hash, width, height, taken_at, status, error, "
+    "model_version"
+)
+
+
+def _photo(row: Sequence) -> PhotoRow:
+    return PhotoRow(*row)
+
+
+def _label(row: Sequence) -> LabelRow:
+    return LabelRow(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])))
+
+
+def _model(row: Sequence) -> ModelRow:
+    return ModelRow(
+        row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), row[5], bool(row[6])
+    )
+
+
+class Database:
+    """Connections to one album database file: a serialised writer and per-thread readers."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = self._connect()
+            self._writer_db = sqlite_utils.Database(self._writer)
+            self._writer_db.enable_wal()
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the album database {self.path}: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _migrate(self) -> None:
+        version = self._writer.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} was written by a newer albumtag (schema {version}); "
+                "upgrade albumtag to open it"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            logger.info("migrating %s to schema %d", self.path, number)
+            with self._lock:
+                # executescript commits first; wrap the script and the version bump together.
+                self._writer.executescript(
+                    f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """A write transaction on the one writer connection (serialised across threads)."""
+        with self._lock:
+            try:
+                with self._writer_db.atomic():
+                    yield self._writer_db
+            except sqlite3.Error as exc:
+                raise StoreError(f"database write failed: {exc}") from exc
+
+    def read(self) -> sqlite3.Connection:
+        """This thread's read connection (the writer's, inside a write on this thread)."""
+        if self._lock._is_owned():  # type: ignore[attr-defined]
+            return self._writer
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def query(self, sql: str, params: Sequence | dict = ()) -> list[tuple]:
+        """Rows of a read-only statement."""
+        try:
+            return self.read().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"database read failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Close every connection this object opened (idempotent)."""
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        with self._lock:
+            self._writer.close()
+
+
+class Store:
+    """The album's facts: photos, labels, scores, verdicts, features and model versions.
+
+    Tag-level operations (verdicts, effective tags, undo) are in :mod:`core.tagstore`, which
+    builds on this class.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def integrity_check(self) -> str:
+        return self.db.query("PRAGMA integrity_check")[0][0]
+
+    # -- meta ---------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self.db.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db.write() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- photos -------------------------------------------------------------------------
+    def photo(self, photo_id: int) -> PhotoRow | None:
+        rows = self.db.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,))
+        return _photo(rows[0]) if rows else None
+
+    def photo_by_path(self, rel_path: str) -> PhotoRow | None:
+        rows = self.db.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?", (rel_path,))
+        return _photo(rows[0]) if rows else None
+
+    def photos(
+        self, where: str = "status != 'missing'", params: Sequence = (), order: str = "id"
+    ) -> list[PhotoRow]:
+        """Photos matching a WHERE clause written by this package (never by a user)."""
+        sql = f"SELECT {_PHOTO_COLUMNS} FROM photos p WHERE {where} ORDER BY {order}"
+        return [_photo(r) for r in self.db.query(sql, params)]
+
+    def photos_by_ids(self, ids: Sequence[int]) -> list[PhotoRow]:
+        out: list[PhotoRow] = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            out += self.photos(f"id IN ({marks})", chunk)
+        by_id = {p.id: p for p in out}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def count_photos(self) -> dict[str, int]:
+        rows = self.db.query("SELECT status, COUNT(*) FROM photos GROUP BY status")
+        return dict(rows)
+
+    def add_photo(self, rel_path: str, size: int, mtime_ns: int, *, status: str = "pending",
+                  error: str | None = None, content_hash: str | None = None) -> int:
+        with self.db.write() as db:
+            cur = db.execute(
+                "INSERT INTO photos (path, size, mtime_ns, content_hash, status, error, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (rel_path, size, mtime_ns, content_hash, status, error, now()),
+            )
+            return int(cur.lastrowid)
+
+    def update_file(self, photo_id: int, *, path: str, size: int, mtime_ns: int,
+                    status: str, error: str | None = None) -> None:
+        """A photo's file changed, moved or came back: new facts about the file itself."""
+        with self.db.write() as db:
+            db.execute(
+                "UPDATE photos SET path = ?, size = ?, mtime_ns = ?, status = ?, error = ? "
+                "WHERE id = ?",
+                (path, size, mtime_ns, status, error, photo_id),
+            )
+
+    def mark_missing(self, photo_ids: Iterable[int]) -> None:
+        """Files that are gone: hidden from the album, their verdicts kept for their return."""
+        ids = [(i,) for i in photo_ids]
+        with self.db.write() as db:
+            db.conn.executemany("UPDATE photos SET status = 'missing' WHERE id = ?", ids)
+
+    def record_error(self, photo_id: int, reason: str) -> None:
+        with self.db.write() as db:
+            db.execute(
+                "UPDATE photos SET status = 'error', error = ? WHERE id = ?", (reason, photo_id)
+            )
+
+    # -- labels -------------------------------------------------------------------------
+    def labels(self) -> list[LabelRow]:
+        rows = self.db.query(
+            "SELECT id, name, parent_id, kind, threshold, aliases FROM labels ORDER BY id"
+        )
+        return [_label(r) for r in rows]
+
+    def upsert_label(self, name: str, *, parent_id: int | None, kind: str, threshold: float,
+                     aliases: Sequence[str] = ()) -> int:
+        """Insert a label or update the one with this name (case-insensitive); its id."""
+        with self.db.write() as db:
+            db.execute(
+                "INSERT INTO labels (name, parent_id, kind, threshold, aliases) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "parent_id = excluded.parent_id, threshold = excluded.threshold, "
+                "aliases = excluded.aliases",
+                (name, parent_id, kind, threshold, json.dumps(list(aliases))),
+            )
+            return int(
+                db.execute("SELECT id FROM labels WHERE name = ?", (name,)).fetchone()[0]
+            )
+
+    # -- features -----------------------------------------------------------------------
+    def features(self, backbone: str, photo_ids: Sequence[int] | None = None
+                 ) -> tuple[list[int], list[bytes]]:
+        """Cached pooled features (float16 blobs) of photos that are ok, by backbone id."""
+        sql = ("SELECT f.photo_id, f.vector FROM features f JOIN photos p ON p.id = f.photo_id "
+               "WHERE f.backbone = ? AND p.status = 'ok'")
+        rows = self.db.query(sql + " ORDER BY f.photo_id", (backbone,))
+        if photo_ids is not None:
+            wanted = set(photo_ids)
+            rows = [r for r in rows if r[0] in wanted]
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    # -- models -------------------------------------------------------------------------
+    def models(self) -> list[ModelRow]:
+        rows = self.db.query(
+            "SELECT version, backbone, head_file, thresholds, metrics, created_at, active "
+            "FROM models ORDER BY version"
+        )
+        return [_model(r) for r in rows]
+
+    def active_model(self) -> ModelRow | None:
+        return next((m for m in self.models() if m.active), None)
+
+    def add_model(self, version: int, backbone: str, head_file: str | None,
+                  thresholds: dict[str, float], metrics: dict, *, activate: bool) -> None:
+        with self.db.write() as db:
+            if activate:
+                db.execute("UPDATE models SET active = 0")
+            db.execute(
+                "INSERT INTO models (version, backbone, head_file, thresholds, metrics, "
+                "created_at, active) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (version, backbone, head_file, json.dumps(thresholds), json.dumps(metrics),
+                 now(), int(activate)),
+            )
+
+    def activate_model(self, version: int) -> None:
+        with self.db.write() as db:
+            if not db.execute("SELECT 1 FROM models WHERE version = ?", (version,)).fetchone():
+                raise StoreError(f"there is no model version {version}")
+            db.execute("UPDATE models SET active = (version = ?)", (version,))

@@ -1,0 +1,254 @@
+"""Tag-level store operations: model scores, user verdicts, effective tags, undo and redo.
+
+The rule that matters most lives here: a user verdict is a separate fact. Writing model scores
+replaces only what a model said before; it never touches a verdict. Only :meth:`set_verdicts`,
+:meth:`undo` and :meth:`redo` change verdicts, and every change is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.policy import NO_VERDICT, Evidence, LabelPolicy
+from core.store import SCORE_FLOOR, Store, now
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The outcome of tagging one photo: file facts, label scores and pooled features."""
+
+    photo_id: int
+    width: int
+    height: int
+    taken_at: str | None
+    content_hash: str
+    scores: np.ndarray  # (L,) aligned with the label ids passed alongside
+    features: np.ndarray | None  # (D,) pooled backbone features
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    photo_id: int
+    label_id: int
+    verdict: int  # 1 confirm, -1 reject, 0 clear
+
+
+class TagStore(Store):
+    """The album store with everything about tags."""
+
+    # -- the policy -----------------------------------------------------------------------
+    def policy(self) -> LabelPolicy:
+        """The current LabelPolicy: label tree, defaults, and the active model's thresholds."""
+        labels = self.labels()
+        active = self.active_model()
+        tuned = active.thresholds if active else {}
+        by_name = {label.name.lower(): label.id for label in labels}
+        thresholds = {label.id: label.threshold for label in labels}
+        for name, value in tuned.items():
+            if name.lower() in by_name:
+                thresholds[by_name[name.lower()]] = max(float(value), SCORE_FLOOR)
+        return LabelPolicy({label.id: label.parent_id for label in labels}, thresholds)
+
+    # -- model scores ---------------------------------------------------------------------
+    def record_scores(self, results: Sequence[Scored], label_ids: Sequence[int],
+                      backbone: str, model_version: int) -> None:
+        """Store a batch of tagging results in one transaction and refresh their tags."""
+        ids = np.asarray(label_ids, dtype=np.int64)
+        stamp = now()
+        with self.db.write() as db:
+            conn = db.conn
+            for r in results:
+                conn.execute(
+                    "UPDATE photos SET width = ?, height = ?, taken_at = ?, content_hash = ?, "
+                    "status = 'ok', error = NULL, model_version = ? WHERE id = ?",
+                    (r.width, r.height, r.taken_at, r.content_hash, model_version, r.photo_id),
+                )
+                self._replace_scores(conn, r.photo_id, ids, r.scores, stamp)
+                if r.features is not None:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO features (photo_id, backbone, vector) "
+                        "VALUES (?, ?, ?)",
+                        (r.photo_id, backbone, r.features.astype("<f2").tobytes()),
+                    )
+            self._refresh(conn, [r.photo_id for r in results], self.policy())
+
+    def record_rescored(self, photo_ids: Sequence[int], scores: np.ndarray,
+                        label_ids: Sequence[int], model_version: int) -> None:
+        """Store scores re-computed from cached features (no file facts change)."""
+        ids = np.asarray(label_ids, dtype=np.int64)
+        stamp = now()
+        with self.db.write() as db:
+            for photo_id, row in zip(photo_ids, scores, strict=True):
+                self._replace_scores(db.conn, photo_id, ids, row, stamp)
+                db.conn.execute(
+                    "UPDATE photos SET model_version = ? WHERE id = ?", (model_version, photo_id)
+                )
+            self._refresh(db.conn, list(photo_ids), self.policy())
+
+    @staticmethod
+    def _replace_scores(conn, photo_id: int, label_ids: np.ndarray, scores: np.ndarray,
+                        stamp: str) -> None:
+        # Rows that only hold a model's opinion go; rows with a verdict stay (score cleared).
+        conn.execute(
+            "DELETE FROM photo_labels WHERE photo_id = ? AND verdict = 0 AND source = 'model'",
+            (photo_id,),
+        )
+        conn.execute("UPDATE photo_labels SET score = NULL WHERE photo_id = ?", (photo_id,))
+        keep = scores >= SCORE_FLOOR
+        conn.executemany(
+            "INSERT INTO photo_labels (photo_id, label_id, score, verdict, source, updated_at) "
+            "VALUES (?, ?, ?, 0, 'model', ?) ON CONFLICT (photo_id, label_id) "
+            "DO UPDATE SET score = excluded.score",
+            [(photo_id, int(lid), float(s), stamp)
+             for lid, s in zip(label_ids[keep], scores[keep], strict=True)],
+        )
+
+    # -- effective tags -------------------------------------------------------------------
+    def _refresh(self, conn, photo_ids: Sequence[int], policy: LabelPolicy) -> None:
+        """Recompute the materialised tags of some photos (inside a write transaction)."""
+        evidence: dict[int, list[Evidence]] = defaultdict(list)
+        for start in range(0, len(photo_ids), 500):
+            chunk = list(photo_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            conn.execute(f"DELETE FROM photo_tags WHERE photo_id IN ({marks})", chunk)
+            rows = conn.execute(
+                "SELECT photo_id, label_id, score, verdict FROM photo_labels "
+                f"WHERE photo_id IN ({marks})",
+                chunk,
+            )
+            for pid, lid, score, verdict in rows:
+                evidence[pid].append(Evidence(lid, score, verdict))
+        conn.executemany(
+            "INSERT INTO photo_tags (label_id, photo_id, direct, verified) VALUES (?, ?, ?, ?)",
+            [(t.label_id, pid, int(t.direct), int(t.verified))
+             for pid, items in evidence.items() for t in policy.tags(items)],
+        )
+
+    def refresh_all_tags(self) -> None:
+        """Recompute every photo's tags (after thresholds or the label tree changed)."""
+        with self.db.write() as db:
+            ids = [r[0] for r in db.conn.execute("SELECT id FROM photos")]
+            self._refresh(db.conn, ids, self.policy())
+
+    # -- verdicts -------------------------------------------------------------------------
+    def set_verdicts(self, changes: Iterable[VerdictChange]) -> int | None:
+        """Apply one user action (any number of photo/label verdicts) as one undo step.
+
+        Returns the batch number, or None when nothing actually changed.
+        """
+        stamp = now()
+        with self.db.write() as db:
+            conn = db.conn
+            batch = (conn.execute("SELECT MAX(batch) FROM verdict_log").fetchone()[0] or 0) + 1
+            touched: set[int] = set()
+            for ch in changes:
+                row = conn.execute(
+                    "SELECT verdict, source FROM photo_labels WHERE photo_id = ? AND label_id = ?",
+                    (ch.photo_id, ch.label_id),
+                ).fetchone()
+                old, source = (row if row else (NO_VERDICT, None))
+                if old == ch.verdict:
+                    continue
+                self._write_verdict(conn, ch.photo_id, ch.label_id, ch.verdict,
+                                    source or "user", stamp)
+                conn.execute(
+                    "INSERT INTO verdict_log (batch, photo_id, label_id, old_verdict, "
+                    "new_verdict, old_source, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (batch, ch.photo_id, ch.label_id, old, ch.verdict, source, stamp),
+                )
+                touched.add(ch.photo_id)
+            if not touched:
+                return None
+            # A new action makes the undone steps unreachable: keep them, marked dropped.
+            conn.execute("UPDATE verdict_log SET state = 'dropped' WHERE state = 'undone'")
+            self._refresh(conn, sorted(touched), self.policy())
+            return batch
+
+    @staticmethod
+    def _write_verdict(conn, photo_id: int, label_id: int, verdict: int, source: str,
+                       stamp: str) -> None:
+        conn.execute(
+            "INSERT INTO photo_labels (photo_id, label_id, score, verdict, source, updated_at) "
+            "VALUES (?, ?, NULL, ?, ?, ?) ON CONFLICT (photo_id, label_id) DO UPDATE SET "
+            "verdict = excluded.verdict, updated_at = excluded.updated_at",
+            (photo_id, label_id, verdict, source, stamp),
+        )
+
+    def undo(self) -> list[int]:
+        """Undo the latest user action; the photos it touched (empty if nothing to undo)."""
+        return self._step("done", "undone", "MAX", "old_verdict")
+
+    def redo(self) -> list[int]:
+        """Redo the action undone last; the photos it touched (empty if nothing to redo)."""
+        return self._step("undone", "done", "MIN", "new_verdict")
+
+    def _step(self, state: str, new_state: str, pick: str, column: str) -> list[int]:
+        stamp = now()
+        with self.db.write() as db:
+            conn = db.conn
+            batch = conn.execute(
+                f"SELECT {pick}(batch) FROM verdict_log WHERE state = ?", (state,)
+            ).fetchone()[0]
+            if batch is None:
+                return []
+            rows = conn.execute(
+                f"SELECT photo_id, label_id, {column}, old_source FROM verdict_log "
+                "WHERE batch = ? ORDER BY id",
+                (batch,),
+            ).fetchall()
+            for photo_id, label_id, verdict, source in rows:
+                self._write_verdict(conn, photo_id, label_id, verdict, source or "user", stamp)
+            conn.execute("UPDATE verdict_log SET state = ? WHERE batch = ?", (new_state, batch))
+            touched = sorted({r[0] for r in rows})
+            self._refresh(conn, touched, self.policy())
+            return touched
+
+    def can_undo(self) -> bool:
+        return bool(self.db.query("SELECT 1 FROM verdict_log WHERE state = 'done' LIMIT 1"))
+
+    def can_redo(self) -> bool:
+        return bool(self.db.query("SELECT 1 FROM verdict_log WHERE state = 'undone' LIMIT 1"))
+
+    # -- reading tags ---------------------------------------------------------------------
+    def evidence(self, photo_id: int) -> list[tuple[int, float | None, int, str]]:
+        """(label id, score, verdict, source) of every label row of one photo."""
+        return self.db.query(
+            "SELECT label_id, score, verdict, source FROM photo_labels WHERE photo_id = ?",
+            (photo_id,),
+        )
+
+    def tags_of(self, photo_id: int) -> list[tuple[int, bool, bool]]:
+        """(label id, direct, verified) of one photo's effective tags."""
+        rows = self.db.query(
+            "SELECT label_id, direct, verified FROM photo_tags WHERE photo_id = ?", (photo_id,)
+        )
+        return [(r[0], bool(r[1]), bool(r[2])) for r in rows]
+
+    def label_counts(self) -> dict[int, int]:
+        """How many visible photos have each label (hierarchy included)."""
+        rows = self.db.query(
+            "SELECT t.label_id, COUNT(*) FROM photo_tags t JOIN photos p ON p.id = t.photo_id "
+            "WHERE p.status = 'ok' GROUP BY t.label_id"
+        )
+        return dict(rows)
+
+    def verdict_rows(self) -> list[tuple[int, int, int]]:
+        """(photo id, label id, verdict) of every user verdict on a visible photo."""
+        return self.db.query(
+            "SELECT l.photo_id, l.label_id, l.verdict FROM photo_labels l "
+            "JOIN photos p ON p.id = l.photo_id WHERE l.verdict != 0 AND p.status = 'ok'"
+        )
+
+    def score_rows(self) -> list[tuple[int, int, float]]:
+        """(photo id, label id, score) of every stored model score on a visible photo."""
+        return self.db.query(
+            "SELECT l.photo_id, l.label_id, l.score FROM photo_labels l "
+            "JOIN photos p ON p.id = l.photo_id WHERE l.score IS NOT NULL AND p.status = 'ok'"
+        )

@@ -1,0 +1,87 @@
+"""Follow an album folder with watchdog and say, debounced, when it has changed.
+
+The observer thread only records that something happened; a small debounce thread calls
+``on_change`` once the folder has been quiet for ``debounce`` seconds (a camera import of 500
+files is one call, not 500). The callback decides what to do, e.g. run the indexer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from core.imaging import is_photo_name
+from core.scanner import DATA_DIR_NAME
+
+logger = logging.getLogger(__name__)
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, poke: Callable[[], None]) -> None:
+        self._poke = poke
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        paths = [str(event.src_path), str(getattr(event, "dest_path", "") or "")]
+        if any(f"/{DATA_DIR_NAME}" in p or f"\\{DATA_DIR_NAME}" in p for p in paths):
+            return  # our own database and thumbnails
+        if event.is_directory or any(is_photo_name(p) for p in paths if p):
+            self._poke()
+
+
+class FolderWatcher:
+    """Calls ``on_change()`` (on its own thread) after the folder changed and went quiet."""
+
+    def __init__(self, root: Path, on_change: Callable[[], None], debounce: float = 1.0) -> None:
+        self.root = Path(root)
+        self.on_change = on_change
+        self.debounce = debounce
+        self._last_event = 0.0
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._observer: Observer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _poke(self) -> None:
+        self._last_event = time.monotonic()
+        self._dirty.set()
+
+    def start(self) -> None:
+        self._observer = Observer()
+        self._observer.schedule(_Handler(self._poke), str(self.root), recursive=True)
+        self._observer.daemon = True
+        self._observer.start()
+        self._thread = threading.Thread(target=self._loop, name="albumtag-watch", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if not self._dirty.wait(0.2):
+                continue
+            quiet_for = time.monotonic() - self._last_event
+            if quiet_for < self.debounce:
+                self._stop.wait(self.debounce - quiet_for)
+                continue
+            self._dirty.clear()
+            try:
+                self.on_change()
+            except Exception:  # noqa: BLE001 - keep watching whatever one run did
+                logger.exception("handling a change in %s failed", self.root)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop watching; returns once both threads have ended (or the timeout passed)."""
+        self._stop.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout)
+            self._observer = None
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

@@ -1,0 +1,1 @@
+"""Learning from corrections: losses, heads, fitting, MCC thresholds, metrics."""
