@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     p.add_argument("--workers", type=int, help="decode threads (default: one per core)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--full", action="store_true", help="decode and tag every photo again "
+                   "(your confirmed and rejected tags are kept)")
     p.add_argument("--watch", action="store_true", help="keep running and tag photos as "
                    "they arrive")
 
@@ -116,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"albumtag: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `albumtag labels ALBUM | head`: the reader went away
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("albumtag: interrupted", file=sys.stderr)
         return 130
@@ -142,7 +149,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress = TextProgress()
         try:
             summary = library.indexer(workers=args.workers, batch_size=args.batch_size).run(
-                progress)
+                progress, full=args.full)
         finally:
             progress.close()
         errors = library.store.photos("status = 'error'", order="path")

@@ -199,6 +199,18 @@ def _path(labels: dict, lid: int) -> tuple[str, ...]:
     return tuple(reversed(out))
 
 
+def suggestions(library: Library, photo_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(photo id, label id) of every tag the model put on these photos that nobody confirmed."""
+    out: list[tuple[int, int]] = []
+    for start in range(0, len(photo_ids), _CHUNK):
+        chunk = list(photo_ids[start : start + _CHUNK])
+        marks = ",".join("?" * len(chunk))
+        out += library.store.db.query(
+            "SELECT photo_id, label_id FROM photo_tags WHERE direct = 1 AND verified = 0 "
+            f"AND photo_id IN ({marks}) ORDER BY photo_id, label_id", chunk)
+    return [(int(p), int(lab)) for p, lab in out]
+
+
 def label_words(library: Library) -> list[str]:
     """Every label name and alias, for completion (names first, each once)."""
     names = [r.name for r in library.store.labels()]
@@ -213,4 +225,4 @@ def label_words(library: Library) -> list[str]:
 
 
 __all__ = ["GridRow", "Scope", "ScopeCounts", "TagSummary", "grid_rows",
-           "grid_rows_by_ids", "label_words", "scope_counts", "tag_summary"]
+           "grid_rows_by_ids", "label_words", "scope_counts", "suggestions", "tag_summary"]

@@ -27,11 +27,7 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
-from PIL import Image, ImageCms, UnidentifiedImageError
-from PIL import (  # noqa: F401 - registered up front, not lazily from worker threads
-    BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin, TiffImagePlugin,
-    WebPImagePlugin,
-)
+from PIL import Image, ImageCms, TiffImagePlugin, UnidentifiedImageError, WebPImagePlugin
 from PIL.ExifTags import IFD
 
 from core.errors import ImageError
@@ -40,8 +36,7 @@ logger = logging.getLogger(__name__)
 
 #: File name endings ``decode`` is meant for (lower case, with the dot).
 SUPPORTED_SUFFIXES: Final = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
-)
+    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 #: Images with more pixels than this are refused before their pixels are read (200 MP phones fit).
 MAX_PIXELS: Final = 200_000_000
 #: Files larger than this are refused before they are read into memory.
@@ -50,6 +45,10 @@ MAX_FILE_BYTES: Final = 1 << 30
 HASH_DIGEST_SIZE: Final = 16
 
 _PILLOW_FORMATS: Final = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
+# Registered up front (preinit: BMP, GIF, JPEG, PNG) so worker threads never race Pillow's
+# lazy plugin loading.
+_PLUGINS: Final = (TiffImagePlugin, WebPImagePlugin)
+Image.preinit()
 _MAGIC: Final = (
     (b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"),
     (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"),
@@ -141,7 +140,7 @@ def decode(path: Path, *, min_side: int = 256) -> Decoded:
     except ImageError as exc:
         logger.debug("cannot decode %s: %s", path, exc)
         raise
-    except Exception as exc:  # noqa: BLE001 - Pillow raises almost anything on bad data
+    except Exception as exc:  # Pillow raises almost anything on bad data; re-raised below
         error = _classify(exc, data)
         logger.debug("cannot decode %s: %s (%r)", path, error, exc)
         raise error from exc
@@ -151,7 +150,7 @@ def to_model_input(image: Image.Image, *, size: int = 224, crop_pct: float = 0.8
     """The model's input pixels, as timm's eval transform makes them (before normalising).
 
     The shorter side is resized to ``floor(size / crop_pct)`` with bicubic resampling (timm's
-    ``scale_size``; 256 for 224), then the centre ``size`` × ``size`` square is cut out.
+    ``scale_size``; 256 for 224), then the centre ``size``-by-``size`` square is cut out.
 
     Returns:
         A C-contiguous ``uint8`` array of shape ``(3, size, size)``.
@@ -167,8 +166,8 @@ def to_model_input(image: Image.Image, *, size: int = 224, crop_pct: float = 0.8
         new_size = (int(scale * width / height), scale)
     if new_size != image.size:
         image = image.resize(new_size, Image.Resampling.BICUBIC)
-    left = int(round((new_size[0] - size) / 2.0))
-    top = int(round((new_size[1] - size) / 2.0))
+    left = round((new_size[0] - size) / 2.0)
+    top = round((new_size[1] - size) / 2.0)
     square = image.crop((left, top, left + size, top + size))
     return np.ascontiguousarray(np.asarray(square, dtype=np.uint8).transpose(2, 0, 1))
 
@@ -188,14 +187,13 @@ def make_thumbnail(image: Image.Image, size: int = 256) -> Image.Image:
 def _open_regular(path: Path) -> tuple[int, int]:
     """Open a regular file for reading without blocking on FIFOs; returns (fd, size)."""
     try:
-        before = os.stat(path)
-        _require_regular(before.st_mode)
+        _require_regular(path.stat().st_mode)
         flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
         fd = os.open(path, flags)
     except ImageError:
         raise
     except (FileNotFoundError, NotADirectoryError) as exc:
-        if os.path.islink(path):
+        if path.is_symlink():
             raise ImageError("not a regular file", "broken symbolic link") from exc
         raise ImageError("file not found") from exc
     except PermissionError as exc:
@@ -244,10 +242,10 @@ def _decode_bytes(data: bytes, digest: str, min_side: int) -> Decoded:
     with opened as im:
         width, height = im.size
         if width * height > MAX_PIXELS:
-            raise ImageError("image too large", f"{width}×{height}")
+            raise ImageError("image too large", f"{width}\u00d7{height}")
         orientation, taken_at = _metadata(im)
         icc = im.info.get("icc_profile")
-        if im.format == "JPEG":
+        if im.format in ("JPEG", "MPO"):  # MPO: multi-picture JPEG from cameras
             im.draft("RGB", (min_side, min_side))
         im.load()
         cmyk = im.mode == "CMYK"
@@ -309,14 +307,10 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
-    """An RGB or CMYK image as sRGB through its embedded colour profile, when it has one.
-
-    Images without a profile, with an sRGB one or with a broken one are taken as sRGB (CMYK
-    then converted naively); other modes are returned unchanged.
-    """
+    """An RGB or CMYK image as sRGB through its ICC profile; no or broken profile: as is."""
     if image.mode not in ("RGB", "CMYK"):
         return image
-    transform = None
+    transform = _srgb_transform(bytes(icc), image.mode) if icc else None
     if transform is not None:
         try:
             return ImageCms.applyTransform(image, transform) or image
@@ -370,7 +364,8 @@ def _parse_exif_datetime(value: object) -> str | None:
     if match is None:
         return None
     try:
-        moment = datetime(*(int(part) for part in match.groups()))  # type: ignore[misc]
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        moment = datetime(year, month, day, hour, minute, second)
     except ValueError:  # "0000:00:00 00:00:00" and other placeholders
         return None
     return moment.isoformat(timespec="seconds")
@@ -391,7 +386,7 @@ def _unidentified(data: bytes) -> ImageError:
     try:
         with Image.open(io.BytesIO(data)) as other:
             return ImageError("unsupported format", other.format or "unknown")
-    except Exception:  # noqa: BLE001 - anything Pillow cannot open is not an image
+    except Exception:  # noqa: BLE001 - whatever Pillow cannot open is not an image
         return ImageError("not an image")
 
 

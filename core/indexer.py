@@ -109,14 +109,19 @@ class Indexer:
         return self._model
 
     def run(self, progress: ProgressCallback | None = None,
-            cancel: threading.Event | None = None) -> IndexSummary:
-        """Scan the folder, re-score photos of an older model, tag new and changed photos."""
+            cancel: threading.Event | None = None, *, full: bool = False) -> IndexSummary:
+        """Scan the folder, re-score photos of an older model, tag new and changed photos.
+
+        ``full`` decodes and tags every photo again (verdicts are kept, as always).
+        """
         started = time.perf_counter()
         summary = IndexSummary()
         report = progress or (lambda p: None)
         cancel = cancel or threading.Event()
         report(Progress("scan", 0, 0))
         summary.scan = reconcile(self.root, self.store)
+        if full:
+            self.store.mark_pending("status IN ('ok', 'error')")
         report(Progress("scan", summary.scan.files, summary.scan.files))
         if not cancel.is_set():
             self.rescore(summary, report, cancel)

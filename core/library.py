@@ -231,5 +231,9 @@ class Library:
         self.store.refresh_all_tags()
 
     def indexer(self, *, workers: int | None = None, batch_size: int = 32) -> Indexer:
+        """The album's indexer. An explicitly chosen model is loaded now, so that a new
+        backbone becomes the active version and the whole album is re-tagged with it."""
+        if self._choice is not None:
+            self.model()
         return Indexer(self.root, self.store, self.model, self.thumbnails, workers=workers,
                        batch_size=batch_size)

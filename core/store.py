@@ -258,6 +258,11 @@ class Store:
         with self.db.write() as db:
             db.conn.executemany("UPDATE photos SET status = 'missing' WHERE id = ?", ids)
 
+    def mark_pending(self, where: str) -> None:
+        """Queue photos (selected by a WHERE clause of this package) for decoding again."""
+        with self.db.write() as db:
+            db.execute(f"UPDATE photos SET status = 'pending', error = NULL WHERE {where}")
+
     def record_error(self, photo_id: int, reason: str) -> None:
         with self.db.write() as db:
             db.execute(

@@ -82,7 +82,7 @@ class ThumbnailCache:
         try:
             with os.fdopen(fd, "wb") as file:
                 image.save(file, "JPEG", quality=self.quality)
-            os.replace(temp_name, target)
+            Path(temp_name).replace(target)
         except PermissionError:
             _unlink(Path(temp_name))
             if not target.exists():

@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import numpy as np
 
@@ -63,7 +63,8 @@ class Label:
             object.__setattr__(self, "aliases", tuple(self.aliases))
 
 
-class ImageNetClass(NamedTuple):
+@dataclass(frozen=True)
+class ImageNetClass:
     """One line of the ImageNet map: a class and the album label it feeds (``None``: ignored)."""
 
     index: int
@@ -108,8 +109,6 @@ class Vocabulary:
         self._targets = self._canonicalize_targets(imagenet)
         self.names: tuple[str, ...] = tuple(self._labels[key].name for key in self._order)
 
-    # ---------------------------------------------------------------- construction and checks
-
     def _add(self, label: Label) -> None:
         name = _checked_word(label.name, "label name")
         key = normalize(name)
@@ -125,7 +124,9 @@ class Vocabulary:
                 f"threshold of {name!r} must be between 0 and 1 (exclusive), got {threshold}"
             )
         if label.kind not in ("builtin", "user"):
-            raise VocabularyError(f"kind of {name!r} must be 'builtin' or 'user', not {label.kind!r}")
+            raise VocabularyError(
+                f"kind of {name!r} must be 'builtin' or 'user', not {label.kind!r}"
+            )
         if label.parent is not None:
             _checked_word(label.parent, f"parent of {name!r}")
         self._words[key] = name
@@ -191,8 +192,6 @@ class Vocabulary:
             targets.append(label.name)
         return tuple(targets)
 
-    # ---------------------------------------------------------------------------- loading
-
     @classmethod
     def load(cls, folder: Path | None = None) -> Vocabulary:
         """Read ``vocabulary.toml`` and ``imagenet_map.tsv`` from a folder.
@@ -208,17 +207,13 @@ class Vocabulary:
         """
         folder = assets_dir() if folder is None else Path(folder)
         labels = read_labels(folder / VOCABULARY_FILE)
-        map_path = folder / IMAGENET_MAP_FILE
-        rows = read_imagenet_map(map_path)
+        rows = read_imagenet_map(folder / IMAGENET_MAP_FILE)
         try:
             vocabulary = cls(labels, [row.label for row in rows])
         except VocabularyError as exc:
             raise VocabularyError(f"{folder}: {exc}") from None
         mapped = sum(target is not None for target in vocabulary.imagenet_targets())
-        logger.debug(
-            "loaded %d labels from %s (%d of %d ImageNet classes mapped)",
-            len(vocabulary), folder, mapped, len(rows),
-        )
+        logger.debug("loaded %d labels, %d mapped classes from %s", len(vocabulary), mapped, folder)
         return vocabulary
 
     def extended(self, labels: Iterable[Label]) -> Vocabulary:
@@ -228,8 +223,6 @@ class Vocabulary:
             VocabularyError: If a new label clashes with the existing ones or is malformed.
         """
         return Vocabulary([*self, *labels], self._targets)
-
-    # ------------------------------------------------------------------------------ queries
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and normalize(name) in self._labels
@@ -296,8 +289,6 @@ class Vocabulary:
                 found.append(name)
         return tuple(found[:n])
 
-    # ----------------------------------------------------------------------------- ImageNet
-
     def imagenet_targets(self) -> tuple[str | None, ...]:
         """The label each ImageNet class maps to, in class-index order; ``None`` = ignored."""
         return self._targets
@@ -329,9 +320,6 @@ class Vocabulary:
         return matrix
 
 
-# ------------------------------------------------------------------------------- file readers
-
-
 def _checked_word(word: object, what: str) -> str:
     if not isinstance(word, str) or not word.strip():
         raise VocabularyError(f"{what} must be a non-empty string, got {word!r}")
@@ -352,18 +340,23 @@ def read_labels(path: Path) -> list[Label]:
         VocabularyError: If the file is missing, is not TOML or has malformed entries.
     """
     try:
-        with open(path, "rb") as handle:
+        with path.open("rb") as handle:
             data = tomllib.load(handle)
     except OSError as exc:
         raise VocabularyError(f"cannot read {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise VocabularyError(f"{path} is not valid TOML: {exc}") from None
+    if data.get("format", 1) != 1:
+        raise VocabularyError(f"{path} has format {data['format']!r}; this version reads 1")
     entries = data.get("labels")
     if not isinstance(entries, dict) or not entries:
         raise VocabularyError(f"{path} has no [labels] table")
     defaults = {"root": 0.5, "branch": 0.4, "leaf": 0.3, **data.get("defaults", {})}
-    parents = {normalize(entry["parent"]) for entry in entries.values()
-               if isinstance(entry, dict) and isinstance(entry.get("parent"), str)}
+    parents = {
+        normalize(entry["parent"])
+        for entry in entries.values()
+        if isinstance(entry, dict) and isinstance(entry.get("parent"), str)
+    }
     labels = []
     for name, entry in entries.items():
         if not isinstance(entry, dict):
@@ -411,7 +404,8 @@ def read_imagenet_map(path: Path) -> list[ImageNetClass]:
         if not label:
             raise VocabularyError(f"{where}: empty label (write {IGNORED!r} to ignore a class)")
         seen.add(wnid)
-        rows.append(ImageNetClass(len(rows), wnid, description, None if label == IGNORED else label))
+        target = None if label == IGNORED else label
+        rows.append(ImageNetClass(len(rows), wnid, description, target))
     if len(rows) != IMAGENET_CLASSES:
         raise VocabularyError(f"{path}: expected {IMAGENET_CLASSES} classes, found {len(rows)}")
     return rows
