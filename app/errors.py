@@ -11,12 +11,13 @@ from core.errors import (
     QueryError,
     StoreError,
     UnknownLabelError,
+    VocabularyError,
 )
 
 #: Errors caused by what the user typed or pointed at (exit status 2), not by a bug.
 USER_ERRORS: tuple[type[Exception], ...] = (
     AlbumNotFoundError, PhotoNotFoundError, QueryError, UnknownLabelError, ModelLoadError,
-    ImageError, StoreError,
+    ImageError, StoreError, VocabularyError,
 )
 
 

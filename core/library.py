@@ -10,7 +10,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import AlbumNotFoundError, PhotoNotFoundError, UnknownLabelError
+from core.errors import (
+    AlbumNotFoundError,
+    PhotoNotFoundError,
+    UnknownLabelError,
+    VocabularyError,
+)
 from core.indexer import Indexer
 from core.model import ActiveModel, ModelChoice, load_active_model, stored_choice
 from core.policy import CONFIRMED, NO_VERDICT, REJECTED
@@ -93,7 +98,17 @@ class Library:
                     aliases=label.aliases)
             else:
                 ids[label.name.lower()] = row.id
-        return builtin.extended(self._user_labels(builtin))
+        user = self._user_labels(builtin)
+        try:
+            return builtin.extended(user)
+        except VocabularyError:  # e.g. a newer built-in alias equals a user label's name
+            vocab = builtin
+            for label in user:
+                try:
+                    vocab = vocab.extended([label])
+                except VocabularyError as exc:
+                    logger.warning("user label %r is hidden: %s", label.name, exc)
+            return vocab
 
     def _user_labels(self, builtin: Vocabulary) -> list[Label]:
         rows = self.store.labels()
@@ -122,6 +137,9 @@ class Library:
         if existing is not None:
             return next(r for r in self.store.labels() if r.name.lower() == existing.lower())
         parent_id = self.label_id(parent) if parent else None
+        parent_name = self.vocabulary.resolve(parent) if parent else None
+        # Validate against the vocabulary before anything is written.
+        self.vocabulary.extended([Label(name, parent_name, (), threshold, "user")])
         self.store.upsert_label(name, parent_id=parent_id, kind="user", threshold=threshold)
         self.vocabulary = self._sync_vocabulary(Vocabulary.load())
         return next(r for r in self.store.labels() if r.name.lower() == name.lower())

@@ -55,10 +55,12 @@ HEADER = """\
 # edit this file by hand (keep tabs, keep all 1000 lines, keep the order).
 """
 
+# fmt: off
 # WordNet synset (first lemma, or an "n########" id where the lemma is ambiguous) -> album label.
 RULES: dict[str, str] = {
     # animal
-    "dog": "dog", "poodle": "poodle", "retriever": "retriever", "German shepherd": "german shepherd",
+    "dog": "dog", "poodle": "poodle", "retriever": "retriever",
+    "German shepherd": "german shepherd",
     "Siberian husky": "husky", "malamute": "husky", "Eskimo dog": "husky",
     "beagle": "dog", "Chihuahua": "chihuahua", "pug": "pug", "terrier": "terrier",
     "corgi": "corgi", "bulldog": "bulldog", "wolf": "wolf", "wild dog": "wolf", "fox": "fox",
@@ -118,7 +120,8 @@ RULES: dict[str, str] = {
     "tableware": "kitchenware", "cup": "cup", "mug": "cup", "bottle": "bottle",
     "furniture": "furniture", "chair": "chair", "sofa": "sofa",
     "bed": "bed", "baby bed": "bed", "bedclothes": "bed", "cushion": "bed",
-    "n04379243": "table", "n04379964": "table", "floor cover": "furniture", "source of illumination": "lamp",
+    "n04379243": "table", "n04379964": "table",  # table (furniture), table (laid for a meal)
+    "floor cover": "furniture", "source of illumination": "lamp",
     "timepiece": "clock", "musical instrument": "musical instrument", "guitar": "guitar",
     "piano": "piano", "organ": "piano", "bowed stringed instrument": "violin",
     "percussion instrument": "drum", "wind instrument": "wind instrument",
@@ -287,12 +290,13 @@ OVERRIDES: dict[int, str] = {
     496: "christmas", 607: "halloween", 667: "graduation", 400: "graduation",
     982: "wedding", 819: "concert", 645: "festival",
 }
+# fmt: on
 
 
 def read_wordnet(path: Path) -> dict[str, tuple[list[str], list[str]]]:
     """Map each noun synset offset to (lemmas, hypernym offsets) from ``data.noun``."""
     synsets: dict[str, tuple[list[str], list[str]]] = {}
-    with open(path, encoding="latin-1") as handle:
+    with path.open(encoding="latin-1") as handle:
         for line in handle:
             if line.startswith("  "):  # licence header
                 continue
@@ -317,7 +321,7 @@ def timm_classes() -> list[tuple[str, str]]:
         raise SystemExit("timm is not installed in this environment")
     info = Path(spec.origin).parent / "data" / "_info"
     wnids = (info / "imagenet_synsets.txt").read_text(encoding="utf-8").split()
-    with open(info / "imagenet_synset_to_lemma.txt", encoding="utf-8") as handle:
+    with (info / "imagenet_synset_to_lemma.txt").open(encoding="utf-8") as handle:
         lemmas = dict(csv.reader(handle, delimiter="\t"))
     return [(wnid, lemmas[wnid]) for wnid in wnids]
 
@@ -335,8 +339,9 @@ def ancestors(synsets: dict[str, tuple[list[str], list[str]]], offset: str) -> l
     return order
 
 
-def build(synsets: dict[str, tuple[list[str], list[str]]],
-          classes: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+def build(
+    synsets: dict[str, tuple[list[str], list[str]]], classes: list[tuple[str, str]]
+) -> list[tuple[str, str, str]]:
     """The (wnid, description, label or "-") rows: OVERRIDES, else RULES, else FALLBACKS."""
     chains = [ancestors(synsets, wnid[1:]) for wnid, _ in classes]
     by_lemma: dict[str, set[str]] = collections.defaultdict(set)
@@ -346,7 +351,7 @@ def build(synsets: dict[str, tuple[list[str], list[str]]],
     rules = _resolve_keys(RULES, synsets, by_lemma)
     fallbacks = _resolve_keys(FALLBACKS, synsets, by_lemma)
     rows = []
-    for index, ((wnid, description), chain) in enumerate(zip(classes, chains)):
+    for index, ((wnid, description), chain) in enumerate(zip(classes, chains, strict=True)):
         label = next((rules[offset] for offset in chain if offset in rules), None)
         if label is None:
             label = next((fallbacks[offset] for offset in chain if offset in fallbacks), IGNORED)
@@ -354,8 +359,11 @@ def build(synsets: dict[str, tuple[list[str], list[str]]],
     return rows
 
 
-def _resolve_keys(table: dict[str, str], synsets: dict[str, tuple[list[str], list[str]]],
-                  by_lemma: dict[str, set[str]]) -> dict[str, str]:
+def _resolve_keys(
+    table: dict[str, str],
+    synsets: dict[str, tuple[list[str], list[str]]],
+    by_lemma: dict[str, set[str]],
+) -> dict[str, str]:
     """Turn rule keys (lemma or n-id) into synset offsets; a lemma must name one synset."""
     rules: dict[str, str] = {}
     problems = []
@@ -399,15 +407,19 @@ def main(argv: list[str] | None = None) -> int:
     target = args.assets / "imagenet_map.tsv"
     if args.diff:
         current = {row.index: row.label or IGNORED for row in read_imagenet_map(target)}
-        for index, (wnid, description, label) in enumerate(rows):
+        for index, (_, description, label) in enumerate(rows):
             if current.get(index) != label:
-                print(f"{index}\t{description}\t{current.get(index)} -> {label}")
+                sys.stdout.write(f"{index}\t{description}\t{current.get(index)} -> {label}\n")
     elif args.write:
         target.write_text(render(rows), encoding="utf-8")
         logger.info("wrote %s", target)
     counts = collections.Counter(label for *_, label in rows)
-    logger.info("%d classes mapped, %d ignored, %d labels fed",
-                len(rows) - counts[IGNORED], counts[IGNORED], len(counts) - (IGNORED in counts))
+    logger.info(
+        "%d classes mapped, %d ignored, %d labels fed",
+        len(rows) - counts[IGNORED],
+        counts[IGNORED],
+        len(counts) - (IGNORED in counts),
+    )
     return 0
 
 
