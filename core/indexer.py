@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from core.errors import ImageError
 from core.imaging import decode, make_thumbnail, to_model_input
@@ -206,9 +207,7 @@ class Indexer:
         path = self.root / row.path
         try:
             decoded = decode(path, min_side=max(256, round(size / crop_pct)))
-            if self.thumbnails is not None:
-                self.thumbnails.put(row.path, row.size, row.mtime_ns,
-                                    make_thumbnail(decoded.image, self.thumbnails.size))
+            self._save_thumbnail(row, decoded.image)
             pixels = to_model_input(decoded.image, size=size, crop_pct=crop_pct)
         except ImageError as exc:
             return _Failed(row, str(exc))
@@ -217,6 +216,16 @@ class Indexer:
             return _Failed(row, f"internal error: {type(exc).__name__}: {exc}")
         return _Prepared(row, decoded.width, decoded.height, decoded.taken_at,
                          decoded.content_hash, pixels)
+
+    def _save_thumbnail(self, row: PhotoRow, image: Image.Image) -> None:
+        """A thumbnail that cannot be written (disk full, read-only folder) is only logged."""
+        if self.thumbnails is None or self.thumbnails.get(row.path, row.size, row.mtime_ns):
+            return
+        try:
+            self.thumbnails.put(row.path, row.size, row.mtime_ns,
+                                make_thumbnail(image, self.thumbnails.size))
+        except OSError as exc:
+            logger.warning("cannot save the thumbnail of %s: %s", row.path, exc)
 
     def _flush(self, batch: list[_Prepared], model: ActiveModel, summary: IndexSummary) -> None:
         features, scores = model.tagger.run(np.stack([b.pixels for b in batch]))

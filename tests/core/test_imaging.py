@@ -9,8 +9,11 @@ import resource
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +86,7 @@ def reason_of(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def big_jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 12 MP (4032×3024) camera-like JPEG made from a real photo."""
+    """A 12 MP (4032 by 3024) camera-like JPEG made from a real photo."""
     photo = Image.open(skimage_photo("chelsea")).convert("RGB")
     path = tmp_path_factory.mktemp("big") / "IMG_0001.JPG"
     photo.resize((4032, 3024), Image.Resampling.BICUBIC).save(
@@ -102,17 +105,18 @@ def test_real_photos_decode_with_their_size(name: str) -> None:
     decoded = decode(path)
     assert (decoded.width, decoded.height) == size
     assert decoded.image.mode == "RGB"
-    assert min(decoded.image.size) >= min(min(size), 256)
+    assert min(decoded.image.size) >= min(*size, 256)
     assert decoded.content_hash == hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
 
 
 def test_foolbox_photos_decode() -> None:
     for path, _ in foolbox_photos():
         decoded = decode(path)
-        assert decoded.image.mode == "RGB" and min(decoded.image.size) >= 200, path
+        assert decoded.image.mode == "RGB", path
+        assert min(decoded.image.size) >= 200, path
 
 
-@pytest.mark.parametrize("fmt, suffix", [("PNG", ".png"), ("WEBP", ".webp"), ("TIFF", ".tif"),
+@pytest.mark.parametrize(("fmt", "suffix"), [("PNG", ".png"), ("WEBP", ".webp"), ("TIFF", ".tif"),
                                          ("BMP", ".bmp"), ("GIF", ".gif"), ("JPEG", ".jpeg")])
 def test_every_supported_format_decodes(tmp_path: Path, fmt: str, suffix: str) -> None:
     path = tmp_path / f"cat{suffix}"
@@ -154,6 +158,16 @@ def test_draft_decodes_a_12mp_jpeg_small_but_not_below_min_side(big_jpeg: Path) 
     assert min(bigger.image.size) >= 1000
 
 
+def test_multi_picture_jpeg_is_drafted_and_gives_its_first_picture(tmp_path: Path) -> None:
+    pictures = [Image.new("RGB", (2000, 1500), colour) for colour in ((200, 0, 0), (0, 0, 200))]
+    path = tmp_path / "DSCF0001.JPG"  # cameras name MPO files .JPG
+    pictures[0].save(path, "MPO", save_all=True, append_images=pictures[1:])
+    decoded = decode(path)
+    assert (decoded.width, decoded.height) == (2000, 1500)
+    assert decoded.image.size == (500, 375)
+    assert_close(tuple(np.asarray(decoded.image)[100, 100]), (200, 0, 0))
+
+
 def test_other_formats_are_reduced_to_min_side(tmp_path: Path) -> None:
     path = tmp_path / "pano.png"
     quadrant_image(2000, 1500).save(path)
@@ -164,7 +178,7 @@ def test_other_formats_are_reduced_to_min_side(tmp_path: Path) -> None:
         assert_close(actual, expected)
 
 
-@pytest.mark.parametrize("dates, expected", [
+@pytest.mark.parametrize(("dates", "expected"), [
     ({"original": "2023:07:14 10:22:03", "datetime": "2024:01:01 00:00:00"},
      "2023-07-14T10:22:03"),
     ({"digitized": "2021:02:03 04:05:06"}, "2021-02-03T04:05:06"),
@@ -188,7 +202,7 @@ def test_content_hash_is_stable_and_matches_streaming(big_jpeg: Path) -> None:
 
 
 def test_names_with_spaces_and_non_ascii(tmp_path: Path) -> None:
-    folder = tmp_path / "Ferien 2024 – Ærø"
+    folder = tmp_path / "Ferien 2024 Ærø Ålesund"
     folder.mkdir()
     path = folder / "chat é 猫 (1).jpg"
     quadrant_image().save(path, "JPEG")
@@ -235,7 +249,8 @@ def test_16_bit_grayscale_png_keeps_its_tones(tmp_path: Path) -> None:
     with Image.open(path) as stored:
         assert stored.mode.startswith("I")
     gray = np.asarray(decode(path).image)[8, :, 0].astype(int)
-    assert gray[0] == 0 and gray[-1] == 255
+    assert gray[0] == 0
+    assert gray[-1] == 255
     assert abs(gray[128] - 128) <= 2  # not clipped to white above 255
 
 
@@ -343,7 +358,7 @@ def test_other_image_formats_are_unsupported(tmp_path: Path) -> None:
 
 
 def bomb_png(width: int, height: int) -> bytes:
-    """A tiny real PNG whose IHDR (CRC fixed up) declares width × height."""
+    """A tiny real PNG whose IHDR (CRC fixed up) declares width by height."""
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), (1, 2, 3)).save(buffer, "PNG")
     data = bytearray(buffer.getvalue())
@@ -363,7 +378,7 @@ def test_decompression_bomb_is_refused_without_allocating(tmp_path: Path, side: 
         decode(path)
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert caught.value.reason == "image too large"
-    assert caught.value.detail in (f"{side}×{side}", f"{side * side / 1e6:.0f} MP")
+    assert caught.value.detail in (f"{side}\u00d7{side}", f"{side * side / 1e6:.0f} MP")
     assert grown_mib < 100
 
 
@@ -442,24 +457,40 @@ def _decode_in_fork_as_nobody(path: Path) -> str:
     return message
 
 
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """A fresh folder that every user can traverse (pytest's own tmp folders are private)."""
+    with tempfile.TemporaryDirectory(prefix="albumtag-perm-") as name:
+        folder = Path(name)
+        folder.chmod(0o711)
+        if any(p.stat().st_mode & 0o001 == 0 for p in folder.parents):
+            pytest.skip(f"{folder.parent} cannot be traversed by an unprivileged user")
+        yield folder
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX permissions only")
-def test_unreadable_file_is_permission_denied(tmp_path_factory: pytest.TempPathFactory) -> None:
-    folder = tmp_path_factory.mktemp("shared")
-    path = folder / "secret.jpg"
+def test_unreadable_file_is_permission_denied(shared_folder: Path) -> None:
+    path = shared_folder / "secret.jpg"
     quadrant_image().save(path, "JPEG")
     path.chmod(0o000)
-    try:
-        if os.geteuid() != 0:
-            assert reason_of(path) == "permission denied"
-            return
-        for parent in (folder, *folder.parents):
-            if parent.stat().st_mode & 0o001 == 0:
-                parent.chmod(parent.stat().st_mode | 0o001)  # traversable by "other"
-        assert decode_as_nobody(path) == "permission denied"
-        path.chmod(0o644)
-        assert decode_as_nobody(path) == "decoded"
-    finally:
-        path.chmod(0o644)
+    if os.geteuid() != 0:
+        assert reason_of(path) == "permission denied"
+        return
+    assert decode_as_nobody(path) == "permission denied"
+    path.chmod(0o644)
+    assert decode_as_nobody(path) == "decoded"  # the same user can read a readable file
+
+
+def test_decoding_from_several_threads_gives_the_same_results(
+        tmp_path: Path, big_jpeg: Path) -> None:
+    wide = tmp_path / "wide.jpg"
+    Image.new("RGB", (600, 400), (255, 0, 0)).save(wide, icc_profile=swapped_primaries_profile())
+    paths = [big_jpeg, wide, *(skimage_photo(name) for name in sorted(SKIMAGE_SAMPLES))] * 3
+    serial = [np.asarray(decode(path).image) for path in paths]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda path: np.asarray(decode(path).image), paths))
+    for one, other in zip(serial, parallel, strict=True):
+        assert np.array_equal(one, other)
 
 
 # --- model input and thumbnails -------------------------------------------------------------
@@ -469,13 +500,14 @@ def test_to_model_input_matches_timms_eval_transform() -> None:
     columns = np.tile(np.arange(300, dtype=np.uint8)[None, :, None] % 251, (200, 1, 3))
     image = Image.fromarray(np.ascontiguousarray(columns))
     pixels = to_model_input(image)
-    assert pixels.shape == (3, 224, 224) and pixels.dtype == np.uint8
+    assert pixels.shape == (3, 224, 224)
+    assert pixels.dtype == np.uint8
     assert pixels.flags["C_CONTIGUOUS"]
     expected = image.resize((384, 256), Image.Resampling.BICUBIC).crop((80, 16, 304, 240))
     assert np.array_equal(pixels, np.asarray(expected).transpose(2, 0, 1))
 
 
-@pytest.mark.parametrize("size, crop_pct", [(224, 0.875), (260, 0.875), (240, 1.0)])
+@pytest.mark.parametrize(("size", "crop_pct"), [(224, 0.875), (260, 0.875), (240, 1.0)])
 def test_to_model_input_shapes(size: int, crop_pct: float) -> None:
     for dims in ((640, 427), (427, 640), (300, 300)):
         image = quadrant_image(*dims).convert("L")
@@ -485,16 +517,19 @@ def test_to_model_input_shapes(size: int, crop_pct: float) -> None:
 def test_make_thumbnail_fits_the_longest_side_and_never_upscales(big_jpeg: Path) -> None:
     source = decode(big_jpeg).image
     thumb = make_thumbnail(source, 256)
-    assert thumb.size == (256, 192) and thumb.mode == "RGB"
+    assert thumb.size == (256, 192)
+    assert thumb.mode == "RGB"
     assert source.size == (504, 378)  # the input is left alone
     assert make_thumbnail(quadrant_image(120, 80), 256).size == (120, 80)
     portrait = make_thumbnail(quadrant_image(300, 900).convert("RGBA"), 128)
-    assert portrait.size == (43, 128) and portrait.mode == "RGB"
+    assert portrait.size == (43, 128)
+    assert portrait.mode == "RGB"
 
 
 def test_photo_names() -> None:
-    assert SUPPORTED_SUFFIXES >= {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp",
-                                  ".gif"}
-    assert is_photo_name("IMG_0001.JPG") and is_photo_name(Path("a b/é.Tiff"))
-    assert not is_photo_name("notes.txt") and not is_photo_name("._IMG_0001.JPG")
-    assert not is_photo_name("movie.mov") and not is_photo_name("jpg")
+    assert {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"} <= (
+        SUPPORTED_SUFFIXES)
+    assert is_photo_name("IMG_0001.JPG")
+    assert is_photo_name(Path("a b/é.Tiff"))
+    for name in ("notes.txt", "._IMG_0001.JPG", ".hidden.jpg", "movie.mov", "jpg"):
+        assert not is_photo_name(name), name

@@ -30,10 +30,12 @@ def test_put_then_get_round_trip(tmp_path: Path) -> None:
     assert cache.get("home/cat.png", 1234, 5_000) == stored == cache.path_for(
         "home/cat.png", 1234, 5_000)
     assert stored.parent.parent == tmp_path / "thumbs"
-    assert stored.parent.name == stored.stem[:2] and stored.suffix == ".jpg"
+    assert stored.parent.name == stored.stem[:2]
+    assert stored.suffix == ".jpg"
     with Image.open(stored) as image:
-        assert image.format == "JPEG" and image.mode == "RGB"
-        assert image.size == (256, 170)  # chelsea is 451×300
+        assert image.format == "JPEG"
+        assert image.mode == "RGB"
+        assert image.size == (256, 170)  # chelsea is 451 by 300
 
 
 def test_put_shrinks_a_large_image_and_flattens_alpha(tmp_path: Path) -> None:
@@ -67,7 +69,8 @@ def test_put_leaves_no_temporary_files(tmp_path: Path) -> None:
     for mtime in range(5):
         cache.put("cat.jpg", 10, mtime, photo_thumbnail())
     names = [p.name for p in all_files(tmp_path)]
-    assert len(names) == 5 and not any(n.startswith(".") for n in names)
+    assert len(names) == 5
+    assert not any(n.startswith(".") for n in names)
 
 
 def test_failed_write_leaves_neither_temp_file_nor_target(
@@ -113,7 +116,8 @@ def test_concurrent_puts_from_threads(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         paths = list(pool.map(work, range(64)))
     files = all_files(tmp_path / "thumbs")
-    assert set(files) == set(paths) and len(files) == 4 + 32
+    assert set(files) == set(paths)
+    assert len(files) == 4 + 32
     for path in files:
         with Image.open(path) as image:
             image.load()  # every file is a complete JPEG
@@ -136,5 +140,6 @@ def test_remove_and_prune(tmp_path: Path) -> None:
     keep = {cache.key_for("cat.jpg", 10, 3)}
     assert cache.prune(keep) == 3  # mtimes 1 and 2, and the crashed write
     assert set(cache.keys()) == keep
-    assert fresh.exists() and not leftover.exists()
+    assert fresh.exists()
+    assert not leftover.exists()
     assert ThumbnailCache(tmp_path / "never-made").prune(set()) == 0
