@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 from core.errors import ModelLoadError
 from core.tagstore import TagStore
 from core.vocabulary import Vocabulary
+from core.weights import DEFAULT_BACKBONE
 
 if TYPE_CHECKING:
     from core.tagger import Tagger
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "tf_efficientnet_lite0"
+DEFAULT_MODEL = DEFAULT_BACKBONE
 
 
 @dataclass(frozen=True)
