@@ -7,6 +7,7 @@ The facade the command line and the window use. Opening a folder creates ``<albu
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +17,15 @@ from core.errors import (
     UnknownLabelError,
     VocabularyError,
 )
+from core.enrich import Enricher
+from core.faces import shared_detector
 from core.indexer import Indexer
+from core.keywords import ExportReport, export_keywords
 from core.model import ActiveModel, ModelChoice, load_active_model, stored_choice
 from core.policy import CONFIRMED, NO_VERDICT, REJECTED
-from core.query import LabelResolver, compile_query
+from core.query import LabelResolver
 from core.scanner import DATA_DIR_NAME
+from core.search import SearchEngine
 from core.store import LabelRow, PhotoRow
 from core.tagstore import TagStore, VerdictChange
 from core.thumbnails import ThumbnailCache
@@ -69,6 +74,7 @@ class Library:
         self.data_dir = Path(data_dir).expanduser() if data_dir else self.root / DATA_DIR_NAME
         self.store = TagStore(self.data_dir / "album.db")
         self.thumbnails = ThumbnailCache(self.data_dir / "thumbnails")
+        self.search_engine = SearchEngine(self.store.db)
         self._choice = model
         self._model: ActiveModel | None = None
         self.vocabulary = self._sync_vocabulary(Vocabulary.load())
@@ -168,17 +174,21 @@ class Library:
                                      "(run index first?)")
         return row
 
-    def search(self, text: str, *, limit: int | None = None) -> list[PhotoRow]:
-        """Photos matching a query, newest first.
+    def search_ids(self, text: str, order: str = "taken") -> np.ndarray:
+        """Ids of the photos matching a query, in display order (newest taken first).
 
         Raises:
             QueryError: the query cannot be parsed or names an unknown label.
         """
-        compiled = compile_query(text, self.resolver())
-        order = "COALESCE(p.taken_at, '') DESC, p.mtime_ns DESC, p.id"
-        rows = self.store.photos(f"p.status = 'ok' AND ({compiled.sql})", compiled.params,
-                                 order=order + (f" LIMIT {int(limit)}" if limit else ""))
-        return rows
+        return self.search_engine.search(text, self.resolver(), order)
+
+    def search(self, text: str, *, limit: int | None = None,
+               order: str = "taken") -> list[PhotoRow]:
+        """The photos matching a query, in display order (see :meth:`search_ids`)."""
+        ids = self.search_ids(text, order)
+        if limit is not None:
+            ids = ids[:limit]
+        return self.store.photos_by_ids([int(i) for i in ids])
 
     def tags(self, photo: PhotoRow) -> list[TagView]:
         """Every label the photo carries or has a score or verdict for, strongest first."""
@@ -248,10 +258,38 @@ class Library:
         self._model = None
         self.store.refresh_all_tags()
 
-    def indexer(self, *, workers: int | None = None, batch_size: int = 32) -> Indexer:
+    def indexer(self, *, workers: int | None = None, batch_size: int = 32,
+                faces: bool = True, keywords: bool = True) -> Indexer:
         """The album's indexer. An explicitly chosen model is loaded now, so that a new
-        backbone becomes the active version and the whole album is re-tagged with it."""
+        backbone becomes the active version and the whole album is re-tagged with it.
+
+        ``faces`` runs the face detector (people labels); ``keywords`` imports keywords from
+        XMP sidecars and embedded XMP / IPTC as confirmed tags.
+        """
         if self._choice is not None:
             self.model()
+        enricher = Enricher(self.store, faces=shared_detector if faces else None,
+                            keywords=keywords, labels_added=self._reload_vocabulary)
         return Indexer(self.root, self.store, self.model, self.thumbnails, workers=workers,
-                       batch_size=batch_size)
+                       batch_size=batch_size, enricher=enricher)
+
+    def _reload_vocabulary(self) -> None:
+        """Labels were added behind the vocabulary's back (keywords became user labels)."""
+        self.vocabulary = self._sync_vocabulary(Vocabulary.load())
+
+    def export_xmp(self, photos: list[PhotoRow] | None = None, *, naming: str = "ext",
+                   include_model: bool = False, embedded: bool = False,
+                   progress: Callable[[int, int], None] | None = None) -> ExportReport:
+        """Write tags to XMP: ``photo.jpg.xmp`` (``naming="ext"``) or ``photo.xmp`` ("base").
+
+        Confirmed tags (the user's and imported ones) are written, and with ``include_model``
+        also the tags the model sets on its own; tags the user rejected are removed from the
+        file's keywords. Other metadata is kept. ``embedded`` writes into the photos
+        themselves instead of sidecars (the only way albumtag ever changes an original).
+        """
+        if naming not in ("ext", "base"):
+            raise ValueError(f"naming must be 'ext' or 'base', not {naming!r}")
+        rows = self.store.photos("status = 'ok'", order="path") if photos is None else photos
+        return export_keywords(self.store, self.root, rows, naming=naming,
+                               include_model=include_model, embedded=embedded,
+                               progress=progress)

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 from core.errors import QueryError
 
-_TOKEN = re.compile(r'\s*(?:(?P<lp>\()|(?P<rp>\))|"(?P<quoted>[^"]*)"|(?P<word>[^\s()"]+))')
+_TOKEN = re.compile(
+    r'\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<neg>-(?=[^\s)]))|"(?P<quoted>[^"]*)"|(?P<word>[^\s()"]+))'
+)
 _FIELD_QUOTED = re.compile(r'(?P<field>[A-Za-z]+:=?)"(?P<value>[^"]*)"')
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
 _MAX_LABEL_WORDS = 4
@@ -32,7 +34,7 @@ _MAX_LABEL_WORDS = 4
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # "(", ")", "word", "quoted", "field"
+    kind: str  # "(", ")", "neg" (a leading minus), "word", "quoted", "field"
     text: str
     pos: int
     field: str = ""
@@ -44,6 +46,40 @@ class Compiled:
 
     sql: str
     params: tuple
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One search term: a WHERE clause over ``photos p`` and a SELECT of the photo ids it
+    matches as a column named ``id`` (the cheaper form, e.g. a range of the photo_tags
+    primary key)."""
+
+    where: str
+    ids_sql: str
+    params: tuple
+
+
+@dataclass(frozen=True)
+class And:
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    part: Node
+
+
+@dataclass(frozen=True)
+class Everything:
+    pass
+
+
+Node = Leaf | And | Or | Not | Everything
 
 
 class LabelResolver:
@@ -74,6 +110,8 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("(", "(", m.start("lp")))
         elif m["rp"]:
             tokens.append(Token(")", ")", m.start("rp")))
+        elif m["neg"]:
+            tokens.append(Token("neg", "-", m.start("neg")))
         elif m["quoted"] is not None:
             tokens.append(Token("quoted", m["quoted"], m.start("quoted") - 1))
         else:
@@ -101,14 +139,14 @@ class _Parser:
     def is_op(self, token: Token | None, op: str) -> bool:
         return token is not None and token.kind == "word" and token.text == op
 
-    def parse(self) -> Compiled:
+    def parse(self) -> Node:
         node = self.and_expr()
         if self.peek() is not None:
             tok = self.peek()
             raise QueryError(f"unexpected {tok.text!r} at character {tok.pos + 1}", tok.pos)
         return node
 
-    def and_expr(self) -> Compiled:
+    def and_expr(self) -> Node:
         parts = []
         while (tok := self.peek()) is not None and tok.kind != ")":
             if self.is_op(tok, "AND"):
@@ -119,32 +157,32 @@ class _Parser:
             tok = self.peek()
             where = f"at character {tok.pos + 1}" if tok else "at the end"
             raise QueryError(f"expected a search term {where}", tok.pos if tok else len(self.text))
-        return _join(parts, "AND")
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
 
-    def or_expr(self) -> Compiled:
+    def or_expr(self) -> Node:
         parts = [self.unary()]
         while self.is_op(self.peek(), "OR"):
             self.i += 1
             if self.peek() is None or self.peek().kind == ")":
                 raise QueryError("OR needs a term on both sides", len(self.text))
             parts.append(self.unary())
-        return _join(parts, "OR")
+        return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
-    def unary(self) -> Compiled:
+    def unary(self) -> Node:
         tok = self.peek()
         if self.is_op(tok, "NOT"):
             self.i += 1
             if self.peek() is None:
                 raise QueryError("NOT needs a term after it", tok.pos)
-            inner = self.unary()
-            return Compiled(f"NOT ({inner.sql})", inner.params)
-        if tok.kind == "word" and tok.text.startswith("-") and len(tok.text) > 1:
-            self.tokens[self.i] = Token("word", tok.text[1:], tok.pos + 1)
-            inner = self.unary()
-            return Compiled(f"NOT ({inner.sql})", inner.params)
+            return Not(self.unary())
+        if tok.kind == "neg":
+            self.i += 1
+            if self.peek() is None:
+                raise QueryError("a minus needs a term after it", tok.pos)
+            return Not(self.unary())
         return self.atom()
 
-    def atom(self) -> Compiled:
+    def atom(self) -> Node:
         tok = self.peek()
         if tok is None:
             raise QueryError("expected a search term at the end", len(self.text))
@@ -163,7 +201,8 @@ class _Parser:
         if tok.kind == "quoted":
             return _has_label(self.label_id(tok.text, tok.pos))
         if tok.text.lower() == "untagged":
-            return Compiled("NOT EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id)", ())
+            return Not(Leaf("p.id IN (SELECT photo_id FROM photo_tags)",
+                            "SELECT DISTINCT photo_id AS id FROM photo_tags", ()))
         return _has_label(self.label_words(tok))
 
     def label_words(self, first: Token) -> int:
@@ -172,7 +211,7 @@ class _Parser:
         j = self.i  # the token after ``first``
         while len(run) < _MAX_LABEL_WORDS and j < len(self.tokens):
             nxt = self.tokens[j]
-            if nxt.kind != "word" or nxt.text in ("OR", "AND", "NOT") or nxt.text[0] == "-":
+            if nxt.kind != "word" or nxt.text in ("OR", "AND", "NOT"):
                 break
             run.append(nxt)
             j += 1
@@ -191,37 +230,50 @@ class _Parser:
             raise QueryError(f"no label called {name!r}{hint}", pos)
         return found
 
-    def field(self, tok: Token) -> Compiled:
+    def field(self, tok: Token) -> Node:
         if tok.field == "label:=":
-            lid = self.label_id(tok.text, tok.pos)
-            return Compiled("p.id IN (SELECT photo_id FROM photo_tags WHERE label_id = ? "
-                            "AND direct = 1)", (lid,))
+            return _tag_leaf(self.label_id(tok.text, tok.pos), "AND direct = 1")
         if tok.field in ("label:", "tag:"):
             return _has_label(self.label_id(tok.text, tok.pos))
         if tok.field == "unverified:":
-            lid = self.label_id(tok.text, tok.pos)
-            return Compiled("p.id IN (SELECT photo_id FROM photo_tags WHERE label_id = ? "
-                            "AND verified = 0)", (lid,))
+            return _tag_leaf(self.label_id(tok.text, tok.pos), "AND verified = 0")
         if tok.field == "path:":
             if not tok.text:
                 raise QueryError("path: needs a folder or file name", tok.pos)
             escaped = tok.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            return Compiled("p.path LIKE ? ESCAPE '\\'", (f"%{escaped}%",))
+            return _photo_leaf("p.path LIKE ? ESCAPE '\\'", (f"%{escaped}%",))
         if tok.field in ("year:", "date:"):
             return _date_range(tok)
         known = "label:=, unverified:, path:, year:, date:"
         raise QueryError(f"unknown field {tok.field!r} (known: {known})", tok.pos)
 
 
-def _join(parts: list[Compiled], op: str) -> Compiled:
-    if len(parts) == 1:
-        return parts[0]
-    sql = f" {op} ".join(f"({p.sql})" for p in parts)
-    return Compiled(sql, tuple(x for p in parts for x in p.params))
+def _tag_leaf(label_id: int, extra: str = "") -> Leaf:
+    ids = f"SELECT photo_id AS id FROM photo_tags WHERE label_id = ? {extra}".strip()
+    return Leaf(f"p.id IN ({ids})", ids, (label_id,))
 
 
-def _has_label(label_id: int) -> Compiled:
-    return Compiled("p.id IN (SELECT photo_id FROM photo_tags WHERE label_id = ?)", (label_id,))
+def _has_label(label_id: int) -> Leaf:
+    return _tag_leaf(label_id)
+
+
+def _photo_leaf(where: str, params: tuple) -> Leaf:
+    return Leaf(where, f"SELECT p.id AS id FROM photos p WHERE {where}", params)
+
+
+def to_where(node: Node) -> Compiled:
+    """The search as one WHERE clause over ``photos p`` (for SQL callers)."""
+    if isinstance(node, Leaf):
+        return Compiled(node.where, node.params)
+    if isinstance(node, Everything):
+        return Compiled("1", ())
+    if isinstance(node, Not):
+        inner = to_where(node.part)
+        return Compiled(f"NOT ({inner.sql})", inner.params)
+    parts = [to_where(p) for p in node.parts]
+    op = " AND " if isinstance(node, And) else " OR "
+    return Compiled(op.join(f"({p.sql})" for p in parts),
+                    tuple(x for p in parts for x in p.params))
 
 
 def _date_bound(text: str, tok: Token, *, end: bool) -> str:
@@ -242,24 +294,29 @@ def _date_bound(text: str, tok: Token, *, end: bool) -> str:
     return f"{year:04d}-99"
 
 
-def _date_range(tok: Token) -> Compiled:
+def _date_range(tok: Token) -> Leaf:
     lo, sep, hi = tok.text.partition("..")
     if tok.field == "year:" and sep:
         raise QueryError("year: takes one year; use date:2020..2023 for a range", tok.pos)
     lo = lo or "0001"
     hi = hi if sep else lo
     hi = hi or "9999"
-    return Compiled("p.taken_at >= ? AND p.taken_at < ?",
-                    (_date_bound(lo, tok, end=False), _date_bound(hi, tok, end=True)))
+    return _photo_leaf("p.taken_at >= ? AND p.taken_at < ?",
+                       (_date_bound(lo, tok, end=False), _date_bound(hi, tok, end=True)))
 
 
-def compile_query(text: str, labels: LabelResolver) -> Compiled:
-    """Parse a search into a WHERE clause over ``photos p``; an empty search matches all.
+def parse_query(text: str, labels: LabelResolver) -> Node:
+    """Parse a search into a tree of terms; an empty search matches everything.
 
     Raises:
         QueryError: with a message a person can act on and the character position.
     """
     tokens = tokenize(text)
     if not tokens:
-        return Compiled("1", ())
+        return Everything()
     return _Parser(tokens, labels, text).parse()
+
+
+def compile_query(text: str, labels: LabelResolver) -> Compiled:
+    """Parse a search into one WHERE clause over ``photos p`` (see :func:`parse_query`)."""
+    return to_where(parse_query(text, labels))

@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 #: Model scores below this are not stored: no threshold may go lower.
 SCORE_FLOOR = 0.01
 
+#: Photos that are part of the album as the user sees it (and only these carry tags): tagged
+#: ones, and ones queued for (re-)tagging, which keep their old tags until then.
+VISIBLE = "status IN ('ok', 'pending')"
+
 
 def now() -> str:
     """The current time as an ISO 8601 UTC string (what every timestamp column holds)."""
@@ -257,6 +261,7 @@ class Store:
         ids = [(i,) for i in photo_ids]
         with self.db.write() as db:
             db.conn.executemany("UPDATE photos SET status = 'missing' WHERE id = ?", ids)
+            db.conn.executemany("DELETE FROM photo_tags WHERE photo_id = ?", ids)
 
     def mark_pending(self, where: str) -> None:
         """Queue photos (selected by a WHERE clause of this package) for decoding again."""
@@ -268,6 +273,7 @@ class Store:
             db.execute(
                 "UPDATE photos SET status = 'error', error = ? WHERE id = ?", (reason, photo_id)
             )
+            db.execute("DELETE FROM photo_tags WHERE photo_id = ?", (photo_id,))
 
     # -- labels -------------------------------------------------------------------------
     def labels(self) -> list[LabelRow]:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.policy import NO_VERDICT, Evidence, LabelPolicy
-from core.store import SCORE_FLOOR, Store, now
+from core.faces import FaceSummary
+from core.policy import CONFIRMED, NO_VERDICT, Evidence, LabelPolicy
+from core.store import SCORE_FLOOR, VISIBLE, Store, now
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class Scored:
     content_hash: str
     scores: np.ndarray  # (L,) aligned with the label ids passed alongside
     features: np.ndarray | None  # (D,) pooled backbone features
+    faces: FaceSummary | None = None  # what the face detector saw; None: it did not run
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,13 @@ class TagStore(Store):
         with self.db.write() as db:
             conn = db.conn
             for r in results:
+                faces = (r.faces.count, r.faces.largest, r.faces.best) if r.faces else (None,) * 3
                 conn.execute(
                     "UPDATE photos SET width = ?, height = ?, taken_at = ?, content_hash = ?, "
-                    "status = 'ok', error = NULL, model_version = ? WHERE id = ?",
-                    (r.width, r.height, r.taken_at, r.content_hash, model_version, r.photo_id),
+                    "status = 'ok', error = NULL, model_version = ?, faces = ?, face_area = ?, "
+                    "face_best = ? WHERE id = ?",
+                    (r.width, r.height, r.taken_at, r.content_hash, model_version, *faces,
+                     r.photo_id),
                 )
                 self._replace_scores(conn, r.photo_id, ids, r.scores, stamp)
                 if r.features is not None:
@@ -118,9 +123,10 @@ class TagStore(Store):
             chunk = list(photo_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             conn.execute(f"DELETE FROM photo_tags WHERE photo_id IN ({marks})", chunk)
-            rows = conn.execute(
-                "SELECT photo_id, label_id, score, verdict FROM photo_labels "
-                f"WHERE photo_id IN ({marks})",
+            rows = conn.execute(  # only visible photos carry tags (search relies on it)
+                "SELECT l.photo_id, l.label_id, l.score, l.verdict FROM photo_labels l "
+                f"JOIN photos p ON p.id = l.photo_id WHERE p.{VISIBLE} "
+                f"AND l.photo_id IN ({marks})",
                 chunk,
             )
             for pid, lid, score, verdict in rows:
@@ -181,6 +187,55 @@ class TagStore(Store):
             (photo_id, label_id, verdict, source, stamp),
         )
 
+    def import_verdicts(self, confirmed: dict[int, Iterable[int]]) -> int:
+        """Confirm labels found in files' metadata (source 'import'), in one transaction.
+
+        A pair the user ever judged (any verdict-log entry) or that already has a verdict is
+        left alone: user corrections are never overwritten. Imports are not undo steps.
+
+        Args:
+            confirmed: photo id -> label ids its keywords name.
+
+        Returns:
+            How many verdicts were written.
+        """
+        stamp = now()
+        written = 0
+        with self.db.write() as db:
+            conn = db.conn
+            for photo_id, label_ids in confirmed.items():
+                for label_id in set(label_ids):
+                    judged = conn.execute(
+                        "SELECT 1 FROM photo_labels WHERE photo_id = ? AND label_id = ? AND "
+                        "verdict != 0 UNION ALL SELECT 1 FROM verdict_log WHERE photo_id = ? "
+                        "AND label_id = ? LIMIT 1",
+                        (photo_id, label_id, photo_id, label_id),
+                    ).fetchone()
+                    if judged:
+                        continue
+                    conn.execute(
+                        "INSERT INTO photo_labels (photo_id, label_id, score, verdict, source, "
+                        "updated_at) VALUES (?, ?, NULL, ?, 'import', ?) ON CONFLICT "
+                        "(photo_id, label_id) DO UPDATE SET verdict = excluded.verdict, "
+                        "source = 'import', updated_at = excluded.updated_at",
+                        (photo_id, label_id, CONFIRMED, stamp),
+                    )
+                    written += 1
+            if written:
+                self._refresh(conn, sorted(confirmed), self.policy())
+        return written
+
+    def face_summaries(self, photo_ids: Sequence[int]) -> dict[int, FaceSummary]:
+        """What the face detector saw on these photos (those it ran on)."""
+        out: dict[int, FaceSummary] = {}
+        for start in range(0, len(photo_ids), 500):
+            chunk = list(photo_ids[start : start + 500])
+            rows = self.db.query(
+                "SELECT id, faces, face_area, face_best FROM photos WHERE faces IS NOT NULL "
+                f"AND id IN ({','.join('?' * len(chunk))})", chunk)
+            out.update({r[0]: FaceSummary(r[1], r[2] or 0.0, r[3] or 0.0) for r in rows})
+        return out
+
     def undo(self) -> list[int]:
         """Undo the latest user action; the photos it touched (empty if nothing to undo)."""
         return self._step("done", "undone", "MAX", "old_verdict")
@@ -233,11 +288,16 @@ class TagStore(Store):
 
     def label_counts(self) -> dict[int, int]:
         """How many visible photos have each label (hierarchy included)."""
-        rows = self.db.query(
-            "SELECT t.label_id, COUNT(*) FROM photo_tags t JOIN photos p ON p.id = t.photo_id "
-            "WHERE p.status = 'ok' GROUP BY t.label_id"
-        )
+        rows = self.db.query("SELECT label_id, COUNT(*) FROM photo_tags GROUP BY label_id")
         return dict(rows)
+
+    # -- visibility: only photos with status 'ok' carry tags --------------------------------
+    def update_file(self, photo_id: int, *, path: str, size: int, mtime_ns: int,
+                    status: str, error: str | None = None) -> None:
+        super().update_file(photo_id, path=path, size=size, mtime_ns=mtime_ns, status=status,
+                            error=error)
+        with self.db.write() as db:
+            self._refresh(db.conn, [photo_id], self.policy())
 
     def verdict_rows(self) -> list[tuple[int, int, int]]:
         """(photo id, label id, verdict) of every user verdict on a visible photo."""

@@ -11,7 +11,7 @@ import pytest
 from core.errors import QueryError
 from core.query import LabelResolver, compile_query
 
-LABELS = {"animal": 1, "dog": 2, "cat": 3, "beach": 4, "people": 5, "sports car": 6}
+LABELS = {"animal": 1, "dog": 2, "cat": 3, "beach": 4, "people": 5, "sports car": 6, "t-shirt": 7}
 ALIASES = {"kitty": "cat", "puppy": "dog", "persons": "people"}
 
 # photo id → (path, taken_at, {label id: (direct, verified)})
@@ -88,6 +88,9 @@ def search(db: sqlite3.Connection, text: str) -> set[int]:
         ("date:2024-07-10", {1}),
         ("date:..2023-06", {5}),
         ("year:2023 -people", {5}),
+        ("-path:trips -untagged", {3, 5, 6}),
+        ('-"sports car" -animal', {3, 4}),
+        ("t-shirt OR dog", {1}),
     ],
 )
 def test_query_matches_expected_photos(db, query, expected):

@@ -1,0 +1,130 @@
+"""Fast search: each term is one indexed SQL lookup, combined as sorted id arrays.
+
+A search over 100,000 photos must answer in milliseconds even when it matches most of them
+("animal"). Joining every match back to the photos table and sorting it in SQL costs a few
+microseconds per photo; instead each term of the parsed query (:mod:`core.query`) fetches its
+photo ids with one parameterised statement (a range of the ``photo_tags`` primary key for a
+label), the boolean structure is evaluated with numpy set operations, and the result is put in
+display order with a cached rank array. The caches are keyed on SQLite's ``data_version``, so
+any commit — from this process or another — invalidates them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from core.query import And, Everything, LabelResolver, Leaf, Node, Not, parse_query
+from core.store import VISIBLE, Database
+
+logger = logging.getLogger(__name__)
+
+#: Display orders: SQL ORDER BY over ``photos p``.
+ORDERS = {
+    "taken": "p.taken_at IS NULL, p.taken_at DESC, p.mtime_ns DESC, p.id DESC",
+    "newest": "p.mtime_ns DESC, p.id DESC",
+    "oldest": "p.taken_at IS NULL, p.taken_at, p.mtime_ns, p.id",
+    "name": "p.path COLLATE NOCASE, p.id",
+}
+
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+class _Snapshot:
+    """Visible photo ids and rank arrays, valid for one ``data_version`` of one connection."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.universe: np.ndarray | None = None
+        self.ranks: dict[str, np.ndarray] = {}
+
+
+class SearchEngine:
+    """Evaluates searches for one album database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._local = threading.local()
+
+    def _snapshot(self) -> _Snapshot:
+        version = self.db.read().execute("PRAGMA data_version").fetchone()[0]
+        snap = getattr(self._local, "snap", None)
+        if snap is None or snap.version != version:
+            snap = _Snapshot(version)
+            self._local.snap = snap
+        return snap
+
+    def _ids(self, sql: str, params: tuple = ()) -> np.ndarray:
+        """Sorted unique ids selected (as column ``id``) by ``sql``."""
+        return np.unique(self._concat(sql, params))
+
+    def _concat(self, sql: str, params: tuple = ()) -> np.ndarray:
+        # One string from SQLite instead of one Python tuple per row: about 4x faster for
+        # tens of thousands of ids. The order of the subquery is kept.
+        text = self.db.read().execute(f"SELECT group_concat(id) FROM ({sql})", params
+                                      ).fetchone()[0]
+        if not text:
+            return _EMPTY
+        return np.fromstring(text, dtype=np.int64, sep=",")
+
+    def universe(self) -> np.ndarray:
+        """Ids of every visible photo, sorted."""
+        snap = self._snapshot()
+        if snap.universe is None:
+            snap.universe = self._ids(f"SELECT id FROM photos WHERE {VISIBLE}")
+        return snap.universe
+
+    def _rank(self, order: str) -> np.ndarray:
+        snap = self._snapshot()
+        rank = snap.ranks.get(order)
+        if rank is None:
+            ordered = self._concat(
+                f"SELECT p.id AS id FROM photos p WHERE p.{VISIBLE} ORDER BY {ORDERS[order]}")
+            size = int(ordered.max()) + 1 if len(ordered) else 1
+            rank = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+            rank[ordered] = np.arange(len(ordered))
+            snap.ranks[order] = rank
+        return rank
+
+    def evaluate(self, node: Node) -> np.ndarray:
+        """Sorted ids of the visible photos matching a parsed query."""
+        universe = self.universe()
+        return np.intersect1d(_evaluate(node, self._ids, universe), universe, assume_unique=True)
+
+    def ordered(self, ids: np.ndarray, order: str = "taken") -> np.ndarray:
+        """``ids`` in display order."""
+        if order not in ORDERS:
+            raise ValueError(f"unknown order {order!r}; known: {', '.join(ORDERS)}")
+        rank = self._rank(order)
+        inside = ids[ids < len(rank)]
+        return inside[np.argsort(rank[inside], kind="stable")]
+
+    def search(self, text: str, labels: LabelResolver, order: str = "taken") -> np.ndarray:
+        """Ids of the photos matching ``text``, in display order.
+
+        Raises:
+            QueryError: the search cannot be parsed or names an unknown label.
+        """
+        return self.ordered(self.evaluate(parse_query(text, labels)), order)
+
+
+def _evaluate(node: Node, fetch: Callable[[str, tuple], np.ndarray],
+              universe: np.ndarray) -> np.ndarray:
+    if isinstance(node, Leaf):
+        return fetch(node.ids_sql, node.params)
+    if isinstance(node, Everything):
+        return universe
+    if isinstance(node, Not):
+        return np.setdiff1d(universe, _evaluate(node.part, fetch, universe), assume_unique=True)
+    result = _evaluate(node.parts[0], fetch, universe)
+    for part in node.parts[1:]:
+        if isinstance(node, And):
+            if not len(result):
+                break
+            result = np.intersect1d(result, _evaluate(part, fetch, universe), assume_unique=True)
+        else:
+            result = np.union1d(result, _evaluate(part, fetch, universe))
+    return result
