@@ -1,0 +1,57 @@
+"""The fast path (JPEG draft decode, one decode for thumbnail and model) tags like a naive one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from core.imaging import decode, to_model_input
+from core.library import Library
+from core.policy import Evidence
+
+pytestmark = pytest.mark.slow
+
+
+def naive_input(path) -> np.ndarray:
+    """Full-size decode, orientation, resize of the whole image, centre crop: no shortcuts."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im.convert("RGB"))
+        w, h = im.size
+        short = round(224 / 0.875)
+        size = (short, round(h * short / w)) if w <= h else (round(w * short / h), short)
+        im = im.resize(size, Image.Resampling.BICUBIC)
+        left, top = (im.width - 224) // 2, (im.height - 224) // 2
+        return np.asarray(im.crop((left, top, left + 224, top + 224))).transpose(2, 0, 1).copy()
+
+
+def test_fast_and_naive_paths_give_the_same_tags(tmp_path, real_photo_paths):
+    photos = []
+    for name in ("chelsea", "coffee", "astronaut", "rocket", "imagenet_00_243",
+                 "imagenet_05_853", "imagenet_10_113", "imagenet_15_99"):
+        src = real_photo_paths.get(name)
+        if src is None:
+            continue
+        dest = tmp_path / f"{name}.jpg"
+        with Image.open(src) as im:  # a 12 MP camera-sized JPEG, where draft decoding kicks in
+            im.convert("RGB").resize((4032, 3024), Image.Resampling.BICUBIC).save(dest, quality=92)
+        photos.append(dest)
+    assert len(photos) >= 6
+    fast = np.stack([to_model_input(decode(p, min_side=256).image) for p in photos])
+    naive = np.stack([naive_input(p) for p in photos])
+    assert decode(photos[0], min_side=256).image.width < 4032  # the fast path really is reduced
+    with Library(tmp_path) as library:
+        model = library.model()
+        _, fast_scores = model.tagger.run(fast)
+        _, naive_scores = model.tagger.run(naive)
+        policy = library.store.policy()
+    assert np.abs(fast_scores - naive_scores).max() < 0.05
+    assert np.abs(fast_scores - naive_scores).mean() < 0.002
+    for row_fast, row_naive in zip(fast_scores, naive_scores, strict=True):
+        tags = [
+            {t.label_id for t in policy.tags(Evidence(int(lid), float(s), 0)
+                                             for lid, s in zip(model.label_ids, row, strict=True))}
+            for row in (row_fast, row_naive)
+        ]
+        assert tags[0] == tags[1]
+
