@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	# foolbox ships 20 ImageNet photos the tests use; only its data folder is read, so no deps.
 	$(PY) -m pip install --quiet --no-deps foolbox==3.3.4
+	# MTCNN face-detector weights (MIT); its metadata pins old torch/numpy/Pillow and only its
+	# three weight files are read (core/faces.py), so no deps.
+	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0
 	touch $(STAMP)
 
 .PHONY: install run test bench clean
@@ -21,6 +24,8 @@ run: $(STAMP)
 	$(VENV)/bin/albumtag $(if $(ALBUM),gui "$(ALBUM)",)
 
 test: $(STAMP)
+	# Group photos for the face tests, from the npm registry once (tests/face_photos.py).
+	-$(PY) -m tests.face_photos
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 bench: $(STAMP)

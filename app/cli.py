@@ -54,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "(your confirmed and rejected tags are kept)")
     p.add_argument("--watch", action="store_true", help="keep running and tag photos as "
                    "they arrive")
+    p.add_argument("--no-faces", action="store_true", help="skip face detection (no person, "
+                   "portrait or group photo tags from faces)")
+
+    p = album_command("export-xmp", "write tags to XMP sidecars (photo.jpg.xmp) for other apps")
+    p.add_argument("photos", nargs="*", help="only these photos (default: every photo)")
+    p.add_argument("--naming", choices=("ext", "base"), default="ext",
+                   help="ext: photo.jpg.xmp (digiKam, darktable; default); base: photo.xmp "
+                   "(Adobe)")
+    p.add_argument("--include-model", action="store_true", help="also write the tags the "
+                   "model sets above threshold (default: only confirmed tags and your own)")
+    p.add_argument("--embed", action="store_true", help="write into the photo files "
+                   "themselves instead of sidecars (modifies your originals)")
 
     p = album_command("search", "find photos by tags, e.g. 'dog beach -people'")
     p.add_argument("query", nargs="+", help="the search (words are joined)")
@@ -148,8 +160,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     with _open(args, choice) as library:
         progress = TextProgress()
         try:
-            summary = library.indexer(workers=args.workers, batch_size=args.batch_size).run(
-                progress, full=args.full)
+            summary = library.indexer(workers=args.workers, batch_size=args.batch_size,
+                                      faces=not args.no_faces).run(progress, full=args.full)
         finally:
             progress.close()
         errors = library.store.photos("status = 'error'", order="path")
@@ -209,6 +221,19 @@ def cmd_labels(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_xmp(args: argparse.Namespace) -> int:
+    with _open(args) as library:
+        photos = [library.photo(p) for p in args.photos] or None
+        report = library.export_xmp(photos, naming=args.naming,
+                                    include_model=args.include_model, embedded=args.embed)
+        what = "photo" if args.embed else "sidecar"
+        lines = [f"Wrote {report.written} {what}{'s' if report.written != 1 else ''}, "
+                 f"{report.unchanged} already up to date."]
+        lines += [f"  {path}: {reason}" for path, reason in sorted(report.errors.items())]
+        output.emit(args.json, "\n".join(lines), report.as_dict())
+    return 0
+
+
 def _undo_redo(args: argparse.Namespace, redo: bool) -> int:
     with _open(args) as library:
         touched = library.store.redo() if redo else library.store.undo()
@@ -224,6 +249,7 @@ COMMANDS = {
     "tags": cmd_tags,
     "tag": cmd_tag,
     "labels": cmd_labels,
+    "export-xmp": cmd_export_xmp,
     "undo": lambda a: _undo_redo(a, redo=False),
     "redo": lambda a: _undo_redo(a, redo=True),
 }

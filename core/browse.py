@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from core.library import Library
 from core.policy import CONFIRMED, REJECTED
@@ -36,9 +37,28 @@ class Scope(StrEnum):
     LABEL = "label"  # photos carrying one label (its subtree included)
 
 
-@dataclass(frozen=True, slots=True)
-class GridRow:
-    """One photo as a grid shows it: enough to find its thumbnail and draw its badges."""
+class Order(StrEnum):
+    """How a grid sorts its photos."""
+
+    NEWEST = "newest"  # file modification time, newest first
+    TAKEN = "taken"  # EXIF capture date, newest first; photos without one last
+    TAKEN_OLDEST = "taken-oldest"  # capture date, oldest first; photos without one last
+    NAME = "name"  # path, A to Z
+
+
+_ORDER_SQL = {
+    Order.NEWEST: _NEWEST_FIRST,
+    Order.TAKEN: "p.taken_at IS NULL, p.taken_at DESC, " + _NEWEST_FIRST,
+    Order.TAKEN_OLDEST: "p.taken_at IS NULL, p.taken_at, p.mtime_ns, p.id",
+    Order.NAME: "p.path COLLATE NOCASE, p.id",
+}
+
+
+class GridRow(NamedTuple):
+    """One photo as a grid shows it: enough to find its thumbnail and draw its badges.
+
+    A named tuple, because a grid of 100,000 photos makes 100,000 of them per query.
+    """
 
     id: int
     path: str
@@ -46,7 +66,7 @@ class GridRow:
     mtime_ns: int
     status: str  # 'pending', 'ok' or 'error'
     error: str | None
-    needs_review: bool
+    needs_review: int  # 1 when the model put a tag on it that nobody confirmed, else 0
 
     @property
     def name(self) -> str:
@@ -88,11 +108,13 @@ class TagSummary:
 
 
 def grid_rows(library: Library, query: str = "", scope: Scope = Scope.ALL,
-              label_id: int | None = None) -> list[GridRow]:
-    """The photos a grid shows for a scope and a search, newest first.
+              label_id: int | None = None, order: Order = Order.NEWEST, *,
+              limit: int | None = None) -> list[GridRow]:
+    """The photos a grid shows for a scope and a search, in ``order`` (newest file first).
 
     The whole album (``Scope.ALL`` with no search) includes photos still waiting for tags and
-    photos that could not be read; everything else lists tagged photos only.
+    photos that could not be read; everything else lists tagged photos only. ``limit`` gives
+    just the first rows (a first screen, fast, before the rest).
 
     Raises:
         QueryError: the search cannot be parsed (positions refer to ``query`` itself).
@@ -118,7 +140,7 @@ def grid_rows(library: Library, query: str = "", scope: Scope = Scope.ALL,
     if compiled.sql != "1":
         clauses.append(f"({compiled.sql})")
         params.extend(compiled.params)
-    return _rows(library, " AND ".join(clauses), params)
+    return _rows(library, " AND ".join(clauses), params, _ORDER_SQL[Order(order)], limit)
 
 
 def grid_rows_by_ids(library: Library, photo_ids: Sequence[int]) -> list[GridRow]:
@@ -131,12 +153,12 @@ def grid_rows_by_ids(library: Library, photo_ids: Sequence[int]) -> list[GridRow
     return [out[i] for i in photo_ids if i in out]
 
 
-def _rows(library: Library, where: str, params: Sequence) -> list[GridRow]:
+def _rows(library: Library, where: str, params: Sequence,
+          order: str = _NEWEST_FIRST, limit: int | None = None) -> list[GridRow]:
     sql = (f"SELECT p.id, p.path, p.size, p.mtime_ns, p.status, p.error, "
            f"p.status = 'ok' AND {_NEEDS_REVIEW} FROM photos p WHERE {where} "
-           f"ORDER BY {_NEWEST_FIRST}")
-    return [GridRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]))
-            for r in library.store.db.query(sql, params)]
+           f"ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit else ""))
+    return list(map(GridRow._make, library.store.db.query(sql, params)))
 
 
 def scope_counts(library: Library) -> ScopeCounts:

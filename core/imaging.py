@@ -30,13 +30,15 @@ import numpy as np
 from PIL import Image, ImageCms, TiffImagePlugin, UnidentifiedImageError, WebPImagePlugin
 from PIL.ExifTags import IFD
 
+from core import formats
 from core.errors import ImageError
 
 logger = logging.getLogger(__name__)
 
 #: File name endings ``decode`` is meant for (lower case, with the dot).
 SUPPORTED_SUFFIXES: Final = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+) | formats.EXTRA_SUFFIXES  # HEIC/HEIF, AVIF and camera RAW where their libraries are installed
 #: Images with more pixels than this are refused before their pixels are read (200 MP phones fit).
 MAX_PIXELS: Final = 200_000_000
 #: Files larger than this are refused before they are read into memory.
@@ -44,7 +46,7 @@ MAX_FILE_BYTES: Final = 1 << 30
 #: ``blake2b`` digest size of ``content_hash``, in bytes (32 hex characters).
 HASH_DIGEST_SIZE: Final = 16
 
-_PILLOW_FORMATS: Final = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
+_PILLOW_FORMATS: Final = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF") + formats.EXTRA_FORMATS
 # Registered up front (preinit: BMP, GIF, JPEG, PNG) so worker threads never race Pillow's
 # lazy plugin loading.
 _PLUGINS: Final = (TiffImagePlugin, WebPImagePlugin)
@@ -136,6 +138,8 @@ def decode(path: Path, *, min_side: int = 256) -> Decoded:
     data = _read_bytes(path)
     digest = hashlib.blake2b(data, digest_size=HASH_DIGEST_SIZE).hexdigest()
     try:
+        if formats.is_raw_name(path):  # the camera's embedded preview (core.formats)
+            return formats.decode_raw(data, digest, min_side)
         return _decode_bytes(data, digest, min_side)
     except ImageError as exc:
         logger.debug("cannot decode %s: %s", path, exc)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.enrich import Enricher, Extra
 from core.errors import ImageError
 from core.imaging import decode, make_thumbnail, to_model_input
 from core.model import ActiveModel
@@ -80,6 +81,7 @@ class _Prepared:
     taken_at: str | None
     content_hash: str
     pixels: np.ndarray  # uint8 (3, S, S)
+    extra: Extra = Extra()  # faces and keywords (core.enrich)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class Indexer:
 
     def __init__(self, root: Path, store: TagStore, model: Callable[[], ActiveModel],
                  thumbnails: ThumbnailCache | None = None, *, workers: int | None = None,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, enricher: Enricher | None = None) -> None:
         self.root = Path(root)
         self.store = store
         self._model_factory = model
@@ -101,6 +103,7 @@ class Indexer:
         self.thumbnails = thumbnails
         self.workers = workers or max(1, os.cpu_count() or 1)
         self.batch_size = batch_size
+        self.enricher = enricher or Enricher(store)
 
     @property
     def model(self) -> ActiveModel:
@@ -157,7 +160,8 @@ class Indexer:
             chunk = ids[start : start + 1024]
             feats = np.stack([np.frombuffer(b, dtype="<f2") for b in blobs[start : start + 1024]])
             scores = model.tagger.score_features(feats.astype(np.float32))
-            self.store.record_rescored(chunk, scores, model.label_ids, model.version)
+            scores, label_ids = self.enricher.rescored(chunk, scores, model.label_ids)
+            self.store.record_rescored(chunk, scores, label_ids, model.version)
             summary.rescored += len(chunk)
             report(Progress("rescore", summary.rescored, len(ids)))
 
@@ -209,13 +213,14 @@ class Indexer:
             decoded = decode(path, min_side=max(256, round(size / crop_pct)))
             self._save_thumbnail(row, decoded.image)
             pixels = to_model_input(decoded.image, size=size, crop_pct=crop_pct)
+            extra = self.enricher.inspect(path, decoded.image)
         except ImageError as exc:
             return _Failed(row, str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad photo never stops the run
             logger.exception("unexpected failure on %s", path)
             return _Failed(row, f"internal error: {type(exc).__name__}: {exc}")
         return _Prepared(row, decoded.width, decoded.height, decoded.taken_at,
-                         decoded.content_hash, pixels)
+                         decoded.content_hash, pixels, extra)
 
     def _save_thumbnail(self, row: PhotoRow, image: Image.Image) -> None:
         """A thumbnail that cannot be written (disk full, read-only folder) is only logged."""
@@ -229,10 +234,12 @@ class Indexer:
 
     def _flush(self, batch: list[_Prepared], model: ActiveModel, summary: IndexSummary) -> None:
         features, scores = model.tagger.run(np.stack([b.pixels for b in batch]))
+        scores, label_ids = self.enricher.merge(scores, model.label_ids, [b.extra for b in batch])
         results = [
             Scored(b.row.id, b.width, b.height, b.taken_at, b.content_hash, scores[i],
-                   features[i])
+                   features[i], b.extra.faces)
             for i, b in enumerate(batch)
         ]
-        self.store.record_scores(results, model.label_ids, model.backbone_id, model.version)
+        self.store.record_scores(results, label_ids, model.backbone_id, model.version)
+        self.enricher.imported([b.row.id for b in batch], [b.extra for b in batch])
         summary.tagged += len(batch)

@@ -94,4 +94,12 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: what the face detector saw (core.faces.FaceSummary; NULL = it did not run on the
+    #    photo), and an index for capture-date searches (year:, date:) and sorting.
+    """
+    ALTER TABLE photos ADD COLUMN faces INTEGER;    -- faces counted
+    ALTER TABLE photos ADD COLUMN face_area REAL;   -- the largest face's share of the picture
+    ALTER TABLE photos ADD COLUMN face_best REAL;   -- the best detection's probability
+    CREATE INDEX photos_taken ON photos (taken_at);
+    """,
 )

@@ -1,0 +1,187 @@
+"""Keywords <-> album labels: import keywords found in files, export tags to XMP.
+
+Import (at index time): each keyword path is matched to a label by name or alias, ignoring case;
+a path whose last part matches nothing becomes user labels, keeping its hierarchy ("Family|
+Grandma" makes "Grandma" under "Family"; "People/Anna" puts "Anna" under the built-in "people").
+The matched labels are confirmed with source ``import``, never over a user's verdict.
+
+Export: the labels confirmed on a photo (by the user or an import), optionally also the labels the
+model sets on its own, written as full paths from their root; labels the user rejected on the
+photo are taken out of the file's existing keywords.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.policy import CONFIRMED
+from core.sidecars import KeywordPath, Keywords, MetadataError, Naming, write_keywords
+from core.store import LabelRow, PhotoRow
+from core.tagstore import TagStore
+from core.vocabulary import normalize
+
+logger = logging.getLogger(__name__)
+
+#: Threshold of labels made from keywords (the same default as a label made by hand).
+USER_LABEL_THRESHOLD = 0.5
+_MAX_NAME = 100
+
+
+def clean_name(word: str) -> str | None:
+    """A keyword as a label name (whitespace collapsed, no double quotes), or None if empty."""
+    name = " ".join(word.replace('"', "").split())[:_MAX_NAME].strip()
+    return name or None
+
+
+class LabelIndex:
+    """The album's labels by name and alias; makes user labels for unknown keywords."""
+
+    def __init__(self, store: TagStore) -> None:
+        self.store = store
+        self.created: list[str] = []
+        self._reload()
+
+    def _reload(self) -> None:
+        rows = self.store.labels()
+        self.rows: dict[int, LabelRow] = {r.id: r for r in rows}
+        self._words: dict[str, int] = {}
+        for r in rows:  # names win over aliases
+            for alias in r.aliases:
+                self._words.setdefault(normalize(alias), r.id)
+        for r in rows:
+            self._words[normalize(r.name)] = r.id
+
+    def find(self, word: str) -> int | None:
+        """The label a word names (name or alias, any case)."""
+        return self._words.get(normalize(word))
+
+    def resolve(self, path: KeywordPath, *, create: bool = True) -> int | None:
+        """The label a keyword path ends in; unknown parts become user labels if ``create``.
+
+        A last part that names a label anywhere in the tree is that label (labels are unique by
+        name), so "Family|dog" is the built-in "dog" and makes no "Family".
+        """
+        names = [n for n in (clean_name(part) for part in path) if n]
+        if not names:
+            return None
+        found = self.find(names[-1])
+        if found is not None or not create:
+            return found
+        parent: int | None = None
+        for name in names:
+            label = self.find(name)
+            if label is None:
+                label = self.store.upsert_label(name, parent_id=parent, kind="user",
+                                                threshold=USER_LABEL_THRESHOLD)
+                self.created.append(name)
+                self._reload()
+            parent = label
+        return parent
+
+    def path(self, label_id: int) -> KeywordPath:
+        """The label's names from its root down to it."""
+        out: list[str] = []
+        node: int | None = label_id
+        while node is not None and node in self.rows and len(out) < 64:
+            out.append(self.rows[node].name)
+            node = self.rows[node].parent_id
+        return tuple(reversed(out))
+
+    def words(self, label_id: int) -> tuple[str, ...]:
+        """The label's name and aliases."""
+        row = self.rows[label_id]
+        return (row.name, *row.aliases)
+
+
+def import_keywords(store: TagStore, found: dict[int, Keywords]) -> tuple[int, list[str]]:
+    """Confirm the labels named by each photo's keywords (source ``import``).
+
+    Args:
+        store: the album store.
+        found: photo id -> the keywords read from its files.
+
+    Returns:
+        How many verdicts were written, and the names of the user labels created.
+    """
+    if not any(found.values()):
+        return 0, []
+    index = LabelIndex(store)
+    confirmed = {photo_id: {lid for path in keywords.tags()
+                            if (lid := index.resolve(path)) is not None}
+                 for photo_id, keywords in found.items() if keywords}
+    written = store.import_verdicts(confirmed)
+    if index.created:
+        logger.info("new labels from keywords: %s", ", ".join(index.created))
+    return written, index.created
+
+
+@dataclass
+class ExportReport:
+    """The outcome of writing tags to XMP."""
+
+    written: int = 0
+    unchanged: int = 0
+    errors: dict[str, str] = field(default_factory=dict)  # relative path -> reason
+    files: list[Path] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"written": self.written, "unchanged": self.unchanged, "errors": self.errors}
+
+
+def tag_sets(store: TagStore, photo_ids: Sequence[int], *, include_model: bool
+             ) -> dict[int, tuple[set[int], set[int]]]:
+    """photo id -> (labels to write, labels rejected) for export."""
+    out: dict[int, tuple[set[int], set[int]]] = {pid: (set(), set()) for pid in photo_ids}
+    for start in range(0, len(photo_ids), 500):
+        chunk = list(photo_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        rows = store.db.query(
+            f"SELECT photo_id, label_id, verdict FROM photo_labels WHERE photo_id IN ({marks}) "
+            "AND verdict != 0", chunk)
+        for pid, lid, verdict in rows:
+            out[pid][0 if verdict == CONFIRMED else 1].add(lid)
+        if include_model:
+            rows = store.db.query(
+                f"SELECT photo_id, label_id FROM photo_tags WHERE photo_id IN ({marks}) "
+                "AND direct = 1", chunk)
+            for pid, lid in rows:
+                if lid not in out[pid][1]:
+                    out[pid][0].add(lid)
+    return out
+
+
+def export_keywords(store: TagStore, root: Path, photos: Iterable[PhotoRow], *,
+                    naming: Naming = "ext", include_model: bool = False,
+                    embedded: bool = False,
+                    progress: Callable[[int, int], None] | None = None) -> ExportReport:
+    """Write each photo's tags to its XMP sidecar (or into the photo, if ``embedded``).
+
+    A file whose keywords already match is not touched. A failure on one photo is recorded
+    in the report and the others go on.
+    """
+    photos = [p for p in photos if p.status == "ok"]
+    index = LabelIndex(store)
+    sets = tag_sets(store, [p.id for p in photos], include_model=include_model)
+    report = ExportReport()
+    for done, photo in enumerate(photos, start=1):
+        ours, rejected = sets[photo.id]
+        paths = sorted(index.path(lid) for lid in ours)
+        drop = [word for lid in rejected for word in index.words(lid)]
+        try:
+            written = write_keywords(Path(root) / photo.path, paths, drop=drop, naming=naming,
+                                     embedded=embedded)
+        except MetadataError as exc:
+            logger.warning("cannot write tags of %s: %s", photo.path, exc)
+            report.errors[photo.path] = str(exc)
+        else:
+            if written is None:
+                report.unchanged += 1
+            else:
+                report.written += 1
+                report.files.append(written)
+        if progress is not None:
+            progress(done, len(photos))
+    return report

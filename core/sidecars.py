@@ -1,0 +1,260 @@
+"""Keywords in XMP sidecars and embedded XMP / IPTC: read them, merge ours in, write them back.
+
+The fields, as digiKam, Lightroom and Immich use them:
+
+- ``Xmp.dc.subject`` (bag): flat keywords; we write every component of every path, as Lightroom
+  does, so a reader that only knows flat keywords still finds "dog" on a poodle photo.
+- ``Xmp.lr.hierarchicalSubject`` (bag): paths joined with ``|`` ("animal|dog|poodle").
+- ``Xmp.digiKam.TagsList`` (seq): paths joined with ``/``.
+- ``Iptc.Application2.Keywords``: legacy flat keywords (read only).
+
+Sidecars are named ``photo.jpg.xmp`` (digiKam, darktable; the default) or ``photo.xmp``
+(Adobe); both are read. Writing merges: every other field of an existing sidecar is kept, and
+the file is replaced atomically. Originals are only written when the caller asks for embedded
+write-back.
+
+The metadata library is ``pyexiv2`` (exiv2 inside its wheel): it reads XMP, IPTC and EXIF from
+JPEG, TIFF, PNG, WebP, HEIC/AVIF and camera RAW files and writes XMP safely. It writes every
+array as an ``rdf:Seq``, so the bags are corrected in the serialised packet afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+logger = logging.getLogger(__name__)
+
+KeywordPath = tuple[str, ...]
+Naming = Literal["ext", "base"]
+
+SUBJECT: Final = "Xmp.dc.subject"
+HIERARCHICAL: Final = "Xmp.lr.hierarchicalSubject"
+TAGS_LIST: Final = "Xmp.digiKam.TagsList"
+IPTC_KEYWORDS: Final = "Iptc.Application2.Keywords"
+#: Separator of each hierarchical field.
+SEPARATORS: Final = {HIERARCHICAL: "|", TAGS_LIST: "/"}
+
+_EMPTY_PACKET: Final = (
+    '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+    ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+    '  <rdf:Description rdf:about=""/>\n'
+    " </rdf:RDF>\n"
+    "</x:xmpmeta>\n"
+    '<?xpacket end="w"?>\n'
+)
+_BAGS: Final = re.compile(
+    r"(<(dc:subject|lr:hierarchicalSubject)>\s*<)rdf:Seq(>.*?</)rdf:Seq(>\s*</\2>)", re.S)
+# exiv2 keeps its error log in one global buffer: one call at a time.
+_LOCK: Final = threading.Lock()
+
+
+class MetadataError(OSError):
+    """A file's metadata cannot be read or written (the reason is exiv2's message)."""
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """Keywords found on one photo.
+
+    Attributes:
+        flat: flat keywords (``dc:subject``, IPTC), in file order, without duplicates.
+        paths: hierarchical keywords, root first, without duplicates (ignoring case).
+    """
+
+    flat: tuple[str, ...] = ()
+    paths: tuple[KeywordPath, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.flat or self.paths)
+
+    def tags(self) -> tuple[KeywordPath, ...]:
+        """What the photo is tagged with: each path, and each flat keyword that is not a part
+        of some path (a path's components are its ancestors, implied by it)."""
+        parts = {_key(part) for path in self.paths for part in path}
+        return self.paths + tuple((word,) for word in self.flat if _key(word) not in parts)
+
+    def merged(self, other: Keywords) -> Keywords:
+        return Keywords(_unique(self.flat + other.flat), _unique_paths(self.paths + other.paths))
+
+
+def _key(word: str) -> str:
+    return " ".join(word.split()).casefold()
+
+
+def _unique(words: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for word in words:
+        word = " ".join(str(word).split())
+        if word and _key(word) not in seen:
+            seen[_key(word)] = word
+    return tuple(seen.values())
+
+
+def _unique_paths(paths: Iterable[KeywordPath]) -> tuple[KeywordPath, ...]:
+    seen: dict[tuple[str, ...], KeywordPath] = {}
+    for path in paths:
+        path = tuple(p for p in (" ".join(part.split()) for part in path) if p)
+        key = tuple(_key(p) for p in path)
+        if path and key not in seen:
+            seen[key] = path
+    return tuple(seen.values())
+
+
+def parse(xmp: dict, iptc: dict | None = None) -> Keywords:
+    """The keywords in pyexiv2's ``read_xmp()`` / ``read_iptc()`` dictionaries."""
+    flat = list(_values(xmp.get(SUBJECT)))
+    flat += _values((iptc or {}).get(IPTC_KEYWORDS))
+    paths: list[KeywordPath] = []
+    for field in (TAGS_LIST, HIERARCHICAL):  # digiKam's first, as Immich reads them
+        paths += [tuple(value.split(SEPARATORS[field])) for value in _values(xmp.get(field))]
+    return Keywords(_unique(flat), _unique_paths(paths))
+
+
+def _values(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def sidecar_path(photo: Path, naming: Naming = "ext") -> Path:
+    """``photo.jpg.xmp`` (``naming="ext"``) or ``photo.xmp`` (``"base"``)."""
+    photo = Path(photo)
+    return photo.with_name(photo.name + ".xmp") if naming == "ext" else photo.with_suffix(".xmp")
+
+
+def sidecars_of(photo: Path) -> list[Path]:
+    """The existing sidecars of a photo, ``photo.jpg.xmp`` first (any case of ``.xmp``)."""
+    photo = Path(photo)
+    found = []
+    for stem in (photo.name, photo.stem):
+        for suffix in (".xmp", ".XMP"):
+            candidate = photo.with_name(stem + suffix)
+            if candidate.is_file() and candidate not in found:
+                found.append(candidate)
+                break
+    return found
+
+
+def read_keywords(photo: Path, *, embedded: bool = True) -> Keywords:
+    """Every keyword of a photo: its sidecars' and (optionally) its embedded XMP and IPTC.
+
+    Unreadable metadata is logged and skipped; this never raises for a bad file.
+    """
+    found = Keywords()
+    sources = [(path, False) for path in sidecars_of(photo)]
+    if embedded:
+        sources.append((Path(photo), True))
+    for path, with_iptc in sources:
+        try:
+            xmp, iptc = _read(path, iptc=with_iptc)
+        except MetadataError as exc:
+            logger.debug("no keywords read from %s: %s", path, exc)
+            continue
+        found = found.merged(parse(xmp, iptc))
+    return found
+
+
+def _read(path: Path, *, iptc: bool) -> tuple[dict, dict]:
+    pyexiv2 = _pyexiv2()
+    try:
+        with _LOCK, pyexiv2.Image(os.fspath(path)) as image:
+            return image.read_xmp(), (image.read_iptc() if iptc else {})
+    except (RuntimeError, UnicodeError, ValueError, OSError) as exc:
+        raise MetadataError(str(exc).strip() or type(exc).__name__) from exc
+
+
+def merge(existing: Keywords, ours: Sequence[KeywordPath],
+          drop: Iterable[str] = ()) -> tuple[list[str], list[KeywordPath]]:
+    """The flat keywords and paths to write: the file's, minus dropped ones, plus ours.
+
+    Args:
+        existing: what the file holds now.
+        ours: the album's tag paths for the photo (one whose last part ends a path the file
+            already has is left out: labels are unique by name).
+        drop: words (any case) whose keywords go: a path ending in one, a flat keyword equal
+            to one (the labels the user rejected on this photo).
+    """
+    dropped = {_key(w) for w in drop}
+    kept = [p for p in existing.paths if _key(p[-1]) not in dropped]
+    # A label is one name: a path the file already has for it is kept as the file spells it.
+    leaves = {_key(p[-1]) for p in kept}
+    paths = list(_unique_paths([*kept, *(p for p in ours if p and _key(p[-1]) not in leaves)]))
+    flat = [w for w in existing.flat if _key(w) not in dropped]
+    flat = list(_unique([*flat, *(part for path in paths for part in path)]))
+    return flat, paths
+
+
+def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[str] = (),
+                   naming: Naming = "ext", embedded: bool = False) -> Path | None:
+    """Merge the album's tags into a photo's sidecar (or, if asked, into the photo itself).
+
+    The file is only written when its keywords change; a new sidecar is only created when
+    there is something to write.
+
+    Returns:
+        The file written, or None when nothing changed.
+
+    Raises:
+        MetadataError: the file cannot be read or written.
+    """
+    photo = Path(photo)
+    target = photo if embedded else sidecar_path(photo, naming)
+    upper = target.with_name(target.name[:-4] + ".XMP")
+    if not embedded and not target.exists() and upper.is_file():
+        target = upper
+    existing = parse(*_read(target, iptc=False)) if target.exists() else Keywords()
+    drop = list(drop)
+    flat, paths = merge(existing, ours, drop)
+    if (tuple(flat), tuple(paths)) == (existing.flat, existing.paths) or (
+            not target.exists() and not paths and not flat):
+        return None
+    fields = {
+        SUBJECT: flat or None,
+        HIERARCHICAL: ["|".join(p) for p in paths] or None,
+        TAGS_LIST: ["/".join(p) for p in paths] or None,
+    }
+    _write_xmp(target, fields, create=not target.exists())
+    return target
+
+
+def _write_xmp(target: Path, fields: dict, *, create: bool) -> None:
+    """Set XMP fields in a copy of ``target`` and move the copy over it (atomic)."""
+    pyexiv2 = _pyexiv2()
+    temp = target.with_name(f".{target.name}.albumtag-{os.getpid()}-{threading.get_ident()}")
+    try:
+        if create:
+            temp.write_text(_EMPTY_PACKET, encoding="utf-8")
+        else:
+            shutil.copy2(target, temp)
+        with _LOCK, pyexiv2.Image(os.fspath(temp)) as image:
+            image.modify_xmp(fields)
+            raw = image.read_raw_xmp()
+            fixed = _BAGS.sub(r"\1rdf:Bag\3rdf:Bag\4", raw)
+            if fixed != raw:
+                image.modify_raw_xmp(fixed)
+        os.replace(temp, target)
+    except (RuntimeError, UnicodeError, ValueError, OSError) as exc:
+        raise MetadataError(f"{target}: {str(exc).strip() or type(exc).__name__}") from exc
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _pyexiv2():  # noqa: ANN202 - the module
+    """pyexiv2, imported on first use (its exiv2 log level set so nothing goes to stdout)."""
+    try:
+        import pyexiv2
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise MetadataError("keywords in XMP need the package pyexiv2") from exc
+    pyexiv2.set_log_level(3)  # warnings would be printed to stdout; errors raise
+    return pyexiv2
