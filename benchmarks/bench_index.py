@@ -83,7 +83,6 @@ def measure_pipeline(folder: Path) -> dict:
 
 def measure_naive(folder: Path, count: int) -> float:
     """N: full-size decode, resize, one model call per photo, one after the other."""
-    import torch
     from PIL import Image, ImageOps
 
     from core.library import Library
@@ -101,8 +100,7 @@ def measure_naive(folder: Path, count: int) -> float:
                 im = im.resize((round(w * scale), round(h * scale)), Image.Resampling.BICUBIC)
                 left, top = (im.width - 224) // 2, (im.height - 224) // 2
                 crop = np.asarray(im.crop((left, top, left + 224, top + 224)))
-            batch = torch.from_numpy(crop).permute(2, 0, 1)[None].contiguous().numpy()
-            tagger.run(batch)
+            tagger.run(crop.transpose(2, 0, 1)[None].copy())
         seconds = time.perf_counter() - started
         library.close()
     return len(paths) / seconds
