@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -158,13 +157,12 @@ def test_validation_errors() -> None:
         tune_thresholds(y, s + np.nan, default=0.5)
 
 
-def test_ten_thousand_photos_three_hundred_labels_is_fast() -> None:
+def test_ten_thousand_photos_three_hundred_labels_give_one_threshold_each() -> None:
+    # Speed is measured in benchmarks/bench_retrain.py, not here.
     rng = np.random.default_rng(3)
     y = rng.random((10_000, 300)) < 0.05
     s = rng.random((10_000, 300)).astype(np.float32)
     mask = rng.random((10_000, 300)) < 0.8
-    start = time.perf_counter()
     result = tune_thresholds(y, s, default=0.5, mask=mask)
-    elapsed = time.perf_counter() - start
     assert result.thresholds.shape == (300,)
-    assert elapsed < 1.0, f"took {elapsed:.2f}s"
+    assert result.tuned.all()  # about 400 known positives per label: every label is tuned
