@@ -16,6 +16,7 @@ from app.errors import describe, is_user_error
 from app.progress import TextProgress
 from core.library import Library
 from core.model import ModelChoice
+from core.store import ModelRow
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = album_command("labels", "the vocabulary as a tree, with counts and thresholds")
     p.add_argument("--add", metavar="NAME", help="create a label of your own")
     p.add_argument("--parent", help="parent label for --add")
+
+    p = album_command("train", "learn from your corrections: train a new model version, "
+                      "tune its thresholds, compare it with the active one and re-score")
+    p.add_argument("--force", action="store_true", help="activate the new version even if it "
+                   "does worse than the active one on your verified tags")
+
+    p = album_command("models", "list the model versions; activate one or roll back")
+    choice = p.add_mutually_exclusive_group()
+    choice.add_argument("--activate", type=int, metavar="N", help="make version N active "
+                        "and re-score the album")
+    choice.add_argument("--rollback", action="store_true", help="activate the version "
+                        "before the active one")
 
     album_command("undo", "undo the last tag change")
     album_command("redo", "redo the last undone tag change")
@@ -243,6 +256,61 @@ def _undo_redo(args: argparse.Namespace, redo: bool) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from app.trainrun import PhaseBar, before_after_text, run_training
+
+    Library(args.album, args.data_dir).close()  # a missing folder fails here, in one line
+    bar = PhaseBar()
+    try:
+        run = run_training(args.album, args.data_dir, force=args.force,
+                           on_progress=None if args.json else bar)
+    finally:
+        bar.close()
+    if run.returncode != 0 or run.final.get("event") != "done":
+        raise (UsageError if run.returncode == 2 else RuntimeError)(run.message)
+    output.emit(args.json, before_after_text(run.final), run.final)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from core.versions import activate_version, rollback_target
+
+    with _open(args) as library:
+        changed = None
+        if args.activate is not None or args.rollback:
+            changed = rollback_target(library) if args.rollback else args.activate
+            progress = TextProgress()
+            try:
+                activate_version(library, changed, progress)
+            finally:
+                progress.close()
+        rows = library.store.models()
+        data = [_model_dict(m) for m in rows]
+        text = _models_text(data) + (f"\nVersion {changed} is active; the album is re-scored."
+                                     if changed is not None else "")
+        output.emit(args.json, text, data)
+    return 0
+
+
+def _model_dict(row: ModelRow) -> dict:
+    f1 = row.metrics.get("f1")
+    return {"version": row.version, "created": row.created_at, "backbone": row.backbone,
+            "active": row.active, "head": row.metrics.get("head", "prior" if not row.head_file
+                                                             else "linear"),
+            "f1": f1, "thresholds": len(row.thresholds)}
+
+
+def _models_text(data: list[dict]) -> str:
+    lines = [f"  {'version':>7}  {'created':<25} {'head':<9} {'F1':>6}  backbone"]
+    for m in data:
+        f1 = "–" if m["f1"] is None else f"{m['f1']:.3f}"
+        mark = "*" if m["active"] else " "
+        lines.append(f"{mark} {m['version']:>7}  {m['created']:<25} {m['head']:<9} {f1:>6}  "
+                     f"{m['backbone']}")
+    lines.append("(* = active; F1 on verified tags the training did not see)")
+    return "\n".join(lines)
+
+
 COMMANDS = {
     "index": cmd_index,
     "search": cmd_search,
@@ -252,5 +320,7 @@ COMMANDS = {
     "export-xmp": cmd_export_xmp,
     "undo": lambda a: _undo_redo(a, redo=False),
     "redo": lambda a: _undo_redo(a, redo=True),
+    "train": cmd_train,
+    "models": cmd_models,
 }
 

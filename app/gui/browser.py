@@ -1,0 +1,177 @@
+"""Browser: keeps the grid and the tag tree in line with the album, the filter and the search.
+
+It asks the session for rows and counts (read on the database thread), drops answers that a
+newer question made stale, and while indexing runs it refreshes at most every
+``refresh_interval`` ms, so the grid fills in as tags arrive without a query per photo.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.gui.grid import PhotoGridView, RowsDiff, diff_rows
+from app.gui.imageloader import ImageLoader
+from app.gui.session import AlbumSession
+from app.gui.sidebar import Filter, TagTree
+from core import browse
+from core.errors import QueryError
+from core.library import Library
+
+logger = logging.getLogger(__name__)
+
+
+class Browser(QObject):
+    """What the grid shows: a filter from the tree plus a search from the search bar."""
+
+    rows_shown = Signal(int, bool)  # photos the grid shows now; whether that is all of them
+    filter_changed = Signal(object)  # the Filter now shown
+    query_failed = Signal(str)  # a message for the search bar
+    query_accepted = Signal()
+    words_loaded = Signal(list)  # label names and aliases, for completion
+
+    def __init__(self, session: AlbumSession, grid: PhotoGridView, tree: TagTree,
+                 loader: ImageLoader, *, refresh_interval: int = 800,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._grid = grid
+        self._tree = tree
+        self._loader = loader
+        self.filter = Filter()
+        self.query = ""
+        self.order = browse.Order.TAKEN
+        self._busy = False  # a rows query is in flight
+        self._again = False
+        self.first_screen = 400  # rows fetched first when the filter or the search changes
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(refresh_interval)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        session.opened.connect(self._on_opened)
+        session.tags_changed.connect(self._on_tags_changed)
+        session.labels_changed.connect(self._on_labels_changed)
+        session.indexing_progressed.connect(self._on_indexing_progressed)
+        tree.filter_chosen.connect(self._on_filter_chosen)
+
+    # -- what to show ---------------------------------------------------------------------
+    def set_filter(self, flt: Filter) -> None:
+        self._tree.select_filter(flt, emit=False)
+        self._on_filter_chosen(flt)
+
+    def set_query(self, text: str) -> None:
+        self.query = text
+        self.refresh_rows(first_screen=True)
+
+    def set_order(self, order: str) -> None:
+        self.order = browse.Order(order)
+        self.refresh_rows(first_screen=True)
+
+    def _on_filter_chosen(self, flt: Filter) -> None:
+        self.filter = flt
+        self.filter_changed.emit(flt)
+        self.refresh_rows(first_screen=True)
+
+    # -- asking the session ---------------------------------------------------------------
+    def refresh(self) -> None:
+        """Ask again for the rows and the tree counts."""
+        self.refresh_rows()
+        self.refresh_tree()
+
+    def refresh_rows(self, *, first_screen: bool = False) -> None:
+        """Ask for the rows; ``first_screen`` asks for the first few as well, answered first."""
+        if self._busy:
+            self._again = True
+            return
+        self._busy = True
+        self._again = False
+        key = (self.filter, self.query, self.order)
+        model = self._grid.photo_model()
+        snapshot = (tuple(model.rows), model.revision)
+        if first_screen and not self._ask(key, snapshot, self.first_screen):
+            self._busy = False  # no album yet: nothing to ask
+            return
+        if not self._ask(key, snapshot, None):
+            self._busy = False
+
+    def _ask(self, key: tuple, snapshot: tuple, limit: int | None) -> bool:
+        flt, text, order = key
+        old, revision = snapshot
+
+        def work(library: Library) -> RowsDiff:
+            rows = browse.grid_rows(library, text, flt.scope, flt.label_id, order, limit=limit)
+            return diff_rows(old, revision, rows)
+
+        return self._session.query(work, lambda diff: self._on_rows(key, diff, limit),
+                                   lambda exc: self._on_rows_failed(key, exc, limit))
+
+    def _on_rows(self, key: tuple, diff: RowsDiff, limit: int | None) -> None:
+        complete = limit is None or len(diff.rows) < limit
+        if limit is not None and complete:
+            return  # the first screen was everything: the full answer says the same
+        if key == (self.filter, self.query, self.order):
+            self._grid.show_rows(diff)
+            self.query_accepted.emit()
+            self.rows_shown.emit(len(diff.rows), complete)
+        if limit is None:
+            self._busy = False
+            if self._again:  # asked again meanwhile
+                self.refresh_rows()
+
+    def _on_rows_failed(self, key: tuple, exc: BaseException, limit: int | None) -> None:
+        if limit is not None:
+            return  # the full query fails the same way and reports it
+        self._busy = False
+        if isinstance(exc, QueryError):
+            if key == (self.filter, self.query, self.order):
+                self.query_failed.emit(str(exc))
+        else:
+            logger.error("listing photos failed", exc_info=exc)
+            self.query_failed.emit(f"cannot list photos: {exc}")
+        if self._again:
+            self.refresh_rows()
+
+    def refresh_tree(self) -> None:
+        def work(library: Library) -> tuple:
+            return library.label_tree(), browse.scope_counts(library)
+
+        self._session.query(work, lambda result: self._tree.set_content(*result))
+
+    def refresh_words(self) -> None:
+        self._session.query(browse.label_words, self.words_loaded.emit)
+
+    # -- reacting to the session ----------------------------------------------------------
+    def _on_opened(self, root: str) -> None:
+        self._timer.stop()
+        self._tree.tree_model.reset()
+        self._tree.set_content([], browse.ScopeCounts())
+        self.filter = Filter()
+        self.filter_changed.emit(self.filter)
+        self.query = ""
+        self._grid.show_rows([])
+        self.refresh_rows(first_screen=True)
+        self.refresh_tree()
+        self.refresh_words()
+
+    def _on_tags_changed(self, photo_ids: object) -> None:
+        if isinstance(photo_ids, list) and photo_ids:  # repaint the edited photos at once
+            ids = list(photo_ids)
+            self._session.query(lambda library: browse.grid_rows_by_ids(library, ids),
+                                self._grid.photo_model().update_rows)
+        self.refresh()
+
+    def _on_labels_changed(self) -> None:
+        self.refresh_words()
+        self.refresh_tree()
+
+    def _on_indexing_progressed(self, progress: object) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _on_timer_timeout(self) -> None:
+        self.refresh()
+
+    def stop(self) -> None:
+        """Stop the refresh timer (the window is closing)."""
+        self._timer.stop()

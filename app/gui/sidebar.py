@@ -1,0 +1,283 @@
+"""The tag tree: the album's scopes, the user's labels and the label hierarchy, with counts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QPainter, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeView,
+    QWidget,
+)
+
+from app.gui import icons
+from app.gui.theme import COLOURS
+from core.browse import Scope, ScopeCounts
+from core.library import LabelNode
+
+logger = logging.getLogger(__name__)
+
+FILTER_ROLE = Qt.ItemDataRole.UserRole + 10
+COUNT_ROLE = Qt.ItemDataRole.UserRole + 11
+HEADER_ROLE = Qt.ItemDataRole.UserRole + 12
+_Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the grid shows before the search: a scope, or one label with its subtree."""
+
+    scope: Scope = Scope.ALL
+    label_id: int | None = None
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        if self.scope == Scope.LABEL:
+            return self.label
+        return _SCOPES[self.scope][0]
+
+
+_SCOPES = {
+    Scope.ALL: ("All photos", "grid"),
+    Scope.REVIEW: ("Needs review", "review"),
+    Scope.UNTAGGED: ("Untagged", "untagged"),
+    Scope.ERRORS: ("Unreadable", "warning"),
+}
+
+
+class TagTreeModel(QStandardItemModel):
+    """Scopes, user labels and the hierarchy. Counts update in place; structure rebuilds."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._shape: tuple = ()
+        self._items: dict[tuple, QStandardItem] = {}
+
+    def reset(self) -> None:
+        self.clear()
+        self._items.clear()
+        self._shape = ()
+
+    def set_content(self, nodes: list[LabelNode], counts: ScopeCounts) -> bool:
+        """Show these labels and counts; returns True when the tree was rebuilt."""
+        visible = self._visible(nodes)
+        shape = (tuple((n.label.id, n.label.parent_id, n.label.name) for n in visible),
+                 counts.errors > 0)
+        if shape == self._shape:
+            self._update_counts(visible, counts)
+            return False
+        self._shape = shape
+        self._rebuild(visible, counts)
+        return True
+
+    @staticmethod
+    def _visible(nodes: list[LabelNode]) -> list[LabelNode]:
+        """Labels with photos (and their ancestors), and every label the user made."""
+        keep: set[int] = set()
+        by_id = {n.label.id: n for n in nodes}
+        for node in nodes:
+            if node.count > 0 or node.label.kind == "user":
+                lid: int | None = node.label.id
+                while lid is not None and lid not in keep:
+                    keep.add(lid)
+                    lid = by_id[lid].label.parent_id if lid in by_id else None
+        return [n for n in nodes if n.label.id in keep]
+
+    def _rebuild(self, visible: list[LabelNode], counts: ScopeCounts) -> None:
+        self.clear()
+        self._items.clear()
+        library = self._section("Library")
+        for scope, (title, icon_name) in _SCOPES.items():
+            if scope == Scope.ERRORS and counts.errors == 0:
+                continue
+            item = self._entry(title, Filter(scope), getattr(counts, scope.value))
+            item.setIcon(icons.icon(icon_name, COLOURS.dim))
+            library.appendRow(item)
+            self._items[("scope", scope)] = item
+        user = [n for n in visible if n.label.kind == "user"]
+        if user:
+            mine = self._section("Your labels")
+            for node in sorted(user, key=lambda n: n.label.name.lower()):
+                item = self._label_entry(node)
+                item.setIcon(icons.icon("user", COLOURS.dim))
+                mine.appendRow(item)
+                self._items[("user", node.label.id)] = item
+        tree = self._section("Labels")
+        parents: dict[int, QStandardItem] = {}
+        for node in visible:
+            item = self._label_entry(node)
+            parent = parents.get(node.label.parent_id, tree) if node.label.parent_id else tree
+            parent.appendRow(item)
+            parents[node.label.id] = item
+            self._items[("label", node.label.id)] = item
+
+    def _update_counts(self, visible: list[LabelNode], counts: ScopeCounts) -> None:
+        for scope in _SCOPES:
+            item = self._items.get(("scope", scope))
+            if item is not None:
+                item.setData(getattr(counts, scope.value), COUNT_ROLE)
+        for node in visible:
+            for kind in ("user", "label"):
+                item = self._items.get((kind, node.label.id))
+                if item is not None and item.data(COUNT_ROLE) != node.count:
+                    item.setData(node.count, COUNT_ROLE)
+
+    def _section(self, title: str) -> QStandardItem:
+        item = QStandardItem(title.upper())
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        item.setData(True, HEADER_ROLE)
+        font = QFont()
+        font.setPointSizeF(7.5)
+        font.setBold(True)
+        font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, 1.0)
+        item.setFont(font)
+        self.appendRow(item)
+        return item
+
+    @staticmethod
+    def _entry(title: str, flt: Filter, count: int) -> QStandardItem:
+        item = QStandardItem(title)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+        item.setData(flt, FILTER_ROLE)
+        item.setData(count, COUNT_ROLE)
+        return item
+
+    def _label_entry(self, node: LabelNode) -> QStandardItem:
+        item = self._entry(node.label.name, Filter(Scope.LABEL, node.label.id, node.label.name),
+                           node.count)
+        item.setToolTip(f"{node.label.name}: {node.count} photos · threshold "
+                        f"{node.threshold:.2f}" + (" · your label" if node.label.kind == "user"
+                                                   else ""))
+        return item
+
+    def index_of(self, flt: Filter) -> QModelIndex | None:
+        if flt.scope != Scope.LABEL:
+            item = self._items.get(("scope", flt.scope))
+        else:
+            item = self._items.get(("label", flt.label_id)) or self._items.get(
+                ("user", flt.label_id))
+        return item.index() if item is not None else None
+
+    def find_label(self, name: str) -> QModelIndex | None:
+        for (kind, _), item in self._items.items():
+            if kind == "label" and item.text().lower() == name.lower():
+                return item.index()
+        return None
+
+
+class _CountDelegate(QStyledItemDelegate):
+    """Draws the item, then its photo count right-aligned in a quiet colour."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        count = index.data(COUNT_ROLE)
+        if index.data(HEADER_ROLE):
+            painter.save()
+            painter.setPen(COLOURS.q("faint"))
+            painter.setFont(index.data(Qt.ItemDataRole.FontRole))
+            rect = option.rect.adjusted(2, 6, 0, 0)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             index.data())
+            painter.restore()
+            return
+        text = f"{count:,}" if isinstance(count, int) else ""
+        width = option.fontMetrics.horizontalAdvance(text) + 14 if text else 0
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.rect = option.rect.adjusted(0, 0, -width, 0)
+        super().paint(painter, opt, index)
+        if text:
+            painter.save()
+            painter.setPen(COLOURS.q("faint" if count == 0 else "dim"))
+            rect = QRect(option.rect.right() - width, option.rect.y(), width - 8,
+                         option.rect.height())
+            painter.drawText(rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             text)
+            painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        size = super().sizeHint(option, index)
+        extra = 10 if index.data(HEADER_ROLE) else 4
+        return QSize(size.width(), size.height() + extra)
+
+
+class TagTree(QTreeView):
+    """The sidebar tree; choosing an entry emits ``filter_chosen``."""
+
+    filter_chosen = Signal(object)  # Filter
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("tagTree")
+        self.tree_model = TagTreeModel(self)
+        self.setModel(self.tree_model)
+        self.setItemDelegate(_CountDelegate(self))
+        self.setHeaderHidden(True)
+        self.setIndentation(14)
+        self.setRootIsDecorated(False)  # the sections themselves do not fold
+        self.setUniformRowHeights(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAnimated(False)
+        self.setMouseTracking(True)
+        self.setFrameShape(QTreeView.Shape.NoFrame)
+        self._current = Filter()
+        self.selectionModel().currentChanged.connect(self._on_current_changed)
+
+    @property
+    def current_filter(self) -> Filter:
+        return self._current
+
+    def set_content(self, nodes: list[LabelNode], counts: ScopeCounts) -> None:
+        expanded = self._expanded_labels() if self.tree_model.rowCount() else None
+        if not self.tree_model.set_content(nodes, counts):
+            return
+        for row in range(self.tree_model.rowCount()):  # sections open, labels as they were
+            self.expand(self.tree_model.index(row, 0))
+        self._expand_labels(expanded)
+        self.select_filter(self._current, emit=False)
+
+    def _expanded_labels(self) -> set[int]:
+        out: set[int] = set()
+        stack = [self.tree_model.index(r, 0) for r in range(self.tree_model.rowCount())]
+        while stack:
+            index = stack.pop()
+            flt = index.data(FILTER_ROLE)
+            if flt is not None and flt.label_id is not None and self.isExpanded(index):
+                out.add(flt.label_id)
+            stack += [self.tree_model.index(r, 0, index)
+                      for r in range(self.tree_model.rowCount(index))]
+        return out
+
+    def _expand_labels(self, labels: set[int] | None) -> None:
+        if labels is None:
+            return
+        for lid in labels:
+            index = self.tree_model.index_of(Filter(Scope.LABEL, lid))
+            if index is not None:
+                self.expand(index)
+
+    def select_filter(self, flt: Filter, *, emit: bool = True) -> None:
+        index = self.tree_model.index_of(flt)
+        self._current = flt
+        if index is None:
+            return
+        blocker = not emit
+        if blocker:
+            self.selectionModel().blockSignals(True)
+        self.setCurrentIndex(index)
+        if blocker:
+            self.selectionModel().blockSignals(False)
+            self.viewport().update()
+        self.scrollTo(index)
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        flt = current.data(FILTER_ROLE) if current.isValid() else None
+        if flt is not None and flt != self._current:
+            self._current = flt
+            self.filter_chosen.emit(flt)

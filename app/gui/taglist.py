@@ -1,0 +1,284 @@
+"""The inspector's tag list: one row per tag with a confidence bar, its source and ✓/✗ buttons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QFont, QFontMetrics, QMouseEvent, QPainter, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from app.gui import icons
+from app.gui.theme import COLOURS
+from core.browse import TagSummary
+
+_Index = QModelIndex | QPersistentModelIndex
+TAG_ROLE = Qt.ItemDataRole.UserRole + 20
+_MAYBE_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class TagRow:
+    """A tag as the inspector lists it: ``state`` is "on", "rejected" or "maybe"."""
+
+    summary: TagSummary
+    state: str
+
+    @property
+    def label(self) -> str:
+        return self.summary.label
+
+    def source_text(self) -> str:
+        s = self.summary
+        if s.photos > 1:
+            parts = [f"{s.has} of {s.photos}"] if self.state == "on" else []
+            if s.confirmed:
+                parts.append(f"{s.confirmed} confirmed")
+            if s.rejected:
+                parts.append(f"{s.rejected} rejected")
+            return " · ".join(parts) or "below threshold"
+        if self.state == "rejected":
+            return "rejected"
+        if self.state == "maybe":
+            return "below threshold"
+        if s.by_user:
+            return "added by you"
+        if s.confirmed:
+            return "confirmed"
+        return "model"
+
+
+def tag_rows(summaries: list[TagSummary]) -> list[TagRow]:
+    """The tags worth showing: carried ones, rejected ones, and a few near misses."""
+    rows: list[TagRow] = []
+    maybes: list[TagRow] = []
+    for s in summaries:
+        if s.has and (s.direct or s.confirmed):
+            rows.append(TagRow(s, "on"))
+        elif s.rejected and not s.has:
+            rows.append(TagRow(s, "rejected"))
+        elif not s.has and s.score is not None and s.score >= max(0.05, s.threshold * 0.4):
+            maybes.append(TagRow(s, "maybe"))
+    order = {"on": 0, "rejected": 2}
+    rows.sort(key=lambda r: order[r.state])
+    maybes.sort(key=lambda r: -(r.summary.score or 0))
+    on = [r for r in rows if r.state == "on"]
+    return on + maybes[:_MAYBE_LIMIT] + [r for r in rows if r.state == "rejected"]
+
+
+class TagListModel(QAbstractListModel):
+    """Thin adapter over the rows above."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[TagRow] = []
+
+    def set_rows(self, rows: list[TagRow]) -> None:
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    @property
+    def rows(self) -> list[TagRow]:
+        return self._rows
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        if role == TAG_ROLE:
+            return row
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row.label
+        if role == Qt.ItemDataRole.ToolTipRole:
+            s = row.summary
+            score = f"{s.score:.0%}" if s.score is not None else "no model score"
+            return (f"{' › '.join(s.path)}\nconfidence {score} · threshold {s.threshold:.0%}"
+                    f"\n{row.source_text()}")
+        return None
+
+
+class TagDelegate(QStyledItemDelegate):
+    """Paints a tag: name and path, a confidence bar with the threshold tick, ✓ and ✗."""
+
+    button_clicked = Signal(object, str)  # TagRow, "confirm" | "reject"
+
+    height = 46
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._name_font = QFont()
+        self._name_font.setPointSizeF(10.0)
+        self._name_font.setWeight(QFont.Weight.DemiBold)
+        self._small = QFont()
+        self._small.setPointSizeF(8.0)
+        self._small_metrics = QFontMetrics(self._small)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        return QSize(200, self.height)
+
+    @staticmethod
+    def _buttons(rect: QRect) -> tuple[QRect, QRect]:
+        side = 24
+        top = rect.y() + (rect.height() - side) // 2
+        reject = QRect(rect.right() - side - 6, top, side, side)
+        confirm = QRect(reject.x() - side - 4, top, side, side)
+        return confirm, reject
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        row: TagRow | None = index.data(TAG_ROLE)
+        if row is None:
+            return
+        s = row.summary
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        card = QRectF(option.rect).adjusted(4, 2, -4, -2)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        painter.setPen(Qt.PenStyle.NoPen)
+        if selected:
+            painter.setBrush(COLOURS.q("accent_soft"))
+            painter.drawRoundedRect(card, 7, 7)
+        elif hovered:
+            painter.setBrush(COLOURS.q("hover", 150))
+            painter.drawRoundedRect(card, 7, 7)
+        confirm_rect, reject_rect = self._buttons(option.rect)
+        text_left = option.rect.x() + 14
+        text_right = confirm_rect.x() - 8
+        dim = row.state != "on"
+        # name, with the path above it in small type
+        painter.setFont(self._name_font)
+        painter.setPen(COLOURS.q("faint" if dim else "text"))
+        name_rect = QRect(text_left, option.rect.y() + 5, text_right - text_left, 18)
+        name = QFontMetrics(self._name_font).elidedText(s.label, Qt.TextElideMode.ElideRight,
+                                                        name_rect.width())
+        if row.state == "rejected":
+            font = QFont(self._name_font)
+            font.setStrikeOut(True)
+            painter.setFont(font)
+        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         name)
+        # source on the right of the name line, the parent labels in between
+        painter.setFont(self._small)
+        source_width = self._small_metrics.horizontalAdvance(row.source_text()) + 10
+        name_width = QFontMetrics(self._name_font).horizontalAdvance(name) + 8
+        if len(s.path) > 1:
+            room = name_rect.width() - name_width - source_width
+            crumb = self._small_metrics.elidedText("in " + " › ".join(s.path[:-1]),
+                                                   Qt.TextElideMode.ElideLeft, room)
+            painter.setPen(COLOURS.q("faint"))
+            painter.drawText(name_rect.adjusted(name_width, 1, 0, 0),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, crumb)
+        colour = {"confirmed": "good", "added by you": "good", "rejected": "bad"}.get(
+            row.source_text(), "dim")
+        painter.setPen(COLOURS.q(colour))
+        painter.drawText(name_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         row.source_text())
+        self._paint_bar(painter, row, QRectF(text_left, option.rect.y() + 29,
+                                             text_right - text_left - 36, 5))
+        self._paint_buttons(painter, row, confirm_rect, reject_rect, hovered or selected)
+        painter.restore()
+
+    def _paint_bar(self, painter: QPainter, row: TagRow, bar: QRectF) -> None:
+        s = row.summary
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(COLOURS.q("raised"))
+        painter.drawRoundedRect(bar, 2.5, 2.5)
+        value = s.score if s.score is not None else (1.0 if s.confirmed or s.by_user else 0.0)
+        fill = QRectF(bar.x(), bar.y(), max(bar.height(), bar.width() * min(value, 1.0)),
+                      bar.height())
+        colour = ("good" if s.confirmed and row.state == "on" else
+                  "accent" if row.state == "on" else "faint")
+        painter.setBrush(COLOURS.q(colour))
+        if value > 0:
+            painter.drawRoundedRect(fill, 2.5, 2.5)
+        tick_x = bar.x() + bar.width() * s.threshold
+        painter.setPen(QPen(COLOURS.q("text", 150), 1.2))
+        painter.drawLine(QPointF(tick_x, bar.y() - 2), QPointF(tick_x, bar.bottom() + 2))
+        painter.setFont(self._small)
+        painter.setPen(COLOURS.q("dim"))
+        text = f"{s.score:.0%}" if s.score is not None else "—"
+        painter.drawText(QRectF(bar.right() + 4, bar.y() - 6, 34, 16),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+
+    @staticmethod
+    def _paint_buttons(painter: QPainter, row: TagRow, confirm: QRect, reject: QRect,
+                       strong: bool) -> None:
+        s = row.summary
+        all_confirmed = s.confirmed == s.photos
+        all_rejected = s.rejected == s.photos
+        for rect, name, active, colour in ((confirm, "check", all_confirmed, COLOURS.good),
+                                           (reject, "cross", all_rejected, COLOURS.bad)):
+            if active:
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(COLOURS.q("good" if name == "check" else "bad", 60))
+                painter.drawRoundedRect(QRectF(rect), 6, 6)
+            tint = colour if (active or strong) else COLOURS.faint
+            ratio = painter.device().devicePixelRatioF()
+            glyph = icons.pixmap(name, 16, tint, ratio)
+            painter.drawPixmap(QPointF(rect.x() + 4, rect.y() + 4), glyph)
+
+    def editorEvent(self, event: QEvent, model: object, option: QStyleOptionViewItem,
+                    index: _Index) -> bool:
+        if event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent):
+            confirm, reject = self._buttons(option.rect)
+            pos = event.position().toPoint()
+            row = index.data(TAG_ROLE)
+            if row is not None and confirm.contains(pos):
+                self.button_clicked.emit(row, "confirm")
+                return True
+            if row is not None and reject.contains(pos):
+                self.button_clicked.emit(row, "reject")
+                return True
+        return super().editorEvent(event, model, option, index)
+
+
+class TagListView(QListView):
+    """The list itself; Escape hands focus back to the grid."""
+
+    escape_pressed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("tagList")
+        self.tag_model = TagListModel(self)
+        self.setModel(self.tag_model)
+        self.delegate = TagDelegate(self)
+        self.setItemDelegate(self.delegate)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setMouseTracking(True)
+        self.setUniformItemSizes(True)
+        self.setFrameShape(QListView.Shape.NoFrame)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+
+    def selected_tags(self) -> list[TagRow]:
+        rows = self.tag_model.rows
+        return [rows[i.row()] for i in self.selectionModel().selectedRows()]
+
+    def keyPressEvent(self, event) -> None:  # noqa: ANN001 - QKeyEvent
+        if event.key() == Qt.Key.Key_Escape:
+            self.clearSelection()
+            self.escape_pressed.emit()
+            return
+        super().keyPressEvent(event)

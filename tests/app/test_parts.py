@@ -1,0 +1,127 @@
+"""Small parts of the window that need no album: completion, tag rows, settings, the loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QImage
+
+from app.gui.imageloader import ImageLoader, pil_to_qimage, read_thumbnail, rounded
+from app.gui.search import current_token
+from app.gui.settings import MAX_RECENT, AppSettings
+from app.gui.taglist import tag_rows
+from core.browse import GridRow, TagSummary
+from core.thumbnails import ThumbnailCache
+
+
+@pytest.mark.parametrize(("text", "start", "word"), [
+    ("", 0, ""), ("do", 0, "do"), ("beach -pupp", 7, "pupp"), ("(dog OR ca", 8, "ca"),
+    ('"sports c', 1, "sports c"), ("label:=po", 7, "po"), ("unverified:ca", 11, "ca"),
+    ("path:trips", 0, "path:trips"),
+])
+def test_current_token(text: str, start: int, word: str) -> None:
+    assert current_token(text, len(text)) == (start, word)
+
+
+def _summary(label: str, **kw: object) -> TagSummary:
+    base = dict(label_id=1, label=label, path=("animal", label), threshold=0.3, photos=1, has=0,
+                direct=0, verified=0, confirmed=0, rejected=0, by_user=0, score=None)
+    base.update(kw)
+    return TagSummary(**base)  # type: ignore[arg-type]
+
+
+def test_tag_rows_lists_carried_then_near_misses_then_rejected() -> None:
+    rows = tag_rows([
+        _summary("animal", has=1, direct=0, score=0.9),  # reached through a child: hidden
+        _summary("cat", has=1, direct=1, score=0.9),
+        _summary("dog", score=0.2),  # near miss
+        _summary("fish", score=0.01),  # too weak to mention
+        _summary("bird", rejected=1, score=0.5),
+        _summary("Grandma", has=1, direct=1, confirmed=1, by_user=1),
+    ])
+    assert [(r.label, r.state) for r in rows] == [
+        ("cat", "on"), ("Grandma", "on"), ("dog", "maybe"), ("bird", "rejected")]
+    assert [r.source_text() for r in rows] == ["model", "added by you", "below threshold",
+                                               "rejected"]
+    many = tag_rows([_summary("cat", photos=12, has=7, direct=7, confirmed=2, score=0.8)])
+    assert many[0].source_text() == "7 of 12 · 2 confirmed"
+
+
+def test_settings_round_trip(tmp_path: Path) -> None:
+    settings = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    assert settings.last_album is None and settings.recent_albums() == []
+    for n in range(MAX_RECENT + 3):
+        settings.remember_album(f"/albums/{n}")
+    settings.remember_album("/albums/3")
+    assert settings.recent_albums()[0] == "/albums/3"
+    assert len(settings.recent_albums()) == MAX_RECENT
+    settings.forget_album("/albums/3")
+    assert settings.last_album is None and "/albums/3" not in settings.recent_albums()
+    settings.thumb_size = 1000
+    assert settings.thumb_size == 320  # clamped
+
+
+def test_thumbnails_come_from_the_cache_or_are_made_once(tmp_path: Path,
+                                                         real_photo_paths, qtbot) -> None:  # noqa: ANN001
+    album = tmp_path / "album"
+    album.mkdir()
+    src = real_photo_paths["chelsea"]
+    (album / "cat.png").write_bytes(src.read_bytes())
+    stat = (album / "cat.png").stat()
+    row = GridRow(1, "cat.png", stat.st_size, stat.st_mtime_ns, "pending", None, False)
+    cache = ThumbnailCache(tmp_path / "thumbs")
+    image = read_thumbnail(album, cache, row)
+    assert max(image.width(), image.height()) == cache.size
+    assert cache.get("cat.png", stat.st_size, stat.st_mtime_ns) is not None
+    again = read_thumbnail(album, cache, row)  # now read back from the disk cache
+    assert (again.width(), again.height()) == (image.width(), image.height())
+    small = rounded(image, 100, 6.0)
+    assert max(small.width(), small.height()) == 100
+    assert small.pixelColor(0, 0).alpha() == 0  # the corner is cut off
+    loader = ImageLoader(workers=1)
+    try:
+        loader.configure(album, cache, 120)
+        assert loader.pixmap(row) is None
+        with qtbot.waitSignal(loader.thumbnail_loaded, timeout=10_000):
+            pass
+        assert loader.pixmap(row) is not None
+        broken = GridRow(2, "missing.jpg", 10, 1, "pending", None, False)
+        with qtbot.waitSignal(loader.thumbnail_failed, timeout=10_000) as failed:
+            loader.pixmap(broken)
+        assert failed.args[0] == 2 and "not found" in failed.args[1]
+    finally:
+        loader.close()
+
+
+def test_pil_to_qimage_copies_the_pixels() -> None:
+    from PIL import Image
+
+    image = Image.new("RGB", (3, 2), (10, 200, 30))
+    qimage = pil_to_qimage(image)
+    del image
+    assert qimage.format() == QImage.Format.Format_RGB888
+    assert qimage.pixelColor(2, 1).getRgb()[:3] == (10, 200, 30)
+
+
+def test_the_pyside_reference_guard_keeps_none_and_true_alive() -> None:
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+    from PySide6.QtWidgets import QLabel
+
+    import app.gui  # noqa: F401 - applies the guard
+
+    class Emitter(QObject):
+        happened = Signal(int)
+
+    label, emitter = QLabel(), Emitter()
+    emitter.happened.connect(lambda _: None)
+    before = sys.getrefcount(None), sys.getrefcount(True)
+    for _ in range(20_000):  # more than a fresh 3.11 process has references to None or True
+        label.setText("x")
+        emitter.happened.emit(1)
+    assert sys.getrefcount(None) > 1_000_000 or sys.version_info >= (3, 12)
+    assert sys.getrefcount(True) > 1_000_000 or sys.version_info >= (3, 12)
+    assert before[0] > 0 and before[1] > 0

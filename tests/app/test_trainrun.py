@@ -1,0 +1,80 @@
+"""The trainer as a subprocess: JSON lines in, progress and a before/after table out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from app.cli import main as cli_main
+from app.trainrun import before_after_text, parse_event, run_training, trainer_command
+
+DONE = {"event": "done", "version": 3, "activated": False,
+        "reason": "kept the active version: the new one is worse",
+        "before": {"precision": 0.9, "recall": 0.8, "f1": 0.847, "n_plus": 12, "map": 0.91,
+                   "n_photos": 40, "n_labels": 14},
+        "after": {"precision": 0.7, "recall": 0.8, "f1": 0.747, "n_plus": 12, "map": None,
+                  "n_photos": 40, "n_labels": 14}}
+
+
+def _fake_trainer(tmp_path: Path, lines: list[str], code: int = 0, err: str = "") -> list[str]:
+    script = tmp_path / "fake_trainer.py"
+    script.write_text(
+        "import sys\n"
+        f"for line in {lines!r}:\n    print(line, flush=True)\n"
+        f"sys.stderr.write({err!r})\nsys.exit({code})\n")
+    return [sys.executable, str(script)]
+
+
+def test_trainer_command():
+    command = trainer_command("/photos", "/data", force=True)
+    assert command[1:] == ["-m", "trainer", "train", "/photos", "--json-progress",
+                           "--data-dir", "/data", "--force"]
+
+
+def test_parse_event_ignores_what_is_not_an_event():
+    assert parse_event('{"event": "progress", "phase": "training", "done": 1, "total": 2}')
+    assert parse_event("Warning: something") is None
+    assert parse_event("[1, 2]") is None
+
+
+def test_run_training_reports_progress_and_the_final_event(tmp_path: Path):
+    lines = [json.dumps({"event": "progress", "phase": p, "done": d, "total": 2})
+             for p, d in (("loading", 1), ("training", 2))] + ["noise", json.dumps(DONE)]
+    seen: list[tuple[str, int, int]] = []
+    run = run_training("unused", command=_fake_trainer(tmp_path, lines),
+                       on_progress=lambda *e: seen.append(e))
+    assert run.returncode == 0 and run.final == DONE
+    assert seen == [("loading", 1, 2), ("training", 2, 2)]
+
+
+def test_a_failed_run_has_a_one_line_message(tmp_path: Path):
+    error = json.dumps({"event": "error", "message": "nothing to learn from yet"})
+    run = run_training("unused", command=_fake_trainer(tmp_path, [error], code=2))
+    assert run.returncode == 2 and run.message == "nothing to learn from yet"
+    crashed = run_training("unused", command=_fake_trainer(tmp_path, [], 1, "Boom\nTypeError"))
+    assert crashed.message == "TypeError"
+
+
+def test_before_after_text_shows_both_versions_and_how_to_override():
+    text = before_after_text(DONE)
+    assert text.splitlines()[0] == "Model version 3: kept the active version: the new one is worse"
+    assert "F1" in text and "0.847" in text and "0.747" in text and "–" in text
+    assert "albumtag models ALBUM --activate 3" in text
+
+
+def test_albumtag_train_on_an_album_never_indexed(tmp_path: Path, capsys):
+    album = tmp_path / "album"
+    album.mkdir()
+    assert cli_main(["train", str(album)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "albumtag: the album has no model yet: index it first")
+
+
+def test_albumtag_models_lists_versions(tmp_path: Path, capsys):
+    album = tmp_path / "album"
+    album.mkdir()
+    assert cli_main(["models", str(album), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert cli_main(["models", str(album), "--rollback"]) == 2
+    assert "index it first" in capsys.readouterr().err
