@@ -102,4 +102,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE photos ADD COLUMN face_best REAL;   -- the best detection's probability
     CREATE INDEX photos_taken ON photos (taken_at);
     """,
+    # 3: sorting the grid newest first without a temporary B-tree.
+    """
+    CREATE INDEX photos_mtime ON photos (mtime_ns);
+    """,
 )

@@ -23,16 +23,21 @@ logger = logging.getLogger(__name__)
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, poke: Callable[[], None]) -> None:
+    def __init__(self, poke: Callable[[], None], new_folder: Callable[[Path], None]) -> None:
         self._poke = poke
+        self._new_folder = new_folder
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
+        if event.is_directory and event.event_type in ("created", "moved"):
+            self._new_folder(Path(str(getattr(event, "dest_path", "") or event.src_path)))
         paths = [str(event.src_path), str(getattr(event, "dest_path", "") or "")]
         if any(f"/{DATA_DIR_NAME}" in p or f"\\{DATA_DIR_NAME}" in p for p in paths):
             return  # our own database and thumbnails
-        if event.is_directory or any(is_photo_name(p) for p in paths if p):
+        folder_changed = event.is_directory and event.event_type in ("created", "deleted",
+                                                                      "moved")
+        if folder_changed or any(is_photo_name(p) for p in paths if p):
             self._poke()
 
 
@@ -49,13 +54,31 @@ class FolderWatcher:
         self._observer: Observer | None = None
         self._thread: threading.Thread | None = None
 
+    def _on_new_folder(self, path: Path) -> None:
+        """A folder appeared directly in the album: watch its subtree too."""
+        observer = self._observer
+        if (observer is not None and path.parent == self.root and path.is_dir()
+                and not path.name.startswith(".")):
+            try:
+                observer.schedule(self._handler, str(path), recursive=True)
+            except OSError as exc:
+                logger.warning("cannot watch %s: %s", path, exc)
+
     def _poke(self) -> None:
         self._last_event = time.monotonic()
         self._dirty.set()
 
     def start(self) -> None:
+        # The album's top folder alone, then each visible sub-folder with its subtree: a
+        # recursive watch on the top folder would also watch .albumtag/thumbnails (256
+        # shard folders of our own writes) and spend the user's inotify watches on them.
         self._observer = Observer()
-        self._observer.schedule(_Handler(self._poke), str(self.root), recursive=True)
+        handler = _Handler(self._poke, self._on_new_folder)
+        self._handler = handler
+        self._observer.schedule(handler, str(self.root), recursive=False)
+        for child in sorted(self.root.iterdir()):
+            if child.is_dir() and not child.name.startswith("."):
+                self._observer.schedule(handler, str(child), recursive=True)
         self._observer.daemon = True
         self._observer.start()
         self._thread = threading.Thread(target=self._loop, name="albumtag-watch", daemon=True)
