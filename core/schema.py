@@ -106,4 +106,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX photos_mtime ON photos (mtime_ns);
     """,
+    # 4: whether a photo carries any tag, kept by the store, so "untagged" is an index range.
+    """
+    ALTER TABLE photos ADD COLUMN tagged INTEGER NOT NULL DEFAULT 0;
+    UPDATE photos SET tagged = EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = photos.id);
+    CREATE INDEX photos_untagged ON photos (id) WHERE tagged = 0;
+    """,
 )

@@ -131,11 +131,15 @@ class TagStore(Store):
             )
             for pid, lid, score, verdict in rows:
                 evidence[pid].append(Evidence(lid, score, verdict))
+        rows = [(t.label_id, pid, int(t.direct), int(t.verified))
+                for pid, items in evidence.items() for t in policy.tags(items)]
         conn.executemany(
             "INSERT INTO photo_tags (label_id, photo_id, direct, verified) VALUES (?, ?, ?, ?)",
-            [(t.label_id, pid, int(t.direct), int(t.verified))
-             for pid, items in evidence.items() for t in policy.tags(items)],
+            rows,
         )
+        tagged = {r[1] for r in rows}
+        conn.executemany("UPDATE photos SET tagged = ? WHERE id = ? AND tagged != ?",
+                         [(int(pid in tagged), pid, int(pid in tagged)) for pid in photo_ids])
 
     def refresh_all_tags(self) -> None:
         """Recompute every photo's tags (after thresholds or the label tree changed)."""
