@@ -23,6 +23,7 @@ from PIL import Image
 from core.enrich import Enricher, Extra
 from core.errors import ImageError
 from core.imaging import decode, make_thumbnail, to_model_input
+from core.memory import release_free_memory
 from core.model import ActiveModel
 from core.scanner import ScanReport, reconcile
 from core.store import PhotoRow
@@ -200,6 +201,8 @@ class Indexer:
                 if len(batch) >= self.batch_size:
                     self._flush(batch, model, summary)
                     batch = []
+                    if summary.tagged % (self.batch_size * 4) == 0:
+                        release_free_memory()
                 report(Progress("tag", done, len(pending), item.row.path))
             for future in queue:
                 future.cancel()
