@@ -1,0 +1,174 @@
+"""Acceptance: the album learns a label of the user's own from confirmed and rejected photos.
+
+Real photos, the real default model, the real command: index the album, create "Mimi" (the
+user's cat), confirm it on some photos of her and reject it on other photos, run
+``python -m trainer train ALBUM --json-progress`` (its ``main``, in-process), then check the JSON
+contract, the tuned threshold, Mimi's scores on photos nobody judged, that every verdict is
+exactly as the user left it, and that rolling back and forward works.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageEnhance, ImageOps
+
+from core.library import Library
+from core.versions import activate_version
+from tests.conftest import skimage_photo
+from trainer.__main__ import main as trainer_main
+from trainer.train import TrainOptions, train
+
+pytestmark = pytest.mark.slow
+
+PHASES = ["loading", "training", "thresholds", "evaluating", "saving", "rescoring"]
+METRIC_KEYS = {"precision", "recall", "f1", "n_plus", "map", "n_photos", "n_labels"}
+
+CONFIRM = ["home/chelsea.png", "pets/mimi_face.jpg", "pets/mimi_mirror.jpg",
+           "pets/mimi_dark.jpg", "pets/mimi_left.jpg"]
+REJECT = ["imagenet/imagenet_00_243.jpg", "imagenet/imagenet_16_251.jpg",  # two dogs
+          "imagenet/imagenet_14_129.jpg", "imagenet/imagenet_01_559.jpg",
+          "imagenet/imagenet_02_438.jpg", "imagenet/imagenet_04_949.jpg",
+          "imagenet/imagenet_06_609.jpg", "imagenet/imagenet_08_915.jpg",
+          "imagenet/imagenet_10_541.jpg", "home/astronaut.png"]
+HELD_OUT_MIMI = ["pets/mimi_zoom.jpg", "pets/mimi_grey.jpg", "pets/mimi_tilt.jpg"]
+HELD_OUT_OTHERS = ["home/coffee.png", "home/rocket.jpg", "imagenet/imagenet_15_99.jpg",
+                   "imagenet/imagenet_17_22.jpg", "imagenet/imagenet_18_317.jpg",
+                   "imagenet/imagenet_07_609.jpg", "imagenet/imagenet_05_853.jpg"]
+
+
+def _cat_photos(folder: Path) -> None:
+    """More photos of the same cat: crops, a mirror image, other light, a tilt, grey."""
+    cat = Image.open(skimage_photo("chelsea")).convert("RGB")
+    variants = {
+        "face": cat.crop((60, 0, 330, 270)),
+        "left": cat.crop((0, 20, 320, 300)),
+        "mirror": ImageOps.mirror(cat),
+        "dark": ImageEnhance.Brightness(cat).enhance(0.6),
+        "zoom": cat.crop((100, 40, 300, 240)).resize((300, 300), Image.Resampling.LANCZOS),
+        "grey": ImageOps.grayscale(cat).convert("RGB"),
+        "tilt": cat.rotate(8, resample=Image.Resampling.BICUBIC, fillcolor=(90, 80, 70)),
+    }
+    folder.mkdir()
+    for name, image in variants.items():
+        image.save(folder / f"mimi_{name}.jpg", quality=90)
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory, real_photo_paths: dict[str, Path]
+            ) -> Path:
+    """The real test photos plus Mimi's, indexed once with the real default model."""
+    album = tmp_path_factory.mktemp("learning") / "album"
+    (album / "home").mkdir(parents=True)
+    (album / "imagenet").mkdir()
+    for name, src in real_photo_paths.items():
+        folder = album / ("imagenet" if name.startswith("imagenet_") else "home")
+        shutil.copy2(src, folder / f"{name}{src.suffix}")
+    _cat_photos(album / "pets")
+    with Library(album) as library:
+        summary = library.indexer().run()
+        assert summary.errors == 0 and summary.tagged == 31
+        library.create_label("Mimi")
+        library.set_verdicts([library.photo(p) for p in CONFIRM], confirm=["Mimi"])
+        library.set_verdicts([library.photo(p) for p in REJECT], reject=["Mimi"])
+    return album
+
+
+@pytest.fixture
+def album(indexed: Path, tmp_path: Path) -> Path:
+    """A private copy of the indexed album (database included)."""
+    return Path(shutil.copytree(indexed, tmp_path / "album"))
+
+
+def _events(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def _mimi(library: Library, path: str) -> tuple[float, bool]:
+    view = next((v for v in library.tags(library.photo(path)) if v.label == "Mimi"), None)
+    return (0.0, False) if view is None or view.score is None else (view.score, view.has)
+
+
+def _check_contract(events: list[dict]) -> dict:
+    progress, final = events[:-1], events[-1]
+    assert all(set(e) == {"event", "phase", "done", "total"} for e in progress)
+    assert all(e["event"] == "progress" and e["phase"] in PHASES for e in progress)
+    seen = list(dict.fromkeys(e["phase"] for e in progress))
+    assert seen == PHASES  # every phase, in order
+    training = [(e["done"], e["total"]) for e in progress if e["phase"] == "training"]
+    assert [d for d, _ in training] == sorted(d for d, _ in training)
+    assert training[-1][0] == training[-1][1] > 0
+    assert set(final) == {"event", "version", "activated", "reason", "before", "after"}
+    assert final["event"] == "done"
+    assert set(final["before"]) == METRIC_KEYS and set(final["after"]) == METRIC_KEYS
+    return final
+
+
+def test_a_label_of_your_own_is_learned_and_nothing_you_said_changes(album: Path, capsys):
+    with Library(album) as library:
+        verdicts = sorted(library.store.verdict_rows())
+        log = library.store.db.query("SELECT * FROM verdict_log ORDER BY id")
+        builtin_before = {p: {v.label for v in library.tags(library.photo(p)) if v.has}
+                          for p in HELD_OUT_MIMI + HELD_OUT_OTHERS}
+    capsys.readouterr()
+
+    assert trainer_main(["train", str(album), "--json-progress"]) == 0
+    done = _check_contract(_events(capsys.readouterr().out))
+    assert done["version"] == 1 and done["activated"], done["reason"]
+    assert done["before"]["f1"] == 0.0  # the prior head has never heard of Mimi
+    assert done["after"]["f1"] >= 0.6 and done["after"]["n_photos"] == 15
+
+    with Library(album) as library:
+        active = library.store.active_model()
+        assert active.version == 1 and active.metrics["thresholds_verified"] >= 1
+        threshold = active.thresholds["Mimi"]  # 5 positives, 10 negatives: tuned by MCC
+        assert 0.05 <= threshold <= 0.70
+        assert library.store.policy().threshold(library.label_id("Mimi")) == threshold
+        for path in HELD_OUT_MIMI:  # her photos nobody judged now carry her name
+            score, has = _mimi(library, path)
+            assert has and score >= threshold, (path, score, threshold)
+        for path in HELD_OUT_OTHERS:
+            score, has = _mimi(library, path)
+            assert not has and score < threshold, (path, score, threshold)
+        assert sorted(library.store.verdict_rows()) == verdicts  # verdicts are sacred
+        assert library.store.db.query("SELECT * FROM verdict_log ORDER BY id") == log
+        assert {p.model_version for p in library.store.photos("status = 'ok'")} == {1}
+        kept = [len(builtin_before[p] & {v.label for v in library.tags(library.photo(p))
+                                         if v.has and v.label != "Mimi"})
+                / max(len(builtin_before[p]), 1) for p in builtin_before]
+        assert sum(kept) / len(kept) >= 0.7  # built-in tags mostly survive the new head
+
+        activate_version(library, 0)  # roll back to the prior head ...
+        assert _mimi(library, HELD_OUT_MIMI[0]) == (0.0, False)
+        activate_version(library, 1)  # ... and forward again
+        assert _mimi(library, HELD_OUT_MIMI[0])[1]
+        assert sorted(library.store.verdict_rows()) == verdicts
+
+
+def test_an_album_never_indexed_is_a_clear_bad_input(real_album: Path, capsys):
+    Library(real_album).close()
+    assert trainer_main(["train", str(real_album), "--json-progress"]) == 2
+    captured = capsys.readouterr()
+    events = _events(captured.out)
+    assert events[-1] == {"event": "error",
+                          "message": "the album has no model yet: index it first"}
+    assert all(e["event"] == "progress" for e in events[:-1])
+    assert captured.err.strip().count("\n") == 0
+
+
+def test_the_attention_pooling_head_trains_on_feature_maps(album: Path):
+    """The optional head decodes the photos again, trains on maps, and is kept inactive."""
+    events: list[str] = []
+    outcome = train(album, TrainOptions(head="attention", attention_dim=32, epochs=2, folds=2),
+                    lambda phase, done, total: events.append(phase))
+    assert not outcome.activated and "linear" in outcome.reason
+    assert set(outcome.after) == METRIC_KEYS and outcome.after["n_photos"] == 15
+    assert list(dict.fromkeys(events)) == PHASES[:-1]
+    with Library(album) as library:
+        row = library.store.models()[-1]
+        assert row.version == outcome.version and row.metrics["head"] == "attention"
+        assert (library.data_dir / row.head_file).is_file()
+        assert library.store.active_model().version == 0
