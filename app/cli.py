@@ -257,13 +257,13 @@ def _undo_redo(args: argparse.Namespace, redo: bool) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from app.trainrun import PhaseBar, before_after_text, run_training
+    from app.trainrun import PHASE_NAMES, before_after_text, run_training
 
     Library(args.album, args.data_dir).close()  # a missing folder fails here, in one line
-    bar = PhaseBar()
+    bar = TextProgress(phases=PHASE_NAMES, unit=None)
     try:
         run = run_training(args.album, args.data_dir, force=args.force,
-                           on_progress=None if args.json else bar)
+                           on_progress=None if args.json else bar.show)
     finally:
         bar.close()
     if run.returncode != 0 or run.final.get("event") != "done":

@@ -12,11 +12,19 @@ _PHASES = {"scan": "Scanning", "tag": "Tagging", "rescore": "Re-scoring"}
 
 
 class TextProgress:
-    """Draws ``Tagging  [#######.......]  340/1000  45.2 photos/s`` in place."""
+    """Draws ``Tagging  [#######.......]  340/1000  45.2 photos/s`` in place.
+
+    Called with an indexer :class:`Progress`, or through :meth:`show` with a phase name, as the
+    trainer's progress lines give them; ``phases`` names the phases, ``unit`` (None for no
+    rate) what is counted.
+    """
 
     def __init__(self, stream: TextIO | None = None, width: int = 30,
-                 min_interval: float = 0.1) -> None:
+                 min_interval: float = 0.1, phases: dict[str, str] | None = None,
+                 unit: str | None = "photos") -> None:
         self.stream = stream or sys.stderr
+        self.phases = phases or _PHASES
+        self.unit = unit
         self.enabled = self.stream.isatty()
         self.width = width
         self.min_interval = min_interval
@@ -26,6 +34,11 @@ class TextProgress:
         self._drawn = False
 
     def __call__(self, p: Progress) -> None:
+        self.show(p.phase, p.done, p.total)
+
+    def show(self, phase: str, done: int, total: int) -> None:
+        """Redraw the line (at most every ``min_interval`` seconds, and at the end)."""
+        p = Progress(phase, done, total)
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -34,14 +47,16 @@ class TextProgress:
         if now - self._last < self.min_interval and p.done < p.total:
             return
         self._last = now
-        label = _PHASES.get(p.phase, p.phase)
+        label = self.phases.get(p.phase, p.phase)
         if p.total <= 0:
             line = f"{label}…"
         else:
-            filled = int(self.width * p.done / p.total)
-            rate = p.done / max(now - self._phase_start, 1e-6)
+            filled = int(self.width * min(p.done, p.total) / p.total)
             bar = "#" * filled + "." * (self.width - filled)
-            line = f"{label:<11}[{bar}] {p.done}/{p.total}  {rate:.1f} photos/s"
+            line = f"{label:<11}[{bar}] {p.done}/{p.total}"
+            if self.unit:
+                rate = p.done / max(now - self._phase_start, 1e-6)
+                line += f"  {rate:.1f} {self.unit}/s"
         self.stream.write("\r" + line.ljust(78)[:100])
         self.stream.flush()
         self._drawn = True

@@ -111,32 +111,3 @@ def before_after_text(done: dict) -> str:
     if not done.get("activated"):
         lines.append(f"Activate it anyway with: albumtag models ALBUM --activate {version}")
     return "\n".join(lines)
-
-
-class PhaseBar:
-    """``Training   [#########.....]  45/120`` on one terminal line (stderr; silent otherwise)."""
-
-    def __init__(self, stream=None, width: int = 30) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self.width = width
-        self._drawn = False
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        label = PHASE_NAMES.get(phase, phase)
-        if total > 0:
-            filled = int(self.width * min(done, total) / total)
-            line = f"{label:<11}[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}"
-        else:
-            line = f"{label}…"
-        self.stream.write("\r" + line.ljust(78)[:100])
-        self.stream.flush()
-        self._drawn = True
-
-    def close(self) -> None:
-        if self._drawn:
-            self.stream.write("\r" + " " * 80 + "\r")
-            self.stream.flush()
-            self._drawn = False
