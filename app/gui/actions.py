@@ -25,6 +25,7 @@ class Actions:
 
     open_album: QAction
     rescan: QAction
+    export_xmp: QAction
     quit: QAction
     undo: QAction
     redo: QAction
@@ -72,6 +73,9 @@ def build_actions(window: QWidget) -> Actions:
         open_album=_action(window, "&Open album…", key.StandardKey.Open, icon="folder"),
         rescan=_action(window, "&Rescan folder", key("F5"),
                        tip="Look for new, changed and removed photos and tag them"),
+        export_xmp=_action(window, "&Write tags to sidecars",
+                           tip="Write confirmed tags to photo.jpg.xmp files other apps read "
+                               "(originals are not modified)"),
         quit=_action(window, "&Quit", key.StandardKey.Quit),
         undo=_action(window, "&Undo tag change", key.StandardKey.Undo),
         redo=_action(window, "&Redo tag change", [key("Ctrl+Shift+Z"), key("Ctrl+Y")]),
@@ -103,6 +107,7 @@ def build_menus(window: QMainWindow,
     recent.setObjectName("recentMenu")
     file_menu.addSeparator()
     file_menu.addAction(actions.rescan)
+    file_menu.addAction(actions.export_xmp)
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
 

@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
             self.inspector.tag_list.addAction(action)
         a.open_album.triggered.connect(self.ask_for_album)
         a.rescan.triggered.connect(s.start_indexing)
+        a.export_xmp.triggered.connect(s.export_sidecars)
         a.quit.triggered.connect(self.close)
         a.undo.triggered.connect(s.undo)
         a.redo.triggered.connect(s.redo)

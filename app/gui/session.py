@@ -156,6 +156,16 @@ class AlbumSession(QObject):
             return False
         return self._runner.submit(lambda: work(library), done, failed) is not None
 
+    def export_sidecars(self) -> None:
+        """File → Write tags to sidecars: confirmed tags into photo.jpg.xmp, off the GUI thread."""
+        def done(report: Any) -> None:
+            errors = f", {len(report.errors)} could not be written" if report.errors else ""
+            self.error_raised.emit(f"Wrote {report.written} sidecar(s), "
+                                   f"{report.unchanged} already up to date{errors}.")
+
+        self.query(lambda library: library.export_xmp(), done,
+                   lambda exc: self.error_raised.emit(f"Writing sidecars failed: {exc}"))
+
     def refresh_model_info(self) -> None:
         def work(library: Library) -> dict[str, Any]:
             active = library.store.active_model()

@@ -24,7 +24,8 @@ def test_menus_exist_with_the_issue_entries(make_window) -> None:  # noqa: ANN00
     def entries(name: str) -> list[str]:
         return [a.text().replace("&", "") for a in menus[name].actions() if a.text()]
 
-    assert entries("File") == ["Open album…", "Open recent", "Rescan folder", "Quit"]
+    assert entries("File") == ["Open album…", "Open recent", "Rescan folder",
+                               "Write tags to sidecars", "Quit"]
     assert entries("Edit")[:3] == ["Undo tag change", "Redo tag change", "Select all photos"]
     assert "Thumbnail size" in entries("View")
     assert entries("Model") == ["Retrain…", "Model history…"]
@@ -47,6 +48,25 @@ def test_model_menu_is_present_but_disabled_with_an_explanation(make_window, rea
         assert not retrain.isEnabled() and retrain.toolTip() == NO_TRAINER
     about = about_text(window.session.model_info)
     assert "version 0" in about and FAKE_BACKBONE in about
+
+
+def test_write_tags_to_sidecars_from_the_file_menu(make_window, real_album: Path,
+                                                   qtbot) -> None:  # noqa: ANN001
+    window = make_window()
+    window.open_album(real_album)
+    wait_idle(qtbot, window)
+    with Library(real_album) as library:
+        library.set_verdicts([library.photo("home/chelsea.png")], confirm=["cat"])
+    messages: list[str] = []
+    window.session.error_raised.connect(messages.append)
+    window.actions.export_xmp.trigger()
+    qtbot.waitUntil(lambda: any("sidecar" in m for m in messages), timeout=10_000)
+    wait_idle(qtbot, window)
+    sidecar = real_album / "home" / "chelsea.png.xmp"
+    assert sidecar.exists()
+    assert "animal|cat" in sidecar.read_text(encoding="utf-8")
+    assert (real_album / "home" / "chelsea.png").stat().st_size > 0  # original untouched
+    assert "Wrote 1 sidecar" in messages[-1]
 
 
 def test_model_history_lists_versions_and_activates_one(make_window, real_album: Path,
