@@ -253,10 +253,16 @@ class Library:
             self._model = load_active_model(self.store, self.vocabulary, self.data_dir, choice)
         return self._model
 
-    def reload_model(self) -> None:
-        """Forget the loaded model (after training or a rollback changed the active version)."""
+    def reload_model(self, *, refresh_tags: bool = True) -> None:
+        """Forget the loaded model (after training or a rollback changed the active version).
+
+        The new version's thresholds apply to every photo's tags at once, unless
+        ``refresh_tags`` is False because the caller re-scores the album next (which
+        re-derives each photo's tags anyway).
+        """
         self._model = None
-        self.store.refresh_all_tags()
+        if refresh_tags:
+            self.store.refresh_all_tags()
 
     def indexer(self, *, workers: int | None = None, batch_size: int = 32,
                 faces: bool = True, keywords: bool = True) -> Indexer:

@@ -70,7 +70,7 @@ def activate_version(library: Library, version: int, progress: ProgressCallback 
     if active is None or active.version != version:
         library.store.activate_model(version)
         logger.info("activated model version %d", version)
-    library.reload_model()
+    library.reload_model(refresh_tags=False)  # the re-score below re-derives the tags
     summary = IndexSummary()
     library.indexer().rescore(summary, progress or (lambda p: None),
                               cancel or threading.Event())
