@@ -30,6 +30,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="albumtag", description="A photo album that tags itself and learns "
                      "from your corrections. With no command, opens the window.")
@@ -49,8 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "tf_efficientnet_lite0)")
     p.add_argument("--checkpoint", help="local weights file for --model (.safetensors or .pth)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
-    p.add_argument("--workers", type=int, help="decode threads (default: one per core)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--workers", type=_positive, help="decode threads (default: one per core)")
+    p.add_argument("--batch-size", type=_positive, help="photos per model call (default: "
+                   "16 on a CPU, 64 on a GPU)")
+    p.add_argument("--pipeline", choices=("auto", "shared", "overlap"), default="auto",
+                   help="shared: decoding and the model share the workers, one core each (CPU "
+                   "default); overlap: the model runs beside the decoders (GPU default)")
     p.add_argument("--full", action="store_true", help="decode and tag every photo again "
                    "(your confirmed and rejected tags are kept)")
     p.add_argument("--watch", action="store_true", help="keep running and tag photos as "
@@ -174,7 +189,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress = TextProgress()
         try:
             summary = library.indexer(workers=args.workers, batch_size=args.batch_size,
-                                      faces=not args.no_faces).run(progress, full=args.full)
+                                      pipeline=args.pipeline, faces=not args.no_faces,
+                                      ).run(progress, full=args.full)
         finally:
             progress.close()
         errors = library.store.photos("status = 'error'", order="path")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import random
 import subprocess
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -76,6 +78,7 @@ def _exif(index: int) -> Image.Exif:
 
 
 def make_photo(src: Path, dest: Path, index: int) -> None:
+    """One 12 MP camera-like JPEG cut from ``src`` (deterministic in ``index``)."""
     rng = random.Random(index)
     with Image.open(src) as im:
         im = im.convert("RGB")
@@ -85,20 +88,37 @@ def make_photo(src: Path, dest: Path, index: int) -> None:
         ch = cw * 3 / 4
         x, y = rng.uniform(0, w - cw), rng.uniform(0, h - ch)
         crop = im.resize(SIZE, Image.Resampling.BICUBIC, box=(x, y, x + cw, y + ch))
-    noise = np.random.default_rng(index).normal(0, 4.0, (SIZE[1], SIZE[0], 3))
-    pixels = np.clip(np.asarray(crop, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
-    Image.fromarray(pixels).save(dest, "JPEG", quality=92, exif=_exif(index))
+    noise = np.random.default_rng(index).standard_normal((SIZE[1], SIZE[0], 3), np.float32)
+    pixels = np.asarray(crop, dtype=np.float32)
+    pixels += noise * 4.0
+    np.clip(pixels, 0, 255, out=pixels)
+    partial = dest.with_name(dest.name + ".part")
+    Image.fromarray(pixels.astype(np.uint8)).save(partial, "JPEG", quality=92,
+                                                   exif=_exif(index))
+    partial.replace(dest)  # an interrupted build never leaves a half-written photo
 
 
-def build(count: int, folder: Path | None = None) -> Path:
-    """A folder of ``count`` 12 MP JPEGs (made once, then reused from the cache)."""
-    folder = folder or CACHE / f"photos-{count}"
-    folder.mkdir(parents=True, exist_ok=True)
-    sources = source_photos()
-    if not sources:
-        raise RuntimeError("no source photos: install the test extras (scikit-image, foolbox)")
-    for i in range(count):
-        dest = folder / f"IMG_{i:04d}.JPG"
-        if not dest.exists():
-            make_photo(sources[i % len(sources)], dest, i)
+def build(count: int) -> Path:
+    """A folder of exactly ``count`` 12 MP JPEGs, made once (on every core), then reused.
+
+    The photos live in one pool; each folder size is a folder of hard links to its first
+    ``count`` photos, so the 200- and 300-photo folders share their files.
+    """
+    pool = CACHE / "pool-v2"
+    pool.mkdir(parents=True, exist_ok=True)
+    names = [f"IMG_{i:04d}.JPG" for i in range(count)]
+    missing = [i for i, name in enumerate(names) if not (pool / name).exists()]
+    if missing:
+        sources = source_photos()
+        if not sources:
+            raise RuntimeError("no source photos: install the test extras (scikit-image, foolbox)")
+        logger.warning("making %d benchmark photos in %s (once)", len(missing), pool)
+        with ProcessPoolExecutor(os.cpu_count() or 1) as workers:
+            list(workers.map(make_photo, [sources[i % len(sources)] for i in missing],
+                             [pool / names[i] for i in missing], missing, chunksize=4))
+    folder = CACHE / f"photos-v2-{count}"
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        if not (folder / name).exists():
+            os.link(pool / name, folder / name)
     return folder

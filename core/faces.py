@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from core.errors import ModelLoadError
+from core.threads import torch_on_one_core
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -218,7 +219,7 @@ class FaceDetector:
         """Every detection with probability >= 0.7, best first."""
         from core import mtcnn
 
-        _single_threaded()
+        torch_on_one_core()  # small networks, one detection per decode worker
         rows = mtcnn.detect(self._nets, image, self._stages)
         faces = [Face(tuple(float(v) for v in row[:4]), float(row[4])) for row in rows]
         return sorted(faces, key=lambda f: -f.probability)
@@ -229,23 +230,6 @@ class FaceDetector:
 
 
 _lock = threading.Lock()
-_thread = threading.local()
-
-
-def _single_threaded() -> None:
-    """Run torch on one core in this (worker) thread, once per thread.
-
-    The networks are too small to gain from intra-op threads, and the indexer already runs one
-    detection per decode worker: with torch's default team per worker, the cores are
-    oversubscribed and busy-waiting makes detection about 7x slower. The setting is per thread
-    (OpenMP), so the main thread (the tagger) keeps its threads; it is left alone.
-    """
-    if getattr(_thread, "single", False) or threading.current_thread() is threading.main_thread():
-        return
-    import torch
-
-    torch.set_num_threads(1)
-    _thread.single = True
 
 
 @functools.cache

@@ -1,8 +1,18 @@
 """Index an album: scan → decode (worker threads) → batched inference → store.
 
 Incremental (only new and changed photos are decoded), resumable (each batch commits on its own,
-so a crash loses at most the batch in flight), cancellable between batches, and reporting
+so a crash loses at most the batch in flight), cancellable between photos, and reporting
 progress through a callback. One decode feeds both the thumbnail and the model input.
+
+Two schedules (``pipeline``):
+
+- ``"shared"`` (the default on a CPU): decoding and model calls are tasks of the same worker
+  pool, one core each (torch limited to one thread per worker), so every core always has
+  single-threaded work and nothing is oversubscribed. On 2 cores torch's two-thread team runs
+  the model only about 1.5x faster than one thread, so this beats every schedule in which the
+  model has all the cores (see ``benchmarks/bench_index.py``).
+- ``"overlap"`` (the default on a GPU): the calling thread runs the model (its arithmetic is on
+  the device) while the workers decode up to two batches ahead.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ import os
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,20 +101,47 @@ class _Failed:
     reason: str
 
 
+#: Batch sizes when none is asked for: small batches stay in a CPU's caches (2 cores, one
+#: thread per worker: batch 8 and 16 ran at 38.6 and 36.0 photos/s, 32 at 30.6, and the whole
+#: index ran as fast with 8 as with 16; benchmarks/bench_index.py); a GPU wants large ones.
+CPU_BATCH: int = 16
+DEVICE_BATCH: int = 64
+PIPELINES = ("auto", "shared", "overlap")
+
+
 class Indexer:
     """Keeps one album's store in line with its folder and its active model."""
 
     def __init__(self, root: Path, store: TagStore, model: Callable[[], ActiveModel],
                  thumbnails: ThumbnailCache | None = None, *, workers: int | None = None,
-                 batch_size: int = 32, enricher: Enricher | None = None) -> None:
+                 batch_size: int | None = None, enricher: Enricher | None = None,
+                 pipeline: str = "auto") -> None:
+        if pipeline not in PIPELINES:
+            raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, not {pipeline!r}")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, not {batch_size}")
         self.root = Path(root)
         self.store = store
         self._model_factory = model
         self._model: ActiveModel | None = None
         self.thumbnails = thumbnails
         self.workers = workers or max(1, os.cpu_count() or 1)
-        self.batch_size = batch_size
+        self._batch_size = batch_size
+        self.pipeline = pipeline
         self.enricher = enricher or Enricher(store)
+        self._batches = 0
+
+    def _on_cpu(self, model: ActiveModel) -> bool:
+        device = getattr(getattr(model.tagger, "backbone", None), "device", None)
+        return device is None or getattr(device, "type", "cpu") == "cpu"
+
+    def schedule(self, model: ActiveModel) -> tuple[str, int]:
+        """The pipeline and batch size a run with ``model`` uses (``auto`` resolved)."""
+        on_cpu = self._on_cpu(model)
+        pipeline = self.pipeline if self.pipeline != "auto" else (
+            "shared" if on_cpu else "overlap")
+        batch = self._batch_size or (CPU_BATCH if on_cpu else DEVICE_BATCH)
+        return pipeline, batch
 
     @property
     def model(self) -> ActiveModel:
@@ -174,41 +211,65 @@ class Indexer:
         if not pending:
             return
         model = self.model
+        pipeline, batch_size = self.schedule(model)
         started = time.perf_counter()
-        batch: list[_Prepared] = []
-        done = 0
         with ThreadPoolExecutor(self.workers, thread_name_prefix="albumtag-decode") as pool:
-            queue: deque[Future] = deque()
-            rows = iter(pending)
-            lookahead = self.batch_size * 2
+            running: deque[tuple[list[_Prepared], Future]] = deque()  # "shared" model calls
 
-            def feed() -> None:
-                while len(queue) < lookahead and (row := next(rows, None)) is not None:
+            def tag(batch: list[_Prepared]) -> None:
+                pixels = np.stack([b.pixels for b in batch])
+                if pipeline == "shared":
+                    running.append((batch, pool.submit(_on_one_core, model.tagger.run, pixels)))
+                else:
+                    self._record(batch, model.tagger.run(pixels), model, summary)
+
+            def collect(wait: int) -> None:
+                """Store finished model calls, waiting while more than ``wait`` are running."""
+                while running and (len(running) > wait or running[0][1].done()):
+                    batch, future = running.popleft()
+                    self._record(batch, future.result(), model, summary)
+
+            decoded = self._decoded(pending, pool, model, batch_size)
+            batch: list[_Prepared] = []
+            try:
+                for done, item in enumerate(decoded, start=1):
+                    if isinstance(item, _Failed):
+                        self.store.record_error(item.row.id, item.reason)
+                        summary.errors += 1
+                        summary.error_reasons[item.reason.split(":")[0]] += 1
+                    else:
+                        batch.append(item)
+                    if len(batch) >= batch_size:
+                        tag(batch)
+                        batch = []
+                    collect(wait=2)
+                    report(Progress("tag", done, len(pending), item.row.path))
+                    if cancel.is_set():
+                        break
+                else:
+                    if batch:
+                        tag(batch)
+            finally:
+                decoded.close()
+                collect(wait=0)  # batches already handed to the model are stored, even on cancel
+        summary.tag_seconds += time.perf_counter() - started
+
+    def _decoded(self, rows: list[PhotoRow], pool: ThreadPoolExecutor, model: ActiveModel,
+                 batch_size: int) -> Iterator[_Prepared | _Failed]:
+        """Decoded photos in order, with decodes kept up to two batches ahead."""
+        queue: deque[Future] = deque()
+        todo = iter(rows)
+        try:
+            while True:
+                while len(queue) < batch_size * 2 and (row := next(todo, None)) is not None:
                     queue.append(pool.submit(self._prepare, row, model.input_size,
                                              model.crop_pct))
-
-            feed()
-            while queue and not cancel.is_set():
-                item = queue.popleft().result()
-                feed()
-                done += 1
-                if isinstance(item, _Failed):
-                    self.store.record_error(item.row.id, item.reason)
-                    summary.errors += 1
-                    summary.error_reasons[item.reason.split(":")[0]] += 1
-                else:
-                    batch.append(item)
-                if len(batch) >= self.batch_size:
-                    self._flush(batch, model, summary)
-                    batch = []
-                    if summary.tagged % (self.batch_size * 4) == 0:
-                        release_free_memory()
-                report(Progress("tag", done, len(pending), item.row.path))
+                if not queue:
+                    return
+                yield queue.popleft().result()
+        finally:
             for future in queue:
                 future.cancel()
-            if batch and not cancel.is_set():
-                self._flush(batch, model, summary)
-        summary.tag_seconds += time.perf_counter() - started
 
     def _prepare(self, row: PhotoRow, size: int, crop_pct: float) -> _Prepared | _Failed:
         path = self.root / row.path
@@ -235,8 +296,10 @@ class Indexer:
         except OSError as exc:
             logger.warning("cannot save the thumbnail of %s: %s", row.path, exc)
 
-    def _flush(self, batch: list[_Prepared], model: ActiveModel, summary: IndexSummary) -> None:
-        features, scores = model.tagger.run(np.stack([b.pixels for b in batch]))
+    def _record(self, batch: list[_Prepared], result: tuple[np.ndarray, np.ndarray],
+                model: ActiveModel, summary: IndexSummary) -> None:
+        """Store one batch's model output (with people scores and imported keywords)."""
+        features, scores = result
         scores, label_ids = self.enricher.merge(scores, model.label_ids, [b.extra for b in batch])
         results = [
             Scored(b.row.id, b.width, b.height, b.taken_at, b.content_hash, scores[i],
@@ -246,3 +309,15 @@ class Indexer:
         self.store.record_scores(results, label_ids, model.backbone_id, model.version)
         self.enricher.imported([b.row.id for b in batch], [b.extra for b in batch])
         summary.tagged += len(batch)
+        self._batches += 1
+        if self._batches % 4 == 0:  # hand freed heap back to the OS now and then
+            release_free_memory()
+
+
+def _on_one_core(fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+                 pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``fn`` with torch limited to one thread in this worker thread."""
+    from core.threads import torch_on_one_core
+
+    torch_on_one_core()
+    return fn(pixels)

@@ -264,12 +264,13 @@ class Library:
         if refresh_tags:
             self.store.refresh_all_tags()
 
-    def indexer(self, *, workers: int | None = None, batch_size: int = 32,
-                faces: bool = True, keywords: bool = True) -> Indexer:
+    def indexer(self, *, workers: int | None = None, batch_size: int | None = None,
+                pipeline: str = "auto", faces: bool = True, keywords: bool = True) -> Indexer:
         """The album's indexer. An explicitly chosen model is loaded now, so that a new
         backbone becomes the active version and the whole album is re-tagged with it.
 
-        ``faces`` runs the face detector (people labels); ``keywords`` imports keywords from
+        ``batch_size`` and ``pipeline``: see :class:`core.indexer.Indexer` (None and "auto"
+        choose by device). ``faces`` runs the face detector (people labels); ``keywords`` imports keywords from
         XMP sidecars and embedded XMP / IPTC as confirmed tags.
         """
         if self._choice is not None:
@@ -277,7 +278,7 @@ class Library:
         enricher = Enricher(self.store, faces=shared_detector if faces else None,
                             keywords=keywords, labels_added=self._reload_vocabulary)
         return Indexer(self.root, self.store, self.model, self.thumbnails, workers=workers,
-                       batch_size=batch_size, enricher=enricher)
+                       batch_size=batch_size, enricher=enricher, pipeline=pipeline)
 
     def _reload_vocabulary(self) -> None:
         """Labels were added behind the vocabulary's back (keywords became user labels)."""

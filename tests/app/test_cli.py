@@ -93,6 +93,9 @@ def test_user_label_created_on_the_fly_and_listed(album, capsys):
         (["search", "/no/such/folder", "cat"], "is not a folder"),
         (["index", "{album}", "--model", "resnet50"], "cannot load the model"),
         (["frobnicate"], "invalid choice"),
+        (["index", "{album}", "--batch-size", "0"], "--batch-size: must be at least 1, not 0"),
+        (["index", "{album}", "--workers", "two"], "--workers: 'two' is not a whole number"),
+        (["index", "{album}", "--pipeline", "fast"], "invalid choice: 'fast'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(album, capsys, argv, message):

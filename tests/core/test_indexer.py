@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -219,3 +220,101 @@ def test_newest_photos_are_tagged_first(indexer, store, real_album):
     order: list[str] = []
     indexer.run(lambda p: order.append(p.current) if p.phase == "tag" else None)
     assert order[0] == "home/rocket.jpg"
+
+
+class _Watched:
+    """Counts decodes in flight; the tagger notes, at each call, its thread, torch's thread
+    count there and how many decodes were running."""
+
+    def __init__(self, monkeypatch, tagger: FakeTagger) -> None:
+        import torch
+
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.calls: list[tuple[str, int, int]] = []
+        real_decode, real_run = core.indexer.decode, tagger.run
+
+        def decode(path, **kwargs):
+            with self.lock:
+                self.in_flight += 1
+            try:
+                time.sleep(0.01)  # long enough that a decode beside the model is caught
+                return real_decode(path, **kwargs)
+            finally:
+                with self.lock:
+                    self.in_flight -= 1
+
+        def run(batch):
+            time.sleep(0.02)
+            with self.lock:
+                self.calls.append((threading.current_thread().name, torch.get_num_threads(),
+                                   self.in_flight))
+            return real_run(batch)
+
+        monkeypatch.setattr(core.indexer, "decode", decode)
+        monkeypatch.setattr(tagger, "run", run)
+
+
+def test_on_a_cpu_the_model_runs_in_the_workers_on_one_core(real_album, store, tagger,
+                                                            monkeypatch):
+    watched = _Watched(monkeypatch, tagger)
+    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2,
+                      batch_size=2)
+    assert indexer.schedule(indexer.model) == ("shared", 2)
+    summary = indexer.run()
+    assert summary.tagged == photo_count(real_album) - summary.errors
+    assert len(watched.calls) >= 3
+    assert {name.split("_")[0] for name, _, _ in watched.calls} == {"albumtag-decode"}
+    assert {threads for _, threads, _ in watched.calls} == {1}
+
+
+def test_on_a_gpu_the_model_runs_beside_the_decoders(real_album, store, tagger, monkeypatch):
+    watched = _Watched(monkeypatch, tagger)
+    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2,
+                      batch_size=2, pipeline="overlap")
+    summary = indexer.run()
+    assert summary.tagged == photo_count(real_album) - summary.errors
+    assert {name for name, _, _ in watched.calls} == {threading.current_thread().name}
+    assert max(in_flight for _, _, in_flight in watched.calls) > 0
+
+
+def test_both_schedules_store_the_same_tags(real_album, tmp_path):
+    results = []
+    for pipeline in ("shared", "overlap"):
+        store = TagStore(tmp_path / pipeline / "album.db")
+        animal = store.upsert_label("animal", parent_id=None, kind="builtin", threshold=0.5)
+        store.upsert_label("cat", parent_id=animal, kind="builtin", threshold=0.55)
+        store.upsert_label("beach", parent_id=None, kind="builtin", threshold=0.55)
+        tagger = FakeTagger()
+        Indexer(real_album, store, lambda s=store, t=tagger: fake_model(s, t), batch_size=3,
+                pipeline=pipeline).run()
+        tags = {p.path: (sorted(store.tags_of(p.id)), sorted(store.evidence(p.id)))
+                for p in store.photos("status = 'ok'")}
+        results.append(tags)
+        assert sorted(tagger.batches, reverse=True)[0] == 3
+        store.close()
+    assert results[0] == results[1] and len(results[0]) >= 10
+
+
+def test_the_schedule_follows_the_device(store, tagger):
+    cpu = Indexer(Path("."), store, lambda: fake_model(store, tagger))
+    assert cpu.schedule(cpu.model) == ("shared", core.indexer.CPU_BATCH)
+
+    class OnGpu:
+        type = "cuda"
+
+    tagger.backbone.device = OnGpu()
+    gpu = Indexer(Path("."), store, lambda: fake_model(store, tagger))
+    assert gpu.schedule(gpu.model) == ("overlap", core.indexer.DEVICE_BATCH)
+    chosen = Indexer(Path("."), store, lambda: fake_model(store, tagger), batch_size=5,
+                     pipeline="shared")
+    assert chosen.schedule(chosen.model) == ("shared", 5)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"pipeline": "fastest"}, "pipeline must be one of auto, shared, overlap"),
+    ({"batch_size": 0}, "batch size must be at least 1"),
+])
+def test_bad_settings_are_refused(store, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Indexer(Path("."), store, lambda: None, **kwargs)
