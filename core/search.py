@@ -59,7 +59,10 @@ class SearchEngine:
 
     def _ids(self, sql: str, params: tuple = ()) -> np.ndarray:
         """Sorted unique ids selected (as column ``id``) by ``sql``."""
-        return np.unique(self._concat(sql, params))
+        ids = self._concat(sql, params)
+        if len(ids) > 1 and not np.all(ids[1:] > ids[:-1]):  # a key range comes sorted already
+            ids = np.unique(ids)
+        return ids
 
     def _concat(self, sql: str, params: tuple = ()) -> np.ndarray:
         # One string from SQLite instead of one Python tuple per row: about 4x faster for
@@ -92,7 +95,7 @@ class SearchEngine:
     def evaluate(self, node: Node) -> np.ndarray:
         """Sorted ids of the visible photos matching a parsed query."""
         universe = self.universe()
-        return np.intersect1d(_evaluate(node, self._ids, universe), universe, assume_unique=True)
+        return _intersect(_evaluate(node, self._ids, universe), universe)
 
     def ordered(self, ids: np.ndarray, order: str = "taken") -> np.ndarray:
         """``ids`` in display order."""
@@ -118,13 +121,43 @@ def _evaluate(node: Node, fetch: Callable[[str, tuple], np.ndarray],
     if isinstance(node, Everything):
         return universe
     if isinstance(node, Not):
-        return np.setdiff1d(universe, _evaluate(node.part, fetch, universe), assume_unique=True)
+        return _minus(universe, _evaluate(node.part, fetch, universe))
     result = _evaluate(node.parts[0], fetch, universe)
     for part in node.parts[1:]:
         if isinstance(node, And):
             if not len(result):
                 break
-            result = np.intersect1d(result, _evaluate(part, fetch, universe), assume_unique=True)
+            result = _intersect(result, _evaluate(part, fetch, universe))
         else:
-            result = np.union1d(result, _evaluate(part, fetch, universe))
+            result = _union(result, _evaluate(part, fetch, universe))
     return result
+
+
+# Set operations on sorted unique id arrays through a membership mask over the id range: photo
+# ids are dense integers, so this is linear where numpy's set functions sort (``animal -dog``
+# on 100,000 photos: one pass instead of sorting 83,000 ids).
+def _mask(ids: np.ndarray, size: int) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    mask[ids[ids < size]] = True
+    return mask
+
+
+def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not len(a) or not len(b):
+        return _EMPTY
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    return small[_mask(large, int(small[-1]) + 1)[small]]
+
+
+def _minus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not len(a) or not len(b):
+        return a
+    return a[~_mask(b, int(a[-1]) + 1)[a]]
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not len(a) or not len(b):
+        return a if len(b) == 0 else b
+    mask = _mask(a, max(int(a[-1]), int(b[-1])) + 1)
+    mask[b] = True
+    return np.flatnonzero(mask).astype(np.int64, copy=False)

@@ -30,6 +30,8 @@ SCORE_FLOOR = 0.01
 #: Photos that are part of the album as the user sees it (and only these carry tags): tagged
 #: ones, and ones queued for (re-)tagging, which keep their old tags until then.
 VISIBLE = "status IN ('ok', 'pending')"
+#: Ids per ``IN (...)`` lookup: well under SQLite's smallest limit on bound variables (999).
+_IN_CHUNK = 900
 
 
 def now() -> str:
@@ -300,13 +302,21 @@ class Store:
     # -- features -----------------------------------------------------------------------
     def features(self, backbone: str, photo_ids: Sequence[int] | None = None
                  ) -> tuple[list[int], list[bytes]]:
-        """Cached pooled features (float16 blobs) of photos that are ok, by backbone id."""
+        """Cached pooled features (float16 blobs) of photos that are ok, by backbone id, in
+        photo id order; only those of ``photo_ids`` when given (read in chunks by key, so a
+        few photos of a large album read only their own blobs)."""
         sql = ("SELECT f.photo_id, f.vector FROM features f JOIN photos p ON p.id = f.photo_id "
                "WHERE f.backbone = ? AND p.status = 'ok'")
-        rows = self.db.query(sql + " ORDER BY f.photo_id", (backbone,))
-        if photo_ids is not None:
-            wanted = set(photo_ids)
-            rows = [r for r in rows if r[0] in wanted]
+        if photo_ids is None:
+            rows = self.db.query(sql + " ORDER BY f.photo_id", (backbone,))
+        else:
+            wanted = sorted(set(photo_ids))
+            rows = []
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows += self.db.query(f"{sql} AND f.photo_id IN ({marks}) ORDER BY f.photo_id",
+                                      (backbone, *chunk))
         return [r[0] for r in rows], [r[1] for r in rows]
 
     # -- models -------------------------------------------------------------------------

@@ -93,3 +93,17 @@ def test_a_write_invalidates_the_cache(store):
     assert set(engine.search("beach", labels).tolist()) == before | {target}
     store.undo()
     assert set(engine.search("beach", labels).tolist()) == before
+
+
+def test_mask_set_operations_equal_numpys():
+    from core.search import _intersect, _minus, _union
+
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        top = int(rng.integers(1, 5000))
+        a = np.unique(rng.integers(1, top + 1, int(rng.integers(0, 300)))).astype(np.int64)
+        b = np.unique(rng.integers(1, top * 2, int(rng.integers(0, 300)))).astype(np.int64)
+        assert np.array_equal(_intersect(a, b), np.intersect1d(a, b)), trial
+        assert np.array_equal(_minus(a, b), np.setdiff1d(a, b)), trial
+        assert np.array_equal(_union(a, b), np.union1d(a, b)), trial
+        assert _union(a, b).dtype == np.int64

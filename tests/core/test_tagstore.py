@@ -141,3 +141,24 @@ def test_a_newer_schema_is_refused(tmp_path):
     s.close()
     with pytest.raises(StoreError, match="newer albumtag"):
         TagStore(tmp_path / "x.db")
+
+
+def test_features_of_chosen_photos_come_in_id_order_across_lookup_chunks(store):
+    names = ids(store)
+    photos = [store.add_photo(f"p{i}.jpg", 1, i) for i in range(2000)]
+    results = [Scored(p, 10, 10, None, f"h{p}", np.array([0.1]),
+                      np.full(4, i, np.float32)) for i, p in enumerate(photos)]
+    store.record_scores(results, [names["beach"]], "fake@1", 0)
+    broken = photos[5]
+    store.record_error(broken, "corrupt: test")
+
+    asked = photos[1990::-2] + photos[:3] + [photos[0], 10_000_000, broken]  # 999 + extras
+    got_ids, blobs = store.features("fake@1", asked)
+    expected = sorted(set(asked) - {10_000_000, broken})
+    assert got_ids == expected and len(expected) > 900
+    values = [np.frombuffer(b, dtype="<f2")[0] for b in blobs]
+    assert values == [float(photos.index(p)) for p in expected]
+    assert store.features("other@1", asked) == ([], [])
+    assert store.features("fake@1", []) == ([], [])
+    every, _ = store.features("fake@1")
+    assert every == [p for p in photos if p != broken]
