@@ -30,7 +30,7 @@ test: $(STAMP)
 
 # Indexing speed and scale (issue 6): both tables, under 10 minutes on 2 cores.
 bench: $(STAMP)
-	$(PY) -m benchmarks.bench_index --photos 200 --naive 20
+	$(PY) -m benchmarks.bench_index --photos 200 --naive 20 --rounds 2
 	$(PY) -m benchmarks.bench_scale --photos 100000 --index 2000
 
 clean:

@@ -106,11 +106,13 @@ def rss_while_indexing(count: int) -> dict:
             except (OSError, StopIteration, sqlite3.Error):
                 pass
             time.sleep(0.5)
-    at = {}
-    for frac in (0.25, 0.5, 0.75, 1.0):
-        near = [rss for done, rss in samples if done <= frac * count]
-        at[f"{int(frac * 100)}%"] = round(max(near), 0) if near else None
-    return {"photos": count, "peak_mb": round(max(r for _, r in samples), 0), "by_progress": at}
+    quarters = {}  # per quarter of the photos: (median, max) of the samples taken in it
+    for q in range(4):
+        inside = [rss for done, rss in samples if q * count / 4 < done <= (q + 1) * count / 4]
+        quarters[f"Q{q + 1}"] = ((round(statistics.median(inside)), round(max(inside)))
+                                 if inside else None)
+    return {"photos": count, "peak_mb": round(max(r for _, r in samples), 0),
+            "by_quarter": quarters}
 
 
 def main() -> None:
@@ -148,8 +150,9 @@ def main() -> None:
     print(f"  tag tree with counts: p50 {statistics.median(tree):.0f} ms, p95 {p95(tree):.0f} ms "
           "(goal < 200)")
     if memory:
-        print(f"  indexing {memory['photos']} photos: peak RSS {memory['peak_mb']:.0f} MB; "
-              f"by progress {memory['by_progress']} (goal: flat, < 1500 MB)")
+        quarters = ", ".join(f"{q} {v[0]}/{v[1]}" for q, v in memory["by_quarter"].items() if v)
+        print(f"  indexing {memory['photos']} photos: peak RSS {memory['peak_mb']:.0f} MB "
+              f"(goal: flat, < 1500 MB); median/max MB by quarter of the photos: {quarters}")
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
     (out / "bench_scale.json").write_text(json.dumps(
