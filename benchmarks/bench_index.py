@@ -62,7 +62,7 @@ def measure_inference(tagger, pixels: list[np.ndarray], workers: int) -> dict[st
     """I: the tagger on preloaded uint8 crops, per batch size, two ways: one call at a time
     with torch's threads across all cores ("b16"), and ``workers`` calls at a time with one
     torch thread each ("b16x2", as the indexer's CPU schedule runs it)."""
-    from core.indexer import _on_one_core
+    from core.threads import on_one_core
 
     stack = np.stack(pixels)
     n = (min(len(stack), 96) // (max(BATCHES) * workers)) * max(BATCHES) * workers
@@ -74,10 +74,10 @@ def measure_inference(tagger, pixels: list[np.ndarray], workers: int) -> dict[st
         rates[f"b{batch}"] = n / (time.perf_counter() - started)
     with ThreadPoolExecutor(workers) as pool:
         for batch in BATCHES:
-            list(pool.map(lambda i: _on_one_core(tagger.run, stack[i : i + batch]),
+            list(pool.map(lambda i: on_one_core(tagger.run, stack[i : i + batch]),
                           range(0, workers * batch, batch)))  # each thread's first call
             started = time.perf_counter()
-            list(pool.map(lambda i: _on_one_core(tagger.run, stack[i : i + batch]),
+            list(pool.map(lambda i: on_one_core(tagger.run, stack[i : i + batch]),
                           range(0, n, batch)))
             rates[f"b{batch}x{workers}"] = n / (time.perf_counter() - started)
     return rates

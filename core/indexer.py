@@ -38,6 +38,7 @@ from core.model import ActiveModel
 from core.scanner import ScanReport, reconcile
 from core.store import PhotoRow
 from core.tagstore import Scored, TagStore
+from core.threads import on_one_core
 from core.thumbnails import ThumbnailCache
 
 logger = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ class Indexer:
             def tag(batch: list[_Prepared]) -> None:
                 pixels = np.stack([b.pixels for b in batch])
                 if pipeline == "shared":
-                    running.append((batch, pool.submit(_on_one_core, model.tagger.run, pixels)))
+                    running.append((batch, pool.submit(on_one_core, model.tagger.run, pixels)))
                 else:
                     self._record(batch, model.tagger.run(pixels), model, summary)
 
@@ -313,11 +314,3 @@ class Indexer:
         if self._batches % 4 == 0:  # hand freed heap back to the OS now and then
             release_free_memory()
 
-
-def _on_one_core(fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
-                 pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Run ``fn`` with torch limited to one thread in this worker thread."""
-    from core.threads import torch_on_one_core
-
-    torch_on_one_core()
-    return fn(pixels)

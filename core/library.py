@@ -270,8 +270,8 @@ class Library:
         backbone becomes the active version and the whole album is re-tagged with it.
 
         ``batch_size`` and ``pipeline``: see :class:`core.indexer.Indexer` (None and "auto"
-        choose by device). ``faces`` runs the face detector (people labels); ``keywords`` imports keywords from
-        XMP sidecars and embedded XMP / IPTC as confirmed tags.
+        choose by device). ``faces`` runs the face detector (people labels); ``keywords``
+        imports keywords from XMP sidecars and embedded XMP / IPTC as confirmed tags.
         """
         if self._choice is not None:
             self.model()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 _local = threading.local()
 
@@ -22,3 +26,9 @@ def torch_on_one_core() -> None:
 
     torch.set_num_threads(1)
     _local.done = True
+
+
+def on_one_core(fn: Callable[..., _T], *args: object) -> _T:
+    """``fn(*args)`` with torch limited to one thread in this worker thread."""
+    torch_on_one_core()
+    return fn(*args)
