@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from app import output
 from app.errors import describe, is_user_error
 from app.progress import TextProgress
+from core.indexer import PIPELINES
 from core.library import Library
 from core.model import ModelChoice
 from core.store import ModelRow
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive, help="decode threads (default: one per core)")
     p.add_argument("--batch-size", type=_positive, help="photos per model call (default: "
                    "16 on a CPU, 64 on a GPU)")
-    p.add_argument("--pipeline", choices=("auto", "shared", "overlap"), default="auto",
+    p.add_argument("--pipeline", choices=PIPELINES, default="auto",
                    help="shared: decoding and the model share the workers, one core each (CPU "
                    "default); overlap: the model runs beside the decoders (GPU default)")
     p.add_argument("--full", action="store_true", help="decode and tag every photo again "
