@@ -17,6 +17,7 @@ from app.progress import TextProgress
 from core.indexer import PIPELINES
 from core.library import Library
 from core.model import ModelChoice
+from core.paths import readable
 from core.store import ModelRow
 
 logger = logging.getLogger(__name__)
@@ -143,8 +144,18 @@ def _split_tag_edits(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+def _printable_streams() -> None:
+    """Never fail on printing text that holds an undecodable file name's bytes."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):  # not a text file of the usual kind
+            pass
+
+
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+    _printable_streams()
         args = build_parser().parse_args(_split_tag_edits(argv))
     except UsageError as exc:
         print(exc, file=sys.stderr)
@@ -196,7 +207,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             progress.close()
         errors = library.store.photos("status = 'error'", order="path")
         output.emit(args.json, output.index_summary(summary, errors), summary.as_dict()
-                    | {"error_photos": [{"path": p.path, "reason": p.error} for p in errors]})
+                    | {"error_photos": [{"path": readable(p.path), "reason": p.error}
+                                        for p in errors]})
         if args.watch:
             from app.watch import watch_forever
 
@@ -207,7 +219,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     with _open(args) as library:
         photos = library.search(" ".join(args.query), limit=args.limit)
-        output.emit(args.json, "\n".join(p.path for p in photos),
+        output.emit(args.json, "\n".join(readable(p.path) for p in photos),
                     [output.photo_dict(p) for p in photos])
     return 0
 
@@ -231,7 +243,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
                 if library.vocabulary.resolve(name) is None:
                     library.create_label(name, args.parent)
         batch = library.set_verdicts(photos, args.confirm, args.reject, args.clear)
-        result = {"changed": batch is not None, "photos": [p.path for p in photos]}
+        result = {"changed": batch is not None, "photos": [readable(p.path) for p in photos]}
         text = "Nothing changed." if batch is None else (
             f"Updated {len(photos)} photo{'s' if len(photos) != 1 else ''}.")
         output.emit(args.json, text, result)
@@ -259,7 +271,8 @@ def cmd_export_xmp(args: argparse.Namespace) -> int:
         what = "photo" if args.embed else "sidecar"
         lines = [f"Wrote {report.written} {what}{'s' if report.written != 1 else ''}, "
                  f"{report.unchanged} already up to date."]
-        lines += [f"  {path}: {reason}" for path, reason in sorted(report.errors.items())]
+        lines += [f"  {readable(path)}: {reason}"
+                  for path, reason in sorted(report.errors.items())]
         output.emit(args.json, "\n".join(lines), report.as_dict())
     return 0
 

@@ -7,6 +7,7 @@ import sys
 
 from core.indexer import IndexSummary
 from core.library import LabelNode, TagView
+from core.paths import readable
 from core.store import PhotoRow
 
 _MAX_ERRORS_SHOWN = 20
@@ -21,7 +22,7 @@ def emit(as_json: bool, text: str, data: object) -> None:
 
 
 def photo_dict(photo: PhotoRow) -> dict:
-    return {"path": photo.path, "width": photo.width, "height": photo.height,
+    return {"path": readable(photo.path), "width": photo.width, "height": photo.height,
             "taken_at": photo.taken_at, "status": photo.status, "error": photo.error}
 
 
@@ -55,7 +56,7 @@ def index_summary(summary: IndexSummary, errors: list[PhotoRow]) -> str:
     if summary.cancelled:
         lines.append("Stopped before the end; run index again to continue.")
     for photo in errors[:_MAX_ERRORS_SHOWN]:
-        lines.append(f"  error  {photo.path}: {photo.error}")
+        lines.append(f"  error  {readable(photo.path)}: {photo.error}")
     if len(errors) > _MAX_ERRORS_SHOWN:
         lines.append(f"  … and {len(errors) - _MAX_ERRORS_SHOWN} more (see --json)")
     return "\n".join(lines)
@@ -63,7 +64,8 @@ def index_summary(summary: IndexSummary, errors: list[PhotoRow]) -> str:
 
 def tags_text(photo: PhotoRow, views: list[TagView]) -> str:
     size = f"{photo.width}×{photo.height}" if photo.width else "not decoded yet"
-    head = f"{photo.path}  ({size}{', taken ' + photo.taken_at if photo.taken_at else ''})"
+    taken = f", taken {photo.taken_at}" if photo.taken_at else ""
+    head = f"{readable(photo.path)}  ({size}{taken})"
     if photo.status == "error":
         return f"{head}\n  cannot be read: {photo.error}"
     if not views:

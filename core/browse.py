@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from core.library import Library
+from core.paths import from_db, readable
 from core.policy import CONFIRMED, REJECTED
 from core.query import compile_query
 
@@ -70,7 +71,13 @@ class GridRow(NamedTuple):
 
     @property
     def name(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
+        """The file name as a person reads it (undecodable bytes as ``\\xNN``)."""
+        return readable(self.path.rsplit("/", 1)[-1])
+
+    @property
+    def shown_path(self) -> str:
+        """The path as a person reads it (see :func:`core.paths.readable`)."""
+        return readable(self.path)
 
 
 @dataclass(frozen=True)
@@ -158,7 +165,8 @@ def _rows(library: Library, where: str, params: Sequence,
     sql = (f"SELECT p.id, p.path, p.size, p.mtime_ns, p.status, p.error, "
            f"p.status = 'ok' AND {_NEEDS_REVIEW} FROM photos p WHERE {where} "
            f"ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit else ""))
-    return list(map(GridRow._make, library.store.db.query(sql, params)))
+    rows = list(map(GridRow._make, library.store.db.query(sql, params)))
+    return [r if r.path.__class__ is str else r._replace(path=from_db(r.path)) for r in rows]
 
 
 def scope_counts(library: Library) -> ScopeCounts:

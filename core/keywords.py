@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.paths import readable
 from core.policy import CONFIRMED
 from core.sidecars import KeywordPath, Keywords, MetadataError, Naming, write_keywords
 from core.store import LabelRow, PhotoRow
@@ -128,7 +129,8 @@ class ExportReport:
     files: list[Path] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"written": self.written, "unchanged": self.unchanged, "errors": self.errors}
+        return {"written": self.written, "unchanged": self.unchanged,
+                "errors": {readable(path): reason for path, reason in self.errors.items()}}
 
 
 def tag_sets(store: TagStore, photo_ids: Sequence[int], *, include_model: bool

@@ -22,6 +22,7 @@ from core.faces import shared_detector
 from core.indexer import Indexer
 from core.keywords import ExportReport, export_keywords
 from core.model import ActiveModel, ModelChoice, load_active_model, stored_choice
+from core.paths import readable
 from core.policy import CONFIRMED, NO_VERDICT, REJECTED
 from core.query import LabelResolver
 from core.scanner import DATA_DIR_NAME
@@ -169,6 +170,9 @@ class Library:
             except ValueError:
                 raise PhotoNotFoundError(f"{rel_or_abs} is not inside {self.root}") from None
         row = self.store.photo_by_path(path.as_posix())
+        if row is None and "\\x" in path.as_posix():  # a name as it was shown (\xe9)
+            shown = path.as_posix()
+            row = next((p for p in self.store.photos() if readable(p.path) == shown), None)
         if row is None or row.status == "missing":
             raise PhotoNotFoundError(f"{path.as_posix()} is not a photo of this album "
                                      "(run index first?)")

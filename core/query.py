@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import QueryError
+from core.paths import readable, to_bytes
 
 _TOKEN = re.compile(
     r'\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<neg>-(?=[^\s)]))|"(?P<quoted>[^"]*)"|(?P<word>[^\s()"]+))'
@@ -242,8 +243,16 @@ class _Parser:
         if tok.field == "path:":
             if not tok.text:
                 raise QueryError("path: needs a folder or file name", tok.pos)
+            if "\0" in tok.text:
+                raise QueryError("path: cannot contain a NUL character", tok.pos)
+            # A path that is not valid UTF-8 is stored as its bytes (core.paths): matched
+            # byte for byte, since LIKE would read those bytes as broken characters.
+            blob = "typeof(p.path) = 'blob' AND instr(p.path, ?)"
+            if readable(tok.text) != tok.text:  # only such a path can hold such a part
+                return _photo_leaf(blob, (to_bytes(tok.text),))
             escaped = tok.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            return _photo_leaf("p.path LIKE ? ESCAPE '\\'", (f"%{escaped}%",))
+            return _photo_leaf(f"(p.path LIKE ? ESCAPE '\\' OR {blob})",
+                               (f"%{escaped}%", to_bytes(tok.text)))
         if tok.field in ("year:", "date:"):
             return _date_range(tok)
         known = "label:=, unverified:, path:, year:, date:"

@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlite_utils
 
 from core.errors import StoreError
+from core.paths import from_db, to_db
 from core.schema import MIGRATIONS
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ _PHOTO_COLUMNS = (
 
 
 def _photo(row: Sequence) -> PhotoRow:
-    return PhotoRow(*row)
+    return PhotoRow(row[0], from_db(row[1]), *row[2:])
 
 
 def _label(row: Sequence) -> LabelRow:
@@ -215,7 +216,8 @@ class Store:
         return _photo(rows[0]) if rows else None
 
     def photo_by_path(self, rel_path: str) -> PhotoRow | None:
-        rows = self.db.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?", (rel_path,))
+        rows = self.db.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?",
+                             (to_db(rel_path),))
         return _photo(rows[0]) if rows else None
 
     def photos(
@@ -244,7 +246,7 @@ class Store:
             cur = db.execute(
                 "INSERT INTO photos (path, size, mtime_ns, content_hash, status, error, added_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (rel_path, size, mtime_ns, content_hash, status, error, now()),
+                (to_db(rel_path), size, mtime_ns, content_hash, status, error, now()),
             )
             return int(cur.lastrowid)
 
@@ -255,7 +257,7 @@ class Store:
             db.execute(
                 "UPDATE photos SET path = ?, size = ?, mtime_ns = ?, status = ?, error = ? "
                 "WHERE id = ?",
-                (path, size, mtime_ns, status, error, photo_id),
+                (to_db(path), size, mtime_ns, status, error, photo_id),
             )
 
     def mark_missing(self, photo_ids: Iterable[int]) -> None:

@@ -82,7 +82,7 @@ class PhotoGridModel(QAbstractListModel):
             return row.error if row.status == "error" else self._loader.failure(row.id)
         if role == Qt.ItemDataRole.ToolTipRole:
             reason = row.error if row.status == "error" else self._loader.failure(row.id)
-            return f"{row.path}\nCannot be read: {reason}" if reason else row.path
+            return f"{row.shown_path}\nCannot be read: {reason}" if reason else row.shown_path
         return None
 
     # -- updates --------------------------------------------------------------------------

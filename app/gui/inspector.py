@@ -178,7 +178,7 @@ class Inspector(QWidget):
         if len(rows) == 1:
             row = rows[0]
             self._title.setText(row.name)
-            folder = str(PurePosixPath(row.path).parent)
+            folder = str(PurePosixPath(row.shown_path).parent)
             bits = [] if folder == "." else [folder]
             if photo is not None and photo.width:
                 bits.append(f"{photo.width} × {photo.height}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QObject, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPixmap
 from PySide6.QtWidgets import QDialog, QLabel, QSizePolicy, QVBoxLayout, QWidget
@@ -70,7 +72,7 @@ class PreviewDialog(QDialog):
 
     def show_photo(self, row: GridRow) -> None:
         self.row = row
-        self.setWindowTitle(row.path)
+        self.setWindowTitle(row.shown_path)
         self.canvas.pixmap = self._loader.pixmap(row)  # the thumbnail until the big one comes
         self.canvas.message = "" if row.status != "error" else f"Cannot read: {row.error}"
         self.canvas.update()
@@ -91,8 +93,9 @@ class PreviewDialog(QDialog):
                          f"<span style='color:{COLOURS.dim}'>{score}</span>")
         tags = "&nbsp;&nbsp;&nbsp;".join(chips) or f"<span style='color:{COLOURS.dim}'>" \
                                                    "no tags yet</span>"
-        self.caption.setText(f"<b>{self.row.name}</b>&nbsp;&nbsp;<span style='color:"
-                             f"{COLOURS.dim}'>{self.row.path}</span><br>{tags}")
+        name, path = html.escape(self.row.name), html.escape(self.row.shown_path)
+        self.caption.setText(f"<b>{name}</b>&nbsp;&nbsp;<span style='color:"
+                             f"{COLOURS.dim}'>{path}</span><br>{tags}")
 
     def _on_preview_loaded(self, token: int, image: QImage | None, reason: str) -> None:
         if token != self._token:
