@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = album_command("index", "index new and changed photos (scan, thumbnails, tags)")
     p.add_argument("--model", help="a timm model name (default: the offline "
-                   "tf_efficientnet_lite0)")
+                   "tf_efficientnet_lite0; tf_efficientnet_lite1 and tf_efficientnet_lite2 "
+                   "load offline too, with the 'backbones' extra; any other needs --checkpoint)")
     p.add_argument("--checkpoint", help="local weights file for --model (.safetensors or .pth)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     p.add_argument("--workers", type=_positive, help="decode threads (default: one per core)")
@@ -143,7 +144,6 @@ def _split_tag_edits(argv: list[str]) -> list[str]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
 def _printable_streams() -> None:
     """Never fail on printing text that holds an undecodable file name's bytes."""
     for stream in (sys.stdout, sys.stderr):
@@ -153,9 +153,10 @@ def _printable_streams() -> None:
             pass
 
 
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
     _printable_streams()
+    try:
         args = build_parser().parse_args(_split_tag_edits(argv))
     except UsageError as exc:
         print(exc, file=sys.stderr)

