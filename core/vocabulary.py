@@ -4,6 +4,11 @@ the mapping from ImageNet-1k classes to album labels.
 The built-in vocabulary lives in ``assets/vocabulary.toml`` (labels) and
 ``assets/imagenet_map.tsv`` (one line per ImageNet class); both are meant to be edited by hand.
 User-defined labels are added on top with :meth:`Vocabulary.extended`.
+
+A class feeds one main label and, optionally, a few more ("canoe" is a canoe, and shows water and
+the outdoors). A label that no class feeds, anywhere in its subtree, is *prior-blind*: the
+ImageNet prior never sets it, and it learns only from the user's examples
+(:meth:`Vocabulary.prior_blind`). Every user label is prior-blind.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ VOCABULARY_FILE = "vocabulary.toml"
 IMAGENET_MAP_FILE = "imagenet_map.tsv"
 IMAGENET_CLASSES = 1000
 IGNORED = "-"
-"""What the ImageNet map's label column holds for a class that feeds no label."""
+"""What the ImageNet map's label column holds for a class that feeds no label (and the "also"
+column for a class that feeds no further label)."""
 
 _WNID = re.compile(r"n\d{8}")
 _ENTRY_KEYS = frozenset({"parent", "aliases", "threshold"})
@@ -65,12 +71,22 @@ class Label:
 
 @dataclass(frozen=True)
 class ImageNetClass:
-    """One line of the ImageNet map: a class and the album label it feeds (``None``: ignored)."""
+    """One line of the ImageNet map: a class and the album label it feeds (``None``: ignored).
+
+    ``also`` holds the further labels the class feeds (the scene it implies, indoor/outdoor);
+    empty for most classes, and always empty for an ignored one.
+    """
 
     index: int
     wnid: str
     description: str
     label: str | None
+    also: tuple[str, ...] = ()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every label the class feeds, the main one first."""
+        return () if self.label is None else (self.label, *self.also)
 
 
 class Vocabulary:
@@ -80,7 +96,8 @@ class Vocabulary:
     the one the label was defined with.
     """
 
-    def __init__(self, labels: Iterable[Label], imagenet: Sequence[str | None] = ()) -> None:
+    def __init__(self, labels: Iterable[Label], imagenet: Sequence[str | None] = (),
+                 also: Sequence[Sequence[str]] = ()) -> None:
         """Build and validate a vocabulary.
 
         Args:
@@ -88,11 +105,14 @@ class Vocabulary:
             imagenet: The album label each ImageNet class maps to, in class-index order
                 (``None`` for an ignored class). :meth:`load` always gives 1000 entries; an
                 empty sequence means "no mapping".
+            also: Further labels each class feeds, in the same order (empty: none). Shorter
+                than ``imagenet`` (or empty) means the remaining classes feed nothing more.
 
         Raises:
             VocabularyError: On a malformed name or alias, a duplicate name or alias, an unknown
                 parent, a cycle, a threshold outside (0, 1), an unknown ``kind`` or an ImageNet
-                class that maps to an unknown label.
+                class that maps to an unknown label (or, in ``also``, repeats a label, or is an
+                ignored class).
         """
         self._labels: dict[str, Label] = {}
         self._words: dict[str, str] = {}  # normalized name or alias -> canonical name
@@ -107,7 +127,9 @@ class Vocabulary:
             if parent is not None:
                 self._children[normalize(parent)].append(self._labels[key].name)
         self._targets = self._canonicalize_targets(imagenet)
+        self._also = self._canonicalize_also(also)
         self.names: tuple[str, ...] = tuple(self._labels[key].name for key in self._order)
+        self._seen = self._prior_seen()
 
     def _add(self, label: Label) -> None:
         name = _checked_word(label.name, "label name")
@@ -192,6 +214,40 @@ class Vocabulary:
             targets.append(label.name)
         return tuple(targets)
 
+    def _canonicalize_also(self, also: Sequence[Sequence[str]]) -> tuple[tuple[str, ...], ...]:
+        if len(also) > len(self._targets):
+            raise VocabularyError(
+                f"{len(also)} rows of further labels for {len(self._targets)} ImageNet classes")
+        rows: list[tuple[str, ...]] = []
+        for index, target in enumerate(self._targets):
+            raw = also[index] if index < len(also) else ()
+            if isinstance(raw, str):
+                raise VocabularyError(f"ImageNet class {index}: further labels must be a list")
+            extra = tuple(raw)
+            if extra and target is None:
+                raise VocabularyError(f"ImageNet class {index} is ignored but feeds {extra!r}")
+            names: list[str] = []
+            for word in extra:
+                label = self._labels.get(normalize(word)) if isinstance(word, str) else None
+                if label is None:
+                    raise VocabularyError(
+                        f"ImageNet class {index} also feeds unknown label {word!r}")
+                if label.name == target or label.name in names:
+                    raise VocabularyError(
+                        f"ImageNet class {index} feeds label {label.name!r} twice")
+                names.append(label.name)
+            rows.append(tuple(names))
+        return tuple(rows)
+
+    def _prior_seen(self) -> frozenset[str]:
+        """Labels some ImageNet class feeds, directly or through a descendant."""
+        seen: set[str] = set()
+        for target, extra in zip(self._targets, self._also, strict=True):
+            for name in (target, *extra) if target is not None else ():
+                seen.add(name)
+                seen.update(self.ancestors(name))
+        return frozenset(seen)
+
     @classmethod
     def load(cls, folder: Path | None = None) -> Vocabulary:
         """Read ``vocabulary.toml`` and ``imagenet_map.tsv`` from a folder.
@@ -209,7 +265,7 @@ class Vocabulary:
         labels = read_labels(folder / VOCABULARY_FILE)
         rows = read_imagenet_map(folder / IMAGENET_MAP_FILE)
         try:
-            vocabulary = cls(labels, [row.label for row in rows])
+            vocabulary = cls(labels, [row.label for row in rows], [row.also for row in rows])
         except VocabularyError as exc:
             raise VocabularyError(f"{folder}: {exc}") from None
         mapped = sum(target is not None for target in vocabulary.imagenet_targets())
@@ -222,7 +278,7 @@ class Vocabulary:
         Raises:
             VocabularyError: If a new label clashes with the existing ones or is malformed.
         """
-        return Vocabulary([*self, *labels], self._targets)
+        return Vocabulary([*self, *labels], self._targets, self._also)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and normalize(name) in self._labels
@@ -293,16 +349,26 @@ class Vocabulary:
         """The label each ImageNet class maps to, in class-index order; ``None`` = ignored."""
         return self._targets
 
-    def imagenet_membership(self, label_names: Sequence[str]) -> np.ndarray:
+    def imagenet_labels(self) -> tuple[tuple[str, ...], ...]:
+        """Every label each ImageNet class feeds (main label first), in class-index order;
+        ``()`` for an ignored class."""
+        return tuple(() if target is None else (target, *extra)
+                     for target, extra in zip(self._targets, self._also, strict=True))
+
+    def imagenet_membership(self, label_names: Sequence[str], *,
+                            also: bool = True) -> np.ndarray:
         """Which ImageNet classes count towards which labels.
 
         Args:
             label_names: Labels, one per column (names are matched ignoring case).
+            also: Count the further labels of the map's "also" column too (the default).
+                With ``False`` only the main labels count, and the roots partition the mass.
 
         Returns:
             A float32 array of shape ``(classes, len(label_names))`` where ``[i, j]`` is 1.0
-            iff class ``i`` maps to a label in ``subtree(label_names[j])``. Softmax
-            probabilities times this matrix give the prior model's label scores.
+            iff class ``i`` feeds a label in ``subtree(label_names[j])``. Softmax
+            probabilities times this matrix give the prior model's label scores; a parent's
+            column is never below a child's.
 
         Raises:
             KeyError: If a name is not a label of this vocabulary.
@@ -314,10 +380,24 @@ class Vocabulary:
         for index, target in enumerate(self._targets):
             if target is None:
                 continue
-            for name in (target, *self.ancestors(target)):
-                for column in columns.get(name, ()):
-                    matrix[index, column] = 1.0
+            for fed in (target, *self._also[index]) if also else (target,):
+                for name in (fed, *self.ancestors(fed)):
+                    for column in columns.get(name, ()):
+                        matrix[index, column] = 1.0
         return matrix
+
+    def prior_blind(self, name: str) -> bool:
+        """Whether the ImageNet prior cannot see this label, so it learns only from examples.
+
+        True for a label that no ImageNet class feeds, directly or through a descendant
+        ("sky", "sunset", "person"), and for every user label. Raises ``KeyError`` if unknown.
+        """
+        label = self[name]
+        return label.kind == "user" or label.name not in self._seen
+
+    def prior_labels(self) -> tuple[str, ...]:
+        """The labels the ImageNet prior can score (not :meth:`prior_blind`), in tree order."""
+        return tuple(name for name in self.names if not self.prior_blind(name))
 
 
 def _checked_word(word: object, what: str) -> str:
@@ -375,8 +455,9 @@ def read_labels(path: Path) -> list[Label]:
 
 
 def read_imagenet_map(path: Path) -> list[ImageNetClass]:
-    """Parse ``imagenet_map.tsv``: ``index, wnid, description, label or "-"`` per line.
+    """Parse ``imagenet_map.tsv``: ``index, wnid, description, label or "-"[, also]`` per line.
 
+    The optional fifth field lists further labels, comma-separated (``-`` or empty: none).
     Lines starting with ``#`` and blank lines are skipped. Labels are not checked here (the
     :class:`Vocabulary` does that), only the shape: exactly 1000 classes, in index order.
 
@@ -394,9 +475,14 @@ def read_imagenet_map(path: Path) -> list[ImageNetClass]:
             continue
         fields = line.split("\t")
         where = f"{path}, line {number}"
-        if len(fields) != 4:
-            raise VocabularyError(f"{where}: expected 4 tab-separated fields, got {len(fields)}")
-        index, wnid, description, label = (field.strip() for field in fields)
+        if len(fields) not in (4, 5):
+            raise VocabularyError(
+                f"{where}: expected 4 or 5 tab-separated fields, got {len(fields)}")
+        index, wnid, description, label = (field.strip() for field in fields[:4])
+        extra = fields[4].strip() if len(fields) == 5 else ""
+        also = () if extra in ("", IGNORED) else tuple(w.strip() for w in extra.split(","))
+        if any(not word for word in also):
+            raise VocabularyError(f"{where}: empty name in the further labels {extra!r}")
         if index != str(len(rows)):
             raise VocabularyError(f"{where}: expected class index {len(rows)}, got {index!r}")
         if not _WNID.fullmatch(wnid) or wnid in seen:
@@ -405,7 +491,9 @@ def read_imagenet_map(path: Path) -> list[ImageNetClass]:
             raise VocabularyError(f"{where}: empty label (write {IGNORED!r} to ignore a class)")
         seen.add(wnid)
         target = None if label == IGNORED else label
-        rows.append(ImageNetClass(len(rows), wnid, description, target))
+        if target is None and also:
+            raise VocabularyError(f"{where}: an ignored class cannot feed {extra!r}")
+        rows.append(ImageNetClass(len(rows), wnid, description, target, also))
     if len(rows) != IMAGENET_CLASSES:
         raise VocabularyError(f"{path}: expected {IMAGENET_CLASSES} classes, found {len(rows)}")
     return rows

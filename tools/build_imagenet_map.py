@@ -9,6 +9,17 @@ breadth first (nearest ancestor first, the class itself included); the first syn
 ``RULES`` decides. ``OVERRIDES`` (by class index) wins over everything; a class no rule reaches
 falls back to its top category via ``FALLBACKS``' broad rules, and ``-`` means ignored.
 
+How a class gets its further labels (the fifth, "also" column), in this order:
+    * the scene it implies: ``SCENE_RULES`` (WordNet synset, e.g. every watercraft shows water)
+      and ``SCENE_OVERRIDES`` (by class index, e.g. seashore shows the sea, ski shows snow);
+    * ``indoor`` or ``outdoor``: ``SETTING_OVERRIDES`` by class index, else ``SETTING_BY_LABEL``
+      on the class's album label or its nearest listed ancestor, then the same for its scene
+      labels (everything under "landscape" is outdoor, everything under "room" indoor), else
+      the nearest synset in ``SETTING_RULES`` (furniture and home appliances are indoor; land
+      forms, vehicles, bridges, fences and buildings outdoor). A class none of them reaches, or one marked ``-``, is neither: most
+      animals, people, food and small objects are photographed in both.
+The rules are written from what the classes are (WordNet's definitions), not fitted to photos.
+
 Inputs:
     * WordNet 3.0 ``data.noun`` (Debian: ``apt-get download wordnet-base``, ``dpkg -x`` it, the
       file is ``usr/share/wordnet/data.noun``).
@@ -30,6 +41,7 @@ import importlib.util
 import logging
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,14 +55,35 @@ from core.vocabulary import (  # noqa: E402
 )
 
 logger = logging.getLogger("build_imagenet_map")
+V = TypeVar("V")
 
 HEADER = """\
 # ImageNet-1k class -> album label, one line per class, in timm's class-index order.
 # Columns (tab-separated): index, WordNet id (n + 8-digit synset offset), ImageNet's own
-# description, album label. The label must be a name in vocabulary.toml; "-" means the class is
-# deliberately ignored (its probability feeds no label).
+# description, album label, and optionally "also": further labels, comma-separated. Every label
+# must be a name in vocabulary.toml; "-" in the label column means the class is deliberately
+# ignored (its probability feeds no label); an ignored class has no "also".
 # The prior model scores a label with the softmax mass of every class mapped into its subtree,
-# so map a class to the most specific label that truly describes what its photos show.
+# so map a class to the most specific label that truly describes what its photos show. A class
+# counts fully towards each label it feeds (and their parents): "canoe" feeds canoe, and also
+# water and outdoor. Use "also" only for what the class's photos show by definition.
+# "also" holds two kinds of labels, both written by tools/build_imagenet_map.py:
+#   - the scene a class implies: every watercraft shows water; seashore, promontory and
+#     breakwater show the sea; dock, pier, boathouse and paddle show water; sleds, snowmobile,
+#     ski and snowplow show snow; harvester, thresher and plow a field; streetcar, trolleybus
+#     and cab a street; a scuba diver is underwater.
+#   - indoor / outdoor, from what the class is: WordNet hypernyms (furniture, home appliances,
+#     kitchen utensils, bedclothes, floor covers => indoor; geological formations, vehicles,
+#     fences, bridges, memorials, towers, buildings, dwellings, fungi, flowers => outdoor), the
+#     class's album label (the landscape, street, harbor, garden, bridge, monument, fountain,
+#     tent and amusement park subtrees => outdoor; room and bathroom => indoor), and a listed
+#     hand decision per class where those disagree with what the class is (park bench, lawn
+#     mower, ski => outdoor; desktop computers and peripherals, TV and hi-fi, pianos, organ,
+#     radiator, stove, altar, theater curtain => indoor; shops, cinema, greenhouse, dome,
+#     vault, forklift, shopping cart, doormat => neither). Animals, people, food, clothing and
+#     most small objects are neither: they are photographed in both. Never fitted to photos.
+# Labels no class feeds ("sky", "sunset", "forest", "person"...) are "prior-blind": the album
+# shows them as learning from the user's examples.
 # First generated from WordNet hypernym chains by tools/build_imagenet_map.py, then hand-fixed;
 # edit this file by hand (keep tabs, keep all 1000 lines, keep the order).
 """
@@ -290,6 +323,68 @@ OVERRIDES: dict[int, str] = {
     496: "christmas", 607: "halloween", 667: "graduation", 400: "graduation",
     982: "wedding", 819: "concert", 645: "festival",
 }
+
+# The scene a class implies, by WordNet synset (nearest first) and by class index.
+SCENE_RULES: dict[str, tuple[str, ...]] = {
+    "n04530566": ("water",),  # vessel, watercraft: boats and ships are photographed on water
+}
+SCENE_OVERRIDES: dict[int, tuple[str, ...]] = {
+    978: ("sea",), 976: ("sea",), 460: ("sea",),  # seashore, promontory (headland), breakwater
+    536: ("water",), 718: ("water",), 449: ("water",),  # dock, pier, boathouse
+    693: ("water",), 694: ("water",),  # paddle, paddlewheel
+    450: ("snow",), 537: ("snow",), 802: ("snow",), 795: ("snow",), 803: ("snow",),
+    # ^ bobsled, dogsled, snowmobile, ski, snowplow
+    595: ("field",), 856: ("field",), 730: ("field",),  # harvester, thresher, plow
+    829: ("street",), 874: ("street",), 468: ("street",),  # streetcar, trolleybus, cab
+    983: ("underwater",),  # scuba diver
+}
+
+INDOOR, OUTDOOR = "indoor", "outdoor"
+# indoor / outdoor by the class's album label (the label itself or its nearest listed ancestor).
+SETTING_BY_LABEL: dict[str, str] = {
+    "landscape": OUTDOOR, "street": OUTDOOR, "harbor": OUTDOOR, "garden": OUTDOOR,
+    "bridge": OUTDOOR, "monument": OUTDOOR, "fountain": OUTDOOR, "tent": OUTDOOR,
+    "amusement park": OUTDOOR, "room": INDOOR,  # "bathroom" is under "room"
+}
+# indoor / outdoor by WordNet synset (nearest first); IGNORED stops the search (neither).
+SETTING_RULES: dict[str, str] = {
+    "furniture": INDOOR, "home appliance": INDOOR, "kitchen utensil": INDOOR,
+    "bedclothes": INDOOR, "cushion": INDOOR, "floor cover": INDOOR,
+    "geological formation": OUTDOOR, "vehicle": OUTDOOR, "fence": OUTDOOR, "bridge": OUTDOOR,
+    "memorial": OUTDOOR, "tower": OUTDOOR, "building": OUTDOOR, "dwelling": OUTDOOR,
+    "fungus": OUTDOOR, "flower": OUTDOOR,
+    "shop": IGNORED,  # storefronts and shop floors alike
+}
+# Where the class's own nature disagrees with the rules above (or they do not reach it).
+SETTING_OVERRIDES: dict[int, str] = {
+    # outdoor things that WordNet files elsewhere
+    703: OUTDOOR, 621: OUTDOOR, 795: OUTDOOR, 701: OUTDOOR,
+    # ^ park bench, lawn mower, ski, parachute
+    693: OUTDOOR, 694: OUTDOOR, 983: OUTDOOR,  # paddle, paddlewheel, scuba diver
+    460: OUTDOOR, 525: OUTDOOR, 540: OUTDOOR,  # breakwater, dam, drilling platform
+    853: OUTDOOR, 858: OUTDOOR, 442: OUTDOOR,  # thatch, tile roof, bell cote
+    483: OUTDOOR, 900: OUTDOOR, 437: OUTDOOR,  # castle, water tower, beacon
+    988: OUTDOOR, 989: OUTDOOR, 990: OUTDOOR,  # acorn, hip, buckeye: on the plant, outside
+    # indoor things: desktop computers and peripherals, TV and hi-fi, keyboard instruments
+    527: INDOOR, 664: INDOOR, 782: INDOOR, 673: INDOOR, 508: INDOOR, 742: INDOOR,
+    713: INDOOR, 745: INDOOR, 810: INDOOR, 662: INDOOR,
+    # ^ desktop computer, monitor, screen, mouse, computer keyboard, printer, photocopier,
+    #   projector, space bar, modem
+    851: INDOOR, 548: INDOOR, 485: INDOOR, 482: INDOOR, 848: INDOOR,
+    # ^ television, entertainment center, CD player, cassette player, tape player
+    579: INDOOR, 881: INDOOR, 687: INDOOR,  # grand piano, upright, organ
+    753: INDOOR, 811: INDOOR, 827: INDOOR, 619: INDOOR, 892: INDOOR,
+    # ^ radiator, space heater, stove, lampshade, wall clock
+    406: INDOOR, 854: INDOOR, 762: INDOOR, 729: INDOOR,  # altar, theater curtain, restaurant,
+    # plate rack
+    # neither: photographed both inside and outside
+    498: IGNORED, 580: IGNORED, 538: IGNORED, 884: IGNORED,  # cinema, greenhouse, dome, vault
+    561: IGNORED, 791: IGNORED, 539: IGNORED, 743: IGNORED,  # forklift, shopping cart, doormat,
+    # prison
+    458: IGNORED, 708: IGNORED, 634: IGNORED, 797: IGNORED,  # brass (plaque), pedestal,
+    # lumbermill, sleeping bag
+    476: IGNORED, 559: IGNORED,  # carousel, folding chair
+}
 # fmt: on
 
 
@@ -339,10 +434,20 @@ def ancestors(synsets: dict[str, tuple[list[str], list[str]]], offset: str) -> l
     return order
 
 
+Row = tuple[str, str, str, tuple[str, ...]]
+
+
 def build(
-    synsets: dict[str, tuple[list[str], list[str]]], classes: list[tuple[str, str]]
-) -> list[tuple[str, str, str]]:
-    """The (wnid, description, label or "-") rows: OVERRIDES, else RULES, else FALLBACKS."""
+    synsets: dict[str, tuple[list[str], list[str]]],
+    classes: list[tuple[str, str]],
+    vocabulary: Vocabulary | None = None,
+) -> list[Row]:
+    """The (wnid, description, label or "-", also) rows.
+
+    The label: OVERRIDES, else RULES, else FALLBACKS. The further labels: the scene, then
+    indoor/outdoor (see the module docstring); they need ``vocabulary`` for the label tree
+    and are left out without it.
+    """
     chains = [ancestors(synsets, wnid[1:]) for wnid, _ in classes]
     by_lemma: dict[str, set[str]] = collections.defaultdict(set)
     for chain in chains:
@@ -350,22 +455,55 @@ def build(
             by_lemma[normalize(synsets[offset][0][0])].add(offset)
     rules = _resolve_keys(RULES, synsets, by_lemma)
     fallbacks = _resolve_keys(FALLBACKS, synsets, by_lemma)
+    scene_rules = _resolve_keys(SCENE_RULES, synsets, by_lemma)
+    setting_rules = _resolve_keys(SETTING_RULES, synsets, by_lemma)
     rows = []
     for index, ((wnid, description), chain) in enumerate(zip(classes, chains, strict=True)):
         label = next((rules[offset] for offset in chain if offset in rules), None)
         if label is None:
             label = next((fallbacks[offset] for offset in chain if offset in fallbacks), IGNORED)
-        rows.append((wnid, description, OVERRIDES.get(index, label)))
+        label = OVERRIDES.get(index, label)
+        also: tuple[str, ...] = ()
+        if vocabulary is not None and label != IGNORED:
+            also = _further_labels(index, label, chain, scene_rules, setting_rules, vocabulary)
+        rows.append((wnid, description, label, also))
     return rows
 
 
+def _further_labels(
+    index: int,
+    label: str,
+    chain: list[str],
+    scene_rules: dict[str, tuple[str, ...]],
+    setting_rules: dict[str, str],
+    vocabulary: Vocabulary,
+) -> tuple[str, ...]:
+    """The scene a class implies, then indoor or outdoor; never the label or a repeat."""
+    scene = SCENE_OVERRIDES.get(index)
+    if scene is None:
+        scene = next((scene_rules[offset] for offset in chain if offset in scene_rules), ())
+    setting = SETTING_OVERRIDES.get(index)
+    for name in (label, *scene) if setting is None else ():  # a field is outdoors, so a plow is
+        setting = next((SETTING_BY_LABEL[up] for up in (name, *vocabulary.ancestors(name))
+                        if up in SETTING_BY_LABEL), None)
+        if setting is not None:
+            break
+    if setting is None:
+        setting = next((setting_rules[o] for o in chain if o in setting_rules), IGNORED)
+    found: list[str] = []
+    for name in (*scene, setting):
+        if name != IGNORED and name != label and name not in found:
+            found.append(name)
+    return tuple(found)
+
+
 def _resolve_keys(
-    table: dict[str, str],
+    table: dict[str, V],
     synsets: dict[str, tuple[list[str], list[str]]],
     by_lemma: dict[str, set[str]],
-) -> dict[str, str]:
+) -> dict[str, V]:
     """Turn rule keys (lemma or n-id) into synset offsets; a lemma must name one synset."""
-    rules: dict[str, str] = {}
+    rules: dict[str, V] = {}
     problems = []
     for key, label in table.items():
         if key.startswith("n") and key[1:].isdigit():
@@ -382,9 +520,12 @@ def _resolve_keys(
     return rules
 
 
-def render(rows: list[tuple[str, str, str]]) -> str:
-    """The TSV text, header included."""
-    body = "".join(f"{i}\t{wnid}\t{desc}\t{label}\n" for i, (wnid, desc, label) in enumerate(rows))
+def render(rows: list[Row]) -> str:
+    """The TSV text, header included; the fifth column only on lines that have further labels."""
+    body = "".join(
+        f"{i}\t{wnid}\t{desc}\t{label}" + (f"\t{','.join(also)}" if also else "") + "\n"
+        for i, (wnid, desc, label, also) in enumerate(rows)
+    )
     return HEADER + body
 
 
@@ -399,28 +540,39 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    rows = build(read_wordnet(args.wordnet), timm_classes())
     vocabulary = Vocabulary(read_labels(args.assets / "vocabulary.toml"))
-    unknown = sorted({label for *_, label in rows if label != IGNORED and label not in vocabulary})
+    rows = build(read_wordnet(args.wordnet), timm_classes(), vocabulary)
+    unknown = sorted({
+        name for _, _, label, also in rows for name in (label, *also)
+        if name != IGNORED and name not in vocabulary
+    })
     if unknown:
         raise SystemExit(f"labels missing from vocabulary.toml: {unknown}")
     target = args.assets / "imagenet_map.tsv"
     if args.diff:
-        current = {row.index: row.label or IGNORED for row in read_imagenet_map(target)}
-        for index, (_, description, label) in enumerate(rows):
-            if current.get(index) != label:
-                sys.stdout.write(f"{index}\t{description}\t{current.get(index)} -> {label}\n")
+        current = {row.index: (row.label or IGNORED, row.also) for row in read_imagenet_map(target)}
+        for index, (_, description, label, also) in enumerate(rows):
+            if current.get(index) != (label, also):
+                before = current.get(index, (None, ()))
+                change = f"{_show(*before)} -> {_show(label, also)}"
+                sys.stdout.write(f"{index}\t{description}\t{change}\n")
     elif args.write:
         target.write_text(render(rows), encoding="utf-8")
         logger.info("wrote %s", target)
-    counts = collections.Counter(label for *_, label in rows)
+    counts = collections.Counter(label for _, _, label, _ in rows)
+    further = collections.Counter(name for *_, also in rows for name in also)
     logger.info(
-        "%d classes mapped, %d ignored, %d labels fed",
+        "%d classes mapped, %d ignored, %d labels fed; further labels: %s",
         len(rows) - counts[IGNORED],
         counts[IGNORED],
         len(counts) - (IGNORED in counts),
+        ", ".join(f"{name} {n}" for name, n in further.most_common()),
     )
     return 0
+
+
+def _show(label: str | None, also: tuple[str, ...]) -> str:
+    return f"{label}" + (f" + {','.join(also)}" if also else "")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def timm_imagenet_classes() -> list[tuple[str, str]]:
 
 def test_shipped_vocabulary_size_and_roots(vocab: Vocabulary) -> None:
     assert len(vocab) >= 150
-    assert 1 <= len(vocab.roots()) <= 12
+    assert 1 <= len(vocab.roots()) <= 14
     assert {"animal", "plant", "food and drink", "vehicle", "landscape", "people"} <= set(
         vocab.roots()
     )
@@ -69,7 +69,8 @@ def test_shipped_vocabulary_size_and_roots(vocab: Vocabulary) -> None:
 
 def test_every_root_has_children_and_most_labels_have_aliases(vocab: Vocabulary) -> None:
     for root in vocab.roots():
-        assert vocab.children(root), f"root {root!r} has no children"
+        if root not in ("indoor", "outdoor"):  # where a photo was taken: no kinds below
+            assert vocab.children(root), f"root {root!r} has no children"
     with_aliases = sum(1 for label in vocab if label.aliases)
     assert with_aliases >= 0.9 * len(vocab)
 
@@ -180,10 +181,13 @@ def test_membership_matrix_shape_and_values(vocab: Vocabulary) -> None:
             root = (target, *vocab.ancestors(target))[-1]
             assert matrix[index, column[root]] == 1.0
             assert matrix[index, column[target]] == 1.0
-    # Each mapped class counts towards exactly one root: the roots partition the mass.
+    # Through its main label, each mapped class counts towards exactly one root: the roots
+    # partition the mass. The further labels add to that, never take away.
+    main = vocab.imagenet_membership(names, also=False)
     roots = [column[root] for root in vocab.roots()]
     mapped = [t is not None for t in vocab.imagenet_targets()]
-    assert np.array_equal(matrix[:, roots].sum(axis=1), np.asarray(mapped, dtype=np.float32))
+    assert np.array_equal(main[:, roots].sum(axis=1), np.asarray(mapped, dtype=np.float32))
+    assert np.all(matrix >= main)
 
 
 def test_membership_gives_parent_scores_never_below_child_scores(vocab: Vocabulary) -> None:
@@ -412,7 +416,11 @@ def test_threshold_override_in_the_file(assets_copy: Path) -> None:
         ("\tcat\n", "\tkat\n", "ImageNet class 281 maps to unknown label 'kat'"),
         ("281\tn02123045", "2810\tn02123045", "line .*: expected class index 281"),
         ("\tcat\n", "\t\n", "empty label"),
-        ("\tcat\n", "\tcat\textra\n", "expected 4 tab-separated fields"),
+        ("\tcat\n", "\tcat\tdog\textra\n", "expected 4 or 5 tab-separated fields"),
+        ("\tcat\n", "\tcat\tkat\n", "ImageNet class 281 also feeds unknown label 'kat'"),
+        ("\tcat\n", "\tcat\tdog,,\n", "empty name in the further labels"),
+        ("\tcat\n", "\tcat\tcat\n", "ImageNet class 281 feeds label 'cat' twice"),
+        ("\tcat\n", "\t-\tcat\n", "an ignored class cannot feed"),
         ("n02123045", "n02123159", "bad or repeated WordNet id"),
     ],
 )
@@ -449,3 +457,164 @@ def test_malformed_vocabulary_file(assets_copy: Path, old: str, new: str, messag
 def test_missing_files(tmp_path: Path) -> None:
     with pytest.raises(VocabularyError, match="cannot read"):
         Vocabulary.load(tmp_path)
+
+
+# ------------------------------------------------------------- the scene, indoor and outdoor
+
+
+@pytest.mark.parametrize(
+    ("index", "labels"),
+    [
+        (472, ("canoe", "water", "outdoor")),  # canoe
+        (693, ("canoe", "water", "outdoor")),  # paddle
+        (978, ("beach", "sea", "outdoor")),  # seashore
+        (976, ("cliff", "sea", "outdoor")),  # promontory
+        (718, ("harbor", "water", "outdoor")),  # pier
+        (802, ("winter sport", "snow", "outdoor")),  # snowmobile
+        (795, ("skiing", "snow", "outdoor")),  # ski
+        (703, ("furniture", "outdoor")),  # park bench
+        (970, ("mountain", "outdoor")),  # alp
+        (829, ("train", "street", "outdoor")),  # streetcar
+        (831, ("sofa", "indoor")),  # studio couch
+        (760, ("appliance", "indoor")),  # refrigerator
+        (435, ("bathroom", "indoor")),  # bathtub
+        (624, ("room", "indoor")),  # library
+        (281, ("cat",)),  # tabby: cats live inside and out
+        (967, ("espresso",)),
+    ],
+)
+def test_classes_feed_their_scene_and_setting(
+    vocab: Vocabulary, index: int, labels: tuple[str, ...]
+) -> None:
+    assert vocab.imagenet_labels()[index] == labels
+    assert vocab.imagenet_targets()[index] == labels[0]
+
+
+def test_indoor_and_outdoor_are_fed_and_never_together(vocab: Vocabulary) -> None:
+    assert {"indoor", "outdoor"} <= set(vocab.roots())
+    assert vocab.resolve("indoors") == "indoor" and vocab.resolve("outdoors") == "outdoor"
+    matrix = vocab.imagenet_membership(["indoor", "outdoor", "landscape", "room"])
+    indoor, outdoor, landscape, room = matrix.T
+    assert indoor.sum() >= 60 and outdoor.sum() >= 100
+    assert not np.any(indoor * outdoor)
+    assert np.all(outdoor >= landscape)  # every land form is outdoors
+    assert np.all(indoor >= room)
+    for index in range(398):  # animals imply neither
+        assert not (indoor[index] or outdoor[index]), index
+
+
+def test_the_map_header_says_how_the_further_labels_were_derived() -> None:
+    header = [line for line in (assets_dir() / IMAGENET_MAP_FILE).read_text().splitlines()
+              if line.startswith("#")]
+    text = " ".join(header)
+    assert "also" in text and "indoor" in text and "WordNet" in text
+    assert "build_imagenet_map.py" in text
+
+
+def test_membership_with_further_labels_keeps_parents_at_or_above_children(
+    vocab: Vocabulary,
+) -> None:
+    names = list(vocab.names)
+    matrix = vocab.imagenet_membership(names)
+    column = {name: j for j, name in enumerate(names)}
+    for label in vocab:
+        for ancestor in vocab.ancestors(label.name):
+            assert np.all(matrix[:, column[ancestor]] >= matrix[:, column[label.name]]), label
+    rng = np.random.default_rng(1)
+    logits = rng.normal(scale=3.0, size=(8, 1000)).astype(np.float32)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    scores = probs @ vocab.imagenet_membership(["landscape", "water", "sea", "outdoor"])
+    assert np.all(scores[:, 0] >= scores[:, 1]) and np.all(scores[:, 1] >= scores[:, 2])
+    assert np.all(scores <= 1.0 + 1e-5)
+
+
+def test_further_labels_on_a_small_vocabulary(small: Vocabulary) -> None:
+    both = Vocabulary(list(small), ["poodle", "cup", None], [(), ("cat",), ()])
+    matrix = both.imagenet_membership(["animal", "cat", "cup", "object"])
+    assert matrix.tolist() == [[1, 0, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0]]
+    assert both.imagenet_membership(["cat"], also=False).sum() == 0
+    assert both.imagenet_labels() == (("poodle",), ("cup", "cat"), ())
+    assert both.extended([Label("mine", "object", kind="user")]).imagenet_labels() == (
+        both.imagenet_labels())
+    with pytest.raises(VocabularyError, match="also feeds unknown label 'kat'"):
+        Vocabulary(list(small), ["dog"], [("kat",)])
+    with pytest.raises(VocabularyError, match="is ignored but feeds"):
+        Vocabulary(list(small), [None], [("cat",)])
+    with pytest.raises(VocabularyError, match="feeds label 'dog' twice"):
+        Vocabulary(list(small), ["dog"], [("Dog",)])
+
+
+# ------------------------------------------------------------------------- prior-blind labels
+
+
+def test_prior_blind_labels(vocab: Vocabulary) -> None:
+    for name in ("sky", "sunset", "forest", "person", "fireworks"):
+        assert vocab.prior_blind(name), name
+    for name in ("dog", "animal", "landscape", "water", "sea", "snow", "indoor", "outdoor"):
+        assert not vocab.prior_blind(name), name
+    assert set(vocab.prior_labels()) == {n for n in vocab.names if not vocab.prior_blind(n)}
+    assert list(vocab.prior_labels()) == [n for n in vocab.names if n in vocab.prior_labels()]
+    mine = vocab.extended([Label("grandma's garden", "garden", kind="user"),
+                           Label("my dog", "dog", kind="user")])
+    assert mine.prior_blind("Grandma's Garden") and mine.prior_blind("my dog")
+    assert not mine.prior_blind("garden") and "my dog" not in mine.prior_labels()
+    with pytest.raises(KeyError):
+        vocab.prior_blind("unicorn")
+    # Exactly the labels with an all-zero membership column, and the user's labels.
+    names = list(mine.names)
+    zero = mine.imagenet_membership(names).sum(axis=0) == 0
+    assert [n for n, z in zip(names, zero, strict=True) if z] == [
+        n for n in names if mine.prior_blind(n) and mine[n].kind == "builtin"
+        or mine[n].kind == "user"]
+
+
+def test_no_mapping_makes_every_label_prior_blind(small: Vocabulary) -> None:
+    bare = Vocabulary(list(small))
+    assert all(bare.prior_blind(name) for name in bare.names)
+    assert bare.prior_labels() == ()
+    assert small.prior_blind("object") is False and small.prior_blind("poodle") is False
+
+
+# ---------------------------------------------------------------------------- on real photos
+
+
+@pytest.mark.slow
+def test_real_outdoor_photos_get_an_outdoor_label_and_an_indoor_one_does_not(
+    vocab: Vocabulary,
+) -> None:
+    """The global prior on real ImageNet photos (foolbox's), scored as the prior head does.
+
+    None of the bundled photos is a pure landscape the 1000 classes describe: the nearest is a
+    jeep on a mountain track (imagenet_06), a car on a rocky slope (imagenet_07) and a yurt in a
+    forest (imagenet_08). The global softmax puts their mass on the vehicle or the hut, so it is
+    the scene labels fed through the "also" column that tag the scene: outdoor.
+    """
+    pytest.importorskip("torch")
+    from PIL import Image
+
+    from core.imaging import to_model_input
+    from core.tagger import Backbone
+    from tests.conftest import foolbox_photos
+
+    photos = {path.stem: path for path, _ in foolbox_photos()}
+    outdoor = ["imagenet_06_609", "imagenet_07_609", "imagenet_08_915", "imagenet_05_853"]
+    indoor = ["imagenet_12_741"]  # a prayer rug on a floor
+    backbone = Backbone.load(device="cpu")
+    crops = []
+    for name in outdoor + indoor:
+        with Image.open(photos[name]) as image:
+            crops.append(to_model_input(image.convert("RGB"), size=backbone.input_size,
+                                        crop_pct=0.875))
+    import torch
+
+    with torch.inference_mode():
+        logits = backbone.classify(backbone.features(np.stack(crops)))
+        probs = torch.softmax(logits.float(), dim=1).cpu().numpy()
+    names = ["outdoor", "indoor"]
+    scores = probs @ vocab.imagenet_membership(names)
+    threshold = {name: vocab[name].threshold for name in names}
+    for row, name in zip(scores, outdoor + indoor, strict=True):
+        expect = "outdoor" if name in outdoor else "indoor"
+        other = "indoor" if expect == "outdoor" else "outdoor"
+        assert row[names.index(expect)] >= threshold[expect], (name, row)
+        assert row[names.index(other)] < threshold[other], (name, row)
