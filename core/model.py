@@ -72,33 +72,41 @@ def load_active_model(store: TagStore, vocabulary: Vocabulary, data_dir: Path,
     Raises:
         ModelLoadError: the backbone, checkpoint or head file cannot be used.
     """
+    from core.residual import RESIDUAL_HEAD_FORMAT, ResidualHead, head_format
     from core.tagger import Backbone, LinearHead, PriorHead, Tagger
 
     checkpoint = Path(choice.checkpoint).expanduser() if choice.checkpoint else None
     backbone = Backbone.load(choice.name, checkpoint, device=choice.device)
     ids = {label.name.lower(): label.id for label in store.labels()}
+    names = prior_label_names(vocabulary)
+    prior = PriorHead(names, vocabulary.imagenet_membership(names), regional=True)
+    key = Tagger(backbone, prior).feature_key
     active = store.active_model()
-    if active is None or active.backbone != backbone.id:
+    if active is None or active.backbone not in (key, backbone.id) or (
+            active.backbone == backbone.id and not active.head_file):
         if backbone.num_classes != len(vocabulary.imagenet_targets()):
             raise ModelLoadError(
                 f"{choice.name} has {backbone.num_classes} classes; the prior head needs an "
                 f"ImageNet-1k classifier ({len(vocabulary.imagenet_targets())} classes)"
             )
         version = max((m.version for m in store.models()), default=-1) + 1
-        store.add_model(version, backbone.id, None, {}, {"kind": "prior"}, activate=True)
+        store.add_model(version, key, None, {}, {"kind": "prior"}, activate=True)
         store.set_meta("model", choice.as_json())
-        logger.info("model version %d: prior head on %s", version, backbone.id)
+        logger.info("model version %d: prior head on %s", version, key)
         active = store.active_model()
+    head: PriorHead | LinearHead | ResidualHead = prior
     if active.head_file:
-        head = LinearHead.load(data_dir / active.head_file)
-    else:
-        names = prior_label_names(vocabulary)
-        head = PriorHead(names, vocabulary.imagenet_membership(names))
+        path = data_dir / active.head_file
+        if head_format(path) == RESIDUAL_HEAD_FORMAT:
+            head = ResidualHead.load(path, prior)
+        else:
+            head = LinearHead.load(path)
     missing = [n for n in head.label_names if n.lower() not in ids]
     if missing:
         raise ModelLoadError(f"the model scores labels this album lacks: {missing[:5]}")
     label_ids = tuple(ids[n.lower()] for n in head.label_names)
-    return ActiveModel(Tagger(backbone, head), label_ids, active.version, backbone.id)
+    tagger = Tagger(backbone, head)
+    return ActiveModel(tagger, label_ids, active.version, tagger.feature_key)
 
 
 def prior_label_names(vocabulary: Vocabulary) -> list[str]:

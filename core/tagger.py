@@ -19,12 +19,13 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from core.errors import ModelLoadError
+from core.regions import Regions, calibrate
 from core.weights import DEFAULT_BACKBONE, load_backbone_module
 
 logger = logging.getLogger(__name__)
@@ -146,16 +147,28 @@ class Backbone:
             TypeError: ``batch`` is not uint8.
             ValueError: ``batch`` has the wrong shape.
         """
+        return self.features_and_map(batch)[0]
+
+    def features_and_map(self, batch: np.ndarray | torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled features (B, feature_dim) and the last feature map (B, C, h, w), float32.
+
+        Raises:
+            TypeError: ``batch`` is not uint8.
+            ValueError: ``batch`` has the wrong shape.
+        """
         x = self._to_device(batch)
         if x.shape[0] == 0:
-            return torch.zeros((0, self.feature_dim), dtype=torch.float32, device=self.device)
+            empty = torch.zeros((0, self.feature_dim), dtype=torch.float32, device=self.device)
+            return empty, torch.zeros((0, self.feature_dim, 1, 1), device=self.device)
         with torch.inference_mode():
             if self.channels_last:  # reorder the uint8 bytes; float() then keeps the layout
                 x = x.contiguous(memory_format=torch.channels_last)
             x = x.float().mul_(self._scale).add_(self._shift)
             with self._autocast():
-                pooled = self.model.forward_head(self.model.forward_features(x), pre_logits=True)
-            return pooled.float()
+                feature_map = self.model.forward_features(x)
+                pooled = self.model.forward_head(feature_map, pre_logits=True)
+            return pooled.float(), feature_map.float()
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         """Logits (B, num_classes), float32 on ``device``, from pooled features (B, feature_dim).
@@ -227,15 +240,20 @@ class PriorHead:
     """Model version 0: a label's score is the ImageNet softmax mass of the classes under it.
 
     Because a parent's membership column covers its children's classes, a parent never scores
-    below a child. No training is needed.
+    below a child. With ``regional`` (the default) the head also reads the regional evidence
+    that ``Tagger.run`` caches after the pooled features (``core.regions``) and keeps, per
+    label, the larger of the global score and the calibrated regional one: a second object or
+    the scene around the main subject can then be tagged too. No training is needed.
     """
 
-    def __init__(self, label_names: Sequence[str], membership: np.ndarray) -> None:
+    def __init__(self, label_names: Sequence[str], membership: np.ndarray,
+                 regional: bool = True) -> None:
         """Build the head from the vocabulary's class-to-label membership.
 
         Args:
             label_names: The album labels, one per membership column.
             membership: float32 (num_classes, L), 1 where a class lies in a label's subtree.
+            regional: Also score labels from regional evidence (``core.regions``).
 
         Raises:
             ValueError: Shapes disagree, names repeat, or values are outside [0, 1].
@@ -249,6 +267,7 @@ class PriorHead:
         if not np.all(np.isfinite(matrix)) or np.any((matrix < 0) | (matrix > 1)):
             raise ValueError("membership values must lie in [0, 1]")
         self.num_classes = int(matrix.shape[0])
+        self.regions = Regions(self.label_names, matrix) if regional else None
         self._tensors = _DeviceCache(membership=torch.from_numpy(matrix.copy()))
 
     def check(self, backbone: Backbone) -> None:
@@ -260,12 +279,17 @@ class PriorHead:
             )
 
     def scores(self, backbone: Backbone, features: torch.Tensor) -> torch.Tensor:
-        """Scores (B, L) in [0, 1] from pooled features."""
+        """Scores (B, L) in [0, 1] from cached descriptors (pooled features [+ regions])."""
         self.check(backbone)
         with torch.inference_mode():
-            probs = torch.softmax(backbone.classify(features), dim=1)
+            pooled = features[:, : backbone.feature_dim]
+            probs = torch.softmax(backbone.classify(pooled), dim=1)
             membership = self._tensors.on(probs.device)["membership"]
-            return (probs @ membership).clamp_(0.0, 1.0)
+            scores = (probs @ membership).clamp_(0.0, 1.0)
+            if self.regions is not None and features.shape[1] > backbone.feature_dim:
+                regional = features[:, backbone.feature_dim :].to(scores.device, torch.float32)
+                scores = torch.maximum(scores, calibrate(regional))
+            return scores
 
 
 class LinearHead:
@@ -305,10 +329,11 @@ class LinearHead:
         self.feature_dim = int(self.weight.shape[1])
         self._tensors = _DeviceCache(weight=self.weight, bias=self.bias)
 
-    def check(self, backbone: Backbone) -> None:
+    def check(self, backbone: Backbone, feature_key: str | None = None) -> None:
         """Raise ModelLoadError unless the head was trained on ``backbone``'s features."""
-        if self.backbone_id != backbone.id:
-            raise ModelLoadError(f"head was trained on {self.backbone_id}, not on {backbone.id}")
+        key = feature_key or backbone.id
+        if self.backbone_id != key:
+            raise ModelLoadError(f"head was trained on {self.backbone_id}, not on {key}")
         if self.feature_dim != backbone.feature_dim:
             raise ModelLoadError(
                 f"head expects {self.feature_dim} features, backbone gives {backbone.feature_dim}"
@@ -317,7 +342,8 @@ class LinearHead:
     def scores(self, backbone: Backbone, features: torch.Tensor) -> torch.Tensor:
         """Scores (B, L) in [0, 1] from pooled features (``backbone`` gives the device)."""
         with torch.inference_mode():
-            x = features.to(backbone.device, dtype=torch.float32, non_blocking=True)
+            x = features[:, : self.feature_dim]
+            x = x.to(backbone.device, dtype=torch.float32, non_blocking=True)
             params = self._tensors.on(x.device)
             return torch.sigmoid(torch.addmm(params["bias"], x, params["weight"].T))
 
@@ -387,35 +413,63 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
     return tensors, metadata
 
 
-class Tagger:
-    """A backbone plus a head: photos in, (features, scores) out."""
+class Head(Protocol):
+    """What a tagger needs of a head: its labels and scores from descriptors."""
 
-    def __init__(self, backbone: Backbone, head: PriorHead | LinearHead) -> None:
+    label_names: tuple[str, ...]
+
+    def scores(self, backbone: Backbone, features: torch.Tensor) -> torch.Tensor: ...
+
+
+class Tagger:
+    """A backbone plus a head: photos in, (descriptors, scores) out.
+
+    A *descriptor* is what the store caches per photo: the pooled features, followed by the
+    regional evidence (``core.regions``) when the head reads it. ``feature_key`` names that
+    layout; cached descriptors are valid only for the same key.
+    """
+
+    def __init__(self, backbone: Backbone, head: Head) -> None:
         """Join a backbone and a head that fit together.
 
         Raises:
-            ModelLoadError: A linear head trained on another backbone's features, or a prior
+            ModelLoadError: A trained head made on another backbone's descriptors, or a prior
                 head built for another classifier.
         """
-        head.check(backbone)
+        self.regions: Regions | None = getattr(head, "regions", None)
+        if self.regions is not None and backbone.num_classes <= 0:
+            raise ModelLoadError(f"backbone {backbone.id} has no classifier for regions")
+        self.feature_key = (backbone.id if self.regions is None
+                            else f"{backbone.id}+{self.regions.key}")
+        self.feature_dim = backbone.feature_dim + (self.regions.width if self.regions else 0)
+        head.check(backbone) if isinstance(head, PriorHead) else head.check(backbone,
+                                                                             self.feature_key)
         self.backbone = backbone
         self.head = head
         self.label_names: tuple[str, ...] = head.label_names
 
-    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """float32 features (B, feature_dim) and scores (B, L) of uint8 crops (B, 3, H, W)."""
+    def describe(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Descriptors (B, feature_dim) of uint8 crops (B, 3, H, W), on the model's device."""
+        if self.regions is None:
+            return self.backbone.features(batch)
+        pooled, feature_map = self.backbone.features_and_map(batch)
         with torch.inference_mode():
-            features = self.backbone.features(batch)
+            classifier = self.backbone.model.get_classifier()
+            regional = self.regions.evidence(feature_map, classifier)
+            return torch.cat([pooled, regional.to(pooled.dtype)], dim=1)
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """float32 descriptors (B, feature_dim) and scores (B, L) of uint8 crops (B, 3, H, W)."""
+        with torch.inference_mode():
+            features = self.describe(batch)
             scores = self.head.scores(self.backbone, features)
             return _numpy(features), _numpy(scores)
 
     def score_features(self, features: np.ndarray) -> np.ndarray:
-        """Re-score cached features (any float dtype) without touching a photo → (B, L)."""
+        """Re-score cached descriptors (any float dtype) without touching a photo → (B, L)."""
         array = np.asarray(features, dtype=np.float32)
-        if array.ndim != 2 or array.shape[1] != self.backbone.feature_dim:
-            raise ValueError(
-                f"expected features (B, {self.backbone.feature_dim}), got {array.shape}"
-            )
+        if array.ndim != 2 or array.shape[1] != self.feature_dim:
+            raise ValueError(f"expected features (B, {self.feature_dim}), got {array.shape}")
         with torch.inference_mode():
             tensor = torch.from_numpy(np.ascontiguousarray(array)).to(self.backbone.device)
             return _numpy(self.head.scores(self.backbone, tensor))

@@ -18,10 +18,13 @@ from core.store import ModelRow
 
 logger = logging.getLogger(__name__)
 
+#: Trained heads the album can serve (``core.model.load_active_model``).
+SERVED_HEADS = ("linear", "residual")
+
 
 def servable(row: ModelRow) -> bool:
-    """Whether the album can score photos with this version (prior or linear head)."""
-    return row.head_file is None or row.metrics.get("head", "linear") == "linear"
+    """Whether the album can score photos with this version (prior, residual or linear head)."""
+    return row.head_file is None or row.metrics.get("head", "linear") in SERVED_HEADS
 
 
 def find_version(library: Library, version: int) -> ModelRow:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("trainer")
 
-HEADS = ("linear", "attention", "finetune")
+HEADS = ("residual", "linear")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,12 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train, tune thresholds, evaluate, save and activate")
     p.add_argument("album", help="the photo folder")
     p.add_argument("--data-dir", help="the album's data folder (default ALBUM/.albumtag)")
-    p.add_argument("--loss", choices=LOSS_NAMES, default="weighted_bce",
-                   help="training loss (default weighted_bce; proposed is the papers' "
-                   "asymmetric loss)")
-    p.add_argument("--head", choices=HEADS, default="linear",
-                   help="linear (default, cached features), attention (feature maps; decodes "
-                   "photos) or finetune (whole network; GPU)")
+    p.add_argument("--loss", choices=LOSS_NAMES, default="asl",
+                   help="training loss (default asl, the asymmetric loss; proposed is the "
+                   "papers' asymmetric loss)")
+    p.add_argument("--head", choices=HEADS, default="residual",
+                   help="residual (default: corrects the prior where you gave verdicts) or "
+                   "linear (a plain sigmoid layer replacing the prior); both train on cached "
+                   "features and are served by the album")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--folds", type=int, default=3, help="cross-fitting folds (default 3)")
@@ -93,6 +94,16 @@ def _text_summary(outcome: TrainOutcome) -> str:
         for key in keys:
             b, a = outcome.before.get(key), outcome.after.get(key)
             lines.append(f"{key:<10}{_fmt(b):>10}{_fmt(a):>10}")
+        lines.append(f"(on {outcome.after.get('n_photos', 0)} photos with your verdicts, "
+                     f"{outcome.after.get('n_labels', 0)} labels)")
+    if outcome.warning:
+        lines.append(f"Warning: {outcome.warning}.")
+    if outcome.labels:
+        lines.append(f"{'label':<24}{'conf':>6}{'rej':>5}{'thresh':>8}{'tagged':>16}  source")
+        for row in outcome.labels:
+            tagged = f"{row['tagged_before']} -> {row['tagged_after']}"
+            lines.append(f"{row['label'][:23]:<24}{row['confirmed']:>6}{row['rejected']:>5}"
+                         f"{row['threshold']:>8.2f}{tagged:>16}  {row['source']}")
     return "\n".join(lines)
 
 
@@ -110,15 +121,14 @@ def _run(args: argparse.Namespace) -> int:
                            force=args.force, folds=args.folds, rescore=not args.no_rescore)
     if args.epochs < 1 or args.folds < 0:
         raise _UsageError("--epochs must be at least 1 and --folds at least 0")
-    if args.head == "finetune":
-        logger.warning("full fine-tuning trains the whole network: sensible on a GPU only")
     try:
         outcome = train(args.album, options, _Reporter(args.json_progress))
     except AlbumtagError as exc:  # NothingToLearnError, TrainingBusyError, a bad album...
         return _fail(args.json_progress, str(exc), 2)
     if args.json_progress:
         _emit({"event": "done", "version": outcome.version, "activated": outcome.activated,
-               "reason": outcome.reason, "before": outcome.before, "after": outcome.after})
+               "reason": outcome.reason, "before": outcome.before, "after": outcome.after,
+               "labels": outcome.labels, "warning": outcome.warning})
     else:
         print(_text_summary(outcome))
     return 0

@@ -65,8 +65,8 @@ class TrainOptions:
     """What to train and how (``python -m trainer train`` flags)."""
 
     data_dir: Path | None = None
-    loss: str = "weighted_bce"
-    head: str = "linear"
+    loss: str = "asl"
+    head: str = "residual"
     epochs: int = 30
     seed: int = 0
     force: bool = False
@@ -96,6 +96,8 @@ class TrainOutcome:
     after: dict
     thresholds: dict[str, float]
     seconds: dict[str, float]
+    labels: list[dict] = field(default_factory=list)
+    warning: str = ""
 
 
 @dataclass
@@ -118,6 +120,8 @@ def train(album: Path | str, options: TrainOptions = TrainOptions(),
         TrainingBusyError: Another training of this album is running.
     """
     report = report or (lambda phase, done, total: None)
+    if options.head == "residual":
+        return _train_residual(album, options, report)
     if options.head != "linear":
         from trainer.deep import train_deep  # decodes photos; only for the optional heads
 
@@ -156,6 +160,52 @@ def train(album: Path | str, options: TrainOptions = TrainOptions(),
             clock.lap("rescoring")
     return TrainOutcome(version, decision.activate, decision.reason, before, after, thresholds,
                         clock.laps)
+
+
+def _train_residual(album: Path | str, options: TrainOptions, report: Reporter) -> TrainOutcome:
+    """The default run: a residual head over the prior (``trainer.album``)."""
+    from trainer.album import NotReadyError, train_residual
+    from trainer.residual_fit import ResidualConfig
+
+    clock = _Clock()
+    with Library(album, options.data_dir) as library, training_lock(library.data_dir):
+        report("loading", 0, 1)
+        data = gather(library, options.targets)
+        report("loading", 1, 1)
+        clock.lap("loading")
+        report("training", 0, 1)
+        try:
+            run = train_residual(library, data, ResidualConfig(loss=options.loss,
+                                                               seed=options.seed))
+        except NotReadyError as exc:
+            raise NothingToLearnError(str(exc)) from None
+        report("training", 1, 1)
+        clock.lap("training")
+        for phase in ("thresholds", "evaluating"):  # done inside train_residual, out of fold
+            report(phase, 0, 1)
+            report(phase, 1, 1)
+        decision = decide(run.before, run.after, force=options.force)
+        reason = decision.reason + (f" Note: {run.warning}." if run.warning else "")
+        report("saving", 0, 1)
+        metrics = {"kind": "trained", "head": "residual", "loss": options.loss,
+                   "seed": options.seed, "photos": int(len(data.photo_ids)),
+                   "verified_photos": int(data.targets.verified_rows.sum()),
+                   "verified_tags": int(data.targets.verified.sum()),
+                   "verdicts_through": data.log_id, "parent_version": data.old_version,
+                   "f1": run.after.get("f1"), "before": run.before, "after": run.after,
+                   "labels": run.labels, "warning": run.warning,
+                   "seconds": {k: round(v, 3) for k, v in clock.laps.items()}}
+        version = write_version(library.store, library.data_dir, run.head, run.thresholds,
+                                metrics, activate=decision.activate)
+        report("saving", 1, 1)
+        clock.lap("saving")
+        if decision.activate:
+            library.reload_model(refresh_tags=not options.rescore)
+        if decision.activate and options.rescore:
+            rescore(library, report)
+            clock.lap("rescoring")
+    return TrainOutcome(version, decision.activate, reason, run.before, run.after,
+                        run.thresholds, clock.laps, run.labels, run.warning)
 
 
 def gather(library: Library, config: TargetConfig) -> TrainingData:

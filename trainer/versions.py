@@ -20,6 +20,7 @@ from pathlib import Path
 from core.errors import AlbumtagError
 from core.library import Library
 from core.store import ModelRow, Store
+from core.residual import ResidualHead
 from core.tagger import LinearHead
 from core.versions import activate_version, rollback_target
 
@@ -82,9 +83,9 @@ def decide(before: dict, after: dict, *, force: bool = False,
                            "activated by hand")
 
 
-def write_version(store: Store, data_dir: Path, head: LinearHead, thresholds: dict[str, float],
-                  metrics: dict, *, activate: bool) -> int:
-    """Save a linear head as the next version; activate it in the same transaction if asked.
+def write_version(store: Store, data_dir: Path, head: LinearHead | ResidualHead,
+                  thresholds: dict[str, float], metrics: dict, *, activate: bool) -> int:
+    """Save a head as the next version; activate it in the same transaction if asked.
 
     Returns:
         The new version number.
@@ -92,8 +93,10 @@ def write_version(store: Store, data_dir: Path, head: LinearHead, thresholds: di
     version = next_version(store)
     path, relative = head_path(data_dir, version)
     head.save(path)
-    store.add_model(version, head.backbone_id, relative, thresholds,
-                    {**metrics, "head": "linear"}, activate=activate)
+    kind = "residual" if isinstance(head, ResidualHead) else "linear"
+    key = head.feature_key if isinstance(head, ResidualHead) else head.backbone_id
+    store.add_model(version, key, relative, thresholds, {**metrics, "head": kind},
+                    activate=activate)
     logger.info("wrote model version %d (%s, active=%s)", version, relative, activate)
     return version
 

@@ -154,7 +154,9 @@ def test_prior_head_scores_real_photos(
     tagger = Tagger(backbone, _prior_head())
     assert tagger.label_names == ("cat", "animal")
     features, scores = tagger.run(batch)
-    assert features.shape == (len(batch), 1280) and features.dtype == np.float32
+    # pooled features, then one regional value per prior label (core.regions)
+    assert features.shape == (len(batch), 1280 + 2) and features.dtype == np.float32
+    assert tagger.feature_dim == 1282 and tagger.feature_key.startswith(backbone.id + "+")
     assert scores.shape == (len(batch), 2) and scores.dtype == np.float32
     assert ((scores >= 0) & (scores <= 1)).all()
     cat, animal = scores[:, 0], scores[:, 1]

@@ -28,15 +28,13 @@ def naive_input(path) -> np.ndarray:
 def test_fast_and_naive_paths_give_the_same_tags(tmp_path, real_photo_paths):
     photos = []
     for name in ("chelsea", "coffee", "astronaut", "rocket", "imagenet_00_243",
-                 "imagenet_05_853", "imagenet_10_113", "imagenet_15_99"):
-        src = real_photo_paths.get(name)
-        if src is None:
-            continue
+                 "imagenet_05_853", "imagenet_10_541", "imagenet_15_99"):
+        src = real_photo_paths[name]  # every one exists: a missing photo fails the test
         dest = tmp_path / f"{name}.jpg"
         with Image.open(src) as im:  # a 12 MP camera-sized JPEG, where draft decoding kicks in
             im.convert("RGB").resize((4032, 3024), Image.Resampling.BICUBIC).save(dest, quality=92)
         photos.append(dest)
-    assert len(photos) >= 6
+    assert len(photos) == 8
     fast = np.stack([to_model_input(decode(p, min_side=256).image) for p in photos])
     naive = np.stack([naive_input(p) for p in photos])
     assert decode(photos[0], min_side=256).image.width < 4032  # the fast path really is reduced
@@ -45,7 +43,9 @@ def test_fast_and_naive_paths_give_the_same_tags(tmp_path, real_photo_paths):
         _, fast_scores = model.tagger.run(fast)
         _, naive_scores = model.tagger.run(naive)
         policy = library.store.policy()
-    assert np.abs(fast_scores - naive_scores).max() < 0.05
+    # regional evidence is rescaled by 1 / (1 - core.regions.FLOOR) ~ 1.8, so resampling
+    # differences grow by that much on the few labels where it decides
+    assert np.abs(fast_scores - naive_scores).max() < 0.1
     assert np.abs(fast_scores - naive_scores).mean() < 0.002
     for row_fast, row_naive in zip(fast_scores, naive_scores, strict=True):
         tags = [

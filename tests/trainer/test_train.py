@@ -2,7 +2,9 @@
 
 Fast stand-in for tests/e2e/test_learning.py: the store, targets, cross-fitting, thresholds,
 evaluation, version writing and re-scoring are real; only the backbone is a fake whose
-"features" are made up, so no image is decoded and no network is loaded.
+"features" are made up, so no image is decoded and no network is loaded. It exercises the
+plain linear head (``--head linear``); the default residual head needs the real prior and is
+covered by tests/e2e/test_learning.py and tests/trainer/test_residual_fit.py.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from trainer.__main__ import main as trainer_main
 from trainer.train import NothingToLearnError, TrainOptions, train
 
 DIM = 16
+
+
+def LINEAR(**kwargs) -> TrainOptions:  # noqa: N802 - reads like the options it builds
+    """Options for the plain linear head with the loss it was tuned with."""
+    return TrainOptions(head="linear", loss="weighted_bce", **kwargs)
 
 
 @dataclass
@@ -80,7 +87,7 @@ def album(tmp_path: Path, monkeypatch) -> Path:
 
 def test_training_learns_the_users_label_and_rescores_the_album(album: Path):
     events: list[tuple[str, int, int]] = []
-    outcome = train(album, TrainOptions(epochs=10), lambda *e: events.append(e))
+    outcome = train(album, LINEAR(epochs=10), lambda *e: events.append(e))
     assert outcome.version == 1 and outcome.activated
     assert outcome.after["f1"] > outcome.before["f1"] == 0.0
     assert 0.05 <= outcome.thresholds["Grandma"] <= 0.70
@@ -102,7 +109,7 @@ def test_same_seed_same_version(album: Path, tmp_path: Path):
     for run in range(2):
         data_dir = tmp_path / f"copy{run}"
         shutil.copytree(album / ".albumtag", data_dir)
-        train(album, TrainOptions(data_dir=data_dir, seed=3, epochs=3, folds=2, rescore=False))
+        train(album, LINEAR(data_dir=data_dir, seed=3, epochs=3, folds=2, rescore=False))
         heads.append(LinearHead.load(data_dir / "models" / "v1.safetensors"))
     assert torch.equal(heads[0].weight, heads[1].weight)
     assert torch.equal(heads[0].bias, heads[1].bias)
@@ -111,7 +118,7 @@ def test_same_seed_same_version(album: Path, tmp_path: Path):
 def test_training_reads_verdicts_and_never_writes_them(album: Path):
     with Library(album) as library:
         before = sorted(library.store.verdict_rows())
-    train(album, TrainOptions(epochs=3, folds=2))
+    train(album, LINEAR(epochs=3, folds=2))
     with Library(album) as library:
         assert sorted(library.store.verdict_rows()) == before
 
@@ -121,7 +128,7 @@ def test_no_verdicts_means_nothing_to_learn(album: Path, capsys):
         library.store.set_verdicts([VerdictChange(p, lab, 0)
                                     for p, lab, _ in library.store.verdict_rows()])
     with pytest.raises(NothingToLearnError, match="nothing to learn from yet"):
-        train(album)
+        train(album, LINEAR())
     assert trainer_main(["train", str(album)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "trainer: nothing to learn from yet: confirm or reject some tags first"
@@ -129,7 +136,8 @@ def test_no_verdicts_means_nothing_to_learn(album: Path, capsys):
 
 def test_json_progress_is_one_object_per_line(album: Path, capsys):
     assert trainer_main(["train", str(album), "--json-progress", "--epochs", "3",
-                         "--seed", "1", "--folds", "2"]) == 0
+                         "--seed", "1", "--folds", "2", "--head", "linear",
+                         "--loss", "weighted_bce"]) == 0
     lines = capsys.readouterr().out.splitlines()
     events = [json.loads(line) for line in lines]
     assert events[-1]["event"] == "done" and events[-1]["version"] == 1

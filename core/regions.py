@@ -1,0 +1,86 @@
+"""Regional evidence: what the ImageNet classifier sees in each part of a photo, not only overall.
+
+The prior head's global softmax spends its probability on the photo's main subject, so a bicycle
+behind a dog or the lake behind a canoe rarely clears a threshold. Here the backbone's own
+classifier is applied at every position of its last feature map (7 x 7 at 224 px). Per position
+the logits are softened (divided by ``TEMPERATURE``: a position's unpooled features give logits
+far more peaked than the pooled ones the classifier was trained on), turned into a softmax and
+summed into label scores through the vocabulary's membership matrix; each label then keeps the
+mean of its ``TOP_K`` best positions, so one stray position cannot tag a photo on its own.
+
+The result, one value per prior label in the vocabulary's fixed order, is computed once per photo
+while indexing and cached after the pooled features (``Tagger.run``), so re-scoring after a
+retrain or a threshold change never needs the feature map again. ``calibrate`` maps it onto the
+prior's own scale before the prior head takes the larger of the two (``core.tagger.PriorHead``).
+
+The three constants were chosen on synthetic Tux Paint composites (benchmarks/bench_regions.py),
+never on the labelled real photos that measure the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+#: Per-position logits are divided by this before the softmax.
+TEMPERATURE = 3.0
+#: A label's regional score is the mean of its best this-many positions.
+TOP_K = 3
+#: Regional scores below this carry no evidence; above it they are rescaled onto [0, 1].
+FLOOR = 0.45
+#: Positions of the feature map the classifier is applied to (a larger map is pooled to it).
+GRID = 7
+
+
+class Regions:
+    """Regional label evidence for a fixed list of prior labels.
+
+    Args:
+        label_names: The prior labels, one per membership column, in the vocabulary's order.
+        membership: float32 (num_classes, V), 1 where a class lies in a label's subtree.
+    """
+
+    def __init__(self, label_names: Sequence[str], membership: np.ndarray) -> None:
+        self.label_names = tuple(label_names)
+        matrix = np.ascontiguousarray(membership, dtype=np.float32)
+        if matrix.ndim != 2 or matrix.shape[1] != len(self.label_names):
+            raise ValueError(f"membership must be (classes, {len(self.label_names)}), "
+                             f"got {matrix.shape}")
+        self.membership = torch.from_numpy(matrix.copy())
+        digest = hashlib.sha256()
+        digest.update("\n".join(self.label_names).encode())
+        digest.update(matrix.astype(np.uint8).tobytes())
+        digest.update(f"{TEMPERATURE}/{TOP_K}/{GRID}".encode())
+        #: Names the layout of the cached evidence: it changes when the vocabulary does.
+        self.key = f"regions-{digest.hexdigest()[:10]}"
+        self._on: dict[torch.device, torch.Tensor] = {}
+
+    @property
+    def width(self) -> int:
+        """Values per photo."""
+        return len(self.label_names)
+
+    def evidence(self, feature_map: torch.Tensor, classifier: torch.nn.Module) -> torch.Tensor:
+        """Regional label scores (B, V) in [0, 1] of a feature map (B, C, H, W)."""
+        if feature_map.shape[-1] > GRID or feature_map.shape[-2] > GRID:
+            feature_map = torch.nn.functional.adaptive_avg_pool2d(feature_map, GRID)
+        positions = feature_map.flatten(2).transpose(1, 2).float()  # B, P, C
+        logits = classifier(positions) / TEMPERATURE  # B, P, classes
+        membership = self._membership(logits.device)
+        per_position = torch.softmax(logits, dim=-1) @ membership  # B, P, V
+        k = min(TOP_K, per_position.shape[1])
+        best = per_position.topk(k, dim=1).values.mean(dim=1)
+        return best.clamp_(0.0, 1.0)
+
+    def _membership(self, device: torch.device) -> torch.Tensor:
+        if device not in self._on:
+            self._on[device] = self.membership.to(device)
+        return self._on[device]
+
+
+def calibrate(evidence: torch.Tensor) -> torch.Tensor:
+    """Regional evidence on the prior's scale: 0 up to ``FLOOR``, then linear up to 1."""
+    return ((evidence - FLOOR) / (1.0 - FLOOR)).clamp_(0.0, 1.0)
