@@ -43,6 +43,9 @@ SUPPORTED_SUFFIXES: Final = frozenset(
 MAX_PIXELS: Final = 200_000_000
 #: Files larger than this are refused before they are read into memory.
 MAX_FILE_BYTES: Final = 1 << 30
+#: Longest side / shortest side the model input is made from; longer images are cut to their
+#: centre first (panoramas up to 4:1 are resized whole, exactly as timm's eval transform does).
+MAX_MODEL_ASPECT: Final = 4.0
 #: ``blake2b`` digest size of ``content_hash``, in bytes (32 hex characters).
 HASH_DIGEST_SIZE: Final = 16
 
@@ -163,6 +166,7 @@ def to_model_input(image: Image.Image, *, size: int = 224, crop_pct: float = 0.8
         raise ValueError(f"bad size {size} or crop_pct {crop_pct}")
     image = image if image.mode == "RGB" else _flatten(_normalise_mode(image))
     scale = math.floor(size / crop_pct)
+    image = _clip_aspect(image)
     width, height = image.size
     if width <= height:
         new_size = (scale, int(scale * height / width))
@@ -174,6 +178,23 @@ def to_model_input(image: Image.Image, *, size: int = 224, crop_pct: float = 0.8
     top = round((new_size[1] - size) / 2.0)
     square = image.crop((left, top, left + size, top + size))
     return np.ascontiguousarray(np.asarray(square, dtype=np.uint8).transpose(2, 0, 1))
+
+
+def _clip_aspect(image: Image.Image) -> Image.Image:
+    """The centre of an image longer than ``MAX_MODEL_ASPECT`` times its width (or height).
+
+    The model only sees the centre square, and scaling a 1x100000 strip's short side up to
+    256 pixels would make its long side 25.6 million (about 26 GB): such a strip is cut to its
+    centre first, which leaves the centre square the same and the resize small.
+    """
+    width, height = image.size
+    short, long = min(width, height), max(width, height)
+    keep = math.ceil(short * MAX_MODEL_ASPECT)
+    if long <= keep:
+        return image
+    start = (long - keep) // 2
+    box = (start, 0, start + keep, height) if width > height else (0, start, width, start + keep)
+    return image.crop(box)
 
 
 def make_thumbnail(image: Image.Image, size: int = 256) -> Image.Image:
