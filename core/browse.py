@@ -107,6 +107,7 @@ class TagSummary:
     rejected: int
     by_user: int  # photos where the user added it (no model score behind it)
     score: float | None  # mean model score over photos with a score
+    learns_from_examples: bool = False  # prior-blind: only the user's examples teach it
 
     @property
     def suggested(self) -> int:
@@ -213,7 +214,8 @@ def tag_summary(library: Library, photo_ids: Sequence[int]) -> list[TagSummary]:
         has, direct, verified = tags.get(lid, (0, 0, 0))
         out.append(TagSummary(lid, labels[lid].name, _path(labels, lid), policy.threshold(lid),
                               len(photo_ids), has, direct, verified, int(conf), int(rej),
-                              int(user), total / scored if scored else None))
+                              int(user), total / scored if scored else None,
+                              library.learns_from_examples(labels[lid].name)))
     out.sort(key=lambda t: (not t.has, not (t.direct or t.confirmed),
                             -(t.score if t.score is not None else 1.01 * bool(t.confirmed)),
                             t.label))

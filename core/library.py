@@ -62,6 +62,7 @@ class LabelNode:
     depth: int
     count: int
     threshold: float
+    learns_from_examples: bool = False  # prior-blind: only the user's examples teach it
 
 
 class Library:
@@ -241,13 +242,19 @@ class Library:
         out: list[LabelNode] = []
 
         def visit(row: LabelRow, depth: int) -> None:
-            out.append(LabelNode(row, depth, counts.get(row.id, 0), policy.threshold(row.id)))
+            out.append(LabelNode(row, depth, counts.get(row.id, 0), policy.threshold(row.id),
+                                 self.learns_from_examples(row.name)))
             for child in children.get(row.id, []):
                 visit(child, depth + 1)
 
         for root in children.get(None, []):
             visit(root, 0)
         return out
+
+    def learns_from_examples(self, name: str) -> bool:
+        """Whether the label is prior-blind: no ImageNet class feeds it (or it is the user's),
+        so only confirmed examples can teach it."""
+        return name not in self.vocabulary or self.vocabulary.prior_blind(name)
 
     # -- model and indexing ---------------------------------------------------------------
     def model(self) -> ActiveModel:

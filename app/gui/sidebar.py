@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui import icons
+from app.gui.taglist import LEARNS_HINT
 from app.gui.theme import COLOURS
 from core.browse import Scope, ScopeCounts
 from core.library import LabelNode
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 10
 COUNT_ROLE = Qt.ItemDataRole.UserRole + 11
 HEADER_ROLE = Qt.ItemDataRole.UserRole + 12
+LEARNS_ROLE = Qt.ItemDataRole.UserRole + 13  # True: a prior-blind label (learns from examples)
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -151,9 +153,14 @@ class TagTreeModel(QStandardItemModel):
     def _label_entry(self, node: LabelNode) -> QStandardItem:
         item = self._entry(node.label.name, Filter(Scope.LABEL, node.label.id, node.label.name),
                            node.count)
-        item.setToolTip(f"{node.label.name}: {node.count} photos · threshold "
-                        f"{node.threshold:.2f}" + (" · your label" if node.label.kind == "user"
-                                                   else ""))
+        tip = (f"{node.label.name}: {node.count} photos · threshold {node.threshold:.2f}"
+               + (" · your label" if node.label.kind == "user" else ""))
+        if node.learns_from_examples:
+            tip += f"\n{LEARNS_HINT}"
+            item.setData(True, LEARNS_ROLE)
+            if node.label.kind != "user":  # a user label already wears the "user" icon
+                item.setIcon(icons.icon("learn", COLOURS.faint))
+        item.setToolTip(tip)
         return item
 
     def index_of(self, flt: Filter) -> QModelIndex | None:

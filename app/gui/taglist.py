@@ -32,6 +32,10 @@ from core.browse import TagSummary
 
 _Index = QModelIndex | QPersistentModelIndex
 TAG_ROLE = Qt.ItemDataRole.UserRole + 20
+LEARNS_HINT = ("Learns from your examples: the built-in ImageNet model cannot see this label, "
+               "so it is only set where you confirm it. Confirm it on a few photos to teach it "
+               "(teach mode will guide this).")
+"""The hint on a prior-blind label (core.vocabulary.Vocabulary.prior_blind)."""
 _MAYBE_LIMIT = 5
 
 
@@ -114,8 +118,9 @@ class TagListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             s = row.summary
             score = f"{s.score:.0%}" if s.score is not None else "no model score"
-            return (f"{' › '.join(s.path)}\nconfidence {score} · threshold {s.threshold:.0%}"
+            text = (f"{' › '.join(s.path)}\nconfidence {score} · threshold {s.threshold:.0%}"
                     f"\n{row.source_text()}")
+            return text + (f"\n{LEARNS_HINT}" if s.learns_from_examples else "")
         return None
 
 
@@ -183,6 +188,12 @@ class TagDelegate(QStyledItemDelegate):
         painter.setFont(self._small)
         source_width = self._small_metrics.horizontalAdvance(row.source_text()) + 10
         name_width = QFontMetrics(self._name_font).horizontalAdvance(name) + 8
+        if s.learns_from_examples:  # a small mortarboard after the name; the tooltip says why
+            side = 12
+            painter.drawPixmap(name_rect.x() + name_width - 4,
+                               name_rect.y() + (name_rect.height() - side) // 2 + 1,
+                               icons.pixmap("learn", side, COLOURS.faint))
+            name_width += side + 2
         if len(s.path) > 1:
             room = name_rect.width() - name_width - source_width
             crumb = self._small_metrics.elidedText("in " + " › ".join(s.path[:-1]),
