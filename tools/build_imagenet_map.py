@@ -16,8 +16,9 @@ How a class gets its further labels (the fifth, "also" column), in this order:
       on the class's album label or its nearest listed ancestor, then the same for its scene
       labels (everything under "landscape" is outdoor, everything under "room" indoor), else
       the nearest synset in ``SETTING_RULES`` (furniture and home appliances are indoor; land
-      forms, vehicles, bridges, fences and buildings outdoor). A class none of them reaches, or one marked ``-``, is neither: most
-      animals, people, food and small objects are photographed in both.
+      forms, vehicles, bridges, fences and buildings outdoor). A class none of them reaches,
+      or one marked ``-``, is neither: most animals, people, food and small objects are
+      photographed in both.
 The rules are written from what the classes are (WordNet's definitions), not fitted to photos.
 
 Inputs:
