@@ -127,12 +127,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _split_tag_edits(argv: list[str]) -> list[str]:
-    """``tag ALBUM a.jpg +dog -cat =bird`` → explicit options argparse can parse."""
-    if not argv or argv[0] != "tag":
+def _prepare_argv(argv: list[str]) -> list[str]:
+    """Words argparse would take for options, turned into what they mean.
+
+    ``tag ALBUM a.jpg +dog -cat =bird``: the edits become explicit options; after a lone
+    ``--`` every word is a photo (``-- +x.jpg -x.jpg``). ``search ALBUM dog -people``: a word
+    starting with a minus that is no option of ``search`` is part of the search.
+    """
+    at = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)
+    if at is None or argv[at] not in ("tag", "search"):
         return argv
+    words = (_tag_edits if argv[at] == "tag" else _search_words)(argv[at + 1 :])
+    return argv[: at + 1] + words
+
+
+def _tag_edits(words: list[str]) -> list[str]:
     out = []
-    for arg in argv:
+    for i, arg in enumerate(words):
+        if arg == "--":
+            return out + words[i:]
         if arg.startswith("+") and len(arg) > 1:
             out.append(f"--confirm={arg[1:]}")
         elif arg.startswith("=") and len(arg) > 1:
@@ -141,6 +154,24 @@ def _split_tag_edits(argv: list[str]) -> list[str]:
             out.append(f"--reject={arg[1:]}")
         else:
             out.append(arg)
+    return out
+
+
+def _search_words(words: list[str]) -> list[str]:
+    out: list[str] = []
+    takes_value = False
+    for i, arg in enumerate(words):
+        option = arg.split("=", 1)[0]
+        if takes_value or arg == "--" or option in ("--json", "-h", "--help"):
+            if arg == "--" and not takes_value:
+                return out + words[i:]
+            out.append(arg)
+            takes_value = False
+        elif option in ("--limit", "--data-dir"):
+            out.append(arg)
+            takes_value = "=" not in arg
+        else:  # a leading space keeps argparse from reading "-people" as an option
+            out.append(f" {arg}" if arg.startswith("-") else arg)
     return out
 
 
@@ -157,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _printable_streams()
     try:
-        args = build_parser().parse_args(_split_tag_edits(argv))
+        args = build_parser().parse_args(_prepare_argv(argv))
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -30,7 +30,13 @@ _TOKEN = re.compile(
 )
 _FIELD_QUOTED = re.compile(r'(?P<field>[A-Za-z]+:=?)"(?P<value>[^"]*)"')
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
+_SPACE = re.compile(r"\s*")
 _MAX_LABEL_WORDS = 4
+#: Limits no real search comes near: deeper nesting would exhaust Python's and SQLite's
+#: recursion (a 250-deep query crashed with RecursionError), more terms SQLite's expression
+#: depth.
+MAX_DEPTH = 32
+MAX_TERMS = 256
 
 
 @dataclass(frozen=True)
@@ -96,9 +102,9 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     pos = 0
     while pos < len(text):
-        if text[pos:].strip() == "":
+        start = _SPACE.match(text, pos).end()
+        if start == len(text):
             break
-        start = len(text) - len(text[pos:].lstrip())
         field = _FIELD_QUOTED.match(text, start)
         if field:
             tokens.append(Token("field", field["value"], start, field["field"]))
@@ -133,6 +139,15 @@ class _Parser:
         self.i = 0
         self.labels = labels
         self.text = text
+        self.depth = 0
+        self.terms = 0
+
+    def deeper(self, tok: Token) -> None:
+        """One more level of parentheses or negation; refused past ``MAX_DEPTH``."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(f"search nested too deeply at character {tok.pos + 1} (at most "
+                             f"{MAX_DEPTH} levels of parentheses, NOT and -)", tok.pos)
 
     def peek(self) -> Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -171,16 +186,15 @@ class _Parser:
 
     def unary(self) -> Node:
         tok = self.peek()
-        if self.is_op(tok, "NOT"):
+        if self.is_op(tok, "NOT") or tok.kind == "neg":
             self.i += 1
             if self.peek() is None:
-                raise QueryError("NOT needs a term after it", tok.pos)
-            return Not(self.unary())
-        if tok.kind == "neg":
-            self.i += 1
-            if self.peek() is None:
-                raise QueryError("a minus needs a term after it", tok.pos)
-            return Not(self.unary())
+                what = "NOT" if tok.kind == "word" else "a minus"
+                raise QueryError(f"{what} needs a term after it", tok.pos)
+            self.deeper(tok)
+            node = Not(self.unary())
+            self.depth -= 1
+            return node
         return self.atom()
 
     def atom(self) -> Node:
@@ -189,14 +203,19 @@ class _Parser:
             raise QueryError("expected a search term at the end", len(self.text))
         if tok.kind == "(":
             self.i += 1
+            self.deeper(tok)
             inner = self.and_expr()
             if self.peek() is None or self.peek().kind != ")":
                 raise QueryError(f"unclosed parenthesis at character {tok.pos + 1}", tok.pos)
             self.i += 1
+            self.depth -= 1
             return inner
         if self.is_op(tok, "OR"):
             raise QueryError(f"OR needs a term on both sides (character {tok.pos + 1})", tok.pos)
         self.i += 1
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise QueryError(f"too many search terms (at most {MAX_TERMS})", tok.pos)
         if tok.kind == "field":
             return self.field(tok)
         if tok.kind == "quoted":

@@ -5,11 +5,12 @@ from __future__ import annotations
 import difflib
 import re
 import sqlite3
+import time
 
 import pytest
 
 from core.errors import QueryError
-from core.query import LabelResolver, compile_query
+from core.query import MAX_DEPTH, MAX_TERMS, LabelResolver, compile_query
 
 LABELS = {"animal": 1, "dog": 2, "cat": 3, "beach": 4, "people": 5, "sports car": 6, "t-shirt": 7}
 ALIASES = {"kitty": "cat", "puppy": "dog", "persons": "people"}
@@ -112,12 +113,39 @@ def test_query_matches_expected_photos(db, query, expected):
         ("year:20x4", "bad date"),
         ("date:2023-13", "bad date"),
         ("path:", "path: needs"),
+        ("path:a\0b", "cannot contain a NUL"),
         ("()", "expected a search term"),
     ],
 )
 def test_bad_queries_give_clear_messages(query, message):
     with pytest.raises(QueryError, match=re.escape(message)):
         compile_query(query, resolver())
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["(" * 250 + "dog" + ")" * 250, "NOT " * 1000 + "dog", "-" * 2000 + "dog",
+     "(" * 100_000, "-(" * 5000 + "dog"],
+)
+def test_deep_nesting_is_refused_without_recursing(query):
+    with pytest.raises(QueryError, match="nested too deeply"):
+        compile_query(query, resolver())
+
+
+def test_nesting_and_terms_up_to_the_limits_work(db):
+    assert search(db, "(" * MAX_DEPTH + "dog" + ")" * MAX_DEPTH) == {1}
+    assert search(db, "NOT " * (MAX_DEPTH - 1) + "-dog") == search(db, "dog")
+    assert search(db, " ".join(["animal"] * MAX_TERMS)) == search(db, "animal")
+    with pytest.raises(QueryError, match="too many search terms"):
+        compile_query(" OR ".join(["dog"] * (MAX_TERMS + 1)), resolver())
+
+
+def test_a_long_query_is_tokenized_in_linear_time():
+    text = "dog " * 50_000
+    started = time.perf_counter()
+    with pytest.raises(QueryError, match="too many search terms"):
+        compile_query(text, resolver())
+    assert time.perf_counter() - started < 2.0
 
 
 def test_injection_strings_are_just_unknown_words(db):

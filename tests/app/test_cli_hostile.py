@@ -1,0 +1,62 @@
+"""The command line against hostile input: one clear line and exit status 2, never a traceback.
+
+The album is indexed with the fake model (tests/fakes.py); these commands need no model.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from core.library import Library
+from tests.core.test_paths import index_with_fake_model
+
+
+@pytest.fixture(scope="module")
+def album(tmp_path_factory, real_photo_paths) -> Path:
+    root = tmp_path_factory.mktemp("hostile") / "album"
+    root.mkdir()
+    for name in ("chelsea", "coffee", "rocket"):
+        src = real_photo_paths[name]
+        shutil.copy2(src, root / f"{name}{src.suffix}")
+    with Library(root) as library:
+        index_with_fake_model(library)
+    return root
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str) -> str:
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["(" * 250 + "dog" + ")" * 250, "NOT " * 1000 + "dog", "-" * 2000 + "dog"],
+    ids=["250 parentheses", "1000 NOTs", "2000 minuses"],
+)
+def test_a_deeply_nested_search_exits_2_with_a_message(album, capsys, query):
+    code, out, err = run(capsys, "search", str(album), query)
+    assert code == 2 and not out
+    assert "nested too deeply" in one_line_error(err)
+
+
+def test_search_words_may_start_with_a_minus(album, capsys):
+    everything = set(run(capsys, "search", str(album), "")[1].split())
+    cats = set(run(capsys, "search", str(album), "cat")[1].split())
+    assert cats and cats != everything
+    code, out, _ = run(capsys, "search", str(album), "-cat", "--json")
+    assert code == 0 and out.startswith("[")
+    code, out, _ = run(capsys, "search", str(album), "--limit", "5", "-cat")
+    assert code == 0 and set(out.split()) == everything - cats
+    code, out, _ = run(capsys, "search", str(album), "--", "-cat")
+    assert code == 0 and set(out.split()) == everything - cats
