@@ -138,7 +138,7 @@ class Database:
             with self._lock:
                 # executescript commits first; wrap the script and the version bump together.
                 self._writer.executescript(
-                    f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
                 )
 
     @contextlib.contextmanager
@@ -146,10 +146,37 @@ class Database:
         """A write transaction on the one writer connection (serialised across threads)."""
         with self._lock:
             try:
-                with self._writer_db.atomic():
-                    yield self._writer_db
+                if self._writer.in_transaction:  # nested on this thread: a savepoint
+                    with self._writer_db.atomic():
+                        yield self._writer_db
+                else:
+                    with self._immediate():
+                        yield self._writer_db
             except sqlite3.Error as exc:
                 raise StoreError(f"database write failed: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """A transaction that takes the write lock at its start (``BEGIN IMMEDIATE``).
+
+        A deferred transaction that reads first and writes later fails at once with
+        "database is locked" when another process committed in between (its snapshot is
+        stale; the busy timeout does not apply). Taking the lock first makes the writer wait
+        its turn instead, for up to the busy timeout.
+        """
+        self._writer.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self._writer.in_transaction:
+                self._writer.rollback()
+            raise
+        try:
+            self._writer.execute("COMMIT")
+        except BaseException:
+            if self._writer.in_transaction:
+                self._writer.rollback()
+            raise
 
     def read(self) -> sqlite3.Connection:
         """This thread's read connection (the writer's, inside a write on this thread)."""
