@@ -86,7 +86,10 @@ class Enricher:
                 logger.exception("face detection failed on %s", path)
         keywords = Keywords()
         if self.keywords:
-            keywords = read_keywords(path)
+            try:
+                keywords = read_keywords(path)
+            except Exception:  # noqa: BLE001 - unreadable keywords lose only the keywords
+                logger.exception("reading the keywords of %s failed", path)
         return Extra(faces, keywords)
 
     def _people_ids(self) -> dict[str, int]:

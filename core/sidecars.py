@@ -140,10 +140,25 @@ def sidecars_of(photo: Path) -> list[Path]:
     for stem in (photo.name, photo.stem):
         for suffix in (".xmp", ".XMP"):
             candidate = photo.with_name(stem + suffix)
-            if candidate.is_file() and candidate not in found:
+            try:
+                exists = candidate.is_file()
+            except OSError:  # e.g. a 252-255 byte photo name: name + ".xmp" is too long
+                exists = False
+            if exists and candidate not in found:
                 found.append(candidate)
                 break
     return found
+
+
+def _check_name(target: Path) -> None:
+    """Refuse a sidecar name the file system cannot hold (before anything is written)."""
+    try:
+        limit = os.pathconf(target.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if len(os.fsencode(target.name)) > limit:
+        raise MetadataError(f"{target.parent / target.name}: no sidecar possible, its name "
+                            f"would be longer than the {limit} bytes the file system allows")
 
 
 def read_keywords(photo: Path, *, embedded: bool = True) -> Keywords:
@@ -210,6 +225,7 @@ def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[s
     """
     photo = Path(photo)
     target = photo if embedded else sidecar_path(photo, naming)
+    _check_name(target)
     upper = target.with_name(target.name[:-4] + ".XMP")
     if not embedded and not target.exists() and upper.is_file():
         target = upper
@@ -231,7 +247,8 @@ def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[s
 def _write_xmp(target: Path, fields: dict, *, create: bool) -> None:
     """Set XMP fields in a copy of ``target`` and move the copy over it (atomic)."""
     pyexiv2 = _pyexiv2()
-    temp = target.with_name(f".{target.name}.albumtag-{os.getpid()}-{threading.get_ident()}")
+    # A short name of its own: the target's name may be as long as the file system allows.
+    temp = target.with_name(f".albumtag-{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         if create:
             temp.write_text(_EMPTY_PACKET, encoding="utf-8")
