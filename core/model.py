@@ -110,10 +110,6 @@ def load_active_model(store: TagStore, vocabulary: Vocabulary, data_dir: Path,
 
 
 def prior_label_names(vocabulary: Vocabulary) -> list[str]:
-    """Labels the prior head can score: those with at least one ImageNet class in reach."""
-    mapped = {t for t in vocabulary.imagenet_targets() if t}
-    reachable = set()
-    for name in mapped:
-        reachable.add(name)
-        reachable.update(vocabulary.ancestors(name))
-    return [n for n in vocabulary.names if n in reachable]
+    """Labels the prior head can score: those with at least one ImageNet class in reach
+    (through a class's main label or its additional ones), in vocabulary order."""
+    return list(vocabulary.prior_labels())

@@ -67,7 +67,7 @@ class ResidualConfig:
     unlabelled_sample: int = 2000
     unlabelled_weight: float = 0.3
     folds: int = 5
-    iterations: int = 50
+    iterations: int = 30
     target_precision: float = 0.7
     min_recall: float = 0.3
     seed: int = 0
@@ -149,7 +149,8 @@ def solve(problem: LabelProblem, subset: NDArray[np.int64], config: ResidualConf
     weight = torch.zeros(count, u.shape[1], requires_grad=True)
     bias = torch.zeros(count, requires_grad=True)
     optimiser = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=config.iterations,
-                                  history_size=10, line_search_fn="strong_wolfe")
+                                  history_size=10, line_search_fn="strong_wolfe",
+                                  tolerance_change=1e-6, tolerance_grad=1e-5)
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()

@@ -1,0 +1,83 @@
+"""How fast the residual trainer learns: one label at 100,000 photos, all labels at 10,000 (issue 12).
+
+Synthetic descriptors: 1,280-d features drawn around 200 cluster centres (photos of one thing
+look alike), as the album caches them. Timed, from features already in memory:
+
+* one new label taught with 5 confirmations (teach mode's refit): normalising the album's
+  features, fitting with out-of-fold thresholds, and scoring every photo;
+* a whole retrain: 10,000 photos, 60 labels with verdicts (20 confirmations and 5 rejections
+  each), every other label untouched.
+
+Run: ``python -m benchmarks.bench_one_label [--rounds 5]``. Prints medians and ranges.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import torch
+
+from trainer.residual_fit import ResidualConfig, fit_residual, normalised_features
+
+
+def album(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(200, 1280)).astype(np.float32)
+    cluster = rng.integers(0, 200, size=n)
+    x = centres[cluster] + 0.8 * rng.normal(size=(n, 1280)).astype(np.float32)
+    return np.maximum(x, 0), cluster
+
+
+def one_label(n: int) -> float:
+    x, cluster = album(n)
+    started = time.perf_counter()
+    _, u = normalised_features(x)
+    members = np.flatnonzero(cluster == 7)[:5]
+    verified = np.zeros((n, 1), dtype=bool)
+    verified[members] = True
+    fitted = fit_residual(u, np.zeros((n, 1), np.float32), np.array([False]),
+                          verified.astype(np.float32), verified, ResidualConfig())
+    with torch.no_grad():
+        scores = torch.sigmoid(u @ torch.from_numpy(fitted.weight).T
+                               + torch.from_numpy(fitted.bias))
+    assert scores.shape == (n, 1)
+    return time.perf_counter() - started
+
+
+def whole_retrain(n: int, labels: int) -> float:
+    x, cluster = album(n, seed=1)
+    rng = np.random.default_rng(2)
+    started = time.perf_counter()
+    _, u = normalised_features(x)
+    verified = np.zeros((n, labels), dtype=bool)
+    targets = np.zeros((n, labels), dtype=np.float32)
+    for j in range(labels):
+        pos = rng.choice(np.flatnonzero(cluster == j), 20, replace=False)
+        neg = rng.choice(np.flatnonzero(cluster != j), 5, replace=False)
+        verified[pos, j] = verified[neg, j] = True
+        targets[pos, j] = 1.0
+    prior = rng.uniform(0, 0.2, size=(n, labels)).astype(np.float32)
+    fit_residual(u, prior, np.ones(labels, bool), targets, verified, ResidualConfig())
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    for name, run in (("one label, 5 confirmations, 100,000 photos", lambda: one_label(100_000)),
+                      ("whole retrain, 60 labels, 10,000 photos",
+                       lambda: whole_retrain(10_000, 60))):
+        times = sorted(run() for _ in range(args.rounds))
+        print(f"{name:<46} median {np.median(times):6.2f} s  "
+              f"(range {times[0]:.2f}-{times[-1]:.2f}, {args.rounds} rounds)")
+    print(f"command: python -m benchmarks.bench_one_label --rounds {args.rounds}; "
+          f"torch threads {torch.get_num_threads()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
