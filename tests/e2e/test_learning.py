@@ -175,3 +175,32 @@ def test_the_attention_pooling_head_trains_on_feature_maps(album: Path):
         assert row.version == outcome.version and row.metrics["head"] == "attention"
         assert (library.data_dir / row.head_file).is_file()
         assert library.store.active_model().version == 0
+
+
+def test_a_confirm_only_label_tags_unseen_look_alikes_and_leaves_the_rest(album: Path):
+    """Five confirmations and no rejection: Mimi's unjudged photos get her name, the others
+    do not, the threshold is not a 0.5 default, and a label nobody touched keeps its scores."""
+    with Library(album) as library:
+        library.create_label("Tibbles")
+        library.set_verdicts([library.photo(p) for p in CONFIRM], confirm=["Tibbles"])
+        coffee_before = _score(library, "home/coffee.png", "coffee")
+        assert coffee_before > 0.5  # the prior knows this one
+    outcome = train(album, TrainOptions(force=True))
+    row = {r["label"]: r for r in outcome.labels}["Tibbles"]
+    assert (row["confirmed"], row["rejected"], row["source"]) == (5, 0, "confirm-only")
+    assert outcome.thresholds["Tibbles"] != 0.5
+    with Library(album) as library:
+        for path in HELD_OUT_MIMI:
+            assert _has(library, path, "Tibbles"), path
+        for path in HELD_OUT_OTHERS:
+            assert not _has(library, path, "Tibbles"), path
+        assert abs(_score(library, "home/coffee.png", "coffee") - coffee_before) < 1e-3
+
+
+def _has(library: Library, path: str, label: str) -> bool:
+    return any(v.label == label and v.has for v in library.tags(library.photo(path)))
+
+
+def _score(library: Library, path: str, label: str) -> float:
+    view = next((v for v in library.tags(library.photo(path)) if v.label == label), None)
+    return 0.0 if view is None or view.score is None else view.score
