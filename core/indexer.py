@@ -35,7 +35,8 @@ from core.errors import ImageError
 from core.imaging import decode, make_thumbnail, to_model_input
 from core.memory import release_free_memory
 from core.model import ActiveModel
-from core.scanner import ScanReport, reconcile
+from core.paths import leaves_album
+from core.scanner import OUTSIDE_LINK, ScanReport, reconcile
 from core.store import PhotoRow
 from core.tagstore import Scored, TagStore
 from core.threads import on_one_core
@@ -82,6 +83,7 @@ class IndexSummary:
             "errors": self.errors + self.scan.errors,
             "error_reasons": dict(self.error_reasons), "seconds": round(self.seconds, 3),
             "photos_per_second": round(self.photos_per_second, 2), "cancelled": self.cancelled,
+            "links_not_followed": list(self.scan.skipped_dirs),
         }
 
 
@@ -122,6 +124,7 @@ class Indexer:
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch size must be at least 1, not {batch_size}")
         self.root = Path(root)
+        self._real_root = os.path.realpath(self.root)
         self.store = store
         self._model_factory = model
         self._model: ActiveModel | None = None
@@ -274,6 +277,8 @@ class Indexer:
 
     def _prepare(self, row: PhotoRow, size: int, crop_pct: float) -> _Prepared | _Failed:
         path = self.root / row.path
+        if leaves_album(self._real_root, path):  # a link changed since the scan
+            return _Failed(row, OUTSIDE_LINK)
         try:
             decoded = decode(path, min_side=max(256, round(size / crop_pct)))
             self._save_thumbnail(row, decoded.image)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.paths import readable
+from core.paths import readable, write_refusal
 from core.policy import CONFIRMED
 from core.sidecars import KeywordPath, Keywords, MetadataError, Naming, write_keywords
 from core.store import LabelRow, PhotoRow
@@ -119,6 +119,10 @@ def import_keywords(store: TagStore, found: dict[int, Keywords]) -> tuple[int, l
     return written, index.created
 
 
+def _folder(rel_path: str) -> str:
+    return rel_path.rpartition("/")[0]
+
+
 @dataclass
 class ExportReport:
     """The outcome of writing tags to XMP."""
@@ -173,6 +177,9 @@ def export_keywords(store: TagStore, root: Path, photos: Iterable[PhotoRow], *,
         paths = sorted(index.path(lid) for lid in ours)
         drop = [word for lid in rejected for word in index.words(lid)]
         try:
+            refusal = write_refusal(root, photo.path if embedded else _folder(photo.path))
+            if refusal is not None:
+                raise MetadataError(f"not written: {refusal}")
             written = write_keywords(Path(root) / photo.path, paths, drop=drop, naming=naming,
                                      embedded=embedded)
         except MetadataError as exc:

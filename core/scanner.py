@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.imaging import content_hash, is_photo_name
+from core.paths import leaves_album
 from core.store import PhotoRow, Store
 
 logger = logging.getLogger(__name__)
 
 DATA_DIR_NAME = ".albumtag"
+#: The error of a photo that is a symbolic link to a file outside the album (never read).
+OUTSIDE_LINK = "symbolic link leads outside the album"
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,15 @@ class ScanReport:
     skipped_dirs: list[str] = field(default_factory=list)
 
 
-def walk(root: Path) -> Iterator[FileEntry]:
-    """Every file with a photo name under ``root``, hidden folders and loops skipped."""
+def walk(root: Path, skipped: list[str] | None = None) -> Iterator[FileEntry]:
+    """Every file with a photo name under ``root``, hidden folders and loops skipped.
+
+    Symbolic links are followed only while they stay inside the album (see
+    :func:`core.paths.leaves_album`): a folder link that leads out is not entered (its path
+    is added to ``skipped``), a file link that leads out is an error entry, never read.
+    """
     root = Path(root)
+    real_root = Path(os.path.realpath(root))
     visited: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -65,6 +74,7 @@ def walk(root: Path) -> Iterator[FileEntry]:
         except OSError as exc:
             logger.warning("cannot read folder %s: %s", folder, exc)
             continue
+        real_dirs = 0  # real folders of this one pushed so far
         for entry in entries:
             if entry.name.startswith("."):
                 continue
@@ -72,8 +82,20 @@ def walk(root: Path) -> Iterator[FileEntry]:
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False
-            if is_dir:
-                stack.append(Path(entry.path))
+            outside = entry.is_symlink() and leaves_album(real_root, entry.path)
+            if is_dir and outside:
+                logger.warning("not following %s: the link leads outside the album", entry.path)
+                if skipped is not None:
+                    skipped.append(Path(entry.path).relative_to(root).as_posix())
+            elif is_dir:  # links first: the stack pops real folders first, so a folder that
+                # is also reached through a link keeps its own path
+                stack.insert(len(stack) - real_dirs if entry.is_symlink() else len(stack),
+                             Path(entry.path))
+                real_dirs += not entry.is_symlink()
+            elif is_photo_name(entry.name) and outside:
+                lst = entry.stat(follow_symlinks=False)
+                yield FileEntry(Path(entry.path).relative_to(root).as_posix(), lst.st_size,
+                                lst.st_mtime_ns, OUTSIDE_LINK)
             elif is_photo_name(entry.name):
                 yield _file_entry(root, entry)
 
@@ -107,7 +129,7 @@ def reconcile(root: Path, store: Store) -> ScanReport:
     known = {p.path: p for p in store.photos(where="1")}
     new: list[FileEntry] = []
     seen: set[str] = set()
-    for entry in walk(root):
+    for entry in walk(root, report.skipped_dirs):
         report.files += 1
         seen.add(entry.rel_path)
         row = known.get(entry.rel_path)

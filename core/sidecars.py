@@ -134,14 +134,15 @@ def sidecar_path(photo: Path, naming: Naming = "ext") -> Path:
 
 
 def sidecars_of(photo: Path) -> list[Path]:
-    """The existing sidecars of a photo, ``photo.jpg.xmp`` first (any case of ``.xmp``)."""
+    """The existing sidecars of a photo, ``photo.jpg.xmp`` first (any case of ``.xmp``);
+    symbolic links are not sidecars."""
     photo = Path(photo)
     found = []
     for stem in (photo.name, photo.stem):
         for suffix in (".xmp", ".XMP"):
             candidate = photo.with_name(stem + suffix)
-            try:
-                exists = candidate.is_file()
+            try:  # a sidecar that is a link may lead out of the album: never read
+                exists = candidate.is_file() and not candidate.is_symlink()
             except OSError:  # e.g. a 252-255 byte photo name: name + ".xmp" is too long
                 exists = False
             if exists and candidate not in found:
@@ -229,6 +230,9 @@ def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[s
     upper = target.with_name(target.name[:-4] + ".XMP")
     if not embedded and not target.exists() and upper.is_file():
         target = upper
+    if target.is_symlink():
+        raise MetadataError(f"{target}: is a symbolic link; albumtag does not write through "
+                            "links")
     existing = parse(*_read(target, iptc=False)) if target.exists() else Keywords()
     drop = list(drop)
     flat, paths = merge(existing, ours, drop)
