@@ -220,7 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open(args: argparse.Namespace, model: ModelChoice | None = None) -> Library:
-    return Library(args.album, args.data_dir, model=model)
+    library = Library(args.album, args.data_dir, model=model)
+    if library.store.db.read_only:
+        print(f"albumtag: the album is read-only ({library.store.db.read_only}): searching "
+              "works, edits are off", file=sys.stderr)
+    return library
 
 
 def cmd_index(args: argparse.Namespace) -> int:

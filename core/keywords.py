@@ -19,7 +19,14 @@ from pathlib import Path
 
 from core.paths import readable, write_refusal
 from core.policy import CONFIRMED
-from core.sidecars import KeywordPath, Keywords, MetadataError, Naming, write_keywords
+from core.sidecars import (
+    KeywordPath,
+    Keywords,
+    MetadataError,
+    Naming,
+    remove_stale_temps,
+    write_keywords,
+)
 from core.store import LabelRow, PhotoRow
 from core.tagstore import TagStore
 from core.vocabulary import normalize
@@ -172,6 +179,7 @@ def export_keywords(store: TagStore, root: Path, photos: Iterable[PhotoRow], *,
     index = LabelIndex(store)
     sets = tag_sets(store, [p.id for p in photos], include_model=include_model)
     report = ExportReport()
+    cleaned: set[str] = set()
     for done, photo in enumerate(photos, start=1):
         ours, rejected = sets[photo.id]
         paths = sorted(index.path(lid) for lid in ours)
@@ -180,10 +188,13 @@ def export_keywords(store: TagStore, root: Path, photos: Iterable[PhotoRow], *,
             refusal = write_refusal(root, photo.path if embedded else _folder(photo.path))
             if refusal is not None:
                 raise MetadataError(f"not written: {refusal}")
+            if _folder(photo.path) not in cleaned:  # leftovers of a killed export
+                cleaned.add(_folder(photo.path))
+                remove_stale_temps(Path(root) / _folder(photo.path))
             written = write_keywords(Path(root) / photo.path, paths, drop=drop, naming=naming,
                                      embedded=embedded)
         except MetadataError as exc:
-            logger.warning("cannot write tags of %s: %s", photo.path, exc)
+            logger.info("cannot write tags of %s: %s", photo.path, exc)
             report.errors[photo.path] = str(exc)
         else:
             if written is None:

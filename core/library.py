@@ -99,13 +99,14 @@ class Library:
             label = builtin[name]
             row = rows.get(label.name.lower())
             parent = ids.get(label.parent.lower()) if label.parent else None
-            if row is None or (row.parent_id, row.threshold, row.aliases) != (
-                    parent, label.threshold, label.aliases):
+            if row is not None and (self.store.db.read_only or (
+                    row.parent_id, row.threshold, row.aliases) == (
+                    parent, label.threshold, label.aliases)):
+                ids[label.name.lower()] = row.id
+            elif not self.store.db.read_only:  # a read-only album keeps the labels it has
                 ids[label.name.lower()] = self.store.upsert_label(
                     label.name, parent_id=parent, kind="builtin", threshold=label.threshold,
                     aliases=label.aliases)
-            else:
-                ids[label.name.lower()] = row.id
         user = self._user_labels(builtin)
         try:
             return builtin.extended(user)

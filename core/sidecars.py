@@ -53,6 +53,10 @@ _EMPTY_PACKET: Final = (
 )
 _BAGS: Final = re.compile(
     r"(<(dc:subject|lr:hierarchicalSubject)>\s*<)rdf:Seq(>.*?</)rdf:Seq(>\s*</\2>)", re.S)
+#: Temporary files of XMP writes start with this (hidden: the scanner never sees them).
+TEMP_PREFIX: Final = ".albumtag-"
+_TEMP_NAME: Final = re.compile(
+    r"\.albumtag-(?P<pid>\d+)-\d+\.tmp|\..+\.albumtag-(?P<oldpid>\d+)-\d+")
 # exiv2 keeps its error log in one global buffer: one call at a time.
 _LOCK: Final = threading.Lock()
 
@@ -252,7 +256,7 @@ def _write_xmp(target: Path, fields: dict, *, create: bool) -> None:
     """Set XMP fields in a copy of ``target`` and move the copy over it (atomic)."""
     pyexiv2 = _pyexiv2()
     # A short name of its own: the target's name may be as long as the file system allows.
-    temp = target.with_name(f".albumtag-{os.getpid()}-{threading.get_ident()}.tmp")
+    temp = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         if create:
             temp.write_text(_EMPTY_PACKET, encoding="utf-8")
@@ -266,9 +270,55 @@ def _write_xmp(target: Path, fields: dict, *, create: bool) -> None:
                 image.modify_raw_xmp(fixed)
         os.replace(temp, target)
     except (RuntimeError, UnicodeError, ValueError, OSError) as exc:
-        raise MetadataError(f"{target}: {str(exc).strip() or type(exc).__name__}") from exc
+        raise MetadataError(f"{target}: {_reason(exc)}") from exc
     finally:
-        temp.unlink(missing_ok=True)
+        try:
+            temp.unlink(missing_ok=True)
+        except OSError:  # a read-only disk refuses even this; nothing was made there
+            pass
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror  # "Read-only file system", without the path repeated
+    return str(exc).strip() or type(exc).__name__
+
+
+def remove_stale_temps(folder: Path) -> int:
+    """Delete the temporary files of XMP writes that were killed (their process is gone).
+
+    Both names albumtag has used are recognised: ``.albumtag-<pid>-<thread>.tmp`` and the
+    older ``.<name>.albumtag-<pid>-<thread>``. Returns how many were deleted.
+    """
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        match = _TEMP_NAME.fullmatch(name)
+        if match is None or _alive(int(match["pid"] or match["oldpid"])):
+            continue
+        try:
+            (Path(folder) / name).unlink()
+            removed += 1
+        except OSError as exc:
+            logger.debug("cannot remove %s: %s", name, exc)
+    if removed:
+        logger.info("removed %d temporary files of interrupted writes in %s", removed, folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # Windows' os.kill would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or unknowable: leave its file alone
+    return True
 
 
 def _pyexiv2():  # noqa: ANN202 - the module

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -102,11 +103,29 @@ def _model(row: Sequence) -> ModelRow:
     )
 
 
+def _unwritable(path: Path) -> str | None:
+    """Why an existing album database cannot be written, or None (it can, or is missing)."""
+    if not path.is_file():
+        return None
+    for target in (path.parent, path):
+        try:
+            if os.statvfs(target).f_flag & os.ST_RDONLY:
+                return "read-only file system"
+        except (OSError, AttributeError):  # no statvfs (Windows)
+            pass
+        if not os.access(target, os.W_OK):
+            return f"no permission to write {'the folder' if target.is_dir() else 'the file'}"
+    return None
+
+
 class Database:
     """Connections to one album database file: a serialised writer and per-thread readers."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        #: Why the album can only be read (e.g. "read-only file system"), or None.
+        self.read_only: str | None = None
+        self._uri: str | None = None
         self._lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -118,13 +137,47 @@ class Database:
             self._writer_db.enable_wal()
             self._migrate()
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the album database {self.path}: {exc}") from exc
+            why = _unwritable(self.path)
+            if why is None:
+                raise StoreError(f"cannot open the album database {self.path}: {exc}") from exc
+            self._open_read_only(why)
 
     def _connect(self) -> sqlite3.Connection:
+        if self._uri is not None:
+            conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+            conn.execute("PRAGMA query_only = ON")
+            return conn
         conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         return conn
+
+    def _open_read_only(self, why: str) -> None:
+        """Open a database that cannot be written (read-only disk or folder) for reading.
+
+        A WAL database needs its shared-memory file, which cannot be made on a read-only
+        disk: the file is then opened as immutable, which is what a read-only disk is.
+        """
+        logger.info("opening %s read-only: %s", self.path, why)
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        last: Exception | None = None
+        for flags in ("mode=ro", "mode=ro&immutable=1"):
+            self._uri = f"{self.path.resolve().as_uri()}?{flags}"
+            try:
+                self._writer = self._connect()
+                version = self._writer.execute("PRAGMA user_version").fetchone()[0]
+                break
+            except sqlite3.Error as exc:
+                last = exc
+        else:
+            raise StoreError(f"cannot open the album database {self.path}: {last}") from last
+        if version != len(MIGRATIONS):
+            raise StoreError(f"{self.path} is read-only ({why}) and was written by another "
+                             f"version of albumtag (schema {version}, this one needs "
+                             f"{len(MIGRATIONS)})")
+        self._writer_db = sqlite_utils.Database(self._writer)
+        self.read_only = why
 
     def _migrate(self) -> None:
         version = self._writer.execute("PRAGMA user_version").fetchone()[0]
@@ -144,6 +197,8 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
         """A write transaction on the one writer connection (serialised across threads)."""
+        if self.read_only is not None:
+            raise StoreError(f"the album is read-only ({self.read_only}), so edits are off")
         with self._lock:
             try:
                 if self._writer.in_transaction:  # nested on this thread: a savepoint
