@@ -333,7 +333,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if run.returncode != 0 or run.final.get("event") != "done":
-        raise (UsageError if run.returncode == 2 else RuntimeError)(run.message)
+        # One line, never the parent's traceback: the trainer's own log says the rest.
+        print(f"albumtag: {run.message}", file=sys.stderr)
+        return 2 if run.returncode == 2 or run.returncode < 0 else 1
     output.emit(args.json, before_after_text(run.final), run.final)
     return 0
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -45,6 +46,13 @@ class TrainingRun:
         """One line for a person when the run failed."""
         if self.final.get("event") == "error":
             return str(self.final.get("message", "training failed"))
+        if self.returncode < 0:  # killed (out of memory, the user, a shutdown)
+            try:
+                name = signal.Signals(-self.returncode).name
+            except ValueError:
+                name = f"signal {-self.returncode}"
+            return (f"training stopped: the trainer was killed ({name}) before it finished; "
+                    "the active model is unchanged")
         tail = self.stderr.strip().splitlines()
         return tail[-1] if tail else f"training failed (exit status {self.returncode})"
 

@@ -78,3 +78,22 @@ def test_albumtag_models_lists_versions(tmp_path: Path, capsys):
     assert json.loads(capsys.readouterr().out) == []
     assert cli_main(["models", str(album), "--rollback"]) == 2
     assert "index it first" in capsys.readouterr().err
+
+
+def test_a_killed_trainer_is_one_line_and_exit_2(tmp_path: Path, capsys, monkeypatch):
+    """SIGKILL (the OOM killer, `kill -9`) used to end in the parent's RuntimeError traceback."""
+    script = tmp_path / "killed_trainer.py"
+    script.write_text(
+        "import json, os, signal\n"
+        "print(json.dumps({'event': 'progress', 'phase': 'training', 'done': 1, 'total': 9}),"
+        " flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")
+    monkeypatch.setattr("app.trainrun.trainer_command",
+                        lambda *args, **kwargs: [sys.executable, str(script)])
+    album = tmp_path / "album"
+    album.mkdir()
+    assert cli_main(["train", str(album), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("albumtag: training stopped: the trainer was killed (SIGKILL) before "
+                           "it finished; the active model is unchanged")
+    assert "Traceback" not in err
