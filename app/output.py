@@ -55,6 +55,8 @@ def index_summary(summary: IndexSummary, errors: list[PhotoRow]) -> str:
     ]
     if summary.cancelled:
         lines.append("Stopped before the end; run index again to continue.")
+    for warning in summary.warnings[:_MAX_ERRORS_SHOWN]:
+        lines.append(f"  warning  {warning}")
     for folder in s.skipped_dirs:
         lines.append(f"  not followed  {readable(folder)}: the link leads outside the album")
     for photo in errors[:_MAX_ERRORS_SHOWN]:

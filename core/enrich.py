@@ -112,12 +112,16 @@ class Enricher:
         return merge_people(scores, label_ids, self._people_ids(),
                             [summaries.get(pid) for pid in photo_ids])
 
-    def imported(self, photo_ids: Sequence[int], extras: Sequence[Extra]) -> int:
-        """Confirm the labels named by keywords found in a stored batch; verdicts written."""
+    def imported(self, photo_ids: Sequence[int], extras: Sequence[Extra],
+                 on_warning: Callable[[int, str], None] | None = None) -> int:
+        """Confirm the labels named by keywords found in a stored batch; verdicts written.
+
+        ``on_warning(photo id, message)`` hears of keywords left out (too many new labels).
+        """
         found = {pid: e.keywords for pid, e in zip(photo_ids, extras, strict=True) if e.keywords}
         if not found:
             return 0
-        written, created = import_keywords(self.store, found)
+        written, created = import_keywords(self.store, found, on_warning=on_warning)
         if created and self.labels_added is not None:
             self.labels_added()
         return written

@@ -35,7 +35,7 @@ from core.errors import ImageError
 from core.imaging import decode, make_thumbnail, to_model_input
 from core.memory import release_free_memory
 from core.model import ActiveModel
-from core.paths import leaves_album
+from core.paths import leaves_album, readable
 from core.scanner import OUTSIDE_LINK, ScanReport, reconcile
 from core.store import PhotoRow
 from core.tagstore import Scored, TagStore
@@ -67,6 +67,7 @@ class IndexSummary:
     rescored: int = 0
     errors: int = 0
     error_reasons: Counter = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)  # photos tagged with something left out
     seconds: float = 0.0
     tag_seconds: float = 0.0
     cancelled: bool = False
@@ -83,7 +84,7 @@ class IndexSummary:
             "errors": self.errors + self.scan.errors,
             "error_reasons": dict(self.error_reasons), "seconds": round(self.seconds, 3),
             "photos_per_second": round(self.photos_per_second, 2), "cancelled": self.cancelled,
-            "links_not_followed": list(self.scan.skipped_dirs),
+            "links_not_followed": list(self.scan.skipped_dirs), "warnings": self.warnings,
         }
 
 
@@ -312,8 +313,16 @@ class Indexer:
                    features[i], b.extra.faces)
             for i, b in enumerate(batch)
         ]
-        self.store.record_scores(results, label_ids, model.backbone_id, model.version)
-        self.enricher.imported([b.row.id for b in batch], [b.extra for b in batch])
+        paths = {b.row.id: b.row.path for b in batch}
+
+        def warn(photo_id: int, message: str) -> None:
+            summary.warnings.append(f"{readable(paths[photo_id])}: {message}")
+
+        # One transaction: a run killed here leaves the photos pending, so their keywords
+        # are read again, and no labels without the verdicts that made them.
+        with self.store.db.write():
+            self.store.record_scores(results, label_ids, model.backbone_id, model.version)
+            self.enricher.imported(list(paths), [b.extra for b in batch], warn)
         summary.tagged += len(batch)
         self._batches += 1
         if self._batches % 4 == 0:  # hand freed heap back to the OS now and then

@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 #: Threshold of labels made from keywords (the same default as a label made by hand).
 USER_LABEL_THRESHOLD = 0.5
+#: New labels one photo's keywords may create: far above any real keyword list, far below a
+#: hostile one (a sidecar with 100,000 keywords).
+MAX_NEW_LABELS_PER_FILE = 500
 _MAX_NAME = 100
 
 
@@ -50,6 +53,10 @@ class LabelIndex:
     def __init__(self, store: TagStore) -> None:
         self.store = store
         self.created: list[str] = []
+        #: How many more labels :meth:`resolve` may create (None: no limit), and how many
+        #: keyword paths it refused for lack of them.
+        self.budget: int | None = None
+        self.refused = 0
         self._reload()
 
     def _reload(self) -> None:
@@ -78,6 +85,9 @@ class LabelIndex:
         found = self.find(names[-1])
         if found is not None or not create:
             return found
+        if self.budget is not None and sum(self.find(n) is None for n in names) > self.budget:
+            self.refused += 1
+            return None
         parent: int | None = None
         for name in names:
             label = self.find(name)
@@ -85,9 +95,16 @@ class LabelIndex:
                 label = self.store.upsert_label(name, parent_id=parent, kind="user",
                                                 threshold=USER_LABEL_THRESHOLD)
                 self.created.append(name)
-                self._reload()
+                self._add(LabelRow(label, name, parent, "user", USER_LABEL_THRESHOLD, ()))
+                if self.budget is not None:
+                    self.budget -= 1
             parent = label
         return parent
+
+    def _add(self, row: LabelRow) -> None:
+        """A label just made: known from now on (no reload: that made imports quadratic)."""
+        self.rows[row.id] = row
+        self._words[normalize(row.name)] = row.id
 
     def path(self, label_id: int) -> KeywordPath:
         """The label's names from its root down to it."""
@@ -104,23 +121,42 @@ class LabelIndex:
         return (row.name, *row.aliases)
 
 
-def import_keywords(store: TagStore, found: dict[int, Keywords]) -> tuple[int, list[str]]:
+def import_keywords(store: TagStore, found: dict[int, Keywords], *,
+                    max_new_labels: int = MAX_NEW_LABELS_PER_FILE,
+                    on_warning: Callable[[int, str], None] | None = None
+                    ) -> tuple[int, list[str]]:
     """Confirm the labels named by each photo's keywords (source ``import``).
+
+    One transaction: labels, verdicts and whatever the caller's transaction holds (the
+    indexer's: the photo's scores and status) are stored together or not at all.
 
     Args:
         store: the album store.
         found: photo id -> the keywords read from its files.
+        max_new_labels: how many labels one photo's keywords may create; keywords that would
+            need more are not imported, and ``on_warning(photo id, message)`` says so.
 
     Returns:
         How many verdicts were written, and the names of the user labels created.
     """
     if not any(found.values()):
         return 0, []
-    index = LabelIndex(store)
-    confirmed = {photo_id: {lid for path in keywords.tags()
-                            if (lid := index.resolve(path)) is not None}
-                 for photo_id, keywords in found.items() if keywords}
-    written = store.import_verdicts(confirmed)
+    with store.db.write():
+        index = LabelIndex(store)
+        confirmed: dict[int, set[int]] = {}
+        for photo_id, keywords in found.items():
+            if not keywords:
+                continue
+            index.budget, index.refused = max_new_labels, 0
+            confirmed[photo_id] = {lid for path in keywords.tags()
+                                   if (lid := index.resolve(path)) is not None}
+            if index.refused:
+                message = (f"{index.refused} keywords not imported: one photo's keywords may "
+                           f"make at most {max_new_labels} new labels")
+                logger.warning("photo %d: %s", photo_id, message)
+                if on_warning is not None:
+                    on_warning(photo_id, message)
+        written = store.import_verdicts(confirmed)
     if index.created:
         logger.info("new labels from keywords: %s", ", ".join(index.created))
     return written, index.created
