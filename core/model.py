@@ -8,6 +8,7 @@ is imported only when a model is actually loaded.
 from __future__ import annotations
 
 import json
+import os
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,11 @@ class ModelChoice:
     device: str = "auto"
 
     def as_json(self) -> str:
-        return json.dumps({"name": self.name, "checkpoint": self.checkpoint})
+        """How the album remembers the choice: the checkpoint as an absolute path, so the
+        album works from any directory (a relative one broke when used from elsewhere)."""
+        checkpoint = (os.path.abspath(os.path.expanduser(self.checkpoint))
+                      if self.checkpoint else None)
+        return json.dumps({"name": self.name, "checkpoint": checkpoint})
 
 
 @dataclass(frozen=True)

