@@ -24,6 +24,7 @@ from core.sidecars import (
     Keywords,
     MetadataError,
     Naming,
+    one_level,
     remove_stale_temps,
     write_keywords,
 )
@@ -42,8 +43,9 @@ _MAX_NAME = 100
 
 
 def clean_name(word: str) -> str | None:
-    """A keyword as a label name (whitespace collapsed, no double quotes), or None if empty."""
-    name = " ".join(word.replace('"', "").split())[:_MAX_NAME].strip()
+    """A keyword as a label name (whitespace collapsed, no double quotes, no level separators:
+    see :func:`core.sidecars.one_level`), or None if empty."""
+    name = one_level(" ".join(word.replace('"', "").split())[:_MAX_NAME].strip())
     return name or None
 
 

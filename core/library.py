@@ -142,6 +142,9 @@ class Library:
         name = " ".join(name.split())
         if not name:
             raise UnknownLabelError(name)
+        if "|" in name or "/" in name:  # they would split the label when written to XMP
+            raise VocabularyError(f"a label name cannot contain | or / ({name!r}): other apps "
+                                  "read them as levels of a hierarchy; use --parent for that")
         existing = self.vocabulary.resolve(name)
         if existing is not None:
             return next(r for r in self.store.labels() if r.name.lower() == existing.lower())

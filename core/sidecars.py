@@ -53,6 +53,7 @@ _EMPTY_PACKET: Final = (
 )
 _BAGS: Final = re.compile(
     r"(<(dc:subject|lr:hierarchicalSubject)>\s*<)rdf:Seq(>.*?</)rdf:Seq(>\s*</\2>)", re.S)
+_ONE_LEVEL: Final = str.maketrans({"|": "\u00a6", "/": "\u2215"})
 #: Temporary files of XMP writes start with this (hidden: the scanner never sees them).
 TEMP_PREFIX: Final = ".albumtag-"
 _TEMP_NAME: Final = re.compile(
@@ -88,6 +89,17 @@ class Keywords:
 
     def merged(self, other: Keywords) -> Keywords:
         return Keywords(_unique(self.flat + other.flat), _unique_paths(self.paths + other.paths))
+
+
+def one_level(name: str) -> str:
+    """A keyword or label name safe as one level of a hierarchical keyword.
+
+    ``|`` and ``/`` separate levels (``lr:hierarchicalSubject``, ``digiKam:TagsList``) and
+    neither format has an escape, so a flat keyword ``pipe|split|me`` or ``../../etc/passwd``
+    would come back as a path of several labels. They are written as look-alikes that
+    separate nothing: ``¦`` (U+00A6) and ``∕`` (U+2215).
+    """
+    return name.translate(_ONE_LEVEL)
 
 
 def _key(word: str) -> str:
@@ -245,8 +257,8 @@ def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[s
         return None
     fields = {
         SUBJECT: flat or None,
-        HIERARCHICAL: ["|".join(p) for p in paths] or None,
-        TAGS_LIST: ["/".join(p) for p in paths] or None,
+        HIERARCHICAL: ["|".join(map(one_level, p)) for p in paths] or None,
+        TAGS_LIST: ["/".join(map(one_level, p)) for p in paths] or None,
     }
     _write_xmp(target, fields, create=not target.exists())
     return target

@@ -7,11 +7,26 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import VocabularyError
+from core.keywords import clean_name
 from core.library import Library
 from core.sidecars import read_keywords, sidecars_of
 from tests.core.test_paths import index_with_fake_model
 
 pyexiv2 = pytest.importorskip("pyexiv2")
+
+
+def xmp_of(path: Path) -> dict:
+    with pyexiv2.Image(str(path)) as image:
+        return image.read_xmp()
+
+FLAT_XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<dc:subject><rdf:Bag><rdf:li>{}</rdf:li></rdf:Bag></dc:subject>
+</rdf:Description></rdf:RDF></x:xmpmeta>
+<?xpacket end="w"?>
+"""
 
 #: The longest name Linux file systems allow (255 bytes): "name.jpg.xmp" cannot exist.
 LONG_NAME = "r" * 251 + ".jpg"
@@ -43,3 +58,33 @@ def test_a_photo_whose_sidecar_name_is_too_long_is_tagged_and_its_sidecar_report
     assert read_keywords(album / LONG_NAME).flat
     assert sorted(p.name for p in album.iterdir()) == sorted(
         [".albumtag", "rocket.jpg", "rocket.jpg.xmp", LONG_NAME])
+
+
+@pytest.mark.parametrize("keyword", ["pipe|split|me", "../../etc/passwd", "AC/DC | live"])
+def test_a_flat_keyword_with_separators_keeps_its_shape_through_export_and_import(
+        album, keyword):
+    (album / "rocket.jpg.xmp").write_text(FLAT_XMP.format(keyword), encoding="utf-8")
+    with Library(album) as library:
+        labels_before = len(library.store.labels())
+        index_with_fake_model(library)
+        assert len(library.store.labels()) == labels_before + 1  # one label, not a path
+        photo = library.photo("rocket.jpg")
+        imported = [v for v in library.tags(photo) if v.source == "import"]
+        assert len(imported) == 1 and len(imported[0].path) == 1
+        name = imported[0].label
+        assert name == keyword.replace("|", "\u00a6").replace("/", "\u2215")
+        library.export_xmp()
+        written = xmp_of(album / "rocket.jpg.xmp")
+        assert written["Xmp.lr.hierarchicalSubject"] == [name]
+        assert written["Xmp.digiKam.TagsList"] == [name]
+        back = read_keywords(album / "rocket.jpg").tags()  # the file's own flat keyword too
+        assert all(len(path) == 1 for path in back)
+        assert {clean_name(path[0]) for path in back} == {name}
+        library.store.mark_pending("1")  # read the exported file again: no new labels
+        index_with_fake_model(library)
+        assert len(library.store.labels()) == labels_before + 1
+
+
+def test_a_label_name_with_a_separator_is_refused(album):
+    with Library(album) as library, pytest.raises(VocabularyError, match="cannot contain"):
+        library.create_label("AC/DC")
