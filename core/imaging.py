@@ -12,6 +12,7 @@ refuses anything larger than ``MAX_PIXELS`` before reading pixels.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import functools
 import hashlib
@@ -21,6 +22,7 @@ import math
 import os
 import re
 import stat
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -71,6 +73,32 @@ _SRGB: Final = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_PIXELS:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def _quiet_libtiff() -> None:
+    """Stop libtiff printing to the terminal: a corrupt TIFF made it write hundreds of lines
+    (one per strip) to stderr, while ``decode`` already turns its failure into a reason.
+
+    libtiff's warning and error handlers are process-wide C callbacks; the library Pillow
+    loaded is found among the process's mapped files and both handlers are set to none.
+    Where that is not possible (no ``/proc``, libtiff linked into Pillow) nothing changes.
+    """
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = {line.split()[-1] for line in maps if "libtiff" in line and "/" in line}
+        for path in paths:
+            libtiff = ctypes.CDLL(path)
+            for setter in (libtiff.TIFFSetWarningHandler, libtiff.TIFFSetErrorHandler):
+                setter.restype = ctypes.c_void_p
+                setter.argtypes = [ctypes.c_void_p]
+                setter(None)
+    except (OSError, AttributeError) as exc:
+        logger.debug("libtiff messages stay on: %s", exc)
+
+
+_quiet_libtiff()
+# Pillow's TIFF reader also warns through Python for each odd tag of a corrupt file.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.Tiff")
 
 
 @dataclass(frozen=True)

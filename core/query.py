@@ -328,11 +328,16 @@ def _date_range(tok: Token) -> Leaf:
     lo, sep, hi = tok.text.partition("..")
     if tok.field == "year:" and sep:
         raise QueryError("year: takes one year; use date:2020..2023 for a range", tok.pos)
+    if not lo and not hi:  # "year:", "date:" and "date:.." matched nothing, silently
+        example = "year:2023" if tok.field == "year:" else "date:2023-07..2023-08"
+        raise QueryError(f"{tok.field} needs a date, e.g. {example}", tok.pos)
     lo = lo or "0001"
     hi = hi if sep else lo
     hi = hi or "9999"
-    return _photo_leaf("p.taken_at >= ? AND p.taken_at < ?",
-                       (_date_bound(lo, tok, end=False), _date_bound(hi, tok, end=True)))
+    start, end = _date_bound(lo, tok, end=False), _date_bound(hi, tok, end=True)
+    if start > end:
+        raise QueryError(f"the range {tok.text!r} ends before it starts", tok.pos)
+    return _photo_leaf("p.taken_at >= ? AND p.taken_at < ?", (start, end))
 
 
 def parse_query(text: str, labels: LabelResolver) -> Node:

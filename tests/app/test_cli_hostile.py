@@ -5,6 +5,7 @@ The album is indexed with the fake model (tests/fakes.py); these commands need n
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -60,3 +61,32 @@ def test_search_words_may_start_with_a_minus(album, capsys):
     assert code == 0 and set(out.split()) == rest
     code, out, _ = run(capsys, "search", str(album), "--", "-path:chelsea")
     assert code == 0 and set(out.split()) == rest
+
+
+def test_photos_named_like_edits_can_be_tagged_after_a_double_dash(tmp_path, capsys,
+                                                                   real_photo_paths):
+    album = tmp_path / "album"
+    album.mkdir()
+    names = ["+x.png", "-x.png", "=x.png"]
+    for name in names:
+        shutil.copy2(real_photo_paths["chelsea"], album / name)
+    with Library(album) as library:
+        index_with_fake_model(library)
+    code, out, err = run(capsys, "tag", str(album), "+beach", "-cat", "--", *names)
+    assert code == 0, err
+    assert out.strip() == "Updated 3 photos."
+    for name in names:
+        code, out, err = run(capsys, "tags", str(album), "--json", "--", name)
+        assert code == 0, err
+        verdicts = {t["label"]: t["verdict"] for t in json.loads(out)["tags"] if t["verdict"]}
+        assert verdicts == {"beach": "confirmed", "cat": "rejected"}
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("year:", "year: needs a date"), ("date:..", "date: needs a date"),
+    ("date:2024..2023", "ends before it starts"), ("path:a\0b", "cannot contain a NUL"),
+])
+def test_empty_and_backwards_dates_and_nul_paths_are_clear_errors(album, capsys, query,
+                                                                   message):
+    code, out, err = run(capsys, "search", str(album), query)
+    assert code == 2 and not out and message in one_line_error(err)

@@ -114,6 +114,11 @@ def test_query_matches_expected_photos(db, query, expected):
         ("date:2023-13", "bad date"),
         ("path:", "path: needs"),
         ("path:a\0b", "cannot contain a NUL"),
+        ("year:", "year: needs a date, e.g. year:2023"),
+        ("date:", "date: needs a date"),
+        ("date:..", "date: needs a date"),
+        ("date:2024..2023", "ends before it starts"),
+        ("date:2024-03..2024-02-10", "ends before it starts"),
         ("()", "expected a search term"),
     ],
 )
