@@ -23,6 +23,7 @@ Run: ``python -m benchmarks.bench_photoset [--seeds 3] [--loss asl]``.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import sys
 import time
 from pathlib import Path
@@ -87,7 +88,7 @@ def prior_report(features, tagger, truth_sets, holdout, vocabulary) -> dict:
     return report
 
 
-def new_label_runs(u_all, truth_sets, dev, holdout, concepts, seeds, loss, rejections
+def new_label_runs(u_all, truth_sets, dev, holdout, concepts, seeds, config, rejections
                    ) -> dict[int, tuple[float, float, int]]:
     results: dict[int, list[tuple[float, float]]] = {k: [] for k in KS}
     n = u_all.shape[0]
@@ -108,7 +109,7 @@ def new_label_runs(u_all, truth_sets, dev, holdout, concepts, seeds, loss, rejec
                     verified[rng.choice(neg_dev, max(1, k // 2), replace=False), 0] = True
                 fitted = fit_residual(u_all, np.zeros((n, 1), np.float32), np.array([False]),
                                       targets, verified,
-                                      ResidualConfig(loss=loss, seed=seed))
+                                      replace(config, seed=seed))
                 with torch.no_grad():
                     s = torch.sigmoid(u_all[holdout] @ torch.from_numpy(fitted.weight).T
                                       + torch.from_numpy(fitted.bias)).numpy()[:, 0]
@@ -122,7 +123,7 @@ def new_label_runs(u_all, truth_sets, dev, holdout, concepts, seeds, loss, rejec
             for k, v in results.items() if v}
 
 
-def hidden_runs(features, u_all, tagger, truth_sets, dev, holdout, vocabulary, seeds, loss
+def hidden_runs(features, u_all, tagger, truth_sets, dev, holdout, vocabulary, seeds, config
                 ) -> dict[float, tuple[float, float]]:
     names = list(tagger.label_names)
     with torch.inference_mode():
@@ -149,7 +150,7 @@ def hidden_runs(features, u_all, tagger, truth_sets, dev, holdout, vocabulary, s
             targets = told.astype(np.float32)
             p0 = np.clip(prior[:, covered], EPS, 1 - EPS).astype(np.float32)
             fitted = fit_residual(u_all, p0, np.ones(len(covered), bool), targets, verified,
-                                  ResidualConfig(loss=loss, seed=seed))
+                                  replace(config, seed=seed))
             with torch.no_grad():
                 off = torch.from_numpy(np.log(p0) - np.log1p(-p0))
                 s = torch.sigmoid(off + u_all @ torch.from_numpy(fitted.weight).T
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dest", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
+    config = ResidualConfig(loss=args.loss)
     started = time.perf_counter()
     photos = load_photoset(args.dest)
     vocabulary = Vocabulary.load()
@@ -193,12 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     for rejections in (False, True):
         kind = "with rejections" if rejections else "confirm-only"
         for k, (f1, prec, runs) in new_label_runs(u_all, truth_sets, dev, holdout, concepts,
-                                                  args.seeds, args.loss, rejections).items():
+                                                  args.seeds, config, rejections).items():
             print(f"   {kind:<16} k={k:<3} F1 {f1:.3f}  precision {prec:.3f}  ({runs} runs)")
     print("\n3. Existing labels, tags hidden on dev, macro-F1 on holdout")
     for hidden, (before, after) in hidden_runs(features, u_all, tagger, truth_sets, dev,
                                                holdout, vocabulary, args.seeds,
-                                               args.loss).items():
+                                               config).items():
         print(f"   {hidden:.0%} hidden: before {before:.3f}  after {after:.3f}  "
               f"({after - before:+.3f})")
     print(f"\ncommand: python -m benchmarks.bench_photoset --seeds {args.seeds} "

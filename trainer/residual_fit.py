@@ -22,7 +22,7 @@ folds, and each fold's rows are scored by a model fitted on the others. For a la
 out-of-fold positive scores, recall at threshold t is estimated as ``r(t)``, the share of them
 at or above t. Among the unlabelled photos, ``n_U(t)`` score at or above t; if ``m`` of them are
 positives scored like the confirmed ones, ``n_U(t) >= m r(t)`` for every t, so
-``m_hat = min_t n_U(t) / r(t)`` (over t with r(t) >= 0.3) bounds ``m``. The estimated precision
+``m_hat = min_t n_U(t) / r(t)`` (over t with r(t) >= 0.4) bounds ``m``. The estimated precision
 at t is ``(k + m_hat) r(t) / (k r(t) + n_U(t) + rejected above t)``, and the threshold is the
 lowest one that reaches ``target_precision`` — aiming at a stated precision, never a fixed 0.5.
 """
@@ -55,6 +55,8 @@ class ResidualConfig:
         l2: Penalty on the correction's weights (features are unit length).
         unlabelled_sample: Most photos without verdicts used as unlabelled rows.
         unlabelled_weight: Weight of a prior-known label's own score on an unlabelled row.
+        unlabelled_balance: For a label the prior cannot see, the unlabelled rows together
+            weigh this many times its positives.
         folds: Folds for out-of-fold scores.
         iterations: L-BFGS iterations per fit.
         target_precision: Precision the threshold of a trained label aims at.
@@ -63,13 +65,15 @@ class ResidualConfig:
     """
 
     loss: str = "asl"
-    l2: float = 1e-3
+    l2: float = 3e-2
     unlabelled_sample: int = 2000
     unlabelled_weight: float = 0.3
+    unlabelled_balance: float = 1.0
     folds: int = 5
     iterations: int = 30
     target_precision: float = 0.7
-    min_recall: float = 0.3
+    min_recall: float = 0.4
+    objective: str = "precision"
     seed: int = 0
 
 
@@ -131,7 +135,7 @@ def build_problem(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: ND
     y = np.where(ver, targets[rows], np.where(has_prior[None, :], p0, 0.0)).astype(np.float32)
     positives = (ver & (targets[rows] > 0.5)).sum(axis=0)
     unlabelled = (~ver).sum(axis=0)
-    balance = positives / np.maximum(unlabelled, 1)
+    balance = config.unlabelled_balance * positives / np.maximum(unlabelled, 1)
     w_unl = np.where(has_prior, config.unlabelled_weight, balance)
     w = np.where(ver, 1.0, w_unl[None, :]).astype(np.float32)
     offset = np.where(has_prior[None, :], np.log(p0) - np.log1p(-p0), 0.0).astype(np.float32)
@@ -247,8 +251,13 @@ def pu_thresholds(problem: LabelProblem, oof: NDArray[np.float32],
         k = pos.size
         tp = (k + m_hat) * r
         est = np.where(r > 0, tp / np.maximum(k * r + n_u + n_n, 1e-9), 0.0)
-        ok = usable & (est >= config.target_precision)
-        i = int(np.flatnonzero(ok)[0]) if ok.any() else int(np.argmax(np.where(usable, est, -1)))
+        if config.objective == "f1":
+            f1 = np.where(usable, 2 * est * r / np.maximum(est + r, 1e-9), -1.0)
+            i = int(np.argmax(f1))
+        else:
+            ok = usable & (est >= config.target_precision)
+            i = (int(np.flatnonzero(ok)[0]) if ok.any()
+                 else int(np.argmax(np.where(usable, est, -1))))
         out[c], precision[c], recall[c] = float(GRID[i]), float(est[i]), float(r[i])
     return out, precision, recall
 
