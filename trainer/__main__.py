@@ -5,8 +5,12 @@ With ``--json-progress`` stdout carries one JSON object per line and nothing els
     {"event": "progress", "phase": "loading"|"training"|"thresholds"|"evaluating"|"saving"
                                    |"rescoring", "done": int, "total": int}
     {"event": "done", "version": int, "activated": bool, "reason": str,
-     "before": {metric: value}, "after": {metric: value}}
+     "before": {metric: value}, "after": {metric: value}, "labels": [{per label}],
+     "warning": str}
     {"event": "error", "message": str}
+
+``python -m trainer teach ALBUM --label NAME`` is teach mode's long-lived child: JSON commands
+on stdin, one JSON answer per line on stdout (``trainer.teach``).
 
 Metric keys: precision, recall, f1, n_plus, map, n_photos, n_labels (held-out verified tags).
 Exit status: 0 success; 2 bad input (one line on stderr, e.g. nothing to learn from yet);
@@ -65,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json-progress", action="store_true",
                    help="one JSON object per line on stdout (for the window)")
     p.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    t = sub.add_parser("teach", help="refit one label live: JSON commands on stdin, one JSON "
+                       "answer per line on stdout (teach mode)")
+    t.add_argument("album", help="the photo folder")
+    t.add_argument("--label", required=True, help="the label being taught")
+    t.add_argument("--data-dir", help="the album's data folder (default ALBUM/.albumtag)")
+    t.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     return parser
 
 
@@ -114,6 +124,10 @@ def _fmt(value: object) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "teach":
+        from trainer.teach import serve
+
+        return serve(args.album, args.label, args.data_dir, sys.stdin, sys.stdout)
     from trainer.train import TrainOptions, train
 
     options = TrainOptions(data_dir=Path(args.data_dir) if args.data_dir else None,
@@ -150,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    json_mode = bool(getattr(args, "json_progress", False))
+    json_mode = bool(getattr(args, "json_progress", False)) or args.command == "teach"
     try:
         return _run(args)
     except _UsageError as exc:

@@ -1,0 +1,107 @@
+"""Teach mode's child (``python -m trainer teach``): a label refitted live from the database.
+
+Real photos, the real default model, the real subprocess: the test stores verdicts in the
+album database as the window does, asks the child to refit, and reads its JSON answers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.library import Library
+from tests.mimi_album import MIMI, build_indexed_album
+
+pytestmark = pytest.mark.slow
+
+OTHERS = ["imagenet/imagenet_00_243.jpg", "imagenet/imagenet_16_251.jpg"]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory, real_photo_paths: dict[str, Path]) -> Path:
+    return build_indexed_album(tmp_path_factory.mktemp("teach") / "album", real_photo_paths)
+
+
+@pytest.fixture
+def album(indexed: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(indexed, tmp_path / "album"))
+
+
+class Child:
+    def __init__(self, album: Path, label: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "trainer", "teach", str(album), "--label", label],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            bufsize=1)
+
+    def read(self) -> dict:
+        assert self.proc.stdout is not None
+        return json.loads(self.proc.stdout.readline())
+
+    def ask(self, cmd: str) -> dict:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"cmd": cmd}) + "\n")
+        self.proc.stdin.flush()
+        return self.read()
+
+
+def _judge(album: Path, confirm: list[str], reject: list[str] = ()) -> None:
+    with Library(album) as library:
+        if confirm:
+            library.set_verdicts([library.photo(p) for p in confirm], confirm=["Mimi"])
+        if reject:
+            library.set_verdicts([library.photo(p) for p in reject], reject=["Mimi"])
+
+
+def test_the_child_refits_from_new_verdicts_and_ranks_look_alikes_first(album: Path) -> None:
+    with Library(album) as library:
+        library.create_label("Mimi")
+        ids = {p: library.photo(p).id for p in MIMI + OTHERS}
+    _judge(album, MIMI[:1])
+    child = Child(album, "Mimi")
+    try:
+        ready = child.read()
+        assert ready == {"event": "ready", "label": "Mimi", "photos": 31}
+        first = child.ask("refit")
+        assert first["event"] == "fitted" and (first["confirmed"], first["rejected"]) == (1, 0)
+        assert ids[MIMI[0]] not in first["queue"] and len(first["queue"]) == 30
+        assert len(first["scores"]) == 30 and 0.0 < first["threshold"] < 1.0
+
+        _judge(album, MIMI[1:5], OTHERS)
+        started = time.perf_counter()
+        second = child.ask("refit")
+        latency = time.perf_counter() - started
+        assert (second["confirmed"], second["rejected"]) == (5, 2)
+        assert len(second["queue"]) == 31 - 7
+        top = set(second["queue"][:3])
+        unseen = {ids[p] for p in MIMI[5:]}
+        assert top & unseen, (second["queue"][:5], unseen)  # a look-alike comes first
+        assert second["likely"] >= 1
+        assert latency < 5.0 and second["seconds"] < 2.0
+        assert child.ask("nonsense")["event"] == "error"
+        assert child.ask("quit") == {"event": "bye"}
+        assert child.proc.wait(10) == 0
+    finally:
+        if child.proc.poll() is None:
+            child.proc.kill()
+            child.proc.wait()
+        for stream in (child.proc.stdin, child.proc.stdout, child.proc.stderr):
+            if stream:
+                stream.close()
+
+
+def test_an_unknown_label_is_an_error_line_and_exit_status_2(album: Path) -> None:
+    child = Child(album, "Nobody")
+    try:
+        assert child.read() == {"event": "error", "message": "no label called 'Nobody'"}
+        assert child.proc.wait(10) == 2
+    finally:
+        for stream in (child.proc.stdin, child.proc.stdout, child.proc.stderr):
+            if stream:
+                stream.close()
