@@ -29,6 +29,7 @@ from app.gui.theme import COLOURS
 from core import browse
 from core.browse import GridRow
 from core.library import Library
+from core.policy import CONFIRMED, NO_VERDICT, REJECTED
 from core.store import PhotoRow
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Inspector(QWidget):
         self._words: set[str] = set()
         self._dialog: NewLabelDialog | None = None
         self._card_token = (0, 0)  # (photo id, preview request) shown in the card
+        self._given: dict[str, int] = {}  # verdicts given in this view (this selection)
         self._build()
         session.tags_changed.connect(self._on_tags_changed)
         loader.thumbnail_loaded.connect(self._on_thumbnail_loaded)
@@ -136,6 +138,8 @@ class Inspector(QWidget):
         self.add_field.set_words(words)
 
     def set_selection(self, rows: Sequence[GridRow]) -> None:
+        if [r.id for r in rows] != self.photo_ids:
+            self._given = {}  # a new view: Enter may confirm again what was judged elsewhere
         self._rows = list(rows)
         self.tag_list.clearSelection()  # a tag chosen on one photo is not chosen on the next
         if not self._rows:
@@ -226,22 +230,33 @@ class Inspector(QWidget):
         return [r.label for r in self.tag_list.selected_tags()]
 
     def confirm(self) -> None:
-        """Confirm the tags chosen in the list, or every suggestion when none is chosen."""
+        """Confirm the tags chosen in the list, or every suggestion when none is chosen.
+
+        Enter never overturns a verdict given in this view: a tag just rejected stays
+        rejected (its ✓ button still confirms it, deliberately).
+        """
         if not self._rows:
             self.status_message.emit("Select photos first.")
             return
         labels = self.selected_labels()
-        if labels:
-            self._session.confirm(self.photo_ids, labels)
-        else:
+        if not labels:
             self._session.confirm_suggestions(self.photo_ids)
+            return
+        keep = [label for label in labels if self._given.get(label) != REJECTED]
+        self.tag_list.advance_past(labels, skip=set(self._given))
+        if not keep:
+            self.status_message.emit(f"“{labels[0]}” was just rejected here; Enter does not "
+                                     "overturn it (click its ✓ to confirm it).")
+            return
+        self._given.update(dict.fromkeys(keep, CONFIRMED))
+        self._session.confirm(self.photo_ids, keep)
 
     def _on_confirm_clicked(self) -> None:
         if self._rows:
             self._session.confirm_suggestions(self.photo_ids)
 
     def reject(self) -> None:
-        """Reject the tags chosen in the list."""
+        """Reject the tags chosen in the list; the cursor moves on to the next tag."""
         labels = self.selected_labels()
         if not self._rows:
             self.status_message.emit("Select photos first.")
@@ -249,16 +264,20 @@ class Inspector(QWidget):
             self.status_message.emit("Choose a tag in the inspector to reject (click it, or "
                                      "Tab to the list and use the arrows).")
         else:
+            self._given.update(dict.fromkeys(labels, REJECTED))
+            self.tag_list.advance_past(labels, skip=set(self._given))
             self._session.reject(self.photo_ids, labels)
 
     def _on_button_clicked(self, row: TagRow, action: str) -> None:
         s = row.summary
         if action == "confirm":
             done = s.confirmed == s.photos
-            (self._session.clear if done else self._session.confirm)(self.photo_ids, [s.label])
+            verdict = NO_VERDICT if done else CONFIRMED
         else:
             done = s.rejected == s.photos
-            (self._session.clear if done else self._session.reject)(self.photo_ids, [s.label])
+            verdict = NO_VERDICT if done else REJECTED
+        self._given[s.label] = verdict
+        self._session.set_verdict(self.photo_ids, [s.label], verdict)
 
     def focus_add(self) -> None:
         if self._rows:

@@ -287,6 +287,26 @@ class TagListView(QListView):
         rows = self.tag_model.rows
         return [rows[i.row()] for i in self.selectionModel().selectedRows()]
 
+    def advance_past(self, labels: list[str], *, skip: set[str]) -> None:
+        """After a verdict on ``labels``: choose the next suggested tag nobody judged here.
+
+        With none left the list has no choice, so Enter then confirms the suggestions.
+        """
+        rows = self.tag_model.rows
+        chosen = [i for i, r in enumerate(rows) if r.label in labels]
+        start = max(chosen) + 1 if chosen else 0
+        order = list(range(start, len(rows))) + list(range(start))
+        nxt = next((i for i in order if rows[i].label not in labels
+                    and rows[i].label not in skip and rows[i].state == "on"
+                    and rows[i].summary.confirmed < rows[i].summary.photos), None)
+        selection = self.selectionModel()
+        if nxt is None:
+            selection.clear()
+            return
+        index = self.tag_model.index(nxt)
+        selection.setCurrentIndex(index, selection.SelectionFlag.ClearAndSelect)
+        self.scrollTo(index)
+
     def keyPressEvent(self, event) -> None:  # noqa: ANN001 - QKeyEvent
         if event.key() == Qt.Key.Key_Escape:
             self.clearSelection()

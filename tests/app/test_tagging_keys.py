@@ -1,0 +1,114 @@
+"""Tagging from the keyboard: a verdict moves the cursor on, and Enter never overturns one.
+
+Issue 15.1: Del rejected the tag under the cursor, the cursor stayed on it, and the next Enter
+("confirm the rest") confirmed the tag just rejected. Verdicts feed training: that was data loss.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.library import Library
+from tests.app.conftest import wait_idle
+
+
+@pytest.fixture
+def opened(make_window, real_album: Path, qtbot):  # noqa: ANN001, ANN201
+    window = make_window()
+    window.open_album(real_album)
+    wait_idle(qtbot, window)
+    return window
+
+
+def _verdicts(album: Path, photo_id: int) -> dict[str, int]:
+    with Library(album) as library:
+        return {t.label: t.verdict for t in library.tags(library.store.photo(photo_id))}
+
+
+def _show(window, qtbot, rows) -> None:  # noqa: ANN001
+    ids = [r.id for r in rows]
+    window.grid.setFocus()
+    window.grid.select_photo(ids[0])
+    if len(ids) > 1:
+        model = window.grid.photo_model()
+        selection = window.grid.selectionModel()
+        for photo_id in ids[1:]:
+            selection.select(model.index(model.row_of(photo_id)),
+                             selection.SelectionFlag.Select)
+    qtbot.waitUntil(lambda: sorted(window.inspector.photo_ids) == sorted(ids), timeout=2_000)
+    qtbot.waitUntil(lambda: any(t.state == "on" for t in
+                                window.inspector.tag_list.tag_model.rows), timeout=5_000)
+
+
+def _choose(window, label: str) -> None:  # noqa: ANN001
+    tag_list = window.inspector.tag_list
+    tag_list.setFocus()
+    row = next(i for i, t in enumerate(tag_list.tag_model.rows) if t.label == label)
+    tag_list.setCurrentIndex(tag_list.tag_model.index(row))
+    assert window.inspector.selected_labels() == [label]
+
+
+def _on_label(window) -> str:  # noqa: ANN001
+    return next(t.label for t in window.inspector.tag_list.tag_model.rows if t.state == "on")
+
+
+def test_enter_right_after_del_keeps_the_rejection(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+    row = next(r for r in opened.grid.photo_model().rows if r.status == "ok")
+    _show(opened, qtbot, [row])
+    label = _on_label(opened)
+    _choose(opened, label)
+    tag_list = opened.inspector.tag_list
+    qtbot.keyClick(tag_list, Qt.Key.Key_Delete)
+    assert label not in opened.inspector.selected_labels()  # the cursor moved on at once
+    qtbot.keyClick(tag_list, Qt.Key.Key_Return)  # before the list has even reloaded
+    wait_idle(qtbot, opened)
+    qtbot.waitUntil(lambda: any(t.label == label and t.state == "rejected"
+                                for t in tag_list.tag_model.rows), timeout=5_000)
+    assert _verdicts(real_album, row.id)[label] == -1
+
+    # choosing the rejected tag again and pressing Enter does not overturn it either
+    _choose(opened, label)
+    qtbot.keyClick(tag_list, Qt.Key.Key_Return)
+    wait_idle(qtbot, opened)
+    assert _verdicts(real_album, row.id)[label] == -1
+    assert "does not overturn" in opened.status.message.text()
+
+    # the ✓ button is a deliberate click and does confirm it
+    _choose(opened, label)
+    index = next(i for i, t in enumerate(tag_list.tag_model.rows) if t.label == label)
+    confirm_rect, _ = tag_list.delegate._buttons(  # noqa: SLF001
+        tag_list.visualRect(tag_list.tag_model.index(index)))
+    qtbot.mouseClick(tag_list.viewport(), Qt.MouseButton.LeftButton, pos=confirm_rect.center())
+    wait_idle(qtbot, opened)
+    assert _verdicts(real_album, row.id)[label] == 1
+
+
+def test_a_verdict_moves_the_cursor_to_the_next_suggestion(opened, real_album: Path,
+                                                          qtbot) -> None:  # noqa: ANN001
+    rows = opened.grid.photo_model().rows
+    by_label: dict[str, object] = {}
+    with Library(real_album) as library:
+        for r in rows:
+            if r.status == "ok":
+                on = [t.label for t in library.tags(library.store.photo(r.id))
+                      if t.direct and t.has]
+                if on and on[0] not in by_label:
+                    by_label[on[0]] = r
+            if len(by_label) == 2:
+                break
+    (first, second), photos = list(by_label), list(by_label.values())
+    _show(opened, qtbot, photos)
+    _choose(opened, first)
+    tag_list = opened.inspector.tag_list
+    qtbot.keyClick(tag_list, Qt.Key.Key_Delete)
+    assert opened.inspector.selected_labels() == [second]
+    qtbot.keyClick(tag_list, Qt.Key.Key_Return)
+    wait_idle(qtbot, opened)
+    for photo in photos:
+        verdicts = _verdicts(real_album, photo.id)
+        assert verdicts[first] == -1 and verdicts[second] == 1
+    # nothing suggested is left unjudged: the list has no choice, Enter confirms the rest
+    qtbot.waitUntil(lambda: not opened.inspector.selected_labels(), timeout=5_000)
