@@ -7,6 +7,7 @@ replaces only what a model said before; it never touches a verdict. Only :meth:`
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,10 @@ from core.policy import CONFIRMED, NO_VERDICT, Evidence, LabelPolicy
 from core.store import SCORE_FLOOR, VISIBLE, Store, now
 
 logger = logging.getLogger(__name__)
+
+MANUAL_KEY = "manual_thresholds"  # meta: {label name (lower case): threshold}
+HISTORY_KEY = "manual_thresholds_done"  # meta: [[label, old, new], ...] for undo
+REDO_KEY = "manual_thresholds_undone"
 
 
 @dataclass(frozen=True)
@@ -53,10 +58,57 @@ class TagStore(Store):
         tuned = active.thresholds if active else {}
         by_name = {label.name.lower(): label.id for label in labels}
         thresholds = {label.id: label.threshold for label in labels}
-        for name, value in tuned.items():
+        for name, value in {**tuned, **self.manual_thresholds()}.items():  # the user's wins
             if name.lower() in by_name:
                 thresholds[by_name[name.lower()]] = max(float(value), SCORE_FLOOR)
         return LabelPolicy({label.id: label.parent_id for label in labels}, thresholds)
+
+    # -- thresholds the user set by hand (kept in meta: they outlive every model version) --
+    def manual_thresholds(self) -> dict[str, float]:
+        """{label name, lower case: threshold} for labels whose threshold the user set."""
+        return {k: float(v) for k, v in json.loads(self.get_meta(MANUAL_KEY, "{}")).items()}
+
+    def set_manual_threshold(self, label: str, value: float | None) -> None:
+        """Set (or, with None, reset to the trained one) a label's threshold; undoable."""
+        manual = self.manual_thresholds()
+        key = label.lower()
+        old = manual.get(key)
+        if value is not None:
+            value = round(min(max(float(value), SCORE_FLOOR), 0.99), 3)
+        if old == value:
+            return
+        steps = json.loads(self.get_meta(HISTORY_KEY, "[]"))
+        self._put_manual(key, value, manual, [*steps, [key, old, value]][-200:], [])
+
+    def undo_threshold(self) -> str | None:
+        """Undo the latest threshold change; the label's name (lower case), or None."""
+        return self._threshold_step(HISTORY_KEY, REDO_KEY, 1)
+
+    def redo_threshold(self) -> str | None:
+        return self._threshold_step(REDO_KEY, HISTORY_KEY, 2)
+
+    def _threshold_step(self, source: str, target: str, pick: int) -> str | None:
+        steps = json.loads(self.get_meta(source, "[]"))
+        if not steps:
+            return None
+        step = steps.pop()
+        others = [*json.loads(self.get_meta(target, "[]")), step]
+        done, undone = (others, steps) if pick == 2 else (steps, others)
+        self._put_manual(step[0], step[pick], self.manual_thresholds(), done, undone)
+        return str(step[0])
+
+    def _put_manual(self, key: str, value: float | None, manual: dict[str, float],
+                    done: list, undone: list) -> None:
+        if value is None:
+            manual.pop(key, None)
+        else:
+            manual[key] = value
+        with self.db.write() as db:
+            for name, data in ((MANUAL_KEY, manual), (HISTORY_KEY, done), (REDO_KEY, undone)):
+                db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                           "DO UPDATE SET value = excluded.value", (name, json.dumps(data)))
+            ids = [r[0] for r in db.conn.execute("SELECT id FROM photos")]
+            self._refresh(db.conn, ids, self.policy())
 
     # -- model scores ---------------------------------------------------------------------
     def record_scores(self, results: Sequence[Scored], label_ids: Sequence[int],
@@ -85,27 +137,63 @@ class TagStore(Store):
             self._refresh(conn, [r.photo_id for r in results], self.policy())
 
     def record_rescored(self, photo_ids: Sequence[int], scores: np.ndarray,
-                        label_ids: Sequence[int], model_version: int) -> None:
-        """Store scores re-computed from cached features (no file facts change)."""
+                        label_ids: Sequence[int], model_version: int,
+                        only: Sequence[int] | None = None) -> None:
+        """Store scores re-computed from cached features (no file facts change).
+
+        With ``only`` (label ids), the scores of every other label are known to be unchanged:
+        just those labels' rows are replaced, and only photos where one of them has or had a
+        stored score get their tags re-derived; every photo is marked as scored by
+        ``model_version``.
+        """
         ids = np.asarray(label_ids, dtype=np.int64)
         stamp = now()
         with self.db.write() as db:
+            conn = db.conn
+            conn.executemany("UPDATE photos SET model_version = ? WHERE id = ?",
+                             [(model_version, int(p)) for p in photo_ids])
+            if only is None:
+                for photo_id, row in zip(photo_ids, scores, strict=True):
+                    self._replace_scores(conn, photo_id, ids, row, stamp)
+                self._refresh(conn, list(photo_ids), self.policy())
+                return
+            keep = np.isin(ids, np.asarray(list(only), dtype=np.int64))
+            ids, scores = ids[keep], np.asarray(scores)[:, keep]
+            touched = self._photos_with_scores(conn, photo_ids, ids)
+            touched |= {int(p) for p, row in zip(photo_ids, scores, strict=True)
+                        if (row >= SCORE_FLOOR).any()}
             for photo_id, row in zip(photo_ids, scores, strict=True):
-                self._replace_scores(db.conn, photo_id, ids, row, stamp)
-                db.conn.execute(
-                    "UPDATE photos SET model_version = ? WHERE id = ?", (model_version, photo_id)
-                )
-            self._refresh(db.conn, list(photo_ids), self.policy())
+                if int(photo_id) in touched:
+                    self._replace_scores(conn, photo_id, ids, row, stamp, labels_only=True)
+            self._refresh(conn, sorted(touched), self.policy())
+
+    @staticmethod
+    def _photos_with_scores(conn, photo_ids: Sequence[int], label_ids: np.ndarray) -> set[int]:
+        """Photos among ``photo_ids`` holding a stored score of one of ``label_ids``."""
+        found: set[int] = set()
+        labels = ",".join(str(int(i)) for i in label_ids) or "NULL"
+        for start in range(0, len(photo_ids), 900):
+            chunk = [int(p) for p in photo_ids[start : start + 900]]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in conn.execute(
+                f"SELECT DISTINCT photo_id FROM photo_labels WHERE photo_id IN ({marks}) "
+                f"AND label_id IN ({labels}) AND score IS NOT NULL", chunk))
+        return found
 
     @staticmethod
     def _replace_scores(conn, photo_id: int, label_ids: np.ndarray, scores: np.ndarray,
-                        stamp: str) -> None:
+                        stamp: str, labels_only: bool = False) -> None:
         # Rows that only hold a model's opinion go; rows with a verdict stay (score cleared).
+        # With labels_only, only the rows of label_ids are replaced (ids are ints: no
+        # injection through the inlined list).
+        scope = (f" AND label_id IN ({','.join(str(int(i)) for i in label_ids) or 'NULL'})"
+                 if labels_only else "")
         conn.execute(
-            "DELETE FROM photo_labels WHERE photo_id = ? AND verdict = 0 AND source = 'model'",
-            (photo_id,),
+            "DELETE FROM photo_labels WHERE photo_id = ? AND verdict = 0 AND source = 'model'"
+            + scope, (photo_id,),
         )
-        conn.execute("UPDATE photo_labels SET score = NULL WHERE photo_id = ?", (photo_id,))
+        conn.execute("UPDATE photo_labels SET score = NULL WHERE photo_id = ?" + scope,
+                     (photo_id,))
         keep = scores >= SCORE_FLOOR
         conn.executemany(
             "INSERT INTO photo_labels (photo_id, label_id, score, verdict, source, updated_at) "
