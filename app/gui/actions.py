@@ -51,7 +51,7 @@ class Actions:
 
 
 def _action(parent: QWidget, text: str, keys: object = None, *, icon: str | None = None,
-            tip: str = "", local: bool = False) -> QAction:
+            tip: str = "", local: bool = False, anywhere: bool = False) -> QAction:
     action = QAction(text, parent)
     if keys is not None:
         if isinstance(keys, list):
@@ -63,7 +63,8 @@ def _action(parent: QWidget, text: str, keys: object = None, *, icon: str | None
     if tip:
         action.setStatusTip(tip)
         action.setToolTip(tip)
-    action.setShortcutContext(_LOCAL if local else Qt.ShortcutContext.WindowShortcut)
+    action.setShortcutContext(_LOCAL if local else Qt.ShortcutContext.ApplicationShortcut
+                              if anywhere else Qt.ShortcutContext.WindowShortcut)
     return action
 
 
@@ -77,8 +78,9 @@ def build_actions(window: QWidget) -> Actions:
                            tip="Write confirmed tags to photo.jpg.xmp files other apps read "
                                "(originals are not modified)"),
         quit=_action(window, "&Quit", key.StandardKey.Quit),
-        undo=_action(window, "&Undo tag change", key.StandardKey.Undo),
-        redo=_action(window, "&Redo tag change", [key("Ctrl+Shift+Z"), key("Ctrl+Y")]),
+        undo=_action(window, "&Undo tag change", key.StandardKey.Undo, anywhere=True),
+        redo=_action(window, "&Redo tag change", [key("Ctrl+Shift+Z"), key("Ctrl+Y")],
+                     anywhere=True),
         select_all=_action(window, "Select &all photos", key.StandardKey.SelectAll),
         find=_action(window, "&Find…", key.StandardKey.Find, icon="search"),
         confirm=_action(window, "&Confirm tags", [key(Qt.Key.Key_Return), key(Qt.Key.Key_Enter)],

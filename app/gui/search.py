@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QEvent, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QCompleter, QLineEdit, QWidget
 
 from app.gui import icons
@@ -14,6 +14,16 @@ from app.gui.theme import COLOURS
 #: Words of the language itself, offered along with label names.
 KEYWORDS = ("untagged", "OR", "NOT", "label:=", "unverified:", "path:", "year:", "date:")
 _TOKEN_START = re.compile(r'[\s()]-?|^-?')
+
+
+def is_album_undo_key(event: QKeyEvent) -> bool:
+    """Whether a key press is one of the window's undo / redo keys (never a field's own)."""
+    pressed = QKeySequence(event.keyCombination())
+    keys = (QKeySequence(QKeySequence.StandardKey.Undo),
+            QKeySequence(QKeySequence.StandardKey.Redo),
+            QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y"))
+    return any(not k.isEmpty() and pressed.matches(k) == QKeySequence.SequenceMatch.ExactMatch
+               for k in keys)
 
 
 def current_token(text: str, cursor: int) -> tuple[int, str]:
@@ -92,6 +102,14 @@ class CompletingLineEdit(QLineEdit):
         spacer = "" if insert.endswith((":", ":=")) or tail.startswith(" ") else " "
         self.setText(text[:start] + insert + spacer + tail)
         self.setCursorPosition(start + len(insert) + len(spacer))
+
+    def event(self, event: QEvent) -> bool:
+        """Ctrl+Z and Ctrl+Shift+Z undo album changes even while typing here (issue 15.2)."""
+        if (event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent)
+                and is_album_undo_key(event)):
+            event.ignore()  # not overridden: the window's Undo / Redo action gets the key
+            return False
+        return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         popup = self._completer.popup()

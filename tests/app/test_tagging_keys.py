@@ -112,3 +112,56 @@ def test_a_verdict_moves_the_cursor_to_the_next_suggestion(opened, real_album: P
         assert verdicts[first] == -1 and verdicts[second] == 1
     # nothing suggested is left unjudged: the list has no choice, Enter confirms the rest
     qtbot.waitUntil(lambda: not opened.inspector.selected_labels(), timeout=5_000)
+
+
+def _dog_confirmed(window) -> bool:  # noqa: ANN001
+    return any(t.label == "dog" and t.summary.confirmed
+               for t in window.inspector.tag_list.tag_model.rows)
+
+
+def test_ctrl_z_undoes_album_changes_from_the_add_tag_field(opened, real_album: Path,
+                                                            qtbot) -> None:  # noqa: ANN001
+    row = next(r for r in opened.grid.photo_model().rows if r.status == "ok")
+    _show(opened, qtbot, [row])
+    qtbot.keyClick(opened.grid, Qt.Key.Key_T)
+    field = opened.inspector.add_field
+    assert field.hasFocus()
+    qtbot.keyClicks(field, "puppies")
+    field._completer.popup().hide()  # noqa: SLF001
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: _dog_confirmed(opened), timeout=5_000)
+    qtbot.waitUntil(opened.actions.undo.isEnabled, timeout=2_000)
+    assert field.hasFocus() and field.text() == ""
+
+    # right after adding, in the field: Ctrl+Z undoes the tag, not the field's text
+    qtbot.keyClick(field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not _dog_confirmed(opened), timeout=5_000)
+    assert field.text() == ""
+    assert _verdicts(real_album, row.id).get("dog", 0) == 0
+    qtbot.waitUntil(opened.actions.redo.isEnabled, timeout=2_000)
+    qtbot.keyClick(field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: _dog_confirmed(opened), timeout=5_000)
+    qtbot.waitUntil(opened.actions.undo.isEnabled, timeout=2_000)
+
+    # and from the search bar, with text typed in it
+    opened.actions.find.trigger()
+    qtbot.keyClicks(opened.search, "beach")
+    qtbot.keyClick(opened.search, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not _dog_confirmed(opened), timeout=5_000)
+    assert opened.search.text() == "beach"
+    assert _verdicts(real_album, row.id).get("dog", 0) == 0
+
+    # and from the preview window
+    qtbot.waitUntil(opened.actions.redo.isEnabled, timeout=2_000)
+    opened.actions.redo.trigger()
+    qtbot.waitUntil(lambda: _dog_confirmed(opened), timeout=5_000)
+    qtbot.waitUntil(opened.actions.undo.isEnabled, timeout=2_000)
+    opened.grid.select_photo(row.id)
+    opened.previewer.show(row)
+    preview = opened.previewer.dialog
+    preview.activateWindow()
+    preview.setFocus()
+    qtbot.waitUntil(preview.isActiveWindow, timeout=2_000)
+    qtbot.keyClick(preview, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not _dog_confirmed(opened), timeout=5_000)
