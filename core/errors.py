@@ -34,11 +34,15 @@ class VocabularyError(AlbumtagError):
 class QueryError(AlbumtagError):
     """A search query cannot be parsed or names something unknown.
 
-    ``position`` is the character offset of the problem in the query, when known.
+    ``position`` is the character offset of the problem in the query, when known; for an
+    unknown label, ``word`` is the word as typed and ``suggestions`` the labels it may mean.
     """
 
-    def __init__(self, message: str, position: int | None = None) -> None:
+    def __init__(self, message: str, position: int | None = None, *, word: str | None = None,
+                 suggestions: tuple[str, ...] = ()) -> None:
         self.position = position
+        self.word = word
+        self.suggestions = tuple(suggestions)
         super().__init__(message)
 
 

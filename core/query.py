@@ -249,7 +249,8 @@ class _Parser:
         if found is None:
             hints = self.labels.suggest(name)
             hint = f"; did you mean {', '.join(hints)}?" if hints else ""
-            raise QueryError(f"no label called {name!r}{hint}", pos)
+            raise QueryError(f"no label called {name!r}{hint}", pos, word=name,
+                             suggestions=tuple(hints))
         return found
 
     def field(self, tok: Token) -> Node:

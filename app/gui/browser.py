@@ -42,6 +42,8 @@ class Browser(QObject):
         self.filter = Filter()
         self.query = ""
         self.order = browse.Order.TAKEN
+        self.shown_query = ""  # the search the grid's rows answer (the last one that worked)
+        self.error: QueryError | None = None  # why the search in the bar failed, if it did
         self._busy = False  # a rows query is in flight
         self._again = False
         self.first_screen = 400  # rows fetched first when the filter or the search changes
@@ -112,6 +114,7 @@ class Browser(QObject):
             return  # the first screen was everything: the full answer says the same
         if key == (self.filter, self.query, self.order):
             self._grid.show_rows(diff)
+            self.shown_query, self.error = self.query, None
             self.query_accepted.emit()
             self.rows_shown.emit(len(diff.rows), complete)
         if limit is None:
@@ -125,6 +128,7 @@ class Browser(QObject):
         self._busy = False
         if isinstance(exc, QueryError):
             if key == (self.filter, self.query, self.order):
+                self.error = exc
                 self.query_failed.emit(str(exc))
         else:
             logger.error("listing photos failed", exc_info=exc)
@@ -148,7 +152,8 @@ class Browser(QObject):
         self._tree.set_content([], browse.ScopeCounts())
         self.filter = Filter()
         self.filter_changed.emit(self.filter)
-        self.query = ""
+        self.query = self.shown_query = ""
+        self.error = None
         self._grid.show_rows([])
         self.refresh_rows(first_screen=True)
         self.refresh_tree()

@@ -32,6 +32,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._badge_font = QFont()
         self._badge_font.setPointSizeF(8.0)
         self._badge_font.setBold(True)
+        self.dimmed = False  # the rows are stale (they belong to an earlier search)
 
     def set_side(self, side: int) -> None:
         self._side = side
@@ -49,6 +50,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
             return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self.dimmed:
+            painter.setOpacity(0.3)
         cell = QRectF(option.rect).adjusted(3, 3, -3, -3)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)

@@ -201,6 +201,12 @@ class PhotoGridView(QListView):
         elif force:
             self.scheduleDelayedItemsLayout()
 
+    def set_stale(self, stale: bool) -> None:
+        """Dim the rows: they answer an earlier search, not the one in the search bar."""
+        if stale != self.delegate.dimmed:
+            self.delegate.dimmed = stale
+            self.viewport().update()
+
     # -- rows and selection ---------------------------------------------------------------
     def selected_rows(self) -> list[GridRow]:
         rows = self.photo_model().rows

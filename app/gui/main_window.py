@@ -20,6 +20,7 @@ from app.gui.modelmenu import ModelMenu
 from app.gui.panels import CentrePanel, SidePanel
 from app.gui.preview import Previewer
 from app.gui.search import SearchBar
+from app.gui.searchfeedback import SearchFeedback
 from app.gui.session import AlbumSession, background_workers
 from app.gui.settings import AppSettings
 from app.gui.sidebar import TagTree
@@ -49,6 +50,8 @@ class MainWindow(QMainWindow):
         self.browser = Browser(self.session, self.grid, self.tree, self.loader, parent=self)
         self.status = StatusBar(self)
         self.previewer = Previewer(self.session, self.loader, self.grid, self)
+        self.search_feedback = SearchFeedback(self.browser, self.search, self.centre, self.grid,
+                                              self)
         self._closed = False
         self._compose()
         self.actions = build_actions(self)
@@ -114,8 +117,6 @@ class MainWindow(QMainWindow):
         self.inspector.focus_released.connect(self.grid.setFocus)
         self.inspector.status_message.connect(self.status.say)
         self.browser.rows_shown.connect(self._on_rows_shown)
-        self.browser.query_failed.connect(self._on_query_failed)
-        self.browser.query_accepted.connect(lambda: self._on_query_failed(""))
         self.browser.words_loaded.connect(self.search.set_label_words)
         self.browser.words_loaded.connect(self.inspector.set_label_words)
         self.browser.filter_changed.connect(lambda flt: self.centre.set_title(flt.title))
@@ -194,10 +195,6 @@ class MainWindow(QMainWindow):
         self.centre.show_grid(rows, searching=bool(self.browser.query), complete=complete)
         if complete:
             self.status.set_counts(shown=rows)
-
-    def _on_query_failed(self, message: str) -> None:
-        self.search.show_error(message or None)
-        self.centre.set_message(message)
 
     def _on_selection_changed(self, rows: list[GridRow]) -> None:
         self.inspector.set_selection(rows)

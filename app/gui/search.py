@@ -167,6 +167,12 @@ class SearchBar(CompletingLineEdit):
     def _on_text_changed(self, _text: str) -> None:
         self._timer.start()
 
+    def submit(self, text: str | None = None) -> None:
+        """Search now (for ``text``, when given, as if it had been typed)."""
+        if text is not None:
+            self.setText(text)
+        self._on_timer_timeout()
+
     def _on_timer_timeout(self) -> None:
         self._timer.stop()
         text = self.text().strip()

@@ -1,0 +1,90 @@
+"""A search that cannot run says so honestly: stale rows dimmed and named, suggestions clickable.
+
+Issue 15.3: typing ``dgo`` or ``(dog`` showed the error but left the last results in the grid
+as if they answered it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from app.gui.searchfeedback import replace_word, stale_note
+from core.errors import QueryError
+from core.library import Library
+from tests.app.conftest import ARTIFACTS, wait_idle
+
+
+@pytest.fixture
+def opened(make_window, real_album: Path, qtbot):  # noqa: ANN001, ANN201
+    window = make_window()
+    window.open_album(real_album)
+    wait_idle(qtbot, window)
+    return window
+
+
+def _search(window, qtbot, text: str) -> None:  # noqa: ANN001
+    window.actions.find.trigger()
+    window.search.clear()
+    qtbot.keyClicks(window.search, text)
+    window.search._completer.popup().hide()  # noqa: SLF001
+    qtbot.keyClick(window.search, Qt.Key.Key_Return)
+
+
+def _paths(window) -> set[str]:  # noqa: ANN001
+    return {r.path for r in window.grid.photo_model().rows}
+
+
+def _click_link(label, qtbot) -> bool:  # noqa: ANN001
+    """Move the mouse along the label until it hovers a link, and click there."""
+    y = label.height() // 2
+    for x in range(label.width() - 2, 0, -2):
+        qtbot.mouseMove(label, QPoint(x, y))
+        if label.cursor().shape() == Qt.CursorShape.PointingHandCursor:
+            qtbot.mouseClick(label, Qt.MouseButton.LeftButton, pos=QPoint(x, y))
+            return True
+    return False
+
+
+def test_a_bad_search_dims_the_stale_rows_and_names_their_search(opened, real_album: Path,
+                                                                  qtbot) -> None:  # noqa: ANN001
+    with Library(real_album) as library:
+        by_path = {p.path for p in library.search("path:home")}
+        dogs = {p.path for p in library.search("dog")}
+    _search(opened, qtbot, "path:home")
+    qtbot.waitUntil(lambda: _paths(opened) == by_path, timeout=5_000)
+    assert not opened.grid.delegate.dimmed
+
+    _search(opened, qtbot, "(dog")
+    qtbot.waitUntil(lambda: opened.grid.delegate.dimmed, timeout=5_000)
+    assert "unclosed parenthesis" in opened.centre.message.toolTip()
+    assert _paths(opened) == by_path  # still there, but dimmed and named
+    assert "path:home" in opened.centre.count.text()
+    assert opened.search.property("invalid") is True
+
+    _search(opened, qtbot, "dgo")
+    qtbot.waitUntil(lambda: "did you mean" in opened.centre.message.text(), timeout=5_000)
+    assert opened.centre.count.text() == stale_note(len(by_path), "path:home")
+    ARTIFACTS.mkdir(exist_ok=True)
+    opened.grab().save(str(ARTIFACTS / "search_suggestion.png"))
+
+    # the suggestion is a link: clicking it searches for dog
+    assert _click_link(opened.centre.message, qtbot)
+    qtbot.waitUntil(lambda: opened.search.text() == "dog", timeout=2_000)
+    qtbot.waitUntil(lambda: _paths(opened) == dogs and not opened.grid.delegate.dimmed,
+                    timeout=5_000)
+    assert opened.centre.message.text() == ""
+    assert opened.search.property("invalid") is False
+    assert "from the search" not in opened.centre.count.text()
+
+
+def test_replace_word_puts_the_suggestion_where_the_typo_was() -> None:
+    error = QueryError("no label called 'dgo'", 6, word="dgo", suggestions=("dog",))
+    assert replace_word("beach dgo -cat", error, "dog") == "beach dog -cat"
+    error = QueryError("no label called 'sprots car'", 0, word="sprots car",
+                       suggestions=("sports car",))
+    assert replace_word("sprots car", error, "sports car") == '"sports car"'
+    assert replace_word('"sprots car"', error, "sports car") == '"sports car"'
+    assert replace_word("beach", QueryError("unclosed quote", 0), "dog") == "beach"
