@@ -66,6 +66,9 @@ def build_album(folder: Path, photos: int, verdicts: int, seed: int) -> tuple[Pa
         model = library.model()  # registers version 0 (the prior head) on the real backbone
         weights = model.tagger.backbone.model.get_classifier().weight.detach().numpy()
         features, groups = synthetic_features(weights, photos, rng)
+        # descriptors: pooled features, then regional evidence (none here: no feature map)
+        pad = model.tagger.feature_dim - features.shape[1]
+        features = np.hstack([features, np.zeros((photos, pad), dtype=np.float16)])
         store = library.store
         with store.db.write() as db:
             db.conn.executemany(

@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,8 +180,12 @@ class Indexer:
 
     # -- re-scoring from cached features --------------------------------------------------
     def rescore(self, summary: IndexSummary, report: ProgressCallback,
-                cancel: threading.Event) -> None:
-        """Photos scored by another model version get new scores from their cached features."""
+                cancel: threading.Event, changed: Sequence[int] | None = None) -> None:
+        """Photos scored by another model version get new scores from their cached features.
+
+        ``changed`` (label ids), when the caller knows it, names the only labels whose scores
+        differ from the previous version's: the rest of each photo's rows are left alone.
+        """
         active = self.store.active_model()
         if active is None:
             return
@@ -204,7 +208,7 @@ class Indexer:
             feats = np.stack([np.frombuffer(b, dtype="<f2") for b in blobs[start : start + 1024]])
             scores = model.tagger.score_features(feats.astype(np.float32))
             scores, label_ids = self.enricher.rescored(chunk, scores, model.label_ids)
-            self.store.record_rescored(chunk, scores, label_ids, model.version)
+            self.store.record_rescored(chunk, scores, label_ids, model.version, only=changed)
             summary.rescored += len(chunk)
             report(Progress("rescore", summary.rescored, len(ids)))
 

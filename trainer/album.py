@@ -103,6 +103,31 @@ def train_residual(library: Library, data: TrainingData, config: ResidualConfig,
     return ResidualRun(head, thresholds, before, after, labels, warning)
 
 
+def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
+    """Labels whose scores may differ between the active head and ``new``; None = all.
+
+    A label the new head leaves untouched (no correction, the prior's own logit) scores as
+    the prior did; one the prior cannot see and nobody taught stays below the store's floor.
+    Against an older residual head, a label is unchanged when both leave it untouched.
+    """
+    def untouched(head: ResidualHead) -> dict[str, bool]:
+        plain = (head.weight.abs().sum(dim=1) == 0).numpy()
+        alpha, bias = head.alpha.numpy(), head.bias.numpy()
+        prior_like = plain & (alpha == 1) & (bias == 0)
+        silent = plain & (alpha == 0) & (bias <= np.log(EPS / (1 - EPS)) + 1e-6)
+        return {n: bool(p or q) for n, p, q in zip(head.label_names, prior_like, silent,
+                                                   strict=True)}
+
+    mine = untouched(new)
+    if isinstance(old, PriorHead):
+        theirs = {n: True for n in new.label_names}
+    elif isinstance(old, ResidualHead) and old.prior.label_names == new.prior.label_names:
+        theirs = untouched(old)
+    else:
+        return None
+    return {n for n in new.label_names if not (mine[n] and theirs.get(n, False))}
+
+
 def _compare(data: TrainingData, fitted: Fitted, trained: NDArray[np.int64],
              thresholds: dict[str, float]) -> tuple[dict, dict]:
     """Active version vs out-of-fold decisions, on the verified entries of trained labels."""

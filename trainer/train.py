@@ -164,7 +164,7 @@ def train(album: Path | str, options: TrainOptions = TrainOptions(),
 
 def _train_residual(album: Path | str, options: TrainOptions, report: Reporter) -> TrainOutcome:
     """The default run: a residual head over the prior (``trainer.album``)."""
-    from trainer.album import NotReadyError, train_residual
+    from trainer.album import NotReadyError, changed_labels, train_residual
     from trainer.residual_fit import ResidualConfig
 
     clock = _Clock()
@@ -199,10 +199,13 @@ def _train_residual(album: Path | str, options: TrainOptions, report: Reporter) 
                                 metrics, activate=decision.activate)
         report("saving", 1, 1)
         clock.lap("saving")
+        changed = changed_labels(library.model().tagger.head, run.head)
         if decision.activate:
             library.reload_model(refresh_tags=not options.rescore)
         if decision.activate and options.rescore:
-            rescore(library, report)
+            ids = (None if changed is None
+                   else [library.label_id(n) for n in sorted(changed)])
+            rescore(library, report, ids)
             clock.lap("rescoring")
     return TrainOutcome(version, decision.activate, reason, run.before, run.after,
                         run.thresholds, clock.laps, run.labels, run.warning)
@@ -310,15 +313,17 @@ def version_metrics(data: TrainingData, fitted: CrossFit, options: TrainOptions,
             "seconds": {k: round(v, 3) for k, v in seconds.items()}}
 
 
-def rescore(library: Library, report: Reporter) -> IndexSummary:
-    """Re-score every photo with the (new) active version from its cached features."""
+def rescore(library: Library, report: Reporter,
+            changed: list[int] | None = None) -> IndexSummary:
+    """Re-score every photo with the (new) active version from its cached features;
+    ``changed`` limits the rewritten rows to those label ids (see ``Indexer.rescore``)."""
     summary = IndexSummary()
     report("rescoring", 0, 0)
 
     def forward(p: Progress) -> None:
         report("rescoring", p.done, p.total)
 
-    library.indexer().rescore(summary, forward, threading.Event())
+    library.indexer().rescore(summary, forward, threading.Event(), changed)
     return summary
 
 

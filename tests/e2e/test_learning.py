@@ -204,3 +204,30 @@ def _has(library: Library, path: str, label: str) -> bool:
 def _score(library: Library, path: str, label: str) -> float:
     view = next((v for v in library.tags(library.photo(path)) if v.label == label), None)
     return 0.0 if view is None or view.score is None else view.score
+
+
+def test_rescoring_only_the_changed_labels_equals_a_full_rescore(album: Path):
+    """After training, only the labels the new head changes are rewritten; re-scoring every
+    label of every photo from scratch gives the same rows and the same tags."""
+    import threading
+
+    from core.indexer import IndexSummary
+
+    train(album, TrainOptions(force=True))
+    query_scores = ("SELECT photo_id, label_id, ROUND(score, 4), verdict FROM photo_labels "
+                    "ORDER BY photo_id, label_id")
+    query_tags = "SELECT photo_id, label_id, direct, verified FROM photo_tags ORDER BY 1, 2"
+    with Library(album) as library:
+        targeted = (library.store.db.query(query_scores), library.store.db.query(query_tags))
+        with library.store.db.write() as db:
+            db.conn.execute("UPDATE photos SET model_version = NULL")
+        library.indexer().rescore(IndexSummary(), lambda p: None, threading.Event())
+        full = (library.store.db.query(query_scores), library.store.db.query(query_tags))
+    assert len(targeted[0]) > 0 and len(targeted[1]) > 0
+    assert targeted[1] == full[1]  # the same tags
+    # the same rows; labels left alone keep their stored scores, which a full re-score
+    # recomputes with float32 round-off and the prior's clamp at 1 - 1e-4
+    before = {(p, lab, v): score for p, lab, score, v in targeted[0]}
+    after = {(p, lab, v): score for p, lab, score, v in full[0]}
+    assert before.keys() == after.keys()
+    assert max(abs((before[k] or 0) - (after[k] or 0)) for k in before) <= 1e-3
