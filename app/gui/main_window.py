@@ -16,6 +16,7 @@ from app.gui.dialogs import ShortcutsDialog, about_text
 from app.gui.grid import PhotoGridModel, PhotoGridView
 from app.gui.imageloader import ImageLoader
 from app.gui.inspector import Inspector
+from app.gui.learning import Learning
 from app.gui.modelmenu import ModelMenu
 from app.gui.panels import CentrePanel, SidePanel
 from app.gui.preview import Previewer
@@ -58,6 +59,9 @@ class MainWindow(QMainWindow):
         self.recent_menu, self.size_group, self.order_group = build_menus(self, self.actions)
         self.model_menu = ModelMenu(self.session, self.actions.retrain, self.actions.history,
                                     self)
+        self.learning = Learning(self, self.session, self.previewer, self.tree,
+                                 settings.qsettings)
+        self.model_menu.background = self.learning.start_retrain
         self._connect()
         self._restore()
 
@@ -238,6 +242,7 @@ class MainWindow(QMainWindow):
         self.search.stop()
         self.status.stop()
         self.model_menu.close()
+        self.learning.close()
         self.inspector.close_dialogs()
         self.previewer.close()
         self.session.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
@@ -33,6 +34,7 @@ class ModelMenu(QObject):
         self._history = history
         self._window = window
         self.dialog: RetrainDialog | ModelHistoryDialog | None = None
+        self.background: Callable[[], object] | None = None  # runs a retrain in the background
         retrain.triggered.connect(self._on_retrain_triggered)
         history.triggered.connect(self._on_history_triggered)
         session.model_changed.connect(self.update)
@@ -57,6 +59,9 @@ class ModelMenu(QObject):
         action.setStatusTip(tip if enabled else why)
 
     def _on_retrain_triggered(self) -> None:
+        if self.background is not None:  # the window's way: never modal (app.gui.learning)
+            self.background()
+            return
         root, data_dir = self._session.root, self._session.data_dir
         if root is None or data_dir is None:
             return

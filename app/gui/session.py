@@ -52,6 +52,7 @@ class AlbumSession(QObject):
     indexing_finished = Signal(object)  # IndexSummary, or None when the run failed
     tags_changed = Signal(object)  # photo ids whose tags changed, or None for "many"
     labels_changed = Signal()
+    label_created = Signal(str)  # a label the user just made in the window (one example)
     history_changed = Signal(bool, bool)  # can undo, can redo
     model_changed = Signal()
     error_raised = Signal(str)
@@ -220,7 +221,7 @@ class AlbumSession(QObject):
         """Confirm a label on photos; a name the album does not know becomes a user label."""
         ids = list(photo_ids)
 
-        def work(library: Library) -> tuple[list[int], bool]:
+        def work(library: Library) -> tuple[list[int], str | None]:
             created = library.vocabulary.resolve(name) is None
             if created:
                 row = library.create_label(name, parent)
@@ -229,13 +230,15 @@ class AlbumSession(QObject):
                 label = library.vocabulary.resolve(name)
             lid = library.label_id(label)
             batch = library.store.set_verdicts([VerdictChange(p, lid, CONFIRMED) for p in ids])
-            return (ids if batch is not None else []), created
+            return (ids if batch is not None else []), (label if created else None)
 
-        def done(result: tuple[list[int], bool]) -> None:
+        def done(result: tuple[list[int], str | None]) -> None:
             touched, created = result
             if created:
                 self.labels_changed.emit()
             self._after_edit(touched)
+            if created:
+                self.label_created.emit(created)
 
         self.query(work, done, self._on_edit_failed)
 

@@ -19,6 +19,11 @@ class AppSettings:
     def __init__(self, settings: QSettings | None = None) -> None:
         self._s = settings if settings is not None else QSettings(ORGANISATION, APPLICATION)
 
+    @property
+    def qsettings(self) -> QSettings:
+        """The underlying QSettings, for features that keep a setting of their own."""
+        return self._s
+
     def sync(self) -> None:
         self._s.sync()
 

@@ -28,7 +28,8 @@ def test_menus_exist_with_the_issue_entries(make_window) -> None:  # noqa: ANN00
                                "Write tags to sidecars", "Quit"]
     assert entries("Edit")[:3] == ["Undo tag change", "Redo tag change", "Select all photos"]
     assert "Thumbnail size" in entries("View")
-    assert entries("Model") == ["Retrain…", "Model history…"]
+    assert entries("Model") == ["Retrain…", "Model history…", "Teach a label…",
+                                "Label quality…", "Retrain automatically"]
     assert entries("Help") == ["Keyboard shortcuts", "About albumtag"]
 
 

@@ -1,0 +1,92 @@
+"""Each label's evidence for the label quality view: counts, verdicts, scores, threshold source.
+
+Read in one pass over the album's label rows (run it off the GUI thread); the precision is
+estimated from verdicts: among the verified photos the model tags, the share confirmed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.library import Library
+
+
+@dataclass
+class LabelQuality:
+    """One label's evidence, as the table shows it."""
+
+    name: str
+    tagged: int
+    confirmed: int
+    rejected: int
+    precision: float | None  # among verified photos the model tags, the share confirmed
+    threshold: float
+    source: str  # manual, verified, confirm-only, calibrated, prior, default
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # every stored score
+    verified: list[tuple[float, bool]] = field(default_factory=list)  # (score, confirmed)
+
+    @property
+    def evidence(self) -> int:
+        return self.confirmed + self.rejected
+
+
+@dataclass
+class QualityReport:
+    labels: list[LabelQuality]
+    versions: list[tuple[int, str, float | None]]  # version, created, F1
+
+
+def label_quality(library: Library) -> QualityReport:
+    """Everything the view shows (run on the database thread)."""
+    store = library.store
+    rows = [r for r in store.labels()]
+    policy = store.policy()
+    counts = store.label_counts()
+    active = store.active_model()
+    trained = {str(r.get("label", "")).lower(): r
+               for r in (active.metrics.get("labels") or [] if active else [])}
+    tuned = {k.lower() for k in (active.thresholds if active else {})}
+    manual = store.manual_thresholds()
+    scores: dict[int, list[float]] = {}
+    verified: dict[int, list[tuple[float, bool]]] = {}
+    for _pid, lid, score, verdict in store.db.query(
+            "SELECT l.photo_id, l.label_id, l.score, l.verdict FROM photo_labels l JOIN photos p "
+            "ON p.id = l.photo_id WHERE p.status = 'ok'"):
+        if score is not None:
+            scores.setdefault(lid, []).append(float(score))
+        if verdict:
+            verified.setdefault(lid, []).append((float(score or 0.0), verdict > 0))
+    out = []
+    for row in rows:
+        key = row.name.lower()
+        threshold = policy.threshold(row.id)
+        judged = verified.get(row.id, [])
+        above = [ok for s, ok in judged if s >= threshold]
+        source = ("manual" if key in manual else str(trained[key].get("source", "trained"))
+                  if key in trained else "calibrated" if key in tuned and active
+                  and active.version else "default" if row.kind == "user" else "prior")
+        out.append(LabelQuality(
+            row.name, int(counts.get(row.id, 0)), sum(ok for _, ok in judged),
+            sum(not ok for _, ok in judged), sum(above) / len(above) if above else None,
+            threshold, source, np.array(scores.get(row.id, []), dtype=np.float32), judged))
+    out.sort(key=lambda q: (-q.evidence, -q.tagged, q.name.lower()))
+    versions = [(m.version, m.created_at, m.metrics.get("f1")) for m in store.models()]
+    return QualityReport(out, versions)
+
+
+def pr_curve(verified: list[tuple[float, bool]]) -> list[tuple[float, float, float]]:
+    """(recall, precision, threshold) at every distinct score of the verified photos."""
+    if not verified or not any(ok for _, ok in verified):
+        return []
+    scores = np.array([s for s, _ in verified])
+    truth = np.array([ok for _, ok in verified])
+    points = []
+    for t in sorted(set(scores.tolist()), reverse=True):
+        chosen = scores >= t
+        tp = int((chosen & truth).sum())
+        points.append((tp / truth.sum(), tp / max(int(chosen.sum()), 1), float(t)))
+    return points
+
+
