@@ -195,6 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command in (None, "gui"):
+        from app.qtcheck import platform_problem
+
+        if (problem := platform_problem()) is not None:  # instead of Qt's abort
+            print(problem, file=sys.stderr)
+            return 2
         from app.gui import run_gui
 
         return run_gui(getattr(args, "album", None))
