@@ -47,7 +47,6 @@ def label_quality(library: Library) -> QualityReport:
     active = store.active_model()
     trained = {str(r.get("label", "")).lower(): r
                for r in (active.metrics.get("labels") or [] if active else [])}
-    tuned = {k.lower() for k in (active.thresholds if active else {})}
     manual = store.manual_thresholds()
     scores: dict[int, list[float]] = {}
     verified: dict[int, list[tuple[float, bool]]] = {}
@@ -64,9 +63,9 @@ def label_quality(library: Library) -> QualityReport:
         threshold = policy.threshold(row.id)
         judged = verified.get(row.id, [])
         above = [ok for s, ok in judged if s >= threshold]
-        source = ("manual" if key in manual else str(trained[key].get("source", "trained"))
-                  if key in trained else "calibrated" if key in tuned and active
-                  and active.version else "default" if row.kind == "user" else "prior")
+        source = ("manual" if key in manual
+                  else str(trained[key].get("source", "trained")) if key in trained
+                  else "default" if row.kind == "user" else "prior")
         out.append(LabelQuality(
             row.name, int(counts.get(row.id, 0)), sum(ok for _, ok in judged),
             sum(not ok for _, ok in judged), sum(above) / len(above) if above else None,
