@@ -68,6 +68,7 @@ class Browser(QObject):
 
     def set_order(self, order: str) -> None:
         self.order = browse.Order(order)
+        self._grid.expect_reorder()
         self.refresh_rows(first_screen=True)
 
     def _on_filter_chosen(self, flt: Filter) -> None:
@@ -113,7 +114,7 @@ class Browser(QObject):
         if limit is not None and complete:
             return  # the first screen was everything: the full answer says the same
         if key == (self.filter, self.query, self.order):
-            self._grid.show_rows(diff)
+            self._grid.show_rows(diff, complete=complete)
             self.shown_query, self.error = self.query, None
             self.query_accepted.emit()
             self.rows_shown.emit(len(diff.rows), complete)

@@ -168,6 +168,9 @@ class PhotoGridView(QListView):
         self.setContentsMargins(0, 0, 0, 0)
         self.setViewportMargins(8, 8, 0, 8)
         self.setFrameShape(QListView.Shape.NoFrame)
+        self._quiet = False  # show_rows is putting the selection back: no signal yet
+        self._pending: tuple[set[int], GridRow, int | None] | None = None
+        self._reorder = False
         self.delegate = ThumbnailDelegate(loader, self)
         self.setItemDelegate(self.delegate)
         self.setModel(model)
@@ -219,26 +222,70 @@ class PhotoGridView(QListView):
         index = self.currentIndex()
         return index.data(ROW_ROLE) if index.isValid() else None
 
-    def show_rows(self, rows: list[GridRow] | RowsDiff) -> None:
-        """Replace the rows, keeping the selection, the current photo and the scroll spot."""
+    def show_rows(self, rows: list[GridRow] | RowsDiff, *, complete: bool = True) -> None:
+        """Replace the rows, keeping the selection, the current photo and its place in view.
+
+        The current photo stays where it was on screen when it was in view (indexing
+        re-sorts, a new sort order); otherwise the photo at the top stays at the top. A
+        partial answer (``complete`` False, the first screen) that lacks the current photo
+        changes nothing the user sees of the selection: the full answer restores it.
+        """
         model = self.photo_model()
-        selected = {r.id for r in self.selected_rows()}
-        current = self.current_row()
+        pending, self._pending = self._pending, None
+        before = [r.id for r in self.selected_rows()]
+        if pending is not None:
+            selected, current, offset = pending
+        else:
+            selected, current = set(before), self.current_row()
+            offset = self._offset_in_view(self.currentIndex())
         current_pos = self.currentIndex().row()
         top = self.indexAt(QPoint(self.delegate.pad * 2, self.delegate.pad * 2))
         anchor = top.data(ROW_ROLE) if top.isValid() else None
-        changed = model.apply(rows) if isinstance(rows, RowsDiff) else model.set_rows(rows)
-        if not changed:
-            return
-        self._restore(selected, current, current_pos, anchor)
+        self._quiet = True
+        try:
+            changed = model.apply(rows) if isinstance(rows, RowsDiff) else model.set_rows(rows)
+            if changed or pending is not None:
+                if not complete and current is not None:  # the full answer places it
+                    self._pending = (selected, current, offset)
+                self._restore(selected, current, current_pos, anchor, offset)
+        finally:
+            self._quiet = False
+        if complete:
+            self._reorder = False
+        shown = current is not None and model.row_of(current.id) is not None
+        if ((self._pending is None or shown)
+                and [r.id for r in self.selected_rows()] != before):
+            self._on_selection_changed()
+
+    def expect_reorder(self) -> None:
+        """The user changed the sort order: the next rows bring the current photo into view."""
+        self._reorder = True
+
+    def _offset_in_view(self, index: QModelIndex) -> int | None:
+        """Where a photo's cell starts in the viewport, if it can be seen at all."""
+        if not index.isValid():
+            return None
+        rect = self.visualRect(index)
+        return rect.top() if rect.intersects(self.viewport().rect()) else None
 
     def _restore(self, selected: set[int], current: GridRow | None, current_pos: int,
-                 anchor: GridRow | None) -> None:
+                 anchor: GridRow | None, offset: int | None) -> None:
         model = self.photo_model()
-        if anchor is not None and (a := model.row_of(anchor.id)) is not None:
+        c = model.row_of(current.id) if current is not None else None
+        if c is not None and offset is not None:  # the current photo stays put on screen
+            self.executeDelayedItemsLayout()
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.value() + self.visualRect(model.index(c)).top() - offset)
+        elif c is not None and self._reorder:
+            self.scrollTo(model.index(c), QAbstractItemView.ScrollHint.PositionAtCenter)
+        elif self._reorder and self._pending is None:
+            self.scrollToTop()
+        elif anchor is not None and (a := model.row_of(anchor.id)) is not None:
             self.scrollTo(model.index(a), QAbstractItemView.ScrollHint.PositionAtTop)
+        if self._pending is not None and c is None:
+            return  # the current photo is in the full answer still to come
         rows = sorted(i for pid in selected if (i := model.row_of(pid)) is not None)
-        if current is not None and (c := model.row_of(current.id)) is not None:
+        if c is not None:
             self.selectionModel().setCurrentIndex(model.index(c),
                                                   QItemSelectionModel.SelectionFlag.NoUpdate)
         elif current_pos >= 0 and model.rowCount():
@@ -284,7 +331,8 @@ class PhotoGridView(QListView):
         return model.rows[row]
 
     def _on_selection_changed(self, *_: object) -> None:
-        self.selection_changed.emit(self.selected_rows())
+        if not self._quiet:  # show_rows emits once, after the rows are back in place
+            self.selection_changed.emit(self.selected_rows())
 
     def _on_double_clicked(self, index: QModelIndex) -> None:
         row = index.data(ROW_ROLE)
