@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -158,4 +157,3 @@ def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
     assert quality.current().threshold == pytest.approx(0.30)
     quality.undo_button.click()
     qtbot.waitUntil(lambda: quality.current().source != "manual", timeout=10_000)
-    time.sleep(0)
