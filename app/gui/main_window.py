@@ -26,6 +26,7 @@ from app.gui.session import AlbumSession, background_workers
 from app.gui.settings import AppSettings
 from app.gui.sidebar import TagTree
 from app.gui.statusbar import StatusBar
+from app.gui.viewstate import ViewMemory
 from core import browse
 from core.browse import GridRow
 
@@ -53,6 +54,8 @@ class MainWindow(QMainWindow):
         self.previewer = Previewer(self.session, self.loader, self.grid, self)
         self.search_feedback = SearchFeedback(self.browser, self.search, self.centre, self.grid,
                                               self)
+        self.view_memory = ViewMemory(settings.qsettings, self.session, self.browser, self.grid,
+                                      self.tree, self.search, self)
         self._closed = False
         self._compose()
         self.actions = build_actions(self)

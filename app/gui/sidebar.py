@@ -234,6 +234,7 @@ class TagTree(QTreeView):
         self.setMouseTracking(True)
         self.setFrameShape(QTreeView.Shape.NoFrame)
         self._current = Filter()
+        self._wanted_expanded: set[int] | None = None  # labels to open once the tree is built
         self.selectionModel().currentChanged.connect(self._on_current_changed)
 
     @property
@@ -244,10 +245,24 @@ class TagTree(QTreeView):
         expanded = self._expanded_labels() if self.tree_model.rowCount() else None
         if not self.tree_model.set_content(nodes, counts):
             return
+        if nodes and self._wanted_expanded is not None:
+            expanded, self._wanted_expanded = self._wanted_expanded, None
         for row in range(self.tree_model.rowCount()):  # sections open, labels as they were
             self.expand(self.tree_model.index(row, 0))
         self._expand_labels(expanded)
         self.select_filter(self._current, emit=False)
+
+    def expand_when_built(self, labels: set[int]) -> None:
+        """Open these labels when the tree next gets its labels (restoring a session)."""
+        self._wanted_expanded = set(labels)
+
+    @property
+    def expansion_pending(self) -> bool:
+        return self._wanted_expanded is not None
+
+    def expanded_labels(self) -> set[int]:
+        """The labels whose branch is open."""
+        return self._expanded_labels()
 
     def _expanded_labels(self) -> set[int]:
         out: set[int] = set()
