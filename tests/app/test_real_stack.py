@@ -6,12 +6,13 @@ only, tags arrive, and the screenshot of the finished window is saved for a pers
 
 from __future__ import annotations
 
-import sys
+import threading
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
+import core.library
 from app.gui.session import _default_indexer
 from core.library import Library
 from tests.app.conftest import ARTIFACTS, photo_files, wait_idle
@@ -20,9 +21,17 @@ from tests.app.ticks import TickCounter
 pytestmark = pytest.mark.slow
 
 
-def test_real_model_end_to_end_with_screenshot(make_window, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_real_model_end_to_end_with_screenshot(make_window, real_album: Path, qtbot,  # noqa: ANN001
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     (real_album / "home" / "scan-0042.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
-    torch_before = "torch" in sys.modules
+    loaded_on: list[threading.Thread] = []  # where the model (and so torch) was loaded
+    real_load = core.library.load_active_model
+
+    def recording_load(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        loaded_on.append(threading.current_thread())
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(core.library, "load_active_model", recording_load)
     window = make_window(indexer_factory=_default_indexer, size=(1480, 920))
     with TickCounter() as ticks:
         window.open_album(real_album)
@@ -30,7 +39,9 @@ def test_real_model_end_to_end_with_screenshot(make_window, real_album: Path, qt
         qtbot.waitUntil(lambda: window.grid.photo_model().rowCount() == len(
             photo_files(real_album)), timeout=20_000)
         wait_idle(qtbot, window, timeout=180_000)
-    assert torch_before or "torch" in sys.modules  # loaded, by the worker
+    # the real model was loaded, and never on the GUI thread (torch stays off it)
+    assert loaded_on, "the model was never loaded"
+    assert threading.main_thread() not in loaded_on, loaded_on
     with Library(real_album) as library:
         cats = {p.path for p in library.search("cat")}
         assert "home/chelsea.png" in cats  # the real model knows a cat
