@@ -13,6 +13,7 @@ import torch
 from trainer.benchmark import BenchmarkConfig, format_table, main, prepare_splits, run
 from trainer.datasets import dataset_dir
 from trainer.heads import AttentionPoolingHead, learnable_parameters
+from trainer.metrics import f1_score
 from trainer.paper_protocol import (
     AttentionModel,
     BackboneUnavailableError,
@@ -51,14 +52,20 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _check_result(result: dict, n_labels: int) -> None:
-    assert len(result["history"]) == 2
-    assert 1 <= result["best_epoch"] <= 2
+    history = result["history"]
+    assert len(history) == 2
+    # the kept epoch is the first with the best selection F1 (at 0.5) of the recorded history
+    selection_f1 = [epoch[result["selection_set"]]["f1"] for epoch in history]
+    assert result["best_epoch"] == 1 + int(np.argmax(selection_f1))
     for row in ("thr 0.5", "+MCC"):
         m = result["test"][row]
+        assert (m["n_images"], m["n_labels"]) == (16, n_labels)  # all 16 test scenes, all labels
+        assert m["f1"] == pytest.approx(f1_score(m["precision"], m["recall"]))
         assert 0.0 <= m["precision"] <= 1.0 and 0.0 <= m["recall"] <= 1.0
         assert 0 <= m["n_plus"] <= n_labels
         assert 0.0 <= m["mean_ap"] <= 1.0
     assert len(result["thresholds"]) == n_labels
+    # mAP ranks scores, so it does not depend on the thresholds; the thresholded metrics do
     assert result["test"]["thr 0.5"]["mean_ap"] == result["test"]["+MCC"]["mean_ap"]
 
 
@@ -69,6 +76,9 @@ def test_paper_protocol_linear_head_end_to_end(tiny_data: Path) -> None:
     n_labels = len(result["labels"])
     _check_result(result, n_labels)
     assert result["selection_set"] == "test" and result["threshold_set"] == "train (flips)"
+    # the paper selects on the test set at 0.5: the final row is the kept epoch's, exactly
+    kept = result["history"][result["best_epoch"] - 1]["test"]
+    assert result["test"]["thr 0.5"] == pytest.approx(kept, nan_ok=True)
     assert set(np.round(result["thresholds"], 2)) <= {round(0.05 * k, 2) for k in range(1, 15)}
     assert sum(line.startswith("epoch ") for line in lines) == 2
     assert "measured thr 0.5" in lines[-1] and "measured +MCC" in lines[-1]
