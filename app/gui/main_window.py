@@ -32,6 +32,10 @@ from core.browse import GridRow
 
 logger = logging.getLogger(__name__)
 
+#: Version of the saved window state (``QMainWindow.saveState``); raise it when the window's
+#: tool bars or dock widgets change, so an old state is not applied to the new layout.
+WINDOW_STATE_VERSION = 1
+
 
 class MainWindow(QMainWindow):
     """The albumtag window over one ``AlbumSession``."""
@@ -133,6 +137,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1440, 900)
+        if (state := self.settings.window_state()) is not None:
+            # tool bars and dock widgets; a state saved by another layout version is ignored
+            self.restoreState(state, WINDOW_STATE_VERSION)
         if (splitter := self.settings.splitter_state()) is not None:
             self.splitter.restoreState(splitter)
         self.set_thumb_size(self.settings.thumb_size, save=False)
@@ -229,7 +236,7 @@ class MainWindow(QMainWindow):
 
     # -- closing --------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.settings.save_window(self.saveGeometry(), self.saveState(),
+        self.settings.save_window(self.saveGeometry(), self.saveState(WINDOW_STATE_VERSION),
                                   self.splitter.saveState())
         self.settings.sync()
         self.shutdown()

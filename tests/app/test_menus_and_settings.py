@@ -5,13 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QSettings
 
 from app.gui import launcher
 from app.gui.dialogs import about_text
+from app.gui.main_window import WINDOW_STATE_VERSION, MainWindow
 from app.gui.modeldialogs import ModelHistoryDialog, RetrainDialog, trainer_available
 from app.gui.modelmenu import NO_ALBUM, NO_TRAINER, ONLY_PRIOR
-from app.gui.settings import AppSettings
+from app.gui.settings import DEFAULT_THUMB, THUMB_SIZES, AppSettings
 from core.library import Library
 from tests.app.conftest import FAKE_BACKBONE, wait_idle
 
@@ -142,8 +144,10 @@ def test_retrain_dialog_reports_errors_and_cancels(qtbot) -> None:  # noqa: ANN0
                     timeout=5_000)
 
 
-def test_geometry_album_and_thumbnail_size_persist(make_window, real_album: Path, tmp_path: Path,
-                                                   qtbot) -> None:  # noqa: ANN001
+def test_geometry_album_and_thumbnail_size_persist(
+    make_window, real_album: Path, tmp_path: Path, qtbot,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     ini = tmp_path / "persist.ini"
     first = AppSettings(QSettings(str(ini), QSettings.Format.IniFormat))
     window = make_window(app_settings=first, size=(760, 640))
@@ -161,12 +165,22 @@ def test_geometry_album_and_thumbnail_size_persist(make_window, real_album: Path
     assert launcher.choose_album(None, again) == str(real_album.resolve())
     assert launcher.choose_album("/elsewhere", again) == "/elsewhere"
     assert again.geometry() is not None and again.splitter_state() is not None
+    assert again.window_state() is not None
+    restored: list[tuple[bytes, int]] = []
+    real_restore = MainWindow.restoreState
+    monkeypatch.setattr(MainWindow, "restoreState", lambda self, state, version=0: (
+        restored.append((bytes(state), version)), real_restore(self, state, version))[1])
     second = make_window(app_settings=again, size=None)
+    assert restored == [(bytes(again.window_state()), WINDOW_STATE_VERSION)]
     # the offscreen screen is 800×800, so restoring clamps the width; the height fits
     assert second.height() == size[1] and second.width() <= size[0]
     assert second.loader.side == side
-    checked = [a.text() for a in second.size_group.actions() if a.isChecked()]
-    assert checked == [] or side in (128, 176, 240)
+    assert side == DEFAULT_THUMB + 32  # one step bigger: no size of the menu
+    checked = [a.data() for a in second.size_group.actions() if a.isChecked()]
+    assert checked == []
+    second.set_thumb_size(THUMB_SIZES["large"])
+    checked = [a.data() for a in second.size_group.actions() if a.isChecked()]
+    assert checked == [THUMB_SIZES["large"]]
 
 
 def test_default_settings_never_touch_the_real_config(private_settings: Path) -> None:
@@ -175,8 +189,7 @@ def test_default_settings_never_touch_the_real_config(private_settings: Path) ->
     settings.sync()
     written = [p for p in private_settings.rglob("*") if p.is_file()]
     assert written, "QSettings wrote outside the test's folder"
-    assert any("albumtag" in p.read_text(errors="replace") or "some" in
-               p.read_text(errors="replace") for p in written)
+    assert any("/some/album" in p.read_text(errors="replace") for p in written)
 
 
 def test_a_missing_album_shows_the_welcome_page_with_the_reason(make_window, tmp_path: Path,

@@ -21,8 +21,9 @@ from tests.app.ticks import TickCounter
 pytestmark = pytest.mark.slow
 
 
-def test_real_model_end_to_end_with_screenshot(make_window, real_album: Path, qtbot,  # noqa: ANN001
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_model_end_to_end_with_screenshot(
+    make_window, real_album: Path, qtbot, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
     (real_album / "home" / "scan-0042.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
     loaded_on: list[threading.Thread] = []  # where the model (and so torch) was loaded
     real_load = core.library.load_active_model
