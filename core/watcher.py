@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, poke: Callable[[], None], new_folder: Callable[[Path], None]) -> None:
+    def __init__(self, poke: Callable[[str], None], new_folder: Callable[[Path], None]) -> None:
         self._poke = poke
         self._new_folder = new_folder
 
@@ -37,18 +37,31 @@ class _Handler(FileSystemEventHandler):
             return  # our own database and thumbnails
         folder_changed = event.is_directory and event.event_type in ("created", "deleted",
                                                                       "moved")
-        if folder_changed or any(is_photo_name(p) for p in paths if p):
-            self._poke()
+        if folder_changed:
+            self._poke(paths[1] or paths[0])
+        elif photos := [p for p in paths if p and is_photo_name(p)]:
+            self._poke(photos[-1])
+
+
+#: Most paths kept for :attr:`FolderWatcher.last_batch` (a camera import can be thousands).
+_BATCH_PATHS = 1000
 
 
 class FolderWatcher:
-    """Calls ``on_change()`` (on its own thread) after the folder changed and went quiet."""
+    """Calls ``on_change()`` (on its own thread) after the folder changed and went quiet.
+
+    ``last_batch`` holds the paths (at most 1,000, in arrival order, repeats kept) behind the
+    latest call; it is set just before ``on_change`` runs, on the same thread.
+    """
 
     def __init__(self, root: Path, on_change: Callable[[], None], debounce: float = 1.0) -> None:
         self.root = Path(root)
         self.on_change = on_change
         self.debounce = debounce
         self._last_event = 0.0
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+        self.last_batch: tuple[str, ...] = ()
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._observer: Observer | None = None
@@ -64,9 +77,19 @@ class FolderWatcher:
             except OSError as exc:
                 logger.warning("cannot watch %s: %s", path, exc)
 
-    def _poke(self) -> None:
-        self._last_event = time.monotonic()
-        self._dirty.set()
+    def _poke(self, path: str) -> None:
+        with self._lock:
+            self._last_event = time.monotonic()
+            if len(self._pending) < _BATCH_PATHS:
+                self._pending.append(path)
+            self._dirty.set()
+
+    def watched(self) -> set[Path]:
+        """The folders being watched now: the top folder, each sub-folder with its subtree."""
+        observer = self._observer
+        if observer is None:
+            return set()
+        return {Path(emitter.watch.path) for emitter in list(observer.emitters)}
 
     def start(self) -> None:
         # The album's top folder alone, then each visible sub-folder with its subtree: a
@@ -92,7 +115,9 @@ class FolderWatcher:
             if quiet_for < self.debounce:
                 self._stop.wait(self.debounce - quiet_for)
                 continue
-            self._dirty.clear()
+            with self._lock:
+                self._dirty.clear()
+                self.last_batch, self._pending = tuple(self._pending), []
             try:
                 self.on_change()
             except Exception:  # noqa: BLE001 - keep watching whatever one run did
