@@ -177,6 +177,36 @@ def _fmt(value: object) -> str:
     return "—" if value is None else str(value)
 
 
+HISTORY_COLUMNS = (
+    ("Version", "The model version (albumtag models --activate N)"),
+    ("Created", "When it was made"),
+    ("Model", "The image model it builds on (the tooltip shows its exact weights)"),
+    ("Trained on", "What it learned from: the built-in prior, or your corrections"),
+    ("F1", "F1 on tags you verified that its training did not see"),
+    ("mAP", "Mean average precision on those same held-out tags"),
+    ("Active", "The version tagging the album now"),
+)
+
+
+def history_cells(model: ModelRow) -> list[str]:
+    """One row of the history, in words: no raw field names, no hashes."""
+    m = model.metrics
+    name = model.backbone.split("@", 1)[0]
+    if m.get("kind") == "trained":
+        photos = m.get("verified_photos")
+        trained = f"{photos} photos you verified" if isinstance(photos, int) else "your tags"
+    else:
+        trained = "built-in prior"
+    after = m.get("after") if isinstance(m.get("after"), dict) else {}
+
+    def number(key: str) -> str:
+        value = m.get(key, after.get(key))
+        return f"{value:.3f}" if isinstance(value, float) else "—"
+
+    return [str(model.version), model.created_at.replace("T", " ")[:16], name, trained,
+            number("f1"), number("map"), "●" if model.active else ""]
+
+
 class ModelHistoryDialog(QDialog):
     """Every model version with its metrics; activating one rolls back (or forward)."""
 
@@ -188,27 +218,26 @@ class ModelHistoryDialog(QDialog):
         self.setWindowTitle("Model history")
         self.setMinimumSize(640, 300)
         layout = QVBoxLayout(self)
-        numeric = {k for m in models for k, v in m.metrics.items()
-                   if isinstance(v, int | float) and not isinstance(v, bool)}
-        known = dict(METRICS)
-        metric_names = ([k for k, _ in METRICS if k in numeric]
-                        + sorted(numeric - set(known)))[:4]
-        self.table = QTableWidget(len(models), 4 + len(metric_names))
-        self.table.setHorizontalHeaderLabels(["Version", "Created", "Backbone", "Active",
-                                              *(known.get(k, k) for k in metric_names)])
+        self.table = QTableWidget(len(models), len(HISTORY_COLUMNS))
+        self.table.setHorizontalHeaderLabels([title for title, _ in HISTORY_COLUMNS])
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the model's name
+        for col, (_, tip) in enumerate(HISTORY_COLUMNS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
         self._versions = [m.version for m in models]
         for row, m in enumerate(models):
-            cells = [str(m.version), m.created_at.replace("T", " ")[:16], m.backbone,
-                     "●" if m.active else "", *(_fmt(m.metrics.get(k)) for k in metric_names)]
-            for col, text in enumerate(cells):
-                self.table.setItem(row, col, QTableWidgetItem(text))
+            for col, text in enumerate(history_cells(m)):
+                item = QTableWidgetItem(text)
+                if col == 2:
+                    item.setToolTip(m.backbone)  # the full name, with the weights' hash
+                self.table.setItem(row, col, item)
         layout.addWidget(self.table)
         row = QHBoxLayout()
         row.addStretch(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QEvent, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QCompleter, QLineEdit, QWidget
 
@@ -61,6 +61,7 @@ class CompletingLineEdit(QLineEdit):
         self._completer.setMaxVisibleItems(10)
         self._completer.setWidget(self)
         self._completer.activated.connect(self._on_completer_activated)
+        self._completer.popup().installEventFilter(self)  # before QCompleter's own filter
         self.textEdited.connect(self._on_text_edited)
 
     def set_words(self, words: list[str]) -> None:
@@ -103,6 +104,24 @@ class CompletingLineEdit(QLineEdit):
         self.setText(text[:start] + insert + spacer + tail)
         self.setCursorPosition(start + len(insert) + len(spacer))
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """One Enter in the completion list completes and submits (issue 15.12).
+
+        QCompleter's own handling spent the first Enter hiding the list; a second one was
+        needed to add the tag or run the search.
+        """
+        popup = self._completer.popup()
+        if (watched is popup and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)):
+            current = popup.currentIndex()
+            popup.hide()
+            if current.isValid():
+                self._on_completer_activated(current.data())
+            self.returnPressed.emit()
+            return True
+        return super().eventFilter(watched, event)
+
     def event(self, event: QEvent) -> bool:
         """Ctrl+Z and Ctrl+Shift+Z undo album changes even while typing here (issue 15.2)."""
         if (event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent)
@@ -126,8 +145,9 @@ class CompletingLineEdit(QLineEdit):
                 if chosen:
                     self._on_completer_activated(chosen)
                 return
-            if current.isValid():  # Enter on a highlighted word completes it
+            if current.isValid():  # Enter on a highlighted word completes and submits it
                 self._on_completer_activated(current.data())
+                self.returnPressed.emit()
                 return
         super().keyPressEvent(event)
 

@@ -88,6 +88,42 @@ def tag_rows(summaries: list[TagSummary]) -> list[TagRow]:
     return on + maybes[:_MAYBE_LIMIT] + [r for r in rows if r.state == "rejected"]
 
 
+@dataclass(frozen=True)
+class NameLine:
+    """The first line of a tag's row: its name, the parents after it, the source on the right."""
+
+    name: str
+    name_width: int  # pixels from the left edge to the end of the name (and its gap)
+    crumb: str  # "in animal › dog", shortened by whole levels, or "" when none fits
+    crumb_x: int
+
+
+def name_line(label: str, path: tuple[str, ...], source: str, width: int,
+              name_metrics: QFontMetrics, small_metrics: QFontMetrics, *,
+              learns: bool = False) -> NameLine:
+    """Lay out the name line so that nothing overlaps (issue 15.12).
+
+    The source ("3 of 24", "model") is always whole on the right; the name gets the rest and
+    is elided only when it alone does not fit; the parents are shown only if whole levels fit
+    ("in … › water"), never cut inside a word ("…g").
+    """
+    source_width = small_metrics.horizontalAdvance(source) + 12 if source else 0
+    icon = 14 if learns else 0
+    name = name_metrics.elidedText(label, Qt.TextElideMode.ElideRight,
+                                   max(0, width - source_width - icon - 8))
+    name_width = name_metrics.horizontalAdvance(name) + 8
+    crumb = ""
+    room = width - name_width - icon - source_width
+    parents = list(path[:-1])
+    if name == label and parents:
+        for skip in range(len(parents)):
+            text = "in " + " › ".join((["…"] if skip else []) + parents[skip:])
+            if small_metrics.horizontalAdvance(text) <= room:
+                crumb = text
+                break
+    return NameLine(name, name_width, crumb, name_width + icon)
+
+
 class TagListModel(QAbstractListModel):
     """Thin adapter over the rows above."""
 
@@ -176,31 +212,27 @@ class TagDelegate(QStyledItemDelegate):
         painter.setFont(self._name_font)
         painter.setPen(COLOURS.q("faint" if dim else "text"))
         name_rect = QRect(text_left, option.rect.y() + 5, text_right - text_left, 18)
-        name = QFontMetrics(self._name_font).elidedText(s.label, Qt.TextElideMode.ElideRight,
-                                                        name_rect.width())
+        line = name_line(s.label, s.path, row.source_text(), name_rect.width(),
+                         QFontMetrics(self._name_font), self._small_metrics,
+                         learns=s.learns_from_examples)
         if row.state == "rejected":
             font = QFont(self._name_font)
             font.setStrikeOut(True)
             painter.setFont(font)
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         name)
+                         line.name)
         # source on the right of the name line, the parent labels in between
         painter.setFont(self._small)
-        source_width = self._small_metrics.horizontalAdvance(row.source_text()) + 10
-        name_width = QFontMetrics(self._name_font).horizontalAdvance(name) + 8
         if s.learns_from_examples:  # a small mortarboard after the name; the tooltip says why
             side = 12
-            painter.drawPixmap(name_rect.x() + name_width - 4,
+            painter.drawPixmap(name_rect.x() + line.name_width - 4,
                                name_rect.y() + (name_rect.height() - side) // 2 + 1,
                                icons.pixmap("learn", side, COLOURS.faint))
-            name_width += side + 2
-        if len(s.path) > 1:
-            room = name_rect.width() - name_width - source_width
-            crumb = self._small_metrics.elidedText("in " + " › ".join(s.path[:-1]),
-                                                   Qt.TextElideMode.ElideLeft, room)
+        if line.crumb:
             painter.setPen(COLOURS.q("faint"))
-            painter.drawText(name_rect.adjusted(name_width, 1, 0, 0),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, crumb)
+            painter.drawText(name_rect.adjusted(line.crumb_x, 1, 0, 0),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             line.crumb)
         colour = {"confirmed": "good", "added by you": "good", "rejected": "bad"}.get(
             row.source_text(), "dim")
         painter.setPen(COLOURS.q(colour))
