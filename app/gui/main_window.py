@@ -19,6 +19,7 @@ from app.gui.inspector import Inspector
 from app.gui.learning import Learning
 from app.gui.modelmenu import ModelMenu
 from app.gui.panels import CentrePanel, SidePanel
+from app.gui.photomenu import PhotoMenu
 from app.gui.preview import Previewer
 from app.gui.search import SearchBar
 from app.gui.searchfeedback import SearchFeedback
@@ -60,6 +61,8 @@ class MainWindow(QMainWindow):
                                               self)
         self.view_memory = ViewMemory(settings.qsettings, self.session, self.browser, self.grid,
                                       self.tree, self.search, self)
+        self.photo_menu = PhotoMenu(self.grid, self.session, self.inspector, self.previewer,
+                                    parent=self)
         self._closed = False
         self._compose()
         self.actions = build_actions(self)
@@ -127,6 +130,7 @@ class MainWindow(QMainWindow):
         self.search.escaped.connect(self.grid.setFocus)
         self.inspector.focus_released.connect(self.grid.setFocus)
         self.inspector.status_message.connect(self.status.say)
+        self.photo_menu.status_message.connect(self.status.say)
         self.browser.rows_shown.connect(self._on_rows_shown)
         self.browser.words_loaded.connect(self.search.set_label_words)
         self.browser.words_loaded.connect(self.inspector.set_label_words)
