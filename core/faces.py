@@ -1,9 +1,10 @@
 """People labels from a face detector: ``person``, ``portrait`` and ``group photo``.
 
-The detector is MTCNN (:mod:`core.mtcnn`) with the weights shipped inside the PyPI package
-``facenet-pytorch`` (MIT). Only its three ``.pt`` weight files are read, verified by sha256 and
-loaded with ``weights_only=True``; the package is never imported (its metadata pins old torch,
-numpy and Pillow, so it is installed with ``pip install --no-deps``).
+The detector is MTCNN (:mod:`core.mtcnn`) with the three weight files of the PyPI package
+``facenet-pytorch`` 2.6.0 (MIT), shipped with albumtag in ``assets/mtcnn`` (licence beside
+them), so every install has face detection. They are verified by sha256 and loaded with
+``weights_only=True``. The package itself is not a dependency: its metadata pins old torch,
+numpy and Pillow, which no install of albumtag can satisfy.
 
 The indexer runs :meth:`FaceDetector.summarize` on the image it has already decoded and stores
 a :class:`FaceSummary` (face count, largest face's share of the picture, best probability) on
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import logging
 import threading
 from collections.abc import Sequence
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from core.errors import ModelLoadError
+from core.resources import assets_dir
 from core.threads import torch_on_one_core
 
 if TYPE_CHECKING:
@@ -43,8 +44,9 @@ GROUP_PHOTO: Final = "group photo"
 #: The labels the detector scores, all under the ``people`` root of the vocabulary.
 PEOPLE_LABELS: Final = (PERSON, PORTRAIT, GROUP_PHOTO)
 
-WEIGHTS_PACKAGE: Final = "facenet_pytorch"
-#: sha256 of the weight files in ``facenet-pytorch==2.6.0`` (``facenet_pytorch/data``).
+#: The weights' folder inside the assets (``core.resources.assets_dir``).
+WEIGHTS_FOLDER: Final = "mtcnn"
+#: sha256 of the weight files, as ``facenet-pytorch==2.6.0`` ships them in its ``data`` folder.
 WEIGHTS_SHA256: Final = {
     "pnet.pt": "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
     "rnet.pt": "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
@@ -159,17 +161,19 @@ def merge_people(scores: np.ndarray, label_ids: Sequence[int], people_ids: dict[
 
 
 def weights_folder() -> Path:
-    """The folder of the MTCNN weight files inside the installed ``facenet-pytorch``.
+    """The folder of the MTCNN weight files shipped with albumtag.
 
     Raises:
-        ModelLoadError: the package is not installed.
+        ModelLoadError: the installation lacks them.
     """
-    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelLoadError(
-            "face detection needs the package facenet-pytorch "
-            "(pip install --no-deps facenet-pytorch==2.6.0)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+    try:
+        folder = assets_dir() / WEIGHTS_FOLDER
+    except FileNotFoundError as exc:
+        raise ModelLoadError(f"{exc}; reinstall albumtag") from exc
+    if not folder.is_dir():
+        raise ModelLoadError(f"the face detector's weights are missing from this installation "
+                             f"({folder}); reinstall albumtag")
+    return folder
 
 
 def verify_weights(folder: Path) -> None:
@@ -200,7 +204,7 @@ class FaceDetector:
 
     @classmethod
     def load(cls, folder: Path | None = None, **settings: int) -> FaceDetector:
-        """Load the verified weights (default: from the installed facenet-pytorch).
+        """Load the verified weights (default: the shipped ones, :func:`weights_folder`).
 
         Raises:
             ModelLoadError: the package or a weight file is missing, differs or does not load.
@@ -239,7 +243,7 @@ def _shared() -> FaceDetector | None:
     except ModelLoadError as exc:
         logger.warning("people labels from faces are off: %s", exc)
         return None
-    logger.info("face detector loaded (MTCNN, facenet-pytorch weights)")
+    logger.info("face detector loaded (MTCNN)")
     return detector
 
 

@@ -4,8 +4,8 @@ The architecture is the one published in the paper: a fully convolutional propos
 (P-Net) run over an image pyramid, a refinement network (R-Net) on 24-pixel crops and an output
 network (O-Net) on 48-pixel crops, each giving a face probability and a bounding-box regression.
 Only the weight tensors come from elsewhere: the ``pnet.pt``, ``rnet.pt`` and ``onet.pt`` state
-dicts inside the PyPI package ``facenet-pytorch`` (MIT), loaded by tensor name with
-``weights_only=True`` (the package itself is never imported).
+dicts of the PyPI package ``facenet-pytorch`` 2.6.0 (MIT), shipped in ``assets/mtcnn`` and
+loaded by tensor name with ``weights_only=True``.
 
 This module imports torch; :mod:`core.faces` imports it only when a detector is loaded.
 """

@@ -8,7 +8,7 @@ _HERE = Path(__file__).resolve().parent
 
 
 def assets_dir() -> Path:
-    """The folder holding the vocabulary and the ImageNet mapping.
+    """The folder holding the vocabulary, the ImageNet mapping and the face detector's weights.
 
     A wheel carries it as ``core/assets``; a checkout (and an editable install) has it at the
     repository's top level.

@@ -95,20 +95,14 @@ class InWorker:
 
 @pytest.fixture(scope="module")
 def detector() -> FaceDetector:
-    try:
-        loaded = FaceDetector.load()
-    except ModelLoadError as exc:
-        pytest.skip(f"face detector unavailable ({exc}); run the README's test command")
+    loaded = FaceDetector.load()  # shipped with albumtag: never missing
     with ThreadPoolExecutor(1, thread_name_prefix="test-faces") as pool:
         yield InWorker(loaded, pool)
 
 
 def test_weights_are_verified(tmp_path):
     folder = tmp_path / "weights"
-    try:
-        shutil.copytree(weights_folder(), folder)
-    except ModelLoadError as exc:
-        pytest.skip(str(exc))
+    shutil.copytree(weights_folder(), folder)
     verify_weights(folder)
     data = bytearray((folder / "rnet.pt").read_bytes())
     data[-10] ^= 0xFF
@@ -232,3 +226,16 @@ def test_people_scores_are_stored_and_survive_rescoring_and_a_detector_failure(t
     assert summary.rescored == 2 and summary.tagged == 0
     assert {PERSON, GROUP_PHOTO} <= tags("a.jpg")
     store.close()
+
+
+def test_the_weights_ship_with_albumtag(tmp_path, monkeypatch):
+    """No separate package to install: the weights are in the assets (and so in the wheel)."""
+    import core.faces
+    from core.resources import assets_dir
+
+    assert weights_folder() == assets_dir() / "mtcnn"
+    verify_weights(weights_folder())
+    assert "MIT License" in (weights_folder() / "LICENSE").read_text()
+    monkeypatch.setattr(core.faces, "assets_dir", lambda: tmp_path)
+    with pytest.raises(ModelLoadError, match="reinstall albumtag"):
+        weights_folder()

@@ -121,10 +121,7 @@ def test_people_labels_in_an_indexed_album(tmp_path):
                    *(p for p, _ in foolbox_photos())]:
         shutil.copy2(source, album / "other" / source.name)
         truth[f"other/{source.name}"] = 0
-    try:
-        FaceDetector.load()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no face detector: {exc}")
+    FaceDetector.load()  # shipped with albumtag: a failure here is a broken install
     with Library(album) as library:
         assert library.indexer().run().errors == 0
         person = {p.path for p in library.search("person")}
