@@ -6,6 +6,7 @@ import importlib.util
 import os
 import shutil
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -19,10 +20,19 @@ SKIMAGE_SAMPLES = {
 }
 
 
+def missing_test_data(message: str) -> NoReturn:
+    """Skip the calling test for want of its test data; in CI (``CI=true``) fail it instead,
+    so that a run cannot go green with tests that never ran."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: missing test data fails the run)", pytrace=False)
+    pytest.skip(message)
+
+
 def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip(f"test photos need the package {name!r}; run the README's test command")
+        missing_test_data(f"test photos need the package {name!r}; run the README's test "
+                          "command")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -37,6 +47,8 @@ def foolbox_photos() -> list[tuple[Path, int]]:
     photos = []
     for path in sorted(folder.glob("imagenet_*_*.jpg")):
         photos.append((path, int(path.stem.rsplit("_", 1)[1])))
+    if len(photos) != 20:
+        missing_test_data(f"foolbox's data folder {folder} has {len(photos)} of its 20 photos")
     return photos
 
 

