@@ -386,10 +386,12 @@ class TagStore(Store):
     # -- visibility: only photos with status 'ok' carry tags --------------------------------
     def update_file(self, photo_id: int, *, path: str, size: int, mtime_ns: int,
                     status: str, error: str | None = None) -> None:
-        super().update_file(photo_id, path=path, size=size, mtime_ns=mtime_ns, status=status,
-                            error=error)
+        """The file's new facts and the photo's refreshed tags, in one transaction."""
+        policy = self.policy()
         with self.db.write() as db:
-            self._refresh(db.conn, [photo_id], self.policy())
+            super().update_file(photo_id, path=path, size=size, mtime_ns=mtime_ns,
+                                status=status, error=error)  # nested: a savepoint
+            self._refresh(db.conn, [photo_id], policy)
 
     def verdict_rows(self) -> list[tuple[int, int, int]]:
         """(photo id, label id, verdict) of every user verdict on a visible photo."""

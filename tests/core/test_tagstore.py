@@ -162,3 +162,22 @@ def test_features_of_chosen_photos_come_in_id_order_across_lookup_chunks(store):
     assert store.features("fake@1", []) == ([], [])
     every, _ = store.features("fake@1")
     assert every == [p for p in photos if p != broken]
+
+
+def test_update_file_is_one_transaction(store, monkeypatch):
+    """The file's new facts and the refreshed tags commit together, or not at all."""
+    pid = store.add_photo("a.jpg", 1, 1)
+    score(store, pid, dog=0.9)
+
+    def broken_refresh(*args: object) -> None:
+        raise RuntimeError("refresh failed")
+
+    monkeypatch.setattr(store, "_refresh", broken_refresh)
+    with pytest.raises(RuntimeError, match="refresh failed"):
+        store.update_file(pid, path="moved/a.jpg", size=2, mtime_ns=2, status="ok")
+    row = store.db.query("SELECT path, size, mtime_ns FROM photos WHERE id = ?", (pid,))[0]
+    assert tuple(row) == ("a.jpg", 1, 1)  # the file facts were rolled back with the tags
+    monkeypatch.undo()
+    store.update_file(pid, path="moved/a.jpg", size=2, mtime_ns=2, status="ok")
+    row = store.db.query("SELECT path, size, mtime_ns FROM photos WHERE id = ?", (pid,))[0]
+    assert tuple(row) == ("moved/a.jpg", 2, 2) and tag_names(store, pid) == {"dog", "animal"}
