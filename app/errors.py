@@ -7,6 +7,7 @@ from core.errors import (
     AlbumtagError,
     ImageError,
     ModelLoadError,
+    ModelVersionError,
     PhotoNotFoundError,
     QueryError,
     StoreError,
@@ -17,7 +18,7 @@ from core.errors import (
 #: Errors caused by what the user typed or pointed at (exit status 2), not by a bug.
 USER_ERRORS: tuple[type[Exception], ...] = (
     AlbumNotFoundError, PhotoNotFoundError, QueryError, UnknownLabelError, ModelLoadError,
-    ImageError, StoreError, VocabularyError,
+    ModelVersionError, ImageError, StoreError, VocabularyError,
 )
 
 

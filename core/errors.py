@@ -27,6 +27,10 @@ class ModelLoadError(AlbumtagError):
     """A backbone, checkpoint or head cannot be loaded or does not match what was asked."""
 
 
+class ModelVersionError(AlbumtagError):
+    """A model version asked for does not exist, or there is none to roll back to."""
+
+
 class VocabularyError(AlbumtagError):
     """The label vocabulary file is malformed (unknown parent, cycle, duplicate name...)."""
 
@@ -58,10 +62,6 @@ class UnknownLabelError(AlbumtagError):
 
 class PhotoNotFoundError(AlbumtagError):
     """A path given by the user is not a photo of this album."""
-
-
-class Cancelled(AlbumtagError):
-    """Long work stopped because the caller asked it to."""
 
 
 class AlbumNotFoundError(AlbumtagError):

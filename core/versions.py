@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from core.errors import ModelLoadError
+from core.errors import ModelLoadError, ModelVersionError
 from core.indexer import IndexSummary, ProgressCallback
 from core.library import Library
 from core.store import ModelRow
@@ -31,28 +31,29 @@ def find_version(library: Library, version: int) -> ModelRow:
     """The models row of ``version``.
 
     Raises:
-        ModelLoadError: There is no such version.
+        ModelVersionError: There is no such version.
     """
     for row in library.store.models():
         if row.version == version:
             return row
     known = ", ".join(str(m.version) for m in library.store.models()) or "none"
-    raise ModelLoadError(f"there is no model version {version} (versions: {known})")
+    raise ModelVersionError(f"there is no model version {version} (versions: {known})")
 
 
 def rollback_target(library: Library) -> int:
     """The version a rollback activates: the newest usable one below the active version.
 
     Raises:
-        ModelLoadError: Nothing to roll back to.
+        ModelVersionError: Nothing to roll back to.
     """
     active = library.store.active_model()
     if active is None:
-        raise ModelLoadError("the album has no model yet: index it first")
+        raise ModelVersionError("the album has no model yet: index it first")
     older = [m.version for m in library.store.models()
              if m.version < active.version and m.backbone == active.backbone and servable(m)]
     if not older:
-        raise ModelLoadError(f"version {active.version} is the oldest: nothing to roll back to")
+        raise ModelVersionError(f"version {active.version} is the oldest: nothing to roll back "
+                                "to")
     return max(older)
 
 
@@ -61,7 +62,8 @@ def activate_version(library: Library, version: int, progress: ProgressCallback 
     """Make ``version`` the active model and re-score the album with it.
 
     Raises:
-        ModelLoadError: Unknown version, or one this album cannot serve.
+        ModelVersionError: Unknown version.
+        ModelLoadError: A version this album cannot serve, or its head file is missing.
     """
     row = find_version(library, version)
     if not servable(row):

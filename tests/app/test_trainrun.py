@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.cli import main as cli_main
 from app.trainrun import before_after_text, parse_event, run_training, trainer_command
+from core.library import Library
 
 DONE = {"event": "done", "version": 3, "activated": False,
         "reason": "kept the active version: the new one is worse",
@@ -97,3 +98,14 @@ def test_a_killed_trainer_is_one_line_and_exit_2(tmp_path: Path, capsys, monkeyp
     assert err.strip() == ("albumtag: training stopped: the trainer was killed (SIGKILL) before "
                            "it finished; the active model is unchanged")
     assert "Traceback" not in err
+
+
+def test_nothing_to_roll_back_is_said_as_such(tmp_path: Path, capsys):
+    """Not 'cannot load the model': the model loads fine, there is just no older version."""
+    album = tmp_path / "album"
+    album.mkdir()
+    with Library(album) as library:
+        library.store.add_model(0, "fake@1", None, {}, {"kind": "prior"}, activate=True)
+    assert cli_main(["models", str(album), "--rollback"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "albumtag: version 0 is the oldest: nothing to roll back to")

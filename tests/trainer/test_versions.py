@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.errors import ModelLoadError, StoreError
+from core.errors import ModelVersionError, StoreError
 from core.library import Library
 from core.tagger import LinearHead
 from core.versions import find_version, rollback_target, servable
@@ -113,7 +113,7 @@ def test_rollback_goes_to_the_newest_usable_older_version(library: Library):
     assert rollback_target(library) == 1  # v2 cannot tag photos
     assert not servable(find_version(library, 2)) and servable(find_version(library, 0))
     library.store.activate_model(0)
-    with pytest.raises(ModelLoadError, match="oldest"):
+    with pytest.raises(ModelVersionError, match="oldest"):
         rollback_target(library)
-    with pytest.raises(ModelLoadError, match="no model version 9"):
+    with pytest.raises(ModelVersionError, match="no model version 9"):
         find_version(library, 9)
