@@ -8,9 +8,9 @@ Two schedules (``pipeline``):
 
 - ``"shared"`` (the default on a CPU): decoding and model calls are tasks of the same worker
   pool, one core each (torch limited to one thread per worker), so every core always has
-  single-threaded work and nothing is oversubscribed. On 2 cores torch's two-thread team runs
-  the model only about 1.5x faster than one thread, so this beats every schedule in which the
-  model has all the cores (see ``benchmarks/bench_index.py``).
+  single-threaded work and nothing is oversubscribed. On a small CPU torch's multi-threaded
+  team gains too little over one thread for a schedule that gives the model all the cores to
+  win (``benchmarks/bench_index.py`` measures it; README's "Speed and scale" has the figures).
 - ``"overlap"`` (the default on a GPU): the calling thread runs the model (its arithmetic is on
   the device) while the workers decode up to two batches ahead.
 """

@@ -16,15 +16,9 @@
    whether it becomes active.
 6. **rescoring** — the album is re-scored from cached features (``Indexer.rescore``).
 
-The default loss is ``weighted_bce`` (recipe §5.2: BCE with per-label positive weights
-clip(round(N / 2N+), 1, 10), on top of the album's per-entry weights). Measured on a synthetic
-10,000-photo album (benchmarks/bench_retrain.py's): with ``bce`` a user label confirmed on about 20
-photos and never rejected scored 0.35–0.42 on her unjudged photos — below its 0.5 default, so
-it never appeared; ``weighted_bce`` 0.87–0.93 (no other photo above 0.19), ``proposed``
-0.98 but 26 false tags. On photos nobody judged, the new version reproduced the old tags with
-Jaccard 0.75 (``weighted_bce``), 0.82 (``bce``), 0.62 (``proposed``: its negative focusing
-barely pushes absent labels down, 1.3–1.7× as many tags). ``--loss`` selects any loss of
-``trainer.losses``.
+The loss is ``TrainOptions.loss`` (``--loss``: any loss of ``trainer.losses``). How the losses
+compare on an album is measured by ``benchmarks/bench_retrain.py``; the figures are in README
+("Learning from your corrections"), not here, where they would go stale.
 """
 
 from __future__ import annotations
