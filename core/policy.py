@@ -1,6 +1,7 @@
 """LabelPolicy: the read side that turns scores and verdicts into a photo's tags.
 
-For photo p and label L (DESIGN.md):
+For photo p and label L (the rules every reader of tags relies on; this docstring is their
+reference):
 
 * ``on(p, L)``  ⇔ L is confirmed, or (L has no verdict and score ≥ threshold(L)).
 * ``has(p, L)`` ⇔ L is not rejected, and some L′ in L's subtree is on, with no rejection on

@@ -70,7 +70,7 @@ Printer = Callable[[str], None]
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    """One benchmark run; the defaults are the recipe's (§1.4, §2.3)."""
+    """One benchmark run; the defaults are the papers' (docs/papers-recipe.md §1.4, §2.3)."""
 
     data: Path
     dataset: str = "Corel-5k"

@@ -1,6 +1,6 @@
 """The papers' annotation datasets: JSON splits, multi-hot targets, transforms, mean/std.
 
-Format (reference recipe §1.5), one folder per dataset::
+Format (docs/papers-recipe.md §1.5), one folder per dataset::
 
     <root>/train.json  test.json  <name>_vocabulary.txt  images/<every image, flat>
 
@@ -12,8 +12,8 @@ scikit-learn's ``shuffle(random_state=0)``; ``paper_order`` reproduces that perm
 with NumPy alone (``RandomState(0).shuffle`` of ``arange(n)``, which is what scikit-learn
 does).
 
-Transforms (recipe §1.4): squash-resize to ``size`` x ``size`` (no crop), random vertical
-and horizontal flips (p = 0.5 each) for training only, ``ToTensor`` and normalisation with
+Transforms (docs/papers-recipe.md §1.4): squash-resize to ``size`` x ``size`` (no crop), random
+vertical and horizontal flips (p = 0.5 each) for training only, ``ToTensor`` and normalisation with
 the dataset's own mean/std (``DATASET_STATS``). For a dataset not in the table (e.g. one
 made by ``trainer.synth``) ``image_stats`` measures mean/std on its training images.
 """
@@ -43,7 +43,7 @@ DATASET_STATS: dict[str, Stats] = {
     "IAPR-TC-12": ((0.4901, 0.4739, 0.4489), (0.2557, 0.2543, 0.2769)),
     "VG-500": ((0.4697, 0.4518, 0.4163), (0.2727, 0.2684, 0.2855)),
 }
-"""Per-dataset (mean, std) of the papers' ``datasets.py`` (recipe §1.4 and §2.3)."""
+"""Per-dataset (mean, std) of the papers' ``datasets.py`` (docs/papers-recipe.md §1.4, §2.3)."""
 
 
 class DatasetFormatError(ValueError):

@@ -5,7 +5,8 @@ Thresholds, per label, in this order:
 1. **verified** — MCC (``trainer.thresholds``, grid 0.05…0.70, smallest tie) on the out-of-fold
    scores of the user's verified tags, when the label has at least 3 verified positives and 3
    verified negatives. Out-of-fold scores come from heads that never saw those tags, so this is
-   tuning on held-out data (the papers tuned on their training set, recipe §1.2 — a pitfall).
+   tuning on held-out data (the papers tuned on their training set, docs/papers-recipe.md
+   §1.2 — a pitfall).
 2. **calibrated** — otherwise, MCC of the new head's scores against the tags the *active*
    version gave on photos nobody judged: the threshold at which the new version keeps tagging
    like the one the user has been living with. Needs 3 such tags and 3 photos without.

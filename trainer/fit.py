@@ -38,9 +38,10 @@ class FitConfig:
         min_steps: Steps an epoch takes at least; a small album cycles through its rows
             again rather than learning from a handful of steps.
         lr: Peak learning rate.
-        weight_decay: Decoupled weight decay (AdamW); 0 is plain Adam, as in the recipe.
-        schedule: ``onecycle`` (recipe §1.4: pct_start 0.2, stepped per batch), ``cosine``
-            or ``constant``.
+        weight_decay: Decoupled weight decay (AdamW); 0 is plain Adam, as in the papers
+            (docs/papers-recipe.md §1.4).
+        schedule: ``onecycle`` (docs/papers-recipe.md §1.4: pct_start 0.2, stepped per batch),
+            ``cosine`` or ``constant``.
         pct_start: Warm-up fraction of the one-cycle schedule.
         patience: Epochs without a better held-out loss before stopping.
         min_epochs: Epochs always run before early stopping may end the fit.
@@ -128,7 +129,8 @@ def held_out_loss(model: nn.Module, data: Batches, loss: str = "bce",
 
     Early stopping uses ``bce`` whatever the training loss: the ``proposed`` loss is not
     monotone in the logit of a positive (its value jumps up where the margin-shifted
-    probability crosses the 0.25 switch, recipe §1.1), so its value cannot rank epochs.
+    probability crosses the 0.25 switch, docs/papers-recipe.md §1.1), so its value cannot rank
+    epochs.
     """
     was_training = model.training
     model.eval()

@@ -5,12 +5,13 @@ whole network for full fine-tuning.
   centred and scaled inside the module (better conditioned for Adam), and a label may share its
   ancestors' weights; ``export`` folds all of that back into a plain ``weight``/``bias`` pair
   on raw features, which is what ``core.tagger.LinearHead`` serves.
-* ``AttentionPoolingHead`` is reference recipe §2.1 exactly: 1×1 conv to d + ReLU, frozen random
-  label queries, one pre-norm decoder layer without self-attention (8 heads, FFN 2048, dropout
-  0.1, final LayerNorm), then a per-label "group FC". For C = 260, 2048 channels and d = 1024 it
-  has 10,766,596 learnable parameters.
+* ``AttentionPoolingHead`` is docs/papers-recipe.md §2.1 exactly: 1×1 conv to d + ReLU, frozen
+  random label queries, one pre-norm decoder layer without self-attention (8 heads, FFN 2048,
+  dropout 0.1, final LayerNorm), then a per-label "group FC". For C = 260, 2048 channels and
+  d = 1024 it has 10,766,596 learnable parameters.
 * ``FineTuneModel`` wraps a timm backbone (all of it trainable) with Dropout → Linear, the
-  recipe §1.4 model. It is implemented for completeness; on a CPU it is far too slow to use.
+  docs/papers-recipe.md §1.4 model. It is implemented for completeness; on a CPU it is far too
+  slow to use.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class _CrossAttentionDecoderLayer(nn.Module):
 
 
 class AttentionPoolingHead(nn.Module):
-    """Attention-based pooling over a feature map (reference recipe §2.1).
+    """Attention-based pooling over a feature map (docs/papers-recipe.md §2.1).
 
     Args:
         in_channels: Channels of the backbone's feature map (2048 for TResNet-M).
@@ -156,13 +157,13 @@ class AttentionPoolingHead(nn.Module):
 
 
 class FineTuneModel(nn.Module):
-    """A whole timm network plus Dropout → Linear, every weight trainable (recipe §1.4).
+    """A whole timm network plus Dropout → Linear, all trainable (docs/papers-recipe.md §1.4).
 
     Args:
         backbone: A timm model (``forward_features`` / ``forward_head(pre_logits=True)``).
         feature_dim: Its pooled feature length.
         num_labels: Number of labels C.
-        dropout: Dropout before the linear layer (the recipe's 0.3).
+        dropout: Dropout before the linear layer (the papers' 0.3).
     """
 
     def __init__(self, backbone: nn.Module, feature_dim: int, num_labels: int, *,

@@ -13,7 +13,7 @@ logit, ``y`` a (possibly soft) target in [0, 1] and ``p = sigmoid(x)``:
 
 Log arguments are clamped below at ``eps`` (1e-8 for the papers' losses, as in their
 code); ``eps=0`` means no clamp. Logs are taken with ``logsigmoid`` so nothing overflows.
-The focusing factors are never detached, so gradients flow through them (reference recipe
+The focusing factors are never detached, so gradients flow through them (docs/papers-recipe.md
 §1.1 and §4: the papers' MultiLabelLoss, not ASL's default no-grad variant).
 
 Kinds and their defaults (``LossConfig.for_kind``):
@@ -30,7 +30,7 @@ weighted_bce   0         0         0           0           None    0
 
 ``weighted_bce`` is ``bce`` meant to be called with ``pos_weight`` (per-class w+_c,
 e.g. ``trainer.missing.positive_class_weights``) and/or ``neg_weight`` (per-class or
-per-element w-, e.g. ``trainer.missing.negative_confidence_weights``), recipe §5.2.
+per-element w-, e.g. ``trainer.missing.negative_confidence_weights``), docs/papers-recipe.md §5.2.
 Without them it equals ``bce``. ``pos_weight``/``neg_weight`` work with every kind.
 
 Reductions:

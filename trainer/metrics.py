@@ -1,4 +1,4 @@
-"""Multi-label evaluation with the papers' conventions (reference recipe §1.3 and §2.4).
+"""Multi-label evaluation with the papers' conventions (docs/papers-recipe.md §1.3 and §2.4).
 
 For each label c, over the known entries of its column:
 

@@ -1,4 +1,4 @@
-"""Loss weights for incomplete labels: "missing, not negative" (reference recipe §5.2).
+"""Loss weights for incomplete labels: "missing, not negative" (docs/papers-recipe.md §5.2).
 
 A label nobody put on a photo is not necessarily absent from it. Following the ICMR 2020
 confidence-based weighted loss ("CB-WCE", correlation protocol), a negative entry is

@@ -1,6 +1,6 @@
 """The papers' training machinery: backbone + head, loaders, one-cycle Adam, EMA, scoring.
 
-Reference recipe §1.4 and §2.3: the whole network is trained (backbone included) with Adam
+docs/papers-recipe.md §1.4 and §2.3: the whole network is trained (backbone included) with Adam
 (lr 1e-4, no weight decay) under ``OneCycleLR`` (max lr 1e-4, pct_start 0.2, PyTorch's
 defaults otherwise, so β1 cycles between 0.95 and 0.85), stepped every batch; loss = the
 chosen ``trainer.losses`` kind with mean reduction. Paper 2 also keeps an EMA copy (decay
@@ -11,7 +11,7 @@ Two heads:
 * ``linear`` — ``trainer.heads.FineTuneModel``: the backbone's global average pooling,
   Dropout(0.3), Linear(features, C) (paper 1).
 * ``attention`` — the backbone's feature map (no pooling) into
-  ``trainer.heads.AttentionPoolingHead`` (paper 2, recipe §2.1).
+  ``trainer.heads.AttentionPoolingHead`` (paper 2, docs/papers-recipe.md §2.1).
 
 Backbone weights come only from local files (``core.weights``): the default backbone's
 bundled weights, or ``--weights FILE`` for any timm name. Nothing is downloaded.

@@ -1,4 +1,4 @@
-"""The papers' published numbers (reference recipe §1.6, §2.6, §3.1), for comparison tables.
+"""The papers' published numbers (docs/papers-recipe.md §1.6, §2.6, §3.1), for comparison tables.
 
 Each row is (P, R, F1, N+, mAP) on the test set with the papers' metric conventions
 (``trainer.metrics``); mAP is ``None`` where the paper does not report it. All are

@@ -8,7 +8,7 @@ For photo n and label c (L = every label of the album, the user's own included):
 * **pseudo** — tags the active model gave (score ≥ the label's current threshold, hierarchy
   closed) that nobody judged. Target 1 at ``pseudo_weight``.
 * **missing** — everything else. Not a negative: nobody looked. Target 0 at
-  ``missing_weight * (1 - P(c | P_n))`` (reference recipe §5.2, CB-WCE), where ``P_n`` is the
+  ``missing_weight * (1 - P(c | P_n))`` (docs/papers-recipe.md §5.2, CB-WCE), where ``P_n`` is the
   photo's positive set (verified + pseudo) and P is counted over the album's photos
   (``trainer.missing``). A label that usually comes with the photo's other labels counts little.
 

@@ -1,6 +1,6 @@
 """Per-label decision thresholds chosen by the Matthews correlation coefficient (MCC).
 
-Reference recipe §1.2: for each label and each threshold t of the grid
+docs/papers-recipe.md §1.2: for each label and each threshold t of the grid
 {0.05, 0.10, ..., 0.70} a photo is predicted positive iff ``score >= t``; the label gets
 the t with the highest MCC, the *smallest* t among ties (so a label whose MCC is 0 at every
 t gets 0.05). MCC is 0 when its denominator is 0 (as scikit-learn's matthews_corrcoef).

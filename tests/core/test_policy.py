@@ -1,4 +1,4 @@
-"""LabelPolicy: exactly the on/has semantics of DESIGN.md."""
+"""LabelPolicy: exactly the on/has semantics stated in core/policy.py's docstring."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Losses against the recipe's reference values, torch's BCE and hand-derived formulas."""
+"""Losses against the reference values of docs/papers-recipe.md §1.1, torch's BCE and formulas
+derived by hand."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from trainer.losses import (
     multilabel_loss,
 )
 
-# reference/seeds-recipe.md §1.1: x -> (proposed y=1, proposed y=0, ASL y=1, ASL y=0)
+# docs/papers-recipe.md §1.1: x -> (proposed y=1, proposed y=0, ASL y=1, ASL y=0)
 REFERENCE = {
     -4.0: (5.013814, 0.000000, 4.018150, 0.000000),
     -2.0: (2.754743, 0.000002, 2.126928, 0.000002),
@@ -118,7 +119,7 @@ def test_weighted_bce_matches_torch_pos_weight_and_weight() -> None:
 
 
 def test_weighted_bce_negative_weights_by_hand() -> None:
-    # recipe §5.2: -y w+_c log p - (1-y) w-_{n,c} log(1-p), mean over (n, c)
+    # docs/papers-recipe.md §5.2: -y w+_c log p - (1-y) w-_{n,c} log(1-p), mean over (n, c)
     x = [[0.5, -1.0], [2.0, 0.3]]
     y = [[1.0, 0.0], [0.0, 1.0]]
     wpos = [3.0, 2.0]
@@ -328,7 +329,8 @@ def test_module_wraps_the_function() -> None:
 
 
 def test_switch_boundary_belongs_to_the_bce_branch() -> None:
-    # recipe: -log q if q >= switch. With no margin and switch 0.5, x = 0 gives q = 0.5 exactly.
+    # docs/papers-recipe.md §1.1: -log q if q >= switch. With no margin and switch 0.5, x = 0
+    # gives q = 0.5 exactly.
     x = torch.zeros(1, 1, dtype=torch.float64)
     got = multilabel_loss(x, torch.ones_like(x), pos_margin=0.0, switch=0.5).item()
     assert got == pytest.approx(math.log(2.0), rel=1e-12)

@@ -1,4 +1,4 @@
-"""Metrics on small hand-computed cases (recipe §1.3 / §2.4 conventions)."""
+"""Metrics on small hand-computed cases (docs/papers-recipe.md §1.3 / §2.4 conventions)."""
 
 from __future__ import annotations
 

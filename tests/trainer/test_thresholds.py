@@ -1,4 +1,4 @@
-"""MCC threshold tuning against direct formulas and hand-made cases (recipe §1.2)."""
+"""MCC threshold tuning against direct formulas and hand cases (docs/papers-recipe.md §1.2)."""
 
 from __future__ import annotations
 
