@@ -8,7 +8,8 @@ only ever sees the **dev** part.
 
 1. *The prior* (no corrections): untagged rate and macro-F1 over the concepts the vocabulary
    covers and the photo set has on holdout (labels closed under the hierarchy), for the global
-   softmax alone (today's prior before regional evidence) and with regional evidence.
+   softmax alone (the prior before regional evidence), with regional evidence, and with the
+   starter correction fitted on dev (``core.starter``, ``tools/build_starter.py``).
 2. *A new label* (a concept the prior cannot see, or a personal label): the user confirms k
    random dev photos of it (k = 3, 5, 10, 20) and nothing else ("confirm-only"), or also
    rejects k/2 dev photos without it ("with rejections"). The album's residual trainer fits it
@@ -33,7 +34,7 @@ import torch
 
 from benchmarks.photoset import load_photoset
 from core.imaging import decode, to_model_input
-from core.model import prior_label_names
+from core.model import prior_head, prior_label_names, usable_starter
 from core.residual import EPS
 from core.tagger import Backbone, PriorHead, Tagger
 from core.vocabulary import Vocabulary
@@ -71,21 +72,56 @@ def macro_f1(truth: np.ndarray, pred: np.ndarray) -> float:
 
 
 def prior_report(features, tagger, truth_sets, holdout, vocabulary) -> dict:
-    names = list(tagger.label_names)
-    head = tagger.head
-    thresholds = np.array([vocabulary[n].threshold for n in names])
+    """Macro-F1 and untagged rate on holdout: global softmax, + regional, + starter."""
+    starter = usable_starter(vocabulary, tagger.backbone.id)
+    with_starter = prior_head(vocabulary, starter)
+    names = list(with_starter.label_names)
+    fit = {n: starter.thresholds[n] for n in starter.labels} if starter else {}
+    defaults = np.array([vocabulary[n].threshold for n in names])
+    tuned = np.array([fit.get(n, vocabulary[n].threshold) for n in names])
+    plain = [names.index(n) for n in tagger.label_names]
     with torch.inference_mode():
         x = torch.from_numpy(features)
-        full = head.scores(tagger.backbone, x).numpy()
-        glob = head.scores(tagger.backbone, x[:, : tagger.backbone.feature_dim]).numpy()
+        rows = {
+            "global (before)": tagger.head.scores(tagger.backbone,
+                                                  x[:, : tagger.backbone.feature_dim]).numpy(),
+            "global + regional": tagger.head.scores(tagger.backbone, x).numpy(),
+            "+ starter": with_starter.scores(tagger.backbone, x).numpy(),
+        }
     covered = [j for j, n in enumerate(names) if sum(n in truth_sets[i] for i in holdout) > 0]
     truth = np.array([[names[j] in truth_sets[i] for j in covered] for i in holdout])
     report = {}
-    for label, scores in (("global (before)", glob), ("global + regional", full)):
-        on = scores[holdout][:, covered] >= thresholds[covered][None, :]
-        any_tag = (scores[holdout] >= thresholds[None, :]).any(axis=1)
-        report[label] = (macro_f1(truth, on), 1 - any_tag.mean(), len(covered))
+    for label, scores in rows.items():
+        full = np.zeros((scores.shape[0], len(names)), dtype=np.float32)
+        full[:, plain if scores.shape[1] == len(plain) else list(range(len(names)))] = scores
+        thresholds = tuned if label == "+ starter" else defaults
+        on = closure_on(full[holdout] >= thresholds[None, :], names, vocabulary)
+        report[label] = (macro_f1(truth, on[:, covered]), 1 - on.any(axis=1).mean(),
+                         len(covered))
+        if label != "global (before)":
+            for name in (starter.labels if starter else ()):
+                j = names.index(name)
+                t = np.array([name in truth_sets[i] for i in holdout])
+                report.setdefault("per label", {}).setdefault(name, []).append(
+                    f1_of(on[:, j], t))
     return report
+
+
+def f1_of(pred: np.ndarray, truth: np.ndarray) -> float:
+    tp = float((pred & truth).sum())
+    p, r = tp / max(pred.sum(), 1), tp / max(truth.sum(), 1)
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def closure_on(direct: np.ndarray, names: list[str], vocabulary: Vocabulary) -> np.ndarray:
+    """A label is on where it or a label below it is on (the album's read side)."""
+    out = direct.copy()
+    index = {n: j for j, n in enumerate(names)}
+    for j, name in enumerate(names):
+        for ancestor in vocabulary.ancestors(name):
+            if ancestor in index:
+                out[:, index[ancestor]] |= direct[:, j]
+    return out
 
 
 def new_label_runs(u_all, truth_sets, dev, holdout, concepts, seeds, config, rejections
@@ -180,10 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"photoset: {len(photos)} photos ({len(dev)} dev, {len(holdout)} holdout); "
           f"described in {time.perf_counter() - started:.0f} s")
     print("\n1. The prior on holdout (vocabulary defaults)")
-    for label, (f1, untagged, count) in prior_report(features, tagger, truth_sets, holdout,
-                                                      vocabulary).items():
+    report = prior_report(features, tagger, truth_sets, holdout, vocabulary)
+    per_label = report.pop("per label", {})
+    for label, (f1, untagged, count) in report.items():
         print(f"   {label:<20} macro-F1 {f1:.3f} over {count} concepts   untagged "
               f"{untagged:.1%}")
+    for name, (regional, starter) in per_label.items():
+        print(f"   starter label {name:<12} F1 {regional:.2f} -> {starter:.2f}")
     _, u_all = normalised_features(features[:, : tagger.backbone.feature_dim])
     prior_names = set(tagger.label_names)
     counts = {c: sum(c in truth_sets[i] for i in dev) for c in set().union(*truth_sets)}

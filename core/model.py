@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ModelLoadError
+from core.starter import Starter, load_starter, starter_path
 from core.tagstore import TagStore
 from core.vocabulary import Vocabulary
 from core.weights import DEFAULT_BACKBONE
 
 if TYPE_CHECKING:
-    from core.tagger import Tagger
+    from core.tagger import PriorHead, Tagger
 
 logger = logging.getLogger(__name__)
 
@@ -83,19 +84,23 @@ def load_active_model(store: TagStore, vocabulary: Vocabulary, data_dir: Path,
     checkpoint = Path(choice.checkpoint).expanduser() if choice.checkpoint else None
     backbone = Backbone.load(choice.name, checkpoint, device=choice.device)
     ids = {label.name.lower(): label.id for label in store.labels()}
-    names = prior_label_names(vocabulary)
-    prior = PriorHead(names, vocabulary.imagenet_membership(names), regional=True)
+    starter = usable_starter(vocabulary, backbone.id)
+    prior = prior_head(vocabulary, starter)
     key = Tagger(backbone, prior).feature_key
+    starter_id = starter.digest if starter else None
     active = store.active_model()
     if active is None or active.backbone not in (key, backbone.id) or (
-            active.backbone == backbone.id and not active.head_file):
+            active.backbone == backbone.id and not active.head_file) or (
+            not active.head_file and active.metrics.get("starter") != starter_id):
         if backbone.num_classes != len(vocabulary.imagenet_targets()):
             raise ModelLoadError(
                 f"{choice.name} has {backbone.num_classes} classes; the prior head needs an "
                 f"ImageNet-1k classifier ({len(vocabulary.imagenet_targets())} classes)"
             )
         version = max((m.version for m in store.models()), default=-1) + 1
-        store.add_model(version, key, None, {}, {"kind": "prior"}, activate=True)
+        thresholds = dict(starter.thresholds) if starter else {}
+        store.add_model(version, key, None, thresholds,
+                        {"kind": "prior", "starter": starter_id}, activate=True)
         store.set_meta("model", choice.as_json())
         logger.info("model version %d: prior head on %s", version, key)
         active = store.active_model()
@@ -114,7 +119,30 @@ def load_active_model(store: TagStore, vocabulary: Vocabulary, data_dir: Path,
     return ActiveModel(tagger, label_ids, active.version, tagger.feature_key)
 
 
-def prior_label_names(vocabulary: Vocabulary) -> list[str]:
-    """Labels the prior head can score: those with at least one ImageNet class in reach
-    (through a class's main label or its additional ones), in vocabulary order."""
-    return list(vocabulary.prior_labels())
+def prior_label_names(vocabulary: Vocabulary, starter: Starter | None = None) -> list[str]:
+    """Labels the prior head can score, in vocabulary order: those with at least one ImageNet
+    class in reach (through a class's main label or its additional ones), and those the
+    starter (``core.starter``) corrects."""
+    extra = set(starter.labels) if starter else set()
+    fed = set(vocabulary.prior_labels())
+    return [n for n in vocabulary.names if n in fed or n in extra]
+
+
+def usable_starter(vocabulary: Vocabulary, backbone_id: str) -> Starter | None:
+    """The shipped starter, if it was fitted on this backbone and knows only our labels."""
+    starter = load_starter(starter_path())
+    if starter is None or starter.backbone != backbone_id:
+        return None
+    if any(n not in vocabulary for n in starter.labels):
+        logger.warning("starter names labels the vocabulary lacks; not used")
+        return None
+    return starter
+
+
+def prior_head(vocabulary: Vocabulary, starter: Starter | None = None) -> PriorHead:
+    """Model version 0's head for ``vocabulary`` (regional evidence on, starter applied)."""
+    from core.tagger import PriorHead
+
+    names = prior_label_names(vocabulary, starter)
+    return PriorHead(names, vocabulary.imagenet_membership(names), regional=True,
+                     starter=starter)

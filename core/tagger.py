@@ -26,6 +26,7 @@ import torch
 
 from core.errors import ModelLoadError
 from core.regions import Regions, calibrate
+from core.starter import Starter
 from core.weights import DEFAULT_BACKBONE, load_backbone_module
 
 logger = logging.getLogger(__name__)
@@ -247,13 +248,16 @@ class PriorHead:
     """
 
     def __init__(self, label_names: Sequence[str], membership: np.ndarray,
-                 regional: bool = True) -> None:
+                 regional: bool = True, starter: Starter | None = None) -> None:
         """Build the head from the vocabulary's class-to-label membership.
 
         Args:
             label_names: The album labels, one per membership column.
             membership: float32 (num_classes, L), 1 where a class lies in a label's subtree.
-            regional: Also score labels from regional evidence (``core.regions``).
+            regional: Also score labels from regional evidence (``core.regions``), for the
+                labels some class feeds.
+            starter: A correction fitted on labelled photos (``core.starter``) for some of
+                ``label_names``; it applies on top of the ImageNet scores.
 
         Raises:
             ValueError: Shapes disagree, names repeat, or values are outside [0, 1].
@@ -267,7 +271,17 @@ class PriorHead:
         if not np.all(np.isfinite(matrix)) or np.any((matrix < 0) | (matrix > 1)):
             raise ValueError("membership values must lie in [0, 1]")
         self.num_classes = int(matrix.shape[0])
-        self.regions = Regions(self.label_names, matrix) if regional else None
+        fed = np.flatnonzero(matrix.sum(axis=0) > 0)
+        self._fed = torch.from_numpy(fed)
+        self.regions = (Regions([self.label_names[i] for i in fed], matrix[:, fed])
+                        if regional else None)
+        self.starter = starter
+        if starter is not None:
+            index = {n: i for i, n in enumerate(self.label_names)}
+            missing = [n for n in starter.labels if n not in index]
+            if missing:
+                raise ValueError(f"starter labels missing from the head: {missing[:3]}")
+            self._starter_columns = torch.tensor([index[n] for n in starter.labels])
         self._tensors = _DeviceCache(membership=torch.from_numpy(matrix.copy()))
 
     def check(self, backbone: Backbone) -> None:
@@ -288,7 +302,11 @@ class PriorHead:
             scores = (probs @ membership).clamp_(0.0, 1.0)
             if self.regions is not None and features.shape[1] > backbone.feature_dim:
                 regional = features[:, backbone.feature_dim :].to(scores.device, torch.float32)
-                scores = torch.maximum(scores, calibrate(regional))
+                fed = self._fed.to(scores.device)
+                scores[:, fed] = torch.maximum(scores[:, fed], calibrate(regional))
+            if self.starter is not None and self.starter.backbone == backbone.id:
+                scores = self.starter.apply(scores, pooled.to(scores.device),
+                                            self._starter_columns.to(scores.device))
             return scores
 
 

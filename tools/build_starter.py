@@ -1,0 +1,113 @@
+"""Fit the starter correction (``core.starter``) on the labelled photo set's dev part.
+
+    python tools/build_starter.py [--min-dev 8] [--min-gain 0.05] [--out assets/starter.safetensors]
+
+For every vocabulary label with at least ``--min-dev`` dev photos (people excluded: the face
+detector sets those), the album's residual fit (``trainer.residual_fit``) is run with every dev
+photo verified (the set's labels are complete), giving out-of-fold scores on dev. The label is
+kept when its out-of-fold F1, at the threshold that maximises MCC on those scores, beats the
+plain prior's F1 at the vocabulary default on dev by ``--min-gain``. The holdout part is
+neither read for fitting nor for choosing: ``benchmarks/bench_photoset.py`` reports on it.
+
+Needs the photo set (``python -m benchmarks.photoset.fetch``). Rebuild whenever the default
+backbone, the regional constants or the vocabulary's map change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_photoset import closed, describe  # noqa: E402 - after the path line
+from benchmarks.photoset import load_photoset  # noqa: E402
+from core.residual import EPS  # noqa: E402
+from core.starter import Starter, digest_of, save_starter, starter_path  # noqa: E402
+from core.vocabulary import Vocabulary  # noqa: E402
+from trainer.residual_fit import ResidualConfig, fit_residual, normalised_features  # noqa: E402
+
+GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
+
+
+def f1(pred: np.ndarray, truth: np.ndarray) -> float:
+    tp = float((pred & truth).sum())
+    p, r = tp / max(pred.sum(), 1), tp / max(truth.sum(), 1)
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def mcc_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
+    best, chosen = -2.0, 0.5
+    for t in GRID:
+        pred = scores >= t
+        tp, fp = float((pred & truth).sum()), float((pred & ~truth).sum())
+        fn, tn = float((~pred & truth).sum()), float((~pred & ~truth).sum())
+        denom = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+        value = (tp * tn - fp * fn) / denom if denom else -1.0
+        if value > best:
+            best, chosen = value, float(t)
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--min-dev", type=int, default=8)
+    parser.add_argument("--min-gain", type=float, default=0.05)
+    parser.add_argument("--out", type=Path, default=starter_path())
+    args = parser.parse_args(argv)
+    vocabulary = Vocabulary.load()
+    photos = load_photoset()
+    dev = np.array([i for i, p in enumerate(photos) if p.split == "dev"])
+    features, tagger = describe([photos[i].path for i in dev])  # dev photos only
+    truth = [closed(photos[i].labels, vocabulary) for i in dev]
+    dim = tagger.backbone.feature_dim
+    mean, u = normalised_features(features[:, :dim])
+    with torch.inference_mode():
+        prior = tagger.head.scores(tagger.backbone, torch.from_numpy(features)).numpy()
+    names = list(tagger.label_names)
+    people = {"people", *vocabulary.subtree("people")} if "people" in vocabulary else set()
+    kept: list[tuple[str, np.ndarray, float, float, float, float]] = []
+    for label in vocabulary.names:
+        y = np.array([label in t for t in truth])
+        if y.sum() < args.min_dev or label in people:
+            continue
+        has = label in names
+        p0 = prior[:, names.index(label)] if has else np.zeros(len(dev), np.float32)
+        before = f1(p0 >= vocabulary[label].threshold, y)
+        fitted = fit_residual(u, np.clip(p0, EPS, 1 - EPS)[:, None].astype(np.float32),
+                              np.array([has]), y[:, None].astype(np.float32),
+                              np.ones((len(dev), 1), bool), ResidualConfig())
+        oof, rows = fitted.oof[:, 0], fitted.problem.rows
+        threshold = mcc_threshold(oof, y[rows])
+        after = f1(oof >= threshold, y[rows])
+        verdict = "kept" if after >= before + args.min_gain else "left out"
+        print(f"{label:<14} prior {'yes' if has else 'no ':<4} dev+ {int(y.sum()):3d}  "
+              f"dev out-of-fold F1 {before:.2f} -> {after:.2f}  t {threshold:.2f}  {verdict}")
+        if verdict == "kept":
+            kept.append((label, np.r_[fitted.weight[0], fitted.bias[0], float(has)],
+                         threshold, before, after, float(y.sum())))
+    if not kept:
+        print("no label gained: nothing written")
+        return 1
+    labels = tuple(k[0] for k in kept)
+    weight = np.stack([k[1][:dim] for k in kept]).astype(np.float32)
+    bias = np.array([k[1][dim] for k in kept], dtype=np.float32)
+    alpha = np.array([k[1][dim + 1] for k in kept], dtype=np.float32)
+    starter = Starter(labels, torch.from_numpy(weight), torch.from_numpy(bias),
+                      torch.from_numpy(alpha), mean, {k[0]: k[2] for k in kept},
+                      tagger.backbone.id, digest_of(weight, bias, labels))
+    notes = {k[0]: {"dev_f1_prior": round(k[3], 3), "dev_f1_oof": round(k[4], 3),
+                    "dev_positives": int(k[5])} for k in kept}
+    save_starter(args.out, starter, notes)
+    print(f"wrote {args.out}: {len(labels)} labels ({', '.join(labels)}), "
+          f"digest {starter.digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
