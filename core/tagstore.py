@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import journal
 from core.faces import FaceSummary
 from core.policy import CONFIRMED, NO_VERDICT, Evidence, LabelPolicy
 from core.store import SCORE_FLOOR, VISIBLE, Store, now
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 MANUAL_KEY = "manual_thresholds"  # meta: {label name (lower case): threshold}
 HISTORY_KEY = "manual_thresholds_done"  # meta: [[label, old, new], ...] for undo
 REDO_KEY = "manual_thresholds_undone"
+#: Photos derived at a time when every photo's tags are re-derived (bounds the memory held).
+_REFRESH_CHUNK = 20_000
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,20 @@ class TagStore(Store):
             for name, data in ((MANUAL_KEY, manual), (HISTORY_KEY, done), (REDO_KEY, undone)):
                 db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
                            "DO UPDATE SET value = excluded.value", (name, json.dumps(data)))
-            ids = [r[0] for r in db.conn.execute("SELECT id FROM photos")]
-            self._refresh(db.conn, ids, self.policy())
+            self._refresh(db.conn, self._judged_by_threshold(db.conn, key), self.policy())
+
+    @staticmethod
+    def _judged_by_threshold(conn, name: str) -> list[int]:
+        """Photos whose tags a change of one label's threshold can change.
+
+        A threshold only decides ``on(p, L)`` for the label itself where it has a model score
+        and no verdict (see core.policy): every other photo, and every other label of these
+        photos, keeps its tags. An index range of ``photo_labels_label``, not the album.
+        """
+        return [r[0] for r in conn.execute(
+            "SELECT l.photo_id FROM photo_labels l JOIN labels b ON b.id = l.label_id "
+            "WHERE b.name = ? AND l.verdict = 0 AND l.score IS NOT NULL ORDER BY l.photo_id",
+            (name,))]
 
     # -- model scores ---------------------------------------------------------------------
     def record_scores(self, results: Sequence[Scored], label_ids: Sequence[int],
@@ -230,10 +245,16 @@ class TagStore(Store):
                          [(int(pid in tagged), pid, int(pid in tagged)) for pid in photo_ids])
 
     def refresh_all_tags(self) -> None:
-        """Recompute every photo's tags (after thresholds or the label tree changed)."""
+        """Recompute every photo's tags (after thresholds or the label tree changed).
+
+        One transaction, derived 20,000 photos at a time so that the evidence held in memory
+        stays bounded on a million-photo album.
+        """
+        policy = self.policy()
         with self.db.write() as db:
-            ids = [r[0] for r in db.conn.execute("SELECT id FROM photos")]
-            self._refresh(db.conn, ids, self.policy())
+            ids = [r[0] for r in db.conn.execute("SELECT id FROM photos ORDER BY id")]
+            for start in range(0, len(ids), _REFRESH_CHUNK):
+                self._refresh(db.conn, ids[start : start + _REFRESH_CHUNK], policy)
 
     # -- verdicts -------------------------------------------------------------------------
     def set_verdicts(self, changes: Iterable[VerdictChange]) -> int | None:
@@ -244,7 +265,7 @@ class TagStore(Store):
         stamp = now()
         with self.db.write() as db:
             conn = db.conn
-            batch = (conn.execute("SELECT MAX(batch) FROM verdict_log").fetchone()[0] or 0) + 1
+            batch = journal.next_batch(conn)  # shared with the label and rating journal
             touched: set[int] = set()
             for ch in changes:
                 row = conn.execute(
@@ -265,7 +286,7 @@ class TagStore(Store):
             if not touched:
                 return None
             # A new action makes the undone steps unreachable: keep them, marked dropped.
-            conn.execute("UPDATE verdict_log SET state = 'dropped' WHERE state = 'undone'")
+            journal.drop_undone(conn)
             self._refresh(conn, sorted(touched), self.policy())
             return batch
 
@@ -330,38 +351,63 @@ class TagStore(Store):
 
     def undo(self) -> list[int]:
         """Undo the latest user action; the photos it touched (empty if nothing to undo)."""
-        return self._step("done", "undone", "MAX", "old_verdict")
+        step = self.undo_step()
+        return step.photos if step else []
 
     def redo(self) -> list[int]:
         """Redo the action undone last; the photos it touched (empty if nothing to redo)."""
-        return self._step("undone", "done", "MIN", "new_verdict")
+        step = self.redo_step()
+        return step.photos if step else []
 
-    def _step(self, state: str, new_state: str, pick: str, column: str) -> list[int]:
-        stamp = now()
+    def undo_step(self) -> journal.Step | None:
+        """Undo the latest user action (verdicts, a label change or ratings), or None."""
+        return self._any_step("done", "undone", "MAX")
+
+    def redo_step(self) -> journal.Step | None:
+        return self._any_step("undone", "done", "MIN")
+
+    def _any_step(self, state: str, new_state: str, pick: str) -> journal.Step | None:
         with self.db.write() as db:
-            conn = db.conn
-            batch = conn.execute(
-                f"SELECT {pick}(batch) FROM verdict_log WHERE state = ?", (state,)
-            ).fetchone()[0]
-            if batch is None:
-                return []
-            rows = conn.execute(
-                f"SELECT photo_id, label_id, {column}, old_source FROM verdict_log "
-                "WHERE batch = ? ORDER BY id",
-                (batch,),
-            ).fetchall()
-            for photo_id, label_id, verdict, source in rows:
-                self._write_verdict(conn, photo_id, label_id, verdict, source or "user", stamp)
-            conn.execute("UPDATE verdict_log SET state = ? WHERE batch = ?", (new_state, batch))
-            touched = sorted({r[0] for r in rows})
-            self._refresh(conn, touched, self.policy())
-            return touched
+            found = journal.latest(db.conn, state, pick)
+            if found is None:
+                return None
+            table, batch = found
+            if table == "verdicts":
+                column = "old_verdict" if pick == "MAX" else "new_verdict"
+                photos = self._step(db.conn, batch, new_state, column)
+                return journal.Step("verdicts", "tag change", photos)
+            entry_id, kind, what, before, after = journal.entry(db.conn, batch)
+            target, other = (before, after) if pick == "MAX" else (after, before)
+            if kind == "ratings":
+                photos = journal.restore_ratings(db.conn, target)
+            else:
+                photos = journal.restore_labels(db.conn, target, other)
+                ids = [r[0] for r in db.conn.execute("SELECT id FROM photos")]
+                self._refresh(db.conn, ids, self.policy())
+            db.conn.execute("UPDATE edit_log SET state = ? WHERE id = ?", (new_state, entry_id))
+            return journal.Step(kind, what, photos)
+
+    def _step(self, conn, batch: int, new_state: str, column: str) -> list[int]:
+        stamp = now()
+        rows = conn.execute(
+            f"SELECT photo_id, label_id, {column}, old_source FROM verdict_log "
+            "WHERE batch = ? ORDER BY id",
+            (batch,),
+        ).fetchall()
+        for photo_id, label_id, verdict, source in rows:
+            self._write_verdict(conn, photo_id, label_id, verdict, source or "user", stamp)
+        conn.execute("UPDATE verdict_log SET state = ? WHERE batch = ?", (new_state, batch))
+        touched = sorted({r[0] for r in rows})
+        self._refresh(conn, touched, self.policy())
+        return touched
 
     def can_undo(self) -> bool:
-        return bool(self.db.query("SELECT 1 FROM verdict_log WHERE state = 'done' LIMIT 1"))
+        return bool(self.db.query("SELECT 1 FROM verdict_log WHERE state = 'done' UNION ALL "
+                                  "SELECT 1 FROM edit_log WHERE state = 'done' LIMIT 1"))
 
     def can_redo(self) -> bool:
-        return bool(self.db.query("SELECT 1 FROM verdict_log WHERE state = 'undone' LIMIT 1"))
+        return bool(self.db.query("SELECT 1 FROM verdict_log WHERE state = 'undone' UNION ALL "
+                                  "SELECT 1 FROM edit_log WHERE state = 'undone' LIMIT 1"))
 
     # -- reading tags ---------------------------------------------------------------------
     def evidence(self, photo_id: int) -> list[tuple[int, float | None, int, str]]:
