@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from core import review
 from core.library import Library
 from core.paths import from_db, readable
 from core.policy import CONFIRMED, REJECTED
@@ -45,6 +46,7 @@ class Order(StrEnum):
     TAKEN = "taken"  # EXIF capture date, newest first; photos without one last
     TAKEN_OLDEST = "taken-oldest"  # capture date, oldest first; photos without one last
     NAME = "name"  # path, A to Z
+    TEACHES = "teaches"  # what an answer would teach most first (core.review), then newest
 
 
 _ORDER_SQL = {
@@ -52,6 +54,7 @@ _ORDER_SQL = {
     Order.TAKEN: "p.taken_at IS NULL, p.taken_at DESC, " + _NEWEST_FIRST,
     Order.TAKEN_OLDEST: "p.taken_at IS NULL, p.taken_at, p.mtime_ns, p.id",
     Order.NAME: "p.path COLLATE NOCASE, p.id",
+    Order.TEACHES: _NEWEST_FIRST,  # then ranked by core.review
 }
 
 
@@ -148,6 +151,11 @@ def grid_rows(library: Library, query: str = "", scope: Scope = Scope.ALL,
     if compiled.sql != "1":
         clauses.append(f"({compiled.sql})")
         params.extend(compiled.params)
+    if Order(order) == Order.TEACHES:  # ranked in Python: every row first, then the first few
+        rows = _rows(library, " AND ".join(clauses), params, _NEWEST_FIRST)
+        by_id = {r.id: r for r in rows}
+        ranked = [by_id[i] for i in review.rank(library.store, [r.id for r in rows])]
+        return ranked[:limit] if limit else ranked
     return _rows(library, " AND ".join(clauses), params, _ORDER_SQL[Order(order)], limit)
 
 

@@ -14,7 +14,8 @@ from core.browse import Order
 
 SORT_ORDERS = ((Order.TAKEN, "Date taken, newest first"),
                (Order.TAKEN_OLDEST, "Date taken, oldest first"),
-               (Order.NEWEST, "File date, newest first"), (Order.NAME, "File name"))
+               (Order.NEWEST, "File date, newest first"), (Order.NAME, "File name"),
+               (Order.TEACHES, "What an answer would teach most (Needs review's order)"))
 
 _LOCAL = Qt.ShortcutContext.WidgetWithChildrenShortcut
 

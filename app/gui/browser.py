@@ -29,6 +29,7 @@ class Browser(QObject):
     filter_changed = Signal(object)  # the Filter now shown
     query_failed = Signal(str)  # a message for the search bar
     query_accepted = Signal()
+    order_shown = Signal(str)  # the sort order the grid uses now (Needs review keeps its own)
     words_loaded = Signal(list)  # label names and aliases, for completion
 
     def __init__(self, session: AlbumSession, grid: PhotoGridView, tree: TagTree,
@@ -42,6 +43,9 @@ class Browser(QObject):
         self.filter = Filter()
         self.query = ""
         self.order = browse.Order.TAKEN
+        #: Needs review's own order: what an answer would teach first (issue 14.2), unless the
+        #: user picks another while looking at it.
+        self.review_order = browse.Order.TEACHES
         self.shown_query = ""  # the search the grid's rows answer (the last one that worked)
         self.error: QueryError | None = None  # why the search in the bar failed, if it did
         self._busy = False  # a rows query is in flight
@@ -66,14 +70,29 @@ class Browser(QObject):
         self.query = text
         self.refresh_rows(first_screen=True)
 
+    @property
+    def shown_order(self) -> browse.Order:
+        """The order the grid sorts by now: Needs review has its own."""
+        return self.review_order if self.filter.scope == browse.Scope.REVIEW else self.order
+
     def set_order(self, order: str) -> None:
-        self.order = browse.Order(order)
+        if self.filter.scope == browse.Scope.REVIEW:
+            self.review_order = browse.Order(order)
+        else:
+            self.order = browse.Order(order)
         self._grid.expect_reorder()
+        self.order_shown.emit(self.shown_order.value)
         self.refresh_rows(first_screen=True)
 
+    def _key(self) -> tuple:
+        return (self.filter, self.query, self.shown_order)
+
     def _on_filter_chosen(self, flt: Filter) -> None:
+        before = self.shown_order
         self.filter = flt
         self.filter_changed.emit(flt)
+        if self.shown_order != before:
+            self.order_shown.emit(self.shown_order.value)
         self.refresh_rows(first_screen=True)
 
     # -- asking the session ---------------------------------------------------------------
@@ -89,7 +108,7 @@ class Browser(QObject):
             return
         self._busy = True
         self._again = False
-        key = (self.filter, self.query, self.order)
+        key = self._key()
         model = self._grid.photo_model()
         snapshot = (tuple(model.rows), model.revision)
         if first_screen and not self._ask(key, snapshot, self.first_screen):
@@ -113,7 +132,7 @@ class Browser(QObject):
         complete = limit is None or len(diff.rows) < limit
         if limit is not None and complete:
             return  # the first screen was everything: the full answer says the same
-        if key == (self.filter, self.query, self.order):
+        if key == self._key():
             self._grid.show_rows(diff, complete=complete)
             self.shown_query, self.error = self.query, None
             self.query_accepted.emit()
@@ -128,7 +147,7 @@ class Browser(QObject):
             return  # the full query fails the same way and reports it
         self._busy = False
         if isinstance(exc, QueryError):
-            if key == (self.filter, self.query, self.order):
+            if key == self._key():
                 self.error = exc
                 self.query_failed.emit(str(exc))
         else:

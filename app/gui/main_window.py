@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.browser.words_loaded.connect(self.search.set_label_words)
         self.browser.words_loaded.connect(self.inspector.set_label_words)
         self.browser.filter_changed.connect(lambda flt: self.centre.set_title(flt.title))
+        self.browser.order_shown.connect(self._on_order_shown)
 
     def _restore(self) -> None:
         if (geometry := self.settings.geometry()) is not None:
@@ -204,10 +205,14 @@ class MainWindow(QMainWindow):
             order = browse.Order.TAKEN
         for action in self.order_group.actions():
             action.setChecked(action.data() == order.value)
-        if order != self.browser.order:
+        if order != self.browser.shown_order:
             self.browser.set_order(order)
-        if save:
+        if save and order == self.browser.order:  # Needs review's own order is not saved
             self.settings.order = order.value
+
+    def _on_order_shown(self, order: str) -> None:
+        for action in self.order_group.actions():
+            action.setChecked(action.data() == order)
 
     def _on_rows_shown(self, rows: int, complete: bool) -> None:
         self.centre.show_grid(rows, searching=bool(self.browser.query), complete=complete)
