@@ -22,6 +22,7 @@ import numpy as np
 
 from core.faces import PEOPLE_LABELS, FaceSummary, merge_people
 from core.keywords import import_keywords
+from core.ratings import import_marks
 from core.sidecars import Keywords, read_keywords
 from core.tagstore import TagStore
 
@@ -122,6 +123,7 @@ class Enricher:
         if not found:
             return 0
         written, created = import_keywords(self.store, found, on_warning=on_warning)
+        import_marks(self.store, {pid: (k.rating, k.flag) for pid, k in found.items()})
         if created and self.labels_added is not None:
             self.labels_added()
         return written

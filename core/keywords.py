@@ -12,6 +12,7 @@ photo are taken out of the file's existing keywords.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from core.paths import readable, write_refusal
 from core.policy import CONFIRMED
+from core.ratings import marks
 from core.sidecars import (
     KeywordPath,
     Keywords,
@@ -26,6 +28,7 @@ from core.sidecars import (
     Naming,
     one_level,
     remove_stale_temps,
+    sidecars_of,
     write_keywords,
 )
 from core.store import LabelRow, PhotoRow
@@ -33,6 +36,9 @@ from core.tagstore import TagStore
 from core.vocabulary import normalize
 
 logger = logging.getLogger(__name__)
+
+RETIRED_KEY = "retired_labels"  # meta, written by core.labels: {old name: label id or null}
+RELOCATED_KEY = "relocated_labels"  # meta, written by core.labels: [ids whose path changed]
 
 #: Threshold of labels made from keywords (the same default as a label made by hand).
 USER_LABEL_THRESHOLD = 0.5
@@ -70,6 +76,17 @@ class LabelIndex:
                 self._words.setdefault(normalize(alias), r.id)
         for r in rows:
             self._words[normalize(r.name)] = r.id
+        # Names the label manager retired: a keyword still holding one is the label it
+        # became, or (deleted) nothing; it never makes the label again.
+        self._gone: set[str] = set()
+        for word, target in json.loads(self.store.get_meta(RETIRED_KEY) or "{}").items():
+            if target is None:
+                self._gone.add(normalize(word))
+            elif target in self.rows:
+                self._words.setdefault(normalize(word), target)
+        self.relocated: set[int] = set(json.loads(self.store.get_meta(RELOCATED_KEY) or "[]"))
+        self.retired: set[str] = {normalize(w) for w in json.loads(
+            self.store.get_meta(RETIRED_KEY) or "{}")} - {normalize(r.name) for r in rows}
 
     def find(self, word: str) -> int | None:
         """The label a word names (name or alias, any case)."""
@@ -82,7 +99,7 @@ class LabelIndex:
         name), so "Family|dog" is the built-in "dog" and makes no "Family".
         """
         names = [n for n in (clean_name(part) for part in path) if n]
-        if not names:
+        if not names or normalize(names[-1]) in self._gone:
             return None
         found = self.find(names[-1])
         if found is not None or not create:
@@ -173,12 +190,13 @@ class ExportReport:
     """The outcome of writing tags to XMP."""
 
     written: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # a file already holds exactly these tags
     errors: dict[str, str] = field(default_factory=dict)  # relative path -> reason
     files: list[Path] = field(default_factory=list)
+    nothing: int = 0  # no tag, rating or flag to write and no sidecar to correct
 
     def as_dict(self) -> dict:
-        return {"written": self.written, "unchanged": self.unchanged,
+        return {"written": self.written, "unchanged": self.unchanged, "nothing": self.nothing,
                 "errors": {readable(path): reason for path, reason in self.errors.items()}}
 
 
@@ -216,12 +234,14 @@ def export_keywords(store: TagStore, root: Path, photos: Iterable[PhotoRow], *,
     photos = [p for p in photos if p.status == "ok"]
     index = LabelIndex(store)
     sets = tag_sets(store, [p.id for p in photos], include_model=include_model)
+    stars = marks(store, [p.id for p in photos])
     report = ExportReport()
     cleaned: set[str] = set()
     for done, photo in enumerate(photos, start=1):
         ours, rejected = sets[photo.id]
         paths = sorted(index.path(lid) for lid in ours)
-        drop = [word for lid in rejected for word in index.words(lid)]
+        drop = [word for lid in rejected for word in index.words(lid)] + sorted(index.retired)
+        rewrite = [index.rows[lid].name for lid in ours if lid in index.relocated]
         try:
             refusal = write_refusal(root, photo.path if embedded else _folder(photo.path))
             if refusal is not None:
@@ -230,12 +250,17 @@ def export_keywords(store: TagStore, root: Path, photos: Iterable[PhotoRow], *,
                 cleaned.add(_folder(photo.path))
                 remove_stale_temps(Path(root) / _folder(photo.path))
             written = write_keywords(Path(root) / photo.path, paths, drop=drop, naming=naming,
-                                     embedded=embedded)
+                                     embedded=embedded, rewrite=rewrite,
+                                     rating=stars.get(photo.id, (None, None))[0],
+                                     flag=stars.get(photo.id, (None, None))[1])
         except MetadataError as exc:
             logger.info("cannot write tags of %s: %s", photo.path, exc)
             report.errors[photo.path] = str(exc)
         else:
-            if written is None:
+            if written is None and not paths and not any(stars.get(photo.id, (0, 0))) and (
+                    embedded or not sidecars_of(Path(root) / photo.path)):
+                report.nothing += 1
+            elif written is None:
                 report.unchanged += 1
             else:
                 report.written += 1

@@ -20,6 +20,7 @@ from core.errors import (
 from core.enrich import Enricher
 from core.faces import shared_detector
 from core.indexer import Indexer
+from core.journal import Step
 from core.keywords import ExportReport, export_keywords
 from core.model import ActiveModel, ModelChoice, load_active_model, stored_choice
 from core.paths import readable
@@ -298,6 +299,22 @@ class Library:
     def _reload_vocabulary(self) -> None:
         """Labels were added behind the vocabulary's back (keywords became user labels)."""
         self.vocabulary = self._sync_vocabulary(Vocabulary.load())
+
+    def reload_vocabulary(self) -> None:
+        """The labels table changed (the label manager, an undo of it): read it again."""
+        self._reload_vocabulary()
+
+    def undo(self) -> Step | None:
+        """Undo the latest user action (verdicts, a label change or ratings), or None."""
+        return self._after_step(self.store.undo_step())
+
+    def redo(self) -> Step | None:
+        return self._after_step(self.store.redo_step())
+
+    def _after_step(self, step: Step | None) -> Step | None:
+        if step is not None and step.kind == "labels":
+            self.reload_vocabulary()
+        return step
 
     def export_xmp(self, photos: list[PhotoRow] | None = None, *, naming: str = "ext",
                    include_model: bool = False, embedded: bool = False,

@@ -111,6 +111,10 @@ def load_active_model(store: TagStore, vocabulary: Vocabulary, data_dir: Path,
             head = ResidualHead.load(path, prior)
         else:
             head = LinearHead.load(path)
+    # A label the label manager renamed or merged scores as the label it became; one it
+    # deleted scores nothing (id -1: the store keeps no score for it) until a retrain.
+    for old, target in json.loads(store.get_meta("retired_labels") or "{}").items():
+        ids.setdefault(old.lower(), -1 if target is None else int(target))
     missing = [n for n in head.label_names if n.lower() not in ids]
     if missing:
         raise ModelLoadError(f"the model scores labels this album lacks: {missing[:5]}")

@@ -12,6 +12,9 @@
     path:trips/2024      part of the photo's path inside the album
     year:2023            taken in 2023 (EXIF date)
     date:2023-07..2023-08  taken in that range (YYYY, YYYY-MM or YYYY-MM-DD each side)
+    rating:>=4           star rating (0-5; also rating:3, rating:<2, rating:>0, rating:2..4;
+                         a photo nobody rated has 0)
+    flag:pick            flagged as a pick (flag:reject, flag:none)
 
 A label word matches by name or alias, case-insensitively, and includes the label's subtree.
 """
@@ -275,7 +278,11 @@ class _Parser:
                                (f"%{escaped}%", to_bytes(tok.text)))
         if tok.field in ("year:", "date:"):
             return _date_range(tok)
-        known = "label:=, unverified:, path:, year:, date:"
+        if tok.field == "rating:":
+            return _rating(tok)
+        if tok.field == "flag:":
+            return _flag(tok)
+        known = "label:=, unverified:, path:, year:, date:, rating:, flag:"
         raise QueryError(f"unknown field {tok.field!r} (known: {known})", tok.pos)
 
 
@@ -339,6 +346,40 @@ def _date_range(tok: Token) -> Leaf:
     if start > end:
         raise QueryError(f"the range {tok.text!r} ends before it starts", tok.pos)
     return _photo_leaf("p.taken_at >= ? AND p.taken_at < ?", (start, end))
+
+
+_RATING = re.compile(r"^(?:(?P<op><=|>=|<|>|=)?(?P<n>\d+)|(?P<lo>\d+)\.\.(?P<hi>\d+))$")
+_FLAGS = {"pick": 1, "picked": 1, "reject": -1, "rejected": -1, "none": 0, "unflagged": 0}
+
+
+def _stars(text: str, tok: Token) -> int:
+    value = int(text)
+    if not 0 <= value <= 5:
+        raise QueryError(f"a rating is 0 to 5 stars, not {value}", tok.pos)
+    return value
+
+
+def _rating(tok: Token) -> Leaf:
+    m = _RATING.match(tok.text.replace(" ", ""))
+    if m is None:
+        raise QueryError(f"bad rating {tok.text!r}: use e.g. rating:4, rating:>=4, "
+                         "rating:<3 or rating:2..4 (0 to 5 stars)", tok.pos)
+    column = "COALESCE(p.rating, 0)"
+    if m["lo"] is not None:
+        lo, hi = _stars(m["lo"], tok), _stars(m["hi"], tok)
+        if lo > hi:
+            raise QueryError(f"the range {tok.text!r} ends before it starts", tok.pos)
+        return _photo_leaf(f"{column} BETWEEN ? AND ?", (lo, hi))
+    op = m["op"] or "="
+    return _photo_leaf(f"{column} {op} ?", (_stars(m["n"], tok),))
+
+
+def _flag(tok: Token) -> Leaf:
+    value = _FLAGS.get(tok.text.lower())
+    if value is None:
+        raise QueryError(f"bad flag {tok.text!r}: use flag:pick, flag:reject or flag:none",
+                         tok.pos)
+    return _photo_leaf("COALESCE(p.flag, 0) = ?", (value,))
 
 
 def parse_query(text: str, labels: LabelResolver) -> Node:

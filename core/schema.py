@@ -112,4 +112,24 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE photos SET tagged = EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = photos.id);
     CREATE INDEX photos_untagged ON photos (id) WHERE tagged = 0;
     """,
+    # 5: star ratings and pick/reject flags (issue 15.7; NULL: never set, by the user or an
+    #    import), and the journal of edits other than verdicts (the label manager's changes,
+    #    ratings), whose batch numbers share one undo stack with verdict_log's.
+    """
+    ALTER TABLE photos ADD COLUMN rating INTEGER CHECK (rating BETWEEN 0 AND 5);
+    ALTER TABLE photos ADD COLUMN flag INTEGER CHECK (flag IN (-1, 0, 1)); -- 1 pick, -1 reject
+    CREATE INDEX photos_rating ON photos (rating) WHERE rating IS NOT NULL;
+    CREATE INDEX photos_flag ON photos (flag) WHERE flag IS NOT NULL;
+    CREATE TABLE edit_log (
+        id INTEGER PRIMARY KEY,
+        batch INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('labels', 'ratings')),
+        what TEXT NOT NULL,                     -- the change in words ("renamed Rexx to Rex")
+        before TEXT NOT NULL,                   -- JSON: the state the change replaced
+        after TEXT NOT NULL,                    -- JSON: the state it made
+        at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'done' CHECK (state IN ('done', 'undone', 'dropped'))
+    );
+    CREATE INDEX edit_log_batch ON edit_log (batch);
+    """,
 )

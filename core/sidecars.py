@@ -39,6 +39,14 @@ SUBJECT: Final = "Xmp.dc.subject"
 HIERARCHICAL: Final = "Xmp.lr.hierarchicalSubject"
 TAGS_LIST: Final = "Xmp.digiKam.TagsList"
 IPTC_KEYWORDS: Final = "Iptc.Application2.Keywords"
+#: Star rating 0-5 (``xmp:Rating``; Lightroom and Bridge write -1 for a rejected photo).
+RATING: Final = "Xmp.xmp.Rating"
+#: Lightroom Classic's flag (since 13.2): 1 pick, 0 none, -1 reject.
+PICK: Final = "Xmp.xmpDM.pick"
+#: digiKam's flag: 0 none, 1 rejected, 2 pending, 3 accepted.
+PICK_LABEL: Final = "Xmp.digiKam.PickLabel"
+_FROM_PICK_LABEL: Final = {0: 0, 1: -1, 2: 0, 3: 1}
+_TO_PICK_LABEL: Final = {0: "0", -1: "1", 1: "3"}
 #: Separator of each hierarchical field.
 SEPARATORS: Final = {HIERARCHICAL: "|", TAGS_LIST: "/"}
 
@@ -77,9 +85,12 @@ class Keywords:
 
     flat: tuple[str, ...] = ()
     paths: tuple[KeywordPath, ...] = ()
+    rating: int | None = None  # 0-5 stars; None: the file says nothing
+    flag: int | None = None  # 1 pick, -1 reject, 0 none; None: the file says nothing
 
     def __bool__(self) -> bool:
-        return bool(self.flat or self.paths)
+        return bool(self.flat or self.paths) or self.rating is not None or (
+            self.flag is not None)
 
     def tags(self) -> tuple[KeywordPath, ...]:
         """What the photo is tagged with: each path, and each flat keyword that is not a part
@@ -88,7 +99,9 @@ class Keywords:
         return self.paths + tuple((word,) for word in self.flat if _key(word) not in parts)
 
     def merged(self, other: Keywords) -> Keywords:
-        return Keywords(_unique(self.flat + other.flat), _unique_paths(self.paths + other.paths))
+        return Keywords(_unique(self.flat + other.flat), _unique_paths(self.paths + other.paths),
+                        self.rating if self.rating is not None else other.rating,
+                        self.flag if self.flag is not None else other.flag)
 
 
 def one_level(name: str) -> str:
@@ -132,7 +145,32 @@ def parse(xmp: dict, iptc: dict | None = None) -> Keywords:
     paths: list[KeywordPath] = []
     for field in (TAGS_LIST, HIERARCHICAL):  # digiKam's first, as Immich reads them
         paths += [tuple(value.split(SEPARATORS[field])) for value in _values(xmp.get(field))]
-    return Keywords(_unique(flat), _unique_paths(paths))
+    rating, flag = _rating(xmp)
+    return Keywords(_unique(flat), _unique_paths(paths), rating, flag)
+
+
+def _number(value: object) -> int | None:
+    try:
+        return round(float(str(value).strip()))
+    except (TypeError, ValueError):
+        return None
+
+
+def _rating(xmp: dict) -> tuple[int | None, int | None]:
+    """(stars 0-5, flag) of pyexiv2's XMP dictionary; None where the file says nothing."""
+    stars = _number(xmp.get(RATING)) if RATING in xmp else None
+    flag = None
+    if stars is not None and stars < 0:  # Lightroom's and Bridge's "rejected"
+        stars, flag = None, -1
+    elif stars is not None:
+        stars = min(stars, 5)
+    pick = _number(xmp.get(PICK)) if PICK in xmp else None
+    label = _number(xmp.get(PICK_LABEL)) if PICK_LABEL in xmp else None
+    if pick in (-1, 0, 1):
+        flag = pick
+    elif label in _FROM_PICK_LABEL:
+        flag = _FROM_PICK_LABEL[label]
+    return stars, flag
 
 
 def _values(value: object) -> list[str]:
@@ -206,8 +244,8 @@ def _read(path: Path, *, iptc: bool) -> tuple[dict, dict]:
         raise MetadataError(str(exc).strip() or type(exc).__name__) from exc
 
 
-def merge(existing: Keywords, ours: Sequence[KeywordPath],
-          drop: Iterable[str] = ()) -> tuple[list[str], list[KeywordPath]]:
+def merge(existing: Keywords, ours: Sequence[KeywordPath], drop: Iterable[str] = (),
+          rewrite: Iterable[str] = ()) -> tuple[list[str], list[KeywordPath]]:
     """The flat keywords and paths to write: the file's, minus dropped ones, plus ours.
 
     Args:
@@ -216,9 +254,14 @@ def merge(existing: Keywords, ours: Sequence[KeywordPath],
             already has is left out: labels are unique by name).
         drop: words (any case) whose keywords go: a path ending in one, a flat keyword equal
             to one (the labels the user rejected on this photo).
+        rewrite: labels whose path changed in the album (moved, a parent renamed): the
+            file's path for one of them becomes ours, in its place.
     """
     dropped = {_key(w) for w in drop}
-    kept = [p for p in existing.paths if _key(p[-1]) not in dropped]
+    by_leaf = {_key(p[-1]): tuple(p) for p in ours if p}
+    redo = {_key(w) for w in rewrite} & set(by_leaf)
+    kept = [by_leaf[_key(p[-1])] if _key(p[-1]) in redo else p
+            for p in existing.paths if _key(p[-1]) not in dropped]
     # A label is one name: a path the file already has for it is kept as the file spells it.
     leaves = {_key(p[-1]) for p in kept}
     paths = list(_unique_paths([*kept, *(p for p in ours if p and _key(p[-1]) not in leaves)]))
@@ -228,11 +271,15 @@ def merge(existing: Keywords, ours: Sequence[KeywordPath],
 
 
 def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[str] = (),
-                   naming: Naming = "ext", embedded: bool = False) -> Path | None:
+                   naming: Naming = "ext", embedded: bool = False,
+                   rewrite: Iterable[str] = (), rating: int | None = None,
+                   flag: int | None = None) -> Path | None:
     """Merge the album's tags into a photo's sidecar (or, if asked, into the photo itself).
 
     The file is only written when its keywords change; a new sidecar is only created when
-    there is something to write.
+    there is something to write. ``rating`` (0-5) and ``flag`` (1 pick, -1 reject, 0 none)
+    are written when given (``xmp:Rating``, ``xmpDM:pick``, ``digiKam:PickLabel``); None
+    leaves the file's as they are.
 
     Returns:
         The file written, or None when nothing changed.
@@ -251,15 +298,23 @@ def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[s
                             "links")
     existing = parse(*_read(target, iptc=False)) if target.exists() else Keywords()
     drop = list(drop)
-    flat, paths = merge(existing, ours, drop)
-    if (tuple(flat), tuple(paths)) == (existing.flat, existing.paths) or (
-            not target.exists() and not paths and not flat):
+    flat, paths = merge(existing, ours, drop, rewrite)
+    rating = None if rating is None else min(max(int(rating), 0), 5)
+    flag = None if flag is None else (flag > 0) - (flag < 0)
+    same_marks = rating in (None, existing.rating) and flag in (None, existing.flag)
+    if ((tuple(flat), tuple(paths)) == (existing.flat, existing.paths) and same_marks) or (
+            not target.exists() and not paths and not flat and not rating and not flag):
         return None
-    fields = {
+    fields: dict = {
         SUBJECT: flat or None,
         HIERARCHICAL: ["|".join(map(one_level, p)) for p in paths] or None,
         TAGS_LIST: ["/".join(map(one_level, p)) for p in paths] or None,
     }
+    if rating is not None:
+        fields[RATING] = str(rating)
+    if flag is not None:
+        fields[PICK] = str(flag)
+        fields[PICK_LABEL] = _TO_PICK_LABEL[flag]
     _write_xmp(target, fields, create=not target.exists())
     return target
 
