@@ -209,7 +209,7 @@ class TagStore(Store):
         )
         conn.execute("UPDATE photo_labels SET score = NULL WHERE photo_id = ?" + scope,
                      (photo_id,))
-        keep = scores >= SCORE_FLOOR
+        keep = (scores >= SCORE_FLOOR) & (label_ids > 0)  # -1: a deleted label's column
         conn.executemany(
             "INSERT INTO photo_labels (photo_id, label_id, score, verdict, source, updated_at) "
             "VALUES (?, ?, ?, 0, 'model', ?) ON CONFLICT (photo_id, label_id) "
@@ -222,10 +222,12 @@ class TagStore(Store):
     def _refresh(self, conn, photo_ids: Sequence[int], policy: LabelPolicy) -> None:
         """Recompute the materialised tags of some photos (inside a write transaction)."""
         evidence: dict[int, list[Evidence]] = defaultdict(list)
+        old: set[tuple[int, int, int, int]] = set()
         for start in range(0, len(photo_ids), 500):
             chunk = list(photo_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            conn.execute(f"DELETE FROM photo_tags WHERE photo_id IN ({marks})", chunk)
+            old.update(conn.execute("SELECT label_id, photo_id, direct, verified FROM photo_tags "
+                                    f"WHERE photo_id IN ({marks})", chunk))
             rows = conn.execute(  # only visible photos carry tags (search relies on it)
                 "SELECT l.photo_id, l.label_id, l.score, l.verdict FROM photo_labels l "
                 f"JOIN photos p ON p.id = l.photo_id WHERE p.{VISIBLE} "
@@ -234,11 +236,16 @@ class TagStore(Store):
             )
             for pid, lid, score, verdict in rows:
                 evidence[pid].append(Evidence(lid, score, verdict))
-        rows = [(t.label_id, pid, int(t.direct), int(t.verified))
-                for pid, items in evidence.items() for t in policy.tags(items)]
+        rows = {(t.label_id, pid, int(t.direct), int(t.verified))
+                for pid, items in evidence.items() for t in policy.tags(items)}
+        # Only the difference is written: a threshold change or a retrain changes a few tags
+        # of the photos it re-derives, and each row written is a random B-tree update (what
+        # made re-deriving slow on a large album). A row whose flags changed goes, then comes.
+        conn.executemany("DELETE FROM photo_tags WHERE label_id = ? AND photo_id = ?",
+                         sorted((r[0], r[1]) for r in old - rows))
         conn.executemany(
             "INSERT INTO photo_tags (label_id, photo_id, direct, verified) VALUES (?, ?, ?, ?)",
-            rows,
+            sorted(rows - old),
         )
         tagged = {r[1] for r in rows}
         conn.executemany("UPDATE photos SET tagged = ? WHERE id = ? AND tagged != ?",
@@ -425,9 +432,24 @@ class TagStore(Store):
         return [(r[0], bool(r[1]), bool(r[2])) for r in rows]
 
     def label_counts(self) -> dict[int, int]:
-        """How many visible photos have each label (hierarchy included)."""
-        rows = self.db.query("SELECT label_id, COUNT(*) FROM photo_tags GROUP BY label_id")
-        return dict(rows)
+        """How many visible photos have each label (hierarchy included).
+
+        Counting is a pass over every tag (9 million rows at a million photos), so the counts
+        are kept until the album changes (SQLite's ``data_version`` on this thread's reader;
+        never inside a write, whose own commits do not move it).
+        """
+        conn = self.db.read()
+        key = None
+        if conn is not getattr(self.db, "_writer", None):
+            key = (id(conn), conn.execute("PRAGMA data_version").fetchone()[0])
+            cached = getattr(self.db._local, "label_counts", None)
+            if cached is not None and cached[0] == key:
+                return dict(cached[1])
+        counts = dict(self.db.query(
+            "SELECT label_id, COUNT(*) FROM photo_tags GROUP BY label_id"))
+        if key is not None:
+            self.db._local.label_counts = (key, counts)
+        return dict(counts)
 
     # -- visibility: only photos with status 'ok' carry tags --------------------------------
     def update_file(self, photo_id: int, *, path: str, size: int, mtime_ns: int,

@@ -51,3 +51,21 @@ def test_re_deriving_the_whole_album_in_chunks_gives_every_photo_its_tags(store,
     assert seen == [3, 3, 1]
     tagged = [p for p in photos if "dog" in tag_names(store, p)]
     assert tagged == photos[4:]  # scores 0.7, 0.8, 0.9 pass the new 0.65
+
+
+def test_label_counts_are_kept_until_the_album_changes(store):
+    a = store.add_photo("a.jpg", 1, 1)
+    score(store, a, dog=0.9)
+    dog = ids(store)["dog"]
+    assert store.label_counts()[dog] == 1
+    counted: list[str] = []
+    store.db.read().set_trace_callback(counted.append)
+    assert store.label_counts()[dog] == 1
+    assert not [s for s in counted if "COUNT" in s]  # the kept counts, not a new pass
+    b = store.add_photo("b.jpg", 1, 1)
+    score(store, b, dog=0.8)  # a commit: the counts follow
+    assert store.label_counts()[dog] == 2
+    with store.db.write():  # inside a write: the uncommitted state, nothing kept
+        store.set_verdicts([VerdictChange(b, dog, -1)])
+        assert store.label_counts()[dog] == 1
+    assert store.label_counts()[dog] == 1
