@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +135,36 @@ class Indexer:
         self.pipeline = pipeline
         self.enricher = enricher or Enricher(store)
         self._batches = 0
+        self._first: tuple[int, ...] = ()
+
+    def show_first(self, photo_ids: Iterable[int]) -> None:
+        """Photos a viewer shows now: those still waiting are decoded before the rest.
+
+        Callable from any thread (the window calls it as the grid scrolls); it takes effect
+        within the decodes already queued (two batches). Replaces the previous call's photos.
+        """
+        self._first = tuple(int(i) for i in photo_ids)
+
+    def _in_order(self, rows: list[PhotoRow]) -> Iterator[PhotoRow]:
+        """``rows`` in order, except that those :meth:`show_first` names come first."""
+        left = {r.id: r for r in rows}
+        rest = iter(rows)
+        asked: tuple[int, ...] | None = None
+        wanted: deque[int] = deque()
+        while left:
+            if self._first is not asked:
+                asked = self._first
+                wanted = deque(i for i in asked if i in left)
+            while wanted and wanted[0] not in left:
+                wanted.popleft()
+            if wanted:
+                yield left.pop(wanted.popleft())
+                continue
+            row = next(rest, None)
+            if row is None:
+                return
+            if left.pop(row.id, None) is not None:
+                yield row
 
     def _on_cpu(self, model: ActiveModel) -> bool:
         device = getattr(getattr(model.tagger, "backbone", None), "device", None)
@@ -215,7 +245,7 @@ class Indexer:
     # -- decoding and tagging -------------------------------------------------------------
     def tag_pending(self, summary: IndexSummary, report: ProgressCallback,
                     cancel: threading.Event) -> None:
-        """Decode and tag every pending photo, newest first."""
+        """Decode and tag every pending photo, newest first (those a viewer shows first)."""
         pending = self.store.photos("status = 'pending'", order="mtime_ns DESC, id")
         if not pending:
             return
@@ -267,7 +297,7 @@ class Indexer:
                  batch_size: int) -> Iterator[_Prepared | _Failed]:
         """Decoded photos in order, with decodes kept up to two batches ahead."""
         queue: deque[Future] = deque()
-        todo = iter(rows)
+        todo = self._in_order(rows)
         try:
             while True:
                 while len(queue) < batch_size * 2 and (row := next(todo, None)) is not None:
