@@ -1,6 +1,7 @@
 """Indexing throughput: decode (D), inference (I), the full pipeline (P) and a naive baseline (N).
 
     .venv/bin/python -m benchmarks.bench_index [--photos 200] [--naive 20] [--rounds 3]
+                                               [--model NAME]
 
 Everything is measured on the same folder of 12 MP camera JPEGs (``benchmarks/photo_folder.py``)
 in ``--rounds`` rounds; each round measures every row once, one after the other, so a round's
@@ -10,6 +11,9 @@ over the rounds and the median of the per-round ratios.
 On a CPU decode and inference share the cores, so the bound for the pipeline is
 1 / (1/D + 1/I); on a GPU it is min(D, I). Face detection runs in the decode workers, so the
 pipeline with faces is held against D measured with faces (Df).
+
+``--model`` indexes with another backbone (``albumtag index --model NAME``); D, I and N then use
+that backbone's input size and crop.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from benchmarks.photo_folder import build
 BATCHES = (8, 16, 32)
 
 
-def measure_decode(folder: Path, workers: int, faces: bool) -> tuple[float, list[np.ndarray]]:
+def measure_decode(folder: Path, workers: int, faces: bool, size: int = 224,
+                   crop: float = 0.875) -> tuple[float, list[np.ndarray]]:
     """D: the indexer's own per-photo work (decode, thumbnail, model input, keywords and, with
     ``faces``, face detection) in ``workers`` threads."""
     from core.enrich import Enricher
@@ -52,7 +57,7 @@ def measure_decode(folder: Path, workers: int, faces: bool) -> tuple[float, list
                           enricher=enricher)
         started = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
-            prepared = list(pool.map(lambda r: indexer._prepare(r, 224, 0.875), rows))
+            prepared = list(pool.map(lambda r: indexer._prepare(r, size, crop), rows))
         seconds = time.perf_counter() - started
         store.close()
     return len(rows) / seconds, [p.pixels for p in prepared]
@@ -97,29 +102,34 @@ def measure_pipeline(folder: Path, *options: str) -> dict:
 
 def measure_naive(tagger, folder: Path, count: int) -> float:
     """N: full-size decode, resize, one model call per photo, one after the other."""
+    import math
+
     from PIL import Image, ImageOps
 
     paths = sorted(folder.iterdir())[:count]
+    side, crop = tagger.backbone.input_size, tagger.backbone.crop_pct
+    short = math.floor(side / crop)
     started = time.perf_counter()
     for path in paths:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im.convert("RGB"))
             w, h = im.size
-            scale = 256 / min(w, h)
+            scale = short / min(w, h)
             im = im.resize((round(w * scale), round(h * scale)), Image.Resampling.BICUBIC)
-            left, top = (im.width - 224) // 2, (im.height - 224) // 2
-            crop = np.asarray(im.crop((left, top, left + 224, top + 224)))
-        tagger.run(crop.transpose(2, 0, 1)[None].copy())
+            left, top = (im.width - side) // 2, (im.height - side) // 2
+            pixels = np.asarray(im.crop((left, top, left + side, top + side)))
+        tagger.run(pixels.transpose(2, 0, 1)[None].copy())
     return len(paths) / (time.perf_counter() - started)
 
 
-def one_round(folder: Path, tagger, workers: int, naive: int) -> dict:
-    d, pixels = measure_decode(folder, workers, faces=False)
-    df, _ = measure_decode(folder, workers, faces=True)
+def one_round(folder: Path, tagger, workers: int, naive: int, model: list[str]) -> dict:
+    size, crop = tagger.backbone.input_size, tagger.backbone.crop_pct
+    d, pixels = measure_decode(folder, workers, faces=False, size=size, crop=crop)
+    df, _ = measure_decode(folder, workers, faces=True, size=size, crop=crop)
     by_batch = measure_inference(tagger, pixels, workers)
-    p = measure_pipeline(folder, "--no-faces")
-    pf = measure_pipeline(folder)
-    po = measure_pipeline(folder, "--no-faces", "--pipeline", "overlap")
+    p = measure_pipeline(folder, "--no-faces", *model)
+    pf = measure_pipeline(folder, *model)
+    po = measure_pipeline(folder, "--no-faces", "--pipeline", "overlap", *model)
     n = measure_naive(tagger, folder, naive)
     import torch
 
@@ -140,6 +150,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--naive", type=int, default=20, help="photos for the naive baseline")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--model", help="backbone for every row (default: the default one)")
     args = parser.parse_args()
     started = time.perf_counter()
     folder = build(args.photos)
@@ -147,12 +158,16 @@ def main() -> None:
     workers = os.cpu_count() or 1
 
     from core.library import Library
+    from core.model import ModelChoice
 
+    model = ["--model", args.model] if args.model else []
     with tempfile.TemporaryDirectory() as tmp:
-        library = Library(tmp)
+        library = Library(tmp, model=ModelChoice(args.model) if args.model else None)
         tagger = library.model().tagger
-        tagger.run(np.zeros((8, 3, 224, 224), np.uint8))  # warm-up
-        rounds = [one_round(folder, tagger, workers, args.naive) for _ in range(args.rounds)]
+        side = tagger.backbone.input_size
+        tagger.run(np.zeros((8, 3, side, side), np.uint8))  # warm-up
+        rounds = [one_round(folder, tagger, workers, args.naive, model)
+                  for _ in range(args.rounds)]
         library.close()
     med = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
     spread = {key: (min(r[key] for r in rounds), max(r[key] for r in rounds)) for key in med}
@@ -162,7 +177,8 @@ def main() -> None:
         print(f"  {key:<3}{text:<52}{med[key]:7.1f}   ({lo:.1f}–{hi:.1f}){extra}")
 
     print(f"\nIndexing throughput — {args.photos} photos, 4032×3024 JPEG, {size_mb:.1f} MB "
-          f"average, {workers} cores, CPU; medians of {args.rounds} rounds (range) in photos/s")
+          f"average, {workers} cores, CPU, {tagger.feature_key}; medians of {args.rounds} "
+          "rounds (range) in photos/s")
     row("D", f"decode + thumbnail + model input, {workers} threads")
     row("Df", "the same with face detection")
     row("I", "inference on preloaded crops, best way", "   " + ", ".join(
@@ -183,6 +199,7 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     (out / "bench_index.json").write_text(json.dumps(
         {"photos": args.photos, "avg_mb": round(size_mb, 2), "cores": workers,
+         "model": tagger.feature_key,
          "median": med, "rounds": rounds}, indent=2))
 
 

@@ -58,3 +58,29 @@ def test_regional_evidence_is_cached_and_rescoring_matches(tagger: Tagger,
             & (features[:, tagger.backbone.feature_dim:] <= 1)).all()
     np.testing.assert_allclose(tagger.score_features(features.astype(np.float16)), scores,
                                atol=5e-3)
+
+
+def test_settings_override_the_constants_only_when_given() -> None:
+    from core import regions
+
+    torch.manual_seed(0)
+    classifier = torch.nn.Linear(16, 10)
+    membership = np.zeros((10, 3), dtype=np.float32)
+    membership[:4, 0] = membership[4:7, 1] = membership[7:, 2] = 1
+    region = regions.Regions(["a", "b", "c"], membership)
+    fmap = torch.randn(2, 16, 9, 9)
+    with torch.inference_mode():
+        default = region.evidence(fmap, classifier)
+        same = region.evidence(fmap, classifier, temperature=regions.TEMPERATURE,
+                               top_k=regions.TOP_K, grid=regions.GRID)
+        other = region.evidence(fmap, classifier, temperature=1.0, top_k=1, grid=0)
+    torch.testing.assert_close(default, same)
+    assert default.shape == other.shape == (2, 3)
+    assert not torch.allclose(default, other)
+    # a map larger than GRID is pooled to it; grid=0 keeps every position
+    pooled = torch.nn.functional.adaptive_avg_pool2d(fmap, regions.GRID)
+    with torch.inference_mode():
+        torch.testing.assert_close(default, region.evidence(pooled, classifier))
+    evidence = torch.tensor([[0.0, regions.FLOOR, 1.0]])
+    torch.testing.assert_close(regions.calibrate(evidence), torch.tensor([[0.0, 0.0, 1.0]]))
+    torch.testing.assert_close(regions.calibrate(evidence, 0.0), evidence)
