@@ -59,6 +59,8 @@ def _clean(name: str) -> str:
 
 
 def _row(library: Library, name: str) -> LabelRow:
+    if library.vocabulary.resolve(name) is None:  # made by another process meanwhile?
+        library.reload_vocabulary()
     lid = library.label_id(name)
     return next(r for r in library.store.labels() if r.id == lid)
 

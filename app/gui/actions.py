@@ -75,7 +75,7 @@ def build_actions(window: QWidget) -> Actions:
         open_album=_action(window, "&Open album…", key.StandardKey.Open, icon="folder"),
         rescan=_action(window, "&Rescan folder", key("F5"),
                        tip="Look for new, changed and removed photos and tag them"),
-        export_xmp=_action(window, "&Write tags to sidecars",
+        export_xmp=_action(window, "&Write tags to sidecars…",
                            tip="Write confirmed tags to photo.jpg.xmp files other apps read "
                                "(originals are not modified)"),
         quit=_action(window, "&Quit", key.StandardKey.Quit),

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QPoint, QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QInputDialog, QMainWindow, QMenu, QTreeView
 
+from app.gui.labels import LabelManager
 from app.gui.preview import Previewer
 from app.gui.quality import QualityDialog
 from core.quality import QualityReport, label_quality
@@ -41,6 +42,7 @@ class Learning(QObject):
         self._tree = tree
         self._settings = settings
         self.teach = TeachMode(session, window.loader, window)  # type: ignore[attr-defined]
+        self.labels = LabelManager(session, window)
         self.teach.opened.connect(self._on_teach_opened)
         self.retrain = BackgroundRetrain(self)
         self.retrain_status = RetrainStatus(window)
@@ -73,8 +75,13 @@ class Learning(QObject):
         self.teach_action.triggered.connect(self._on_teach_triggered)
         self.quality_action = QAction("Label &quality…", self._window)
         self.quality_action.triggered.connect(lambda: self.show_quality())
+        self.labels_action = QAction("&Labels…", self._window)
+        self.labels_action.setStatusTip("Rename, merge, move, give aliases to or delete your "
+                                        "own labels")
+        self.labels_action.triggered.connect(lambda: self.labels.show_dialog())
         menu.addAction(self.teach_action)
         menu.addAction(self.quality_action)
+        menu.addAction(self.labels_action)
         auto = menu.addMenu("Retrain &automatically")
         group = QActionGroup(self._window)
         for n in AUTO_CHOICES:
@@ -94,6 +101,13 @@ class Learning(QObject):
         menu = QMenu(self._tree)
         menu.addAction(f"Teach “{flt.label}”…", lambda: self.teach.open(flt.label))
         menu.addAction(f"Quality of “{flt.label}”…", lambda: self.show_quality(flt.label))
+        menu.addSeparator()  # the label manager (app.gui.labels); built-ins are refused, why
+        manage = self.labels
+        menu.addAction("Rename…", lambda: manage.ask_rename(flt.label))
+        menu.addAction("Merge into…", lambda: manage.ask_merge(flt.label))
+        menu.addAction("Move under…", lambda: manage.ask_move(flt.label))
+        menu.addAction("Aliases…", lambda: manage.ask_aliases_for(flt.label))
+        menu.addAction("Delete", lambda: manage.delete(flt.label))
         menu.popup(self._tree.viewport().mapToGlobal(pos))
         self.tree_menu = menu
 
@@ -197,6 +211,7 @@ class Learning(QObject):
 
     def close(self) -> None:
         self.teach.close()
+        self.labels.close()
         self.retrain.close()
         for dialog in (self.quality, self.result_dialog):
             if dialog is not None:

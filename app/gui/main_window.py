@@ -17,6 +17,7 @@ from app.gui.grid import PhotoGridModel, PhotoGridView
 from app.gui.imageloader import ImageLoader
 from app.gui.inspector import Inspector
 from app.gui.learning import Learning
+from app.gui.marks import Marks
 from app.gui.modelmenu import ModelMenu
 from app.gui.panels import CentrePanel, SidePanel
 from app.gui.photomenu import PhotoMenu
@@ -25,6 +26,7 @@ from app.gui.search import SearchBar
 from app.gui.searchfeedback import SearchFeedback
 from app.gui.session import AlbumSession, background_workers
 from app.gui.settings import AppSettings
+from app.gui.sidecars import SidecarWriter
 from app.gui.sidebar import TagTree
 from app.gui.statusbar import StatusBar
 from app.gui.viewstate import ViewMemory
@@ -72,6 +74,8 @@ class MainWindow(QMainWindow):
         self.learning = Learning(self, self.session, self.previewer, self.tree,
                                  settings.qsettings)
         self.model_menu.background = self.learning.start_retrain
+        self.sidecars = SidecarWriter(self.session, self)
+        self.marks = Marks(self, self.grid, self.session)
         self._connect()
         self._restore()
 
@@ -96,7 +100,7 @@ class MainWindow(QMainWindow):
             self.inspector.tag_list.addAction(action)
         a.open_album.triggered.connect(self.ask_for_album)
         a.rescan.triggered.connect(s.start_indexing)
-        a.export_xmp.triggered.connect(s.export_sidecars)
+        a.export_xmp.triggered.connect(self.sidecars.ask)
         a.quit.triggered.connect(self.close)
         a.undo.triggered.connect(s.undo)
         a.redo.triggered.connect(s.redo)
@@ -131,6 +135,8 @@ class MainWindow(QMainWindow):
         self.inspector.focus_released.connect(self.grid.setFocus)
         self.inspector.status_message.connect(self.status.say)
         self.photo_menu.status_message.connect(self.status.say)
+        self.sidecars.status_message.connect(self.status.say)
+        self.marks.status_message.connect(self.status.say)
         self.browser.rows_shown.connect(self._on_rows_shown)
         self.browser.words_loaded.connect(self.search.set_label_words)
         self.browser.words_loaded.connect(self.inspector.set_label_words)

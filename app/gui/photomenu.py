@@ -27,11 +27,15 @@ logger = logging.getLogger(__name__)
 UrlOpener = Callable[[QUrl], bool]
 
 
-def sidecar_message(written: int, unchanged: int, errors: int) -> str:
-    """What writing the selection's sidecars did, in one line."""
-    parts = [f"Wrote {written} sidecar{'s' if written != 1 else ''}"]
+def sidecar_message(written: int, unchanged: int, errors: int, nothing: int = 0, *,
+                    what: str = "sidecar") -> str:
+    """What writing sidecars did, in one line: a photo with no tag, rating or flag to write
+    is "nothing to write", not "already up to date"."""
+    parts = [f"Wrote {written} {what}{'s' if written != 1 else ''}"]
     if unchanged:
         parts.append(f"{unchanged} already up to date")
+    if nothing:
+        parts.append(f"{nothing} with nothing to write")
     if errors:
         parts.append(f"{errors} could not be written")
     return ", ".join(parts) + "."
@@ -112,7 +116,8 @@ class PhotoMenu(QObject):
         def work(library: Library) -> str:
             photos = [p for i in ids if (p := library.store.photo(i)) is not None]
             report = library.export_xmp(photos)
-            return sidecar_message(report.written, report.unchanged, len(report.errors))
+            return sidecar_message(report.written, report.unchanged, len(report.errors),
+                                   report.nothing)
 
         self._session.query(work, self.status_message.emit,
                             lambda exc: self.status_message.emit(f"Writing sidecars failed: "

@@ -19,8 +19,9 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from app.errors import describe
 from app.gui.tasks import IndexJob, TaskRunner
-from core import browse
+from core import browse, ratings
 from core.indexer import Indexer
+from core.journal import Step
 from core.library import Library
 from core.policy import CONFIRMED, NO_VERDICT, REJECTED
 from core.tagstore import VerdictChange
@@ -54,6 +55,7 @@ class AlbumSession(QObject):
     labels_changed = Signal()
     label_created = Signal(str)  # a label the user just made in the window (one example)
     history_changed = Signal(bool, bool)  # can undo, can redo
+    marks_changed = Signal(list)  # photos whose rating or flag changed
     model_changed = Signal()
     error_raised = Signal(str)
 
@@ -157,16 +159,6 @@ class AlbumSession(QObject):
             return False
         return self._runner.submit(lambda: work(library), done, failed) is not None
 
-    def export_sidecars(self) -> None:
-        """File → Write tags to sidecars: confirmed tags into photo.jpg.xmp, off the GUI thread."""
-        def done(report: Any) -> None:
-            errors = f", {len(report.errors)} could not be written" if report.errors else ""
-            self.error_raised.emit(f"Wrote {report.written} sidecar(s), "
-                                   f"{report.unchanged} already up to date{errors}.")
-
-        self.query(lambda library: library.export_xmp(), done,
-                   lambda exc: self.error_raised.emit(f"Writing sidecars failed: {exc}"))
-
     def refresh_model_info(self) -> None:
         def work(library: Library) -> dict[str, Any]:
             active = library.store.active_model()
@@ -243,10 +235,44 @@ class AlbumSession(QObject):
         self.query(work, done, self._on_edit_failed)
 
     def undo(self) -> None:
-        self._edit(lambda library: library.store.undo())
+        self.query(lambda library: library.undo(), self._after_step, self._on_edit_failed)
 
     def redo(self) -> None:
-        self._edit(lambda library: library.store.redo())
+        self.query(lambda library: library.redo(), self._after_step, self._on_edit_failed)
+
+    def _after_step(self, step: Step | None) -> None:
+        if step is not None and step.kind == "labels":
+            self.labels_changed.emit()
+            self.tags_changed.emit(None)
+        if step is not None and step.kind == "ratings":
+            self.marks_changed.emit(step.photos)
+        self._after_edit(step.photos if step is not None and step.kind == "verdicts" else [])
+
+    def edit_labels(self, work: Callable[[Library], Any]) -> None:
+        """Run a label manager operation (``core.labels``; one undo step) and say what it did."""
+        def done(edit: Any) -> None:
+            self.labels_changed.emit()
+            self.tags_changed.emit(None)
+            self.refresh_history()
+            self.error_raised.emit(f"{edit.what}.")
+
+        self.query(work, done, self._on_edit_failed)
+
+    def set_marks(self, photo_ids: Sequence[int], *, rating: int | None = None,
+                  flag: int | None = None) -> None:
+        """Rate (0-5) and/or flag (1 pick, -1 reject, 0 none) photos, as one undo step."""
+        ids = list(photo_ids)
+
+        def work(library: Library) -> list[int]:
+            changed = ratings.set_marks(library.store, ids, rating=rating, flag=flag)
+            return ids if changed is not None else []
+
+        def done(touched: list[int]) -> None:
+            if touched:
+                self.marks_changed.emit(touched)
+            self.refresh_history()
+
+        self.query(work, done, self._on_edit_failed)
 
     def _edit(self, work: Callable[[Library], list[int]]) -> None:
         self.query(work, self._after_edit, self._on_edit_failed)

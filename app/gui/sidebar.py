@@ -102,17 +102,25 @@ class TagTreeModel(QStandardItemModel):
             item.setIcon(icons.icon(icon_name, COLOURS.dim))
             library.appendRow(item)
             self._items[("scope", scope)] = item
+        # Each label once: the user's (made by hand or imported from keywords) as their own
+        # tree under "Your labels", the built-in hierarchy under "Labels".
+        by_id = {n.label.id: n for n in visible}
         user = [n for n in visible if n.label.kind == "user"]
         if user:
             mine = self._section("Your labels")
-            for node in sorted(user, key=lambda n: n.label.name.lower()):
+            placed: dict[int, QStandardItem] = {}
+            for node in sorted(user, key=lambda n: (n.depth, n.label.name.lower())):
                 item = self._label_entry(node)
-                item.setIcon(icons.icon("user", COLOURS.dim))
-                mine.appendRow(item)
+                item.setIcon(icons.icon("user" if _is_person(node, by_id) else "tag",
+                                        COLOURS.dim))
+                placed.get(node.label.parent_id, mine).appendRow(item)
+                placed[node.label.id] = item
                 self._items[("user", node.label.id)] = item
         tree = self._section("Labels")
         parents: dict[int, QStandardItem] = {}
         for node in visible:
+            if node.label.kind == "user":
+                continue
             item = self._label_entry(node)
             parent = parents.get(node.label.parent_id, tree) if node.label.parent_id else tree
             parent.appendRow(item)
@@ -173,9 +181,21 @@ class TagTreeModel(QStandardItemModel):
 
     def find_label(self, name: str) -> QModelIndex | None:
         for (kind, _), item in self._items.items():
-            if kind == "label" and item.text().lower() == name.lower():
+            if kind in ("label", "user") and item.text().lower() == name.lower():
                 return item.index()
         return None
+
+
+def _is_person(node: LabelNode, by_id: dict[int, LabelNode]) -> bool:
+    """Whether a label sits under "people" (only those wear the person icon)."""
+    lid: int | None = node.label.parent_id
+    for _ in range(64):
+        if lid is None or lid not in by_id:
+            return False
+        if by_id[lid].label.name.lower() in ("people", "person"):
+            return True
+        lid = by_id[lid].label.parent_id
+    return False
 
 
 class _CountDelegate(QStyledItemDelegate):

@@ -27,11 +27,12 @@ def test_menus_exist_with_the_issue_entries(make_window) -> None:  # noqa: ANN00
         return [a.text().replace("&", "") for a in menus[name].actions() if a.text()]
 
     assert entries("File") == ["Open album…", "Open recent", "Rescan folder",
-                               "Write tags to sidecars", "Quit"]
+                               "Write tags to sidecars…", "Quit"]
     assert entries("Edit")[:3] == ["Undo tag change", "Redo tag change", "Select all photos"]
     assert "Thumbnail size" in entries("View")
     assert entries("Model") == ["Retrain…", "Model history…", "Teach a label…",
-                                "Label quality…", "Retrain automatically"]
+                                "Label quality…", "Labels…", "Retrain automatically"]
+    assert "Rating and flag" in entries("Edit")
     assert entries("Help") == ["Keyboard shortcuts", "About albumtag"]
 
 
@@ -60,16 +61,38 @@ def test_write_tags_to_sidecars_from_the_file_menu(make_window, real_album: Path
     wait_idle(qtbot, window)
     with Library(real_album) as library:
         library.set_verdicts([library.photo("home/chelsea.png")], confirm=["cat"])
+        photos = len(library.store.photos("status = 'ok'"))
     messages: list[str] = []
-    window.session.error_raised.connect(messages.append)
-    window.actions.export_xmp.trigger()
-    qtbot.waitUntil(lambda: any("sidecar" in m for m in messages), timeout=10_000)
+    window.sidecars.status_message.connect(messages.append)
+    window.actions.export_xmp.trigger()  # the dialog offers the command line's choices
+    dialog = window.sidecars.dialog
+    assert dialog is not None and dialog.isVisible()
+    assert not dialog.include_model.isChecked() and dialog.ext.isChecked()
+    assert not dialog.embedded.isChecked()
+    dialog.accept()
+    qtbot.waitUntil(lambda: any(m.startswith("Wrote") for m in messages), timeout=10_000)
     wait_idle(qtbot, window)
     sidecar = real_album / "home" / "chelsea.png.xmp"
     assert sidecar.exists()
     assert "animal|cat" in sidecar.read_text(encoding="utf-8")
     assert (real_album / "home" / "chelsea.png").stat().st_size > 0  # original untouched
-    assert "Wrote 1 sidecar" in messages[-1]
+    # the others have nothing confirmed: "nothing to write", not "already up to date"
+    assert messages[-1] == f"Wrote 1 sidecar, {photos - 1} with nothing to write."
+
+    window.actions.export_xmp.trigger()  # again, with the model's tags and Adobe's names
+    dialog = window.sidecars.dialog
+    dialog.include_model.setChecked(True)
+    dialog.base.setChecked(True)
+    dialog.accept()
+    qtbot.waitUntil(lambda: len([m for m in messages if m.startswith("Wrote")]) == 2,
+                    timeout=10_000)
+    wait_idle(qtbot, window)
+    assert messages[-1] == f"Wrote {photos} sidecars."
+    assert (real_album / "home" / "chelsea.xmp").exists()
+    assert window.sidecars.choices.include_model  # remembered for the next time
+    window.actions.export_xmp.trigger()
+    assert window.sidecars.dialog.include_model.isChecked()
+    window.sidecars.dialog.reject()
 
 
 def test_model_history_lists_versions_and_activates_one(make_window, real_album: Path,
