@@ -170,14 +170,24 @@ def _evaluate(node: Node, fetch: Callable[[str, tuple], np.ndarray],
         return universe
     if isinstance(node, Not):
         return _minus(universe, _evaluate(node.part, fetch, universe))
+    if isinstance(node, And):
+        # A AND NOT B is A minus B: the complement of B (most of a million photos) is never
+        # built. The positive parts first, then each negative one is taken away.
+        positive = [p for p in node.parts if not isinstance(p, Not)]
+        negative = [p.part for p in node.parts if isinstance(p, Not)]
+        result = _evaluate(positive[0], fetch, universe) if positive else universe
+        for part in positive[1:]:
+            if not len(result):
+                return result
+            result = _intersect(result, _evaluate(part, fetch, universe))
+        for part in negative:
+            if not len(result):
+                return result
+            result = _minus(result, _evaluate(part, fetch, universe))
+        return result
     result = _evaluate(node.parts[0], fetch, universe)
     for part in node.parts[1:]:
-        if isinstance(node, And):
-            if not len(result):
-                break
-            result = _intersect(result, _evaluate(part, fetch, universe))
-        else:
-            result = _union(result, _evaluate(part, fetch, universe))
+        result = _union(result, _evaluate(part, fetch, universe))
     return result
 
 

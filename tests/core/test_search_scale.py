@@ -74,3 +74,17 @@ def test_inside_a_write_the_search_reads_the_uncommitted_state_and_keeps_nothing
         store.undo()
         assert set(engine.search("beach", labels).tolist()) == before
     assert set(engine.search("beach", labels).tolist()) == before
+
+
+def test_and_not_takes_away_instead_of_building_the_complement(store, monkeypatch):
+    labels = label_resolver(store)
+    engine = SearchEngine(store.db)
+    expected = set(engine.search("animal", labels).tolist()) - set(
+        engine.search("dog", labels).tolist())
+    calls: list[tuple[int, int]] = []
+    minus = search._minus
+    monkeypatch.setattr(search, "_minus",
+                        lambda a, b: (calls.append((len(a), len(b))), minus(a, b))[1])
+    assert set(engine.search("animal -dog", labels).tolist()) == expected
+    universe = len(engine.universe())
+    assert calls and all(a < universe for a, _ in calls)  # never the whole album minus dog
