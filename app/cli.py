@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from app import output
 from app.errors import describe, is_user_error
 from app.progress import TextProgress
-from core.indexer import PIPELINES
+from core.pipeline.indexer import PIPELINES
 from core.library import Library
-from core.model import ModelChoice
+from core.model.active import ModelChoice
 from core.paths import readable
-from core.store import ModelRow
+from core.db.store import ModelRow
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ def _open(args: argparse.Namespace, model: ModelChoice | None = None) -> Library
 def cmd_index(args: argparse.Namespace) -> int:
     choice = None
     if args.model or args.checkpoint or args.device != "auto":
-        from core.model import DEFAULT_MODEL
+        from core.model.active import DEFAULT_MODEL
 
         choice = ModelChoice(args.model or DEFAULT_MODEL, args.checkpoint, args.device)
     with _open(args, choice) as library:

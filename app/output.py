@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
-from core.indexer import IndexSummary
+from core.pipeline.indexer import IndexSummary
 from core.library import LabelNode, TagView
 from core.paths import readable
-from core.store import PhotoRow
+from core.db.store import PhotoRow
 
 _MAX_ERRORS_SHOWN = 20
 

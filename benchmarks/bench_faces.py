@@ -31,8 +31,8 @@ def photos() -> list[tuple[Path, int]]:
 
 
 def detector_report(repeat: int) -> None:
-    from core.faces import GROUP_PHOTO, PERSON, PORTRAIT, FaceDetector, people_scores
-    from core.imaging import decode
+    from core.people.faces import GROUP_PHOTO, PERSON, PORTRAIT, FaceDetector, people_scores
+    from core.media.imaging import decode
 
     detector = FaceDetector.load()
     labelled = [(decode(p, min_side=256).image, n, p.name) for p, n in photos()]

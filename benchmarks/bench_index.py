@@ -40,12 +40,12 @@ def measure_decode(folder: Path, workers: int, faces: bool, size: int = 224,
                    crop: float = 0.875) -> tuple[float, list[np.ndarray]]:
     """D: the indexer's own per-photo work (decode, thumbnail, model input, keywords and, with
     ``faces``, face detection) in ``workers`` threads."""
-    from core.enrich import Enricher
-    from core.faces import shared_detector
-    from core.indexer import Indexer
-    from core.scanner import reconcile
-    from core.tagstore import TagStore
-    from core.thumbnails import ThumbnailCache
+    from core.pipeline.enrich import Enricher
+    from core.people.faces import shared_detector
+    from core.pipeline.indexer import Indexer
+    from core.pipeline.scanner import reconcile
+    from core.db.tagstore import TagStore
+    from core.media.thumbnails import ThumbnailCache
 
     with tempfile.TemporaryDirectory() as tmp:
         store = TagStore(Path(tmp) / "album.db")
@@ -158,7 +158,7 @@ def main() -> None:
     workers = os.cpu_count() or 1
 
     from core.library import Library
-    from core.model import ModelChoice
+    from core.model.active import ModelChoice
 
     model = ["--model", args.model] if args.model else []
     with tempfile.TemporaryDirectory() as tmp:

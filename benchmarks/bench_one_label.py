@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from trainer.residual_fit import ResidualConfig, fit_residual, normalised_features
+from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features
 
 
 def album(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ only ever sees the **dev** part.
 1. *The prior* (no corrections): untagged rate and macro-F1 over the concepts the vocabulary
    covers and the photo set has on holdout (labels closed under the hierarchy), for the global
    softmax alone (the prior before regional evidence), with regional evidence, and with the
-   starter correction fitted on dev (``core.starter``, ``tools/build_starter.py``).
+   starter correction fitted on dev (``core.model.starter``, ``tools/build_starter.py``).
 2. *A new label* (a concept the prior cannot see, or a personal label): the user confirms k
    random dev photos of it (k = 3, 5, 10, 20) and nothing else ("confirm-only"), or also
    rejects k/2 dev photos without it ("with rejections"). The album's residual trainer fits it
@@ -33,12 +33,12 @@ import numpy as np
 import torch
 
 from benchmarks.photoset import load_photoset
-from core.imaging import decode, to_model_input
-from core.model import prior_head, prior_label_names, usable_starter
-from core.residual import EPS
-from core.tagger import Backbone, PriorHead, Tagger
-from core.vocabulary import Vocabulary
-from trainer.residual_fit import ResidualConfig, fit_residual, normalised_features
+from core.media.imaging import decode, to_model_input
+from core.model.active import prior_head, prior_label_names, usable_starter
+from core.model.residual import EPS
+from core.model.tagger import Backbone, PriorHead, Tagger
+from core.labels.vocabulary import Vocabulary
+from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features
 
 KS = (3, 5, 10, 20)
 

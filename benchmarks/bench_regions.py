@@ -5,7 +5,7 @@
                                                  [--starter] [--index PHOTOS]
 
 Scenes: ``--scenes`` 256 x 256 composites, each a crop of a real photograph with 2 to 4 distinct
-Tux Paint photo stamps pasted on it (``trainer.synth``'s ``tuxpaint`` source, its own background
+Tux Paint photo stamps pasted on it (``trainer.papers.synth``'s ``tuxpaint`` source, its own background
 crop and paste code, fetched into ``~/.cache/albumtag-bench``), all drawn from ``--seed``, so the
 same seed gives the same scenes. Each object keeps its stamp's folder labels and its visible area
 (pixels the paste changed and no later paste covered); objects are ranked by that area within
@@ -18,12 +18,12 @@ but are not counted); a scene's true labels are its objects' labels and their an
 vocabulary. Only the mapped labels the prior can score are evaluated (``EVALUATED``).
 
 Every backbone in ``--names`` (the installed packaged ones by default) sees each scene as the
-indexer would (``core.imaging.to_model_input`` at its own input size and crop) and is scored by
-``core.tagger.PriorHead``: global = the ImageNet softmax summed over label subtrees alone
+indexer would (``core.media.imaging.to_model_input`` at its own input size and crop) and is scored by
+``core.model.tagger.PriorHead``: global = the ImageNet softmax summed over label subtrees alone
 (``regional=False``, the pre-regional prior); regional = the head as shipped (global and the
-calibrated ``core.regions`` evidence, whichever is larger). With ``--starter`` a third row,
-+starter, is the album's version 0 as built for that backbone (``core.model.prior_head``) where
-the starter correction (``core.starter``) was fitted on it; of the evaluated labels it changes
+calibrated ``core.model.regions`` evidence, whichever is larger). With ``--starter`` a third row,
++starter, is the album's version 0 as built for that backbone (``core.model.active.prior_head``) where
+the starter correction (``core.model.starter``) was fitted on it; of the evaluated labels it changes
 only "tree", which it raises from 0.01 to 0.67 on average on these scenes (their backgrounds are
 unlabelled nature photos, and the starter's own per-label thresholds are not used here), so that
 row mostly measures trees in the backgrounds. One threshold for all evaluated
@@ -43,7 +43,7 @@ the other in each of ``--rounds`` rounds; the ratios to the pre-regional prior a
 
 ``--sweep`` also prints recall of the 2nd and 3rd objects for the regional settings
 (temperature, top-k positions, calibration floor, map pooled to 7 x 7 or kept at its native
-size) on the same scenes; the shipped constants in ``core.regions`` were chosen that way on
+size) on the same scenes; the shipped constants in ``core.model.regions`` were chosen that way on
 ``--seed 1`` scenes and are reported on ``--seed 0``.
 """
 
@@ -64,14 +64,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core import regions
-from core.imaging import to_model_input
-from core.model import prior_head, prior_label_names, usable_starter
-from core.tagger import Backbone, PriorHead, Tagger
-from core.vocabulary import Vocabulary
-from core.weights import DEFAULT_BACKBONE, packaged_backbones
+from core.model import regions
+from core.media.imaging import to_model_input
+from core.model.active import prior_head, prior_label_names, usable_starter
+from core.model.tagger import Backbone, PriorHead, Tagger
+from core.labels.vocabulary import Vocabulary
+from core.model.weights import DEFAULT_BACKBONE, packaged_backbones
 
-#: Tux Paint folder label (``trainer.synth_sources.TUXPAINT_RULES``) -> album label. A stamp's
+#: Tux Paint folder label (``trainer.papers.synth_sources.TUXPAINT_RULES``) -> album label. A stamp's
 #: most specific mapped label counts; the others (household object, easter, hanukkah, space,
 #: planet, flag, medical) have no album label the prior can see.
 TUX_TO_ALBUM = {
@@ -108,7 +108,7 @@ def album_label(tux: tuple[str, ...]) -> str | None:
 
 def composites(count: int, seed: int) -> tuple[list[Image.Image], list[list[Obj]]]:
     """``count`` scenes and their objects, largest visible area first."""
-    from trainer.synth import (DEFAULT_CACHE, SceneConfig, _background, _group_sampler,
+    from trainer.papers.synth import (DEFAULT_CACHE, SceneConfig, _background, _group_sampler,
                                _paste, load_source)
 
     cutouts, backgrounds = load_source("tuxpaint", DEFAULT_CACHE)
@@ -329,9 +329,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # Runs the command line with the prior head built without regional evidence (the path before
-# core.regions existed): only for measuring what regional evidence costs.
+# core.model.regions existed): only for measuring what regional evidence costs.
 _PRE_REGIONAL = (
-    "import runpy, sys; import core.tagger as t; P = t.PriorHead; "
+    "import runpy, sys; import core.model.tagger as t; P = t.PriorHead; "
     "t.PriorHead = type('PriorHead', (P,), {'__init__': lambda self, *args, regional=True, "
     "**kwargs: P.__init__(self, *args, regional=False, **kwargs)}); "
     "sys.argv = ['albumtag', *sys.argv[1:]]; runpy.run_module('app', run_name='__main__')"

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.library import Library  # noqa: E402
-from core.policy import CONFIRMED, REJECTED  # noqa: E402
-from core.tagstore import Scored, VerdictChange  # noqa: E402
+from core.labels.policy import CONFIRMED, REJECTED  # noqa: E402
+from core.db.tagstore import Scored, VerdictChange  # noqa: E402
 
 
 def synthetic_features(classifier: np.ndarray, n: int, rng: np.random.Generator,

@@ -1,13 +1,13 @@
 """Learning from corrections: a simulated user on a labelled multi-label set (issue 4).
 
-The set: ``trainer.synth``'s Tux Paint scenes (photo cut-outs from Debian's
+The set: ``trainer.papers.synth``'s Tux Paint scenes (photo cut-outs from Debian's
 ``tuxpaint-stamps-default`` pasted on photographic wallpapers; 2,400 train / 800 test
 images, 29 labels, disjoint object instances between train and test). Every image is
 turned once into pooled features of the album's default backbone
-(``core.tagger.Backbone.load()``, EfficientNet-Lite0 at 224 px), cached on disk; all
+(``core.model.tagger.Backbone.load()``, EfficientNet-Lite0 at 224 px), cached on disk; all
 training below is the album's own linear head on those features, built and fitted exactly
-as ``trainer.train`` does (``trainer.heads.LinearProbe`` with the label tree shared,
-``trainer.fit`` with ``TrainOptions``' defaults: 30 epochs, one-cycle Adam, lr 3e-3,
+as ``trainer.album.train`` does (``trainer.learning.heads.LinearProbe`` with the label tree shared,
+``trainer.learning.fit`` with ``TrainOptions``' defaults: 30 epochs, one-cycle Adam, lr 3e-3,
 batch 512, dropout 0.3). The label tree is the scenes' own (animal > mammal > cattle...).
 
 The training images are split 80/20 (seeded) into a fitting part and a validation part.
@@ -51,17 +51,17 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.tagger import Backbone  # noqa: E402
-from trainer.datasets import read_split  # noqa: E402
-from trainer.fit import Batches, fit, predict  # noqa: E402
-from trainer.heads import LinearProbe  # noqa: E402
-from trainer.metrics import average_precision, evaluate  # noqa: E402
-from trainer.missing import negative_confidence_weights, positive_class_weights  # noqa: E402
-from trainer.synth import DEFAULT_CACHE, SceneConfig, generate, load_source  # noqa: E402
-from trainer.synth_sources import TUXPAINT_RULES, label_parents  # noqa: E402
-from trainer.targets import LabelTree, TargetConfig  # noqa: E402
-from trainer.train import TrainOptions  # noqa: E402
-from trainer.thresholds import tune_thresholds  # noqa: E402
+from core.model.tagger import Backbone  # noqa: E402
+from trainer.papers.datasets import read_split  # noqa: E402
+from trainer.learning.fit import Batches, fit, predict  # noqa: E402
+from trainer.learning.heads import LinearProbe  # noqa: E402
+from trainer.learning.metrics import average_precision, evaluate  # noqa: E402
+from trainer.learning.missing import negative_confidence_weights, positive_class_weights  # noqa: E402
+from trainer.papers.synth import DEFAULT_CACHE, SceneConfig, generate, load_source  # noqa: E402
+from trainer.papers.synth_sources import TUXPAINT_RULES, label_parents  # noqa: E402
+from trainer.album.targets import LabelTree, TargetConfig  # noqa: E402
+from trainer.album.train import TrainOptions  # noqa: E402
+from trainer.learning.thresholds import tune_thresholds  # noqa: E402
 
 logger = logging.getLogger("bench_simulated_user")
 
@@ -126,7 +126,7 @@ def label_tree(labels: list[str]) -> LabelTree:
 
 def train_head(data: dict, targets: np.ndarray, weights: np.ndarray, loss: str, seed: int,
                pos_weight: np.ndarray | None = None) -> torch.nn.Module:
-    """A linear head made and fitted as ``trainer.train`` makes it (its defaults)."""
+    """A linear head made and fitted as ``trainer.album.train`` makes it (its defaults)."""
     x = data["x_fit"]
     torch.manual_seed(seed)
     feats = torch.from_numpy(x)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-from core import review
+from core.search import review
 from core.library import Library
 from core.paths import from_db, readable
-from core.policy import CONFIRMED, REJECTED
-from core.query import compile_query
+from core.labels.policy import CONFIRMED, REJECTED
+from core.search.query import compile_query
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Order(StrEnum):
     TAKEN = "taken"  # EXIF capture date, newest first; photos without one last
     TAKEN_OLDEST = "taken-oldest"  # capture date, oldest first; photos without one last
     NAME = "name"  # path, A to Z
-    TEACHES = "teaches"  # what an answer would teach most first (core.review), then newest
+    TEACHES = "teaches"  # what an answer would teach most first (core.search.review), then newest
 
 
 _ORDER_SQL = {
@@ -54,7 +54,7 @@ _ORDER_SQL = {
     Order.TAKEN: "p.taken_at IS NULL, p.taken_at DESC, " + _NEWEST_FIRST,
     Order.TAKEN_OLDEST: "p.taken_at IS NULL, p.taken_at, p.mtime_ns, p.id",
     Order.NAME: "p.path COLLATE NOCASE, p.id",
-    Order.TEACHES: _NEWEST_FIRST,  # then ranked by core.review
+    Order.TEACHES: _NEWEST_FIRST,  # then ranked by core.search.review
 }
 
 

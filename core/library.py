@@ -17,21 +17,21 @@ from core.errors import (
     UnknownLabelError,
     VocabularyError,
 )
-from core.enrich import Enricher
-from core.faces import shared_detector
-from core.indexer import Indexer
-from core.journal import Step
-from core.keywords import ExportReport, export_keywords
-from core.model import ActiveModel, ModelChoice, load_active_model, stored_choice
+from core.pipeline.enrich import Enricher
+from core.people.faces import shared_detector
+from core.pipeline.indexer import Indexer
+from core.db.journal import Step
+from core.pipeline.keywords import ExportReport, export_keywords
+from core.model.active import ActiveModel, ModelChoice, load_active_model, stored_choice
 from core.paths import readable
-from core.policy import CONFIRMED, NO_VERDICT, REJECTED
-from core.query import LabelResolver
-from core.scanner import DATA_DIR_NAME
-from core.search import SearchEngine
-from core.store import LabelRow, PhotoRow
-from core.tagstore import TagStore, VerdictChange
-from core.thumbnails import ThumbnailCache
-from core.vocabulary import Label, Vocabulary
+from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
+from core.search.query import LabelResolver
+from core.pipeline.scanner import DATA_DIR_NAME
+from core.search.engine import SearchEngine
+from core.db.store import LabelRow, PhotoRow
+from core.db.tagstore import TagStore, VerdictChange
+from core.media.thumbnails import ThumbnailCache
+from core.labels.vocabulary import Label, Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ class Library:
         """The album's indexer. An explicitly chosen model is loaded now, so that a new
         backbone becomes the active version and the whole album is re-tagged with it.
 
-        ``batch_size`` and ``pipeline``: see :class:`core.indexer.Indexer` (None and "auto"
+        ``batch_size`` and ``pipeline``: see :class:`core.pipeline.indexer.Indexer` (None and "auto"
         choose by device). ``faces`` runs the face detector (people labels); ``keywords``
         imports keywords from XMP sidecars and embedded XMP / IPTC as confirmed tags.
         """

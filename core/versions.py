@@ -12,13 +12,13 @@ import logging
 import threading
 
 from core.errors import ModelLoadError, ModelVersionError
-from core.indexer import IndexSummary, ProgressCallback
+from core.pipeline.indexer import IndexSummary, ProgressCallback
 from core.library import Library
-from core.store import ModelRow
+from core.db.store import ModelRow
 
 logger = logging.getLogger(__name__)
 
-#: Trained heads the album can serve (``core.model.load_active_model``).
+#: Trained heads the album can serve (``core.model.active.load_active_model``).
 SERVED_HEADS = ("linear", "residual")
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.model import ActiveModel
-from core.tagstore import TagStore
+from core.model.active import ActiveModel
+from core.db.tagstore import TagStore
 
 FAKE_BACKBONE = "fake@1"
 

@@ -1,9 +1,9 @@
-"""Fit the starter correction (``core.starter``) on the labelled photo set's dev part.
+"""Fit the starter correction (``core.model.starter``) on the labelled photo set's dev part.
 
     python tools/build_starter.py [--min-dev 8] [--min-gain 0.05] [--out assets/starter.safetensors]
 
 For every vocabulary label with at least ``--min-dev`` dev photos (people excluded: the face
-detector sets those), the album's residual fit (``trainer.residual_fit``) is run with every dev
+detector sets those), the album's residual fit (``trainer.learning.residual_fit``) is run with every dev
 photo verified (the set's labels are complete), giving out-of-fold scores on dev. The label is
 kept when its out-of-fold F1, at the threshold that maximises MCC on those scores, beats the
 plain prior's F1 at the vocabulary default on dev by ``--min-gain`` and reaches ``--min-f1``
@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_photoset import closed, describe  # noqa: E402 - after the path line
 from benchmarks.photoset import load_photoset  # noqa: E402
-from core.residual import EPS  # noqa: E402
-from core.starter import Starter, digest_of, save_starter, starter_path  # noqa: E402
-from core.vocabulary import Vocabulary  # noqa: E402
-from trainer.residual_fit import ResidualConfig, fit_residual, normalised_features  # noqa: E402
+from core.model.residual import EPS  # noqa: E402
+from core.model.starter import Starter, digest_of, save_starter, starter_path  # noqa: E402
+from core.labels.vocabulary import Vocabulary  # noqa: E402
+from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features  # noqa: E402
 
 GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 

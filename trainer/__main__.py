@@ -10,7 +10,7 @@ With ``--json-progress`` stdout carries one JSON object per line and nothing els
     {"event": "error", "message": str}
 
 ``python -m trainer teach ALBUM --label NAME`` is teach mode's long-lived child: JSON commands
-on stdin, one JSON answer per line on stdout (``trainer.teach``).
+on stdin, one JSON answer per line on stdout (``trainer.album.teach``).
 
 Metric keys: precision, recall, f1, n_plus, map, n_photos, n_labels (held-out verified tags).
 Exit status: 0 success; 2 bad input (one line on stderr, e.g. nothing to learn from yet);
@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import AlbumtagError
-from trainer.losses import LOSS_NAMES
+from trainer.learning.losses import LOSS_NAMES
 
 if TYPE_CHECKING:
-    from trainer.train import TrainOutcome
+    from trainer.album.train import TrainOutcome
 
 logger = logging.getLogger("trainer")
 
@@ -125,10 +125,10 @@ def _fmt(value: object) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "teach":
-        from trainer.teach import serve
+        from trainer.album.teach import serve
 
         return serve(args.album, args.label, args.data_dir, sys.stdin, sys.stdout)
-    from trainer.train import TrainOptions, train
+    from trainer.album.train import TrainOptions, train
 
     options = TrainOptions(data_dir=Path(args.data_dir) if args.data_dir else None,
                            loss=args.loss, head=args.head, epochs=args.epochs, seed=args.seed,

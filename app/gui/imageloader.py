@@ -2,7 +2,7 @@
 
 calibre's recipe: the view asks for what it is painting; requests go on a LIFO stack (what is
 on screen now is served before what the user scrolled past); worker threads read the disk
-thumbnail (or decode the photo with ``core.imaging`` and store one) and produce a ``QImage``;
+thumbnail (or decode the photo with ``core.media.imaging`` and store one) and produce a ``QImage``;
 the GUI thread turns it into a ``QPixmap`` in an LRU cache sized to a few screens and says
 which photo is ready. Results of an older generation (another album, another size) are dropped.
 """
@@ -21,8 +21,8 @@ from PySide6.QtGui import QImage, QImageReader, QPainter, QPainterPath, QPixmap
 from app.gui.tasks import lower_priority
 from core.browse import GridRow
 from core.errors import ImageError
-from core.imaging import decode, make_thumbnail
-from core.thumbnails import ThumbnailCache
+from core.media.imaging import decode, make_thumbnail
+from core.media.thumbnails import ThumbnailCache
 
 logger = logging.getLogger(__name__)
 

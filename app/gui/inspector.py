@@ -29,8 +29,8 @@ from app.gui.theme import COLOURS
 from core import browse
 from core.browse import GridRow
 from core.library import Library
-from core.policy import CONFIRMED, NO_VERDICT, REJECTED
-from core.store import PhotoRow
+from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
+from core.db.store import PhotoRow
 
 logger = logging.getLogger(__name__)
 

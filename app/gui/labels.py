@@ -1,6 +1,6 @@
 """The label manager (issue 15.5): rename, merge, move, aliases and delete the user's labels.
 
-The operations are :mod:`core.labels`'; each runs on the session's database thread and is one
+The operations are :mod:`core.label_ops`'; each runs on the session's database thread and is one
 step of the window's undo stack (Ctrl+Z), the same as verdicts. ``LabelManager`` asks for the
 details (input dialogs) and runs them; ``LabelManagerDialog`` lists the user's labels with the
 five buttons. The tag tree's context menu (``app.gui.learning``) offers the same entries.
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.session import AlbumSession
-from core import labels
+from core import label_ops as labels
 from core.library import Library, LabelNode
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMainWindow, QWidget
 
 from app.gui.grid import PhotoGridView
 from app.gui.session import AlbumSession
-from core.ratings import PICK, REJECT, UNFLAGGED
+from core.db.ratings import PICK, REJECT, UNFLAGGED
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.trainrun import METRICS, parse_event, trainer_command
-from core.store import ModelRow
+from core.db.store import ModelRow
 
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QWidget
 from app.gui.modeldialogs import ModelHistoryDialog, RetrainDialog, trainer_available
 from app.gui.session import AlbumSession
 from app.trainrun import trainer_command
-from core.store import ModelRow
+from core.db.store import ModelRow
 
 logger = logging.getLogger(__name__)
 

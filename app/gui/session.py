@@ -19,14 +19,15 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from app.errors import describe
 from app.gui.tasks import IndexJob, TaskRunner
-from core import browse, ratings
-from core.indexer import Indexer
-from core.journal import Step
+from core import browse
+from core.db import ratings
+from core.pipeline.indexer import Indexer
+from core.db.journal import Step
 from core.library import Library
-from core.policy import CONFIRMED, NO_VERDICT, REJECTED
-from core.tagstore import VerdictChange
-from core.thumbnails import ThumbnailCache
-from core.watcher import FolderWatcher
+from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
+from core.db.tagstore import VerdictChange
+from core.media.thumbnails import ThumbnailCache
+from core.pipeline.watcher import FolderWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class AlbumSession(QObject):
     opened = Signal(str)  # the album folder
     open_failed = Signal(str, str)  # folder, message
     indexing_started = Signal()
-    indexing_progressed = Signal(object)  # core.indexer.Progress
+    indexing_progressed = Signal(object)  # core.pipeline.indexer.Progress
     indexing_finished = Signal(object)  # IndexSummary, or None when the run failed
     tags_changed = Signal(object)  # photo ids whose tags changed, or None for "many"
     labels_changed = Signal()
@@ -249,7 +250,7 @@ class AlbumSession(QObject):
         self._after_edit(step.photos if step is not None and step.kind == "verdicts" else [])
 
     def edit_labels(self, work: Callable[[Library], Any]) -> None:
-        """Run a label manager operation (``core.labels``; one undo step) and say what it did."""
+        """Run a label manager operation (``core.label_ops``; one undo step) and say what it did."""
         def done(edit: Any) -> None:
             self.labels_changed.emit()
             self.tags_changed.emit(None)

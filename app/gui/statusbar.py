@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStatusBar, QToolBut
 
 from app.gui import icons
 from app.gui.theme import COLOURS
-from core.indexer import IndexSummary, Progress
+from core.pipeline.indexer import IndexSummary, Progress
 
 _PHASES = {"scan": "Scanning the folder", "tag": "Tagging", "rescore": "Re-scoring"}
 

@@ -35,7 +35,7 @@ TAG_ROLE = Qt.ItemDataRole.UserRole + 20
 LEARNS_HINT = ("Learns from your examples: the built-in ImageNet model cannot see this label, "
                "so it is only set where you confirm it. Confirm it on a few photos to teach it "
                "(teach mode will guide this).")
-"""The hint on a prior-blind label (core.vocabulary.Vocabulary.prior_blind)."""
+"""The hint on a prior-blind label (core.labels.vocabulary.Vocabulary.prior_blind)."""
 _MAYBE_LIMIT = 5
 
 

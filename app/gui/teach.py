@@ -27,7 +27,7 @@ from app.gui.imageloader import ImageLoader
 from app.gui.session import AlbumSession
 from core import browse
 from core.browse import GridRow
-from core.policy import CONFIRMED, REJECTED
+from core.labels.policy import CONFIRMED, REJECTED
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from app.gui.main_window import MainWindow  # noqa: E402
 from app.gui.session import AlbumSession, background_workers  # noqa: E402
 from app.gui.settings import AppSettings  # noqa: E402
 from app.gui.theme import apply_theme  # noqa: E402
-from core.indexer import Indexer  # noqa: E402
+from core.pipeline.indexer import Indexer  # noqa: E402
 from core.library import Library  # noqa: E402
-from core.model import ActiveModel  # noqa: E402
+from core.model.active import ActiveModel  # noqa: E402
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 

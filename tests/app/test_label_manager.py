@@ -14,9 +14,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from app.gui.sidebar import FILTER_ROLE
-from core import ratings
+from core.db import ratings
 from core.library import Library
-from core.policy import CONFIRMED, REJECTED
+from core.labels.policy import CONFIRMED, REJECTED
 from tests.app.conftest import ARTIFACTS, wait_idle
 
 

@@ -95,7 +95,7 @@ def test_widgets_hold_no_sql_no_torch_no_decoding() -> None:
         names = {name for node in ast.walk(tree) for name in _imported(node)}
         if names & {"sqlite3", "sqlite_utils"} or any(_root(n) in HEAVY for n in names):
             offenders.append(f"{path.name} imports a database or torch module")
-        if path.name not in DECODERS and ({"PIL", "core.imaging"} & names or any(
+        if path.name not in DECODERS and ({"PIL", "core.media.imaging"} & names or any(
                 n.startswith("PIL.") for n in names)):
             offenders.append(f"{path.name} decodes images outside the loader's workers")
         for node in ast.walk(tree):  # SQL text in string literals

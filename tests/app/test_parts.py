@@ -14,7 +14,7 @@ from app.gui.search import current_token
 from app.gui.settings import MAX_RECENT, AppSettings
 from app.gui.taglist import tag_rows
 from core.browse import GridRow, TagSummary
-from core.thumbnails import ThumbnailCache
+from core.media.thumbnails import ThumbnailCache
 
 
 @pytest.mark.parametrize(("text", "start", "word"), [

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.library import Library
-from core.sidecars import remove_stale_temps
+from core.media.sidecars import remove_stale_temps
 from tests.core.test_paths import index_with_fake_model
 
 ROOT = Path(__file__).resolve().parents[2]

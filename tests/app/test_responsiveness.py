@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 import app.gui.imageloader
-import core.indexer
+import core.pipeline.indexer
 from benchmarks.bench_responsiveness import bigger_album, exercise
-from core.thumbnails import ThumbnailCache
+from core.media.thumbnails import ThumbnailCache
 from tests.app.conftest import FakeTagger, fake_indexer, photo_files
 from tests.app.ticks import TickCounter
 
@@ -51,7 +51,7 @@ def test_heavy_work_stays_off_the_gui_thread_while_indexing(
     make_window, real_album: Path, qtbot, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
 ) -> None:
     calls = Calls()
-    for owner, name in ((core.indexer, "decode"), (FakeTagger, "run"),
+    for owner, name in ((core.pipeline.indexer, "decode"), (FakeTagger, "run"),
                         (ThumbnailCache, "put"), (app.gui.imageloader, "read_thumbnail")):
         monkeypatch.setattr(owner, name, calls.wrap(name, getattr(owner, name)))
     bigger_album(real_album, 4)

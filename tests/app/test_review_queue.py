@@ -1,12 +1,13 @@
 """Needs review in the window (issue 14.2): ordered by what an answer would teach, with the
-date order still one menu choice away; the window only shows core.review's ranking."""
+date order still one menu choice away; the window only shows core.search.review's ranking."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from app.gui.sidebar import Filter
-from core import browse, review
+from core import browse
+from core.search import review
 from core.browse import Order, Scope
 from core.library import Library
 from tests.app.conftest import wait_idle

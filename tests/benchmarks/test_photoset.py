@@ -10,7 +10,7 @@ import re
 import pytest
 
 from benchmarks.photoset import EXTRA_LABELS, SPLITS, default_dest, load_photoset, read_entries
-from core.vocabulary import Vocabulary
+from core.labels.vocabulary import Vocabulary
 
 #: Kept apart for an independent evaluation: no photo of the set may come from them.
 RESERVED_PACKAGES = ("lomiri-wallpapers-16.04", "lomiri-wallpapers-20.04", "mate-backgrounds")

@@ -9,8 +9,8 @@ from core import browse
 from core.browse import Scope
 from core.errors import QueryError
 from core.library import Library
-from core.policy import CONFIRMED, REJECTED
-from core.tagstore import Scored, VerdictChange
+from core.labels.policy import CONFIRMED, REJECTED
+from core.db.tagstore import Scored, VerdictChange
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import ModelLoadError
-from core.model import ModelChoice, stored_choice
-from core.store import Store
-from core.weights import MAX_CHECKPOINT_BYTES, load_backbone_module
+from core.model.active import ModelChoice, stored_choice
+from core.db.store import Store
+from core.model.weights import MAX_CHECKPOINT_BYTES, load_backbone_module
 
 torch = pytest.importorskip("torch")
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.imaging import decode, make_thumbnail, to_model_input
+from core.media.imaging import decode, make_thumbnail, to_model_input
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,8 +65,8 @@ def test_indexing_a_thin_strip_stays_under_200_mb_above_baseline(tmp_path, real_
     script = textwrap.dedent(f"""
         import resource, sys
         from pathlib import Path
-        from core.indexer import Indexer
-        from core.tagstore import TagStore
+        from core.pipeline.indexer import Indexer
+        from core.db.tagstore import TagStore
         from tests.fakes import fake_model
         store = TagStore(Path({str(tmp_path)!r}) / "data" / "album.db")
         for name in ("animal", "cat", "beach"):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from core.errors import ModelLoadError
-from core.faces import (
+from core.people.faces import (
     GROUP_PHOTO,
     PERSON,
     PORTRAIT,
@@ -28,7 +28,7 @@ from core.faces import (
     verify_weights,
     weights_folder,
 )
-from core.imaging import decode
+from core.media.imaging import decode
 from tests.conftest import foolbox_photos, skimage_photo
 from tests.face_photos import group_photos
 
@@ -187,9 +187,9 @@ class FakeDetector:
 def test_people_scores_are_stored_and_survive_rescoring_and_a_detector_failure(tmp_path):
     from PIL import Image
 
-    from core.enrich import Enricher
-    from core.indexer import Indexer
-    from core.tagstore import TagStore
+    from core.pipeline.enrich import Enricher
+    from core.pipeline.indexer import Indexer
+    from core.db.tagstore import TagStore
     from tests.fakes import FAKE_BACKBONE, fake_model
 
     album = tmp_path / "album"
@@ -230,12 +230,12 @@ def test_people_scores_are_stored_and_survive_rescoring_and_a_detector_failure(t
 
 def test_the_weights_ship_with_albumtag(tmp_path, monkeypatch):
     """No separate package to install: the weights are in the assets (and so in the wheel)."""
-    import core.faces
+    import core.people.faces
     from core.resources import assets_dir
 
     assert weights_folder() == assets_dir() / "mtcnn"
     verify_weights(weights_folder())
     assert "MIT License" in (weights_folder() / "LICENSE").read_text()
-    monkeypatch.setattr(core.faces, "assets_dir", lambda: tmp_path)
+    monkeypatch.setattr(core.people.faces, "assets_dir", lambda: tmp_path)
     with pytest.raises(ModelLoadError, match="reinstall albumtag"):
         weights_folder()

@@ -1,4 +1,4 @@
-"""core.imaging on real files written under tmp_path: photos, every orientation, broken inputs."""
+"""core.media.imaging on real files written under tmp_path: photos, every orientation, broken inputs."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from core.errors import ImageError
-from core.imaging import (
+from core.media.imaging import (
     MAX_PIXELS,
     SUPPORTED_SUFFIXES,
     content_hash,
@@ -413,7 +413,7 @@ def test_symlink_to_a_photo_decodes(tmp_path: Path) -> None:
     assert (decode(link).width, decode(link).height) == (640, 427)
 
 
-CHILD = ("import sys\nfrom core.errors import ImageError\nfrom core.imaging import decode\n"
+CHILD = ("import sys\nfrom core.errors import ImageError\nfrom core.media.imaging import decode\n"
          "try:\n    decode(sys.argv[1])\n    print('decoded')\n"
          "except ImageError as exc:\n    print(exc.reason)\n")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.policy import CONFIRMED
-from core.tagstore import TagStore, VerdictChange
+from core.labels.policy import CONFIRMED
+from core.db.tagstore import TagStore, VerdictChange
 from tests.core.test_tagstore import ids, score, store, tag_names  # noqa: F401 - the fixture
 
 
@@ -43,7 +43,7 @@ def test_re_deriving_the_whole_album_in_chunks_gives_every_photo_its_tags(store,
     store.add_model(1, "fake@1", None, {"dog": 0.65}, {}, activate=True)
     seen: list[int] = []
     refresh = TagStore._refresh
-    monkeypatch.setattr("core.tagstore._REFRESH_CHUNK", 3)
+    monkeypatch.setattr("core.db.tagstore._REFRESH_CHUNK", 3)
     monkeypatch.setattr(TagStore, "_refresh",
                         lambda self, conn, pids, policy: (seen.append(len(pids)),
                                                           refresh(self, conn, pids, policy)))

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import core.indexer
-from core.indexer import Indexer
-from core.policy import CONFIRMED, REJECTED
-from core.tagstore import TagStore, VerdictChange
-from core.thumbnails import ThumbnailCache
+import core.pipeline.indexer
+from core.pipeline.indexer import Indexer
+from core.labels.policy import CONFIRMED, REJECTED
+from core.db.tagstore import TagStore, VerdictChange
+from core.media.thumbnails import ThumbnailCache
 from tests.fakes import FakeTagger, fake_model
 
 
@@ -44,13 +44,13 @@ def indexer(real_album: Path, store: TagStore, tagger: FakeTagger, tmp_path: Pat
 def decodes(monkeypatch) -> list[str]:
     """Every path the indexer decodes, in order."""
     seen: list[str] = []
-    real = core.indexer.decode
+    real = core.pipeline.indexer.decode
 
     def counting(path, **kwargs):
         seen.append(Path(path).name)
         return real(path, **kwargs)
 
-    monkeypatch.setattr(core.indexer, "decode", counting)
+    monkeypatch.setattr(core.pipeline.indexer, "decode", counting)
     return seen
 
 
@@ -232,7 +232,7 @@ class _Watched:
         self.lock = threading.Lock()
         self.in_flight = 0
         self.calls: list[tuple[str, int, int]] = []
-        real_decode, real_run = core.indexer.decode, tagger.run
+        real_decode, real_run = core.pipeline.indexer.decode, tagger.run
 
         def decode(path, **kwargs):
             with self.lock:
@@ -251,7 +251,7 @@ class _Watched:
                                    self.in_flight))
             return real_run(batch)
 
-        monkeypatch.setattr(core.indexer, "decode", decode)
+        monkeypatch.setattr(core.pipeline.indexer, "decode", decode)
         monkeypatch.setattr(tagger, "run", run)
 
 
@@ -298,14 +298,14 @@ def test_both_schedules_store_the_same_tags(real_album, tmp_path):
 
 def test_the_schedule_follows_the_device(store, tagger):
     cpu = Indexer(Path("."), store, lambda: fake_model(store, tagger))
-    assert cpu.schedule(cpu.model) == ("shared", core.indexer.CPU_BATCH)
+    assert cpu.schedule(cpu.model) == ("shared", core.pipeline.indexer.CPU_BATCH)
 
     class OnGpu:
         type = "cuda"
 
     tagger.backbone.device = OnGpu()
     gpu = Indexer(Path("."), store, lambda: fake_model(store, tagger))
-    assert gpu.schedule(gpu.model) == ("overlap", core.indexer.DEVICE_BATCH)
+    assert gpu.schedule(gpu.model) == ("overlap", core.pipeline.indexer.DEVICE_BATCH)
     chosen = Indexer(Path("."), store, lambda: fake_model(store, tagger), batch_size=5,
                      pipeline="shared")
     assert chosen.schedule(chosen.model) == ("shared", 5)

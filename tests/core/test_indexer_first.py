@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import core.indexer
-from core.indexer import Indexer
-from core.scanner import reconcile
+import core.pipeline.indexer
+from core.pipeline.indexer import Indexer
+from core.pipeline.scanner import reconcile
 from tests.core.test_indexer import store, tagger  # noqa: F401 - fixtures
 from tests.fakes import fake_model
 
@@ -16,13 +16,13 @@ from tests.fakes import fake_model
 @pytest.fixture
 def decodes(monkeypatch) -> list[str]:
     seen: list[str] = []
-    real = core.indexer.decode
+    real = core.pipeline.indexer.decode
 
     def counting(path, **kwargs):
         seen.append(Path(path).name)  # the test photos' names are unique
         return real(path, **kwargs)
 
-    monkeypatch.setattr(core.indexer, "decode", counting)
+    monkeypatch.setattr(core.pipeline.indexer, "decode", counting)
     return seen
 
 
@@ -44,7 +44,7 @@ def test_photos_shown_first_are_decoded_before_the_rest(real_album, store, tagge
 
 
 def test_a_new_screen_replaces_the_one_asked_before_while_the_queue_runs(store, tagger):
-    from core.store import PhotoRow
+    from core.db.store import PhotoRow
 
     indexer = Indexer(Path("."), store, lambda: fake_model(store, tagger))
     rows = [PhotoRow(i, f"{i}.jpg", 1, 1, None, None, None, None, "pending", None, None)

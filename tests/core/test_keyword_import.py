@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.enrich import Enricher
-from core.indexer import Indexer
-from core.keywords import MAX_NEW_LABELS_PER_FILE, import_keywords
+from core.pipeline.enrich import Enricher
+from core.pipeline.indexer import Indexer
+from core.pipeline.keywords import MAX_NEW_LABELS_PER_FILE, import_keywords
 from core.library import Library
-from core.sidecars import _EMPTY_PACKET, read_keywords
-from core.tagstore import TagStore
+from core.media.sidecars import _EMPTY_PACKET, read_keywords
+from core.db.tagstore import TagStore
 from tests.fakes import fake_model
 
 pytest.importorskip("pyexiv2")

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import labels
+from core import label_ops as labels
 from core.errors import VocabularyError
-from core.keywords import LabelIndex
+from core.pipeline.keywords import LabelIndex
 from core.library import Library
-from core.policy import CONFIRMED, REJECTED
-from core.sidecars import Keywords, read_keywords, write_keywords
-from core.tagstore import Scored, VerdictChange
+from core.labels.policy import CONFIRMED, REJECTED
+from core.media.sidecars import Keywords, read_keywords, write_keywords
+from core.db.tagstore import Scored, VerdictChange
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 
 from core.library import Library
 from core.paths import leaves_album, write_refusal
-from core.scanner import OUTSIDE_LINK
-from core.sidecars import read_keywords
+from core.pipeline.scanner import OUTSIDE_LINK
+from core.media.sidecars import read_keywords
 from tests.core.test_paths import index_with_fake_model
 
 pyexiv2 = pytest.importorskip("pyexiv2")

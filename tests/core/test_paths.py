@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.enrich import Enricher
-from core.indexer import Indexer
+from core.pipeline.enrich import Enricher
+from core.pipeline.indexer import Indexer
 from core.library import Library
 from core.paths import from_db, readable, to_db
 from tests.fakes import fake_model

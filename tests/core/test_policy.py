@@ -1,8 +1,8 @@
-"""LabelPolicy: exactly the on/has semantics stated in core/policy.py's docstring."""
+"""LabelPolicy: exactly the on/has semantics stated in core/labels/policy.py's docstring."""
 
 from __future__ import annotations
 
-from core.policy import CONFIRMED, NO_VERDICT, REJECTED, Evidence, LabelPolicy
+from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED, Evidence, LabelPolicy
 
 # animal(1) ─ dog(2) ─ poodle(3)
 #          └ cat(4)

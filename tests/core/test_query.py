@@ -10,7 +10,7 @@ import time
 import pytest
 
 from core.errors import QueryError
-from core.query import MAX_DEPTH, MAX_TERMS, LabelResolver, compile_query
+from core.search.query import MAX_DEPTH, MAX_TERMS, LabelResolver, compile_query
 
 LABELS = {"animal": 1, "dog": 2, "cat": 3, "beach": 4, "people": 5, "sports car": 6, "t-shirt": 7}
 ALIASES = {"kitty": "cat", "puppy": "dog", "persons": "people"}

@@ -11,13 +11,14 @@ import pyexiv2
 import pytest
 from PIL import Image
 
-from core import browse, ratings
-from core.enrich import Enricher
+from core import browse
+from core.db import ratings
+from core.pipeline.enrich import Enricher
 from core.errors import QueryError
 from core.library import Library
-from core.schema import MIGRATIONS
-from core.sidecars import sidecar_path
-from core.tagstore import Scored
+from core.db.schema import MIGRATIONS
+from core.media.sidecars import sidecar_path
+from core.db.tagstore import Scored
 
 
 @pytest.fixture

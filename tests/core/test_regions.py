@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from core.imaging import to_model_input
-from core.model import prior_label_names
-from core.tagger import Backbone, PriorHead, Tagger
-from core.vocabulary import Vocabulary
+from core.media.imaging import to_model_input
+from core.model.active import prior_label_names
+from core.model.tagger import Backbone, PriorHead, Tagger
+from core.labels.vocabulary import Vocabulary
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +61,7 @@ def test_regional_evidence_is_cached_and_rescoring_matches(tagger: Tagger,
 
 
 def test_settings_override_the_constants_only_when_given() -> None:
-    from core import regions
+    from core.model import regions
 
     torch.manual_seed(0)
     classifier = torch.nn.Linear(16, 10)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import browse, review
+from core import browse
+from core.search import review
 from core.browse import Order, Scope
 from core.library import Library
-from core.policy import CONFIRMED, REJECTED
-from core.tagstore import Scored, VerdictChange
+from core.labels.policy import CONFIRMED, REJECTED
+from core.db.tagstore import Scored, VerdictChange
 
 
 @pytest.fixture

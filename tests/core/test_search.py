@@ -7,10 +7,10 @@ import random
 import numpy as np
 import pytest
 
-from core.policy import CONFIRMED, REJECTED
-from core.query import compile_query
-from core.search import SearchEngine
-from core.tagstore import Scored, TagStore, VerdictChange
+from core.labels.policy import CONFIRMED, REJECTED
+from core.search.query import compile_query
+from core.search.engine import SearchEngine
+from core.db.tagstore import Scored, TagStore, VerdictChange
 
 LABELS = [("animal", None, 0.5), ("dog", "animal", 0.4), ("cat", "animal", 0.3),
           ("beach", None, 0.5), ("people", None, 0.5)]
@@ -42,7 +42,7 @@ def store(tmp_path_factory) -> TagStore:
 
 
 def label_resolver(store: TagStore):
-    from core.query import LabelResolver
+    from core.search.query import LabelResolver
 
     by_name = {r.name: r.id for r in store.labels()}
     return LabelResolver(lambda w: by_name.get(w.lower()))
@@ -97,7 +97,7 @@ def test_a_write_invalidates_the_cache(store):
 
 
 def test_mask_set_operations_equal_numpys():
-    from core.search import _intersect, _minus, _union
+    from core.search.engine import _intersect, _minus, _union
 
     rng = np.random.default_rng(3)
     for trial in range(200):

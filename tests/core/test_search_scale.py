@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import search
-from core.policy import CONFIRMED
-from core.search import ORDERS, SearchEngine
-from core.tagstore import VerdictChange
+from core.search import engine as search
+from core.labels.policy import CONFIRMED
+from core.search.engine import ORDERS, SearchEngine
+from core.db.tagstore import VerdictChange
 from tests.core.test_search import QUERIES, label_resolver, store  # noqa: F401 - the fixture
 
 
 @pytest.mark.parametrize("order", list(ORDERS))
 def test_a_large_result_filtered_through_the_display_order_equals_sorting_its_ranks(
         store, order, monkeypatch):
-    from core.query import parse_query
+    from core.search.query import parse_query
 
     engine = SearchEngine(store.db)
     ids = engine.evaluate(parse_query("-beach", label_resolver(store)))

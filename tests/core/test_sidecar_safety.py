@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import VocabularyError
-from core.keywords import clean_name
+from core.pipeline.keywords import clean_name
 from core.library import Library
-from core.sidecars import read_keywords, sidecars_of
+from core.media.sidecars import read_keywords, sidecars_of
 from tests.core.test_paths import index_with_fake_model
 
 pyexiv2 = pytest.importorskip("pyexiv2")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.keywords import LabelIndex, clean_name, import_keywords
+from core.pipeline.keywords import LabelIndex, clean_name, import_keywords
 from core.library import Library
-from core.policy import CONFIRMED, REJECTED
-from core.sidecars import (
+from core.labels.policy import CONFIRMED, REJECTED
+from core.media.sidecars import (
     HIERARCHICAL,
     SUBJECT,
     TAGS_LIST,
@@ -23,7 +23,7 @@ from core.sidecars import (
     sidecars_of,
     write_keywords,
 )
-from core.tagstore import VerdictChange
+from core.db.tagstore import VerdictChange
 
 pyexiv2 = pytest.importorskip("pyexiv2")
 

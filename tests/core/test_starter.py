@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from core.library import Library
-from core.model import prior_head, usable_starter
-from core.starter import load_starter, starter_path
-from core.vocabulary import Vocabulary
-from core.weights import DEFAULT_BACKBONE
+from core.model.active import prior_head, usable_starter
+from core.model.starter import load_starter, starter_path
+from core.labels.vocabulary import Vocabulary
+from core.model.weights import DEFAULT_BACKBONE
 
 
 def test_the_shipped_starter_loads_and_names_vocabulary_labels() -> None:
@@ -53,7 +53,7 @@ def test_an_album_re_scores_when_the_starter_changes(real_album: Path, monkeypat
     with Library(real_album) as library:
         library.model()
         first = library.store.active_model().version
-    monkeypatch.setattr("core.model.load_starter", lambda path: None)
+    monkeypatch.setattr("core.model.active.load_starter", lambda path: None)
     with Library(real_album) as library:
         library.model()
         active = library.store.active_model()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.policy import CONFIRMED
-from core.tagstore import TagStore, VerdictChange
+from core.labels.policy import CONFIRMED
+from core.db.tagstore import TagStore, VerdictChange
 
 
 @pytest.fixture

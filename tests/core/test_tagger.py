@@ -1,4 +1,4 @@
-"""core.tagger: backbone features, the prior and linear heads, and the Tagger, on real photos."""
+"""core.model.tagger: backbone features, the prior and linear heads, and the Tagger, on real photos."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from core.errors import ModelLoadError
-from core.imaging import to_model_input
-from core.tagger import Backbone, LinearHead, PriorHead, Tagger, pick_device
-from core.weights import DEFAULT_BACKBONE, DEFAULT_WEIGHTS_SHA256
+from core.media.imaging import to_model_input
+from core.model.tagger import Backbone, LinearHead, PriorHead, Tagger, pick_device
+from core.model.weights import DEFAULT_BACKBONE, DEFAULT_WEIGHTS_SHA256
 from tests.conftest import SKIMAGE_SAMPLES, foolbox_photos, skimage_photo
 
 CAT_CLASSES = list(range(281, 286))
@@ -154,7 +154,7 @@ def test_prior_head_scores_real_photos(
     tagger = Tagger(backbone, _prior_head())
     assert tagger.label_names == ("cat", "animal")
     features, scores = tagger.run(batch)
-    # pooled features, then one regional value per prior label (core.regions)
+    # pooled features, then one regional value per prior label (core.model.regions)
     assert features.shape == (len(batch), 1280 + 2) and features.dtype == np.float32
     assert tagger.feature_dim == 1282 and tagger.feature_key.startswith(backbone.id + "+")
     assert scores.shape == (len(batch), 2) and scores.dtype == np.float32

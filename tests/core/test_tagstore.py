@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from core.errors import StoreError
-from core.policy import CONFIRMED, NO_VERDICT, REJECTED
-from core.schema import MIGRATIONS
-from core.tagstore import Scored, TagStore, VerdictChange
+from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
+from core.db.schema import MIGRATIONS
+from core.db.tagstore import Scored, TagStore, VerdictChange
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""core.thumbnails: real JPEG files in a cache folder under tmp_path, from several threads."""
+"""core.media.thumbnails: real JPEG files in a cache folder under tmp_path, from several threads."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.imaging import decode, make_thumbnail
-from core.thumbnails import ThumbnailCache
+from core.media.imaging import decode, make_thumbnail
+from core.media.thumbnails import ThumbnailCache
 from tests.conftest import skimage_photo
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import VocabularyError
 from core.resources import assets_dir
-from core.vocabulary import (
+from core.labels.vocabulary import (
     IMAGENET_MAP_FILE,
     VOCABULARY_FILE,
     Label,
@@ -592,8 +592,8 @@ def test_real_outdoor_photos_get_an_outdoor_label_and_an_indoor_one_does_not(
     pytest.importorskip("torch")
     from PIL import Image
 
-    from core.imaging import to_model_input
-    from core.tagger import Backbone
+    from core.media.imaging import to_model_input
+    from core.model.tagger import Backbone
     from tests.conftest import foolbox_photos
 
     photos = {path.stem: path for path, _ in foolbox_photos()}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core.watcher import FolderWatcher
+from core.pipeline.watcher import FolderWatcher
 from tests.conftest import skimage_photo
 
 DEADLINE = 10.0  # seconds; only reached when something is wrong

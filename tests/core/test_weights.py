@@ -1,4 +1,4 @@
-"""core.weights: the bundled EfficientNet-Lite0 weights and local checkpoints, on real photos."""
+"""core.model.weights: the bundled EfficientNet-Lite0 weights and local checkpoints, on real photos."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import timm
 import torch
 from PIL import Image
 
-from core import weights
+from core.model import weights
 from core.errors import ModelLoadError
-from core.imaging import to_model_input
-from core.weights import (
+from core.media.imaging import to_model_input
+from core.model.weights import (
     DEFAULT_BACKBONE,
     DEFAULT_WEIGHTS_SHA256,
     DEFAULT_WEIGHTS_TENSORS,
@@ -341,7 +341,7 @@ def test_packaged_backbone_classifies_foolbox_imagenet_photos(
 
 
 def test_packaged_backbone_loads_through_the_tagger_by_name() -> None:
-    from core.tagger import Backbone
+    from core.model.tagger import Backbone
 
     backbone = Backbone.load("tf_efficientnet_lite1", device="cpu")
     assert backbone.id == "tf_efficientnet_lite1@77cc7160d37b"

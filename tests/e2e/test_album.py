@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.library import Library
-from core.model import ModelChoice
+from core.model.active import ModelChoice
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +93,7 @@ def test_verdicts_survive_full_reindex_and_a_model_change(indexed, tmp_path):
     import torch
     from safetensors.torch import save_file
 
-    from core.weights import load_backbone_module
+    from core.model.weights import load_backbone_module
 
     module, _ = load_backbone_module()
     state = {k: v + 1e-3 * torch.randn_like(v) if v.is_floating_point() else v

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from core.imaging import decode, to_model_input
+from core.media.imaging import decode, to_model_input
 from core.library import Library
-from core.policy import Evidence
+from core.labels.policy import Evidence
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def test_fast_and_naive_paths_give_the_same_tags(tmp_path, real_photo_paths):
         _, fast_scores = model.tagger.run(fast)
         _, naive_scores = model.tagger.run(naive)
         policy = library.store.policy()
-    # regional evidence is rescaled by 1 / (1 - core.regions.FLOOR) ~ 1.8, so resampling
+    # regional evidence is rescaled by 1 / (1 - core.model.regions.FLOOR) ~ 1.8, so resampling
     # differences grow by that much on the few labels where it decides
     assert np.abs(fast_scores - naive_scores).max() < 0.1
     assert np.abs(fast_scores - naive_scores).mean() < 0.002

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.scanner import OUTSIDE_LINK
+from core.pipeline.scanner import OUTSIDE_LINK
 from tests.core.test_corrupt_tiff import corrupt_tiff
 from tests.core.test_indexer import _bomb_png
 from tests.core.test_keyword_import import sidecar_with
@@ -38,7 +38,7 @@ LATIN1 = os.fsdecode(b"caf\xe9.png")
 MEMORY_CAP_MB = 2000
 
 CHILD = r"""
-import contextlib, io, json, os, resource, sys
+import contextlib, io, json, os, sys
 outside, album, report = sys.argv[1:4]
 touched = []
 
@@ -60,7 +60,11 @@ for name, argv in (("index", ["index", album, "--json", "--no-faces"]),
         code = main(argv)
     results[name] = {"code": code, "out": out.getvalue()}
 results["touched"] = touched
-results["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+# VmHWM: this process's own peak (getrusage's ru_maxrss survives exec, so a large parent
+# such as a whole pytest run would be counted too)
+with open("/proc/self/status") as status:
+    results["peak_mb"] = next(int(line.split()[1]) for line in status
+                              if line.startswith("VmHWM:")) // 1024
 with open(report, "w") as file:
     json.dump(results, file)
 """

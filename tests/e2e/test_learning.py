@@ -20,7 +20,7 @@ from core.library import Library
 from core.versions import activate_version
 from tests.conftest import skimage_photo
 from trainer.__main__ import main as trainer_main
-from trainer.train import TrainOptions, train
+from trainer.album.train import TrainOptions, train
 
 pytestmark = pytest.mark.slow
 
@@ -216,7 +216,7 @@ def test_rescoring_only_the_changed_labels_equals_a_full_rescore(album: Path):
     label of every photo from scratch gives the same rows and the same tags."""
     import threading
 
-    from core.indexer import IndexSummary
+    from core.pipeline.indexer import IndexSummary
 
     train(album, TrainOptions(force=True))
     query_scores = ("SELECT photo_id, label_id, ROUND(score, 4), verdict FROM photo_labels "

@@ -10,20 +10,20 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.benchmark import BenchmarkConfig, format_table, main, prepare_splits, run
-from trainer.datasets import dataset_dir
-from trainer.heads import AttentionPoolingHead, learnable_parameters
-from trainer.metrics import f1_score
-from trainer.paper_protocol import (
+from trainer.papers.benchmark import BenchmarkConfig, format_table, main, prepare_splits, run
+from trainer.papers.datasets import dataset_dir
+from trainer.learning.heads import AttentionPoolingHead, learnable_parameters
+from trainer.learning.metrics import f1_score
+from trainer.papers.paper_protocol import (
     AttentionModel,
     BackboneUnavailableError,
     HeadSpec,
     build_model,
     load_backbone,
 )
-from trainer.published import published_rows
-from trainer.synth import SceneConfig, generate
-from trainer.synth_sources import SourceError, pip_backgrounds, pip_cutouts
+from trainer.papers.published import published_rows
+from trainer.papers.synth import SceneConfig, generate
+from trainer.papers.synth_sources import SourceError, pip_backgrounds, pip_cutouts
 
 TINY = dict(backbone="resnet10t", pretrained=False, img_size=64, epochs=2, batch_size=16,
             workers=0, device="cpu")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from trainer.datasets import (
+from trainer.papers.datasets import (
     DATASET_STATS,
     AnnotationDataset,
     DatasetFormatError,

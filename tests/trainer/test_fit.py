@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.fit import Batches, FitConfig, fit, held_out_loss, predict
-from trainer.heads import LinearProbe
+from trainer.learning.fit import Batches, FitConfig, fit, held_out_loss, predict
+from trainer.learning.heads import LinearProbe
 
 
 def _problem(n: int = 300, d: int = 8, labels: int = 3, seed: int = 0) -> Batches:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.nn.functional import binary_cross_entropy_with_logits
 
-from trainer.losses import (
+from trainer.learning.losses import (
     LOSS_NAMES,
     LossConfig,
     MultiLabelLoss,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from trainer.metrics import Metrics, average_precision, evaluate, f1_score
+from trainer.learning.metrics import Metrics, average_precision, evaluate, f1_score
 
 # label A: GT rows 0,1, predicted row 0 -> P 1, R 1/2
 # label B: GT row 2, predicted rows 2,3 -> P 1/2, R 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.missing import (
+from trainer.learning.missing import (
     conditional_frequencies,
     negative_confidence_weights,
     positive_class_weights,

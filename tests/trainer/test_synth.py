@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainer.datasets import read_split
-from trainer.synth import SceneConfig, compose_scene, generate, main, split_instances
-from trainer.synth_sources import (
+from trainer.papers.datasets import read_split
+from trainer.papers.synth import SceneConfig, compose_scene, generate, main, split_instances
+from trainer.papers.synth_sources import (
     Cutout,
     SourceError,
     fetch_debian,

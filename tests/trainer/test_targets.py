@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.policy import CONFIRMED, REJECTED, Evidence, LabelPolicy
-from core.store import LabelRow
-from core.tagstore import Scored, TagStore, VerdictChange
-from trainer.targets import (
+from core.labels.policy import CONFIRMED, REJECTED, Evidence, LabelPolicy
+from core.db.store import LabelRow
+from core.db.tagstore import Scored, TagStore, VerdictChange
+from trainer.album.targets import (
     LabelTree,
     TargetConfig,
     assign_folds,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from trainer.thresholds import DEFAULT_GRID, grid_counts, make_grid, mcc, tune_thresholds
+from trainer.learning.thresholds import DEFAULT_GRID, grid_counts, make_grid, mcc, tune_thresholds
 
 PAPER_GRID = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]
 

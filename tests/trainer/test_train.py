@@ -20,13 +20,13 @@ import torch
 
 import core.library
 from core.library import Library
-from core.model import ActiveModel
-from core.policy import CONFIRMED, REJECTED
-from core.tagger import LinearHead
-from core.tagstore import Scored, VerdictChange
+from core.model.active import ActiveModel
+from core.labels.policy import CONFIRMED, REJECTED
+from core.model.tagger import LinearHead
+from core.db.tagstore import Scored, VerdictChange
 from tests.fakes import FakeBackbone
 from trainer.__main__ import main as trainer_main
-from trainer.train import NothingToLearnError, TrainOptions, train
+from trainer.album.train import NothingToLearnError, TrainOptions, train
 
 DIM = 16
 

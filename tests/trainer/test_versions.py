@@ -9,9 +9,9 @@ import torch
 
 from core.errors import ModelVersionError, StoreError
 from core.library import Library
-from core.tagger import LinearHead
+from core.model.tagger import LinearHead
 from core.versions import find_version, rollback_target, servable
-from trainer.versions import (
+from trainer.album.versions import (
     F1_TOLERANCE,
     TrainingBusyError,
     decide,

@@ -1,0 +1,1 @@
+"""labels: see README "How it is built"."""

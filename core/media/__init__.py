@@ -1,0 +1,1 @@
+"""media: see README "How it is built"."""

@@ -1,0 +1,1 @@
+"""model: see README "How it is built"."""

@@ -1,0 +1,197 @@
+"""The trained head (model version >= 1): a correction on top of the prior, never a replacement.
+
+For label l and a photo with descriptor d (pooled features x, then regional evidence):
+
+    logit_l = alpha_l * logit(prior_l(d)) + w_l . u(x) + b_l,    u(x) = (x - mean) / |x - mean|
+
+``prior_l`` is the prior head's score (``core.model.tagger.PriorHead``, global and regional) for the
+labels it knows; ``alpha_l`` is 1 for them and 0 for labels the prior cannot see (sky, the user's
+own labels). A label nobody corrected keeps ``w = 0, b = 0`` and so exactly its prior score: what
+the ImageNet model knew survives training. Features are centred on the album's mean and
+L2-normalised, so a handful of confirmations moves a label along directions that mean something
+for this album.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.errors import ModelLoadError
+from core.model.regions import Regions
+from core.model.tagger import Backbone, PriorHead, _label_tuple, _read_safetensors
+
+logger = logging.getLogger(__name__)
+
+RESIDUAL_HEAD_FORMAT = "albumtag-residual-head/1"
+#: Prior scores are clamped to [EPS, 1 - EPS] before the logit.
+EPS = 1e-4
+
+
+def normalise(pooled: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """Centred, L2-normalised pooled features (the residual's input)."""
+    centred = pooled - mean
+    return centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
+
+
+def prior_logits(prior_scores: torch.Tensor) -> torch.Tensor:
+    """Logits of clamped prior scores."""
+    p = prior_scores.clamp(EPS, 1 - EPS)
+    return torch.log(p) - torch.log1p(-p)
+
+
+class ResidualHead:
+    """A prior head plus a per-label linear correction on normalised pooled features.
+
+    Args:
+        label_names: The labels it scores (the album's, user labels included).
+        prior: The prior head whose scores it corrects.
+        weight: (L, D) on normalised pooled features.
+        bias: (L,).
+        alpha: (L,) weight of the prior logit (0 where the prior has no column).
+        mean: (D,) the album's mean pooled feature at training time.
+        feature_key: ``Tagger.feature_key`` of the descriptors it was trained on.
+
+    Raises:
+        ValueError: Shapes or names disagree.
+    """
+
+    def __init__(self, label_names: Sequence[str], prior: PriorHead, weight: torch.Tensor,
+                 bias: torch.Tensor, alpha: torch.Tensor, mean: torch.Tensor,
+                 feature_key: str) -> None:
+        self.label_names = _label_tuple(label_names)
+        count = len(self.label_names)
+        if weight.ndim != 2 or weight.shape[0] != count:
+            raise ValueError(f"weight must be ({count}, D), got {tuple(weight.shape)}")
+        for name, tensor in (("bias", bias), ("alpha", alpha)):
+            if tuple(tensor.shape) != (count,):
+                raise ValueError(f"{name} must be ({count},), got {tuple(tensor.shape)}")
+        if tuple(mean.shape) != (weight.shape[1],):
+            raise ValueError(f"mean must be ({weight.shape[1]},), got {tuple(mean.shape)}")
+        if not feature_key:
+            raise ValueError("feature_key must name the descriptors the head was trained on")
+        self.prior = prior
+        self.regions: Regions | None = prior.regions
+        self.feature_key = feature_key
+        self.weight = weight.detach().to("cpu", torch.float32).contiguous().clone()
+        self.bias = bias.detach().to("cpu", torch.float32).clone()
+        self.alpha = alpha.detach().to("cpu", torch.float32).clone()
+        self.mean = mean.detach().to("cpu", torch.float32).clone()
+        index = {n: i for i, n in enumerate(prior.label_names)}
+        self.prior_column = torch.tensor([index.get(n, -1) for n in self.label_names])
+        self.alpha[self.prior_column < 0] = 0.0
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.weight.shape[1])
+
+    def check(self, backbone: Backbone, feature_key: str | None = None) -> None:
+        """Raise ModelLoadError unless the head fits ``backbone`` and its descriptors."""
+        self.prior.check(backbone)
+        key = feature_key or backbone.id
+        if self.feature_key != key:
+            raise ModelLoadError(f"head was trained on {self.feature_key}, not on {key}")
+        if self.feature_dim != backbone.feature_dim:
+            raise ModelLoadError(f"head expects {self.feature_dim} features, backbone gives "
+                                 f"{backbone.feature_dim}")
+
+    def prior_scores(self, backbone: Backbone, features: torch.Tensor) -> torch.Tensor:
+        """The prior's score (B, L) per label of this head (0 where the prior has none)."""
+        base = self.prior.scores(backbone, features)
+        column = self.prior_column.to(base.device)
+        picked = base[:, column.clamp_min(0)]
+        return torch.where(column[None, :] >= 0, picked, torch.zeros_like(picked))
+
+    def scores(self, backbone: Backbone, features: torch.Tensor) -> torch.Tensor:
+        """Scores (B, L) in [0, 1] from descriptors."""
+        with torch.inference_mode():
+            x = features.to(backbone.device, dtype=torch.float32)
+            base = prior_logits(self.prior_scores(backbone, x))
+            u = normalise(x[:, : self.feature_dim], self.mean.to(x.device))
+            logits = (self.alpha.to(x.device) * base + u @ self.weight.to(x.device).T
+                      + self.bias.to(x.device))
+            return torch.sigmoid(logits)
+
+    def save(self, path: Path) -> None:
+        """Write the head as safetensors, atomically."""
+        import safetensors.torch
+
+        path = Path(path)
+        metadata = {
+            "format": RESIDUAL_HEAD_FORMAT,
+            "labels": json.dumps(list(self.label_names), ensure_ascii=False),
+            "prior_labels": json.dumps(list(self.prior.label_names), ensure_ascii=False),
+            "backbone": self.feature_key,
+        }
+        tensors = {"weight": self.weight, "bias": self.bias, "alpha": self.alpha,
+                   "mean": self.mean}
+        data = safetensors.torch.save(tensors, metadata)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        logger.info("saved residual head (%d labels) to %s", len(self.label_names), path)
+
+    @classmethod
+    def load(cls, path: Path, prior: PriorHead) -> ResidualHead:
+        """Read a head written by ``save``; ``prior`` must be the head it was trained over.
+
+        Raises:
+            ModelLoadError: Missing file, wrong format, metadata, shapes or prior.
+        """
+        tensors, metadata = _read_safetensors(Path(path))
+        if metadata.get("format") != RESIDUAL_HEAD_FORMAT:
+            raise ModelLoadError(f"{path} is not an albumtag residual head")
+        if set(tensors) != {"weight", "bias", "alpha", "mean"}:
+            raise ModelLoadError(f"{path} must hold weight, bias, alpha and mean")
+        try:
+            labels = json.loads(metadata.get("labels", ""))
+            prior_labels = json.loads(metadata.get("prior_labels", ""))
+        except json.JSONDecodeError as exc:
+            raise ModelLoadError(f"{path}: label metadata is not JSON") from exc
+        if not isinstance(labels, list) or prior_labels != list(prior.label_names):
+            raise ModelLoadError(f"{path} was trained over another vocabulary's prior")
+        try:
+            head = cls(labels, prior, tensors["weight"], tensors["bias"], tensors["alpha"],
+                       tensors["mean"], metadata.get("backbone", ""))
+        except ValueError as exc:
+            raise ModelLoadError(f"{path}: {exc}") from exc
+        if not all(bool(torch.isfinite(t).all()) for t in tensors.values()):
+            raise ModelLoadError(f"{path}: weights are not finite")
+        return head
+
+
+def head_format(path: Path) -> str:
+    """The ``format`` metadata of a head file ('' when unreadable)."""
+    try:
+        return _read_safetensors(Path(path))[1].get("format", "")
+    except ModelLoadError:
+        return ""
+
+
+def zero_residual(label_names: Sequence[str], prior: PriorHead, dim: int,
+                  feature_key: str) -> ResidualHead:
+    """A residual head that reproduces the prior exactly (no correction yet)."""
+    count = len(tuple(label_names))
+    return ResidualHead(label_names, prior, torch.zeros(count, dim), torch.zeros(count),
+                        torch.ones(count), torch.zeros(dim), feature_key)
+
+
+def as_numpy(head: ResidualHead) -> dict[str, np.ndarray]:
+    """The head's parameters as numpy arrays (for reports and tests)."""
+    return {"weight": head.weight.numpy(), "bias": head.bias.numpy(),
+            "alpha": head.alpha.numpy(), "mean": head.mean.numpy()}

@@ -1,0 +1,130 @@
+"""The starter correction: what the prior learns, before any user, from labelled real photos.
+
+ImageNet has no class for sky, and its scene classes say "landscape" only now and then. The
+starter is a residual correction (the same form as ``core.model.residual``: the prior's logit plus
+``w . u(x) + b`` on centred, L2-normalised pooled features) fitted by
+``tools/build_starter.py`` on the *dev* part of the labelled photo set (``benchmarks/photoset``)
+for the labels where cross-validation on that part showed a gain; its thresholds were tuned
+there too. The holdout part only measures it. It ships as ``assets/starter.safetensors`` and
+applies only to the backbone (and cached-descriptor layout) it was fitted on.
+
+The prior head (model version 0) applies it to the labels it covers; user corrections are
+fitted on top of it like on the rest of the prior.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+
+STARTER_FORMAT = "albumtag-starter/1"
+STARTER_FILE = "starter.safetensors"
+EPS = 1e-4
+
+
+@dataclass(frozen=True)
+class Starter:
+    """A fitted correction for some labels.
+
+    Attributes:
+        labels: Label names it corrects.
+        weight: (S, D) on normalised pooled features.
+        bias: (S,).
+        alpha: (S,) 1 where the ImageNet prior scores the label, 0 where it cannot.
+        mean: (D,) mean pooled feature of the photos it was fitted on.
+        thresholds: Tuned threshold per label.
+        backbone: ``Backbone.id`` of the features it was fitted on.
+        digest: Names this starter (a change makes the album re-score its photos).
+    """
+
+    labels: tuple[str, ...]
+    weight: torch.Tensor
+    bias: torch.Tensor
+    alpha: torch.Tensor
+    mean: torch.Tensor
+    thresholds: dict[str, float]
+    backbone: str
+    digest: str
+
+    def apply(self, base: torch.Tensor, pooled: torch.Tensor, columns: torch.Tensor
+              ) -> torch.Tensor:
+        """Scores with the correction applied to ``columns`` (one per starter label) of
+        ``base`` (B, L) prior scores, from ``pooled`` (B, D) features."""
+        import torch
+
+        x = pooled.to(torch.float32)
+        centred = x - self.mean.to(x.device)
+        u = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
+        p = base[:, columns].clamp(EPS, 1 - EPS)
+        logit = self.alpha.to(x.device) * (torch.log(p) - torch.log1p(-p))
+        corrected = torch.sigmoid(logit + u @ self.weight.to(x.device).T
+                                  + self.bias.to(x.device))
+        out = base.clone()
+        out[:, columns] = corrected
+        return out
+
+
+def starter_path(folder: Path | None = None) -> Path:
+    """Where the starter ships (next to the vocabulary)."""
+    from core.resources import assets_dir
+
+    return (folder or assets_dir()) / STARTER_FILE
+
+
+def load_starter(path: Path) -> Starter | None:
+    """The starter at ``path``, or None (with a log line) when it is missing or unreadable."""
+    import safetensors
+    import torch
+
+    if not path.is_file():
+        return None
+    try:
+        with safetensors.safe_open(str(path), framework="pt", device="cpu") as handle:
+            meta = dict(handle.metadata() or {})
+            tensors = {key: handle.get_tensor(key) for key in ("weight", "bias", "alpha", "mean")}
+        if meta.get("format") != STARTER_FORMAT:
+            raise ValueError(f"format {meta.get('format')!r}")
+        labels = tuple(json.loads(meta["labels"]))
+        thresholds = {str(k): float(v) for k, v in json.loads(meta["thresholds"]).items()}
+        if tensors["weight"].shape != (len(labels), tensors["mean"].shape[0]):
+            raise ValueError("weight shape")
+        if not all(bool(torch.isfinite(t).all()) for t in tensors.values()):
+            raise ValueError("weights are not finite")
+    except Exception as exc:  # noqa: BLE001 - a broken starter must never stop the album
+        logger.warning("starter %s not used: %s", path, exc)
+        return None
+    return Starter(labels, tensors["weight"].float(), tensors["bias"].float(),
+                   tensors["alpha"].float(), tensors["mean"].float(), thresholds,
+                   meta.get("backbone", ""), meta.get("digest", ""))
+
+
+def save_starter(path: Path, starter: Starter, notes: dict) -> None:
+    """Write a starter (``tools/build_starter.py``)."""
+    import safetensors.torch
+
+    meta = {"format": STARTER_FORMAT, "labels": json.dumps(list(starter.labels)),
+            "thresholds": json.dumps(starter.thresholds), "backbone": starter.backbone,
+            "digest": starter.digest, "notes": json.dumps(notes)}
+    tensors = {"weight": starter.weight.contiguous(), "bias": starter.bias.contiguous(),
+               "alpha": starter.alpha.contiguous(), "mean": starter.mean.contiguous()}
+    path.write_bytes(safetensors.torch.save(tensors, meta))
+
+
+def digest_of(weight: np.ndarray, bias: np.ndarray, labels: tuple[str, ...]) -> str:
+    """A short name for a starter's content."""
+    import hashlib
+
+    h = hashlib.sha256("\n".join(labels).encode())
+    h.update(np.ascontiguousarray(weight, dtype=np.float32).tobytes())
+    h.update(np.ascontiguousarray(bias, dtype=np.float32).tobytes())
+    return h.hexdigest()[:10]

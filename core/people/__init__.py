@@ -1,0 +1,1 @@
+"""people: see README "How it is built"."""

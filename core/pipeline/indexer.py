@@ -1,0 +1,364 @@
+"""Index an album: scan → decode (worker threads) → batched inference → store.
+
+Incremental (only new and changed photos are decoded), resumable (each batch commits on its own,
+so a crash loses at most the batch in flight), cancellable between photos, and reporting
+progress through a callback. One decode feeds both the thumbnail and the model input.
+
+Two schedules (``pipeline``):
+
+- ``"shared"`` (the default on a CPU): decoding and model calls are tasks of the same worker
+  pool, one core each (torch limited to one thread per worker), so every core always has
+  single-threaded work and nothing is oversubscribed. On a small CPU torch's multi-threaded
+  team gains too little over one thread for a schedule that gives the model all the cores to
+  win (``benchmarks/bench_index.py`` measures it; README's "Speed and scale" has the figures).
+- ``"overlap"`` (the default on a GPU): the calling thread runs the model (its arithmetic is on
+  the device) while the workers decode up to two batches ahead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from core.pipeline.enrich import Enricher, Extra
+from core.errors import ImageError
+from core.media.imaging import decode, make_thumbnail, to_model_input
+from core.memory import release_free_memory
+from core.model.active import ActiveModel
+from core.paths import leaves_album, readable
+from core.pipeline.scanner import OUTSIDE_LINK, ScanReport, reconcile
+from core.db.store import PhotoRow
+from core.db.tagstore import Scored, TagStore
+from core.threads import on_one_core
+from core.media.thumbnails import ThumbnailCache
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where long work stands: ``phase`` is "scan", "tag" or "rescore"."""
+
+    phase: str
+    done: int
+    total: int
+    current: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class IndexSummary:
+    """The outcome of one indexing run."""
+
+    scan: ScanReport = field(default_factory=ScanReport)
+    tagged: int = 0
+    rescored: int = 0
+    errors: int = 0
+    error_reasons: Counter = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)  # photos tagged with something left out
+    seconds: float = 0.0
+    tag_seconds: float = 0.0
+    cancelled: bool = False
+
+    @property
+    def photos_per_second(self) -> float:
+        return self.tagged / self.tag_seconds if self.tag_seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "files": self.scan.files, "new": self.scan.new, "changed": self.scan.changed,
+            "moved": self.scan.moved, "missing": self.scan.missing,
+            "unchanged": self.scan.unchanged, "tagged": self.tagged, "rescored": self.rescored,
+            "errors": self.errors + self.scan.errors,
+            "error_reasons": dict(self.error_reasons), "seconds": round(self.seconds, 3),
+            "photos_per_second": round(self.photos_per_second, 2), "cancelled": self.cancelled,
+            "links_not_followed": list(self.scan.skipped_dirs), "warnings": self.warnings,
+        }
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    row: PhotoRow
+    width: int
+    height: int
+    taken_at: str | None
+    content_hash: str
+    pixels: np.ndarray  # uint8 (3, S, S)
+    extra: Extra = Extra()  # faces and keywords (core.pipeline.enrich)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    row: PhotoRow
+    reason: str
+
+
+#: Batch sizes when none is asked for: small batches stay in a CPU's caches (2 cores, one
+#: thread per worker: batch 8 and 16 ran at 38.6 and 36.0 photos/s, 32 at 30.6, and the whole
+#: index ran as fast with 8 as with 16; benchmarks/bench_index.py); a GPU wants large ones.
+CPU_BATCH: int = 16
+DEVICE_BATCH: int = 64
+PIPELINES = ("auto", "shared", "overlap")
+
+
+class Indexer:
+    """Keeps one album's store in line with its folder and its active model."""
+
+    def __init__(self, root: Path, store: TagStore, model: Callable[[], ActiveModel],
+                 thumbnails: ThumbnailCache | None = None, *, workers: int | None = None,
+                 batch_size: int | None = None, enricher: Enricher | None = None,
+                 pipeline: str = "auto") -> None:
+        if pipeline not in PIPELINES:
+            raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, not {pipeline!r}")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, not {batch_size}")
+        self.root = Path(root)
+        self._real_root = os.path.realpath(self.root)
+        self.store = store
+        self._model_factory = model
+        self._model: ActiveModel | None = None
+        self.thumbnails = thumbnails
+        self.workers = workers or max(1, os.cpu_count() or 1)
+        self._batch_size = batch_size
+        self.pipeline = pipeline
+        self.enricher = enricher or Enricher(store)
+        self._batches = 0
+        self._first: tuple[int, ...] = ()
+
+    def show_first(self, photo_ids: Iterable[int]) -> None:
+        """Photos a viewer shows now: those still waiting are decoded before the rest.
+
+        Callable from any thread (the window calls it as the grid scrolls); it takes effect
+        within the decodes already queued (two batches). Replaces the previous call's photos.
+        """
+        self._first = tuple(int(i) for i in photo_ids)
+
+    def _in_order(self, rows: list[PhotoRow]) -> Iterator[PhotoRow]:
+        """``rows`` in order, except that those :meth:`show_first` names come first."""
+        left = {r.id: r for r in rows}
+        rest = iter(rows)
+        asked: tuple[int, ...] | None = None
+        wanted: deque[int] = deque()
+        while left:
+            if self._first is not asked:
+                asked = self._first
+                wanted = deque(i for i in asked if i in left)
+            while wanted and wanted[0] not in left:
+                wanted.popleft()
+            if wanted:
+                yield left.pop(wanted.popleft())
+                continue
+            row = next(rest, None)
+            if row is None:
+                return
+            if left.pop(row.id, None) is not None:
+                yield row
+
+    def _on_cpu(self, model: ActiveModel) -> bool:
+        device = getattr(getattr(model.tagger, "backbone", None), "device", None)
+        return device is None or getattr(device, "type", "cpu") == "cpu"
+
+    def schedule(self, model: ActiveModel) -> tuple[str, int]:
+        """The pipeline and batch size a run with ``model`` uses (``auto`` resolved)."""
+        on_cpu = self._on_cpu(model)
+        pipeline = self.pipeline if self.pipeline != "auto" else (
+            "shared" if on_cpu else "overlap")
+        batch = self._batch_size or (CPU_BATCH if on_cpu else DEVICE_BATCH)
+        return pipeline, batch
+
+    @property
+    def model(self) -> ActiveModel:
+        """The active model, loaded on first use (so an up-to-date album never loads torch)."""
+        if self._model is None:
+            self._model = self._model_factory()
+        return self._model
+
+    def run(self, progress: ProgressCallback | None = None,
+            cancel: threading.Event | None = None, *, full: bool = False) -> IndexSummary:
+        """Scan the folder, re-score photos of an older model, tag new and changed photos.
+
+        ``full`` decodes and tags every photo again (verdicts are kept, as always).
+        """
+        started = time.perf_counter()
+        summary = IndexSummary()
+        report = progress or (lambda p: None)
+        cancel = cancel or threading.Event()
+        report(Progress("scan", 0, 0))
+        summary.scan = reconcile(self.root, self.store)
+        if full:
+            self.store.mark_pending("status IN ('ok', 'error')")
+        report(Progress("scan", summary.scan.files, summary.scan.files))
+        if not cancel.is_set():
+            self.rescore(summary, report, cancel)
+        if not cancel.is_set():
+            self.tag_pending(summary, report, cancel)
+        summary.cancelled = cancel.is_set()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    # -- re-scoring from cached features --------------------------------------------------
+    def rescore(self, summary: IndexSummary, report: ProgressCallback,
+                cancel: threading.Event, changed: Sequence[int] | None = None) -> None:
+        """Photos scored by another model version get new scores from their cached features.
+
+        ``changed`` (label ids), when the caller knows it, names the only labels whose scores
+        differ from the previous version's: the rest of each photo's rows are left alone.
+        """
+        active = self.store.active_model()
+        if active is None:
+            return
+        stale = self.store.photos(
+            "status = 'ok' AND (model_version IS NULL OR model_version != ?)", (active.version,)
+        )
+        if not stale:
+            return
+        model = self.model
+        ids, blobs = self.store.features(model.backbone_id, [p.id for p in stale])
+        without = sorted({p.id for p in stale} - set(ids))
+        if without:  # features of another backbone: these photos must be decoded again
+            for photo in self.store.photos_by_ids(without):
+                self.store.update_file(photo.id, path=photo.path, size=photo.size,
+                                       mtime_ns=photo.mtime_ns, status="pending")
+        for start in range(0, len(ids), 1024):
+            if cancel.is_set():
+                return
+            chunk = ids[start : start + 1024]
+            feats = np.stack([np.frombuffer(b, dtype="<f2") for b in blobs[start : start + 1024]])
+            scores = model.tagger.score_features(feats.astype(np.float32))
+            scores, label_ids = self.enricher.rescored(chunk, scores, model.label_ids)
+            self.store.record_rescored(chunk, scores, label_ids, model.version, only=changed)
+            summary.rescored += len(chunk)
+            report(Progress("rescore", summary.rescored, len(ids)))
+
+    # -- decoding and tagging -------------------------------------------------------------
+    def tag_pending(self, summary: IndexSummary, report: ProgressCallback,
+                    cancel: threading.Event) -> None:
+        """Decode and tag every pending photo, newest first (those a viewer shows first)."""
+        pending = self.store.photos("status = 'pending'", order="mtime_ns DESC, id")
+        if not pending:
+            return
+        model = self.model
+        pipeline, batch_size = self.schedule(model)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="albumtag-decode") as pool:
+            running: deque[tuple[list[_Prepared], Future]] = deque()  # "shared" model calls
+
+            def tag(batch: list[_Prepared]) -> None:
+                pixels = np.stack([b.pixels for b in batch])
+                if pipeline == "shared":
+                    running.append((batch, pool.submit(on_one_core, model.tagger.run, pixels)))
+                else:
+                    self._record(batch, model.tagger.run(pixels), model, summary)
+
+            def collect(wait: int) -> None:
+                """Store finished model calls, waiting while more than ``wait`` are running."""
+                while running and (len(running) > wait or running[0][1].done()):
+                    batch, future = running.popleft()
+                    self._record(batch, future.result(), model, summary)
+
+            decoded = self._decoded(pending, pool, model, batch_size)
+            batch: list[_Prepared] = []
+            try:
+                for done, item in enumerate(decoded, start=1):
+                    if isinstance(item, _Failed):
+                        self.store.record_error(item.row.id, item.reason)
+                        summary.errors += 1
+                        summary.error_reasons[item.reason.split(":")[0]] += 1
+                    else:
+                        batch.append(item)
+                    if len(batch) >= batch_size:
+                        tag(batch)
+                        batch = []
+                    collect(wait=2)
+                    report(Progress("tag", done, len(pending), item.row.path))
+                    if cancel.is_set():
+                        break
+                else:
+                    if batch:
+                        tag(batch)
+            finally:
+                decoded.close()
+                collect(wait=0)  # batches already handed to the model are stored, even on cancel
+        summary.tag_seconds += time.perf_counter() - started
+
+    def _decoded(self, rows: list[PhotoRow], pool: ThreadPoolExecutor, model: ActiveModel,
+                 batch_size: int) -> Iterator[_Prepared | _Failed]:
+        """Decoded photos in order, with decodes kept up to two batches ahead."""
+        queue: deque[Future] = deque()
+        todo = self._in_order(rows)
+        try:
+            while True:
+                while len(queue) < batch_size * 2 and (row := next(todo, None)) is not None:
+                    queue.append(pool.submit(self._prepare, row, model.input_size,
+                                             model.crop_pct))
+                if not queue:
+                    return
+                yield queue.popleft().result()
+        finally:
+            for future in queue:
+                future.cancel()
+
+    def _prepare(self, row: PhotoRow, size: int, crop_pct: float) -> _Prepared | _Failed:
+        path = self.root / row.path
+        if leaves_album(self._real_root, path):  # a link changed since the scan
+            return _Failed(row, OUTSIDE_LINK)
+        try:
+            decoded = decode(path, min_side=max(256, round(size / crop_pct)))
+            self._save_thumbnail(row, decoded.image)
+            pixels = to_model_input(decoded.image, size=size, crop_pct=crop_pct)
+            extra = self.enricher.inspect(path, decoded.image)
+        except ImageError as exc:
+            return _Failed(row, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad photo never stops the run
+            logger.exception("unexpected failure on %s", path)
+            return _Failed(row, f"internal error: {type(exc).__name__}: {exc}")
+        return _Prepared(row, decoded.width, decoded.height, decoded.taken_at,
+                         decoded.content_hash, pixels, extra)
+
+    def _save_thumbnail(self, row: PhotoRow, image: Image.Image) -> None:
+        """A thumbnail that cannot be written (disk full, read-only folder) is only logged."""
+        if self.thumbnails is None or self.thumbnails.get(row.path, row.size, row.mtime_ns):
+            return
+        try:
+            self.thumbnails.put(row.path, row.size, row.mtime_ns,
+                                make_thumbnail(image, self.thumbnails.size))
+        except OSError as exc:
+            logger.warning("cannot save the thumbnail of %s: %s", row.path, exc)
+
+    def _record(self, batch: list[_Prepared], result: tuple[np.ndarray, np.ndarray],
+                model: ActiveModel, summary: IndexSummary) -> None:
+        """Store one batch's model output (with people scores and imported keywords)."""
+        features, scores = result
+        scores, label_ids = self.enricher.merge(scores, model.label_ids, [b.extra for b in batch])
+        results = [
+            Scored(b.row.id, b.width, b.height, b.taken_at, b.content_hash, scores[i],
+                   features[i], b.extra.faces)
+            for i, b in enumerate(batch)
+        ]
+        paths = {b.row.id: b.row.path for b in batch}
+
+        def warn(photo_id: int, message: str) -> None:
+            summary.warnings.append(f"{readable(paths[photo_id])}: {message}")
+
+        # One transaction: a run killed here leaves the photos pending, so their keywords
+        # are read again, and no labels without the verdicts that made them.
+        with self.store.db.write():
+            self.store.record_scores(results, label_ids, model.backbone_id, model.version)
+            self.enricher.imported(list(paths), [b.extra for b in batch], warn)
+        summary.tagged += len(batch)
+        self._batches += 1
+        if self._batches % 4 == 0:  # hand freed heap back to the OS now and then
+            release_free_memory()
+

@@ -1,0 +1,1 @@
+"""search: see README "How it is built"."""

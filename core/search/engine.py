@@ -1,0 +1,221 @@
+"""Fast search: each term is one indexed SQL lookup, combined as sorted id arrays.
+
+A search over 100,000 photos must answer in milliseconds even when it matches most of them
+("animal"). Joining every match back to the photos table and sorting it in SQL costs a few
+microseconds per photo; instead each term of the parsed query (:mod:`core.search.query`) fetches its
+photo ids with one parameterised statement (a range of the ``photo_tags`` primary key for a
+label), the boolean structure is evaluated with numpy set operations, and the result is put in
+display order with a cached rank array (or, for a large result, by filtering the cached display
+order through a membership mask). Each term's ids are cached too, so that refining a search
+repeats no lookup. The caches are keyed on SQLite's ``data_version``, so any commit — from this
+process or another — invalidates them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from core.search.query import And, Everything, LabelResolver, Leaf, Node, Not, parse_query
+from core.db.store import VISIBLE, Database
+
+logger = logging.getLogger(__name__)
+
+#: Display orders: SQL ORDER BY over ``photos p``.
+ORDERS = {
+    "taken": "p.taken_at IS NULL, p.taken_at DESC, p.mtime_ns DESC, p.id DESC",
+    "newest": "p.mtime_ns DESC, p.id DESC",
+    "oldest": "p.taken_at IS NULL, p.taken_at, p.mtime_ns, p.id",
+    "name": "p.path COLLATE NOCASE, p.id",
+}
+
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+#: Ids the per-term cache of a snapshot may hold (8 bytes each): 32 MB.
+TERM_CACHE_IDS = 4_000_000
+#: A result at least this share of the album is put in order by filtering the cached display
+#: order through a membership mask (linear) rather than by sorting its ranks.
+_MASK_SHARE = 1 / 16
+_MASK_FLOOR = 1000  # ... and holds more ids than this
+
+
+class _Snapshot:
+    """Visible photo ids, display orders and term results, valid for one ``data_version`` of
+    one connection."""
+
+    def __init__(self, version: object) -> None:
+        self.version = version
+        self.universe: np.ndarray | None = None
+        self.ranks: dict[str, np.ndarray] = {}
+        self.orders: dict[str, np.ndarray] = {}  # visible ids in each display order
+        self.terms: dict[tuple[str, tuple], np.ndarray] = {}  # a term's sorted ids
+        self.term_ids = 0
+
+
+class SearchEngine:
+    """Evaluates searches for one album database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._local = threading.local()
+
+    def _snapshot(self) -> _Snapshot:
+        conn = self.db.read()
+        if conn is getattr(self.db, "_writer", None):
+            # Inside a write on this thread: the writer's own commits do not move its
+            # data_version, so nothing read here is kept.
+            return _Snapshot(None)
+        version = (id(conn), conn.execute("PRAGMA data_version").fetchone()[0])
+        snap = getattr(self._local, "snap", None)
+        if snap is None or snap.version != version:
+            snap = _Snapshot(version)
+            self._local.snap = snap
+        return snap
+
+    def _ids(self, sql: str, params: tuple = ()) -> np.ndarray:
+        """Sorted unique ids selected (as column ``id``) by ``sql``."""
+        ids = self._concat(sql, params)
+        if len(ids) > 1 and not np.all(ids[1:] > ids[:-1]):  # a key range comes sorted already
+            ids = np.unique(ids)
+        return ids
+
+    def _term(self, sql: str, params: tuple = ()) -> np.ndarray:
+        """A search term's ids, kept until the album changes (read-only: shared).
+
+        At a million photos one label's key range is most of a search's time (``animal``:
+        650,000 rows), and a person refining a search repeats its terms; the cache holds up to
+        :data:`TERM_CACHE_IDS` ids and starts over when full.
+        """
+        snap = self._snapshot()
+        key = (sql, params)
+        ids = snap.terms.get(key)
+        if ids is None:
+            ids = self._ids(sql, params)
+            ids.flags.writeable = False
+            if snap.term_ids + len(ids) > TERM_CACHE_IDS:
+                snap.terms.clear()
+                snap.term_ids = 0
+            if len(ids) <= TERM_CACHE_IDS:
+                snap.terms[key] = ids
+                snap.term_ids += len(ids)
+        return ids
+
+    def _concat(self, sql: str, params: tuple = ()) -> np.ndarray:
+        # One string from SQLite instead of one Python tuple per row: about 4x faster for
+        # tens of thousands of ids. The order of the subquery is kept.
+        text = self.db.read().execute(f"SELECT group_concat(id) FROM ({sql})", params
+                                      ).fetchone()[0]
+        if not text:
+            return _EMPTY
+        return np.fromstring(text, dtype=np.int64, sep=",")
+
+    def universe(self) -> np.ndarray:
+        """Ids of every visible photo, sorted."""
+        snap = self._snapshot()
+        if snap.universe is None:
+            snap.universe = self._ids(f"SELECT id FROM photos WHERE {VISIBLE}")
+        return snap.universe
+
+    def _rank(self, order: str) -> tuple[np.ndarray, np.ndarray]:
+        """The rank of every id in a display order, and the visible ids in that order."""
+        snap = self._snapshot()
+        rank = snap.ranks.get(order)
+        if rank is None:
+            ordered = self._concat(
+                f"SELECT p.id AS id FROM photos p WHERE p.{VISIBLE} ORDER BY {ORDERS[order]}")
+            size = int(ordered.max()) + 1 if len(ordered) else 1
+            rank = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+            rank[ordered] = np.arange(len(ordered))
+            snap.ranks[order] = rank
+            snap.orders[order] = ordered
+        return rank, snap.orders[order]
+
+    def evaluate(self, node: Node) -> np.ndarray:
+        """Sorted ids of the visible photos matching a parsed query."""
+        universe = self.universe()
+        return _intersect(_evaluate(node, self._term, universe), universe)
+
+    def ordered(self, ids: np.ndarray, order: str = "taken") -> np.ndarray:
+        """``ids`` in display order (ids of photos that are not visible go last)."""
+        if order not in ORDERS:
+            raise ValueError(f"unknown order {order!r}; known: {', '.join(ORDERS)}")
+        rank, everything = self._rank(order)
+        inside = ids[ids < len(rank)]
+        if len(inside) >= _MASK_SHARE * len(everything) and len(inside) > _MASK_FLOOR:
+            # A large result: the display order filtered through a membership mask, linear
+            # (sorting 650,000 ranks at a million photos took longer than the search).
+            shown = everything[_mask(inside, len(rank))[everything]]
+            if len(shown) == len(inside):
+                return shown
+        return inside[np.argsort(rank[inside], kind="stable")]
+
+    def search(self, text: str, labels: LabelResolver, order: str = "taken") -> np.ndarray:
+        """Ids of the photos matching ``text``, in display order.
+
+        Raises:
+            QueryError: the search cannot be parsed or names an unknown label.
+        """
+        return self.ordered(self.evaluate(parse_query(text, labels)), order)
+
+
+def _evaluate(node: Node, fetch: Callable[[str, tuple], np.ndarray],
+              universe: np.ndarray) -> np.ndarray:
+    if isinstance(node, Leaf):
+        return fetch(node.ids_sql, node.params)
+    if isinstance(node, Everything):
+        return universe
+    if isinstance(node, Not):
+        return _minus(universe, _evaluate(node.part, fetch, universe))
+    if isinstance(node, And):
+        # A AND NOT B is A minus B: the complement of B (most of a million photos) is never
+        # built. The positive parts first, then each negative one is taken away.
+        positive = [p for p in node.parts if not isinstance(p, Not)]
+        negative = [p.part for p in node.parts if isinstance(p, Not)]
+        result = _evaluate(positive[0], fetch, universe) if positive else universe
+        for part in positive[1:]:
+            if not len(result):
+                return result
+            result = _intersect(result, _evaluate(part, fetch, universe))
+        for part in negative:
+            if not len(result):
+                return result
+            result = _minus(result, _evaluate(part, fetch, universe))
+        return result
+    result = _evaluate(node.parts[0], fetch, universe)
+    for part in node.parts[1:]:
+        result = _union(result, _evaluate(part, fetch, universe))
+    return result
+
+
+# Set operations on sorted unique id arrays through a membership mask over the id range: photo
+# ids are dense integers, so this is linear where numpy's set functions sort (``animal -dog``
+# on 100,000 photos: one pass instead of sorting 83,000 ids).
+def _mask(ids: np.ndarray, size: int) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    mask[ids[ids < size]] = True
+    return mask
+
+
+def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not len(a) or not len(b):
+        return _EMPTY
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    return small[_mask(large, int(small[-1]) + 1)[small]]
+
+
+def _minus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not len(a) or not len(b):
+        return a
+    return a[~_mask(b, int(a[-1]) + 1)[a]]
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not len(a) or not len(b):
+        return a if len(b) == 0 else b
+    mask = _mask(a, max(int(a[-1]), int(b[-1])) + 1)
+    mask[b] = True
+    return np.flatnonzero(mask).astype(np.int64, copy=False)

@@ -1,0 +1,1 @@
+"""album: see README "How it is built"."""

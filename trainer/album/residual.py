@@ -1,0 +1,177 @@
+"""The album's default training run: a residual head over the prior, fitted only where the user spoke.
+
+1. **loading** — cached descriptors, the active model's scores, the user's verdicts
+   (``trainer.album.targets``); the prior's scores are recomputed from the descriptors.
+2. **training** — ``trainer.learning.residual_fit`` for every label with a verified entry; labels nobody
+   judged keep the prior exactly (weight 0, bias 0), labels the prior cannot see and nobody
+   taught stay off.
+3. **thresholds** — per trained label, the positive-unlabelled estimate aiming at a stated
+   precision; every other label keeps the threshold it has now.
+4. **evaluating** — out-of-fold decisions on the verified tags against the active version's
+   stored scores, with how many photos and labels that rests on and a per-label table.
+5. **saving**, 6. **rescoring** — as ``trainer.album.train`` (champion/challenger, atomic version).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from core.library import Library
+from core.model.residual import EPS, ResidualHead
+from core.model.tagger import PriorHead
+from trainer.album.evaluation import summary
+from trainer.learning.residual_fit import Fitted, ResidualConfig, fit_residual, normalised_features
+from trainer.album.targets import TrainingData
+
+logger = logging.getLogger(__name__)
+
+#: Below this many photos with verified tags, the before/after comparison is flagged.
+FEW_PHOTOS = 20
+
+
+@dataclass(frozen=True)
+class ResidualRun:
+    """What a residual fit produced, ready to save and report."""
+
+    head: ResidualHead
+    thresholds: dict[str, float]
+    before: dict
+    after: dict
+    labels: list[dict]
+    warning: str
+
+
+class NotReadyError(ValueError):
+    """The album's cached descriptors predate regional evidence: index it again."""
+
+
+def prior_of(library: Library) -> PriorHead:
+    """The prior head the active model uses or corrects."""
+    head = library.model().tagger.head
+    prior = head if isinstance(head, PriorHead) else getattr(head, "prior", None)
+    if not isinstance(prior, PriorHead):
+        raise NotReadyError("the active version is an old linear head: run "
+                            "`albumtag models --activate 0` or index with --full first")
+    return prior
+
+
+def train_residual(library: Library, data: TrainingData, config: ResidualConfig,
+                   columns: NDArray[np.int64] | None = None) -> ResidualRun:
+    """Fit the residual head on ``data``; ``columns`` limits fitting to those labels."""
+    model = library.model()
+    backbone, prior = model.tagger.backbone, prior_of(library)
+    if data.backbone != model.backbone_id:
+        raise NotReadyError("cached features are from another model: index the album first")
+    dim = backbone.feature_dim
+    with torch.inference_mode():
+        base = prior.scores(backbone, torch.from_numpy(data.features)).numpy()
+    names = data.tree.names
+    index = {n: i for i, n in enumerate(prior.label_names)}
+    prior_col = np.array([index.get(n, -1) for n in names])
+    has_prior = prior_col >= 0
+    prior_all = np.where(has_prior[None, :], base[:, np.maximum(prior_col, 0)], 0.0)
+    t = data.targets
+    trained = np.flatnonzero(t.verified.any(axis=0)) if columns is None else columns
+    mean, u_all = normalised_features(data.features[:, :dim])
+    weight = np.zeros((len(names), dim), dtype=np.float32)
+    bias = np.where(has_prior, 0.0, np.log(EPS / (1 - EPS))).astype(np.float32)
+    thresholds = {n: float(data.old_thresholds[j]) for j, n in enumerate(names)}
+    labels: list[dict] = []
+    before: dict = {}
+    after: dict = {}
+    if trained.size:
+        fitted = fit_residual(u_all, prior_all[:, trained].astype(np.float32),
+                              has_prior[trained], t.targets[:, trained], t.verified[:, trained],
+                              config)
+        weight[trained], bias[trained] = fitted.weight, fitted.bias
+        for i, j in enumerate(trained):
+            if np.isfinite(fitted.thresholds[i]):
+                thresholds[names[j]] = float(fitted.thresholds[i])
+        before, after = _compare(data, fitted, trained, thresholds)
+        labels = _label_report(data, fitted, trained, prior_all, has_prior, u_all, thresholds)
+    head = ResidualHead(names, prior, torch.from_numpy(weight), torch.from_numpy(bias),
+                        torch.from_numpy(has_prior.astype(np.float32)), mean,
+                        model.backbone_id)
+    photos = int(t.verified[:, trained].any(axis=1).sum()) if trained.size else 0
+    warning = (f"only {photos} photos with your verdicts: too few to judge the change "
+               f"(about {FEW_PHOTOS} or more are needed)" if photos < FEW_PHOTOS else "")
+    return ResidualRun(head, thresholds, before, after, labels, warning)
+
+
+def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
+    """Labels whose scores may differ between the active head and ``new``; None = all.
+
+    A label the new head leaves untouched (no correction, the prior's own logit) scores as
+    the prior did; one the prior cannot see and nobody taught stays below the store's floor.
+    Against an older residual head, a label is unchanged when both leave it untouched.
+    """
+    def untouched(head: ResidualHead) -> dict[str, bool]:
+        plain = (head.weight.abs().sum(dim=1) == 0).numpy()
+        alpha, bias = head.alpha.numpy(), head.bias.numpy()
+        prior_like = plain & (alpha == 1) & (bias == 0)
+        silent = plain & (alpha == 0) & (bias <= np.log(EPS / (1 - EPS)) + 1e-6)
+        return {n: bool(p or q) for n, p, q in zip(head.label_names, prior_like, silent,
+                                                   strict=True)}
+
+    mine = untouched(new)
+    if isinstance(old, PriorHead):
+        theirs = {n: True for n in new.label_names}
+    elif isinstance(old, ResidualHead) and old.prior.label_names == new.prior.label_names:
+        theirs = untouched(old)
+    else:
+        return None
+    return {n for n in new.label_names if not (mine[n] and theirs.get(n, False))}
+
+
+def _compare(data: TrainingData, fitted: Fitted, trained: NDArray[np.int64],
+             thresholds: dict[str, float]) -> tuple[dict, dict]:
+    """Active version vs out-of-fold decisions, on the verified entries of trained labels."""
+    problem = fitted.problem
+    rows = problem.rows
+    mask = problem.verified
+    keep = mask.any(axis=1)
+    if not keep.any():
+        return {}, {}
+    rows, mask = rows[keep], mask[keep]
+    y = data.targets.targets[np.ix_(rows, trained)] > 0.5
+    old = data.old_scores[np.ix_(rows, trained)]
+    old_t = data.old_thresholds[trained]
+    new = fitted.oof[keep]
+    new_t = np.array([thresholds[data.tree.names[j]] for j in trained])
+    before = summary(y, old, mask, decided=old >= old_t[None, :])
+    after = summary(y, new, mask, decided=new >= new_t[None, :])
+    return before, after
+
+
+def _label_report(data: TrainingData, fitted: Fitted, trained: NDArray[np.int64],
+                  prior_all: NDArray[np.float64], has_prior: NDArray[np.bool_],
+                  u_all: torch.Tensor, thresholds: dict[str, float]) -> list[dict]:
+    """Per trained label: evidence, threshold and how many photos it tags before/after."""
+    t = data.targets
+    with torch.no_grad():
+        p0 = np.clip(prior_all[:, trained], EPS, 1 - EPS)
+        offset = np.where(has_prior[trained][None, :], np.log(p0) - np.log1p(-p0), 0.0)
+        logits = (torch.from_numpy(offset.astype(np.float32))
+                  + u_all @ torch.from_numpy(fitted.weight).T + torch.from_numpy(fitted.bias))
+        new_scores = torch.sigmoid(logits).numpy()
+    report = []
+    for i, j in enumerate(trained):
+        name = data.tree.names[j]
+        ver = t.verified[:, j]
+        pos = int((ver & (t.targets[:, j] > 0.5)).sum())
+        neg = int((ver & (t.targets[:, j] <= 0.5)).sum())
+        report.append({
+            "label": name, "confirmed": pos, "rejected": neg,
+            "source": "confirm-only" if neg == 0 else "verified",
+            "threshold": round(thresholds[name], 3),
+            "estimated_precision": round(float(fitted.estimated_precision[i]), 3),
+            "estimated_recall": round(float(fitted.estimated_recall[i]), 3),
+            "tagged_before": int((data.old_scores[:, j] >= data.old_thresholds[j]).sum()),
+            "tagged_after": int((new_scores[:, i] >= thresholds[name]).sum()),
+        })
+    return report

@@ -1,0 +1,207 @@
+"""Teach mode's child process: one label refitted live while the user answers.
+
+``python -m trainer teach ALBUM --label NAME`` loads the album's cached features once, keeps them
+normalised in memory, and then reads one JSON command per line on stdin:
+
+* ``{"cmd": "refit"}`` — re-read the verdicts (the window has stored new ones in the album
+  database), refit the label (``trainer.learning.residual_fit.fit_residual`` on that one column) and
+  answer one line::
+
+      {"event": "fitted", "label": str, "threshold": float, "queue": [photo id, ...],
+       "scores": [float, ...], "confirmed": int, "rejected": int, "likely": int,
+       "seconds": float}
+
+  The queue holds the photos nobody judged for the label: first those the model now thinks
+  likely (score at or above the threshold, most likely first), then the rest nearest the
+  threshold first. ``likely`` counts the unjudged photos at or above the threshold.
+* ``{"cmd": "quit"}`` — answer ``{"event": "bye"}`` and exit.
+
+The first line, before any command, is ``{"event": "ready", "label": str, "photos": int}``
+(or ``{"event": "error", "message": str}`` and exit status 2). A bad command line gets
+``{"event": "error", ...}`` and the child carries on. Nothing is written to the album: the
+background retrain is what makes a lasting version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import IO
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from core.library import Library
+from core.model.residual import EPS
+from core.db.training_data import verdict_facts
+from trainer.album.residual import prior_of
+from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features
+from trainer.album.targets import TargetConfig, TrainingData, build_targets, load_training_data
+from trainer.album.train import NothingToLearnError
+
+logger = logging.getLogger(__name__)
+
+#: Most photo ids sent back in one queue.
+QUEUE_LENGTH = 300
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One refit's answer."""
+
+    label: str
+    threshold: float
+    queue: list[int]
+    scores: list[float]
+    confirmed: int
+    rejected: int
+    likely: int
+    seconds: float
+
+    def event(self) -> dict:
+        return {"event": "fitted", "label": self.label, "threshold": self.threshold,
+                "queue": self.queue, "scores": self.scores, "confirmed": self.confirmed,
+                "rejected": self.rejected, "likely": self.likely,
+                "seconds": round(self.seconds, 3)}
+
+
+class Teacher:
+    """One label of one album, with the album's features cached between refits."""
+
+    def __init__(self, library: Library, label: str,
+                 config: ResidualConfig = ResidualConfig()) -> None:
+        self.library = library
+        self.config = config
+        data = gather_any(library)
+        names = [n.lower() for n in data.tree.names]
+        if label.lower() not in names:
+            raise NothingToLearnError(f"no label called {label!r}")
+        self.column = names.index(label.lower())
+        self.label = data.tree.names[self.column]
+        self.data = data
+        self._row = {int(p): i for i, p in enumerate(data.photo_ids)}
+        self._col = {int(lab): j for j, lab in enumerate(data.tree.ids)}
+        _, self.u_all = normalised_features(data.features[:, :self._feature_dim()])
+        self.prior, self.has_prior = self._prior_column()
+        self.threshold = float(data.old_thresholds[self.column])
+
+    def _feature_dim(self) -> int:
+        return int(self.library.model().tagger.backbone.feature_dim)
+
+    def _prior_column(self) -> tuple[NDArray[np.float32], bool]:
+        """The prior's score of the label on every photo (zeros when it cannot see it)."""
+        model = self.library.model()
+        prior = prior_of(self.library)
+        if self.label not in prior.label_names:
+            return np.zeros((len(self.data.photo_ids), 1), np.float32), False
+        with torch.inference_mode():
+            base = prior.scores(model.tagger.backbone,
+                                torch.from_numpy(self.data.features)).numpy()
+        return base[:, [prior.label_names.index(self.label)]].astype(np.float32), True
+
+    def _targets(self) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        """The label's targets and verified entries from the verdicts stored now."""
+        d = self.data
+        verdicts = np.zeros(d.old_scores.shape, dtype=np.int8)
+        for fact in verdict_facts(self.library.store):
+            i, j = self._row.get(fact.photo_id), self._col.get(fact.label_id)
+            if i is not None and j is not None:
+                verdicts[i, j] = fact.verdict
+        t = build_targets(d.tree, verdicts, d.old_scores, d.old_thresholds, TargetConfig())
+        c = self.column
+        return t.targets[:, [c]], t.verified[:, [c]]
+
+    def refit(self) -> Fit:
+        """Refit from the verdicts in the database now; rank the unjudged photos."""
+        started = time.perf_counter()
+        targets, verified = self._targets()
+        positives = int((verified[:, 0] & (targets[:, 0] > 0.5)).sum())
+        negatives = int((verified[:, 0] & (targets[:, 0] <= 0.5)).sum())
+        if positives:
+            fitted = fit_residual(self.u_all, self.prior, np.array([self.has_prior]), targets,
+                                  verified, self.config)
+            scores = self._scores(fitted.weight, fitted.bias)
+            if np.isfinite(fitted.thresholds[0]):
+                self.threshold = float(fitted.thresholds[0])
+        else:
+            scores = self.prior[:, 0] if self.has_prior else self.data.old_scores[:, self.column]
+        manual = manual_threshold(self.library, self.label)
+        threshold = manual if manual is not None else self.threshold
+        queue = rank(scores, verified[:, 0], threshold)[:QUEUE_LENGTH]
+        likely = int(((scores >= threshold) & ~verified[:, 0]).sum())
+        return Fit(self.label, round(threshold, 3),
+                   [int(self.data.photo_ids[i]) for i in queue],
+                   [round(float(scores[i]), 4) for i in queue], positives, negatives, likely,
+                   time.perf_counter() - started)
+
+    def _scores(self, weight: NDArray[np.float32], bias: NDArray[np.float32]
+                ) -> NDArray[np.float32]:
+        with torch.no_grad():
+            logits = self.u_all @ torch.from_numpy(weight).T + torch.from_numpy(bias)
+            if self.has_prior:
+                p0 = np.clip(self.prior, EPS, 1 - EPS)
+                logits = logits + torch.from_numpy((np.log(p0) - np.log1p(-p0)))
+            return torch.sigmoid(logits).numpy()[:, 0]
+
+
+def rank(scores: NDArray[np.float32], verified: NDArray[np.bool_], threshold: float
+         ) -> NDArray[np.int64]:
+    """Unjudged rows: above the threshold most likely first, then the rest nearest it first."""
+    open_rows = np.flatnonzero(~verified)
+    s = scores[open_rows]
+    above = s >= threshold
+    first = open_rows[above][np.argsort(-s[above], kind="stable")]
+    rest = open_rows[~above][np.argsort(threshold - s[~above], kind="stable")]
+    return np.concatenate([first, rest]).astype(np.int64)
+
+
+def manual_threshold(library: Library, label: str) -> float | None:
+    """A threshold the user set by hand for the label, if the store knows of one."""
+    getter = getattr(library.store, "manual_thresholds", None)
+    if getter is None:
+        return None
+    return getter().get(label.lower())
+
+
+def gather_any(library: Library) -> TrainingData:
+    """The album's training data; an album without any verdict yet still gets a queue."""
+    try:
+        return load_training_data(library.store, TargetConfig())
+    except ValueError as exc:
+        raise NothingToLearnError(str(exc)) from None
+
+
+def serve(album: str, label: str, data_dir: str | None, stdin: IO[str], stdout: IO[str]) -> int:
+    """The child's loop (see the module docstring); returns the exit status."""
+    def emit(obj: dict) -> None:
+        stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        stdout.flush()
+
+    with Library(album, data_dir) as library:
+        try:
+            teacher = Teacher(library, label)
+        except (NothingToLearnError, ValueError) as exc:
+            emit({"event": "error", "message": str(exc)})
+            return 2
+        emit({"event": "ready", "label": teacher.label, "photos": len(teacher.data.photo_ids)})
+        for line in stdin:
+            try:
+                command = json.loads(line).get("cmd")
+            except (json.JSONDecodeError, AttributeError):
+                emit({"event": "error", "message": f"not a command: {line.strip()[:80]}"})
+                continue
+            if command == "quit":
+                emit({"event": "bye"})
+                return 0
+            if command != "refit":
+                emit({"event": "error", "message": f"unknown command {command!r}"})
+                continue
+            try:
+                emit(teacher.refit().event())
+            except Exception as exc:  # noqa: BLE001 - the window shows it; the child lives on
+                logger.exception("refit failed")
+                emit({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
+    return 0

@@ -1,0 +1,1 @@
+"""learning: see README "How it is built"."""

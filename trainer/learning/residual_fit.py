@@ -1,0 +1,269 @@
+"""Fit the album's residual head (``core.model.residual``) from verdicts: few examples, mostly confirmations.
+
+For each label the user worked on (any verified entry, hierarchy applied), one logistic model
+on centred, L2-normalised pooled features learns a correction ``w . u(x) + b`` on top of the
+prior's logit. Rows are the photos with verdicts plus a seeded sample of the others:
+
+* verified entries: target 1 or 0, weight 1;
+* photos nobody judged for that label are *unlabelled*, never plain negatives:
+  - a label the prior knows: target = the prior's own score, weight ``unlabelled_weight``
+    (the correction stays small where the user said nothing);
+  - a label the prior cannot see (sky, the user's own labels): target 0, with the unlabelled
+    rows together weighing as much as the label's positives (positive-unlabelled learning:
+    the unlabelled are mostly, not all, negatives; ranking is what is learned here, the
+    threshold below turns it into tags).
+
+All labels are fitted jointly with L-BFGS (the problems are separable; one run solves them all),
+with an L2 penalty on ``w``. The loss comes from ``trainer.learning.losses`` (default ``asl``, the
+asymmetric loss; any other is selectable).
+
+Thresholds come from out-of-fold scores: the rows (unlabelled sample included) are dealt into
+folds, and each fold's rows are scored by a model fitted on the others. For a label with ``k``
+out-of-fold positive scores, recall at threshold t is estimated as ``r(t)``, the share of them
+at or above t. Among the unlabelled photos, ``n_U(t)`` score at or above t; if ``m`` of them are
+positives scored like the confirmed ones, ``n_U(t) >= m r(t)`` for every t, so
+``m_hat = min_t n_U(t) / r(t)`` (over t with r(t) >= 0.4) bounds ``m``. The estimated precision
+at t is ``(k + m_hat) r(t) / (k r(t) + n_U(t) + rejected above t)``, and the threshold is the
+lowest one that reaches ``target_precision`` — aiming at a stated precision, never a fixed 0.5.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from core.model.residual import EPS, normalise
+from trainer.learning.losses import multilabel_loss
+
+logger = logging.getLogger(__name__)
+
+#: Thresholds are picked on this grid.
+GRID = np.round(np.arange(0.02, 0.99, 0.01), 2)
+
+
+@dataclass(frozen=True)
+class ResidualConfig:
+    """How corrections are fitted.
+
+    Attributes:
+        loss: A loss name of ``trainer.learning.losses`` (default ``asl``: asymmetric).
+        l2: Penalty on the correction's weights (features are unit length).
+        unlabelled_sample: Most photos without verdicts used as unlabelled rows.
+        unlabelled_weight: Weight of a prior-known label's own score on an unlabelled row.
+        unlabelled_balance: For a label the prior cannot see, the unlabelled rows together
+            weigh this many times its positives.
+        folds: Folds for out-of-fold scores.
+        iterations: L-BFGS iterations per fit.
+        target_precision: Precision the threshold of a trained label aims at.
+        min_recall: Smallest estimated recall a threshold may keep.
+        seed: Seed of the sample and the folds.
+    """
+
+    loss: str = "asl"
+    l2: float = 3e-2
+    unlabelled_sample: int = 2000
+    unlabelled_weight: float = 0.3
+    unlabelled_balance: float = 1.0
+    folds: int = 5
+    iterations: int = 30
+    target_precision: float = 0.7
+    min_recall: float = 0.4
+    objective: str = "precision"
+    seed: int = 0
+
+
+@dataclass
+class LabelProblem:
+    """Aligned arrays for the labels being fitted.
+
+    Attributes:
+        u: (R, D) normalised pooled features of the rows.
+        offset: (R, C) prior logit times alpha (0 for labels the prior cannot see).
+        targets: (R, C) in [0, 1].
+        weights: (R, C) >= 0.
+        verified: (R, C) the user's own entries.
+        rows: (R,) row indices into the album's photo arrays.
+    """
+
+    u: torch.Tensor
+    offset: torch.Tensor
+    targets: torch.Tensor
+    weights: torch.Tensor
+    verified: NDArray[np.bool_]
+    rows: NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted correction for C labels, thresholds and evidence."""
+
+    weight: NDArray[np.float32]  # (C, D)
+    bias: NDArray[np.float32]  # (C,)
+    thresholds: NDArray[np.float64]  # (C,)
+    oof: NDArray[np.float32]  # (R, C) out-of-fold scores of the problem's rows
+    problem: LabelProblem
+    estimated_precision: NDArray[np.float64]
+    estimated_recall: NDArray[np.float64]
+    seconds: float
+
+
+def build_problem(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: NDArray[np.bool_],
+                  targets: NDArray[np.float32], verified: NDArray[np.bool_],
+                  config: ResidualConfig) -> LabelProblem:
+    """Rows and weights for labels given as columns.
+
+    Args:
+        u_all: (N, D) normalised pooled features of every photo.
+        prior: (N, C) the prior's scores (ignored where ``has_prior`` is False).
+        has_prior: (C,) whether the prior scores the label.
+        targets: (N, C) verified targets (hierarchy applied); only read where verified.
+        verified: (N, C) which entries the user verified.
+    """
+    rng = np.random.default_rng(config.seed)
+    judged = np.flatnonzero(verified.any(axis=1))
+    others = np.setdiff1d(np.arange(u_all.shape[0]), judged)
+    if others.size > config.unlabelled_sample:
+        others = np.sort(rng.choice(others, config.unlabelled_sample, replace=False))
+    rows = np.concatenate([judged, others]).astype(np.int64)
+    ver = verified[rows]
+    p0 = np.clip(prior[rows], EPS, 1 - EPS)
+    y = np.where(ver, targets[rows], np.where(has_prior[None, :], p0, 0.0)).astype(np.float32)
+    positives = (ver & (targets[rows] > 0.5)).sum(axis=0)
+    unlabelled = (~ver).sum(axis=0)
+    balance = config.unlabelled_balance * positives / np.maximum(unlabelled, 1)
+    w_unl = np.where(has_prior, config.unlabelled_weight, balance)
+    w = np.where(ver, 1.0, w_unl[None, :]).astype(np.float32)
+    offset = np.where(has_prior[None, :], np.log(p0) - np.log1p(-p0), 0.0).astype(np.float32)
+    return LabelProblem(u_all[rows], torch.from_numpy(offset), torch.from_numpy(y),
+                        torch.from_numpy(w), ver, rows)
+
+
+def solve(problem: LabelProblem, subset: NDArray[np.int64], config: ResidualConfig
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight (C, D) and bias (C,) fitted on the rows ``subset`` of ``problem``."""
+    u, off = problem.u[subset], problem.offset[subset]
+    y, w = problem.targets[subset], problem.weights[subset]
+    total = w.sum(dim=0).clamp_min(1e-6)
+    count = y.shape[1]
+    weight = torch.zeros(count, u.shape[1], requires_grad=True)
+    bias = torch.zeros(count, requires_grad=True)
+    optimiser = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=config.iterations,
+                                  history_size=10, line_search_fn="strong_wolfe",
+                                  tolerance_change=1e-6, tolerance_grad=1e-5)
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        logits = off + u @ weight.T + bias
+        element = multilabel_loss(logits, y, kind=config.loss, weight=w, reduction="none")
+        loss = (element.sum(dim=0) / total).sum() + config.l2 * (weight * weight).sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return weight.detach(), bias.detach()
+
+
+def predict(problem: LabelProblem, subset: NDArray[np.int64], weight: torch.Tensor,
+            bias: torch.Tensor) -> NDArray[np.float32]:
+    """Scores (len(subset), C) of rows of the problem."""
+    with torch.no_grad():
+        logits = problem.offset[subset] + problem.u[subset] @ weight.T + bias
+        return torch.sigmoid(logits).numpy()
+
+
+def assign_folds(problem: LabelProblem, k: int, seed: int) -> NDArray[np.int64]:
+    """A fold per row: positives of each label spread evenly, the rest at random."""
+    rng = np.random.default_rng(seed + 1)
+    n = len(problem.rows)
+    folds = rng.integers(0, k, size=n)
+    positive = problem.verified & (problem.targets.numpy() > 0.5)
+    order = np.argsort(positive.sum(axis=0))  # rarest label first
+    done = np.zeros(n, dtype=bool)
+    for column in order:
+        members = np.flatnonzero(positive[:, column] & ~done)
+        members = members[rng.permutation(members.size)]
+        start = int(rng.integers(k))
+        folds[members] = (start + np.arange(members.size)) % k
+        done[members] = True
+    return folds.astype(np.int64)
+
+
+def fit_residual(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: NDArray[np.bool_],
+                 targets: NDArray[np.float32], verified: NDArray[np.bool_],
+                 config: ResidualConfig = ResidualConfig()) -> Fitted:
+    """Fit corrections for the label columns given, with out-of-fold thresholds."""
+    started = time.perf_counter()
+    problem = build_problem(u_all, prior, has_prior, targets, verified, config)
+    n_rows = len(problem.rows)
+    positives = (problem.verified & (problem.targets.numpy() > 0.5)).sum(axis=0)
+    k = int(min(config.folds, max(2, positives.max(initial=0))))
+    folds = assign_folds(problem, k, config.seed)
+    oof = np.zeros(tuple(problem.targets.shape), dtype=np.float32)
+    for fold in range(k):
+        held = np.flatnonzero(folds == fold)
+        train = np.flatnonzero(folds != fold)
+        if held.size == 0 or train.size == 0:
+            continue
+        weight, bias = solve(problem, train, config)
+        oof[held] = predict(problem, held, weight, bias)
+    weight, bias = solve(problem, np.arange(n_rows), config)
+    unlabelled_total = (~verified).sum(axis=0)
+    thresholds, precision, recall = pu_thresholds(problem, oof, unlabelled_total, config)
+    return Fitted(weight.numpy(), bias.numpy(), thresholds, oof, problem, precision, recall,
+                  time.perf_counter() - started)
+
+
+def pu_thresholds(problem: LabelProblem, oof: NDArray[np.float32],
+                  unlabelled_total: NDArray[np.int64], config: ResidualConfig
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per label: the lowest threshold whose estimated precision reaches the target.
+
+    Returns:
+        thresholds, estimated precision and estimated recall at them (see the module docs).
+    """
+    y = problem.targets.numpy()
+    count = y.shape[1]
+    out = np.full(count, np.nan)
+    precision, recall = np.zeros(count), np.zeros(count)
+    for c in range(count):
+        ver = problem.verified[:, c]
+        pos = oof[ver & (y[:, c] > 0.5), c]
+        neg = oof[ver & (y[:, c] <= 0.5), c]
+        unl = oof[~ver, c]
+        if pos.size == 0:
+            continue
+        scale = unlabelled_total[c] / max(unl.size, 1)
+        r = (pos[None, :] >= GRID[:, None]).mean(axis=1)
+        n_u = (unl[None, :] >= GRID[:, None]).sum(axis=1) * scale
+        n_n = (neg[None, :] >= GRID[:, None]).sum(axis=1)
+        usable = r >= config.min_recall
+        if not usable.any():
+            usable = r > 0
+        if not usable.any():
+            out[c] = float(min(GRID[-1], pos.max()))
+            continue
+        m_hat = float(np.min(n_u[usable] / r[usable]))
+        k = pos.size
+        tp = (k + m_hat) * r
+        est = np.where(r > 0, tp / np.maximum(k * r + n_u + n_n, 1e-9), 0.0)
+        if config.objective == "f1":
+            f1 = np.where(usable, 2 * est * r / np.maximum(est + r, 1e-9), -1.0)
+            i = int(np.argmax(f1))
+        else:
+            ok = usable & (est >= config.target_precision)
+            i = (int(np.flatnonzero(ok)[0]) if ok.any()
+                 else int(np.argmax(np.where(usable, est, -1))))
+        out[c], precision[c], recall[c] = float(GRID[i]), float(est[i]), float(r[i])
+    return out, precision, recall
+
+
+def normalised_features(pooled: NDArray[np.float32]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The album's mean pooled feature and every photo's normalised features."""
+    x = torch.from_numpy(np.ascontiguousarray(pooled, dtype=np.float32))
+    mean = x.mean(dim=0)
+    return mean, normalise(x, mean)
