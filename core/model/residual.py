@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +24,13 @@ import torch
 
 from core.errors import ModelLoadError
 from core.model.regions import Regions
-from core.model.tagger import Backbone, PriorHead, _label_tuple, _read_safetensors
+from core.model.tagger import (
+    Backbone,
+    PriorHead,
+    _label_tuple,
+    _read_safetensors,
+    write_atomically,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -133,17 +137,7 @@ class ResidualHead:
         tensors = {"weight": self.weight, "bias": self.bias, "alpha": self.alpha,
                    "mean": self.mean}
         data = safetensors.torch.save(tensors, metadata)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, data)
         logger.info("saved residual head (%d labels) to %s", len(self.label_names), path)
 
     @classmethod

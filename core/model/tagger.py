@@ -376,17 +376,7 @@ class LinearHead:
             "format": LINEAR_HEAD_FORMAT,
         }
         data = safetensors.torch.save({"weight": self.weight, "bias": self.bias}, metadata)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, data)
         logger.info("saved linear head (%d labels) to %s", len(self.label_names), path)
 
     @classmethod
@@ -415,6 +405,22 @@ class LinearHead:
         if not (torch.isfinite(head.weight).all() and torch.isfinite(head.bias).all()):
             raise ModelLoadError(f"{path}: weights are not finite")
         return head
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a synced temp file and a rename: a reader sees the
+    old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -17,16 +17,6 @@ from core.media.sidecars import Keywords, read_keywords, write_keywords
 from core.db.tagstore import Scored, VerdictChange
 
 
-@pytest.fixture
-def library(tmp_path) -> Library:
-    album = tmp_path / "album"
-    album.mkdir()
-    lib = Library(album)
-    lib.store.add_model(0, "fake@1", None, {}, {}, activate=True)
-    yield lib
-    lib.close()
-
-
 def _photo(lib: Library, path: str, **scores: float) -> int:
     pid = lib.store.add_photo(path, 100, 1)
     ids = lib.label_ids()

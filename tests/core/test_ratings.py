@@ -21,16 +21,6 @@ from core.media.sidecars import sidecar_path
 from core.db.tagstore import Scored
 
 
-@pytest.fixture
-def library(tmp_path) -> Library:
-    album = tmp_path / "album"
-    album.mkdir()
-    lib = Library(album)
-    lib.store.add_model(0, "fake@1", None, {}, {}, activate=True)
-    yield lib
-    lib.close()
-
-
 def _photo(lib: Library, name: str, colour: str = "red") -> int:
     Image.new("RGB", (16, 12), colour).save(lib.root / name)
     pid = lib.store.add_photo(name, (lib.root / name).stat().st_size, 1)

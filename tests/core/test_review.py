@@ -13,16 +13,6 @@ from core.labels.policy import CONFIRMED, REJECTED
 from core.db.tagstore import Scored, VerdictChange
 
 
-@pytest.fixture
-def library(tmp_path) -> Library:
-    album = tmp_path / "album"
-    album.mkdir()
-    lib = Library(album)
-    lib.store.add_model(0, "fake@1", None, {}, {}, activate=True)
-    yield lib
-    lib.close()
-
-
 def _photo(lib: Library, path: str, mtime: int, **scores: float) -> int:
     pid = lib.store.add_photo(path, 100, mtime)
     ids = lib.label_ids()
