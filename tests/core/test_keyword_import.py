@@ -41,18 +41,27 @@ def indexer(library: Library) -> Indexer:
                    library.thumbnails, batch_size=4, workers=2, enricher=enricher)
 
 
-def test_a_hundred_thousand_keywords_import_in_linear_time(tmp_path):
-    """Was quadratic: 1,000 keywords took 2.2 s and 3,000 took 15.7 s (hours for 100,000)."""
-    photo = photo_with_keywords(tmp_path / "album", "a.jpg", 100_000)
+def _import_seconds(folder, count: int) -> float:
+    photo = photo_with_keywords(folder, "a.jpg", count)
     with Library(photo.parent) as library:
         photo_id = library.store.add_photo("a.jpg", 1, 1, status="ok")
         started = time.perf_counter()
-        found = read_keywords(photo)
-        written, created = import_keywords(library.store, {photo_id: found},
+        written, created = import_keywords(library.store, {photo_id: read_keywords(photo)},
                                            max_new_labels=200_000)
         seconds = time.perf_counter() - started
-        assert written == len(created) == 100_000
-        assert seconds < 10.0, f"{seconds:.1f} s"
+        assert written == len(created) == count
+    return seconds
+
+
+def test_a_hundred_thousand_keywords_import_in_linear_time(tmp_path):
+    """Was quadratic: 1,000 keywords took 2.2 s and 3,000 took 15.7 s (hours for 100,000).
+
+    Ten times the keywords must cost far less than the hundred times a quadratic import
+    would; a ratio holds on a loaded machine where a wall-clock limit does not (README has
+    the absolute figure)."""
+    small = _import_seconds(tmp_path / "small", 10_000)
+    large = _import_seconds(tmp_path / "large", 100_000)
+    assert large < 30 * small, f"{small:.2f} s for 10,000, {large:.2f} s for 100,000"
 
 
 def test_one_file_may_create_only_so_many_labels_and_the_rest_is_a_warning(tmp_path):
