@@ -14,11 +14,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageEnhance, ImageOps
 
 from core.library import Library
 from core.versions import activate_version
-from tests.conftest import skimage_photo
+from tests.mimi_album import build_indexed_album
 from trainer.__main__ import main as trainer_main
 from trainer.album.train import TrainOptions, train
 
@@ -40,37 +39,13 @@ HELD_OUT_OTHERS = ["home/coffee.png", "home/rocket.jpg", "imagenet/imagenet_15_9
                    "imagenet/imagenet_07_609.jpg", "imagenet/imagenet_05_853.jpg"]
 
 
-def _cat_photos(folder: Path) -> None:
-    """More photos of the same cat: crops, a mirror image, other light, a tilt, grey."""
-    cat = Image.open(skimage_photo("chelsea")).convert("RGB")
-    variants = {
-        "face": cat.crop((60, 0, 330, 270)),
-        "left": cat.crop((0, 20, 320, 300)),
-        "mirror": ImageOps.mirror(cat),
-        "dark": ImageEnhance.Brightness(cat).enhance(0.6),
-        "zoom": cat.crop((100, 40, 300, 240)).resize((300, 300), Image.Resampling.LANCZOS),
-        "grey": ImageOps.grayscale(cat).convert("RGB"),
-        "tilt": cat.rotate(8, resample=Image.Resampling.BICUBIC, fillcolor=(90, 80, 70)),
-    }
-    folder.mkdir()
-    for name, image in variants.items():
-        image.save(folder / f"mimi_{name}.jpg", quality=90)
-
-
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory, real_photo_paths: dict[str, Path]
             ) -> Path:
     """The real test photos plus Mimi's, indexed once with the real default model."""
-    album = tmp_path_factory.mktemp("learning") / "album"
-    (album / "home").mkdir(parents=True)
-    (album / "imagenet").mkdir()
-    for name, src in real_photo_paths.items():
-        folder = album / ("imagenet" if name.startswith("imagenet_") else "home")
-        shutil.copy2(src, folder / f"{name}{src.suffix}")
-    _cat_photos(album / "pets")
+    album = build_indexed_album(tmp_path_factory.mktemp("learning") / "album",
+                                real_photo_paths)
     with Library(album) as library:
-        summary = library.indexer().run()
-        assert summary.errors == 0 and summary.tagged == 31
         library.create_label("Mimi")
         library.set_verdicts([library.photo(p) for p in CONFIRM], confirm=["Mimi"])
         library.set_verdicts([library.photo(p) for p in REJECT], reject=["Mimi"])
