@@ -169,3 +169,12 @@ def wait_idle(qtbot, window: MainWindow, timeout: int = 30_000) -> None:  # noqa
 
 def photo_files(album: Path) -> list[Path]:
     return sorted(p for p in album.rglob("*") if p.is_file() and ".albumtag" not in p.parts)
+
+
+@pytest.fixture
+def opened(make_window, real_album: Path, qtbot) -> MainWindow:  # noqa: ANN001
+    """A window with the real test album opened and indexed."""
+    window = make_window()
+    window.open_album(real_album)
+    wait_idle(qtbot, window)
+    return window

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 
 from app.gui.sidebar import LEARNS_ROLE
 from app.gui.taglist import LEARNS_HINT
 from tests.app.conftest import ARTIFACTS, wait_idle
-
-
-@pytest.fixture
-def opened(make_window, real_album: Path, qtbot):  # noqa: ANN001, ANN201
-    window = make_window()
-    window.open_album(real_album)
-    wait_idle(qtbot, window)
-    return window
 
 
 def _tag_row(window, label: str):  # noqa: ANN001, ANN202

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QGuiApplication
 
 from app.gui.photomenu import PhotoMenu, sidecar_message
 from core.library import Library
 from tests.app.conftest import wait_idle
-
-
-@pytest.fixture
-def opened(make_window, real_album: Path, qtbot):  # noqa: ANN001, ANN201
-    window = make_window()
-    window.open_album(real_album)
-    wait_idle(qtbot, window)
-    return window
 
 
 def _action(menu, text: str):  # noqa: ANN001, ANN202

@@ -8,21 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from app.gui.searchfeedback import replace_word, stale_note
 from core.errors import QueryError
 from core.library import Library
-from tests.app.conftest import ARTIFACTS, wait_idle
-
-
-@pytest.fixture
-def opened(make_window, real_album: Path, qtbot):  # noqa: ANN001, ANN201
-    window = make_window()
-    window.open_album(real_album)
-    wait_idle(qtbot, window)
-    return window
+from tests.app.conftest import ARTIFACTS
 
 
 def _search(window, qtbot, text: str) -> None:  # noqa: ANN001

@@ -12,15 +12,7 @@ from PySide6.QtGui import QFont, QFontMetrics
 from app.gui.modeldialogs import ModelHistoryDialog
 from app.gui.taglist import name_line
 from core.library import Library
-from tests.app.conftest import ARTIFACTS, wait_idle
-
-
-@pytest.fixture
-def opened(make_window, real_album: Path, qtbot):  # noqa: ANN001, ANN201
-    window = make_window()
-    window.open_album(real_album)
-    wait_idle(qtbot, window)
-    return window
+from tests.app.conftest import ARTIFACTS
 
 
 def _metrics() -> tuple[QFontMetrics, QFontMetrics]:

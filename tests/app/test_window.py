@@ -37,14 +37,6 @@ def _scope_count(window, scope: Scope) -> int:  # noqa: ANN001
     return index.data(Qt.ItemDataRole.UserRole + 11)
 
 
-@pytest.fixture
-def opened(make_window, real_album: Path, qtbot):  # noqa: ANN001, ANN201
-    window = make_window()
-    window.open_album(real_album)
-    wait_idle(qtbot, window)
-    return window
-
-
 def test_grid_shows_every_photo_with_thumbnails(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
     files = photo_files(real_album)
     expected = {p.relative_to(real_album).as_posix() for p in files}
