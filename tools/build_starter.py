@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_photoset import closed, describe  # noqa: E402 - after the path line
+from benchmarks.bench_photoset import closed, describe, f1_of  # noqa: E402 - after the path line
 from benchmarks.photoset import load_photoset  # noqa: E402
 from core.model.residual import EPS  # noqa: E402
 from core.model.starter import Starter, digest_of, save_starter, starter_path  # noqa: E402
@@ -35,12 +35,6 @@ from core.labels.vocabulary import Vocabulary  # noqa: E402
 from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features  # noqa: E402
 
 GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
-
-
-def f1(pred: np.ndarray, truth: np.ndarray) -> float:
-    tp = float((pred & truth).sum())
-    p, r = tp / max(pred.sum(), 1), tp / max(truth.sum(), 1)
-    return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def mcc_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
@@ -82,13 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         has = label in names
         p0 = prior[:, names.index(label)] if has else np.zeros(len(dev), np.float32)
-        before = f1(p0 >= vocabulary[label].threshold, y)
+        before = f1_of(p0 >= vocabulary[label].threshold, y)
         fitted = fit_residual(u, np.clip(p0, EPS, 1 - EPS)[:, None].astype(np.float32),
                               np.array([has]), y[:, None].astype(np.float32),
                               np.ones((len(dev), 1), bool), ResidualConfig())
         oof, rows = fitted.oof[:, 0], fitted.problem.rows
         threshold = mcc_threshold(oof, y[rows])
-        after = f1(oof >= threshold, y[rows])
+        after = f1_of(oof >= threshold, y[rows])
         useful = after >= before + args.min_gain and after >= args.min_f1
         verdict = "kept" if useful else "left out"
         print(f"{label:<14} prior {'yes' if has else 'no ':<4} dev+ {int(y.sum()):3d}  "

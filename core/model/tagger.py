@@ -284,8 +284,9 @@ class PriorHead:
             self._starter_columns = torch.tensor([index[n] for n in starter.labels])
         self._tensors = _DeviceCache(membership=torch.from_numpy(matrix.copy()))
 
-    def check(self, backbone: Backbone) -> None:
-        """Raise ModelLoadError unless ``backbone``'s classifier has this head's classes."""
+    def check(self, backbone: Backbone, feature_key: str | None = None) -> None:
+        """Raise ModelLoadError unless ``backbone``'s classifier has this head's classes (the
+        prior reads any descriptor layout of that backbone, so ``feature_key`` is not needed)."""
         if backbone.num_classes != self.num_classes:
             raise ModelLoadError(
                 f"prior head covers {self.num_classes} classes, backbone {backbone.id} "
@@ -442,6 +443,8 @@ class Head(Protocol):
 
     label_names: tuple[str, ...]
 
+    def check(self, backbone: Backbone, feature_key: str | None = None) -> None: ...
+
     def scores(self, backbone: Backbone, features: torch.Tensor) -> torch.Tensor: ...
 
 
@@ -466,8 +469,7 @@ class Tagger:
         self.feature_key = (backbone.id if self.regions is None
                             else f"{backbone.id}+{self.regions.key}")
         self.feature_dim = backbone.feature_dim + (self.regions.width if self.regions else 0)
-        head.check(backbone) if isinstance(head, PriorHead) else head.check(backbone,
-                                                                             self.feature_key)
+        head.check(backbone, self.feature_key)
         self.backbone = backbone
         self.head = head
         self.label_names: tuple[str, ...] = head.label_names

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.bench_photoset import f1_of
 from core.library import Library
 from core.model.active import prior_head, usable_starter
 from core.model.starter import load_starter, starter_path
@@ -76,12 +77,6 @@ def _holdout():
     return features, tagger, [closed(p.labels, vocabulary) for p in photos], vocabulary
 
 
-def _f1(pred: np.ndarray, truth: np.ndarray) -> float:
-    tp = float((pred & truth).sum())
-    p, r = tp / max(pred.sum(), 1), tp / max(truth.sum(), 1)
-    return 2 * p * r / (p + r) if p + r else 0.0
-
-
 @pytest.mark.slow
 def test_the_starter_tags_sky_and_landscape_on_photos_it_never_saw() -> None:
     features, tagger, truth, vocabulary = _holdout()
@@ -93,10 +88,10 @@ def test_the_starter_tags_sky_and_landscape_on_photos_it_never_saw() -> None:
         plain = tagger.head.scores(tagger.backbone, torch.from_numpy(features)).numpy()
     for label in ("sky", "landscape"):
         y = np.array([label in t for t in truth])
-        after = _f1(scores[:, head.label_names.index(label)] >= starter.thresholds[label], y)
+        after = f1_of(scores[:, head.label_names.index(label)] >= starter.thresholds[label], y)
         if label in tagger.label_names:
             column = plain[:, tagger.label_names.index(label)]
-            before = _f1(column >= vocabulary[label].threshold, y)
+            before = f1_of(column >= vocabulary[label].threshold, y)
         else:
             before = 0.0  # the plain prior has no score for it at all
         assert after >= 0.5 and after > before + 0.1, (label, before, after)

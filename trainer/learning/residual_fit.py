@@ -73,7 +73,6 @@ class ResidualConfig:
     iterations: int = 30
     target_precision: float = 0.7
     min_recall: float = 0.4
-    objective: str = "precision"
     seed: int = 0
 
 
@@ -251,13 +250,8 @@ def pu_thresholds(problem: LabelProblem, oof: NDArray[np.float32],
         k = pos.size
         tp = (k + m_hat) * r
         est = np.where(r > 0, tp / np.maximum(k * r + n_u + n_n, 1e-9), 0.0)
-        if config.objective == "f1":
-            f1 = np.where(usable, 2 * est * r / np.maximum(est + r, 1e-9), -1.0)
-            i = int(np.argmax(f1))
-        else:
-            ok = usable & (est >= config.target_precision)
-            i = (int(np.flatnonzero(ok)[0]) if ok.any()
-                 else int(np.argmax(np.where(usable, est, -1))))
+        ok = usable & (est >= config.target_precision)
+        i = int(np.flatnonzero(ok)[0]) if ok.any() else int(np.argmax(np.where(usable, est, -1)))
         out[c], precision[c], recall[c] = float(GRID[i]), float(est[i]), float(r[i])
     return out, precision, recall
 
