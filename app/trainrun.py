@@ -116,6 +116,16 @@ def before_after_text(done: dict) -> str:
         lines.append(f"  {'':<20}{'active':>10}{'new':>10}")
         for key, name in METRICS:
             lines.append(f"  {name:<20}{_cell(before.get(key)):>10}{_cell(after.get(key)):>10}")
+    rows = done.get("labels") or []
+    if rows:
+        lines.append("Labels you worked on:")
+        lines.append(f"  {'label':<22}{'confirmed':>10}{'rejected':>9}{'threshold':>10}"
+                     f"{'photos tagged':>16}  threshold from")
+        for row in rows:
+            tagged = f"{row.get('tagged_before', '–')} → {row.get('tagged_after', '–')}"
+            lines.append(f"  {str(row.get('label', ''))[:21]:<22}{row.get('confirmed', 0):>10}"
+                         f"{row.get('rejected', 0):>9}{_cell(row.get('threshold')):>10}"
+                         f"{tagged:>16}  {row.get('source', '')}")
     if not done.get("activated"):
         lines.append(f"Activate it anyway with: albumtag models ALBUM --activate {version}")
     return "\n".join(lines)

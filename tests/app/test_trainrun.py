@@ -109,3 +109,17 @@ def test_nothing_to_roll_back_is_said_as_such(tmp_path: Path, capsys):
     assert cli_main(["models", str(album), "--rollback"]) == 2
     assert capsys.readouterr().err.strip() == (
         "albumtag: version 0 is the oldest: nothing to roll back to")
+
+
+def test_before_after_text_lists_the_labels_you_worked_on():
+    done = {**DONE, "labels": [
+        {"label": "leaf", "confirmed": 5, "rejected": 0, "threshold": 0.31,
+         "tagged_before": 0, "tagged_after": 9, "source": "confirm-only"},
+        {"label": "cat", "confirmed": 3, "rejected": 4, "threshold": 0.55,
+         "tagged_before": 12, "tagged_after": 10, "source": "verified"}]}
+    lines = before_after_text(done).splitlines()
+    start = lines.index("Labels you worked on:")
+    leaf, cat = lines[start + 2].split(), lines[start + 3].split()
+    assert leaf == ["leaf", "5", "0", "0.310", "0", "→", "9", "confirm-only"]
+    assert cat == ["cat", "3", "4", "0.550", "12", "→", "10", "verified"]
+    assert "Labels you worked on:" not in before_after_text(DONE)
