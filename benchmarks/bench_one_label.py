@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features
+from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features, score
 
 
 def album(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -40,9 +40,8 @@ def one_label(n: int) -> float:
     verified[members] = True
     fitted = fit_residual(u, np.zeros((n, 1), np.float32), np.array([False]),
                           verified.astype(np.float32), verified, ResidualConfig())
-    with torch.no_grad():
-        scores = torch.sigmoid(u @ torch.from_numpy(fitted.weight).T
-                               + torch.from_numpy(fitted.bias))
+    scores = score(u, np.zeros((n, 1), np.float32), np.array([False]), fitted.weight,
+                   fitted.bias)
     assert scores.shape == (n, 1)
     return time.perf_counter() - started
 

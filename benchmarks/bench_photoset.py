@@ -38,7 +38,7 @@ from core.model.active import prior_head, prior_label_names, usable_starter
 from core.model.residual import EPS
 from core.model.tagger import Backbone, PriorHead, Tagger
 from core.labels.vocabulary import Vocabulary
-from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features
+from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features, score
 
 KS = (3, 5, 10, 20)
 
@@ -146,9 +146,8 @@ def new_label_runs(u_all, truth_sets, dev, holdout, concepts, seeds, config, rej
                 fitted = fit_residual(u_all, np.zeros((n, 1), np.float32), np.array([False]),
                                       targets, verified,
                                       replace(config, seed=seed))
-                with torch.no_grad():
-                    s = torch.sigmoid(u_all[holdout] @ torch.from_numpy(fitted.weight).T
-                                      + torch.from_numpy(fitted.bias)).numpy()[:, 0]
+                s = score(u_all[holdout], np.zeros((len(holdout), 1)), np.array([False]),
+                          fitted.weight, fitted.bias)[:, 0]
                 pred, truth = s >= fitted.thresholds[0], y[holdout]
                 tp = int((pred & truth).sum())
                 prec = tp / pred.sum() if pred.sum() else 0.0
@@ -187,10 +186,7 @@ def hidden_runs(features, u_all, tagger, truth_sets, dev, holdout, vocabulary, s
             p0 = np.clip(prior[:, covered], EPS, 1 - EPS).astype(np.float32)
             fitted = fit_residual(u_all, p0, np.ones(len(covered), bool), targets, verified,
                                   replace(config, seed=seed))
-            with torch.no_grad():
-                off = torch.from_numpy(np.log(p0) - np.log1p(-p0))
-                s = torch.sigmoid(off + u_all @ torch.from_numpy(fitted.weight).T
-                                  + torch.from_numpy(fitted.bias)).numpy()
+            s = score(u_all, p0, np.ones(len(covered), bool), fitted.weight, fitted.bias)
             t = np.where(np.isfinite(fitted.thresholds), fitted.thresholds, thresholds[covered])
             on = (s >= t[None, :]) | (verified & (targets > 0.5))
             scores.append(macro_f1(truth[holdout], on[holdout]))

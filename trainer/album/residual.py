@@ -25,7 +25,13 @@ from core.library import Library
 from core.model.residual import EPS, ResidualHead
 from core.model.tagger import PriorHead
 from trainer.album.evaluation import summary
-from trainer.learning.residual_fit import Fitted, ResidualConfig, fit_residual, normalised_features
+from trainer.learning.residual_fit import (
+    Fitted,
+    ResidualConfig,
+    fit_residual,
+    normalised_features,
+    score,
+)
 from trainer.album.targets import TrainingData
 
 logger = logging.getLogger(__name__)
@@ -153,12 +159,8 @@ def _label_report(data: TrainingData, fitted: Fitted, trained: NDArray[np.int64]
                   u_all: torch.Tensor, thresholds: dict[str, float]) -> list[dict]:
     """Per trained label: evidence, threshold and how many photos it tags before/after."""
     t = data.targets
-    with torch.no_grad():
-        p0 = np.clip(prior_all[:, trained], EPS, 1 - EPS)
-        offset = np.where(has_prior[trained][None, :], np.log(p0) - np.log1p(-p0), 0.0)
-        logits = (torch.from_numpy(offset.astype(np.float32))
-                  + u_all @ torch.from_numpy(fitted.weight).T + torch.from_numpy(fitted.bias))
-        new_scores = torch.sigmoid(logits).numpy()
+    new_scores = score(u_all, prior_all[:, trained], has_prior[trained], fitted.weight,
+                       fitted.bias)
     report = []
     for i, j in enumerate(trained):
         name = data.tree.names[j]

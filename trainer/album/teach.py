@@ -35,10 +35,9 @@ import torch
 from numpy.typing import NDArray
 
 from core.library import Library
-from core.model.residual import EPS
 from core.db.training_data import verdict_facts
 from trainer.album.residual import prior_of
-from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features
+from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features, score
 from trainer.album.targets import TargetConfig, TrainingData, build_targets, load_training_data
 from trainer.album.train import NothingToLearnError
 
@@ -139,12 +138,8 @@ class Teacher:
 
     def _scores(self, weight: NDArray[np.float32], bias: NDArray[np.float32]
                 ) -> NDArray[np.float32]:
-        with torch.no_grad():
-            logits = self.u_all @ torch.from_numpy(weight).T + torch.from_numpy(bias)
-            if self.has_prior:
-                p0 = np.clip(self.prior, EPS, 1 - EPS)
-                logits = logits + torch.from_numpy((np.log(p0) - np.log1p(-p0)))
-            return torch.sigmoid(logits).numpy()[:, 0]
+        prior = self.prior if self.has_prior else np.zeros((self.u_all.shape[0], 1), np.float32)
+        return score(self.u_all, prior, np.array([self.has_prior]), weight, bias)[:, 0]
 
 
 def rank(scores: NDArray[np.float32], verified: NDArray[np.bool_], threshold: float

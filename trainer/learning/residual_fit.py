@@ -137,9 +137,32 @@ def build_problem(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: ND
     balance = config.unlabelled_balance * positives / np.maximum(unlabelled, 1)
     w_unl = np.where(has_prior, config.unlabelled_weight, balance)
     w = np.where(ver, 1.0, w_unl[None, :]).astype(np.float32)
-    offset = np.where(has_prior[None, :], np.log(p0) - np.log1p(-p0), 0.0).astype(np.float32)
+    offset = prior_offset(prior[rows], has_prior)
     return LabelProblem(u_all[rows], torch.from_numpy(offset), torch.from_numpy(y),
                         torch.from_numpy(w), ver, rows)
+
+
+def prior_offset(prior: NDArray[np.floating], has_prior: NDArray[np.bool_]
+                 ) -> NDArray[np.float32]:
+    """The prior's logit (N, C) where the prior scores the label, 0 where it cannot."""
+    p0 = np.clip(prior, EPS, 1 - EPS)
+    return np.where(has_prior[None, :], np.log(p0) - np.log1p(-p0), 0.0).astype(np.float32)
+
+
+def score(u: torch.Tensor, prior: NDArray[np.floating], has_prior: NDArray[np.bool_],
+          weight: NDArray[np.float32], bias: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Scores (N, C) of photos: the prior's logit plus the fitted correction, through a sigmoid.
+
+    Args:
+        u: (N, D) normalised pooled features.
+        prior: (N, C) the prior's scores (ignored where ``has_prior`` is False).
+        has_prior: (C,).
+        weight: (C, D) and bias (C,) of a fit.
+    """
+    with torch.no_grad():
+        logits = (torch.from_numpy(prior_offset(prior, has_prior))
+                  + u @ torch.from_numpy(weight).T + torch.from_numpy(bias))
+        return torch.sigmoid(logits).numpy()
 
 
 def solve(problem: LabelProblem, subset: NDArray[np.int64], config: ResidualConfig
