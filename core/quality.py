@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.db.store import ModelRow
 from core.library import Library
 
 
@@ -23,7 +24,7 @@ class LabelQuality:
     rejected: int
     precision: float | None  # among verified photos the model tags, the share confirmed
     threshold: float
-    source: str  # manual, verified, confirm-only, calibrated, prior, default
+    source: str  # manual, verified, confirm-only, calibrated, starter, prior, default
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # every stored score
     verified: list[tuple[float, bool]] = field(default_factory=list)  # (score, confirmed)
 
@@ -48,6 +49,7 @@ def label_quality(library: Library) -> QualityReport:
     trained = {str(r.get("label", "")).lower(): r
                for r in (active.metrics.get("labels") or [] if active else [])}
     manual = store.manual_thresholds()
+    starter = starter_labels(store.models())
     scores: dict[int, list[float]] = {}
     verified: dict[int, list[tuple[float, bool]]] = {}
     for _pid, lid, score, verdict in store.db.query(
@@ -65,6 +67,7 @@ def label_quality(library: Library) -> QualityReport:
         above = [ok for s, ok in judged if s >= threshold]
         source = ("manual" if key in manual
                   else str(trained[key].get("source", "trained")) if key in trained
+                  else "starter" if key in starter
                   else "default" if row.kind == "user" else "prior")
         out.append(LabelQuality(
             row.name, int(counts.get(row.id, 0)), sum(ok for _, ok in judged),
@@ -89,3 +92,11 @@ def pr_curve(verified: list[tuple[float, bool]]) -> list[tuple[float, float, flo
     return points
 
 
+def starter_labels(models: list[ModelRow]) -> set[str]:
+    """Labels (lower case) whose threshold comes from the shipped starter correction: the
+    thresholds of the newest prior version made with one (``core.model.active``)."""
+    priors = [m for m in models if m.head_file is None and m.metrics.get("starter")]
+    if not priors:
+        return set()
+    newest = max(priors, key=lambda m: m.version)
+    return {name.lower() for name in newest.thresholds}

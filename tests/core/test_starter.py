@@ -95,3 +95,15 @@ def test_the_starter_tags_sky_and_landscape_on_photos_it_never_saw() -> None:
         else:
             before = 0.0  # the plain prior has no score for it at all
         assert after >= 0.5 and after > before + 0.1, (label, before, after)
+
+
+@pytest.mark.slow
+def test_the_quality_view_says_which_thresholds_come_from_the_starter(real_album: Path) -> None:
+    from core.quality import label_quality
+
+    with Library(real_album) as library:
+        library.model()
+        sources = {q.name: q.source for q in label_quality(library).labels}
+    starter = load_starter(starter_path())
+    assert all(sources[name] == "starter" for name in starter.labels)
+    assert sources["cat"] == "prior"
