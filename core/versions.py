@@ -57,9 +57,8 @@ def rollback_target(library: Library) -> int:
     return max(older)
 
 
-def activate_version(library: Library, version: int, progress: ProgressCallback | None = None,
-                     cancel: threading.Event | None = None) -> IndexSummary:
-    """Make ``version`` the active model and re-score the album with it.
+def usable_version(library: Library, version: int) -> ModelRow:
+    """The models row of ``version``, if the album can make it active.
 
     Raises:
         ModelVersionError: Unknown version.
@@ -69,9 +68,21 @@ def activate_version(library: Library, version: int, progress: ProgressCallback 
     if not servable(row):
         raise ModelLoadError(f"version {version} ({row.metrics.get('head')} head) is kept for "
                              "comparison only: the album tags photos with linear heads")
-    active = library.store.active_model()
     if row.head_file is not None and not (library.data_dir / row.head_file).is_file():
         raise ModelLoadError(f"the head file of version {version} is missing: {row.head_file}")
+    return row
+
+
+def activate_version(library: Library, version: int, progress: ProgressCallback | None = None,
+                     cancel: threading.Event | None = None) -> IndexSummary:
+    """Make ``version`` the active model and re-score the album with it.
+
+    Raises:
+        ModelVersionError: Unknown version.
+        ModelLoadError: A version this album cannot serve, or its head file is missing.
+    """
+    usable_version(library, version)
+    active = library.store.active_model()
     if active is None or active.version != version:
         library.store.activate_model(version)
         logger.info("activated model version %d", version)
