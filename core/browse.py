@@ -71,6 +71,8 @@ class GridRow(NamedTuple):
     status: str  # 'pending', 'ok' or 'error'
     error: str | None
     needs_review: int  # 1 when the model put a tag on it that nobody confirmed, else 0
+    rating: int = 0  # 0-5 stars (0 when nobody rated it)
+    flag: int = 0  # 1 pick, -1 reject, 0 none (core.db.ratings)
 
     @property
     def name(self) -> str:
@@ -172,7 +174,8 @@ def grid_rows_by_ids(library: Library, photo_ids: Sequence[int]) -> list[GridRow
 def _rows(library: Library, where: str, params: Sequence,
           order: str = _NEWEST_FIRST, limit: int | None = None) -> list[GridRow]:
     sql = (f"SELECT p.id, p.path, p.size, p.mtime_ns, p.status, p.error, "
-           f"p.status = 'ok' AND {_NEEDS_REVIEW} FROM photos p WHERE {where} "
+           f"p.status = 'ok' AND {_NEEDS_REVIEW}, COALESCE(p.rating, 0), "
+           f"COALESCE(p.flag, 0) FROM photos p WHERE {where} "
            f"ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit else ""))
     rows = list(map(GridRow._make, library.store.db.query(sql, params)))
     return [r if r.path.__class__ is str else r._replace(path=from_db(r.path)) for r in rows]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.gui import icons
@@ -14,6 +16,24 @@ _Index = QModelIndex | QPersistentModelIndex
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 FAILURE_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+#: The grid's rating stars: their width in pixels and their colour (Lightroom's are white;
+#: gold reads better on dark photos and light ones alike, on the dark pill).
+STAR_SIZE = 11.0
+STAR_COLOUR = "#ffc23d"
+
+
+def star_path(centre: QPointF, radius: float) -> QPainterPath:
+    """A five-pointed star around ``centre`` (point up), for painting."""
+    path = QPainterPath()
+    for i in range(10):
+        r = radius if i % 2 == 0 else radius * 0.48
+        angle = math.pi / 2 + i * math.pi / 5
+        point = QPointF(centre.x() + r * math.cos(angle), centre.y() - r * math.sin(angle))
+        path.moveTo(point) if i == 0 else path.lineTo(point)
+    path.closeSubpath()
+    return path
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -76,6 +96,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         else:
             image_rect = self._draw_placeholder(painter, frame)
         self._draw_badges(painter, image_rect, row, failure)
+        self._draw_marks(painter, image_rect, row)
         if selected:
             ring = QRectF(image_rect).adjusted(-2.5, -2.5, 2.5, 2.5)
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -141,6 +162,43 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(QPen(QColor(255, 255, 255, 150), 1.6))
             painter.setBrush(QColor(0, 0, 0, 90))
             painter.drawEllipse(corner, 4.0, 4.0)
+
+    def _draw_marks(self, painter: QPainter, image: QRectF, row: object) -> None:
+        """Stars on a dark pill at the bottom left, the pick or reject flag at the top left."""
+        rating, flag = getattr(row, "rating", 0) or 0, getattr(row, "flag", 0) or 0
+        if rating > 0:
+            step = STAR_SIZE + 1.5
+            pill = QRectF(image.left() + 5, image.bottom() - STAR_SIZE - 10,
+                          rating * step + 7, STAR_SIZE + 5)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 150))
+            painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
+            painter.setBrush(QColor(STAR_COLOUR))
+            for i in range(rating):
+                centre = QPointF(pill.left() + 4 + step * i + STAR_SIZE / 2, pill.center().y())
+                painter.drawPath(star_path(centre, STAR_SIZE / 2))
+        if flag:
+            corner = QPointF(image.left() + 10, image.top() + 10)
+            painter.setPen(QPen(QColor(0, 0, 0, 130), 1.4))
+            painter.setBrush(COLOURS.q("good" if flag > 0 else "bad"))
+            painter.drawEllipse(corner, 7.5, 7.5)
+            painter.setPen(QPen(QColor("white"), 1.7, Qt.PenStyle.SolidLine,
+                                Qt.PenCapStyle.RoundCap))
+            if flag > 0:  # a small flag on its pole
+                painter.drawLine(QPointF(corner.x() - 2.5, corner.y() - 4),
+                                 QPointF(corner.x() - 2.5, corner.y() + 4.5))
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(QColor("white"))
+                flag_path = QPainterPath(QPointF(corner.x() - 2, corner.y() - 4))
+                flag_path.lineTo(corner.x() + 4, corner.y() - 2)
+                flag_path.lineTo(corner.x() - 2, corner.y() + 0.5)
+                flag_path.closeSubpath()
+                painter.drawPath(flag_path)
+            else:  # a cross
+                painter.drawLine(QPointF(corner.x() - 3, corner.y() - 3),
+                                 QPointF(corner.x() + 3, corner.y() + 3))
+                painter.drawLine(QPointF(corner.x() + 3, corner.y() - 3),
+                                 QPointF(corner.x() - 3, corner.y() + 3))
 
     def _draw_caption(self, painter: QPainter, cell: QRect, name: str, selected: bool) -> None:
         painter.setFont(self._font)

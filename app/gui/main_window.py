@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         s.opened.connect(self._on_opened)
         s.open_failed.connect(self._on_open_failed)
         s.history_changed.connect(self._on_history_changed)
+        s.marks_changed.connect(lambda _ids: self.browser.refresh_rows())  # stars, flags
         s.error_raised.connect(self.status.say)
         s.indexing_started.connect(self.status.indexing.show_started)
         s.indexing_progressed.connect(self.status.indexing.show_progress)
