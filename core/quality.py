@@ -27,10 +27,18 @@ class LabelQuality:
     source: str  # manual, verified, confirm-only, calibrated, starter, prior, default
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # every stored score
     verified: list[tuple[float, bool]] = field(default_factory=list)  # (score, confirmed)
+    #: the scores of photos without a verdict: the only ones a threshold decides
+    open_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def evidence(self) -> int:
         return self.confirmed + self.rejected
+
+    def would_tag(self, threshold: float) -> tuple[int, int]:
+        """(confirmed, by the model): the photos this label itself would be on at
+        ``threshold``, by the policy's rule (``core.labels.policy``): a confirmed photo always,
+        a rejected one never, any other when its score reaches the threshold."""
+        return self.confirmed, int((self.open_scores >= threshold).sum())
 
 
 @dataclass
@@ -52,6 +60,7 @@ def label_quality(library: Library) -> QualityReport:
     starter = starter_labels(store.models())
     scores: dict[int, list[float]] = {}
     verified: dict[int, list[tuple[float, bool]]] = {}
+    open_scores: dict[int, list[float]] = {}
     for _pid, lid, score, verdict in store.db.query(
             "SELECT l.photo_id, l.label_id, l.score, l.verdict FROM photo_labels l JOIN photos p "
             "ON p.id = l.photo_id WHERE p.status = 'ok'"):
@@ -59,6 +68,8 @@ def label_quality(library: Library) -> QualityReport:
             scores.setdefault(lid, []).append(float(score))
         if verdict:
             verified.setdefault(lid, []).append((float(score or 0.0), verdict > 0))
+        elif score is not None:
+            open_scores.setdefault(lid, []).append(float(score))
     out = []
     for row in rows:
         key = row.name.lower()
@@ -72,7 +83,8 @@ def label_quality(library: Library) -> QualityReport:
         out.append(LabelQuality(
             row.name, int(counts.get(row.id, 0)), sum(ok for _, ok in judged),
             sum(not ok for _, ok in judged), sum(above) / len(above) if above else None,
-            threshold, source, np.array(scores.get(row.id, []), dtype=np.float32), judged))
+            threshold, source, np.array(scores.get(row.id, []), dtype=np.float32), judged,
+            np.array(open_scores.get(row.id, []), dtype=np.float32)))
     out.sort(key=lambda q: (-q.evidence, -q.tagged, q.name.lower()))
     versions = [(m.version, m.created_at, m.metrics.get("f1")) for m in store.models()]
     return QualityReport(out, versions)

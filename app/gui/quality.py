@@ -222,9 +222,12 @@ class QualityDialog(QDialog):
         if q is None:
             return
         value = self.slider.value() / 100
-        would = int((q.scores >= value).sum())
-        self.preview.setText(f"at {value:.2f}: about {would} photo{'s' if would != 1 else ''} "
-                             "tagged by the model")
+        confirmed, by_model = q.would_tag(value)
+        total = confirmed + by_model
+        rejected = f"; {q.rejected} rejected stay off" if q.rejected else ""
+        self.preview.setText(f"at {value:.2f}: {total} photo{'s' if total != 1 else ''} tagged "
+                             f"{q.name} ({confirmed} confirmed by you, {by_model} by the model"
+                             f"{rejected})")
 
     def _on_set_clicked(self) -> None:
         if (q := self.current()) is not None:
