@@ -18,7 +18,7 @@ from core.pipeline.indexer import PIPELINES
 from core.library import Library
 from core.model.active import ModelChoice
 from core.paths import readable
-from core.db.store import ModelRow
+from core.db.store import ModelRow, PhotoOrder, Status
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                                       ).run(progress, full=args.full)
         finally:
             progress.close()
-        errors = library.store.photos("status = 'error'", order="path")
+        errors = library.store.photos(Status.ERROR, order=PhotoOrder.PATH)
         output.emit(args.json, output.index_summary(summary, errors), summary.as_dict()
                     | {"error_photos": [{"path": readable(p.path), "reason": p.error}
                                         for p in errors]})

@@ -57,6 +57,7 @@ def build_album(album: Path, photos: int) -> None:
 
     from core.library import Library
     from core.pipeline.scanner import reconcile
+    from core.db.store import Status
     from core.db.tagstore import Scored
 
     marker = album / ".albumtag" / f"built-{photos}"
@@ -87,7 +88,7 @@ def build_album(album: Path, photos: int) -> None:
         ids = library.label_ids()
         columns = [ids[n] for n in LABELS]
         rng = np.random.default_rng(7)
-        pending = store.photos("status = 'pending'")
+        pending = store.photos(Status.PENDING)
         t = time.perf_counter()
         for start in range(0, len(pending), 2000):
             batch = []

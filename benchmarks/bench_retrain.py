@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.library import Library  # noqa: E402
 from core.labels.policy import CONFIRMED, REJECTED  # noqa: E402
+from core.db.store import Status  # noqa: E402
 from core.db.tagstore import Scored, VerdictChange  # noqa: E402
 
 
@@ -75,7 +76,7 @@ def build_album(folder: Path, photos: int, verdicts: int, seed: int) -> tuple[Pa
                 "INSERT INTO photos (path, size, mtime_ns, status, added_at) "
                 "VALUES (?, 1000, 0, 'pending', '2024-01-01')",
                 [(f"p{i:05d}.jpg",) for i in range(photos)])
-        ids = [p.id for p in store.photos("1", order="id")]
+        ids = [p.id for p in store.photos(tuple(Status))]
         for start in range(0, photos, 1000):
             chunk = slice(start, start + 1000)
             scores = model.tagger.score_features(features[chunk].astype(np.float32))

@@ -28,7 +28,7 @@ from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
 from core.search.query import LabelResolver
 from core.pipeline.scanner import DATA_DIR_NAME
 from core.search.engine import SearchEngine
-from core.db.store import LabelRow, PhotoRow
+from core.db.store import LabelRow, PhotoOrder, PhotoRow, Status
 from core.db.tagstore import TagStore, VerdictChange
 from core.media.thumbnails import ThumbnailCache
 from core.labels.vocabulary import Label, Vocabulary
@@ -328,7 +328,7 @@ class Library:
         """
         if naming not in ("ext", "base"):
             raise ValueError(f"naming must be 'ext' or 'base', not {naming!r}")
-        rows = self.store.photos("status = 'ok'", order="path") if photos is None else photos
+        rows = self.store.photos(Status.OK, order=PhotoOrder.PATH) if photos is None else photos
         return export_keywords(self.store, self.root, rows, naming=naming,
                                include_model=include_model, embedded=embedded,
                                progress=progress)

@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core.db.store import now
+from core.db.store import IN_IDS, id_list, now
 
 #: meta keys a label change may touch (kept in its snapshots).
 LABEL_META_KEYS = ("manual_thresholds", "retired_labels", "relocated_labels")
@@ -82,13 +82,8 @@ def entry(conn: sqlite3.Connection, batch: int) -> tuple[int, str, str, dict, di
 
 # -- ratings ------------------------------------------------------------------------------
 def capture_ratings(conn: sqlite3.Connection, photo_ids: Sequence[int]) -> list[list]:
-    out: list[list] = []
-    for start in range(0, len(photo_ids), 500):
-        chunk = list(photo_ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
-        out += [list(r) for r in conn.execute(
-            f"SELECT id, rating, flag FROM photos WHERE id IN ({marks})", chunk)]
-    return out
+    return [list(r) for r in conn.execute(
+        f"SELECT id, rating, flag FROM photos WHERE id {IN_IDS}", (id_list(photo_ids),))]
 
 
 def restore_ratings(conn: sqlite3.Connection, snapshot: list[list]) -> list[int]:
@@ -102,16 +97,14 @@ def capture_labels(conn: sqlite3.Connection, label_ids: Iterable[int]) -> dict:
     """The state a label change may alter: the labels' rows and their children's, the
     labels' photo_labels rows, and the label meta entries."""
     ids = sorted(set(label_ids))
-    marks = ",".join("?" * len(ids)) or "NULL"
     members = sorted({*ids, *(r[0] for r in conn.execute(
-        f"SELECT id FROM labels WHERE parent_id IN ({marks})", ids))})
-    member_marks = ",".join("?" * len(members)) or "NULL"
+        f"SELECT id FROM labels WHERE parent_id {IN_IDS}", (id_list(ids),)))})
     labels = [list(r) for r in conn.execute(
         "SELECT id, name, parent_id, kind, threshold, aliases FROM labels "
-        f"WHERE id IN ({member_marks})", members)]
+        f"WHERE id {IN_IDS}", (id_list(members),))]
     rows = [list(r) for r in conn.execute(
         "SELECT photo_id, label_id, score, verdict, source, updated_at FROM photo_labels "
-        f"WHERE label_id IN ({marks})", ids)]
+        f"WHERE label_id {IN_IDS}", (id_list(ids),))]
     meta = {key: (found[0] if (found := conn.execute(
         "SELECT value FROM meta WHERE key = ?", (key,)).fetchone()) else None)
         for key in LABEL_META_KEYS}
@@ -125,7 +118,7 @@ def restore_labels(conn: sqlite3.Connection, target: dict, other: dict) -> list[
     rows_of = sorted(set(target["rows_of"]) | set(other["rows_of"]))
     present = {row[0] for row in target["labels"]}
     touched = {r[0] for r in conn.execute(
-        f"SELECT photo_id FROM photo_labels WHERE label_id IN ({_marks(rows_of)})", rows_of)}
+        f"SELECT photo_id FROM photo_labels WHERE label_id {IN_IDS}", (id_list(rows_of),))}
     # Names first under a placeholder, so a swap of names never collides on the way.
     for lid, name, _parent, kind, threshold, aliases in target["labels"]:
         conn.execute(
@@ -135,12 +128,12 @@ def restore_labels(conn: sqlite3.Connection, target: dict, other: dict) -> list[
             (lid, f" restoring label {lid} ", kind, threshold, aliases))
     for lid, name, *_ in target["labels"]:
         conn.execute("UPDATE labels SET name = ? WHERE id = ?", (name, lid))
-    conn.execute(f"DELETE FROM photo_labels WHERE label_id IN ({_marks(rows_of)})", rows_of)
+    conn.execute(f"DELETE FROM photo_labels WHERE label_id {IN_IDS}", (id_list(rows_of),))
     conn.executemany(
         "INSERT INTO photo_labels (photo_id, label_id, score, verdict, source, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?)", [tuple(r) for r in target["photo_labels"]])
     gone = sorted(members - present)
-    conn.execute(f"DELETE FROM labels WHERE id IN ({_marks(gone)})", gone)
+    conn.execute(f"DELETE FROM labels WHERE id {IN_IDS}", (id_list(gone),))
     conn.executemany("UPDATE labels SET parent_id = ? WHERE id = ?",
                      [(row[2], row[0]) for row in target["labels"]])
     for key, value in target["meta"].items():
@@ -151,7 +144,3 @@ def restore_labels(conn: sqlite3.Connection, target: dict, other: dict) -> list[
                          "DO UPDATE SET value = excluded.value", (key, value))
     touched |= {r[0] for r in target["photo_labels"]}
     return sorted(touched)
-
-
-def _marks(values: Sequence) -> str:
-    return ",".join("?" * len(values)) or "NULL"

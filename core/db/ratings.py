@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from core.db import journal
-from core.db.store import Store
+from core.db.store import IN_IDS, Store, id_list
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +52,8 @@ def set_marks(store: Store, photo_ids: Sequence[int], *, rating: int | None = No
 
 def marks(store: Store, photo_ids: Sequence[int]) -> dict[int, tuple[int | None, int | None]]:
     """photo id -> (rating, flag), None where never set."""
-    out: dict[int, tuple[int | None, int | None]] = {}
-    for start in range(0, len(photo_ids), 500):
-        chunk = list(photo_ids[start : start + 500])
-        marks_ = ",".join("?" * len(chunk))
-        out.update((r[0], (r[1], r[2])) for r in store.db.query(
-            f"SELECT id, rating, flag FROM photos WHERE id IN ({marks_})", chunk))
-    return out
+    return {r[0]: (r[1], r[2]) for r in store.db.query(
+        f"SELECT id, rating, flag FROM photos WHERE id {IN_IDS}", (id_list(photo_ids),))}
 
 
 def import_marks(store: Store, found: Mapping[int, tuple[int | None, int | None]]) -> int:

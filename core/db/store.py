@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 import sqlite_utils
@@ -32,8 +33,47 @@ SCORE_FLOOR = 0.01
 #: Photos that are part of the album as the user sees it (and only these carry tags): tagged
 #: ones, and ones queued for (re-)tagging, which keep their old tags until then.
 VISIBLE = "status IN ('ok', 'pending')"
-#: Ids per ``IN (...)`` lookup: well under SQLite's smallest limit on bound variables (999).
-_IN_CHUNK = 900
+#: ``column IN_IDS`` with :func:`id_list` as its one parameter: "column is one of these ids",
+#: for any number of ids (one JSON text instead of a bound variable per id, so no chunking).
+IN_IDS = "IN (SELECT value FROM json_each(?))"
+
+
+def id_list(ids: Iterable[int]) -> str:
+    """Ids as the one parameter that :data:`IN_IDS` binds (numpy integers welcome)."""
+    return json.dumps([int(i) for i in ids])
+
+
+class Status(StrEnum):
+    """Where a photo stands: queued, tagged, unreadable, or its file gone."""
+
+    PENDING = "pending"
+    OK = "ok"
+    ERROR = "error"
+    MISSING = "missing"
+
+
+#: What :meth:`Store.photos` returns when no status is asked for: every photo whose file is there.
+PRESENT = (Status.PENDING, Status.OK, Status.ERROR)
+
+
+class PhotoOrder(StrEnum):
+    """Orders :meth:`Store.photos` can list in (the window's sort orders live in the engine)."""
+
+    ID = "id"
+    PATH = "path"
+    NEWEST_FILE = "newest_file"  # file modification time, newest first: what a viewer shows first
+
+
+_PHOTO_ORDER_SQL = {PhotoOrder.ID: "id", PhotoOrder.PATH: "path",
+                    PhotoOrder.NEWEST_FILE: "mtime_ns DESC, id"}
+
+
+def _statuses(status: Status | str | Iterable[Status | str]) -> list[str]:
+    wanted = [status] if isinstance(status, str) else list(status)
+    try:
+        return [Status(s).value for s in wanted]
+    except ValueError:
+        raise ValueError(f"not a photo status: {wanted!r} (one of {', '.join(Status)})") from None
 
 
 def now() -> str:
@@ -302,20 +342,29 @@ class Store:
                              (to_db(rel_path),))
         return _photo(rows[0]) if rows else None
 
-    def photos(
-        self, where: str = "status != 'missing'", params: Sequence = (), order: str = "id"
-    ) -> list[PhotoRow]:
-        """Photos matching a WHERE clause written by this package (never by a user)."""
-        sql = f"SELECT {_PHOTO_COLUMNS} FROM photos p WHERE {where} ORDER BY {order}"
+    def photos(self, status: Status | str | Iterable[Status | str] = PRESENT, *,
+               order: PhotoOrder = PhotoOrder.ID, stale_for: int | None = None,
+               ids: Iterable[int] | None = None) -> list[PhotoRow]:
+        """Photos with one of these statuses (all but missing ones unless asked), in ``order``.
+
+        ``stale_for`` keeps only photos not scored by that model version; ``ids`` only these.
+        """
+        statuses = _statuses(status)
+        clauses = [f"status IN ({','.join('?' * len(statuses))})"]
+        params: list[object] = list(statuses)
+        if stale_for is not None:
+            clauses.append("(model_version IS NULL OR model_version != ?)")
+            params.append(int(stale_for))
+        if ids is not None:
+            clauses.append(f"id {IN_IDS}")
+            params.append(id_list(ids))
+        sql = (f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE {' AND '.join(clauses)} "
+               f"ORDER BY {_PHOTO_ORDER_SQL[PhotoOrder(order)]}")
         return [_photo(r) for r in self.db.query(sql, params)]
 
     def photos_by_ids(self, ids: Sequence[int]) -> list[PhotoRow]:
-        out: list[PhotoRow] = []
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            out += self.photos(f"id IN ({marks})", chunk)
-        by_id = {p.id: p for p in out}
+        """These photos, whatever their status, in the order asked (unknown ids left out)."""
+        by_id = {p.id: p for p in self.photos(tuple(Status), ids=ids)}
         return [by_id[i] for i in ids if i in by_id]
 
     def count_photos(self) -> dict[str, int]:
@@ -349,10 +398,12 @@ class Store:
             db.conn.executemany("UPDATE photos SET status = 'missing' WHERE id = ?", ids)
             db.conn.executemany("DELETE FROM photo_tags WHERE photo_id = ?", ids)
 
-    def mark_pending(self, where: str) -> None:
-        """Queue photos (selected by a WHERE clause of this package) for decoding again."""
+    def mark_pending(self, status: Status | str | Iterable[Status | str]) -> None:
+        """Queue every photo with one of these statuses for decoding again."""
+        statuses = _statuses(status)
         with self.db.write() as db:
-            db.execute(f"UPDATE photos SET status = 'pending', error = NULL WHERE {where}")
+            db.execute("UPDATE photos SET status = 'pending', error = NULL "
+                       f"WHERE status IN ({','.join('?' * len(statuses))})", statuses)
 
     def record_error(self, photo_id: int, reason: str) -> None:
         with self.db.write() as db:
@@ -394,13 +445,8 @@ class Store:
         if photo_ids is None:
             rows = self.db.query(sql + " ORDER BY f.photo_id", (backbone,))
         else:
-            wanted = sorted(set(photo_ids))
-            rows = []
-            for start in range(0, len(wanted), _IN_CHUNK):
-                chunk = wanted[start : start + _IN_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows += self.db.query(f"{sql} AND f.photo_id IN ({marks}) ORDER BY f.photo_id",
-                                      (backbone, *chunk))
+            rows = self.db.query(f"{sql} AND f.photo_id {IN_IDS} ORDER BY f.photo_id",
+                                 (backbone, id_list(set(photo_ids))))
         return [r[0] for r in rows], [r[1] for r in rows]
 
     # -- models -------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from core.memory import release_free_memory
 from core.model.active import ActiveModel
 from core.paths import leaves_album, readable
 from core.pipeline.scanner import OUTSIDE_LINK, ScanReport, reconcile
-from core.db.store import PhotoRow
+from core.db.store import PhotoOrder, PhotoRow, Status
 from core.db.tagstore import Scored, TagStore
 from core.threads import on_one_core
 from core.media.thumbnails import ThumbnailCache
@@ -198,7 +198,7 @@ class Indexer:
         report(Progress("scan", 0, 0))
         summary.scan = reconcile(self.root, self.store)
         if full:
-            self.store.mark_pending("status IN ('ok', 'error')")
+            self.store.mark_pending((Status.OK, Status.ERROR))
         report(Progress("scan", summary.scan.files, summary.scan.files))
         if not cancel.is_set():
             self.rescore(summary, report, cancel)
@@ -219,9 +219,7 @@ class Indexer:
         active = self.store.active_model()
         if active is None:
             return
-        stale = self.store.photos(
-            "status = 'ok' AND (model_version IS NULL OR model_version != ?)", (active.version,)
-        )
+        stale = self.store.photos(Status.OK, stale_for=active.version)
         if not stale:
             return
         model = self.model
@@ -246,7 +244,7 @@ class Indexer:
     def tag_pending(self, summary: IndexSummary, report: ProgressCallback,
                     cancel: threading.Event) -> None:
         """Decode and tag every pending photo, newest first (those a viewer shows first)."""
-        pending = self.store.photos("status = 'pending'", order="mtime_ns DESC, id")
+        pending = self.store.photos(Status.PENDING, order=PhotoOrder.NEWEST_FILE)
         if not pending:
             return
         model = self.model

@@ -21,6 +21,7 @@ from pathlib import Path
 from core.paths import readable, write_refusal
 from core.labels.policy import CONFIRMED
 from core.db.ratings import marks
+from core.db.store import IN_IDS, id_list
 from core.media.sidecars import (
     KeywordPath,
     Keywords,
@@ -204,21 +205,19 @@ def tag_sets(store: TagStore, photo_ids: Sequence[int], *, include_model: bool
              ) -> dict[int, tuple[set[int], set[int]]]:
     """photo id -> (labels to write, labels rejected) for export."""
     out: dict[int, tuple[set[int], set[int]]] = {pid: (set(), set()) for pid in photo_ids}
-    for start in range(0, len(photo_ids), 500):
-        chunk = list(photo_ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
+    ids = (id_list(photo_ids),)
+    rows = store.db.query(
+        f"SELECT photo_id, label_id, verdict FROM photo_labels WHERE photo_id {IN_IDS} "
+        "AND verdict != 0", ids)
+    for pid, lid, verdict in rows:
+        out[pid][0 if verdict == CONFIRMED else 1].add(lid)
+    if include_model:
         rows = store.db.query(
-            f"SELECT photo_id, label_id, verdict FROM photo_labels WHERE photo_id IN ({marks}) "
-            "AND verdict != 0", chunk)
-        for pid, lid, verdict in rows:
-            out[pid][0 if verdict == CONFIRMED else 1].add(lid)
-        if include_model:
-            rows = store.db.query(
-                f"SELECT photo_id, label_id FROM photo_tags WHERE photo_id IN ({marks}) "
-                "AND direct = 1", chunk)
-            for pid, lid in rows:
-                if lid not in out[pid][1]:
-                    out[pid][0].add(lid)
+            f"SELECT photo_id, label_id FROM photo_tags WHERE photo_id {IN_IDS} "
+            "AND direct = 1", ids)
+        for pid, lid in rows:
+            if lid not in out[pid][1]:
+                out[pid][0].add(lid)
     return out
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.media.imaging import content_hash, is_photo_name
 from core.paths import leaves_album
-from core.db.store import PhotoRow, Store
+from core.db.store import PhotoRow, Status, Store
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def reconcile(root: Path, store: Store) -> ScanReport:
     Vanished photos become ``missing`` (hidden, verdicts kept) and come back if the file does.
     """
     report = ScanReport()
-    known = {p.path: p for p in store.photos(where="1")}
+    known = {p.path: p for p in store.photos(tuple(Status))}
     new: list[FileEntry] = []
     seen: set[str] = set()
     for entry in walk(root, report.skipped_dirs):

@@ -14,6 +14,7 @@ from app.gui.main_window import WINDOW_STATE_VERSION, MainWindow
 from app.gui.modeldialogs import ModelHistoryDialog, RetrainDialog, trainer_available
 from app.gui.modelmenu import NO_ALBUM, NO_TRAINER, ONLY_PRIOR
 from app.gui.settings import DEFAULT_THUMB, THUMB_SIZES, AppSettings
+from core.db.store import Status
 from core.library import Library
 from tests.app.conftest import FAKE_BACKBONE, wait_idle
 
@@ -61,7 +62,7 @@ def test_write_tags_to_sidecars_from_the_file_menu(make_window, real_album: Path
     wait_idle(qtbot, window)
     with Library(real_album) as library:
         library.set_verdicts([library.photo("home/chelsea.png")], confirm=["cat"])
-        photos = len(library.store.photos("status = 'ok'"))
+        photos = len(library.store.photos(Status.OK))
     messages: list[str] = []
     window.sidecars.status_message.connect(messages.append)
     window.actions.export_xmp.trigger()  # the dialog offers the command line's choices
@@ -121,7 +122,7 @@ def test_model_history_lists_versions_and_activates_one(make_window, real_album:
     wait_idle(qtbot, window)
     with Library(real_album) as library:
         assert library.store.active_model().version == 0
-        assert {p.model_version for p in library.store.photos("status = 'ok'")} == {0}
+        assert {p.model_version for p in library.store.photos(Status.OK)} == {0}
 
 
 def _fake_trainer(lines: list[dict], exit_code: int = 0) -> list[str]:

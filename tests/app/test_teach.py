@@ -18,6 +18,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.gui.retraining import FLAG
+from core.db.store import Status
 from core.library import Library
 from tests.app.conftest import ARTIFACTS, wait_idle
 from tests.app.ticks import TickCounter
@@ -49,7 +50,7 @@ def _real_indexer(library: Library):  # noqa: ANN202
 def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
         make_window, album: Path, qtbot) -> None:  # noqa: ANN001
     with Library(album) as library:
-        path_of = {p.id: p.path for p in library.store.photos("status = 'ok'")}
+        path_of = {p.id: p.path for p in library.store.photos(Status.OK)}
     ids = {v: k for k, v in path_of.items()}
     window = make_window(indexer_factory=_real_indexer, watch=False, size=(1280, 800))
     window.open_album(album)

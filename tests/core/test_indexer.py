@@ -16,6 +16,7 @@ from core.pipeline.indexer import Indexer
 from core.labels.policy import CONFIRMED, REJECTED
 from core.db.tagstore import TagStore, VerdictChange
 from core.media.thumbnails import ThumbnailCache
+from core.db.store import Status
 from tests.fakes import FakeTagger, fake_model
 
 
@@ -123,9 +124,9 @@ def test_deleted_file_disappears_without_touching_others(indexer, store, real_al
     (real_album / "home" / "rocket.jpg").unlink()
     summary = indexer.run()
     assert summary.scan.missing == 1
-    visible = {p.path for p in store.photos("status = 'ok'")}
+    visible = {p.path for p in store.photos(Status.OK)}
     assert "home/rocket.jpg" not in visible
-    for p in store.photos("status = 'ok'"):
+    for p in store.photos(Status.OK):
         assert store.tags_of(p.id) == before[p.path]
 
 
@@ -179,7 +180,7 @@ def test_bad_files_are_recorded_and_good_files_still_tagged(indexer, store, real
 
     summary = indexer.run()
 
-    errors = {p.path: p.error for p in store.photos("status = 'error'")}
+    errors = {p.path: p.error for p in store.photos(Status.ERROR)}
     assert set(errors) == {f"bad/{n}" for n in ("empty.jpg", "truncated.jpg", "notes.jpg",
                                                 "bomb.png", "broken link.jpg", "loop.jpg",
                                                 "pipe.jpg")}
@@ -190,7 +191,7 @@ def test_bad_files_are_recorded_and_good_files_still_tagged(indexer, store, real
     assert "broken symbolic link" in errors["bad/broken link.jpg"]
     assert "loop" in errors["bad/loop.jpg"]
     assert "not a regular file" in errors["bad/pipe.jpg"]
-    ok = {p.path for p in store.photos("status = 'ok'")}
+    ok = {p.path for p in store.photos(Status.OK)}
     assert "odd names ü/Katze mit Leerzeichen ß.png" in ok and "odd names ü/カフェ.png" in ok
     assert len(ok) == good  # the folder loop adds nothing
     assert summary.errors + summary.scan.errors == 7 and not summary.cancelled
@@ -289,7 +290,7 @@ def test_both_schedules_store_the_same_tags(real_album, tmp_path):
         Indexer(real_album, store, lambda s=store, t=tagger: fake_model(s, t), batch_size=3,
                 pipeline=pipeline).run()
         tags = {p.path: (sorted(store.tags_of(p.id)), sorted(store.evidence(p.id)))
-                for p in store.photos("status = 'ok'")}
+                for p in store.photos(Status.OK)}
         results.append(tags)
         assert sorted(tagger.batches, reverse=True)[0] == 3
         store.close()

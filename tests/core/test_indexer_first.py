@@ -9,6 +9,7 @@ import pytest
 import core.pipeline.indexer
 from core.pipeline.indexer import Indexer
 from core.pipeline.scanner import reconcile
+from core.db.store import PhotoOrder, Status
 from tests.core.test_indexer import store, tagger  # noqa: F401 - fixtures
 from tests.fakes import fake_model
 
@@ -30,7 +31,7 @@ def test_photos_shown_first_are_decoded_before_the_rest(real_album, store, tagge
     indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), batch_size=2,
                       workers=1)
     reconcile(real_album, store)
-    queue = store.photos("status = 'pending'", order="mtime_ns DESC, id")
+    queue = store.photos(Status.PENDING, order=PhotoOrder.NEWEST_FILE)
     assert len(queue) >= 6
     shown = [queue[-1].id, queue[-3].id, 999_999]  # the last of the queue; an unknown id
     indexer.show_first(shown)
@@ -40,7 +41,7 @@ def test_photos_shown_first_are_decoded_before_the_rest(real_album, store, tagge
     assert decodes[:2] == expected
     rest = [n for n in names if n not in expected]
     assert decodes[2:] == rest  # the others keep their order, each decoded once
-    assert not store.photos("status = 'pending'")
+    assert not store.photos(Status.PENDING)
 
 
 def test_a_new_screen_replaces_the_one_asked_before_while_the_queue_runs(store, tagger):

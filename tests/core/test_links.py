@@ -13,6 +13,7 @@ from core.library import Library
 from core.paths import leaves_album, write_refusal
 from core.pipeline.scanner import OUTSIDE_LINK
 from core.media.sidecars import read_keywords
+from core.db.store import Status
 from tests.core.test_paths import index_with_fake_model
 
 pyexiv2 = pytest.importorskip("pyexiv2")
@@ -80,7 +81,7 @@ def test_nothing_is_written_outside_the_album_nor_through_a_link(linked):
     before = snapshot(outside)
     with Library(album) as library:
         index_with_fake_model(library)
-        photos = library.store.photos("status = 'ok'")
+        photos = library.store.photos(Status.OK)
         library.set_verdicts(photos, confirm=["cat"])
         sidecars = library.export_xmp()
         embedded = library.export_xmp(embedded=True)

@@ -11,6 +11,7 @@ from core.labels.policy import CONFIRMED, REJECTED
 from core.search.query import compile_query
 from core.search.engine import SearchEngine
 from core.db.tagstore import Scored, TagStore, VerdictChange
+from core.db.store import Status
 
 LABELS = [("animal", None, 0.5), ("dog", "animal", 0.4), ("cat", "animal", 0.3),
           ("beach", None, 0.5), ("people", None, 0.5)]
@@ -88,7 +89,7 @@ def test_a_write_invalidates_the_cache(store):
     engine = SearchEngine(store.db)
     labels = label_resolver(store)
     before = set(engine.search("beach", labels).tolist())
-    target = next(p.id for p in store.photos("status = 'ok'") if p.id not in before)
+    target = next(p.id for p in store.photos(Status.OK) if p.id not in before)
     beach = {r.name: r.id for r in store.labels()}["beach"]
     store.set_verdicts([VerdictChange(target, beach, CONFIRMED)])
     assert set(engine.search("beach", labels).tolist()) == before | {target}

@@ -9,6 +9,7 @@ from core.search import engine as search
 from core.labels.policy import CONFIRMED
 from core.search.engine import ORDERS, SearchEngine
 from core.db.tagstore import VerdictChange
+from core.db.store import Status
 from tests.core.test_search import QUERIES, label_resolver, store  # noqa: F401 - the fixture
 
 
@@ -40,7 +41,7 @@ def test_terms_are_looked_up_once_until_the_album_changes(store, monkeypatch):
     assert engine.search("beach dog", labels).tolist() == first  # same terms: no lookup
     assert engine.search("dog", labels).tolist() and len(calls) == looked_up
     before = set(engine.search("beach", labels).tolist())
-    target = next(p.id for p in store.photos("status = 'ok'") if p.id not in before)
+    target = next(p.id for p in store.photos(Status.OK) if p.id not in before)
     beach = {r.name: r.id for r in store.labels()}["beach"]
     store.set_verdicts([VerdictChange(target, beach, CONFIRMED)])
     try:
@@ -66,7 +67,7 @@ def test_inside_a_write_the_search_reads_the_uncommitted_state_and_keeps_nothing
     engine = SearchEngine(store.db)
     labels = label_resolver(store)
     before = set(engine.search("beach", labels).tolist())
-    target = next(p.id for p in store.photos("status = 'ok'") if p.id not in before)
+    target = next(p.id for p in store.photos(Status.OK) if p.id not in before)
     beach = {r.name: r.id for r in store.labels()}["beach"]
     with store.db.write():
         store.set_verdicts([VerdictChange(target, beach, CONFIRMED)])  # nested: a savepoint

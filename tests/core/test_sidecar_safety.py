@@ -11,6 +11,7 @@ from core.errors import VocabularyError
 from core.pipeline.keywords import clean_name
 from core.library import Library
 from core.media.sidecars import read_keywords, sidecars_of
+from core.db.store import Status
 from tests.core.test_paths import index_with_fake_model
 
 pyexiv2 = pytest.importorskip("pyexiv2")
@@ -80,7 +81,7 @@ def test_a_flat_keyword_with_separators_keeps_its_shape_through_export_and_impor
         back = read_keywords(album / "rocket.jpg").tags()  # the file's own flat keyword too
         assert all(len(path) == 1 for path in back)
         assert {clean_name(path[0]) for path in back} == {name}
-        library.store.mark_pending("1")  # read the exported file again: no new labels
+        library.store.mark_pending(tuple(Status))  # read the exported file again: no new labels
         index_with_fake_model(library)
         assert len(library.store.labels()) == labels_before + 1
 

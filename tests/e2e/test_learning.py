@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.library import Library
+from core.db.store import Status
 from core.versions import activate_version
 from tests.mimi_album import build_indexed_album
 from trainer.__main__ import main as trainer_main
@@ -118,7 +119,7 @@ def test_a_label_of_your_own_is_learned_and_nothing_you_said_changes(album: Path
             assert not has and score < threshold, (path, score, threshold)
         assert sorted(library.store.verdict_rows()) == verdicts  # verdicts are sacred
         assert library.store.db.query("SELECT * FROM verdict_log ORDER BY id") == log
-        assert {p.model_version for p in library.store.photos("status = 'ok'")} == {1}
+        assert {p.model_version for p in library.store.photos(Status.OK)} == {1}
         kept = [len(builtin_before[p] & {v.label for v in library.tags(library.photo(p))
                                          if v.has and v.label != "Mimi"})
                 / max(len(builtin_before[p]), 1) for p in builtin_before]

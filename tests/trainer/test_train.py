@@ -23,6 +23,7 @@ from core.library import Library
 from core.model.active import ActiveModel
 from core.labels.policy import CONFIRMED, REJECTED
 from core.model.tagger import LinearHead
+from core.db.store import Status
 from core.db.tagstore import Scored, VerdictChange
 from tests.fakes import FakeBackbone
 from trainer.__main__ import main as trainer_main
@@ -96,7 +97,7 @@ def test_training_learns_the_users_label_and_rescores_the_album(album: Path):
         assert library.store.active_model().version == 1
         head = LinearHead.load(library.data_dir / "models" / "v1.safetensors")
         assert "Grandma" in head.label_names and head.feature_dim == DIM
-        photos = library.store.photos("status = 'ok'", order="id")
+        photos = library.store.photos(Status.OK)
         assert {p.model_version for p in photos} == {1}
         unjudged = photos[30:]  # nobody said anything about these
         found = [p.id for p in library.search("Grandma")]
