@@ -15,6 +15,9 @@
     rating:>=4           star rating (0-5; also rating:3, rating:<2, rating:>0, rating:2..4;
                          a photo nobody rated has 0)
     flag:pick            flagged as a pick (flag:reject, flag:none)
+    folder:2019/rome     the photos directly in that folder; folder:2019/rome/** with every
+                         folder below it; folder:/ the album folder's own photos; a name with
+                         spaces is quoted, folder:"my trip"/** (a quote inside doubled: "")
 
 A label word matches by name or alias, case-insensitively, and includes the label's subtree.
 """
@@ -27,11 +30,12 @@ from dataclasses import dataclass
 
 from core.errors import QueryError
 from core.paths import readable, to_bytes
+from core.search.folders import folder_sql, parse_folder, spellings
 
 _TOKEN = re.compile(
     r'\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<neg>-(?=[^\s)]))|"(?P<quoted>[^"]*)"|(?P<word>[^\s()"]+))'
 )
-_FIELD_QUOTED = re.compile(r'(?P<field>[A-Za-z]+:=?)"(?P<value>[^"]*)"')
+_FIELD_QUOTED = re.compile(r'(?P<field>[A-Za-z]+:=?)"(?P<value>(?:[^"]|"")*)"(?P<tail>/\*\*)?')
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
 _SPACE = re.compile(r"\s*")
 _MAX_LABEL_WORDS = 4
@@ -110,8 +114,8 @@ def tokenize(text: str) -> list[Token]:
             break
         field = _FIELD_QUOTED.match(text, start)
         if field:
-            tokens.append(Token("field", field["value"], start, field["field"]))
-            pos = field.end()
+            tokens.append(_quoted_field(field, start))
+            pos = field.end() if field["field"].lower() == "folder:" else field.end("value") + 1
             continue
         m = _TOKEN.match(text, pos)
         if m is None:
@@ -134,6 +138,15 @@ def tokenize(text: str) -> list[Token]:
                 tokens.append(Token("word", word, wpos))
         pos = m.end()
     return tokens
+
+
+def _quoted_field(m: re.Match, start: int) -> Token:
+    """``field:"value"``; a doubled quote inside is one quote, and ``folder:"…"/**`` takes
+    the subfolders."""
+    name, value = m["field"].lower(), m["value"].replace('""', '"')
+    if name == "folder:" and m["tail"]:
+        value += m["tail"]
+    return Token("field", value, start, name)
 
 
 class _Parser:
@@ -282,7 +295,9 @@ class _Parser:
             return _rating(tok)
         if tok.field == "flag:":
             return _flag(tok)
-        known = "label:=, unverified:, path:, year:, date:, rating:, flag:"
+        if tok.field == "folder:":
+            return _folder(tok)
+        known = "label:=, unverified:, path:, folder:, year:, date:, rating:, flag:"
         raise QueryError(f"unknown field {tok.field!r} (known: {known})", tok.pos)
 
 
@@ -382,16 +397,40 @@ def _flag(tok: Token) -> Leaf:
     return _photo_leaf("COALESCE(p.flag, 0) = ?", (value,))
 
 
-def parse_query(text: str, labels: LabelResolver) -> Node:
+def _folder(tok: Token) -> Leaf:
+    """``folder:a/b`` (that folder's own photos) or ``folder:a/b/**`` (with subfolders)."""
+    try:
+        path, subfolders = parse_folder(tok.text)
+    except ValueError as exc:
+        raise QueryError(str(exc), tok.pos) from None
+    conditions: list[str] = []
+    params: list = []
+    for spelling in spellings(path):
+        more, values = folder_sql(spelling, subfolders)
+        conditions += more
+        params += values
+    where = " OR ".join(f"({c})" for c in conditions)
+    ids = " UNION ALL ".join(f"SELECT p.id AS id FROM photos p WHERE {c}" for c in conditions)
+    return Leaf(f"({where})", ids, tuple(params))
+
+
+def parse_query(text: str, labels: LabelResolver, within: str = "") -> Node:
     """Parse a search into a tree of terms; an empty search matches everything.
+
+    ``within`` is a search the view adds (the sidebar's folder, ``folder:2019/rome``), taken
+    with ``text`` by AND but parsed on its own, so an error's position still refers to ``text``.
 
     Raises:
         QueryError: with a message a person can act on and the character position.
     """
     tokens = tokenize(text)
-    if not tokens:
-        return Everything()
-    return _Parser(tokens, labels, text).parse()
+    node = _Parser(tokens, labels, text).parse() if tokens else Everything()
+    if not within.strip():
+        return node
+    outer = parse_query(within, labels)
+    if isinstance(node, Everything):
+        return outer
+    return And((outer, node))
 
 
 def compile_query(text: str, labels: LabelResolver) -> Compiled:
