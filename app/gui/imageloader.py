@@ -27,6 +27,8 @@ from core.media.thumbnails import ThumbnailCache
 logger = logging.getLogger(__name__)
 
 _RADIUS = 6.0
+#: A preview image's text key holding the photo's full resolution ("4000x3000", upright).
+FULL_SIZE_KEY = "albumtag-full-size"
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,9 @@ class ImageLoader(QObject):
         try:
             if request.token:
                 decoded = decode(root / row.path, min_side=min(request.max_side, 4096))
-                return pil_to_qimage(decoded.image), ""
+                image = pil_to_qimage(decoded.image)
+                image.setText(FULL_SIZE_KEY, f"{decoded.width}x{decoded.height}")
+                return image, ""
             image = read_thumbnail(root, cache, row)
             return rounded(image, side, _RADIUS * self._ratio), ""
         except ImageError as exc:

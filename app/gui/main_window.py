@@ -7,7 +7,14 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QWidget,
+)
 
 from app.gui import icons
 from app.gui.actions import build_actions, build_menus
@@ -58,7 +65,8 @@ class MainWindow(QMainWindow):
         self.sidebar = SidePanel(self.tree)
         self.browser = Browser(self.session, self.grid, self.tree, self.loader, parent=self)
         self.status = StatusBar(self)
-        self.previewer = Previewer(self.session, self.loader, self.grid, self)
+        self.pages = QStackedWidget()  # the grid's page, or the preview in its place
+        self.previewer = Previewer(self.session, self.loader, self.grid, self, self.pages)
         self.search_feedback = SearchFeedback(self.browser, self.search, self.centre, self.grid,
                                               self)
         self.view_memory = ViewMemory(settings.qsettings, self.session, self.browser, self.grid,
@@ -84,7 +92,11 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icons.app_icon())
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
-        for widget, stretch in ((self.sidebar, 0), (self.centre, 1), (self.inspector, 0)):
+        self.pages.addWidget(self.centre)
+        self.pages.addWidget(self.previewer.page)
+        self.pages.setCurrentWidget(self.centre)
+        self.previewer.chrome = [self.sidebar, self.status]  # hidden in full screen
+        for widget, stretch in ((self.sidebar, 0), (self.pages, 1), (self.inspector, 0)):
             self.splitter.addWidget(widget)
             self.splitter.setStretchFactor(self.splitter.indexOf(widget), stretch)
         self.splitter.setSizes([240, 900, 330])
@@ -98,6 +110,8 @@ class MainWindow(QMainWindow):
         for action in a.local():
             self.grid.addAction(action)
             self.inspector.tag_list.addAction(action)
+        # the preview answers the same tagging and rating keys as the grid
+        self.previewer.page.addActions([a.confirm, a.reject, a.add_tag, *self.marks.actions])
         a.open_album.triggered.connect(self.ask_for_album)
         a.rescan.triggered.connect(s.start_indexing)
         a.export_xmp.triggered.connect(self.sidecars.ask)
@@ -133,12 +147,13 @@ class MainWindow(QMainWindow):
         self.grid.preview_requested.connect(self.previewer.show)
         self.search.query_changed.connect(self.browser.set_query)
         self.search.escaped.connect(self.grid.setFocus)
-        self.inspector.focus_released.connect(self.grid.setFocus)
+        self.inspector.focus_released.connect(self._on_focus_released)
         self.inspector.status_message.connect(self.status.say)
         self.photo_menu.status_message.connect(self.status.say)
         self.sidecars.status_message.connect(self.status.say)
         self.marks.status_message.connect(self.status.say)
         self.browser.rows_shown.connect(self._on_rows_shown)
+        s.indexing.follow(self.grid)  # the photos on screen are tagged first
         self.browser.words_loaded.connect(self.search.set_label_words)
         self.browser.words_loaded.connect(self.inspector.set_label_words)
         self.browser.filter_changed.connect(lambda flt: self.centre.set_title(flt.title))
@@ -234,7 +249,11 @@ class MainWindow(QMainWindow):
         self.grid.setFocus()
         self.grid.selectAll()
 
+    def _on_focus_released(self) -> None:
+        (self.previewer.page if self.previewer.is_open else self.grid).setFocus()
+
     def _on_find_triggered(self) -> None:
+        self.previewer.back()  # the search bar is on the grid's page
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
 

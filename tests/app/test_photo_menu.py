@@ -86,5 +86,5 @@ def test_preview_from_the_menu(opened, qtbot) -> None:  # noqa: ANN001
     opened.grid.select_photo(row.id)
     menu = opened.photo_menu.build(opened.grid.selected_rows())
     _action(menu, "Preview").trigger()
-    assert opened.previewer.dialog is not None and opened.previewer.dialog.row == row
-    opened.previewer.dialog.close()
+    assert opened.previewer.is_open and opened.previewer.row == row
+    opened.previewer.back()

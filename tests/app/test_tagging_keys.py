@@ -143,16 +143,16 @@ def test_ctrl_z_undoes_album_changes_from_the_add_tag_field(opened, real_album: 
     assert opened.search.text() == "beach"
     assert _verdicts(real_album, row.id).get("dog", 0) == 0
 
-    # and from the preview window
+    # and from the preview
     qtbot.waitUntil(opened.actions.redo.isEnabled, timeout=2_000)
     opened.actions.redo.trigger()
     qtbot.waitUntil(lambda: _dog_confirmed(opened), timeout=5_000)
     qtbot.waitUntil(opened.actions.undo.isEnabled, timeout=2_000)
     opened.grid.select_photo(row.id)
     opened.previewer.show(row)
-    preview = opened.previewer.dialog
-    preview.activateWindow()
-    preview.setFocus()
-    qtbot.waitUntil(preview.isActiveWindow, timeout=2_000)
+    preview = opened.previewer.page
+    opened.activateWindow()  # the search's completion list was the active window
+    qtbot.waitUntil(preview.hasFocus, timeout=2_000)
     qtbot.keyClick(preview, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not _dog_confirmed(opened), timeout=5_000)
+    assert preview.hasFocus() and opened.previewer.is_open

@@ -242,15 +242,15 @@ def test_an_unreadable_file_shows_a_badge_and_its_reason(make_window, real_album
 def test_space_opens_a_large_preview_with_tags(opened, qtbot) -> None:  # noqa: ANN001
     row = _select_first(opened, qtbot)
     qtbot.keyClick(opened.grid, Qt.Key.Key_Space)
-    preview = opened.previewer.dialog
-    assert preview is not None and preview.isVisible() and preview.row == row
-    qtbot.waitUntil(lambda: preview.canvas.pixmap is not None
-                    and preview.canvas.pixmap.width() > 256, timeout=10_000)
-    qtbot.waitUntil(lambda: "●" in preview.caption.text(), timeout=5_000)
-    qtbot.keyClick(preview, Qt.Key.Key_Right)
-    assert preview.row != row
-    qtbot.keyClick(preview, Qt.Key.Key_Space)
-    assert not preview.isVisible()
+    previewer, page = opened.previewer, opened.previewer.page
+    assert previewer.is_open and page.isVisible() and previewer.row == row
+    qtbot.waitUntil(lambda: page.view.pixmap is not None
+                    and page.view.pixmap.width() > 256, timeout=10_000)
+    qtbot.waitUntil(lambda: "●" in page.caption.text(), timeout=5_000)
+    qtbot.keyClick(page, Qt.Key.Key_Right)
+    assert previewer.row != row
+    qtbot.keyClick(page, Qt.Key.Key_Space)
+    assert not page.isVisible() and opened.grid.isVisible()
 
 
 def test_cancel_stops_indexing(make_window, real_album: Path, qtbot) -> None:  # noqa: ANN001
