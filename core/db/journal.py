@@ -21,6 +21,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core.db.store import IN_IDS, id_list, now
 
@@ -74,26 +75,26 @@ def latest(conn: sqlite3.Connection, state: str, pick: str) -> tuple[str, int] |
     return choose(rows, key=lambda r: r[1])
 
 
-def entry(conn: sqlite3.Connection, batch: int) -> tuple[int, str, str, dict, dict]:
+def entry(conn: sqlite3.Connection, batch: int) -> tuple[int, str, str, dict[str, Any], dict[str, Any]]:
     row = conn.execute("SELECT id, kind, what, before, after FROM edit_log WHERE batch = ?",
                        (batch,)).fetchone()
     return row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4])
 
 
 # -- ratings ------------------------------------------------------------------------------
-def capture_ratings(conn: sqlite3.Connection, photo_ids: Sequence[int]) -> list[list]:
+def capture_ratings(conn: sqlite3.Connection, photo_ids: Sequence[int]) -> list[list[Any]]:
     return [list(r) for r in conn.execute(
         f"SELECT id, rating, flag FROM photos WHERE id {IN_IDS}", (id_list(photo_ids),))]
 
 
-def restore_ratings(conn: sqlite3.Connection, snapshot: list[list]) -> list[int]:
+def restore_ratings(conn: sqlite3.Connection, snapshot: list[list[Any]]) -> list[int]:
     conn.executemany("UPDATE photos SET rating = ?, flag = ? WHERE id = ?",
                      [(rating, flag, pid) for pid, rating, flag in snapshot])
     return [int(r[0]) for r in snapshot]
 
 
 # -- labels -------------------------------------------------------------------------------
-def capture_labels(conn: sqlite3.Connection, label_ids: Iterable[int]) -> dict:
+def capture_labels(conn: sqlite3.Connection, label_ids: Iterable[int]) -> dict[str, Any]:
     """The state a label change may alter: the labels' rows and their children's, the
     labels' photo_labels rows, and the label meta entries."""
     ids = sorted(set(label_ids))
@@ -112,7 +113,8 @@ def capture_labels(conn: sqlite3.Connection, label_ids: Iterable[int]) -> dict:
             "meta": meta}
 
 
-def restore_labels(conn: sqlite3.Connection, target: dict, other: dict) -> list[int]:
+def restore_labels(conn: sqlite3.Connection, target: dict[str, Any],
+                   other: dict[str, Any]) -> list[int]:
     """Write a label snapshot back (``other`` is the state being left); photos touched."""
     members = set(target["members"]) | set(other["members"])
     rows_of = sorted(set(target["rows_of"]) | set(other["rows_of"]))

@@ -44,7 +44,7 @@ def set_marks(store: Store, photo_ids: Sequence[int], *, rating: int | None = No
             return None
         journal.restore_ratings(conn, changed)
         what = (f"{rating} star{'s' if rating != 1 else ''}" if rating is not None
-                else f"flag {FLAG_NAMES[flag]}")
+                else f"flag {FLAG_NAMES[flag or 0]}")
         keep = {a[0] for a in changed}
         return journal.record(conn, "ratings", f"{what} on {len(changed)} photo(s)",
                               [b for b in before if b[0] in keep], changed)

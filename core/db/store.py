@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -118,7 +119,7 @@ class ModelRow:
     backbone: str
     head_file: str | None
     thresholds: dict[str, float]
-    metrics: dict
+    metrics: dict[str, Any]
     created_at: str
     active: bool
 
@@ -129,15 +130,15 @@ _PHOTO_COLUMNS = (
 )
 
 
-def _photo(row: Sequence) -> PhotoRow:
+def _photo(row: Sequence[Any]) -> PhotoRow:
     return PhotoRow(row[0], from_db(row[1]), *row[2:])
 
 
-def _label(row: Sequence) -> LabelRow:
+def _label(row: Sequence[Any]) -> LabelRow:
     return LabelRow(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])))
 
 
-def _model(row: Sequence) -> ModelRow:
+def _model(row: Sequence[Any]) -> ModelRow:
     return ModelRow(
         row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), row[5], bool(row[6])
     )
@@ -286,7 +287,8 @@ class Database:
                 self._readers.append(conn)
         return conn
 
-    def query(self, sql: str, params: Sequence | dict = ()) -> list[tuple]:
+    def query(self, sql: str,
+              params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only statement."""
         try:
             return self.read().execute(sql, params).fetchall()
@@ -317,7 +319,7 @@ class Store:
         self.db.close()
 
     def integrity_check(self) -> str:
-        return self.db.query("PRAGMA integrity_check")[0][0]
+        return str(self.db.query("PRAGMA integrity_check")[0][0])
 
     # -- meta ---------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -379,6 +381,7 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (to_db(rel_path), size, mtime_ns, content_hash, status, error, now()),
             )
+            assert cur.lastrowid is not None
             return int(cur.lastrowid)
 
     def update_file(self, photo_id: int, *, path: str, size: int, mtime_ns: int,
@@ -461,7 +464,7 @@ class Store:
         return next((m for m in self.models() if m.active), None)
 
     def add_model(self, version: int, backbone: str, head_file: str | None,
-                  thresholds: dict[str, float], metrics: dict, *, activate: bool) -> None:
+                  thresholds: dict[str, float], metrics: dict[str, Any], *, activate: bool) -> None:
         with self.db.write() as db:
             if activate:
                 db.execute("UPDATE models SET active = 0")

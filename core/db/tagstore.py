@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -307,7 +307,7 @@ class TagStore(Store):
             (photo_id, label_id, verdict, source, stamp),
         )
 
-    def import_verdicts(self, confirmed: dict[int, Iterable[int]]) -> int:
+    def import_verdicts(self, confirmed: Mapping[int, Iterable[int]]) -> int:
         """Confirm labels found in files' metadata (source 'import'), in one transaction.
 
         A pair the user ever judged (any verdict-log entry) or that already has a verdict is

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def _unique_paths(paths: Iterable[KeywordPath]) -> tuple[KeywordPath, ...]:
     return tuple(seen.values())
 
 
-def parse(xmp: dict, iptc: dict | None = None) -> Keywords:
+def parse(xmp: dict[str, Any], iptc: dict[str, Any] | None = None) -> Keywords:
     """The keywords in pyexiv2's ``read_xmp()`` / ``read_iptc()`` dictionaries."""
     flat = list(_values(xmp.get(SUBJECT)))
     flat += _values((iptc or {}).get(IPTC_KEYWORDS))
@@ -156,7 +156,7 @@ def _number(value: object) -> int | None:
         return None
 
 
-def _rating(xmp: dict) -> tuple[int | None, int | None]:
+def _rating(xmp: dict[str, Any]) -> tuple[int | None, int | None]:
     """(stars 0-5, flag) of pyexiv2's XMP dictionary; None where the file says nothing."""
     stars = _number(xmp.get(RATING)) if RATING in xmp else None
     flag = None
@@ -235,7 +235,7 @@ def read_keywords(photo: Path, *, embedded: bool = True) -> Keywords:
     return found
 
 
-def _read(path: Path, *, iptc: bool) -> tuple[dict, dict]:
+def _read(path: Path, *, iptc: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     pyexiv2 = _pyexiv2()
     try:
         with _LOCK, pyexiv2.Image(os.fspath(path)) as image:
@@ -305,7 +305,7 @@ def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[s
     if ((tuple(flat), tuple(paths)) == (existing.flat, existing.paths) and same_marks) or (
             not target.exists() and not paths and not flat and not rating and not flag):
         return None
-    fields: dict = {
+    fields: dict[str, Any] = {
         SUBJECT: flat or None,
         HIERARCHICAL: ["|".join(map(one_level, p)) for p in paths] or None,
         TAGS_LIST: ["/".join(map(one_level, p)) for p in paths] or None,
@@ -319,7 +319,7 @@ def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[s
     return target
 
 
-def _write_xmp(target: Path, fields: dict, *, create: bool) -> None:
+def _write_xmp(target: Path, fields: dict[str, Any], *, create: bool) -> None:
     """Set XMP fields in a copy of ``target`` and move the copy over it (atomic)."""
     pyexiv2 = _pyexiv2()
     # A short name of its own: the target's name may be as long as the file system allows.
@@ -388,7 +388,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _pyexiv2():  # noqa: ANN202 - the module
+def _pyexiv2() -> Any:  # the pyexiv2 module
     """pyexiv2, imported on first use (its exiv2 log level set so nothing goes to stdout)."""
     try:
         import pyexiv2

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -196,7 +196,7 @@ def verify_weights(folder: Path) -> None:
 class FaceDetector:
     """MTCNN on CPU. Thread-safe: the networks are only read."""
 
-    def __init__(self, nets: tuple, min_face: int = 20, work_side: int = 320) -> None:
+    def __init__(self, nets: tuple[Any, ...], min_face: int = 20, work_side: int = 320) -> None:
         from core.people import mtcnn
 
         self._nets = nets
@@ -225,7 +225,8 @@ class FaceDetector:
 
         torch_on_one_core()  # small networks, one detection per decode worker
         rows = mtcnn.detect(self._nets, image, self._stages)
-        faces = [Face(tuple(float(v) for v in row[:4]), float(row[4])) for row in rows]
+        faces = [Face((float(row[0]), float(row[1]), float(row[2]), float(row[3])), float(row[4]))
+                 for row in rows]
         return sorted(faces, key=lambda f: -f.probability)
 
     def summarize(self, image: Image.Image) -> FaceSummary:

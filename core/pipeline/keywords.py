@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,7 +197,7 @@ class ExportReport:
     files: list[Path] = field(default_factory=list)
     nothing: int = 0  # no tag, rating or flag to write and no sidecar to correct
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"written": self.written, "unchanged": self.unchanged, "nothing": self.nothing,
                 "errors": {readable(path): reason for path, reason in self.errors.items()}}
 

@@ -100,7 +100,7 @@ def walk(root: Path, skipped: list[str] | None = None) -> Iterator[FileEntry]:
                 yield _file_entry(root, entry)
 
 
-def _file_entry(root: Path, entry: os.DirEntry) -> FileEntry:
+def _file_entry(root: Path, entry: os.DirEntry[str]) -> FileEntry:
     rel = Path(entry.path).relative_to(root).as_posix()
     try:
         st = entry.stat()  # follows symbolic links

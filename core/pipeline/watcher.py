@@ -15,6 +15,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from core.media.imaging import is_photo_name
 from core.pipeline.scanner import DATA_DIR_NAME
@@ -64,7 +65,7 @@ class FolderWatcher:
         self.last_batch: tuple[str, ...] = ()
         self._dirty = threading.Event()
         self._stop = threading.Event()
-        self._observer: Observer | None = None
+        self._observer: BaseObserver | None = None
         self._thread: threading.Thread | None = None
 
     def _on_new_folder(self, path: Path) -> None:
