@@ -134,3 +134,28 @@ def test_the_lint_catches_a_module_level_import(tmp_path: Path) -> None:
     assert "torch" in found and "torchvision" in found and "timm" not in found
     assert SQL.search("SELECT id FROM photos WHERE 1") and SQL.search("DELETE FROM tags")
     assert not SQL.search("Select photos first.") and not SQL.search("Update the tags")
+
+
+def test_no_module_of_app_runs_sql() -> None:
+    """The window and the command line both ask core: SQL lives in core/db and core/search."""
+    offenders = []
+    for path in _modules("app"):
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text, str(path))
+        names = {name for node in ast.walk(tree) for name in _imported(node)}
+        rel = path.relative_to(ROOT)
+        if names & {"sqlite3", "sqlite_utils"}:
+            offenders.append(f"{rel} imports a database module")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if SQL.search(node.value):
+                    offenders.append(f"{rel}:{node.lineno} holds SQL")
+        if ".db.query" in text or ".execute(" in text or ".db.write(" in text:
+            offenders.append(f"{rel} talks to the database directly")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_sql_check_finds_sql() -> None:
+    assert SQL.search("SELECT id FROM photos WHERE status = ?")
+    assert SQL.search("UPDATE photos SET rating = 3")
+    assert not SQL.search("Select the photos from the grid")
