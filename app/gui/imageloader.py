@@ -211,7 +211,8 @@ class ImageLoader(QObject):
         try:
             if request.token:
                 decoded = decode(root / row.path, min_side=min(request.max_side, 4096))
-                image = pil_to_qimage(decoded.image)
+                # the GUI thread's QPixmap.fromImage is then a copy, not a conversion
+                image = pil_to_qimage(decoded.image).convertToFormat(QImage.Format.Format_RGB32)
                 image.setText(FULL_SIZE_KEY, f"{decoded.width}x{decoded.height}")
                 return image, ""
             image = read_thumbnail(root, cache, row)
