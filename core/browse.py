@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-from core.search import review
+import numpy as np
+
+from core.db.store import IN_IDS, Status, id_list
+from core.labels.policy import CONFIRMED, REJECTED
 from core.library import Library
 from core.paths import from_db, readable
-from core.labels.policy import CONFIRMED, REJECTED
-from core.search.query import compile_query
+from core.search import review
+from core.search.orders import Order
+from core.search.query import Everything, parse_query
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +29,6 @@ logger = logging.getLogger(__name__)
 _NEEDS_REVIEW = ("EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id "
                  "AND t.direct = 1 AND t.verified = 0)")
 _UNTAGGED = "NOT EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id)"
-_NEWEST_FIRST = "p.mtime_ns DESC, p.id DESC"
 _CHUNK = 500
 
 
@@ -37,25 +40,6 @@ class Scope(StrEnum):
     UNTAGGED = "untagged"
     ERRORS = "errors"  # photos that could not be read
     LABEL = "label"  # photos carrying one label (its subtree included)
-
-
-class Order(StrEnum):
-    """How a grid sorts its photos."""
-
-    NEWEST = "newest"  # file modification time, newest first
-    TAKEN = "taken"  # EXIF capture date, newest first; photos without one last
-    TAKEN_OLDEST = "taken-oldest"  # capture date, oldest first; photos without one last
-    NAME = "name"  # path, A to Z
-    TEACHES = "teaches"  # what an answer would teach most first (core.search.review), then newest
-
-
-_ORDER_SQL = {
-    Order.NEWEST: _NEWEST_FIRST,
-    Order.TAKEN: "p.taken_at IS NULL, p.taken_at DESC, " + _NEWEST_FIRST,
-    Order.TAKEN_OLDEST: "p.taken_at IS NULL, p.taken_at, p.mtime_ns, p.id",
-    Order.NAME: "p.path COLLATE NOCASE, p.id",
-    Order.TEACHES: _NEWEST_FIRST,  # then ranked by core.search.review
-}
 
 
 class GridRow(NamedTuple):
@@ -120,63 +104,70 @@ class TagSummary:
         return self.direct - self.verified
 
 
+def grid_ids(library: Library, query: str = "", scope: Scope = Scope.ALL,
+             label_id: int | None = None, order: Order = Order.NEWEST, *,
+             sidebar: str = "") -> np.ndarray:
+    """Ids of the photos a grid shows for a scope and a search, in ``order``.
+
+    Evaluated by the search engine (:mod:`core.search.engine`), as the command line's search
+    is: term ids as sorted arrays, set algebra, and the album's cached display order. The whole
+    album (``Scope.ALL`` with no search) includes photos that could not be read; a search or a
+    label lists the photos that carry tags (tagged ones, and ones queued for re-tagging, which
+    keep theirs); Needs review and Untagged list tagged photos only.
+
+    Raises:
+        QueryError: the search cannot be parsed (positions refer to ``query`` itself).
+        ValueError: ``Scope.LABEL`` without a label, or an unknown order.
+    """
+    engine = library.search_engine
+    node = parse_query(query, library.resolver(), sidebar)  # a folder's term, if chosen
+    order = Order.parse(order)
+    scope = Scope(scope)
+    if scope == Scope.ERRORS:
+        within = engine.status_ids(Status.ERROR)
+    elif scope == Scope.ALL and isinstance(node, Everything):
+        within = engine.present()
+    elif scope == Scope.REVIEW:
+        within = engine.needs_review()
+    elif scope == Scope.UNTAGGED:
+        within = engine.untagged()
+    elif scope == Scope.LABEL:
+        if label_id is None:
+            raise ValueError("Scope.LABEL needs a label_id")
+        within = engine.carrying(int(label_id))
+    else:
+        within = engine.universe()
+    ids = engine.evaluate(node, within) if not isinstance(node, Everything) else within
+    ranked = engine.ordered(ids, order)
+    if order == Order.TEACHES:  # what an answer would teach most first, then newest
+        ranked = np.asarray(review.rank(library.store, ranked.tolist()), dtype=np.int64)
+    return ranked
+
+
 def grid_rows(library: Library, query: str = "", scope: Scope = Scope.ALL,
               label_id: int | None = None, order: Order = Order.NEWEST, *,
               limit: int | None = None) -> list[GridRow]:
-    """The photos a grid shows for a scope and a search, in ``order`` (newest file first).
-
-    The whole album (``Scope.ALL`` with no search) includes photos still waiting for tags and
-    photos that could not be read; everything else lists tagged photos only. ``limit`` gives
-    just the first rows (a first screen, fast, before the rest).
+    """The rows of :func:`grid_ids` (the first ``limit`` of them when given).
 
     Raises:
         QueryError: the search cannot be parsed (positions refer to ``query`` itself).
     """
-    compiled = compile_query(query, library.resolver())
-    clauses: list[str] = []
-    params: list = []
-    if scope == Scope.ERRORS:
-        clauses.append("p.status = 'error'")
-    elif scope == Scope.ALL and compiled.sql == "1":
-        clauses.append("p.status != 'missing'")
-    else:
-        clauses.append("p.status = 'ok'")
-    if scope == Scope.REVIEW:
-        clauses.append(_NEEDS_REVIEW)
-    elif scope == Scope.UNTAGGED:
-        clauses.append(_UNTAGGED)
-    elif scope == Scope.LABEL:
-        if label_id is None:
-            raise ValueError("Scope.LABEL needs a label_id")
-        clauses.append("p.id IN (SELECT photo_id FROM photo_tags WHERE label_id = ?)")
-        params.append(label_id)
-    if compiled.sql != "1":
-        clauses.append(f"({compiled.sql})")
-        params.extend(compiled.params)
-    if Order(order) == Order.TEACHES:  # ranked in Python: every row first, then the first few
-        rows = _rows(library, " AND ".join(clauses), params, _NEWEST_FIRST)
-        by_id = {r.id: r for r in rows}
-        ranked = [by_id[i] for i in review.rank(library.store, [r.id for r in rows])]
-        return ranked[:limit] if limit else ranked
-    return _rows(library, " AND ".join(clauses), params, _ORDER_SQL[Order(order)], limit)
+    ids = grid_ids(library, query, scope, label_id, order)
+    return grid_rows_by_ids(library, ids[:limit] if limit else ids)
 
 
-def grid_rows_by_ids(library: Library, photo_ids: Sequence[int]) -> list[GridRow]:
+def grid_rows_by_ids(library: Library, photo_ids: Sequence[int] | np.ndarray) -> list[GridRow]:
     """Fresh grid rows of some photos (in the order given; unknown ids are left out)."""
-    out: dict[int, GridRow] = {}
-    for start in range(0, len(photo_ids), _CHUNK):
-        chunk = list(photo_ids[start : start + _CHUNK])
-        marks = ",".join("?" * len(chunk))
-        out.update((r.id, r) for r in _rows(library, f"p.id IN ({marks})", chunk))
-    return [out[i] for i in photo_ids if i in out]
+    if not len(photo_ids):
+        return []
+    by_id = {r.id: r for r in _rows(library, f"p.id {IN_IDS}", [id_list(photo_ids)])}
+    return [row for i in photo_ids if (row := by_id.get(int(i))) is not None]
 
 
-def _rows(library: Library, where: str, params: Sequence,
-          order: str = _NEWEST_FIRST, limit: int | None = None) -> list[GridRow]:
+def _rows(library: Library, where: str, params: Sequence[object]) -> list[GridRow]:
     sql = (f"SELECT p.id, p.path, p.size, p.mtime_ns, p.status, p.error, "
            f"p.status = 'ok' AND {_NEEDS_REVIEW}, COALESCE(p.rating, 0), "
-           f"COALESCE(p.flag, 0) FROM photos p WHERE {where} "
-           f"ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit else ""))
+           f"COALESCE(p.flag, 0) FROM photos p WHERE {where}")
     rows = list(map(GridRow._make, library.store.db.query(sql, params)))
     return [r if r.path.__class__ is str else r._replace(path=from_db(r.path)) for r in rows]
 
@@ -267,5 +258,5 @@ def label_words(library: Library) -> list[str]:
     return sorted(names, key=str.lower) + sorted(aliases, key=str.lower)
 
 
-__all__ = ["GridRow", "Scope", "ScopeCounts", "TagSummary", "grid_rows",
+__all__ = ["GridRow", "Order", "Scope", "ScopeCounts", "TagSummary", "grid_ids", "grid_rows",
            "grid_rows_by_ids", "label_words", "scope_counts", "suggestions", "tag_summary"]

@@ -12,10 +12,8 @@ from app.gui import icons
 from app.gui.settings import THUMB_SIZES
 from core.browse import Order
 
-SORT_ORDERS = ((Order.TAKEN, "Date taken, newest first"),
-               (Order.TAKEN_OLDEST, "Date taken, oldest first"),
-               (Order.NEWEST, "File date, newest first"), (Order.NAME, "File name"),
-               (Order.TEACHES, "What an answer would teach most (Needs review's order)"))
+#: View → Sort by: every order, in the enum's order, with the words core gives it.
+SORT_ORDERS = tuple((order, order.label) for order in Order)
 
 _LOCAL = Qt.ShortcutContext.WidgetWithChildrenShortcut
 

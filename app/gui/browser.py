@@ -1,23 +1,28 @@
 """Browser: keeps the grid and the tag tree in line with the album, the filter and the search.
 
-It asks the session for rows and counts (read on the database thread), drops answers that a
-newer question made stale, and while indexing runs it refreshes at most every
-``refresh_interval`` ms, so the grid fills in as tags arrive without a query per photo.
+Every view — the tag tree's choice, the search bar, the sort order — is one call of
+``core.browse.grid_ids`` on the database thread: the search engine's ordered id array, the
+same path as ``albumtag search``. The grid holds only those ids and reads rows by id for what
+it shows (through :meth:`Browser.read_rows`). Answers that a newer question made stale are
+dropped, and while indexing runs the browser refreshes at most every ``refresh_interval`` ms,
+so the grid fills in as tags arrive without a query per photo.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.gui.grid import PhotoGridView, RowsDiff, diff_rows
+from app.gui.grid import IdsAnswer, PhotoGridView, ids_answer
 from app.gui.imageloader import ImageLoader
 from app.gui.session import AlbumSession
 from app.gui.sidebar import Filter, TagTree
 from core import browse
 from core.errors import QueryError
 from core.library import Library
+from core.search.folders import folder_tree
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ class Browser(QObject):
         self.error: QueryError | None = None  # why the search in the bar failed, if it did
         self._busy = False  # a rows query is in flight
         self._again = False
-        self.first_screen = 400  # rows fetched first when the filter or the search changes
+        self.first_screen = 400  # rows read with the ids when the photos shown change
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(refresh_interval)
@@ -60,6 +65,7 @@ class Browser(QObject):
         session.labels_changed.connect(self._on_labels_changed)
         session.indexing_progressed.connect(self._on_indexing_progressed)
         tree.filter_chosen.connect(self._on_filter_chosen)
+        grid.photo_model().set_fetcher(self.read_rows)
 
     # -- what to show ---------------------------------------------------------------------
     def set_filter(self, flt: Filter) -> None:
@@ -102,7 +108,8 @@ class Browser(QObject):
         self.refresh_tree()
 
     def refresh_rows(self, *, first_screen: bool = False) -> None:
-        """Ask for the rows; ``first_screen`` asks for the first few as well, answered first."""
+        """Ask for the photos shown again. Every answer comes whole, with the rows of its first
+        screen; ``first_screen`` is accepted for the callers that ask after a new view."""
         if self._busy:
             self._again = True
             return
@@ -110,41 +117,43 @@ class Browser(QObject):
         self._again = False
         key = self._key()
         model = self._grid.photo_model()
-        snapshot = (tuple(model.rows), model.revision)
-        if first_screen and not self._ask(key, snapshot, self.first_screen):
+        if not self._ask(key, (model.ids, model.revision, model.recent_ids())):
             self._busy = False  # no album yet: nothing to ask
-            return
-        if not self._ask(key, snapshot, None):
-            self._busy = False
 
-    def _ask(self, key: tuple, snapshot: tuple, limit: int | None) -> bool:
+    def read_rows(self, photo_ids: list[int], done: Callable[[list], None]) -> bool:
+        """Read grid rows by id on the database thread (the grid's pages)."""
+        return self._session.query(lambda library: browse.grid_rows_by_ids(library, photo_ids),
+                                   done)
+
+    def _ask(self, key: tuple, snapshot: tuple) -> bool:
         flt, text, order = key
-        old, revision = snapshot
+        old, revision, held = snapshot
+        first = self.first_screen
 
-        def work(library: Library) -> RowsDiff:
-            rows = browse.grid_rows(library, text, flt.scope, flt.label_id, order, limit=limit)
-            return diff_rows(old, revision, rows)
+        def work(library: Library) -> IdsAnswer:
+            ids = browse.grid_ids(library, text, flt.scope, flt.label_id, order,
+                                  sidebar=flt.query)  # a folder's term (app.gui.folders)
+            # The first screen comes with the ids, and fresh copies of the rows the grid
+            # holds that are still shown (one read by id, however many photos there are).
+            shown = ids[:first].tolist()
+            seen = set(shown)
+            wanted = shown + [i for i in held if i not in seen]
+            return ids_answer(ids, old, revision, browse.grid_rows_by_ids(library, wanted))
 
-        return self._session.query(work, lambda diff: self._on_rows(key, diff, limit),
-                                   lambda exc: self._on_rows_failed(key, exc, limit))
+        return self._session.query(work, lambda answer: self._on_rows(key, answer),
+                                   lambda exc: self._on_rows_failed(key, exc))
 
-    def _on_rows(self, key: tuple, diff: RowsDiff, limit: int | None) -> None:
-        complete = limit is None or len(diff.rows) < limit
-        if limit is not None and complete:
-            return  # the first screen was everything: the full answer says the same
+    def _on_rows(self, key: tuple, answer: IdsAnswer) -> None:
         if key == self._key():
-            self._grid.show_rows(diff, complete=complete)
+            self._grid.show_rows(answer)
             self.shown_query, self.error = self.query, None
             self.query_accepted.emit()
-            self.rows_shown.emit(len(diff.rows), complete)
-        if limit is None:
-            self._busy = False
-            if self._again:  # asked again meanwhile
-                self.refresh_rows()
+            self.rows_shown.emit(len(answer.ids), True)
+        self._busy = False
+        if self._again:  # asked again meanwhile
+            self.refresh_rows()
 
-    def _on_rows_failed(self, key: tuple, exc: BaseException, limit: int | None) -> None:
-        if limit is not None:
-            return  # the full query fails the same way and reports it
+    def _on_rows_failed(self, key: tuple, exc: BaseException) -> None:
         self._busy = False
         if isinstance(exc, QueryError):
             if key == self._key():
@@ -158,7 +167,8 @@ class Browser(QObject):
 
     def refresh_tree(self) -> None:
         def work(library: Library) -> tuple:
-            return library.label_tree(), browse.scope_counts(library)
+            return (library.label_tree(), browse.scope_counts(library),
+                    folder_tree(library.store.db), library.root.name)
 
         self._session.query(work, lambda result: self._tree.set_content(*result))
 

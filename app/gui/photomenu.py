@@ -84,9 +84,9 @@ class PhotoMenu(QObject):
         index = self._grid.indexAt(pos)
         if not index.isValid():
             return
-        row = self._grid.photo_model().rows[index.row()]
-        if row.id not in {r.id for r in self._grid.selected_rows()}:
-            self._grid.select_photo(row.id)
+        photo_id = self._grid.photo_model().id_at(index.row())
+        if photo_id not in set(self._grid.selected_ids().tolist()):
+            self._grid.select_photo(photo_id)
         rows = self._grid.selected_rows()
         if self.menu is not None:
             self.menu.deleteLater()

@@ -19,18 +19,14 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.db.store import VISIBLE, Database, Status
+from core.search.orders import RANKED, Order, album_order
 from core.search.query import And, Everything, LabelResolver, Leaf, Node, Not, parse_query
-from core.db.store import VISIBLE, Database
 
 logger = logging.getLogger(__name__)
 
-#: Display orders: SQL ORDER BY over ``photos p``.
-ORDERS = {
-    "taken": "p.taken_at IS NULL, p.taken_at DESC, p.mtime_ns DESC, p.id DESC",
-    "newest": "p.mtime_ns DESC, p.id DESC",
-    "oldest": "p.taken_at IS NULL, p.taken_at, p.mtime_ns, p.id",
-    "name": "p.path COLLATE NOCASE, p.id",
-}
+#: The display orders a rank array gives, by their values (see :mod:`core.search.orders`).
+ORDERS = {o.value: o for o in RANKED}
 
 _EMPTY = np.empty(0, dtype=np.int64)
 
@@ -50,8 +46,9 @@ class _Snapshot:
     def __init__(self, version: object) -> None:
         self.version = version
         self.universe: np.ndarray | None = None
-        self.ranks: dict[str, np.ndarray] = {}
-        self.orders: dict[str, np.ndarray] = {}  # visible ids in each display order
+        self.present: np.ndarray | None = None
+        self.ranks: dict[Order, np.ndarray] = {}
+        self.orders: dict[Order, np.ndarray] = {}  # present ids in each display order
         self.terms: dict[tuple[str, tuple], np.ndarray] = {}  # a term's sorted ids
         self.term_ids = 0
 
@@ -120,13 +117,42 @@ class SearchEngine:
             snap.universe = self._ids(f"SELECT id FROM photos WHERE {VISIBLE}")
         return snap.universe
 
-    def _rank(self, order: str) -> tuple[np.ndarray, np.ndarray]:
-        """The rank of every id in a display order, and the visible ids in that order."""
+    def present(self) -> np.ndarray:
+        """Ids of every photo whose file is there (visible ones and unreadable ones), sorted."""
+        snap = self._snapshot()
+        if snap.present is None:
+            snap.present = _union(self.universe(), self.status_ids(Status.ERROR))
+        return snap.present
+
+    def status_ids(self, status: Status) -> np.ndarray:
+        """Ids of the photos with this status, sorted (kept until the album changes)."""
+        return self._term("SELECT id FROM photos WHERE status = ?", (Status(status).value,))
+
+    def needs_review(self) -> np.ndarray:
+        """Ids of the tagged photos with a model tag that no verdict supports, sorted."""
+        return _intersect(self.status_ids(Status.OK), self._term(
+            "SELECT DISTINCT photo_id AS id FROM photo_tags WHERE direct = 1 AND verified = 0"))
+
+    def untagged(self) -> np.ndarray:
+        """Ids of the tagged photos that carry no tag (the store's per-photo flag), sorted."""
+        return _intersect(self.status_ids(Status.OK),
+                          self._term("SELECT id FROM photos WHERE tagged = 0"))
+
+    def carrying(self, label_id: int) -> np.ndarray:
+        """Ids of the visible photos carrying a label (its subtree included), sorted: the
+        search term of the label's name."""
+        return _intersect(self.universe(), self._term(
+            "SELECT photo_id AS id FROM photo_tags WHERE label_id = ?", (int(label_id),)))
+
+    def _rank(self, order: str | Order) -> tuple[np.ndarray, np.ndarray]:
+        """The rank of every id in a display order, and the present ids in that order."""
+        order = Order.parse(order)
+        if order not in RANKED:
+            order = Order.NEWEST  # TEACHES: ranked on top of the newest-first order
         snap = self._snapshot()
         rank = snap.ranks.get(order)
         if rank is None:
-            ordered = self._concat(
-                f"SELECT p.id AS id FROM photos p WHERE p.{VISIBLE} ORDER BY {ORDERS[order]}")
+            ordered = album_order(order, self._concat, self.present())
             size = int(ordered.max()) + 1 if len(ordered) else 1
             rank = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
             rank[ordered] = np.arange(len(ordered))
@@ -134,15 +160,18 @@ class SearchEngine:
             snap.orders[order] = ordered
         return rank, snap.orders[order]
 
-    def evaluate(self, node: Node) -> np.ndarray:
-        """Sorted ids of the visible photos matching a parsed query."""
-        universe = self.universe()
+    def evaluate(self, node: Node, within: np.ndarray | None = None) -> np.ndarray:
+        """Sorted ids of the photos matching a parsed query, among ``within`` (sorted ids;
+        the visible photos unless given)."""
+        universe = self.universe() if within is None else within
         return _intersect(_evaluate(node, self._term, universe), universe)
 
-    def ordered(self, ids: np.ndarray, order: str = "taken") -> np.ndarray:
-        """``ids`` in display order (ids of photos that are not visible go last)."""
-        if order not in ORDERS:
-            raise ValueError(f"unknown order {order!r}; known: {', '.join(ORDERS)}")
+    def ordered(self, ids: np.ndarray, order: str | Order = Order.TAKEN) -> np.ndarray:
+        """``ids`` in display order (ids of photos whose file is gone go last).
+
+        Raises:
+            ValueError: an unknown order.
+        """
         rank, everything = self._rank(order)
         inside = ids[ids < len(rank)]
         if len(inside) >= _MASK_SHARE * len(everything) and len(inside) > _MASK_FLOOR:
@@ -153,7 +182,8 @@ class SearchEngine:
                 return shown
         return inside[np.argsort(rank[inside], kind="stable")]
 
-    def search(self, text: str, labels: LabelResolver, order: str = "taken") -> np.ndarray:
+    def search(self, text: str, labels: LabelResolver,
+               order: str | Order = Order.TAKEN) -> np.ndarray:
         """Ids of the photos matching ``text``, in display order.
 
         Raises:
