@@ -17,6 +17,8 @@ from app.gui.theme import COLOURS
 
 #: The most a photo is magnified (relative to its full resolution); the least is "fit".
 MAX_ZOOM = 8.0
+#: "Fit" enlarges a photo smaller than the window at most this much (pixels stay crisp enough).
+FIT_LIMIT = 2.0
 #: One notch of the wheel (120 units) or one press of + / -.
 ZOOM_STEP = 1.25
 
@@ -83,10 +85,10 @@ class PhotoView(QWidget):
         return self._zoom is None
 
     def fit_zoom(self) -> float:
-        """The zoom at which the whole photo fits the window (never above 100 %)."""
+        """The zoom at which the whole photo fits the window (a small photo at most doubled)."""
         if not self.full_size.isValid() or self.full_size.isEmpty():
             return 1.0
-        return min(1.0, (self.width() - 8) / self.full_size.width(),
+        return min(FIT_LIMIT, (self.width() - 8) / self.full_size.width(),
                    (self.height() - 8) / self.full_size.height())
 
     def zoom(self) -> float:
