@@ -217,8 +217,13 @@ def assign_folds(problem: LabelProblem, k: int, seed: int) -> NDArray[np.int64]:
 
 def fit_residual(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: NDArray[np.bool_],
                  targets: NDArray[np.float32], verified: NDArray[np.bool_],
-                 config: ResidualConfig = ResidualConfig()) -> Fitted:
-    """Fit corrections for the label columns given, with out-of-fold thresholds."""
+                 config: ResidualConfig = ResidualConfig(),
+                 unlabelled_total: NDArray[np.floating] | None = None) -> Fitted:
+    """Fit corrections for the label columns given, with out-of-fold thresholds.
+
+    ``unlabelled_total`` (C,): photos of the album without a verdict per label, when the rows
+    given are a sample of the album (default: counted on the rows).
+    """
     started = time.perf_counter()
     problem = build_problem(u_all, prior, has_prior, targets, verified, config)
     n_rows = len(problem.rows)
@@ -234,7 +239,8 @@ def fit_residual(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: NDA
         weight, bias = solve(problem, train, config)
         oof[held] = predict(problem, held, weight, bias)
     weight, bias = solve(problem, np.arange(n_rows), config)
-    unlabelled_total = (~verified).sum(axis=0)
+    if unlabelled_total is None:
+        unlabelled_total = (~verified).sum(axis=0)
     thresholds, precision, recall = pu_thresholds(problem, oof, unlabelled_total, config)
     return Fitted(weight.numpy(), bias.numpy(), thresholds, oof, problem, precision, recall,
                   time.perf_counter() - started)
