@@ -1,4 +1,4 @@
-"""How many threads torch may use in the calling thread."""
+"""How many threads torch may use in the calling thread, and how many tasks may run at once."""
 
 from __future__ import annotations
 
@@ -32,3 +32,42 @@ def on_one_core(fn: Callable[..., _T], *args: object) -> _T:
     """``fn(*args)`` with torch limited to one thread in this worker thread."""
     torch_on_one_core()
     return fn(*args)
+
+
+class Pace:
+    """How many tasks may run at once, changeable while they run (from any thread).
+
+    A pool sized for every core runs its tasks inside :meth:`slot`; lowering the limit makes
+    the surplus workers wait before their next task (a task already running finishes), raising
+    it lets them go at once. The limit never drops below one, so work always moves on (and a
+    cancel is always noticed).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._cond = threading.Condition()
+        self._limit = max(1, int(limit))
+        self._running = 0
+        self.most = 0  # the most tasks seen running at once (for tests and benchmarks)
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def set_limit(self, limit: int) -> None:
+        with self._cond:
+            self._limit = max(1, int(limit))
+            self._cond.notify_all()
+
+    def run(self, fn: Callable[..., _T], *args: object) -> _T:
+        """``fn(*args)`` once fewer than ``limit`` tasks are running."""
+        with self._cond:
+            while self._running >= self._limit:
+                self._cond.wait()
+            self._running += 1
+            self.most = max(self.most, self._running)
+        try:
+            return fn(*args)
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify()

@@ -1,15 +1,15 @@
 """AlbumSession: one open album behind the window, and all the background work around it.
 
 The session owns the ``Library`` and every thread that touches it: the database runner (reads
-and verdicts, one thread), the indexing thread (scan, decode, tag; cancellable) and the folder
-watcher (its callback only emits a signal). Widgets never call the library themselves: they
-ask the session, which answers through signals or callbacks on the GUI thread.
+and verdicts, one thread), the indexing (``app.gui.indexing``: a child process that scans,
+decodes and tags; cancellable) and the folder watcher (its callback only emits a signal).
+Widgets never call the library themselves: they ask the session, which answers through signals
+or callbacks on the GUI thread.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +18,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 
 from app.errors import describe
-from app.gui.tasks import IndexJob, TaskRunner
+from app.gui.indexing import IndexerFactory, IndexingControl, background_workers
+from app.gui.tasks import TaskRunner
 from core import browse
 from core.db import ratings
 from core.pipeline.indexer import Indexer
@@ -32,15 +33,11 @@ from core.pipeline.watcher import FolderWatcher
 logger = logging.getLogger(__name__)
 
 LibraryFactory = Callable[[Path], Library]
-IndexerFactory = Callable[[Library], Indexer]
-
-
-def background_workers() -> int:
-    """Decode threads for background work: every core but one, which the window keeps."""
-    return max(1, (os.cpu_count() or 2) - 1)
+__all__ = ["AlbumSession", "IndexerFactory", "background_workers"]
 
 
 def _default_indexer(library: Library) -> Indexer:
+    """The album's own indexer, run on a thread of the window (tests; the window uses a child)."""
     return library.indexer(workers=background_workers())
 
 
@@ -61,22 +58,24 @@ class AlbumSession(QObject):
     error_raised = Signal(str)
 
     _folder_changed = Signal()
-    _index_progressed = Signal(object)
-    _index_ended = Signal(object, object)  # summary or None, exception or None
 
     def __init__(self, *, library_factory: LibraryFactory = Library,
-                 indexer_factory: IndexerFactory = _default_indexer, watch: bool = True,
-                 watch_debounce: float = 1.0, parent: QObject | None = None) -> None:
+                 indexer_factory: IndexerFactory | None = None, child_indexer: str | None = None,
+                 watch: bool = True, watch_debounce: float = 1.0,
+                 parent: QObject | None = None) -> None:
+        """``indexer_factory`` runs indexing on a thread of this process with that indexer;
+        without it indexing runs in a child process (``child_indexer``: see app.indexchild).
+        """
         super().__init__(parent)
         self._library_factory = library_factory
-        self._indexer_factory = indexer_factory
+        self.indexing = IndexingControl(indexer_factory, child_indexer=child_indexer,
+                                        parent=self)
         self._watch = watch
         self._watch_debounce = watch_debounce
         self._runner = TaskRunner(parent=self)
         self._runner.failed.connect(self._on_task_failed)
         self._library: Library | None = None
         self._watcher: FolderWatcher | None = None
-        self._job: IndexJob | None = None
         self._index_again = False
         self._closed = False
         self._watch_lock = threading.Lock()
@@ -85,9 +84,8 @@ class AlbumSession(QObject):
         self.thumbnails: ThumbnailCache | None = None
         self.model_info: dict[str, Any] = {}
         self._folder_changed.connect(self._on_folder_changed, Qt.ConnectionType.QueuedConnection)
-        self._index_progressed.connect(self.indexing_progressed,
-                                       Qt.ConnectionType.QueuedConnection)
-        self._index_ended.connect(self._on_index_ended, Qt.ConnectionType.QueuedConnection)
+        self.indexing.progressed.connect(self.indexing_progressed)
+        self.indexing.ended.connect(self._on_index_ended)
 
     # -- opening and closing --------------------------------------------------------------
     @property
@@ -142,11 +140,12 @@ class AlbumSession(QObject):
             return
         self._closed = True
         self._close_album()
+        self.indexing.close()
         self._runner.close()
 
     def is_idle(self) -> bool:
         """Nothing running in the background (for tests and a clean shutdown)."""
-        return self._runner.is_idle() and (self._job is None or not self._job.is_alive())
+        return self._runner.is_idle() and not self.indexing.running
 
     # -- background reads -------------------------------------------------------------------
     def query(self, work: Callable[[Library], Any], done: Callable[[Any], None],
@@ -305,55 +304,34 @@ class AlbumSession(QObject):
         self.tags_changed.emit(None)
         self.start_indexing()
 
-    # -- indexing ---------------------------------------------------------------------------
+    # -- indexing (app.gui.indexing runs it) -------------------------------------------------
     @property
     def is_indexing(self) -> bool:
-        return self._job is not None and self._job.is_alive()
+        return self.indexing.running
 
     def start_indexing(self) -> None:
         """Scan and tag what is new; if a run is under way, run once more after it."""
         library = self._library
         if library is None or self._closed:
             return
-        if self.is_indexing:
-            self._index_again = True
-            return
-        self._index_again = False
-
-        def run(cancel: threading.Event) -> None:
-            summary, error = None, None
-            try:
-                indexer = self._indexer_factory(library)
-                summary = indexer.run(self._index_progressed.emit, cancel)
-            except Exception as exc:  # noqa: BLE001 - reported in the status bar
-                logger.exception("indexing %s failed", library.root)
-                error = exc
-            self._index_ended.emit(summary, error)
-
-        self._job = IndexJob(run)
-        self._job.start()
-        self.indexing_started.emit()
+        self._index_again = not self.indexing.start(library)
 
     def cancel_indexing(self) -> None:
         self._index_again = False
-        if self._job is not None:
-            self._job.cancel()
+        self.indexing.cancel()
 
-    def _stop_indexing(self, timeout: float = 60.0) -> None:
-        job, self._job = self._job, None
+    def _stop_indexing(self) -> None:
         self._index_again = False
-        if job is not None:
-            job.cancel()
-            if not job.join(timeout):
-                logger.warning("indexing did not stop within %.0f s", timeout)
+        self.indexing.stop()
 
-    def _on_index_ended(self, summary: object, error: BaseException | None) -> None:
-        if self._job is not None and not self._job.is_alive():
-            self._job.join(1.0)
-            self._job = None
+    def _on_index_ended(self, summary: object, error: object) -> None:
         if error is not None:
-            self.error_raised.emit(f"Indexing stopped: {describe(error)}")
+            self.error_raised.emit(f"Indexing stopped: {error}")
         self.indexing_finished.emit(summary)
+        if self.indexing.in_child and getattr(summary, "tagged", 0):
+            # keywords the child imported may have made labels this process does not know
+            self.query(lambda library: library.reload_vocabulary(),
+                       lambda _: self.labels_changed.emit())
         self.tags_changed.emit(None)
         self.refresh_model_info()
         if self._index_again and not self._closed:

@@ -17,6 +17,8 @@ Two schedules (``pipeline``):
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
 import logging
 import os
 import threading
@@ -39,7 +41,7 @@ from core.paths import leaves_album, readable
 from core.pipeline.scanner import OUTSIDE_LINK, ScanReport, reconcile
 from core.db.store import PhotoOrder, PhotoRow, Status
 from core.db.tagstore import Scored, TagStore
-from core.threads import on_one_core
+from core.threads import Pace, on_one_core
 from core.media.thumbnails import ThumbnailCache
 
 logger = logging.getLogger(__name__)
@@ -87,6 +89,22 @@ class IndexSummary:
             "links_not_followed": list(self.scan.skipped_dirs), "warnings": self.warnings,
         }
 
+    def as_record(self) -> dict:
+        """Every field, JSON-ready (an indexing child process hands its summary back so)."""
+        return dataclasses.asdict(self) | {"error_reasons": dict(self.error_reasons)}
+
+    @classmethod
+    def from_record(cls, record: dict) -> IndexSummary:
+        """The summary :meth:`as_record` wrote."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in record.items() if k in fields}
+        scan_fields = {f.name for f in dataclasses.fields(ScanReport)}
+        data["scan"] = ScanReport(**{k: v for k, v in dict(record.get("scan") or {}).items()
+                                     if k in scan_fields})
+        data["error_reasons"] = Counter(record.get("error_reasons") or {})
+        data["warnings"] = list(record.get("warnings") or [])
+        return cls(**data)
+
 
 @dataclass(frozen=True)
 class _Prepared:
@@ -131,40 +149,36 @@ class Indexer:
         self._model: ActiveModel | None = None
         self.thumbnails = thumbnails
         self.workers = workers or max(1, os.cpu_count() or 1)
+        self.pace = Pace(self.workers)  # decodes and model calls running at once (set_workers)
         self._batch_size = batch_size
         self.pipeline = pipeline
         self.enricher = enricher or Enricher(store)
         self._batches = 0
         self._first: tuple[int, ...] = ()
+        self._model_lock = threading.Lock()
+
+    def set_workers(self, count: int) -> None:
+        """Run at most ``count`` decodes and model calls at once (1 to ``workers``).
+
+        Callable from any thread, also while a run goes on: the window steps back to fewer
+        workers while the user interacts and back to every core when they stop.
+        """
+        self.pace.set_limit(min(max(1, int(count)), self.workers))
 
     def show_first(self, photo_ids: Iterable[int]) -> None:
         """Photos a viewer shows now: those still waiting are decoded before the rest.
 
-        Callable from any thread (the window calls it as the grid scrolls); it takes effect
-        within the decodes already queued (two batches). Replaces the previous call's photos.
+        Callable from any thread (the window calls it as the grid scrolls). Decodes queued for
+        other photos that have not started yet are taken back, so only the decodes already
+        running come before these photos. Replaces the previous call's photos.
         """
         self._first = tuple(int(i) for i in photo_ids)
 
     def _in_order(self, rows: list[PhotoRow]) -> Iterator[PhotoRow]:
         """``rows`` in order, except that those :meth:`show_first` names come first."""
-        left = {r.id: r for r in rows}
-        rest = iter(rows)
-        asked: tuple[int, ...] | None = None
-        wanted: deque[int] = deque()
-        while left:
-            if self._first is not asked:
-                asked = self._first
-                wanted = deque(i for i in asked if i in left)
-            while wanted and wanted[0] not in left:
-                wanted.popleft()
-            if wanted:
-                yield left.pop(wanted.popleft())
-                continue
-            row = next(rest, None)
-            if row is None:
-                return
-            if left.pop(row.id, None) is not None:
-                yield row
+        order = _Order(rows, lambda: self._first)
+        while (row := order.next()) is not None:
+            yield row
 
     def _on_cpu(self, model: ActiveModel) -> bool:
         device = getattr(getattr(model.tagger, "backbone", None), "device", None)
@@ -181,9 +195,33 @@ class Indexer:
     @property
     def model(self) -> ActiveModel:
         """The active model, loaded on first use (so an up-to-date album never loads torch)."""
-        if self._model is None:
-            self._model = self._model_factory()
-        return self._model
+        with self._model_lock:
+            if self._model is None:
+                self._model = self._model_factory()
+            return self._model
+
+    def _load_model_meanwhile(self) -> threading.Thread | None:
+        """Start loading the model while the folder is scanned, when tagging is likely.
+
+        Likely: photos are waiting from an earlier run, or the album is new. Loading torch and
+        the weights takes seconds; the scan of a big folder too, so the first photos are tagged
+        that much sooner. A failure here is only logged: the run's own use reports it.
+        """
+        if self._model is not None:
+            return None
+        counts = self.store.count_photos()
+        if not counts.get("pending") and sum(counts.values()):
+            return None
+
+        def load() -> None:
+            try:
+                self.model  # noqa: B018 - loads it
+            except Exception:  # the run loads it again and reports it
+                logger.debug("loading the model ahead of the scan failed", exc_info=True)
+
+        thread = threading.Thread(target=load, name="albumtag-model-load", daemon=True)
+        thread.start()
+        return thread
 
     def run(self, progress: ProgressCallback | None = None,
             cancel: threading.Event | None = None, *, full: bool = False) -> IndexSummary:
@@ -196,14 +234,19 @@ class Indexer:
         report = progress or (lambda p: None)
         cancel = cancel or threading.Event()
         report(Progress("scan", 0, 0))
-        summary.scan = reconcile(self.root, self.store)
-        if full:
-            self.store.mark_pending((Status.OK, Status.ERROR))
-        report(Progress("scan", summary.scan.files, summary.scan.files))
-        if not cancel.is_set():
-            self.rescore(summary, report, cancel)
-        if not cancel.is_set():
-            self.tag_pending(summary, report, cancel)
+        loading = self._load_model_meanwhile()
+        try:
+            summary.scan = reconcile(self.root, self.store)
+            if full:
+                self.store.mark_pending((Status.OK, Status.ERROR))
+            report(Progress("scan", summary.scan.files, summary.scan.files))
+            if not cancel.is_set():
+                self.rescore(summary, report, cancel)
+            if not cancel.is_set():
+                self.tag_pending(summary, report, cancel)
+        finally:
+            if loading is not None:
+                loading.join()
         summary.cancelled = cancel.is_set()
         summary.seconds = time.perf_counter() - started
         return summary
@@ -223,22 +266,25 @@ class Indexer:
         if not stale:
             return
         model = self.model
-        ids, blobs = self.store.features(model.backbone_id, [p.id for p in stale])
-        without = sorted({p.id for p in stale} - set(ids))
-        if without:  # features of another backbone: these photos must be decoded again
-            for photo in self.store.photos_by_ids(without):
-                self.store.update_file(photo.id, path=photo.path, size=photo.size,
-                                       mtime_ns=photo.mtime_ns, status="pending")
-        for start in range(0, len(ids), 1024):
+        wanted = sorted(p.id for p in stale)
+        step = 4096  # photos per transaction: memory stays bounded on any album
+        for start in range(0, len(wanted), step):
             if cancel.is_set():
                 return
-            chunk = ids[start : start + 1024]
-            feats = np.stack([np.frombuffer(b, dtype="<f2") for b in blobs[start : start + 1024]])
+            ids, blobs = self.store.features(model.backbone_id, wanted[start : start + step])
+            without = sorted(set(wanted[start : start + step]) - set(ids))
+            if without:  # features of another backbone: these photos must be decoded again
+                for photo in self.store.photos_by_ids(without):
+                    self.store.update_file(photo.id, path=photo.path, size=photo.size,
+                                           mtime_ns=photo.mtime_ns, status="pending")
+            if not ids:
+                continue
+            feats = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(ids), -1)
             scores = model.tagger.score_features(feats.astype(np.float32))
-            scores, label_ids = self.enricher.rescored(chunk, scores, model.label_ids)
-            self.store.record_rescored(chunk, scores, label_ids, model.version, only=changed)
-            summary.rescored += len(chunk)
-            report(Progress("rescore", summary.rescored, len(ids)))
+            scores, label_ids = self.enricher.rescored(ids, scores, model.label_ids)
+            self.store.record_rescored(ids, scores, label_ids, model.version, only=changed)
+            summary.rescored += len(ids)
+            report(Progress("rescore", summary.rescored, len(wanted)))
 
     # -- decoding and tagging -------------------------------------------------------------
     def tag_pending(self, summary: IndexSummary, report: ProgressCallback,
@@ -256,7 +302,8 @@ class Indexer:
             def tag(batch: list[_Prepared]) -> None:
                 pixels = np.stack([b.pixels for b in batch])
                 if pipeline == "shared":
-                    running.append((batch, pool.submit(on_one_core, model.tagger.run, pixels)))
+                    running.append((batch, pool.submit(self.pace.run, on_one_core,
+                                                       model.tagger.run, pixels)))
                 else:
                     self._record(batch, model.tagger.run(pixels), model, summary)
 
@@ -293,19 +340,33 @@ class Indexer:
 
     def _decoded(self, rows: list[PhotoRow], pool: ThreadPoolExecutor, model: ActiveModel,
                  batch_size: int) -> Iterator[_Prepared | _Failed]:
-        """Decoded photos in order, with decodes kept up to two batches ahead."""
-        queue: deque[Future] = deque()
-        todo = self._in_order(rows)
+        """Decoded photos in order, with decodes kept up to two batches ahead.
+
+        When :meth:`show_first` names new photos, the queued decodes that have not started are
+        taken back (and done later, in their turn), so the photos on screen come next.
+        """
+        queue: deque[tuple[PhotoRow, Future]] = deque()
+        order = _Order(rows, lambda: self._first)
+        asked = self._first
         try:
             while True:
-                while len(queue) < batch_size * 2 and (row := next(todo, None)) is not None:
-                    queue.append(pool.submit(self._prepare, row, model.input_size,
-                                             model.crop_pct))
+                if self._first is not asked:
+                    asked = self._first
+                    kept: deque[tuple[PhotoRow, Future]] = deque()
+                    for row, future in queue:
+                        if future.cancel():
+                            order.put_back(row)
+                        else:
+                            kept.append((row, future))
+                    queue = kept
+                while len(queue) < batch_size * 2 and (row := order.next()) is not None:
+                    queue.append((row, pool.submit(self.pace.run, self._prepare, row,
+                                                   model.input_size, model.crop_pct)))
                 if not queue:
                     return
-                yield queue.popleft().result()
+                yield queue.popleft()[1].result()
         finally:
-            for future in queue:
+            for _, future in queue:
                 future.cancel()
 
     def _prepare(self, row: PhotoRow, size: int, crop_pct: float) -> _Prepared | _Failed:
@@ -360,3 +421,47 @@ class Indexer:
         if self._batches % 4 == 0:  # hand freed heap back to the OS now and then
             release_free_memory()
 
+
+class _Order:
+    """Photos to decode: those a viewer shows first (``first()``), then the rest in order.
+
+    A row handed out can be put back (its decode was taken back for a newer screen); it then
+    takes its old place among the rest again.
+    """
+
+    def __init__(self, rows: Sequence[PhotoRow], first: Callable[[], tuple[int, ...]]) -> None:
+        self._rows = list(rows)
+        self._place = {r.id: i for i, r in enumerate(self._rows)}
+        self._left: set[int] = set(self._place)
+        self._heap: list[int] = list(range(len(self._rows)))  # places of the rest, in order
+        self._first = first
+        self._asked: tuple[int, ...] | None = None
+        self._wanted: deque[int] = deque()
+
+    def next(self) -> PhotoRow | None:
+        """The next photo to decode, or None when none is left."""
+        asked = self._first()
+        if asked is not self._asked:
+            self._asked = asked
+            self._wanted = deque(i for i in asked if i in self._left)
+        while self._wanted:
+            photo_id = self._wanted.popleft()
+            if photo_id in self._left:
+                self._left.discard(photo_id)
+                return self._rows[self._place[photo_id]]
+        while self._heap:
+            row = self._rows[heapq.heappop(self._heap)]
+            if row.id in self._left:
+                self._left.discard(row.id)
+                return row
+        return None
+
+    def put_back(self, row: PhotoRow) -> None:
+        """``row`` was handed out but will not be decoded now: hand it out again later."""
+        place = self._place.get(row.id)
+        if place is None or row.id in self._left:
+            return
+        self._left.add(row.id)
+        heapq.heappush(self._heap, place)
+        if self._asked is not None and row.id in self._asked:
+            self._asked = None  # the next call lists the wanted photos again, this one too
