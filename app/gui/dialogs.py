@@ -17,8 +17,12 @@ from PySide6.QtWidgets import (
 
 SHORTCUTS = (
     ("Browse", (("Arrows", "Move between photos"), ("Shift+Arrows", "Extend the selection"),
-                ("Ctrl+A", "Select all photos"), ("Space", "Large preview (Space again closes)"),
+                ("Ctrl+A", "Select all photos"), ("Space", "Preview (Space again closes)"),
                 ("Ctrl+F", "Search"), ("Esc", "Back to the grid"))),
+    ("Preview", (("Left / Right", "Previous / next photo"), ("Z", "Fit / 100 %"),
+                 ("+ / -, wheel", "Zoom in / out (drag to pan)"), ("F", "Full screen"),
+                 ("Esc", "Leave full screen, then back to the grid"),
+                 ("0-5, P, X, U", "Rating and flag (also in the grid)"))),
     ("Tag", (("Enter", "Confirm the chosen tags, or every suggestion"),
              ("Delete", "Reject the chosen tags"), ("T", "Add a tag (a new name makes a label)"),
              ("Tab", "Move into the tag list"))),

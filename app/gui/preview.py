@@ -1,6 +1,6 @@
 """The preview: a page of the main window (in the grid's place) to look at one photo and tag it.
 
-Space, Enter-free double-click or the photo menu open it; the inspector stays beside it on the
+Space, a double-click or the photo menu open it; the inspector stays beside it on the
 previewed photo, so every tagging key works as in the grid (the window adds the same actions to
 the page). Left/Right step through the grid's order, Z switches between fitted and 100 %, the
 wheel zooms around the cursor and a drag pans, F is full screen; Esc leaves full screen first,
@@ -183,9 +183,6 @@ class PreviewPage(QWidget):
 class Previewer(QObject):
     """Puts the preview page in the grid's place and keeps it on the grid's current photo."""
 
-    opened = Signal()
-    closed = Signal()
-
     def __init__(self, session: AlbumSession, loader: ImageLoader, grid: PhotoGridView,
                  window: QMainWindow, pages: QStackedWidget) -> None:
         super().__init__(window)
@@ -199,7 +196,9 @@ class Previewer(QObject):
         self.chrome: list[QWidget] = []  # hidden in full screen (the window fills this in)
         self._back_to: QWidget | None = None
         self._token = 0
-        self._stage = ""  # "screen": a screen-sized image is asked for or shown; "full"
+        # "thumb": the thumbnail shows, a screen-sized decode is on its way; "screen": that
+        # decode shows; "full": the full resolution is asked for or shows
+        self._stage = ""
         self._was_maximized = False
         self.page.back_requested.connect(self.back)
         self.page.escape_pressed.connect(self._on_escape_pressed)
@@ -227,7 +226,6 @@ class Previewer(QObject):
         if not self.is_open:
             self._back_to = self._pages.currentWidget()
             self._pages.setCurrentWidget(self.page)
-            self.opened.emit()
         in_grid = self._grid.select_photo(row.id)
         if not in_grid:  # e.g. from teach mode, a photo the grid's search leaves out
             self._grid.clearSelection()
@@ -255,7 +253,6 @@ class Previewer(QObject):
             self._grid.scrollTo(self._grid.currentIndex(),
                                 QAbstractItemView.ScrollHint.EnsureVisible)
         self._grid.setFocus(Qt.FocusReason.OtherFocusReason)
-        self.closed.emit()
 
     def close(self) -> None:
         """The window is closing."""
