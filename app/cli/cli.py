@@ -11,9 +11,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from app import output
+from app.cli import output
 from app.errors import describe, is_user_error
-from app.progress import TextProgress
+from app.cli.progress import TextProgress
 from core.pipeline.indexer import PIPELINES
 from core.library import Library
 from core.model.active import ModelChoice
@@ -251,7 +251,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                     | {"error_photos": [{"path": readable(p.path), "reason": p.error}
                                         for p in errors]})
         if args.watch:
-            from app.watch import watch_forever
+            from app.cli.watch import watch_forever
 
             watch_forever(library, json_lines=args.json)
     return 0
@@ -328,7 +328,7 @@ def _undo_redo(args: argparse.Namespace, redo: bool) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from app.trainrun import PHASE_NAMES, before_after_text, run_training
+    from app.cli.trainrun import PHASE_NAMES, before_after_text, run_training
 
     Library(args.album, args.data_dir).close()  # a missing folder fails here, in one line
     bar = TextProgress(phases=PHASE_NAMES, unit=None)

@@ -20,7 +20,7 @@ from app.gui.retraining import BackgroundRetrain, RetrainResultDialog, RetrainSt
 from app.gui.session import AlbumSession
 from app.gui.sidebar import FILTER_ROLE
 from app.gui.teach import TeachDialog, TeachMode
-from app.trainrun import trainer_command
+from app.cli.trainrun import trainer_command
 from core.browse import Scope
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.trainrun import METRICS, parse_event, trainer_command
+from app.cli.trainrun import METRICS, parse_event, trainer_command
 from core.db.store import ModelRow
 
 

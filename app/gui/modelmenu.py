@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.gui.modeldialogs import ModelHistoryDialog, RetrainDialog, trainer_available
 from app.gui.session import AlbumSession
-from app.trainrun import trainer_command
+from app.cli.trainrun import trainer_command
 from core.db.store import ModelRow
 
 logger = logging.getLogger(__name__)

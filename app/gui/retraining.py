@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.statusbar import ThinBar
-from app.trainrun import METRICS, PHASE_NAMES, parse_event
+from app.cli.trainrun import METRICS, PHASE_NAMES, parse_event
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.cli import main
 
 
 @pytest.fixture(scope="module")

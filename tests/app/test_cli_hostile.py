@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.cli import main
 from core.library import Library
 from tests.core.test_paths import index_with_fake_model
 

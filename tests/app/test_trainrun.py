@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli import main as cli_main
-from app.trainrun import before_after_text, parse_event, run_training, trainer_command
+from app.cli.cli import main as cli_main
+from app.cli.trainrun import before_after_text, parse_event, run_training, trainer_command
 from core.library import Library
 
 DONE = {"event": "done", "version": 3, "activated": False,
@@ -89,7 +89,7 @@ def test_a_killed_trainer_is_one_line_and_exit_2(tmp_path: Path, capsys, monkeyp
         "print(json.dumps({'event': 'progress', 'phase': 'training', 'done': 1, 'total': 9}),"
         " flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n")
-    monkeypatch.setattr("app.trainrun.trainer_command",
+    monkeypatch.setattr("app.cli.trainrun.trainer_command",
                         lambda *args, **kwargs: [sys.executable, str(script)])
     album = tmp_path / "album"
     album.mkdir()

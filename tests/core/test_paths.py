@@ -61,7 +61,7 @@ def test_a_name_that_is_not_utf8_is_indexed_with_everything_else(album):
 
 
 def test_the_name_is_shown_readably_by_the_command_line(album, capsys):
-    from app.cli import main
+    from app.cli.cli import main
 
     with Library(album) as library:
         index_with_fake_model(library)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.cli import main
 from core.library import Library
 
 pytestmark = pytest.mark.slow

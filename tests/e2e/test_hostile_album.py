@@ -50,7 +50,7 @@ def audit(event, args):
             touched.append([event, os.fsdecode(path)])
 
 sys.addaudithook(audit)
-from app.cli import main
+from app.cli.cli import main
 results = {}
 for name, argv in (("index", ["index", album, "--json", "--no-faces"]),
                    ("export", ["export-xmp", album, "--json", "--include-model"]),
