@@ -315,8 +315,16 @@ class Indexer:
 
             decoded = self._decoded(pending, pool, model, batch_size)
             batch: list[_Prepared] = []
+            asked: tuple[int, ...] | None = None
+            shown: frozenset[int] = frozenset()
             try:
                 for done, item in enumerate(decoded, start=1):
+                    if self._first is not asked:
+                        asked = self._first
+                        shown = frozenset(asked)
+                    if batch and batch[-1].row.id in shown and item.row.id not in shown:
+                        tag(batch)  # the photos on screen are decoded: tag them now
+                        batch = []
                     if isinstance(item, _Failed):
                         self.store.record_error(item.row.id, item.reason)
                         summary.errors += 1

@@ -188,3 +188,16 @@ def test_pace_waits_for_a_free_slot() -> None:
     release.set()
     t.join(10)
     assert pace.most == 2
+
+
+def test_the_screen_goes_to_the_model_without_waiting_for_a_full_batch(
+        real_album: Path, store: TagStore, tagger: FakeTagger) -> None:
+    reconcile(real_album, store)
+    queue = store.photos(Status.PENDING, order=PhotoOrder.NEWEST_FILE)
+    shown = [queue[-1].id, queue[-5].id, queue[-9].id]
+    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2,
+                      batch_size=8)
+    indexer.show_first(shown)
+    indexer.run()
+    assert tagger.batches[0] == 3  # the screen alone, not padded to 8 with the next photos
+    assert sum(tagger.batches) == len(queue) and max(tagger.batches) == 8
