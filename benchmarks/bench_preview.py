@@ -126,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     else:
         print(f"{result['photos']} photos of {result['size']} (medians): sharp fitted image "
-              f"{result['sharp_ms']} ms after the key, full resolution {result['full_resolution_ms']}"
-              f" ms after Z; one repaint {result['repaint_fit_ms']} ms fitted, "
+              f"{result['sharp_ms']} ms after the key, full resolution "
+              f"{result['full_resolution_ms']} ms after Z; one repaint "
+              f"{result['repaint_fit_ms']} ms fitted, "
               f"{result['repaint_100_ms']} ms at 100 %\nlongest GUI-thread work "
               f"{result['longest_busy_ms']} ms (target {TARGET * 1000:.0f} ms), longest gap "
               f"between ticks {result['longest_gap_ms']} ms (load {result['load']} on "
