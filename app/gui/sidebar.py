@@ -16,10 +16,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui import icons
+from app.gui.folders import FOLDER_ROLE, FolderSection
 from app.gui.taglist import LEARNS_HINT
 from app.gui.theme import COLOURS
 from core.browse import Scope, ScopeCounts
 from core.library import LabelNode
+from core.search.folders import Folder, folder_term
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +34,17 @@ _Index = QModelIndex | QPersistentModelIndex
 
 @dataclass(frozen=True)
 class Filter:
-    """What the grid shows before the search: a scope, or one label with its subtree."""
+    """What the grid shows before the search: a scope, or one label with its subtree, or a
+    search term the entry stands for (a folder: ``folder:2019/rome``)."""
 
     scope: Scope = Scope.ALL
     label_id: int | None = None
     label: str = ""
+    query: str = ""
 
     @property
     def title(self) -> str:
-        if self.scope == Scope.LABEL:
+        if self.scope == Scope.LABEL or self.query:
             return self.label
         return _SCOPES[self.scope][0]
 
@@ -60,23 +64,37 @@ class TagTreeModel(QStandardItemModel):
         super().__init__(parent)
         self._shape: tuple = ()
         self._items: dict[tuple, QStandardItem] = {}
+        self.folders = FolderSection(self, _folder_filter, filter_role=FILTER_ROLE,
+                                     count_role=COUNT_ROLE, parent=self)
 
     def reset(self) -> None:
         self.clear()
         self._items.clear()
         self._shape = ()
+        self.folders.forget()
 
-    def set_content(self, nodes: list[LabelNode], counts: ScopeCounts) -> bool:
-        """Show these labels and counts; returns True when the tree was rebuilt."""
+    def set_content(self, nodes: list[LabelNode], counts: ScopeCounts,
+                    folders: Folder | None = None, album: str = "") -> bool:
+        """Show these labels, counts and folders; returns True when the tree was rebuilt."""
         visible = self._visible(nodes)
         shape = (tuple((n.label.id, n.label.parent_id, n.label.name) for n in visible),
                  counts.errors > 0)
+        new_folders = folders is not None and self.folders.set_root(folders, album)
         if shape == self._shape:
             self._update_counts(visible, counts)
-            return False
+            if new_folders:
+                self._rebuild_folders()
+            return new_folders
         self._shape = shape
         self._rebuild(visible, counts)
         return True
+
+    def _rebuild_folders(self) -> None:
+        last = self.item(self.rowCount() - 1) if self.rowCount() else None
+        if last is not None and last.data(HEADER_ROLE) and last.text() == "FOLDERS":
+            self.removeRow(last.row())
+        if self.folders.has_entries:
+            self.folders.build(self._section("Folders"))
 
     @staticmethod
     def _visible(nodes: list[LabelNode]) -> list[LabelNode]:
@@ -126,6 +144,7 @@ class TagTreeModel(QStandardItemModel):
             parent.appendRow(item)
             parents[node.label.id] = item
             self._items[("label", node.label.id)] = item
+        self._rebuild_folders()  # last: the album's folders (app.gui.folders)
 
     def _update_counts(self, visible: list[LabelNode], counts: ScopeCounts) -> None:
         for scope in _SCOPES:
@@ -172,6 +191,8 @@ class TagTreeModel(QStandardItemModel):
         return item
 
     def index_of(self, flt: Filter) -> QModelIndex | None:
+        if flt.query:
+            return self.folders.index_of(flt)
         if flt.scope != Scope.LABEL:
             item = self._items.get(("scope", flt.scope))
         else:
@@ -184,6 +205,10 @@ class TagTreeModel(QStandardItemModel):
             if kind in ("label", "user") and item.text().lower() == name.lower():
                 return item.index()
         return None
+
+
+def _folder_filter(folder: Folder, name: str, subfolders: bool) -> Filter:
+    return Filter(Scope.ALL, None, folder.shown_path or name, folder_term(folder.path, subfolders))
 
 
 def _is_person(node: LabelNode, by_id: dict[int, LabelNode]) -> bool:
@@ -256,20 +281,26 @@ class TagTree(QTreeView):
         self._current = Filter()
         self._wanted_expanded: set[int] | None = None  # labels to open once the tree is built
         self.selectionModel().currentChanged.connect(self._on_current_changed)
+        folders = self.tree_model.folders
+        self.expanded.connect(lambda index: folders.note_folded(index, True))
+        self.collapsed.connect(lambda index: folders.note_folded(index, False))
+        folders.subfolders_changed.connect(self._on_subfolders_changed)
 
     @property
     def current_filter(self) -> Filter:
         return self._current
 
-    def set_content(self, nodes: list[LabelNode], counts: ScopeCounts) -> None:
+    def set_content(self, nodes: list[LabelNode], counts: ScopeCounts,
+                    folders: Folder | None = None, album: str = "") -> None:
         expanded = self._expanded_labels() if self.tree_model.rowCount() else None
-        if not self.tree_model.set_content(nodes, counts):
+        if not self.tree_model.set_content(nodes, counts, folders, album):
             return
         if nodes and self._wanted_expanded is not None:
             expanded, self._wanted_expanded = self._wanted_expanded, None
         for row in range(self.tree_model.rowCount()):  # sections open, labels as they were
             self.expand(self.tree_model.index(row, 0))
         self._expand_labels(expanded)
+        self.tree_model.folders.open_branches(self.expand)
         self.select_filter(self._current, emit=False)
 
     def expand_when_built(self, labels: set[int]) -> None:
@@ -317,6 +348,14 @@ class TagTree(QTreeView):
             self.selectionModel().blockSignals(False)
             self.viewport().update()
         self.scrollTo(index)
+
+    def _on_subfolders_changed(self, _on: bool) -> None:
+        """The folder shown keeps showing, with or without its subfolders now."""
+        if self._current.query and self.currentIndex().data(FOLDER_ROLE) is not None:
+            flt = self.currentIndex().data(FILTER_ROLE)
+            if flt is not None and flt != self._current:
+                self._current = flt
+                self.filter_chosen.emit(flt)
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         flt = current.data(FILTER_ROLE) if current.isValid() else None

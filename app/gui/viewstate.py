@@ -21,6 +21,7 @@ from app.gui.session import AlbumSession
 from app.gui.sidebar import Filter, TagTree
 from core.browse import GridRow, Scope
 from core.library import Library
+from core.paths import readable
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class ViewMemory(QObject):
         tree.expanded.connect(self._on_tree_folded)
         tree.collapsed.connect(self._on_tree_folded)
         search.query_changed.connect(self._on_query_changed)
+        tree.tree_model.folders.remember_in(settings)  # "Include subfolders" (app.gui.folders)
 
     # -- saving ---------------------------------------------------------------------------
     def _set(self, name: str, value: Any) -> None:
@@ -82,7 +84,8 @@ class ViewMemory(QObject):
             self._set("photo", chosen.id)
 
     def _on_filter_chosen(self, flt: Filter) -> None:
-        self._set("filter", [flt.scope.value, flt.label_id or "", flt.label])
+        self._set("filter", [flt.scope.value, flt.label_id or "", flt.label,
+                             readable(flt.query)])
 
     def _on_tree_folded(self, *_: object) -> None:
         if not self._tree.expansion_pending:
@@ -118,6 +121,8 @@ class ViewMemory(QObject):
             scope = Scope(str(saved[0]))
         except (ValueError, IndexError):
             return None
+        if len(saved) > 3 and saved[3]:  # a folder (its search term)
+            return Filter(scope, None, str(saved[2]), str(saved[3]))
         if scope != Scope.LABEL:
             return Filter(scope)
         label_id = _int(saved[1]) if len(saved) > 1 else None

@@ -21,6 +21,7 @@ the photos directly in the album folder; a name with spaces, parentheses or quot
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterable
@@ -37,7 +38,7 @@ _PLAIN = re.compile(r'[^\s()"]+')
 _SHOWN_BYTE = re.compile(r"\\x([89a-fA-F][0-9a-fA-F])")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: a tree's equality would walk it
 class Folder:
     """One folder of the album and how many photos it holds."""
 
@@ -110,7 +111,7 @@ def folder_tree(db: Database) -> Folder:
     return tree
 
 
-def folder_counts(conn) -> dict[str, int]:
+def folder_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Photos the album shows directly in each folder (folders with none are left out)."""
     own = _text_counts(conn)
     for (path,) in conn.execute("SELECT path FROM photos WHERE path < ? AND status IN "
@@ -125,7 +126,7 @@ def folder_counts(conn) -> dict[str, int]:
     return {folder: n for folder, n in own.items() if n > 0}
 
 
-def _text_counts(conn) -> dict[str, int]:
+def _text_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Photos (any status) directly in each folder, for the paths stored as text."""
     next_in_subfolder = (
         "SELECT path FROM photos WHERE path >= ? AND path < ? "
@@ -228,12 +229,12 @@ def spellings(path: str) -> list[str]:
     return out
 
 
-def folder_sql(path: str, subfolders: bool) -> tuple[list[str], list]:
+def folder_sql(path: str, subfolders: bool) -> tuple[list[str], list[object]]:
     """WHERE conditions over ``photos p`` (any one matches) and their parameters: the path
     ranges of one folder in the path index, text and BLOB, own photos only unless
     ``subfolders``."""
     conditions: list[str] = []
-    params: list = []
+    params: list[object] = []
     if not path:
         if subfolders:
             return ["1"], []

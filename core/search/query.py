@@ -140,7 +140,7 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-def _quoted_field(m: re.Match, start: int) -> Token:
+def _quoted_field(m: re.Match[str], start: int) -> Token:
     """``field:"value"``; a doubled quote inside is one quote, and ``folder:"…"/**`` takes
     the subfolders."""
     name, value = m["field"].lower(), m["value"].replace('""', '"')
@@ -404,7 +404,7 @@ def _folder(tok: Token) -> Leaf:
     except ValueError as exc:
         raise QueryError(str(exc), tok.pos) from None
     conditions: list[str] = []
-    params: list = []
+    params: list[object] = []
     for spelling in spellings(path):
         more, values = folder_sql(spelling, subfolders)
         conditions += more
