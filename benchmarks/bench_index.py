@@ -158,7 +158,7 @@ def main() -> None:
     workers = os.cpu_count() or 1
 
     from core.library import Library
-    from core.model.active import ModelChoice
+    from core.model.versions import ModelChoice
 
     model = ["--model", args.model] if args.model else []
     with tempfile.TemporaryDirectory() as tmp:

@@ -34,7 +34,7 @@ import torch
 
 from benchmarks.photoset import load_photoset
 from core.media.imaging import decode, to_model_input
-from core.model.active import prior_head, prior_label_names, usable_starter
+from core.model.versions import prior_head, prior_label_names, usable_starter
 from core.model.residual import EPS
 from core.model.tagger import Backbone, PriorHead, Tagger
 from core.labels.vocabulary import Vocabulary

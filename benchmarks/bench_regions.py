@@ -22,7 +22,7 @@ indexer would (``core.media.imaging.to_model_input`` at its own input size and c
 ``core.model.tagger.PriorHead``: global = the ImageNet softmax summed over label subtrees alone
 (``regional=False``, the pre-regional prior); regional = the head as shipped (global and the
 calibrated ``core.model.regions`` evidence, whichever is larger). With ``--starter`` a third row,
-+starter, is the album's version 0 as built for that backbone (``core.model.active.prior_head``) where
++starter, is the album's version 0 as built for that backbone (``core.model.versions.prior_head``) where
 the starter correction (``core.model.starter``) was fitted on it; of the evaluated labels it changes
 only "tree", which it raises from 0.01 to 0.67 on average on these scenes (their backgrounds are
 unlabelled nature photos, and the starter's own per-label thresholds are not used here), so that
@@ -66,7 +66,7 @@ from PIL import Image
 
 from core.model import regions
 from core.media.imaging import to_model_input
-from core.model.active import prior_head, prior_label_names, usable_starter
+from core.model.versions import prior_head, prior_label_names, usable_starter
 from core.model.tagger import Backbone, PriorHead, Tagger
 from core.labels.vocabulary import Vocabulary
 from core.model.weights import DEFAULT_BACKBONE, packaged_backbones

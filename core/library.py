@@ -22,7 +22,7 @@ from core.people.faces import shared_detector
 from core.pipeline.indexer import Indexer
 from core.db.journal import Step
 from core.pipeline.keywords import ExportReport, export_keywords
-from core.model.active import ActiveModel, ModelChoice, load_active_model, stored_choice
+from core.model.versions import ActiveModel, ModelChoice, load_active_model, stored_choice
 from core.paths import readable
 from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
 from core.search.query import LabelResolver

@@ -106,7 +106,7 @@ def pr_curve(verified: list[tuple[float, bool]]) -> list[tuple[float, float, flo
 
 def starter_labels(models: list[ModelRow]) -> set[str]:
     """Labels (lower case) whose threshold comes from the shipped starter correction: the
-    thresholds of the newest prior version made with one (``core.model.active``)."""
+    thresholds of the newest prior version made with one (``core.model.versions``)."""
     priors = [m for m in models if m.head_file is None and m.metrics.get("starter")]
     if not priors:
         return set()

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.model.active import ActiveModel
 from core.db.tagstore import TagStore
+from core.model.preprocess import Preprocessing
+from core.model.versions import ActiveModel
 
 FAKE_BACKBONE = "fake@1"
 
@@ -21,6 +22,10 @@ class FakeBackbone:
     input_size: int = 64
     crop_pct: float = 1.0
     id: str = FAKE_BACKBONE
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return Preprocessing(self.input_size, self.crop_pct, "bicubic", (0.5,) * 3, (0.5,) * 3)
 
 
 @dataclass

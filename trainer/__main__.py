@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("trainer")
 
-HEADS = ("residual", "linear")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,10 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=LOSS_NAMES, default="asl",
                    help="training loss (default asl, the asymmetric loss; proposed is the "
                    "papers' asymmetric loss)")
-    p.add_argument("--head", choices=HEADS, default="residual",
-                   help="residual (default: corrects the prior where you gave verdicts) or "
-                   "linear (a plain sigmoid layer replacing the prior); both train on cached "
-                   "features and are served by the album")
+    from trainer.album.train import HEADS, served_heads  # the registry of head kinds
+
+    p.add_argument("--head", choices=served_heads(), default="residual",
+                   help="; ".join(f"{name}: {HEADS[name].summary}" for name in served_heads())
+                   + " (the heads the album can tag photos with)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--folds", type=int, default=3, help="cross-fitting folds (default 3)")

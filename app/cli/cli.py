@@ -16,7 +16,7 @@ from app.errors import describe, is_user_error
 from app.cli.progress import TextProgress
 from core.pipeline.indexer import PIPELINES
 from core.library import Library
-from core.model.active import ModelChoice
+from core.model.versions import ModelChoice
 from core.paths import readable
 from core.db.store import ModelRow, PhotoOrder, Status
 
@@ -235,7 +235,7 @@ def _open(args: argparse.Namespace, model: ModelChoice | None = None) -> Library
 def cmd_index(args: argparse.Namespace) -> int:
     choice = None
     if args.model or args.checkpoint or args.device != "auto":
-        from core.model.active import DEFAULT_MODEL
+        from core.model.versions import DEFAULT_MODEL
 
         choice = ModelChoice(args.model or DEFAULT_MODEL, args.checkpoint, args.device)
     with _open(args, choice) as library:

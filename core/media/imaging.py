@@ -48,6 +48,15 @@ MAX_FILE_BYTES: Final = 1 << 30
 #: Longest side / shortest side the model input is made from; longer images are cut to their
 #: centre first (panoramas up to 4:1 are resized whole, exactly as timm's eval transform does).
 MAX_MODEL_ASPECT: Final = 4.0
+#: The resizing filters a model's data config may name (timm's names), as Pillow's.
+RESAMPLING: Final = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
+}
 #: ``blake2b`` digest size of ``content_hash``, in bytes (32 hex characters).
 HASH_DIGEST_SIZE: Final = 16
 
@@ -181,17 +190,25 @@ def decode(path: Path, *, min_side: int = 256) -> Decoded:
         raise error from exc
 
 
-def to_model_input(image: Image.Image, *, size: int = 224, crop_pct: float = 0.875) -> np.ndarray:
+def to_model_input(image: Image.Image, *, size: int = 224, crop_pct: float = 0.875,
+                   interpolation: str = "bicubic") -> np.ndarray:
     """The model's input pixels, as timm's eval transform makes them (before normalising).
 
-    The shorter side is resized to ``floor(size / crop_pct)`` with bicubic resampling (timm's
-    ``scale_size``; 256 for 224), then the centre ``size``-by-``size`` square is cut out.
+    The shorter side is resized to ``floor(size / crop_pct)`` with ``interpolation`` (a name of
+    ``RESAMPLING``; timm's ``scale_size``: 256 for 224), then the centre ``size``-by-``size``
+    square is cut out. A model's own values come from ``core.model.preprocess.Preprocessing``.
 
     Returns:
         A C-contiguous ``uint8`` array of shape ``(3, size, size)``.
+
+    Raises:
+        ValueError: A bad size, crop fraction or interpolation name.
     """
     if size < 1 or crop_pct <= 0:
         raise ValueError(f"bad size {size} or crop_pct {crop_pct}")
+    if interpolation not in RESAMPLING:
+        raise ValueError(f"unknown interpolation {interpolation!r} (one of "
+                         f"{', '.join(RESAMPLING)})")
     image = image if image.mode == "RGB" else _flatten(_normalise_mode(image))
     scale = math.floor(size / crop_pct)
     image = _clip_aspect(image)
@@ -201,7 +218,7 @@ def to_model_input(image: Image.Image, *, size: int = 224, crop_pct: float = 0.8
     else:
         new_size = (int(scale * width / height), scale)
     if new_size != image.size:
-        image = image.resize(new_size, Image.Resampling.BICUBIC)
+        image = image.resize(new_size, RESAMPLING[interpolation])
     left = round((new_size[0] - size) / 2.0)
     top = round((new_size[1] - size) / 2.0)
     square = image.crop((left, top, left + size, top + size))

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from core.errors import ModelLoadError
+from core.model.heads import RESIDUAL, RESIDUAL_HEAD_FORMAT
 from core.model.regions import Regions
 from core.model.tagger import (
     Backbone,
@@ -34,7 +35,6 @@ from core.model.tagger import (
 
 logger = logging.getLogger(__name__)
 
-RESIDUAL_HEAD_FORMAT = "albumtag-residual-head/1"
 #: Prior scores are clamped to [EPS, 1 - EPS] before the logit.
 EPS = 1e-4
 
@@ -66,6 +66,8 @@ class ResidualHead:
     Raises:
         ValueError: Shapes or names disagree.
     """
+
+    kind = RESIDUAL  # its kind in ``core.model.heads``
 
     def __init__(self, label_names: Sequence[str], prior: PriorHead, weight: torch.Tensor,
                  bias: torch.Tensor, alpha: torch.Tensor, mean: torch.Tensor,
@@ -167,14 +169,6 @@ class ResidualHead:
         if not all(bool(torch.isfinite(t).all()) for t in tensors.values()):
             raise ModelLoadError(f"{path}: weights are not finite")
         return head
-
-
-def head_format(path: Path) -> str:
-    """The ``format`` metadata of a head file ('' when unreadable)."""
-    try:
-        return _read_safetensors(Path(path))[1].get("format", "")
-    except ModelLoadError:
-        return ""
 
 
 def zero_residual(label_names: Sequence[str], prior: PriorHead, dim: int,

@@ -25,13 +25,13 @@ import numpy as np
 import torch
 
 from core.errors import ModelLoadError
+from core.model.heads import LINEAR, LINEAR_HEAD_FORMAT, PRIOR
+from core.model.preprocess import Preprocessing
 from core.model.regions import Regions, calibrate
 from core.model.starter import Starter
 from core.model.weights import DEFAULT_BACKBONE, load_backbone_module
 
 logger = logging.getLogger(__name__)
-
-LINEAR_HEAD_FORMAT = "albumtag-linear-head/1"
 
 
 def pick_device(preference: str = "auto") -> torch.device:
@@ -72,6 +72,8 @@ class Backbone:
             valid for the backbone with the same id.
         feature_dim: Length of a pooled feature vector.
         num_classes: Classes of the model's own classifier (1000 for ImageNet, 0 if headless).
+        preprocessing: Its input transform from the data config (``core.model.preprocess``):
+            the indexer and the trainer make the crops with it, ``features`` normalises them.
         input_size: Height (= width) of the square crop the model expects.
         crop_pct: Fraction of the resized shorter side kept by the centre crop.
         interpolation: Resampling used when resizing (``"bicubic"``...).
@@ -88,26 +90,24 @@ class Backbone:
         device: torch.device,
         channels_last: bool = True,
     ) -> None:
-        """Wrap an already loaded model; most callers want ``Backbone.load``."""
+        """Wrap an already loaded model; most callers want ``Backbone.load``.
+
+        Raises:
+            ModelLoadError: The data config describes an input the album cannot make.
+        """
         self.name = name
         self.data_config = dict(data_config)
         self.id = f"{name}@{str(data_config['weights_sha256'])[:12]}"
         self.device = device
         self.channels_last = channels_last
-        _, height, width = data_config["input_size"]
-        self._hw = (int(height), int(width))
-        self.input_size = int(height)
-        self.crop_pct = float(data_config["crop_pct"])
-        self.interpolation = str(data_config["interpolation"])
+        self.preprocessing = Preprocessing.from_data_config(data_config)
+        self.input_size = self.preprocessing.size
+        self.crop_pct = self.preprocessing.crop_pct
+        self.interpolation = self.preprocessing.interpolation
         self.num_classes = int(getattr(model, "num_classes", 0) or 0)
         self.feature_dim = int(getattr(model, "head_hidden_size", None) or model.num_features)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.eval().requires_grad_(False).to(device, memory_format=fmt)
-        std = torch.tensor(data_config["std"], dtype=torch.float32)
-        mean = torch.tensor(data_config["mean"], dtype=torch.float32)
-        # (x / 255 - mean) / std == x * scale + shift
-        self._scale = (1.0 / (255.0 * std)).view(1, -1, 1, 1).to(device)
-        self._shift = (-mean / std).view(1, -1, 1, 1).to(device)
 
     @classmethod
     def load(
@@ -165,7 +165,7 @@ class Backbone:
         with torch.inference_mode():
             if self.channels_last:  # reorder the uint8 bytes; float() then keeps the layout
                 x = x.contiguous(memory_format=torch.channels_last)
-            x = x.float().mul_(self._scale).add_(self._shift)
+            x = self.preprocessing.normalise(x)
             with self._autocast():
                 feature_map = self.model.forward_features(x)
                 pooled = self.model.forward_head(feature_map, pre_logits=True)
@@ -196,10 +196,10 @@ class Backbone:
             tensor = batch
         else:
             raise TypeError(f"expected a numpy array or torch tensor, got {type(batch).__name__}")
-        if tensor.ndim != 4 or tensor.shape[1] != 3 or tuple(tensor.shape[2:]) != self._hw:
+        side = self.input_size
+        if tensor.ndim != 4 or tensor.shape[1] != 3 or tuple(tensor.shape[2:]) != (side, side):
             raise ValueError(
-                f"expected a batch of shape (B, 3, {self._hw[0]}, {self._hw[1]}), "
-                f"got {tuple(tensor.shape)}"
+                f"expected a batch of shape (B, 3, {side}, {side}), got {tuple(tensor.shape)}"
             )
         if self.device.type == "cuda" and tensor.device.type == "cpu":
             tensor = tensor.pin_memory()
@@ -246,6 +246,8 @@ class PriorHead:
     label, the larger of the global score and the calibrated regional one: a second object or
     the scene around the main subject can then be tagged too. No training is needed.
     """
+
+    kind = PRIOR  # its kind in ``core.model.heads``
 
     def __init__(self, label_names: Sequence[str], membership: np.ndarray,
                  regional: bool = True, starter: Starter | None = None) -> None:
@@ -314,6 +316,8 @@ class PriorHead:
 class LinearHead:
     """Model version >= 1: ``sigmoid(features @ weight.T + bias)``, trained on cached features."""
 
+    kind = LINEAR  # its kind in ``core.model.heads``
+
     def __init__(
         self,
         label_names: Sequence[str],
@@ -347,6 +351,11 @@ class LinearHead:
         self.backbone_id = backbone_id
         self.feature_dim = int(self.weight.shape[1])
         self._tensors = _DeviceCache(weight=self.weight, bias=self.bias)
+
+    @property
+    def feature_key(self) -> str:
+        """The descriptors it reads (``Tagger.feature_key``): the backbone's pooled features."""
+        return self.backbone_id
 
     def check(self, backbone: Backbone, feature_key: str | None = None) -> None:
         """Raise ModelLoadError unless the head was trained on ``backbone``'s features."""

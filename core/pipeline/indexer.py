@@ -34,9 +34,10 @@ from PIL import Image
 
 from core.pipeline.enrich import Enricher, Extra
 from core.errors import ImageError
-from core.media.imaging import decode, make_thumbnail, to_model_input
+from core.media.imaging import decode, make_thumbnail
 from core.memory import release_free_memory
-from core.model.active import ActiveModel
+from core.model.preprocess import Preprocessing
+from core.model.versions import ActiveModel
 from core.paths import leaves_album, readable
 from core.pipeline.scanner import OUTSIDE_LINK, ScanReport, reconcile
 from core.db.store import PhotoOrder, PhotoRow, Status
@@ -369,7 +370,7 @@ class Indexer:
                     queue = kept
                 while len(queue) < batch_size * 2 and (row := order.next()) is not None:
                     queue.append((row, pool.submit(self.pace.run, self._prepare, row,
-                                                   model.input_size, model.crop_pct)))
+                                                   model.preprocessing)))
                 if not queue:
                     return
                 yield queue.popleft()[1].result()
@@ -377,14 +378,14 @@ class Indexer:
             for _, future in queue:
                 future.cancel()
 
-    def _prepare(self, row: PhotoRow, size: int, crop_pct: float) -> _Prepared | _Failed:
+    def _prepare(self, row: PhotoRow, preprocessing: Preprocessing) -> _Prepared | _Failed:
         path = self.root / row.path
         if leaves_album(self._real_root, path):  # a link changed since the scan
             return _Failed(row, OUTSIDE_LINK)
         try:
-            decoded = decode(path, min_side=max(256, round(size / crop_pct)))
+            decoded = decode(path, min_side=preprocessing.min_side)
             self._save_thumbnail(row, decoded.image)
-            pixels = to_model_input(decoded.image, size=size, crop_pct=crop_pct)
+            pixels = preprocessing.pixels(decoded.image)
             extra = self.enricher.inspect(path, decoded.image)
         except ImageError as exc:
             return _Failed(row, str(exc))

@@ -26,7 +26,8 @@ from app.gui.settings import AppSettings  # noqa: E402
 from app.gui.theme import apply_theme  # noqa: E402
 from core.pipeline.indexer import Indexer  # noqa: E402
 from core.library import Library  # noqa: E402
-from core.model.active import ActiveModel  # noqa: E402
+from core.model.preprocess import Preprocessing  # noqa: E402
+from core.model.versions import ActiveModel  # noqa: E402
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -38,6 +39,7 @@ FAKE_BACKBONE = "fake@1"
 class _FakeBackbone:
     input_size = 64
     crop_pct = 0.875
+    preprocessing = Preprocessing(64, 0.875, "bicubic", (0.5,) * 3, (0.5,) * 3)
 
 
 class FakeTagger:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ModelLoadError
-from core.model.active import ModelChoice, stored_choice
+from core.model.versions import ModelChoice, stored_choice
 from core.db.store import Store
 from core.model.weights import MAX_CHECKPOINT_BYTES, load_backbone_module
 

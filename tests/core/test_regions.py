@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from core.media.imaging import to_model_input
-from core.model.active import prior_label_names
+from core.model.versions import prior_label_names
 from core.model.tagger import Backbone, PriorHead, Tagger
 from core.labels.vocabulary import Vocabulary
 

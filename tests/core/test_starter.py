@@ -13,7 +13,7 @@ import torch
 
 from benchmarks.bench_photoset import f1_of
 from core.library import Library
-from core.model.active import prior_head, usable_starter
+from core.model.versions import prior_head, usable_starter
 from core.model.starter import load_starter, starter_path
 from core.labels.vocabulary import Vocabulary
 from core.model.weights import DEFAULT_BACKBONE
@@ -54,7 +54,7 @@ def test_an_album_re_scores_when_the_starter_changes(real_album: Path, monkeypat
     with Library(real_album) as library:
         library.model()
         first = library.store.active_model().version
-    monkeypatch.setattr("core.model.active.load_starter", lambda path: None)
+    monkeypatch.setattr("core.model.versions.load_starter", lambda path: None)
     with Library(real_album) as library:
         library.model()
         active = library.store.active_model()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.library import Library
-from core.model.active import ModelChoice
+from core.model.versions import ModelChoice
 
 pytestmark = pytest.mark.slow
 

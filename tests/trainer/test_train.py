@@ -20,7 +20,7 @@ import torch
 
 import core.library
 from core.library import Library
-from core.model.active import ActiveModel
+from core.model.versions import ActiveModel
 from core.labels.policy import CONFIRMED, REJECTED
 from core.model.tagger import LinearHead
 from core.db.store import Status

@@ -1,167 +1,73 @@
-"""One training run: from the user's corrections to a new, active, re-scored model version.
+"""Training a new model version from the user's corrections: the registry of head kinds.
 
-1. **loading** — cached features, the active model's scores and the user's verdicts become
-   targets and weights (``trainer.album.targets``). No photo is decoded for the default linear head.
-2. **training** — cross-fitting: the photos with verified tags are dealt into ``k`` folds
-   (default 3); for each fold a head is trained on the other folds' verified photos plus a
-   sample of the photos nobody judged, early-stopped on that fold's verified tags, and predicts
-   them. Every verified tag thus gets an *out-of-fold* score from a head that never saw it. The
-   final head is trained on all photos for the median best epoch of the folds (same schedule,
-   stopped at the same point).
-3. **thresholds** — per label: MCC on the out-of-fold scores of verified tags, else calibrated
-   on the active version's tags, else the default (``trainer.album.evaluation``).
-4. **evaluating** — the new version's out-of-fold decisions against the active version's stored
-   scores, on verified tags neither the new heads nor their thresholds saw.
-5. **saving** — head file and models row (``trainer.album.versions``); champion/challenger decides
-   whether it becomes active.
-6. **rescoring** — the album is re-scored from cached features (``Indexer.rescore``).
+``HEADS`` maps each kind of head the trainer can make to its ``HeadTrainer``
+(``trainer.album.run``), and ``train`` runs the one ``TrainOptions.head`` names:
 
-The loss is ``TrainOptions.loss`` (``--loss``: any loss of ``trainer.learning.losses``). How the losses
-compare on an album is measured by ``benchmarks/bench_retrain.py``; the figures are in README
-("Learning from your corrections"), not here, where they would go stale.
+* ``residual`` (the default) — a correction over the prior, fitted only where the user spoke
+  (``trainer.album.residual``); served by the album;
+* ``linear`` — a sigmoid layer on cached features, cross-fitted (``trainer.album.run``);
+  served by the album;
+* ``attention``, ``finetune`` — trained on decoded photos (``trainer.album.deep``); saved for
+  comparison, never served.
+
+Which kinds the album serves is ``core.model.heads``; the command line offers only those.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from core.errors import AlbumtagError
-from core.pipeline.indexer import IndexSummary, Progress
 from core.library import Library
 from core.model.tagger import LinearHead
-from trainer.album.evaluation import Thresholds, choose_thresholds, compare, fallback_thresholds
-from trainer.learning.fit import Batches, FitConfig, fit, predict
+from core.model.versions import SavableHead, write_version
+from trainer.album.deep import ATTENTION, FINETUNE
+from trainer.album.run import (
+    PHASES,
+    Clock,
+    HeadTrainer,
+    ModuleFactory,
+    NothingToLearnError,
+    Reporter,
+    TrainOptions,
+    TrainOutcome,
+    gather,
+    rescore,
+    train_cross_fitted,
+)
+from trainer.album.targets import TrainingData
+from trainer.album.versions import decide, training_lock
 from trainer.learning.heads import LinearProbe
-from trainer.learning.missing import positive_class_weights
-from trainer.album.targets import TargetConfig, TrainingData, assign_folds, load_training_data
-from trainer.album.versions import Decision, decide, training_lock, write_version
 
 logger = logging.getLogger(__name__)
 
-PHASES = ("loading", "training", "thresholds", "evaluating", "saving", "rescoring")
-Reporter = Callable[[str, int, int], None]
-
-
-class NothingToLearnError(AlbumtagError):
-    """The album gives training nothing to work with (not indexed, or no verdicts yet)."""
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """What to train and how (``python -m trainer train`` flags)."""
-
-    data_dir: Path | None = None
-    loss: str = "asl"
-    head: str = "residual"
-    epochs: int = 30
-    seed: int = 0
-    force: bool = False
-    folds: int = 3
-    batch_size: int = 1024
-    lr: float = 3e-3
-    dropout: float = 0.0
-    fold_sample: int = 4000
-    attention_dim: int = 1024
-    share_tree: bool = True
-    targets: TargetConfig = field(default_factory=TargetConfig)
-    rescore: bool = True
-
-    def fit_config(self, seed: int) -> FitConfig:
-        return FitConfig(loss=self.loss, epochs=self.epochs, batch_size=self.batch_size,
-                         lr=self.lr, seed=seed)
-
-
-@dataclass(frozen=True)
-class TrainOutcome:
-    """The result the window and the command line show."""
-
-    version: int
-    activated: bool
-    reason: str
-    before: dict
-    after: dict
-    thresholds: dict[str, float]
-    seconds: dict[str, float]
-    labels: list[dict] = field(default_factory=list)
-    warning: str = ""
-
-
-@dataclass
-class CrossFit:
-    """Out-of-fold scores of the verified rows and the final model."""
-
-    folds: np.ndarray  # (N,) fold per row, -1 for rows without verified tags
-    oof: np.ndarray  # (N, L) out-of-fold scores; meaningful where folds >= 0
-    model: torch.nn.Module
-    epochs: int
-    fold_epochs: list[int]
+__all__ = ["HEADS", "PHASES", "NothingToLearnError", "TrainOptions", "TrainOutcome",
+           "head_trainer", "served_heads", "train"]
 
 
 def train(album: Path | str, options: TrainOptions = TrainOptions(),
           report: Reporter | None = None) -> TrainOutcome:
-    """Run the whole pipeline on one album (see the module docstring).
+    """Train the head ``options.head`` names on one album (``HEADS``).
 
     Raises:
+        ValueError: No such kind of head.
         NothingToLearnError: The album is not indexed or has no verdicts.
         TrainingBusyError: Another training of this album is running.
     """
-    report = report or (lambda phase, done, total: None)
-    if options.head == "residual":
-        return _train_residual(album, options, report)
-    if options.head != "linear":
-        from trainer.album.deep import train_deep  # decodes photos; only for the optional heads
-
-        return train_deep(album, options, report)
-    clock = _Clock()
-    with Library(album, options.data_dir) as library, training_lock(library.data_dir):
-        report("loading", 0, 1)
-        data = gather(library, options.targets)
-        report("loading", 1, 1)
-        clock.lap("loading")
-        fitted = cross_fit(data, torch.from_numpy(data.features), options, report,
-                           _linear_factory(data, options))
-        clock.lap("training")
-        report("thresholds", 0, 1)
-        fallback = fallback_thresholds(data, predict(fitted.model, data.features))
-        chosen = choose_thresholds(data, fitted.folds, fitted.oof, fallback)
-        report("thresholds", 1, 1)
-        clock.lap("thresholds")
-        report("evaluating", 0, 1)
-        before, after, note = compare(data, fitted.folds, fitted.oof, fallback)
-        decision = decide(before, after, force=options.force)
-        decision = Decision(decision.activate, decision.reason + note)
-        report("evaluating", 1, 1)
-        clock.lap("evaluating")
-        report("saving", 0, 1)
-        thresholds = chosen.as_dict(data.tree.names)
-        weight, bias = fitted.model.export()
-        head = LinearHead(data.tree.names, weight, bias, data.backbone)
-        metrics = version_metrics(data, fitted, options, chosen, (before, after), clock.laps)
-        version = write_version(library.store, library.data_dir, head, thresholds, metrics,
-                                activate=decision.activate)
-        report("saving", 1, 1)
-        clock.lap("saving")
-        if decision.activate and options.rescore:
-            rescore(library, report)
-            clock.lap("rescoring")
-    return TrainOutcome(version, decision.activate, decision.reason, before, after, thresholds,
-                        clock.laps)
+    return head_trainer(options.head).train(album, options,
+                                            report or (lambda phase, done, total: None))
 
 
-def _train_residual(album: Path | str, options: TrainOptions, report: Reporter) -> TrainOutcome:
+def _train_residual(album: Path | str, options: TrainOptions, report: Reporter,
+                    head: HeadTrainer) -> TrainOutcome:
     """The default run: a residual head over the prior (``trainer.album.residual``)."""
     from trainer.album.residual import NotReadyError, changed_labels, train_residual
     from trainer.learning.residual_fit import ResidualConfig
 
-    clock = _Clock()
+    clock = Clock()
     with Library(album, options.data_dir) as library, training_lock(library.data_dir):
         report("loading", 0, 1)
         data = gather(library, options.targets)
@@ -205,22 +111,13 @@ def _train_residual(album: Path | str, options: TrainOptions, report: Reporter) 
                         run.thresholds, clock.laps, run.labels, run.warning)
 
 
-def gather(library: Library, config: TargetConfig) -> TrainingData:
-    """The album's training data, or a NothingToLearnError saying what is missing."""
-    try:
-        data = load_training_data(library.store, config)
-    except ValueError as exc:
-        raise NothingToLearnError(str(exc)) from None
-    if not data.targets.verified.any():
-        raise NothingToLearnError("nothing to learn from yet: confirm or reject some tags first")
-    logger.info("training data: %d photos (%d with verified tags), %d labels",
-                len(data.photo_ids), int(data.targets.verified_rows.sum()), len(data.tree.names))
-    return data
+def _cached_features(library: Library, data: TrainingData, report: Reporter) -> torch.Tensor:
+    """A linear head reads the pooled features the album caches: nothing is decoded."""
+    return torch.from_numpy(data.features)
 
 
-def _linear_factory(data: TrainingData, options: TrainOptions
-                    ) -> Callable[[np.ndarray, int], torch.nn.Module]:
-    features = torch.from_numpy(data.features)
+def _linear_factory(library: Library, data: TrainingData, options: TrainOptions,
+                    features: torch.Tensor) -> ModuleFactory:
     mean, scale = features.mean(dim=0), float(features.std(dim=0).mean())
     ancestors = torch.from_numpy(data.tree.ancestor_matrix()) if options.share_tree else None
 
@@ -234,101 +131,33 @@ def _linear_factory(data: TrainingData, options: TrainOptions
     return make
 
 
-def cross_fit(data: TrainingData, inputs: torch.Tensor, options: TrainOptions,
-              report: Reporter, make: Callable[[np.ndarray, int], torch.nn.Module]) -> CrossFit:
-    """Fold models for out-of-fold scores, then the final model on every row."""
-    t = data.targets
-    folds = assign_folds(t, options.folds, options.seed)
-    k = int(folds.max()) + 1
-    total = (k + 1) * options.epochs
-    pos_weight = _pos_weight(data, options.loss)
-    oof = np.zeros(t.targets.shape, dtype=np.float32)
-    best: list[int] = []
-    report("training", 0, total)
-    rng = np.random.default_rng(options.seed)
-    for fold in range(k):
-        train_rows, val_rows = _fold_rows(folds, fold, options.fold_sample, rng)
-        model = make(train_rows, options.seed * 1000 + fold + 1)
-        val = Batches.of(inputs[val_rows], t.targets[val_rows], t.verified[val_rows])
-        result = fit(model, _batches(inputs, data, train_rows), options.fit_config(
-            options.seed + fold + 1), val=val, pos_weight=pos_weight,
-            progress=lambda e, p, f=fold: report("training", f * options.epochs + e, total))
-        oof[val_rows] = predict(model, inputs[val_rows])
-        best.append(result.best_epoch)
-        report("training", (fold + 1) * options.epochs, total)
-    epochs = int(np.median(best)) if best else options.epochs
-    every = np.arange(len(data.photo_ids))
-    model = make(every, options.seed * 1000)
-    fit(model, _batches(inputs, data, every), options.fit_config(options.seed),
-        stop_at=epochs, pos_weight=pos_weight,
-        progress=lambda e, p: report("training", k * options.epochs + e, total))
-    report("training", total, total)
-    logger.info("cross-fitting: %d folds, best epochs %s, final %d epochs", k, best, epochs)
-    return CrossFit(folds, oof, model, epochs, best)
+def _linear_head(model: torch.nn.Module, data: TrainingData) -> SavableHead:
+    weight, bias = model.export()
+    return LinearHead(data.tree.names, weight, bias, data.backbone)
 
 
-def _fold_rows(folds: np.ndarray, fold: int, sample: int, rng: np.random.Generator
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Training rows of a fold model — the other folds' verified photos and at most ``sample``
-    photos without verified tags (the bulk that costs time) — and its held-out rows."""
-    unverified = np.flatnonzero(folds < 0)
-    if unverified.size > sample:
-        unverified = np.sort(rng.choice(unverified, sample, replace=False))
-    others = np.flatnonzero((folds >= 0) & (folds != fold))
-    return np.sort(np.concatenate([others, unverified])), np.flatnonzero(folds == fold)
+RESIDUAL = HeadTrainer(
+    "residual", "corrects the prior where you gave verdicts (the default)", _train_residual)
+LINEAR = HeadTrainer(
+    "linear", "a plain sigmoid layer on cached features, replacing the prior",
+    train_cross_fitted, inputs=_cached_features, build=_linear_factory, export=_linear_head)
+
+#: Every kind of head the trainer can make, by name.
+HEADS: dict[str, HeadTrainer] = {h.name: h for h in (RESIDUAL, LINEAR, ATTENTION, FINETUNE)}
 
 
-def _batches(inputs: torch.Tensor, data: TrainingData, rows: np.ndarray) -> Batches:
-    t = data.targets
-    return Batches.of(inputs[rows], t.targets[rows], t.weights[rows])
+def head_trainer(name: str) -> HeadTrainer:
+    """The registry entry of ``name``.
+
+    Raises:
+        ValueError: No such kind of head.
+    """
+    try:
+        return HEADS[name]
+    except KeyError:
+        raise ValueError(f"unknown head {name!r} (heads: {', '.join(HEADS)})") from None
 
 
-def _pos_weight(data: TrainingData, loss: str) -> torch.Tensor | None:
-    if loss != "weighted_bce":
-        return None
-    observed = data.targets.targets > 0.5
-    return torch.from_numpy(positive_class_weights(observed, data.targets.weights > 0))
-
-
-def version_metrics(data: TrainingData, fitted: CrossFit, options: TrainOptions,
-                    chosen: Thresholds, compared: tuple[dict, dict], seconds: dict[str, float]
-                    ) -> dict:
-    """What the models row remembers about how this version was made."""
-    before, after = compared
-    return {"kind": "trained", "loss": options.loss, "seed": options.seed,
-            "epochs": fitted.epochs, "fold_epochs": fitted.fold_epochs,
-            "folds": int(fitted.folds.max()) + 1, "photos": int(len(data.photo_ids)),
-            "verified_photos": int(data.targets.verified_rows.sum()),
-            "verified_tags": int(data.targets.verified.sum()),
-            "thresholds_verified": int(chosen.verified.sum()),
-            "thresholds_calibrated": int(chosen.calibrated.sum()),
-            "verdicts_through": data.log_id, "parent_version": data.old_version,
-            "f1": after.get("f1"), "before": before, "after": after,
-            "seconds": {k: round(v, 3) for k, v in seconds.items()}}
-
-
-def rescore(library: Library, report: Reporter,
-            changed: list[int] | None = None) -> IndexSummary:
-    """Re-score every photo with the (new) active version from its cached features;
-    ``changed`` limits the rewritten rows to those label ids (see ``Indexer.rescore``)."""
-    summary = IndexSummary()
-    report("rescoring", 0, 0)
-
-    def forward(p: Progress) -> None:
-        report("rescoring", p.done, p.total)
-
-    library.indexer().rescore(summary, forward, threading.Event(), changed)
-    return summary
-
-
-class _Clock:
-    """Wall time per phase."""
-
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
-        self._last = now
+def served_heads() -> tuple[str, ...]:
+    """The kinds the trainer makes and the album can tag photos with (``--head``)."""
+    return tuple(name for name, head in HEADS.items() if head.servable)

@@ -1,10 +1,8 @@
-"""Writing model versions, the champion/challenger rule, and version housekeeping.
+"""The trainer's rules about versions: champion/challenger, and one training run per album.
 
-A version is a head file ``<data_dir>/models/v{N}.safetensors`` plus a ``models`` row (its
-thresholds and metrics). The file is written first, atomically (temp file + rename); the row —
-and with it the activation — is one store transaction after that. An interrupted run therefore
-leaves at worst an orphan file, which the next run overwrites, and never touches the active
-model. Every version is kept.
+Which versions exist, how a new one is written (atomically) and which can be activated is the
+registry ``core.model.versions``; this module only decides whether a new version should become
+active, and keeps two training runs of one album apart.
 """
 
 from __future__ import annotations
@@ -18,20 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import AlbumtagError
-from core.library import Library
-from core.db.store import ModelRow, Store
-from core.model.residual import ResidualHead
-from core.model.tagger import LinearHead
-from core.versions import activate_version, rollback_target
+from core.model.versions import MODELS_DIR
 
 logger = logging.getLogger(__name__)
 
-MODELS_DIR = "models"
 #: A challenger may be this much worse (held-out macro F1) and still replace the champion.
 F1_TOLERANCE = 0.01
 
-__all__ = ["F1_TOLERANCE", "Decision", "TrainingBusyError", "activate", "decide", "list_versions",
-           "next_version", "rollback", "training_lock", "write_version"]
+__all__ = ["F1_TOLERANCE", "Decision", "TrainingBusyError", "decide", "training_lock"]
 
 
 class TrainingBusyError(AlbumtagError):
@@ -44,17 +36,6 @@ class Decision:
 
     activate: bool
     reason: str
-
-
-def next_version(store: Store) -> int:
-    """The number the next version gets (one above the highest, never reused)."""
-    return max((m.version for m in store.models()), default=-1) + 1
-
-
-def head_path(data_dir: Path, version: int, suffix: str = "") -> tuple[Path, str]:
-    """Absolute path and data-folder-relative name of a version's head file."""
-    relative = f"{MODELS_DIR}/v{version}{suffix}.safetensors"
-    return Path(data_dir) / relative, relative
 
 
 def _finite(value: float | None) -> bool:
@@ -81,41 +62,6 @@ def decide(before: dict, after: dict, *, force: bool = False,
     return Decision(False, f"kept the active version: the new one is worse on tags you "
                            f"verified (F1 {new:.3f} vs {old:.3f}); it is saved and can be "
                            "activated by hand")
-
-
-def write_version(store: Store, data_dir: Path, head: LinearHead | ResidualHead,
-                  thresholds: dict[str, float], metrics: dict, *, activate: bool) -> int:
-    """Save a head as the next version; activate it in the same transaction if asked.
-
-    Returns:
-        The new version number.
-    """
-    version = next_version(store)
-    path, relative = head_path(data_dir, version)
-    head.save(path)
-    kind = "residual" if isinstance(head, ResidualHead) else "linear"
-    key = head.feature_key if isinstance(head, ResidualHead) else head.backbone_id
-    store.add_model(version, key, relative, thresholds, {**metrics, "head": kind},
-                    activate=activate)
-    logger.info("wrote model version %d (%s, active=%s)", version, relative, activate)
-    return version
-
-
-def list_versions(store: Store) -> list[ModelRow]:
-    """Every version, oldest first."""
-    return store.models()
-
-
-def activate(library: Library, version: int) -> None:
-    """Activate ``version`` and re-score the album (see ``core.versions``)."""
-    activate_version(library, version)
-
-
-def rollback(library: Library) -> int:
-    """Activate the newest usable version below the active one; its number."""
-    version = rollback_target(library)
-    activate_version(library, version)
-    return version
 
 
 @contextlib.contextmanager
