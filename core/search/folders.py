@@ -3,14 +3,16 @@ that shows one of them.
 
 A photo's folder is its stored path up to the last ``/`` (``""``: the album folder itself).
 Counting photos per folder with a grouped query costs a string function per photo
-(``rtrim``: 2.7 s at a million photos); instead :func:`folder_tree` walks the ``photos.path``
-index (the UNIQUE constraint's). For each folder one ordered lookup finds the next entry that
-lies in a subfolder, and one ``COUNT`` over the subfolder's key range gives its size, so SQLite
-steps through index entries and Python sees one row per folder, never one per photo. A folder's
-own photos are its range's count minus its subfolders'. Paths that are not valid UTF-8 are
-stored as BLOBs (:mod:`core.paths`), which sort after all text: they are few, and read one by
-one. Photos the album does not show (missing, unreadable) are counted out through the status
-index. The result is cached until the database changes (SQLite's ``data_version``).
+(``rtrim``: 2.7 s at a million photos), and it cannot even return a folder whose name is not
+valid UTF-8; instead :func:`folder_tree` walks the ``photos.path`` index (the UNIQUE
+constraint's). A folder's photos lie in its key range, ``a/b/`` up to ``a/b0``, in runs between
+its subfolders' ranges: one ordered lookup finds the next entry in a subfolder, one ``COUNT``
+counts the run before it, and the subfolder's range is skipped and walked on its own. SQLite
+steps over each index entry twice and Python sees a few rows per folder, never one per photo.
+Paths that are not valid UTF-8 are stored as BLOBs (:mod:`core.paths`), which sort after all
+text: they are few, and read one by one. Photos the album does not show (missing, unreadable)
+are counted out through the status index. The result is cached until the database changes
+(SQLite's ``data_version``).
 
 The search term (:func:`folder_term`, evaluated by :func:`folder_leaf`): ``folder:2019/rome`` is
 that folder's own photos, ``folder:2019/rome/**`` the folder with every subfolder, ``folder:/``
@@ -126,25 +128,31 @@ def folder_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {folder: n for folder, n in own.items() if n > 0}
 
 
+_IN_RANGE = "SELECT count(*) FROM photos WHERE path >= ? AND path < ?"
+_NEXT_IN_SUBFOLDER = ("SELECT path FROM photos WHERE path >= ? AND path < ? "
+                      "AND instr(substr(path, ?), '/') > 0 ORDER BY path LIMIT 1")
+
+
 def _text_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Photos (any status) directly in each folder, for the paths stored as text."""
-    next_in_subfolder = (
-        "SELECT path FROM photos WHERE path >= ? AND path < ? "
-        "AND instr(substr(path, ?), '/') > 0 ORDER BY path LIMIT 1")
-    in_range = "SELECT count(*) FROM photos WHERE path >= ? AND path < ?"
+    """Photos (any status) directly in each folder, for the paths stored as text.
+
+    A folder's key range holds its own photos in runs between its subfolders' ranges: each
+    run is counted up to the next subfolder, which is then skipped and walked on its own, so
+    every index entry is stepped over twice in all (once looking for a subfolder, once
+    counted), however deep it lies.
+    """
     own: dict[str, int] = {}
-    stack = [("", conn.execute(in_range, ("", _BLOBS)).fetchone()[0])]
+    stack = [""]
     while stack:
-        folder, total = stack.pop()
+        folder = stack.pop()
         low, high = (folder + "/", folder + "0") if folder else ("", _BLOBS)
-        seek, below = low, 0
-        while (row := conn.execute(next_in_subfolder, (seek, high, len(low) + 1)).fetchone()):
+        seek, mine = low, 0
+        while (row := conn.execute(_NEXT_IN_SUBFOLDER, (seek, high, len(low) + 1)).fetchone()):
             child = low + row[0][len(low):].partition("/")[0]
-            size = conn.execute(in_range, (child + "/", child + "0")).fetchone()[0]
-            below += size
-            stack.append((child, size))
+            mine += conn.execute(_IN_RANGE, (seek, child + "/")).fetchone()[0]
+            stack.append(child)
             seek = child + "0"  # past everything under child/ ("/" + 1 is "0")
-        own[folder] = total - below
+        own[folder] = mine + conn.execute(_IN_RANGE, (seek, high)).fetchone()[0]
     return own
 
 

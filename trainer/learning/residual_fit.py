@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from core.model.residual import EPS, normalise
+from core.model.residual import EPS, normalise, prior_logits
 from trainer.learning.losses import multilabel_loss
 
 logger = logging.getLogger(__name__)
@@ -144,9 +144,10 @@ def build_problem(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: ND
 
 def prior_offset(prior: NDArray[np.floating], has_prior: NDArray[np.bool_]
                  ) -> NDArray[np.float32]:
-    """The prior's logit (N, C) where the prior scores the label, 0 where it cannot."""
-    p0 = np.clip(prior, EPS, 1 - EPS)
-    return np.where(has_prior[None, :], np.log(p0) - np.log1p(-p0), 0.0).astype(np.float32)
+    """The prior's logit (N, C) where the prior scores the label, 0 where it cannot: the
+    served head's own formula (``core.model.residual.prior_logits``)."""
+    logits = prior_logits(torch.from_numpy(np.ascontiguousarray(prior))).numpy()
+    return np.where(has_prior[None, :], logits, 0.0).astype(np.float32)
 
 
 def score(u: torch.Tensor, prior: NDArray[np.floating], has_prior: NDArray[np.bool_],
