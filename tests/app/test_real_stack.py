@@ -68,3 +68,15 @@ def test_real_model_end_to_end_with_screenshot(
     assert path.stat().st_size > 50_000
     print(f"\nlongest GUI stall while the real model indexed: {ticks.longest_gap * 1000:.0f} ms"
           f" over {ticks.ticks} ticks; screenshot {path}")
+
+    # the preview in the window's centre, the inspector beside it, four stars and a pick
+    page = window.previewer.page
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: page.view.pixmap is not None and page.view.pixmap.width() == 451,
+                    timeout=20_000)  # chelsea.png decoded whole
+    qtbot.keyClick(page, Qt.Key.Key_4)
+    qtbot.keyClick(page, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: "★★★★" in page.caption.text() and "cat" in page.caption.text(),
+                    timeout=10_000)
+    qtbot.wait(300)
+    assert window.grab().save(str(ARTIFACTS / "preview.png"))
