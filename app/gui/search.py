@@ -12,7 +12,8 @@ from app.gui import icons
 from app.gui.theme import COLOURS
 
 #: Words of the language itself, offered along with label names.
-KEYWORDS = ("untagged", "OR", "NOT", "label:=", "unverified:", "path:", "year:", "date:")
+KEYWORDS = ("untagged", "OR", "NOT", "label:=", "unverified:", "path:", "folder:", "year:",
+            "date:")
 _TOKEN_START = re.compile(r'[\s()]-?|^-?')
 
 
@@ -162,7 +163,8 @@ class SearchBar(CompletingLineEdit):
         self.setObjectName("searchBar")
         self.setPlaceholderText("Search tags…")
         self._help = ('Labels and aliases, "quoted names", OR, -not, untagged, '
-                      "unverified:dog, path:trips/2024, year:2023")
+                      "unverified:dog, path:trips/2024, folder:trips/** (with subfolders), "
+                      "year:2023")
         self.setToolTip(self._help)
         self.setClearButtonEnabled(True)
         self.addAction(icons.icon("search", COLOURS.dim), QLineEdit.ActionPosition.LeadingPosition)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication
 from app.cli import main as cli_main
 from app.gui.folders import FOLDER_ROLE, TOGGLE_ROLE
 from app.gui.main_window import MainWindow
+from app.gui.search import SearchBar
 from app.gui.settings import AppSettings
 from app.gui.sidebar import COUNT_ROLE
 from core.library import Library
@@ -203,3 +204,13 @@ def test_cli_search_takes_the_folder_term(album: Path, capsys) -> None:
     assert capsys.readouterr().out.split() == ["caf\\xe9/imagenet_01_559.jpg"]
     assert cli_main(["search", str(album), "folder:a/../b"]) == 2
     assert "not a folder inside the album" in capsys.readouterr().err
+
+
+def test_the_search_bar_completes_and_explains_the_folder_field(qtbot) -> None:
+    bar = SearchBar()
+    qtbot.addWidget(bar)
+    bar.set_label_words(["flower", "food"])
+    bar.show()
+    qtbot.keyClicks(bar, "fol")
+    assert bar._completer.currentCompletion() == "folder:"
+    assert "folder:trips/**" in bar.toolTip()
