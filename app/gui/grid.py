@@ -4,8 +4,9 @@ The model holds what a search answered — the photo ids in display order, a num
 bytes a photo) — and reads full rows (path, status, badges) by id only for what is on screen,
 a page at a time and a page either side, through the browser's database thread; a bounded LRU
 keeps the rows read last. A million-photo album therefore costs the grid a few megabytes, not
-a row object per photo. calibre's cover grid: ``QListView`` in icon mode with uniform item
-sizes and one delegate; the model answers the thumbnail role from the image loader's LRU
+a row object per photo. The view lays its cells out by arithmetic
+(:mod:`app.gui.gridview`; ``QListView`` took seconds to lay out a million), with one
+delegate; the model answers the thumbnail role from the image loader's LRU
 (which fetches what is missing in the background) and repaints just the row whose thumbnail
 or details arrived.
 """
@@ -31,9 +32,10 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QResizeEvent, QShowEvent
-from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QFrame, QStyle, QWidget
 
 from app.gui.delegate import FAILURE_ROLE, ROW_ROLE, ThumbnailDelegate
+from app.gui.gridview import UniformGridView
 from app.gui.imageloader import ImageLoader
 from core.browse import GridRow
 
@@ -279,7 +281,7 @@ class PhotoGridModel(QAbstractListModel):
         self._on_thumbnail_loaded(photo_id)
 
 
-class PhotoGridView(QListView):
+class PhotoGridView(UniformGridView):
     """The grid. Emits what is selected as core rows, and asks for a preview on Space."""
 
     selection_changed = Signal(object)  # list[GridRow]
@@ -290,26 +292,17 @@ class PhotoGridView(QListView):
         super().__init__(parent)
         self._loader = loader
         self.setObjectName("photoGrid")
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setFlow(QListView.Flow.LeftToRight)
-        self.setWrapping(True)
-        # Laying out 100,000 cells takes a moment: not on every pixel of a window resize,
-        # but once the size settles (see resizeEvent).
-        self.setResizeMode(QListView.ResizeMode.Fixed)
+        # The columns are fitted once a window resize settles (see resizeEvent).
         self._relayout = QTimer(self)
         self._relayout.setSingleShot(True)
         self._relayout.setInterval(120)
         self._relayout.timeout.connect(self._fit_columns)
-        self.setMovement(QListView.Movement.Static)
-        self.setUniformItemSizes(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setMouseTracking(True)
-        self.setSpacing(0)
         self.setContentsMargins(0, 0, 0, 0)
         self.setViewportMargins(8, 8, 0, 8)
-        self.setFrameShape(QListView.Shape.NoFrame)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self._quiet = False  # show_rows is putting the selection back: no signal yet
         self._pending: tuple[np.ndarray, int, int | None] | None = None
         self._reorder = False
@@ -334,11 +327,11 @@ class PhotoGridView(QListView):
     def _fit_columns(self, *, force: bool = False) -> None:
         """As many columns as fit, sharing the spare width between them (a grid of cells)."""
         self._relayout.stop()
-        # QListView lays out as if a scroll bar of the style's width were there, and wraps
-        # a row once it reaches the edge.
+        # The width left when the scroll bar shows, so that it showing changes nothing.
         extent = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
         width = self.maximumViewportSize().width() - extent - 1
         natural = self.delegate.cell_size()
+        self.set_item_size(natural)
         columns = max(1, width // natural.width())
         grid = QSize(max(natural.width(), width // columns), natural.height())
         if grid != self.gridSize():
