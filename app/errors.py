@@ -6,6 +6,7 @@ from core.errors import (
     AlbumNotFoundError,
     AlbumtagError,
     ImageError,
+    InvalidEditError,
     ModelLoadError,
     ModelVersionError,
     PhotoNotFoundError,
@@ -18,7 +19,7 @@ from core.errors import (
 #: Errors caused by what the user typed or pointed at (exit status 2), not by a bug.
 USER_ERRORS: tuple[type[Exception], ...] = (
     AlbumNotFoundError, PhotoNotFoundError, QueryError, UnknownLabelError, ModelLoadError,
-    ModelVersionError, ImageError, StoreError, VocabularyError,
+    ModelVersionError, ImageError, StoreError, VocabularyError, InvalidEditError,
 )
 
 

@@ -60,6 +60,10 @@ class UnknownLabelError(AlbumtagError):
         super().__init__(f"unknown label {name!r}{hint}")
 
 
+class InvalidEditError(AlbumtagError):
+    """A user change asks for something impossible: no photos, a rating of 7, a threshold of 2."""
+
+
 class PhotoNotFoundError(AlbumtagError):
     """A path given by the user is not a photo of this album."""
 

@@ -23,12 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.db import journal
-from core.errors import VocabularyError
-from core.pipeline.keywords import RELOCATED_KEY, RETIRED_KEY
-from core.library import Library
-from core.labels.policy import CONFIRMED, REJECTED
-from core.media.sidecars import one_level
 from core.db.store import LabelRow, now
+from core.errors import VocabularyError
+from core.labels.policy import CONFIRMED, REJECTED
+from core.library import Library
+from core.media.sidecars import one_level
+from core.pipeline.keywords import RELOCATED_KEY, RETIRED_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class LabelEdit:
     what: str  # in words, for a status bar ("Renamed Rexx to Rex")
     photos: int = 0  # photos whose verdicts or scores moved (merge, delete)
     conflicts: int = 0  # merge: photos confirmed under one label and rejected under the other
+    changed: bool = True  # False: nothing was written (no undo step), e.g. the same name
 
 
 def _clean(name: str) -> str:
@@ -93,17 +94,17 @@ def _subtree(rows: Sequence[LabelRow], root: int) -> set[int]:
     return out
 
 
-def _meta(conn, key: str, default: str) -> object:  # noqa: ANN001
+def _meta(conn, key: str, default: str) -> object:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return json.loads(row[0] if row else default)
 
 
-def _put_meta(conn, key: str, value: object) -> None:  # noqa: ANN001
+def _put_meta(conn, key: str, value: object) -> None:
     conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
                  "SET value = excluded.value", (key, json.dumps(value)))
 
 
-def _retire(conn, old: str, old_id: int, into: int | None) -> None:  # noqa: ANN001
+def _retire(conn, old: str, old_id: int, into: int | None) -> None:
     """``old`` no longer names a label: it stands for ``into`` (None: for nothing)."""
     retired = _meta(conn, RETIRED_KEY, "{}")
     for name, target in list(retired.items()):  # names that led to the old label follow it
@@ -113,12 +114,12 @@ def _retire(conn, old: str, old_id: int, into: int | None) -> None:  # noqa: ANN
     _put_meta(conn, RETIRED_KEY, retired)
 
 
-def _relocate(conn, ids: set[int]) -> None:  # noqa: ANN001
+def _relocate(conn, ids: set[int]) -> None:
     moved = set(_meta(conn, RELOCATED_KEY, "[]")) | ids
     _put_meta(conn, RELOCATED_KEY, sorted(moved))
 
 
-def _move_manual(conn, old: str, new: str | None) -> None:  # noqa: ANN001
+def _move_manual(conn, old: str, new: str | None) -> None:
     manual = _meta(conn, _MANUAL_KEY, "{}")
     if old.lower() in manual:
         value = manual.pop(old.lower())
@@ -127,7 +128,7 @@ def _move_manual(conn, old: str, new: str | None) -> None:  # noqa: ANN001
         _put_meta(conn, _MANUAL_KEY, manual)
 
 
-def _journalled(library: Library, ids: set[int], what: str, change) -> LabelEdit:  # noqa: ANN001
+def _journalled(library: Library, ids: set[int], what: str, change) -> LabelEdit:
     """Run ``change(conn)`` in one transaction with its before/after snapshots journalled."""
     store = library.store
     with store.db.write() as db:
@@ -137,7 +138,7 @@ def _journalled(library: Library, ids: set[int], what: str, change) -> LabelEdit
         after = journal.capture_labels(conn, ids)
         journal.record(conn, "labels", result.what, before, after)
         photo_ids = [r[0] for r in conn.execute("SELECT id FROM photos")]
-        store._refresh(conn, photo_ids, store.policy())  # noqa: SLF001 - the tree changed
+        store._refresh(conn, photo_ids, store.policy())
     library.reload_vocabulary()
     return result
 
@@ -149,13 +150,13 @@ def rename(library: Library, name: str, new_name: str) -> LabelEdit:
     _own(row, "renamed")
     new = _clean(new_name)
     if new == row.name:
-        return LabelEdit(f"{row.name} keeps its name")
+        return LabelEdit(f"{row.name} keeps its name", changed=False)
     other = _taken(library, new, row.id)
     if other is not None:
         raise VocabularyError(f"{new!r} is already the label {other!r}: merge into it instead")
     rows = library.store.labels()
 
-    def change(conn) -> None:  # noqa: ANN001
+    def change(conn) -> None:
         conn.execute("UPDATE labels SET name = ? WHERE id = ?", (new, row.id))
         if new.lower() != row.name.lower():
             _retire(conn, row.name, row.id, row.id)
@@ -179,7 +180,7 @@ def set_aliases(library: Library, name: str, aliases: Sequence[str]) -> LabelEdi
             raise VocabularyError(f"{alias!r} already names the label {other!r}")
         words.append(_clean(alias))
 
-    def change(conn) -> None:  # noqa: ANN001
+    def change(conn) -> None:
         conn.execute("UPDATE labels SET aliases = ? WHERE id = ?", (json.dumps(words), row.id))
 
     shown = ", ".join(words) or "none"
@@ -198,7 +199,7 @@ def move(library: Library, name: str, parent: str | None) -> LabelEdit:
     new_parent = parent_row.id if parent_row else None
     where = f"under {parent_row.name}" if parent_row else "to the top level"
 
-    def change(conn) -> None:  # noqa: ANN001
+    def change(conn) -> None:
         conn.execute("UPDATE labels SET parent_id = ? WHERE id = ?", (new_parent, row.id))
         _relocate(conn, _subtree(rows, row.id))
 
@@ -217,7 +218,7 @@ def merge(library: Library, source: str, target: str) -> LabelEdit:
         raise VocabularyError(f"{src.name!r} cannot be merged into {dst.name!r}, which is "
                               "one of its own sub-labels: move that one out first")
 
-    def change(conn) -> LabelEdit:  # noqa: ANN001
+    def change(conn) -> LabelEdit:
         stamp = now()
         theirs = {r[0]: r[1:] for r in conn.execute(
             "SELECT photo_id, score, verdict, source FROM photo_labels WHERE label_id = ?",
@@ -266,7 +267,7 @@ def delete(library: Library, name: str) -> LabelEdit:
     _own(row, "deleted")
     rows = library.store.labels()
 
-    def change(conn) -> LabelEdit:  # noqa: ANN001
+    def change(conn) -> LabelEdit:
         n = conn.execute("SELECT COUNT(*) FROM photo_labels WHERE label_id = ? AND verdict != 0",
                          (row.id,)).fetchone()[0]
         children = [r.id for r in rows if r.parent_id == row.id]
@@ -284,5 +285,13 @@ def delete(library: Library, name: str) -> LabelEdit:
     return _journalled(library, {row.id}, "", change)
 
 
-__all__ = ["LabelEdit", "RELOCATED_KEY", "RETIRED_KEY", "delete", "merge", "move", "rename",
-           "set_aliases"]
+__all__ = [
+    "RELOCATED_KEY",
+    "RETIRED_KEY",
+    "LabelEdit",
+    "delete",
+    "merge",
+    "move",
+    "rename",
+    "set_aliases",
+]

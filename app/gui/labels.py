@@ -1,9 +1,10 @@
 """The label manager (issue 15.5): rename, merge, move, aliases and delete the user's labels.
 
-The operations are :mod:`core.label_ops`'; each runs on the session's database thread and is one
-step of the window's undo stack (Ctrl+Z), the same as verdicts. ``LabelManager`` asks for the
-details (input dialogs) and runs them; ``LabelManagerDialog`` lists the user's labels with the
-five buttons. The tag tree's context menu (``app.gui.learning``) offers the same entries.
+The operations are :mod:`core.ops`' (rename_label, merge_labels...); each runs on the session's
+database thread and is one step of the window's undo stack (Ctrl+Z), the same as verdicts.
+``LabelManager`` asks for the details (input dialogs) and runs them; ``LabelManagerDialog``
+lists the user's labels with the five buttons. The tag tree's context menu
+(``app.gui.learning``) offers the same entries.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.session import AlbumSession
-from core import label_ops as labels
+from core import ops
 from core.library import Library, LabelNode
 
 logger = logging.getLogger(__name__)
@@ -58,19 +59,19 @@ class LabelManager(QObject):
 
     # -- the operations (no questions) ------------------------------------------------------
     def rename(self, name: str, new_name: str) -> None:
-        self._session.edit_labels(lambda library: labels.rename(library, name, new_name))
+        self._session.run_op(ops.rename_label, name, new_name, announce=True)
 
     def merge(self, source: str, target: str) -> None:
-        self._session.edit_labels(lambda library: labels.merge(library, source, target))
+        self._session.run_op(ops.merge_labels, source, target, announce=True)
 
     def move(self, name: str, parent: str | None) -> None:
-        self._session.edit_labels(lambda library: labels.move(library, name, parent))
+        self._session.run_op(ops.move_label, name, parent, announce=True)
 
     def set_aliases(self, name: str, aliases: list[str]) -> None:
-        self._session.edit_labels(lambda library: labels.set_aliases(library, name, aliases))
+        self._session.run_op(ops.set_aliases, name, aliases, announce=True)
 
     def delete(self, name: str) -> None:
-        self._session.edit_labels(lambda library: labels.delete(library, name))
+        self._session.run_op(ops.delete_label, name, announce=True)
 
     # -- asking first ---------------------------------------------------------------------
     def _names(self, then: Callable[[list[str]], None]) -> None:

@@ -21,7 +21,9 @@ from app.gui.session import AlbumSession
 from app.gui.sidebar import FILTER_ROLE
 from app.gui.teach import TeachDialog, TeachMode
 from app.cli.trainrun import trainer_command
+from core import ops
 from core.browse import Scope
+from core.ops import Changes
 
 logger = logging.getLogger(__name__)
 
@@ -151,18 +153,18 @@ class Learning(QObject):
         self._session.query(label_quality, done)
 
     def _on_threshold_set(self, label: str, value: float | None) -> None:
-        self._session.query(lambda library: library.store.set_manual_threshold(label, value),
-                            lambda _: self._after_threshold(label))
+        self._session.run_op(ops.set_threshold, label, value, done=self._after_threshold)
 
     def _on_threshold_undo_requested(self) -> None:
-        self._session.query(lambda library: library.store.undo_threshold(),
-                            lambda name: self._after_threshold(name))
+        self._session.run_op(ops.undo_threshold, done=self._after_threshold_undo)
 
-    def _after_threshold(self, label: str | None) -> None:
-        if label is None:
+    def _after_threshold_undo(self, changes: Changes) -> None:
+        if not changes.changed:
             self._window.statusBar().showMessage("No threshold change to undo", 4000)
             return
-        self._session.tags_changed.emit(None)
+        self._after_threshold(changes)
+
+    def _after_threshold(self, _: Changes) -> None:
         self._refresh_quality(self.quality.current_label() if self.quality else None)
 
     # -- retraining ---------------------------------------------------------------------

@@ -20,14 +20,11 @@ from PySide6.QtCore import QObject, Qt, Signal
 from app.errors import describe
 from app.gui.indexing import IndexerFactory, IndexingControl, background_workers
 from app.gui.tasks import TaskRunner
-from core import browse
-from core.db import ratings
-from core.pipeline.indexer import Indexer
-from core.db.journal import Step
+from core import ops
 from core.library import Library
-from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
-from core.db.tagstore import VerdictChange
 from core.media.thumbnails import ThumbnailCache
+from core.ops import Changes
+from core.pipeline.indexer import Indexer
 from core.pipeline.watcher import FolderWatcher
 
 logger = logging.getLogger(__name__)
@@ -177,122 +174,80 @@ class AlbumSession(QObject):
         self.query(lambda lib: (lib.store.can_undo(), lib.store.can_redo()),
                    lambda flags: self.history_changed.emit(*flags))
 
-    # -- tag edits (one undo step each) -----------------------------------------------------
+    # -- user changes: core.ops on the database thread, refreshed from their Changes ----------
+    def run_op(self, op: Callable[..., Changes], *args: Any, announce: bool = False,
+               done: Callable[[Changes], None] | None = None, **kwargs: Any) -> bool:
+        """Run ``op(library, *args, **kwargs)`` (a :mod:`core.ops` operation) on the database
+        thread, then refresh what its ``Changes`` name; ``announce`` shows what it did in the
+        status bar. A refused change (bad input, an unusable model version) is said there too.
+        """
+        def finished(changes: Changes) -> None:
+            self.apply_changes(changes)
+            if announce and changes.what:
+                self.error_raised.emit(f"{changes.what}.")
+            if done is not None:
+                done(changes)
+
+        return self.query(lambda library: op(library, *args, **kwargs), finished,
+                          self._on_edit_failed)
+
+    def apply_changes(self, changes: Changes) -> None:
+        """Tell the views what a change touched (on the GUI thread)."""
+        if changes.labels:
+            self.labels_changed.emit()
+        if changes.all_photos:
+            self.tags_changed.emit(None)
+        elif changes.photos:
+            self.tags_changed.emit(list(changes.photos))
+        if changes.marks:
+            self.marks_changed.emit(list(changes.marks))
+        if changes.model:
+            self.refresh_model_info()
+            self.start_indexing()  # re-scores the photos the old version scored
+        self.refresh_history()
+        if changes.created:
+            self.label_created.emit(changes.created)
+
     def set_verdict(self, photo_ids: Sequence[int], labels: Sequence[str], verdict: int) -> None:
         """Confirm (1), reject (-1) or clear (0) labels on photos, as one undoable action."""
-        ids = list(photo_ids)
-
-        def work(library: Library) -> list[int]:
-            lids = [library.label_id(name) for name in labels]
-            changes = [VerdictChange(p, lid, verdict) for lid in lids for p in ids]
-            return ids if library.store.set_verdicts(changes) is not None else []
-
-        self._edit(work)
+        self.run_op(ops.set_verdict, list(photo_ids), list(labels), verdict)
 
     def confirm(self, photo_ids: Sequence[int], labels: Sequence[str]) -> None:
-        self.set_verdict(photo_ids, labels, CONFIRMED)
+        self.run_op(ops.confirm, list(photo_ids), list(labels))
 
     def reject(self, photo_ids: Sequence[int], labels: Sequence[str]) -> None:
-        self.set_verdict(photo_ids, labels, REJECTED)
+        self.run_op(ops.reject, list(photo_ids), list(labels))
 
     def clear(self, photo_ids: Sequence[int], labels: Sequence[str]) -> None:
-        self.set_verdict(photo_ids, labels, NO_VERDICT)
+        self.run_op(ops.clear, list(photo_ids), list(labels))
 
     def confirm_suggestions(self, photo_ids: Sequence[int]) -> None:
         """Confirm every tag the model put on these photos (the "looks right" key)."""
-        ids = list(photo_ids)
-
-        def work(library: Library) -> list[int]:
-            pairs = browse.suggestions(library, ids)
-            changes = [VerdictChange(p, lid, CONFIRMED) for p, lid in pairs]
-            return sorted({p for p, _ in pairs}) if library.store.set_verdicts(changes) else []
-
-        self._edit(work)
+        self.run_op(ops.confirm_suggestions, list(photo_ids))
 
     def add_tag(self, photo_ids: Sequence[int], name: str, parent: str | None = None) -> None:
         """Confirm a label on photos; a name the album does not know becomes a user label."""
-        ids = list(photo_ids)
-
-        def work(library: Library) -> tuple[list[int], str | None]:
-            created = library.vocabulary.resolve(name) is None
-            if created:
-                row = library.create_label(name, parent)
-                label = row.name
-            else:
-                label = library.vocabulary.resolve(name)
-            lid = library.label_id(label)
-            batch = library.store.set_verdicts([VerdictChange(p, lid, CONFIRMED) for p in ids])
-            return (ids if batch is not None else []), (label if created else None)
-
-        def done(result: tuple[list[int], str | None]) -> None:
-            touched, created = result
-            if created:
-                self.labels_changed.emit()
-            self._after_edit(touched)
-            if created:
-                self.label_created.emit(created)
-
-        self.query(work, done, self._on_edit_failed)
+        self.run_op(ops.add_tag, list(photo_ids), name, parent)
 
     def undo(self) -> None:
-        self.query(lambda library: library.undo(), self._after_step, self._on_edit_failed)
+        self.run_op(ops.undo)
 
     def redo(self) -> None:
-        self.query(lambda library: library.redo(), self._after_step, self._on_edit_failed)
-
-    def _after_step(self, step: Step | None) -> None:
-        if step is not None and step.kind == "labels":
-            self.labels_changed.emit()
-            self.tags_changed.emit(None)
-        if step is not None and step.kind == "ratings":
-            self.marks_changed.emit(step.photos)
-        self._after_edit(step.photos if step is not None and step.kind == "verdicts" else [])
-
-    def edit_labels(self, work: Callable[[Library], Any]) -> None:
-        """Run a label manager operation (``core.label_ops``; one undo step) and say what it did."""
-        def done(edit: Any) -> None:
-            self.labels_changed.emit()
-            self.tags_changed.emit(None)
-            self.refresh_history()
-            self.error_raised.emit(f"{edit.what}.")
-
-        self.query(work, done, self._on_edit_failed)
+        self.run_op(ops.redo)
 
     def set_marks(self, photo_ids: Sequence[int], *, rating: int | None = None,
                   flag: int | None = None) -> None:
         """Rate (0-5) and/or flag (1 pick, -1 reject, 0 none) photos, as one undo step."""
-        ids = list(photo_ids)
-
-        def work(library: Library) -> list[int]:
-            changed = ratings.set_marks(library.store, ids, rating=rating, flag=flag)
-            return ids if changed is not None else []
-
-        def done(touched: list[int]) -> None:
-            if touched:
-                self.marks_changed.emit(touched)
-            self.refresh_history()
-
-        self.query(work, done, self._on_edit_failed)
-
-    def _edit(self, work: Callable[[Library], list[int]]) -> None:
-        self.query(work, self._after_edit, self._on_edit_failed)
-
-    def _after_edit(self, touched: list[int]) -> None:
-        if touched:
-            self.tags_changed.emit(touched)
-        self.refresh_history()
+        self.run_op(ops.set_marks, list(photo_ids), rating=rating, flag=flag)
 
     def _on_edit_failed(self, exc: BaseException) -> None:
         self.error_raised.emit(describe(exc))
 
     # -- models -----------------------------------------------------------------------------
     def activate_model(self, version: int) -> None:
-        """Make a stored model version the active one and re-score the album with it."""
-        def work(library: Library) -> None:
-            library.store.activate_model(version)
-            library.reload_model()
-
-        self.query(work, self._on_model_reloaded, self._on_edit_failed)
+        """Make a stored model version the active one (if the album can serve it: the same
+        checks as ``albumtag models --activate``) and re-score the album with it."""
+        self.run_op(ops.activate_version, version)
 
     def reload_model(self) -> None:
         """The active version may have changed (a training run): load it and re-score."""
