@@ -1,18 +1,12 @@
 """``python -m trainer train ALBUM ...``: one training run, for people or for the window.
 
-With ``--json-progress`` stdout carries one JSON object per line and nothing else::
-
-    {"event": "progress", "phase": "loading"|"training"|"thresholds"|"evaluating"|"saving"
-                                   |"rescoring", "done": int, "total": int}
-    {"event": "done", "version": int, "activated": bool, "reason": str,
-     "before": {metric: value}, "after": {metric: value}, "labels": [{per label}],
-     "warning": str}
-    {"event": "error", "message": str}
+With ``--json-progress`` stdout carries one JSON object per line and nothing else: the events
+of :mod:`core.training_events` (progress, then done or error). Without it, people get the end
+of the run as :func:`core.training_events.done_text` words it.
 
 ``python -m trainer teach ALBUM --label NAME`` is teach mode's long-lived child: JSON commands
 on stdin, one JSON answer per line on stdout (``trainer.album.teach``).
 
-Metric keys: precision, recall, f1, n_plus, map, n_photos, n_labels (held-out verified tags).
 Exit status: 0 success; 2 bad input (one line on stderr, e.g. nothing to learn from yet);
 1 internal error.
 """
@@ -20,18 +14,14 @@ Exit status: 0 success; 2 bad input (one line on stderr, e.g. nothing to learn f
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from core import training_events as events
 from core.errors import AlbumtagError
 from trainer.learning.losses import LOSS_NAMES
-
-if TYPE_CHECKING:
-    from trainer.album.train import TrainOutcome
 
 logger = logging.getLogger("trainer")
 
@@ -78,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _emit(obj: dict) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+def _emit(event: dict) -> None:
+    sys.stdout.write(events.encode(event) + "\n")
     sys.stdout.flush()
 
 
@@ -93,34 +83,7 @@ class _Reporter:
     def __call__(self, phase: str, done: int, total: int) -> None:
         if self.as_json and (phase, done, total) != self._last:
             self._last = (phase, done, total)
-            _emit({"event": "progress", "phase": phase, "done": int(done), "total": int(total)})
-
-
-def _text_summary(outcome: TrainOutcome) -> str:
-    keys = ("precision", "recall", "f1", "n_plus", "map")
-    lines = [f"Model version {outcome.version}: {outcome.reason}."]
-    if outcome.after:
-        lines.append(f"{'':10}{'before':>10}{'after':>10}")
-        for key in keys:
-            b, a = outcome.before.get(key), outcome.after.get(key)
-            lines.append(f"{key:<10}{_fmt(b):>10}{_fmt(a):>10}")
-        lines.append(f"(on {outcome.after.get('n_photos', 0)} photos with your verdicts, "
-                     f"{outcome.after.get('n_labels', 0)} labels)")
-    if outcome.warning:
-        lines.append(f"Warning: {outcome.warning}.")
-    if outcome.labels:
-        lines.append(f"{'label':<24}{'conf':>6}{'rej':>5}{'thresh':>8}{'tagged':>16}  source")
-        for row in outcome.labels:
-            tagged = f"{row['tagged_before']} -> {row['tagged_after']}"
-            lines.append(f"{row['label'][:23]:<24}{row['confirmed']:>6}{row['rejected']:>5}"
-                         f"{row['threshold']:>8.2f}{tagged:>16}  {row['source']}")
-    return "\n".join(lines)
-
-
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+            _emit(events.progress(phase, done, total))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -139,18 +102,18 @@ def _run(args: argparse.Namespace) -> int:
         outcome = train(args.album, options, _Reporter(args.json_progress))
     except AlbumtagError as exc:  # NothingToLearnError, TrainingBusyError, a bad album...
         return _fail(args.json_progress, str(exc), 2)
+    done = events.done(outcome.version, outcome.activated, outcome.reason, outcome.before,
+                       outcome.after, outcome.labels, outcome.warning)
     if args.json_progress:
-        _emit({"event": "done", "version": outcome.version, "activated": outcome.activated,
-               "reason": outcome.reason, "before": outcome.before, "after": outcome.after,
-               "labels": outcome.labels, "warning": outcome.warning})
+        _emit(done)
     else:
-        print(_text_summary(outcome))
+        print(events.done_text(done))
     return 0
 
 
 def _fail(as_json: bool, message: str, code: int) -> int:
     if as_json:
-        _emit({"event": "error", "message": message})
+        _emit(events.error(message))
     print(f"trainer: {message}", file=sys.stderr)
     return code
 
@@ -171,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(json_mode, str(exc), 2)
     except KeyboardInterrupt:
         return _fail(json_mode, "interrupted", 130)
-    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exit codes
+    except Exception as exc:
         logger.exception("training failed")
         return _fail(json_mode, f"internal error: {type(exc).__name__}: {exc}", 1)
 

@@ -12,13 +12,15 @@ import sys
 from collections.abc import Sequence
 
 from app.cli import output
-from app.errors import describe, is_user_error
 from app.cli.progress import TextProgress
-from core.pipeline.indexer import PIPELINES
+from app.errors import describe, is_user_error
+from core import ops
+from core import training_events as events
+from core.db.store import ModelRow, PhotoOrder, Status
 from core.library import Library
 from core.model.versions import ModelChoice
 from core.paths import readable
-from core.db.store import ModelRow, PhotoOrder, Status
+from core.pipeline.indexer import PIPELINES
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("albumtag: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exit codes
+    except Exception as exc:
         if is_user_error(exc):
             print(f"albumtag: {describe(exc)}", file=sys.stderr)
             return 2
@@ -279,14 +281,17 @@ def cmd_tag(args: argparse.Namespace) -> int:
         raise UsageError("say what to change: +label confirms, -label rejects, =label clears")
     with _open(args) as library:
         photos = [library.photo(p) for p in args.photos]
+        changes = ops.Changes()
         if args.create:
             for name in args.confirm:
                 if library.vocabulary.resolve(name) is None:
-                    library.create_label(name, args.parent)
-        batch = library.set_verdicts(photos, args.confirm, args.reject, args.clear)
-        result = {"changed": batch is not None, "photos": [readable(p.path) for p in photos]}
-        text = "Nothing changed." if batch is None else (
-            f"Updated {len(photos)} photo{'s' if len(photos) != 1 else ''}.")
+                    changes |= ops.create_label(library, name, args.parent)
+        changes |= ops.set_verdicts(library, [p.id for p in photos], confirm=args.confirm,
+                                    reject=args.reject, clear=args.clear)
+        changed = bool(changes.photos)
+        result = {"changed": changed, "photos": [readable(p.path) for p in photos]}
+        text = (f"Updated {len(photos)} photo{'s' if len(photos) != 1 else ''}." if changed
+                else "Nothing changed.")
         output.emit(args.json, text, result)
     return 0
 
@@ -294,9 +299,11 @@ def cmd_tag(args: argparse.Namespace) -> int:
 def cmd_labels(args: argparse.Namespace) -> int:
     with _open(args) as library:
         if args.add:
-            row = library.create_label(args.add, args.parent)
-            output.emit(args.json, f"Label {row.name!r} is ready.", {"name": row.name,
-                                                                      "id": row.id})
+            changes = ops.create_label(library, args.add, args.parent)
+            name = changes.created or library.vocabulary.resolve(args.add) or args.add
+            output.emit(args.json, f"Label {name!r} is ready.",
+                        {"name": name, "id": library.label_id(name),
+                         "created": changes.created is not None})
             return 0
         nodes = library.label_tree()
         output.emit(args.json, output.label_tree_text(nodes),
@@ -309,58 +316,59 @@ def cmd_export_xmp(args: argparse.Namespace) -> int:
         photos = [library.photo(p) for p in args.photos] or None
         report = library.export_xmp(photos, naming=args.naming,
                                     include_model=args.include_model, embedded=args.embed)
-        what = "photo" if args.embed else "sidecar"
-        lines = [f"Wrote {report.written} {what}{'s' if report.written != 1 else ''}, "
-                 f"{report.unchanged} already up to date."]
-        lines += [f"  {readable(path)}: {reason}"
-                  for path, reason in sorted(report.errors.items())]
-        output.emit(args.json, "\n".join(lines), report.as_dict())
+        text = output.export_text(report, "photo" if args.embed else "sidecar")
+        output.emit(args.json, text, report.as_dict())
     return 0
 
 
 def _undo_redo(args: argparse.Namespace, redo: bool) -> int:
     with _open(args) as library:
-        touched = library.store.redo() if redo else library.store.undo()
-        what = "Redid" if redo else "Undid"
-        text = f"{what} a change to {len(touched)} photo(s)." if touched else "Nothing to do."
-        output.emit(args.json, text, {"photos": len(touched)})
+        changes = ops.redo(library) if redo else ops.undo(library)
+        touched = changes.photos or changes.marks
+        text = f"{changes.what[:1].upper()}{changes.what[1:]}." if changes.history else (
+            "Nothing to do.")
+        output.emit(args.json, text, {"photos": len(touched), "what": changes.what,
+                                      "changed": changes.history})
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from app.cli.trainrun import PHASE_NAMES, before_after_text, run_training
+    from app.cli.trainrun import run_training
 
     Library(args.album, args.data_dir).close()  # a missing folder fails here, in one line
-    bar = TextProgress(phases=PHASE_NAMES, unit=None)
+    bar = TextProgress(phases=events.PHASE_NAMES, unit=None)
     try:
         run = run_training(args.album, args.data_dir, force=args.force,
                            on_progress=None if args.json else bar.show)
     finally:
         bar.close()
-    if run.returncode != 0 or run.final.get("event") != "done":
+    if run.returncode != 0 or run.final.get("event") != events.DONE:
         # One line, never the parent's traceback: the trainer's own log says the rest.
         print(f"albumtag: {run.message}", file=sys.stderr)
         return 2 if run.returncode == 2 or run.returncode < 0 else 1
-    output.emit(args.json, before_after_text(run.final), run.final)
+    output.emit(args.json, events.done_text(run.final), run.final)
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from core.versions import activate_version, rollback_target
-
     with _open(args) as library:
-        changed = None
+        changes = None
         if args.activate is not None or args.rollback:
-            changed = rollback_target(library) if args.rollback else args.activate
             progress = TextProgress()
             try:
-                activate_version(library, changed, progress)
+                if args.rollback:
+                    changes = ops.rollback(library, rescore=True, progress=progress)
+                else:
+                    changes = ops.activate_version(library, args.activate, rescore=True,
+                                                   progress=progress)
             finally:
                 progress.close()
         rows = library.store.models()
         data = [_model_dict(m) for m in rows]
-        text = _models_text(data) + (f"\nVersion {changed} is active; the album is re-scored."
-                                     if changed is not None else "")
+        active = library.store.active_model()
+        text = _models_text(data) + (
+            f"\nVersion {active.version} is active; the album is re-scored."
+            if changes is not None and active is not None else "")
         output.emit(args.json, text, data)
     return 0
 

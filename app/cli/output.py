@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sys
 
-from core.pipeline.indexer import IndexSummary
+from core.db.store import PhotoRow
 from core.library import LabelNode, TagView
 from core.paths import readable
-from core.db.store import PhotoRow
+from core.pipeline.indexer import IndexSummary
+from core.pipeline.keywords import ExportReport
 
 _MAX_ERRORS_SHOWN = 20
 
@@ -43,6 +44,28 @@ def label_dict(node: LabelNode) -> dict:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def sidecar_message(written: int, unchanged: int, errors: int, nothing: int = 0, *,
+                    what: str = "sidecar") -> str:
+    """What writing sidecars did, in one line (the command line and the window): a photo with
+    no tag, rating or flag to write is "nothing to write", not "already up to date"."""
+    parts = [f"Wrote {_plural(written, what)}"]
+    if unchanged:
+        parts.append(f"{unchanged} already up to date")
+    if nothing:
+        parts.append(f"{nothing} with nothing to write")
+    if errors:
+        parts.append(f"{errors} could not be written")
+    return ", ".join(parts) + "."
+
+
+def export_text(report: ExportReport, what: str = "sidecar") -> str:
+    """``export-xmp``'s report: the counts, then each photo that could not be written."""
+    lines = [sidecar_message(report.written, report.unchanged, len(report.errors),
+                             report.nothing, what=what)]
+    lines += [f"  {readable(path)}: {reason}" for path, reason in sorted(report.errors.items())]
+    return "\n".join(lines)
 
 
 def index_summary(summary: IndexSummary, errors: list[PhotoRow]) -> str:

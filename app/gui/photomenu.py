@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMenu
 
+from app.cli.output import sidecar_message
 from app.gui.grid import PhotoGridView
 from app.gui.inspector import Inspector
 from app.gui.preview import Previewer
@@ -25,20 +26,6 @@ from core.library import Library
 logger = logging.getLogger(__name__)
 
 UrlOpener = Callable[[QUrl], bool]
-
-
-def sidecar_message(written: int, unchanged: int, errors: int, nothing: int = 0, *,
-                    what: str = "sidecar") -> str:
-    """What writing sidecars did, in one line: a photo with no tag, rating or flag to write
-    is "nothing to write", not "already up to date"."""
-    parts = [f"Wrote {written} {what}{'s' if written != 1 else ''}"]
-    if unchanged:
-        parts.append(f"{unchanged} already up to date")
-    if nothing:
-        parts.append(f"{nothing} with nothing to write")
-    if errors:
-        parts.append(f"{errors} could not be written")
-    return ", ".join(parts) + "."
 
 
 class PhotoMenu(QObject):

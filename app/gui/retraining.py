@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.statusbar import ThinBar
-from app.cli.trainrun import METRICS, PHASE_NAMES, parse_event
+from core.training_events import METRICS, PHASE_NAMES
+from core.training_events import parse as parse_event
 
 logger = logging.getLogger(__name__)
 

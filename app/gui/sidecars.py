@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.photomenu import sidecar_message
+from app.cli.output import sidecar_message
 from app.gui.session import AlbumSession
 from core.library import Library
 

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from app.cli.cli import main as cli_main
-from app.cli.trainrun import before_after_text, parse_event, run_training, trainer_command
+from app.cli.trainrun import run_training, trainer_command
+from core import training_events as events
 from core.library import Library
 
 DONE = {"event": "done", "version": 3, "activated": False,
@@ -34,9 +35,9 @@ def test_trainer_command():
 
 
 def test_parse_event_ignores_what_is_not_an_event():
-    assert parse_event('{"event": "progress", "phase": "training", "done": 1, "total": 2}')
-    assert parse_event("Warning: something") is None
-    assert parse_event("[1, 2]") is None
+    assert events.parse('{"event": "progress", "phase": "training", "done": 1, "total": 2}')
+    assert events.parse("Warning: something") is None
+    assert events.parse("[1, 2]") is None
 
 
 def test_run_training_reports_progress_and_the_final_event(tmp_path: Path):
@@ -58,7 +59,7 @@ def test_a_failed_run_has_a_one_line_message(tmp_path: Path):
 
 
 def test_before_after_text_shows_both_versions_and_how_to_override():
-    text = before_after_text(DONE)
+    text = events.done_text(DONE)
     assert text.splitlines()[0] == "Model version 3: kept the active version: the new one is worse"
     assert "F1" in text and "0.847" in text and "0.747" in text and "–" in text
     assert "albumtag models ALBUM --activate 3" in text
@@ -117,9 +118,9 @@ def test_before_after_text_lists_the_labels_you_worked_on():
          "tagged_before": 0, "tagged_after": 9, "source": "confirm-only"},
         {"label": "cat", "confirmed": 3, "rejected": 4, "threshold": 0.55,
          "tagged_before": 12, "tagged_after": 10, "source": "verified"}]}
-    lines = before_after_text(done).splitlines()
+    lines = events.done_text(done).splitlines()
     start = lines.index("Labels you worked on:")
     leaf, cat = lines[start + 2].split(), lines[start + 3].split()
     assert leaf == ["leaf", "5", "0", "0.310", "0", "→", "9", "confirm-only"]
     assert cat == ["cat", "3", "4", "0.550", "12", "→", "10", "verified"]
-    assert "Labels you worked on:" not in before_after_text(DONE)
+    assert "Labels you worked on:" not in events.done_text(DONE)

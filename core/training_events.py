@@ -1,0 +1,110 @@
+"""What a training run says while it runs: the events ``python -m trainer train --json-progress``
+writes, one JSON object per line, and the app (the window, ``albumtag train``) reads.
+
+Defined once, here, for both sides: the trainer builds events with :func:`progress`,
+:func:`done` and :func:`error` and writes them with :func:`encode`; the app reads lines with
+:func:`parse`. An event is a plain dict (it crosses a process boundary as JSON):
+
+* ``{"event": "progress", "phase": str, "done": int, "total": int}``, phase one of
+  :data:`PHASES`;
+* ``{"event": "done", "version": int, "activated": bool, "reason": str, "before": {metric:
+  value}, "after": {metric: value}, "labels": [{label, confirmed, rejected, threshold,
+  tagged_before, tagged_after, source}], "warning": str}``; metric keys are :data:`METRICS`',
+  measured on held-out verified tags;
+* ``{"event": "error", "message": str}``.
+
+:func:`done_text` is the one way a finished run is told to a person (the trainer's own text
+output and ``albumtag train``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+PROGRESS, DONE, ERROR = "progress", "done", "error"
+EVENTS = (PROGRESS, DONE, ERROR)
+
+#: The phases of a run, in order, with the words a progress bar shows for each.
+PHASE_NAMES = {"loading": "Loading", "training": "Training", "thresholds": "Thresholds",
+               "evaluating": "Evaluating", "saving": "Saving", "rescoring": "Re-scoring"}
+PHASES = tuple(PHASE_NAMES)
+
+#: The metrics of ``before`` and ``after``, with their names for people.
+METRICS = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"),
+           ("n_plus", "Labels found (N+)"), ("map", "mAP"), ("n_photos", "Photos compared"),
+           ("n_labels", "Labels compared"))
+
+
+def progress(phase: str, done: int, total: int) -> dict:
+    """A progress event.
+
+    Raises:
+        ValueError: a phase that is not one of :data:`PHASES`.
+    """
+    if phase not in PHASE_NAMES:
+        raise ValueError(f"unknown training phase {phase!r} (phases: {', '.join(PHASES)})")
+    return {"event": PROGRESS, "phase": phase, "done": int(done), "total": int(total)}
+
+
+def done(version: int, activated: bool, reason: str, before: Mapping, after: Mapping,
+         labels: Sequence[Mapping] = (), warning: str = "") -> dict:
+    """The event that ends a run that saved a version (active or not)."""
+    return {"event": DONE, "version": int(version), "activated": bool(activated),
+            "reason": str(reason), "before": dict(before), "after": dict(after),
+            "labels": [dict(row) for row in labels], "warning": str(warning or "")}
+
+
+def error(message: str) -> dict:
+    """The event that ends a run that failed."""
+    return {"event": ERROR, "message": str(message)}
+
+
+def encode(event: Mapping) -> str:
+    """One line of JSON (no newline)."""
+    return json.dumps(dict(event), ensure_ascii=False)
+
+
+def parse(line: str) -> dict | None:
+    """The event of one line, or None for a line that is not one (a log line, noise)."""
+    try:
+        event = json.loads(line)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    if not isinstance(event, dict) or event.get("event") not in EVENTS:
+        return None
+    return event
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def done_text(event: Mapping) -> str:
+    """A finished run for people: the verdict, the old and new version side by side on the
+    tags you verified, the labels you worked on, and how to activate a version kept back."""
+    version = event.get("version")
+    lines = [f"Model version {version}: {event.get('reason', '')}"]
+    before, after = event.get("before") or {}, event.get("after") or {}
+    if after:
+        lines.append("On tags you verified that the training did not see:")
+        lines.append(f"  {'':<20}{'active':>10}{'new':>10}")
+        for key, name in METRICS:
+            lines.append(f"  {name:<20}{_cell(before.get(key)):>10}{_cell(after.get(key)):>10}")
+    if event.get("warning"):
+        lines.append(f"Warning: {event['warning']}.")
+    rows = event.get("labels") or []
+    if rows:
+        lines.append("Labels you worked on:")
+        lines.append(f"  {'label':<22}{'confirmed':>10}{'rejected':>9}{'threshold':>10}"
+                     f"{'photos tagged':>16}  threshold from")
+        for row in rows:
+            tagged = f"{row.get('tagged_before', '–')} → {row.get('tagged_after', '–')}"
+            lines.append(f"  {str(row.get('label', ''))[:21]:<22}{row.get('confirmed', 0):>10}"
+                         f"{row.get('rejected', 0):>9}{_cell(row.get('threshold')):>10}"
+                         f"{tagged:>16}  {row.get('source', '')}")
+    if not event.get("activated"):
+        lines.append(f"Activate it anyway with: albumtag models ALBUM --activate {version}")
+    return "\n".join(lines)

@@ -1,0 +1,43 @@
+"""The training events, defined once for the trainer (writes them) and the app (reads them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import training_events as events
+
+
+def test_events_survive_a_line_of_json() -> None:
+    sent = [events.progress("training", 3, 30),
+            events.done(2, True, "better", {"f1": 0.5}, {"f1": 0.6},
+                        [{"label": "Mimi", "confirmed": 4}], "few photos"),
+            events.error("nothing to learn from yet")]
+    lines = [events.encode(e) for e in sent]
+    assert all("\n" not in line for line in lines)
+    assert [events.parse(line) for line in lines] == sent
+    assert sent[1]["labels"] == [{"label": "Mimi", "confirmed": 4}]
+
+
+def test_parse_ignores_what_is_not_an_event() -> None:
+    for line in ("Warning: something", "[1, 2]", '{"phase": "x"}', '{"event": "party"}', ""):
+        assert events.parse(line) is None
+
+
+def test_a_progress_event_names_a_known_phase() -> None:
+    assert events.PHASES[0] == "loading" and set(events.PHASES) == set(events.PHASE_NAMES)
+    with pytest.raises(ValueError, match="unknown training phase"):
+        events.progress("dreaming", 0, 1)
+
+
+def test_done_text_tells_the_run_with_its_warning_and_how_to_activate() -> None:
+    done = events.done(4, False, "kept the active version: the new one is worse",
+                       {"f1": 0.8, "n_photos": 40}, {"f1": 0.7, "n_photos": 40},
+                       warning="only 3 photos have verdicts")
+    lines = events.done_text(done).splitlines()
+    assert lines[0] == "Model version 4: kept the active version: the new one is worse"
+    f1 = next(line for line in lines if line.strip().startswith("F1"))
+    assert f1.split()[1:] == ["0.800", "0.700"]
+    assert "Warning: only 3 photos have verdicts." in lines
+    assert lines[-1] == "Activate it anyway with: albumtag models ALBUM --activate 4"
+    active = events.done_text(events.done(5, True, "better", {}, {}))
+    assert active == "Model version 5: better"
