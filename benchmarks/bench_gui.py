@@ -155,7 +155,8 @@ def bulk_store(album: Path) -> None:
 
 
 def reconcile_child(album: Path) -> dict:
-    """Open the album and bring it in line with its unchanged folder (stat only)."""
+    """Open the album and bring it in line with its unchanged folder (stat only); then the
+    window's search path for ``animal`` (core.browse.grid_ids, the rows of a first screen)."""
     from core.library import Library
     from core.pipeline.scanner import reconcile
 
@@ -164,9 +165,31 @@ def reconcile_child(album: Path) -> dict:
         opened = time.perf_counter() - started
         report = reconcile(album, library.store)
         total = time.perf_counter() - started
+        search = _window_search(library, "animal")
     return {"open_s": round(opened, 2), "reconcile_s": round(total - opened, 2),
             "files": report.files, "new": report.new, "missing": report.missing,
-            "rss_mb": round(_rss_mb(), 1)}
+            "rss_mb": round(_rss_mb(), 1), **search}
+
+
+def _window_search(library, text: str, repeats: int = 5) -> dict:
+    """What the window does for a search: the ordered ids, then the first screen's rows."""
+    from core import browse
+
+    def once() -> tuple[float, float, int]:
+        t = time.perf_counter()
+        ids = browse.grid_ids(library, text, order=browse.Order.TAKEN)
+        full = time.perf_counter() - t
+        browse.grid_rows_by_ids(library, ids[:400])
+        return full, time.perf_counter() - t, len(ids)
+
+    cold = once()  # the first search after opening: the album's order and the term are read
+    warm = sorted(once() for _ in range(repeats))
+    median = warm[len(warm) // 2]
+    return {"search": text, "search_hits": cold[2],
+            "search_cold_ids_ms": round(cold[0] * 1000, 1),
+            "search_cold_first_screen_ms": round(cold[1] * 1000, 1),
+            "search_ids_ms": round(median[0] * 1000, 1),
+            "search_first_screen_ms": round(median[1] * 1000, 1)}
 
 
 # -- the measured child process ----------------------------------------------------------
@@ -184,7 +207,8 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def child(album: Path, settings_dir: Path, scroll: bool, expected: int) -> dict:
+def child(album: Path, settings_dir: Path, scroll: bool, expected: int,
+          stride: int = 1) -> dict:
     started = _process_start_epoch()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, QTimer
@@ -229,15 +253,16 @@ def child(album: Path, settings_dir: Path, scroll: bool, expected: int) -> dict:
     QTimer.singleShot(120_000, loop.quit)
     loop.exec()
     if scroll and "first_paint_s" in result:
-        result.update(_scroll(app, window))
+        result.update(_scroll(app, window, stride))
     window.close()
     return result
 
 
-def _scroll(app, window) -> dict:  # noqa: ANN001
-    """Page down from the top to the bottom; RSS and repaint time along the way."""
+def _scroll(app, window, stride: int = 1) -> dict:  # noqa: ANN001
+    """Page down from the top to the bottom, ``stride`` screens a step; RSS and repaint time
+    along the way."""
     bar = window.grid.verticalScrollBar()
-    page = max(1, window.grid.viewport().height())
+    page = max(1, window.grid.viewport().height()) * stride
     rss, paints, steps = [_rss_mb()], [], 0
     started = time.perf_counter()
     bar.setValue(0)
@@ -274,6 +299,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out")
     parser.add_argument("--launches", type=int, default=3, help="launch measurements")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--stride", type=int, default=1,
+                        help="screens per scrolling step (1: every screen)")
     parser.add_argument("--child", choices=["launch", "scroll", "reconcile"],
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -284,7 +311,8 @@ def main() -> None:
         if args.child == "reconcile":
             print(json.dumps(reconcile_child(album)))
             return
-        print(json.dumps(child(album, settings_dir, args.child == "scroll", args.photos)))
+        print(json.dumps(child(album, settings_dir, args.child == "scroll", args.photos,
+                               args.stride)))
         return
     print(f"albumtag GUI benchmark: {args.photos:,} photos", flush=True)
     album.mkdir(parents=True, exist_ok=True)
@@ -293,7 +321,8 @@ def main() -> None:
 
     def run(kind: str) -> dict:
         out = subprocess.run([sys.executable, __file__, "--photos", str(args.photos), "--out",
-                              str(args.out), "--child", kind], capture_output=True, text=True,
+                              str(args.out), "--child", kind, "--stride", str(args.stride)],
+                             capture_output=True, text=True,
                              env=env, cwd=ROOT, timeout=1800)
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
         if out.returncode or not lines:
@@ -313,7 +342,9 @@ def main() -> None:
               "rss_after_first_paint_mb": launches[0]["rss_after_first_paint_mb"], **scroll,
               "open_album_s": scan["open_s"], "reconcile_unchanged_s": scan["reconcile_s"],
               "reconcile_files": scan["files"], "reconcile_changes": scan["new"] + scan["missing"],
-              "reconcile_rss_mb": scan["rss_mb"]}
+              "reconcile_rss_mb": scan["rss_mb"], "stride": args.stride,
+              **{k: v for k, v in scan.items() if k.startswith("search")},
+              "load_average": [round(x, 2) for x in os.getloadavg()]}
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -331,7 +362,14 @@ def main() -> None:
           f" for {report['reconcile_files']:,} files ({report['reconcile_changes']} changes found;"
           f" RSS {report['reconcile_rss_mb']} MB)")
     print(f"  repaint per screen: median {scroll['repaint_median_ms']} ms, p99 "
-          f"{scroll['repaint_p99_ms']} ms, max {scroll['repaint_max_ms']} ms")
+          f"{scroll['repaint_p99_ms']} ms, max {scroll['repaint_max_ms']} ms"
+          + (f" (every {args.stride}th screen)" if args.stride > 1 else ""))
+    print(f"  the window's search '{report['search']}' ({report['search_hits']:,} photos; "
+          f"core.browse.grid_ids + the first 400 rows): first after opening "
+          f"{report['search_cold_ids_ms']} ms ids, {report['search_cold_first_screen_ms']} ms "
+          f"with the first screen; then median {report['search_ids_ms']} ms ids, "
+          f"{report['search_first_screen_ms']} ms with the first screen")
+    print(f"  load average at the end: {report['load_average']}")
 
 
 if __name__ == "__main__":
