@@ -38,7 +38,7 @@ def _row(photo_id: int, status: str = "ok") -> GridRow:
 
 
 @pytest.fixture
-def grid(qtbot) -> Iterator[tuple[PhotoGridView, PhotoGridModel, FakeReader]]:  # noqa: ANN001
+def grid(qtbot) -> Iterator[tuple[PhotoGridView, PhotoGridModel, FakeReader]]:
     loader = ImageLoader(workers=1)
     model = PhotoGridModel(loader)
     reader = FakeReader()
@@ -57,7 +57,7 @@ def _show(view: PhotoGridView, model: PhotoGridModel, ids: np.ndarray,
     view.show_rows(ids_answer(ids, model.ids, model.revision, rows or []))
 
 
-def test_a_million_ids_show_at_once_and_only_what_is_on_screen_is_read(grid, qtbot) -> None:  # noqa: ANN001
+def test_a_million_ids_show_at_once_and_only_what_is_on_screen_is_read(grid, qtbot) -> None:
     view, model, reader = grid
     ids = np.arange(1_000_000, 0, -1, dtype=np.int64)  # newest first
     _show(view, model, ids, [_row(int(i)) for i in ids[:5]])  # a screen holds more
@@ -81,7 +81,7 @@ def test_a_million_ids_show_at_once_and_only_what_is_on_screen_is_read(grid, qtb
     assert view.indexAt(rect.center()).row() == model.rowCount() - 1
 
 
-def test_the_rows_kept_are_bounded(grid) -> None:  # noqa: ANN001
+def test_the_rows_kept_are_bounded(grid) -> None:
     view, model, reader = grid
     model.capacity = 500
     _show(view, model, np.arange(1, 100_001, dtype=np.int64))
@@ -93,7 +93,7 @@ def test_the_rows_kept_are_bounded(grid) -> None:  # noqa: ANN001
     assert model.row_at(19_999 - PAGE) is not None and model.row_at(0) is None  # LRU
 
 
-def test_a_selection_of_rows_not_read_yet_is_announced_once_they_are(grid, qtbot) -> None:  # noqa: ANN001
+def test_a_selection_of_rows_not_read_yet_is_announced_once_they_are(grid, qtbot) -> None:
     view, model, reader = grid
     _show(view, model, np.arange(1, 50_001, dtype=np.int64))
     seen: list[list[int]] = []
@@ -105,8 +105,8 @@ def test_a_selection_of_rows_not_read_yet_is_announced_once_they_are(grid, qtbot
     assert len(view.selected_ids()) == 50_000
 
 
-def test_new_ids_keep_the_selected_photo_and_fresh_rows_repaint_just_theirs(grid, qtbot) -> None:  # noqa: ANN001
-    view, model, reader = grid
+def test_new_ids_keep_the_selected_photo_and_fresh_rows_repaint_just_theirs(grid, qtbot) -> None:
+    view, model, _ = grid
     ids = np.arange(1, 2001, dtype=np.int64)
     _show(view, model, ids, [_row(i) for i in range(1, 401)])
     view.setFocus()
@@ -120,8 +120,8 @@ def test_new_ids_keep_the_selected_photo_and_fresh_rows_repaint_just_theirs(grid
     assert model.row_by_id(50).status == "pending" and changed == [model.row_of(50)]
 
 
-def test_keys_move_by_cells_and_shift_selects_a_run(grid, qtbot) -> None:  # noqa: ANN001
-    view, model, reader = grid
+def test_keys_move_by_cells_and_shift_selects_a_run(grid, qtbot) -> None:
+    view, model, _ = grid
     _show(view, model, np.arange(1, 101, dtype=np.int64), [_row(i) for i in range(1, 101)])
     columns = view.columns()
     assert columns >= 2
