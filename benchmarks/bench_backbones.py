@@ -90,12 +90,12 @@ def mosaics(photos: list[tuple[Path, int]], passes: int = MOSAIC_PASSES
 
 def accuracy(backbone: Backbone, photos: list[tuple[Path, int]],
              scenes: list[tuple[Image.Image, list[int]]]) -> dict[str, float]:
-    size, crop = backbone.input_size, backbone.crop_pct
+    size = backbone.input_size
     crops = []
     for path, _ in photos:
         with Image.open(path) as image:
             image.load()
-            crops.append(to_model_input(image, size=size, crop_pct=crop))
+            crops.append(backbone.preprocessing.pixels(image))
     labels = torch.tensor([label for _, label in photos])
     logits = backbone.classify(backbone.features(np.stack(crops))).cpu()
     top1 = int((logits.argmax(dim=1) == labels).sum())
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     batches = {}
     for name, bb in backbones.items():  # real crops, tiled to a batch; warm-up calls
         with Image.open(photos[0][0]) as image:
-            one = to_model_input(image, size=bb.input_size, crop_pct=bb.crop_pct)
+            one = bb.preprocessing.pixels(image)
         batches[name] = np.ascontiguousarray(np.broadcast_to(one, (BATCH, *one.shape)))
         for _ in range(2):
             batch_seconds(bb, batches[name])

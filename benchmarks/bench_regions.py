@@ -18,7 +18,7 @@ but are not counted); a scene's true labels are its objects' labels and their an
 vocabulary. Only the mapped labels the prior can score are evaluated (``EVALUATED``).
 
 Every backbone in ``--names`` (the installed packaged ones by default) sees each scene as the
-indexer would (``core.media.imaging.to_model_input`` at its own input size and crop) and is scored by
+indexer would (``Backbone.preprocessing``: its own input size, crop and interpolation) and is scored by
 ``core.model.tagger.PriorHead``: global = the ImageNet softmax summed over label subtrees alone
 (``regional=False``, the pre-regional prior); regional = the head as shipped (global and the
 calibrated ``core.model.regions`` evidence, whichever is larger). With ``--starter`` a third row,
@@ -65,7 +65,6 @@ import torch
 from PIL import Image
 
 from core.model import regions
-from core.media.imaging import to_model_input
 from core.model.versions import prior_head, prior_label_names, usable_starter
 from core.model.tagger import Backbone, PriorHead, Tagger
 from core.labels.vocabulary import Vocabulary
@@ -187,8 +186,7 @@ class Evaluation:
 
 
 def maps_of(backbone: Backbone, images: list[Image.Image]) -> tuple[torch.Tensor, torch.Tensor]:
-    crops = np.stack([to_model_input(im, size=backbone.input_size, crop_pct=backbone.crop_pct)
-                      for im in images])
+    crops = np.stack([backbone.preprocessing.pixels(im) for im in images])
     pooled, fmaps = [], []
     for i in range(0, len(crops), BATCH):
         p, m = backbone.features_and_map(crops[i:i + BATCH])
@@ -218,8 +216,7 @@ def costs(taggers: dict[str, dict[str, Tagger]], rounds: int, images: list[Image
     batches = {}
     for name, pair in taggers.items():
         bb = pair["global"].backbone
-        batches[name] = np.stack([to_model_input(im, size=bb.input_size, crop_pct=bb.crop_pct)
-                                  for im in images[:BATCH]])
+        batches[name] = np.stack([bb.preprocessing.pixels(im) for im in images[:BATCH]])
         for tagger in pair.values():
             tagger.run(batches[name])  # warm-up
     per_round: dict[tuple[str, str], list[float]] = {}

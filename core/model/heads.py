@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelLoadError
 
@@ -112,7 +112,7 @@ def kind_named(name: str) -> HeadKind:
                              f"{', '.join(_KINDS)})") from None
 
 
-def kind_of_row(head_file: str | None, metrics: dict) -> str:
+def kind_of_row(head_file: str | None, metrics: dict[str, Any]) -> str:
     """The kind a version's row records (rows from before ``metrics["head"]``: a file meant a
     linear head, no file the prior)."""
     default = PRIOR if head_file is None else LINEAR
@@ -162,7 +162,7 @@ def verify_file(kind: HeadKind, path: Path) -> None:
         raise ModelLoadError(f"{path}: weights are not finite")
 
 
-def _read(path: Path, *, with_tensors: bool = False) -> tuple[dict[str, str], dict]:
+def _read(path: Path, *, with_tensors: bool = False) -> tuple[dict[str, str], dict[str, Any]]:
     """A safetensors file's metadata (and its tensors as numpy arrays, when asked)."""
     import safetensors
 

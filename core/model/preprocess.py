@@ -77,7 +77,8 @@ class Preprocessing:
             raise ModelLoadError(f"the model's crop_pct {crop_pct} is not positive")
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ModelLoadError(f"the model's mean {mean} or std {std} does not fit RGB")
-        return cls(height, crop_pct, interpolation, mean, std)  # type: ignore[arg-type]
+        return cls(height, crop_pct, interpolation, (mean[0], mean[1], mean[2]),
+                   (std[0], std[1], std[2]))
 
     @property
     def min_side(self) -> int:

@@ -12,7 +12,8 @@ position cannot tag a photo on its own.
 The result, one value per prior label in the vocabulary's fixed order, is computed once per photo
 while indexing and cached after the pooled features (``Tagger.run``), so re-scoring after a
 retrain or a threshold change never needs the feature map again. ``calibrate`` maps it onto the
-prior's own scale before the prior head takes the larger of the two (``core.model.tagger.PriorHead``).
+prior's own scale before the prior head takes the larger of the two
+(``core.model.tagger.PriorHead``).
 
 The constants were chosen on synthetic Tux Paint composites, never on the labelled real photos;
 ``python -m benchmarks.bench_regions --seed 1 --sweep`` compares them with other settings on 400
@@ -21,8 +22,8 @@ setting of the sweep (temperature 1-6, top 1-5, floor 0.2-0.7) beats these at bo
 and 0.9 by more than 0.005 in the 2nd/3rd objects' recall (a standard error is about 0.027); the
 floor hardly matters between 0.2 and 0.45. Lite1 would gain 0.01-0.02 from keeping its 8 x 8 map
 (``GRID = 8``), which would also change every Lite0 album's descriptor key (``Regions.key``) and
-so recompute them all for nothing. The starter correction (``core.model.starter``) is fitted on top of
-these scores, so changing them means refitting it.
+so recompute them all for nothing. The starter correction (``core.model.starter``) is fitted on
+top of these scores, so changing them means refitting it.
 """
 
 from __future__ import annotations

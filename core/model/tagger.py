@@ -1,10 +1,12 @@
 """The tagger: a timm backbone that turns photos into pooled features, and heads that score labels.
 
-``Backbone`` owns the network and its input normalisation. A head turns pooled features into one
-score per album label: ``PriorHead`` (model version 0) sums the ImageNet classifier's softmax over
-the classes each label covers; ``LinearHead`` (version >= 1) is a trained sigmoid layer. ``Tagger``
-joins the two, so a batch of photos yields features (cached by the store) and scores in one
-forward pass, and cached features can be re-scored later without decoding a photo.
+``Backbone`` owns the network and its input transform (``core.model.preprocess``, from timm's
+data config). A head turns pooled features into one score per album label: ``PriorHead`` (model
+version 0) sums the ImageNet classifier's softmax over the classes each label covers;
+``LinearHead`` (version >= 1) is a trained sigmoid layer; the kinds the album serves are listed in
+``core.model.heads``. ``Tagger`` joins the two, so a batch of photos yields features (cached by
+the store) and scores in one forward pass, and cached features can be re-scored later without
+decoding a photo.
 
 Everything runs under ``torch.inference_mode``; on a GPU the backbone runs in channels_last with
 bf16/fp16 autocast and pinned-memory, non-blocking input copies. Nothing here imports Qt.

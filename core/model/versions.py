@@ -25,7 +25,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.db.store import ModelRow, Store
 from core.db.tagstore import TagStore
@@ -214,7 +214,7 @@ def head_path(data_dir: Path, version: int, suffix: str = "") -> tuple[Path, str
 
 
 def write_version(store: Store, data_dir: Path, head: SavableHead, thresholds: dict[str, float],
-                  metrics: dict, *, activate: bool) -> int:
+                  metrics: dict[str, Any], *, activate: bool) -> int:
     """Save ``head`` as the next version; activate it in the same transaction if asked.
 
     A kind the album serves is saved as ``models/v{N}.safetensors``; any other kind as
@@ -274,6 +274,7 @@ def load_active_model(store: TagStore, vocabulary: Vocabulary, data_dir: Path,
         store.set_meta("model", choice.as_json())
         logger.info("model version %d: prior head on %s", version, key)
         active = store.active_model()
+        assert active is not None  # just added, active
     head: Head = prior
     if active.head_file:
         head = load_head(data_dir / active.head_file, prior)

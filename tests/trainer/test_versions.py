@@ -26,8 +26,7 @@ def test_decide_without_held_out_tags_activates_and_says_why():
 
 
 def test_one_training_per_album(tmp_path: Path):
-    with training_lock(tmp_path):
-        with pytest.raises(TrainingBusyError), training_lock(tmp_path):
-            pass
+    with training_lock(tmp_path), pytest.raises(TrainingBusyError), training_lock(tmp_path):
+        pass
     with training_lock(tmp_path):  # released after use
         pass

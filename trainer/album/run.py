@@ -22,8 +22,8 @@ feature maps), the module they build and the head they save:
    the album cannot serve (``core.model.heads``) is saved for comparison, never activated.
 6. **rescoring** — the album is re-scored from cached features (``Indexer.rescore``).
 
-The loss is ``TrainOptions.loss`` (``--loss``: any loss of ``trainer.learning.losses``). How the losses
-compare on an album is measured by ``benchmarks/bench_retrain.py``; the figures are in README
+The loss is ``TrainOptions.loss`` (``--loss``: any loss of ``trainer.learning.losses``). How the
+losses compare on an album is measured by ``benchmarks/bench_retrain.py``; the figures are in README
 ("Learning from your corrections"), not here, where they would go stale.
 """
 
@@ -135,7 +135,8 @@ class HeadTrainer:
     summary: str
     run: Callable[[Path | str, TrainOptions, Reporter, HeadTrainer], TrainOutcome]
     inputs: Callable[[Library, TrainingData, Reporter], torch.Tensor] | None = None
-    build: Callable[[Library, TrainingData, TrainOptions, torch.Tensor], ModuleFactory] | None = None
+    build: (Callable[[Library, TrainingData, TrainOptions, torch.Tensor], ModuleFactory]
+            | None) = None
     export: Callable[[torch.nn.Module, TrainingData], SavableHead] | None = None
     predict_batch: int = 4096
 
@@ -272,7 +273,7 @@ def version_metrics(data: TrainingData, fitted: CrossFit, options: TrainOptions,
     before, after = compared
     return {"kind": "trained", "loss": options.loss, "seed": options.seed,
             "epochs": fitted.epochs, "fold_epochs": fitted.fold_epochs,
-            "folds": int(fitted.folds.max()) + 1, "photos": int(len(data.photo_ids)),
+            "folds": int(fitted.folds.max()) + 1, "photos": len(data.photo_ids),
             "verified_photos": int(data.targets.verified_rows.sum()),
             "verified_tags": int(data.targets.verified.sum()),
             "thresholds_verified": int(chosen.verified.sum()),

@@ -48,7 +48,7 @@ __all__ = ["HEADS", "PHASES", "NothingToLearnError", "TrainOptions", "TrainOutco
            "head_trainer", "served_heads", "train"]
 
 
-def train(album: Path | str, options: TrainOptions = TrainOptions(),
+def train(album: Path | str, options: TrainOptions | None = None,
           report: Reporter | None = None) -> TrainOutcome:
     """Train the head ``options.head`` names on one album (``HEADS``).
 
@@ -57,6 +57,7 @@ def train(album: Path | str, options: TrainOptions = TrainOptions(),
         NothingToLearnError: The album is not indexed or has no verdicts.
         TrainingBusyError: Another training of this album is running.
     """
+    options = options or TrainOptions()
     return head_trainer(options.head).train(album, options,
                                             report or (lambda phase, done, total: None))
 
@@ -88,7 +89,7 @@ def _train_residual(album: Path | str, options: TrainOptions, report: Reporter,
         reason = decision.reason + (f" Note: {run.warning}." if run.warning else "")
         report("saving", 0, 1)
         metrics = {"kind": "trained", "head": "residual", "loss": options.loss,
-                   "seed": options.seed, "photos": int(len(data.photo_ids)),
+                   "seed": options.seed, "photos": len(data.photo_ids),
                    "verified_photos": int(data.targets.verified_rows.sum()),
                    "verified_tags": int(data.targets.verified.sum()),
                    "verdicts_through": data.log_id, "parent_version": data.old_version,
