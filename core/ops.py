@@ -98,14 +98,24 @@ def _whole(value: object, what: str) -> int:
     raise InvalidEditError(f"{what} is a whole number, not {value!r}")
 
 
-def _label_name(library: Library, word: str) -> str:
-    """The name of the label ``word`` names (name or alias, any case)."""
-    if not isinstance(word, str) or not word.strip():
-        raise InvalidEditError(f"a label is a name, not {word!r}")
+def _known(library: Library, word: str) -> str | None:
+    """The name of the label ``word`` names (name or alias, any case), or None."""
     name = library.vocabulary.resolve(word)
     if name is None:  # made meanwhile by another process (the command line, keyword import)?
         library.reload_vocabulary()
         name = library.vocabulary.resolve(word)
+    return name
+
+
+def _label_name(library: Library, word: str) -> str:
+    """The name of the label ``word`` names.
+
+    Raises:
+        UnknownLabelError: no label has that name or alias (with suggestions).
+    """
+    if not isinstance(word, str) or not word.strip():
+        raise InvalidEditError(f"a label is a name, not {word!r}")
+    name = _known(library, word)
     if name is None:
         raise UnknownLabelError(word, library.vocabulary.suggest(word))
     return name
@@ -197,7 +207,7 @@ def create_label(library: Library, name: str, parent: str | None = None) -> Chan
         raise VocabularyError("a label needs a name")
     if parent is not None:
         parent = _label_name(library, parent)
-    existing = library.vocabulary.resolve(name)
+    existing = _known(library, name)
     if existing is not None:
         return Changes(f"{existing} is already a label")
     row = library.create_label(name, parent)
@@ -209,7 +219,7 @@ def add_tag(library: Library, photo_ids: Iterable[int], name: str,
     """Confirm a label on photos; a name the album does not know becomes a user label first."""
     ids = _photo_ids(library, photo_ids)  # before a label is made for nothing
     made = Changes()
-    if not isinstance(name, str) or library.vocabulary.resolve(name) is None:
+    if not isinstance(name, str) or _known(library, name) is None:
         made = create_label(library, name, parent)
     label = made.created or _label_name(library, name)
     return made | set_verdicts(library, ids, confirm=[label])

@@ -113,6 +113,18 @@ def test_add_tag_makes_an_unknown_label_and_confirms_it(library: Library, photos
         ops.add_tag(library, [a], "family|Anna")
 
 
+def test_a_label_made_by_another_process_is_used_not_made_again(library: Library,
+                                                                 photos) -> None:
+    a, _ = photos
+    with Library(library.root, library.data_dir) as other:  # the command line, meanwhile
+        other.create_label("Anna", "people")
+    changes = ops.add_tag(library, [a], "anna")
+    assert changes.created is None and changes.photos == (a,)
+    rows = [r for r in library.store.labels() if r.name.lower() == "anna"]
+    assert len(rows) == 1 and rows[0].parent_id == library.label_id("people")
+    assert _verdict(library, a, "Anna") == CONFIRMED
+
+
 def test_create_label_says_whether_it_made_one(library: Library) -> None:
     made = ops.create_label(library, "  our   boat ", "vehicle")
     assert made.created == "our boat" and made.labels and not made.history
