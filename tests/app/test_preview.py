@@ -203,3 +203,19 @@ def test_full_screen_and_escape_leaves_it_first(window: MainWindow, qtbot) -> No
     qtbot.keyClick(page, Qt.Key.Key_Space)  # back to the grid leaves full screen too
     qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=5_000)
     assert not window.previewer.is_open and window.sidebar.isVisible()
+
+
+def test_a_photo_that_breaks_after_indexing_says_why_instead_of_its_image(
+        make_window, big_album: Path, qtbot) -> None:  # noqa: ANN001
+    window = make_window(watch=False)  # nobody tells the grid the file changed
+    window.open_album(big_album)
+    wait_idle(qtbot, window)
+    (big_album / "home" / "big_cat.jpg").write_bytes(b"\xff\xd8\xff\xe0 overwritten")
+    row = _open(window, qtbot, "home/big_cat.jpg")
+    assert row.status == "ok"
+    view = window.previewer.page.view
+    qtbot.waitUntil(lambda: view.failed, timeout=20_000)  # the decode on the loader's worker
+    assert view.message.startswith("Cannot read this photo: ") and view.pixmap is None
+    assert window.previewer.is_open  # the window goes on: step, or go back
+    qtbot.keyClick(window.previewer.page, Qt.Key.Key_Escape)
+    assert not window.previewer.is_open
