@@ -293,7 +293,14 @@ class TagTree(QTreeView):
     def set_content(self, nodes: list[LabelNode], counts: ScopeCounts,
                     folders: Folder | None = None, album: str = "") -> None:
         expanded = self._expanded_labels() if self.tree_model.rowCount() else None
-        if not self.tree_model.set_content(nodes, counts, folders, album):
+        # Rows removed under the current entry (a folder gone) move Qt's current index to a
+        # neighbour: no entry is "chosen" by that; the one shown is selected again below.
+        blocked = self.selectionModel().blockSignals(True)
+        try:
+            rebuilt = self.tree_model.set_content(nodes, counts, folders, album)
+        finally:
+            self.selectionModel().blockSignals(blocked)
+        if not rebuilt:
             return
         if nodes and self._wanted_expanded is not None:
             expanded, self._wanted_expanded = self._wanted_expanded, None
@@ -301,6 +308,11 @@ class TagTree(QTreeView):
             self.expand(self.tree_model.index(row, 0))
         self._expand_labels(expanded)
         self.tree_model.folders.open_branches(self.expand)
+        if (self._current.query and self.tree_model.folders.root is not None
+                and self.tree_model.index_of(self._current) is None):
+            self.select_filter(Filter(), emit=False)  # the folder shown is gone: all photos
+            self.filter_chosen.emit(self._current)
+            return
         self.select_filter(self._current, emit=False)
 
     def expand_when_built(self, labels: set[int]) -> None:

@@ -20,7 +20,7 @@ from app.gui.folders import FOLDER_ROLE, TOGGLE_ROLE
 from app.gui.main_window import MainWindow
 from app.gui.search import SearchBar
 from app.gui.settings import AppSettings
-from app.gui.sidebar import COUNT_ROLE
+from app.gui.sidebar import COUNT_ROLE, Filter
 from core.library import Library
 from core.pipeline.scanner import reconcile
 from tests.app.conftest import ARTIFACTS, wait_idle
@@ -101,7 +101,7 @@ def test_folder_counts_choosing_a_folder_and_the_subfolder_option(
         make_window, settings: AppSettings, album: Path, qtbot) -> None:
     window = make_window(watch=False)
     window.open_album(album)
-    wait_idle(qtbot, window)
+    wait_idle(qtbot, window, timeout=90_000)  # generous: the machine may be busy
     qtbot.waitUntil(lambda: "trips" in folder_items(window), timeout=10_000)
     items = folder_items(window)
     deep = "/".join(DEEP)
@@ -152,7 +152,7 @@ def test_folder_counts_choosing_a_folder_and_the_subfolder_option(
 
     again = make_window(watch=False)  # the option and the folder come back with the album
     again.open_album(album)
-    wait_idle(qtbot, again)
+    wait_idle(qtbot, again, timeout=90_000)
     qtbot.waitUntil(lambda: "trips" in folder_items(again), timeout=10_000)
     expected = ({"trips/imagenet_00_243.jpg"} if not os.environ.get("ALBUMTAG_SCREENSHOTS")
                 else {"trips/rome 2019/rocket.jpg", "trips/rome 2019/astronaut.png"})
@@ -165,7 +165,7 @@ def test_the_watcher_adds_moves_and_removes_folders(make_window, album: Path, qt
                                                      real_photo_paths) -> None:
     window = make_window(watch=True)
     window.open_album(album)
-    wait_idle(qtbot, window)
+    wait_idle(qtbot, window, timeout=90_000)  # generous: the machine may be busy
     qtbot.waitUntil(lambda: "home" in folder_items(window), timeout=10_000)
     choose(window, qtbot, "home", album, {"home/chelsea.png", "home/coffee.png"})
 
@@ -174,19 +174,21 @@ def test_the_watcher_adds_moves_and_removes_folders(make_window, album: Path, qt
     for name in ("chelsea", "coffee"):
         shutil.copy2(real_photo_paths[name], party / f"{name}-2.png")
     qtbot.waitUntil(lambda: folder_items(window).get("party night") == ("party night", 2),
-                    timeout=30_000)
-    qtbot.waitUntil(lambda: folder_items(window)[""][1] == 9, timeout=30_000)
+                    timeout=60_000)
+    qtbot.waitUntil(lambda: folder_items(window)[""][1] == 9, timeout=60_000)
 
     (album / "trips" / "rome 2019").rename(album / "rome")  # moved up a level
     qtbot.waitUntil(lambda: "rome" in folder_items(window)
-                    and "trips/rome 2019" not in folder_items(window), timeout=30_000)
+                    and "trips/rome 2019" not in folder_items(window), timeout=60_000)
     items = folder_items(window)
     assert items["rome"][1] == 2 and items["trips"][1] == 1 and items[""][1] == 9
 
-    shutil.rmtree(album / "home")  # removed while shown
-    qtbot.waitUntil(lambda: "home" not in folder_items(window), timeout=30_000)
+    shutil.rmtree(album / "home")  # removed while shown: back to all photos
+    qtbot.waitUntil(lambda: "home" not in folder_items(window), timeout=60_000)
     assert folder_items(window)[""][1] == 7
-    qtbot.waitUntil(lambda: shown_paths(window, album) == set(), timeout=10_000)
+    qtbot.waitUntil(lambda: window.browser.filter == Filter(), timeout=10_000)
+    assert window.tree.currentIndex().data() == "All photos"
+    qtbot.waitUntil(lambda: len(shown_paths(window, album)) == 7, timeout=10_000)
     choose(window, qtbot, "party night", album, {"party night/chelsea-2.png",
                                                  "party night/coffee-2.png"})
 
