@@ -146,11 +146,17 @@ def test_nesting_and_terms_up_to_the_limits_work(db):
 
 
 def test_a_long_query_is_tokenized_in_linear_time():
-    text = "dog " * 50_000
-    started = time.perf_counter()
-    with pytest.raises(QueryError, match="too many search terms"):
-        compile_query(text, resolver())
-    assert time.perf_counter() - started < 2.0
+    def seconds(words: int) -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            with pytest.raises(QueryError, match="too many search terms"):
+                compile_query("dog " * words, resolver())
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    # Ten times the words: about ten times the work when linear, a hundred when quadratic.
+    assert seconds(50_000) / seconds(5_000) < 40
 
 
 def test_injection_strings_are_just_unknown_words(db):

