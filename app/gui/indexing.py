@@ -368,7 +368,8 @@ class IndexingControl(QObject):
 
 
 class ScreenFollower(QObject):
-    """Tells the indexing which photos a grid shows: the selected one, then the screen.
+    """Tells the indexing which photos a grid shows: the selected one, then the screen (only
+    the selected one while the preview covers the grid: that is the photo being looked at).
 
     Follows the grid's scrolling, its rows changing and the selection, each settling for
     ``delay`` ms before the ids go out.
@@ -421,9 +422,13 @@ class ScreenFollower(QObject):
         return [i for i in ids if not (i in seen or seen.add(i))]
 
     def send(self) -> None:
-        if not self._grid.isVisible():
+        """Send the screen's ids; while the preview covers the grid, only the photo it shows."""
+        if self._grid.isVisible():
+            self._control.show_first(self.visible_ids())
             return
-        self._control.show_first(self.visible_ids())
+        current = self._grid.currentIndex()
+        if current.isValid():
+            self._control.show_first([self._grid.photo_model().id_at(current.row())])
 
     def stop(self) -> None:
         self._timer.stop()

@@ -207,6 +207,7 @@ def test_the_screen_and_the_selected_photo_are_tagged_first(make_window, real_al
     assert screen <= set(model.ids[total // 2:].tolist())  # the bottom of the grid
     qtbot.waitUntil(lambda: window.session.indexing._first == tuple(shown), timeout=5_000)
     gate.set()
+    qtbot.waitUntil(lambda: not window.session.is_indexing, timeout=180_000)
     wait_idle(qtbot, window, timeout=60_000)
     with Library(real_album) as library:
         order = [r[0] for r in library.store.db.query(
@@ -238,3 +239,21 @@ def test_a_control_without_a_run_ignores_controls(qtbot) -> None:
     control.cancel()
     assert not control.running and control.workers == 1
     control.close()
+
+
+def test_while_the_preview_covers_the_grid_its_photo_is_the_one_sent(
+        make_window, real_album: Path, qtbot) -> None:  # noqa: ANN001
+    window = make_window(watch=False)
+    window.open_album(real_album)
+    wait_idle(qtbot, window)
+    grid = window.grid
+    qtbot.waitUntil(lambda: grid.photo_model().rowCount() > 3, timeout=10_000)
+    grid.setFocus()
+    grid.select_photo(grid.photo_model().id_at(2))
+    control = window.session.indexing
+    control.follower.send()
+    assert control._first[0] == grid.photo_model().id_at(2) and len(control._first) > 3
+    QTest.keyClick(grid, Qt.Key.Key_Space)  # the preview takes the grid's place
+    qtbot.waitUntil(lambda: not grid.isVisible(), timeout=5_000)
+    QTest.keyClick(window.previewer.page, Qt.Key.Key_Right)  # the next photo
+    qtbot.waitUntil(lambda: control._first == (grid.photo_model().id_at(3),), timeout=5_000)
