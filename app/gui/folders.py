@@ -16,7 +16,8 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QModelIndex, QObject, QSettings, Qt, Signal
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtGui import QGuiApplication, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QMenu, QWidget
 
 from app.gui import icons
 from app.gui.theme import COLOURS
@@ -214,3 +215,20 @@ class FolderSection(QObject):
         for path, item in self._items.items():
             if path in self.expanded:
                 expand(item.index())
+
+
+def folder_menu(section: FolderSection, index: QModelIndex, parent: QWidget) -> QMenu | None:
+    """The context menu of a folder's entry (None for any other entry)."""
+    folder = section.folder_at(index)
+    if folder is None:
+        return None
+    menu = QMenu(parent)
+    option = menu.addAction("Include subfolders")
+    option.setCheckable(True)
+    option.setChecked(section.subfolders)
+    option.toggled.connect(section.set_subfolders)
+    menu.addAction("Copy folder path",
+                   lambda: QGuiApplication.clipboard().setText(folder.shown_path))
+    # what choosing it searches, for the search bar (folder:… is the language's own term)
+    menu.addAction(f"Searches {readable(section.term(folder.path))}").setEnabled(False)
+    return menu

@@ -5,10 +5,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QFont, QPainter, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QMenu,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTreeView,
@@ -16,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui import icons
-from app.gui.folders import FOLDER_ROLE, FolderSection
+from app.gui.folders import FOLDER_ROLE, FolderSection, folder_menu
 from app.gui.taglist import LEARNS_HINT
 from app.gui.theme import COLOURS
 from core.browse import Scope, ScopeCounts
@@ -285,6 +294,8 @@ class TagTree(QTreeView):
         self.expanded.connect(lambda index: folders.note_folded(index, True))
         self.collapsed.connect(lambda index: folders.note_folded(index, False))
         folders.subfolders_changed.connect(self._on_subfolders_changed)
+        self.customContextMenuRequested.connect(self._on_folder_menu_requested)
+        self.folder_menu: QMenu | None = None
 
     @property
     def current_filter(self) -> Filter:
@@ -360,6 +371,13 @@ class TagTree(QTreeView):
             self.selectionModel().blockSignals(False)
             self.viewport().update()
         self.scrollTo(index)
+
+    def _on_folder_menu_requested(self, pos: QPoint) -> None:
+        """A folder's own menu (labels get theirs from app.gui.learning)."""
+        menu = folder_menu(self.tree_model.folders, self.indexAt(pos), self)
+        if menu is not None:
+            menu.popup(self.viewport().mapToGlobal(pos))
+            self.folder_menu = menu
 
     def _on_subfolders_changed(self, _on: bool) -> None:
         """The folder shown keeps showing, with or without its subfolders now."""

@@ -16,7 +16,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QApplication
 
 from app.cli import main as cli_main
-from app.gui.folders import FOLDER_ROLE, TOGGLE_ROLE
+from app.gui.folders import FOLDER_ROLE, TOGGLE_ROLE, folder_menu
 from app.gui.main_window import MainWindow
 from app.gui.search import SearchBar
 from app.gui.settings import AppSettings
@@ -133,6 +133,21 @@ def test_folder_counts_choosing_a_folder_and_the_subfolder_option(
     assert items["trips"][1] == 1 and items[""][1] == 0 and items["home"][1] == 2
     assert window.tree.currentIndex().data(FOLDER_ROLE).path == "trips"
     assert settings.qsettings.value("view/folder_subfolders") in (False, "false")
+
+    # The folder's context menu: the same option, its path, the term it searches
+    menu = folder_menu(window.tree.tree_model.folders, folder_index(window, "trips/rome 2019"),
+                       window.tree)
+    entries = {a.text(): a for a in menu.actions()}
+    assert not entries["Include subfolders"].isChecked()
+    assert not entries['Searches folder:"trips/rome 2019"'].isEnabled()
+    entries["Copy folder path"].trigger()
+    assert QApplication.clipboard().text() == "trips/rome 2019"
+    entries["Include subfolders"].trigger()
+    assert toggle_item(window).checkState() == Qt.CheckState.Checked
+    qtbot.waitUntil(lambda: len(shown_paths(window, album)) == 3, timeout=10_000)
+    toggle_item(window).setCheckState(Qt.CheckState.Unchecked)
+    qtbot.waitUntil(lambda: shown_paths(window, album) == {"trips/imagenet_00_243.jpg"},
+                    timeout=10_000)
 
     # A search narrows the folder (one search path: the folder is a term ANDed to it)
     window.search.submit("cat")
