@@ -51,6 +51,10 @@ def shown_entries(folder: Folder) -> list[tuple[Folder, str]]:
     return out
 
 
+def _shows(root: Folder | None) -> bool:
+    return root is not None and root.total > root.own
+
+
 class FolderSection(QObject):
     """Fills and updates the "Folders" section of a QStandardItemModel."""
 
@@ -89,13 +93,15 @@ class FolderSection(QObject):
 
     @property
     def has_entries(self) -> bool:
-        return self.root is not None and self.root.total > 0
+        """Whether the section shows: the album has photos in at least one folder below it
+        (a flat album's only folder is "All photos" already)."""
+        return _shows(self.root)
 
     def set_root(self, root: Folder | None, album: str = "") -> bool:
         """Take new folders; returns True when the entries changed (the section rebuilds),
         False when only counts did (updated in place)."""
         changed = self.shape(root) != self.shape(self.root) or album != self.album or (
-            (root is not None and root.total > 0) != self.has_entries)
+            _shows(root) != self.has_entries)
         self.root, self.album = root, album
         if not changed:
             self._update_counts()

@@ -20,9 +20,11 @@ from app.gui.folders import FOLDER_ROLE, TOGGLE_ROLE, folder_menu
 from app.gui.main_window import MainWindow
 from app.gui.search import SearchBar
 from app.gui.settings import AppSettings
-from app.gui.sidebar import COUNT_ROLE, Filter
+from app.gui.sidebar import COUNT_ROLE, Filter, TagTree
+from core.browse import ScopeCounts
 from core.library import Library
 from core.pipeline.scanner import reconcile
+from core.search.folders import Folder
 from tests.app.conftest import ARTIFACTS, wait_idle
 
 LATIN1 = os.fsdecode(b"caf\xe9")
@@ -48,9 +50,7 @@ def album(tmp_path: Path, real_photo_paths: dict[str, Path]) -> Path:
     return root
 
 
-def folder_items(window: MainWindow) -> dict[str, tuple[str, int]]:
-    """Every folder entry: stored path → (text shown, count shown)."""
-    model = window.tree.tree_model
+def folder_items_of(model) -> dict[str, tuple[str, int]]:  # a TagTreeModel
     out: dict[str, tuple[str, int]] = {}
     stack = [model.index(r, 0) for r in range(model.rowCount())]
     while stack:
@@ -60,6 +60,11 @@ def folder_items(window: MainWindow) -> dict[str, tuple[str, int]]:
             out[folder.path] = (index.data(), index.data(COUNT_ROLE))
         stack += [model.index(r, 0, index) for r in range(model.rowCount(index))]
     return out
+
+
+def folder_items(window: MainWindow) -> dict[str, tuple[str, int]]:
+    """Every folder entry: stored path → (text shown, count shown)."""
+    return folder_items_of(window.tree.tree_model)
 
 
 def folder_index(window: MainWindow, path: str) -> QModelIndex:
@@ -231,3 +236,16 @@ def test_the_search_bar_completes_and_explains_the_folder_field(qtbot) -> None:
     qtbot.keyClicks(bar, "fol")
     assert bar._completer.currentCompletion() == "folder:"
     assert "folder:trips/**" in bar.toolTip()
+
+
+def test_a_flat_album_has_no_folder_section(qtbot) -> None:
+    tree = TagTree()
+    qtbot.addWidget(tree)
+    model = tree.tree_model
+    tree.set_content([], ScopeCounts(all=3), Folder("", 3, 3), "flat")
+    assert not model.folders.has_entries
+    assert [model.item(r).text() for r in range(model.rowCount())] == ["LIBRARY", "LABELS"]
+    tree.set_content([], ScopeCounts(all=4), Folder("", 3, 4, (Folder("new", 1, 1),)), "flat")
+    assert [model.item(r).text() for r in range(model.rowCount())][-1] == "FOLDERS"
+    assert {p: c for p, (_, c) in folder_items_of(model).items()} == {"": 4, "new": 1}
+
