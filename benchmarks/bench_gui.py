@@ -1,6 +1,6 @@
 """The window on a 100,000-photo album: launch to first painted grid, memory while scrolling.
 
-    python benchmarks/bench_gui.py [--photos 100000] [--out benchmarks/out]
+    python benchmarks/bench_gui.py [--photos 100000] [--out benchmarks/out] [--stride 1]
 
 Builds (once, cached under ``--out``) a synthetic album: ``--photos`` files that are hard links
 to the real test photos (scikit-image and foolbox samples, so thumbnails are real decodes),
@@ -10,9 +10,12 @@ the indexer stores them (a fake scorer: no torch needed). Then, in a fresh proce
 * launch → first paint: from the process's start (as the kernel recorded it) until the grid's
   viewport has painted rows of the album, with the window doing what it always does on open
   (scan the folder in the background, watch it);
-* scrolling: one screen per step from the top to the bottom of the grid, letting the event
-  loop run 10 ms per step; resident memory (RSS) sampled along the way, and each step's
-  repaint time.
+* scrolling: one screen per step (``--stride`` screens) from the top to the bottom of the
+  grid, letting the event loop run 10 ms per step; resident memory (RSS) sampled along the
+  way, and each step's repaint time;
+* the window's search path in the reconciling process: ``core.browse.grid_ids`` for
+  ``animal`` (the ordered ids) and the rows of its first screen, the first time after opening
+  and then the median of 5.
 
 Prints a small report (and ``--json`` for a machine). Not part of the test run.
 """
