@@ -39,7 +39,7 @@ import torch
 
 from benchmarks.photoset import load_photoset
 from core.labels.vocabulary import Vocabulary
-from core.media.imaging import decode, to_model_input
+from core.media.imaging import decode
 from core.model.residual import EPS
 from core.model.tagger import Backbone, PriorHead, Tagger
 from core.model.versions import prior_head, prior_label_names, usable_starter
@@ -59,9 +59,11 @@ def describe(paths: list[Path]) -> tuple[np.ndarray, Tagger]:
     vocabulary = Vocabulary.load()
     names = prior_label_names(vocabulary)
     tagger = Tagger(backbone, PriorHead(names, vocabulary.imagenet_membership(names)))
+    prep = backbone.preprocessing  # the indexer's crop (Lite0: 256 px decode, bicubic, 224)
     out = []
     for start in range(0, len(paths), 16):
-        batch = np.stack([to_model_input(decode(p).image) for p in paths[start:start + 16]])
+        batch = np.stack([prep.pixels(decode(p, min_side=prep.min_side).image)
+                          for p in paths[start:start + 16]])
         out.append(tagger.run(batch)[0])
     return np.concatenate(out), tagger
 
