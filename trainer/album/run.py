@@ -52,7 +52,6 @@ from trainer.learning.missing import positive_class_weights
 
 logger = logging.getLogger(__name__)
 
-PHASES = ("loading", "training", "thresholds", "evaluating", "saving", "rescoring")
 Reporter = Callable[[str, int, int], None]
 #: Makes the module a fold (or the final fit) trains: ``make(rows, seed)``.
 ModuleFactory = Callable[[np.ndarray, int], torch.nn.Module]

@@ -24,9 +24,9 @@ import torch
 from core.library import Library
 from core.model.tagger import LinearHead
 from core.model.versions import SavableHead, write_version
+from core.training_events import PHASES
 from trainer.album.deep import ATTENTION, FINETUNE
 from trainer.album.run import (
-    PHASES,
     Clock,
     HeadTrainer,
     ModuleFactory,
