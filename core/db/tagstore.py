@@ -18,7 +18,8 @@ import numpy as np
 from core.db import journal
 from core.people.faces import FaceSummary
 from core.labels.policy import CONFIRMED, NO_VERDICT, Evidence, LabelPolicy
-from core.db.store import SCORE_FLOOR, VISIBLE, Store, now
+from core.db.rescoring import LabelColumns, Written, write_rescored
+from core.db.store import IN_IDS, SCORE_FLOOR, VISIBLE, Store, id_list, now
 
 logger = logging.getLogger(__name__)
 
@@ -153,62 +154,31 @@ class TagStore(Store):
 
     def record_rescored(self, photo_ids: Sequence[int], scores: np.ndarray,
                         label_ids: Sequence[int], model_version: int,
-                        only: Sequence[int] | None = None) -> None:
-        """Store scores re-computed from cached features (no file facts change).
+                        only: Sequence[int] | None = None) -> Written:
+        """Store scores re-computed from cached features (no file facts change), in bulk.
 
         With ``only`` (label ids), the scores of every other label are known to be unchanged:
-        just those labels' rows are replaced, and only photos where one of them has or had a
-        stored score get their tags re-derived; every photo is marked as scored by
-        ``model_version``.
+        just those labels' rows are compared and rewritten. Either way only rows whose score
+        moved (see ``core.db.rescoring``) and tags that differ are written; every photo is
+        marked as scored by ``model_version``. Verdicts are never written.
         """
-        ids = np.asarray(label_ids, dtype=np.int64)
-        stamp = now()
+        labels = self.labels()
+        columns = LabelColumns.of({r.id: r.parent_id for r in labels}, self.policy())
         with self.db.write() as db:
             conn = db.conn
-            conn.executemany("UPDATE photos SET model_version = ? WHERE id = ?",
-                             [(model_version, int(p)) for p in photo_ids])
-            if only is None:
-                for photo_id, row in zip(photo_ids, scores, strict=True):
-                    self._replace_scores(conn, photo_id, ids, row, stamp)
-                self._refresh(conn, list(photo_ids), self.policy())
-                return
-            keep = np.isin(ids, np.asarray(list(only), dtype=np.int64))
-            ids, scores = ids[keep], np.asarray(scores)[:, keep]
-            touched = self._photos_with_scores(conn, photo_ids, ids)
-            touched |= {int(p) for p, row in zip(photo_ids, scores, strict=True)
-                        if (row >= SCORE_FLOOR).any()}
-            for photo_id, row in zip(photo_ids, scores, strict=True):
-                if int(photo_id) in touched:
-                    self._replace_scores(conn, photo_id, ids, row, stamp, labels_only=True)
-            self._refresh(conn, sorted(touched), self.policy())
-
-    @staticmethod
-    def _photos_with_scores(conn, photo_ids: Sequence[int], label_ids: np.ndarray) -> set[int]:
-        """Photos among ``photo_ids`` holding a stored score of one of ``label_ids``."""
-        found: set[int] = set()
-        labels = ",".join(str(int(i)) for i in label_ids) or "NULL"
-        for start in range(0, len(photo_ids), 900):
-            chunk = [int(p) for p in photo_ids[start : start + 900]]
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in conn.execute(
-                f"SELECT DISTINCT photo_id FROM photo_labels WHERE photo_id IN ({marks}) "
-                f"AND label_id IN ({labels}) AND score IS NOT NULL", chunk))
-        return found
+            conn.execute(f"UPDATE photos SET model_version = ? WHERE id {IN_IDS}",
+                         (model_version, id_list(photo_ids)))
+            return write_rescored(conn, photo_ids, scores, label_ids, only, columns, now())
 
     @staticmethod
     def _replace_scores(conn, photo_id: int, label_ids: np.ndarray, scores: np.ndarray,
-                        stamp: str, labels_only: bool = False) -> None:
+                        stamp: str) -> None:
         # Rows that only hold a model's opinion go; rows with a verdict stay (score cleared).
-        # With labels_only, only the rows of label_ids are replaced (ids are ints: no
-        # injection through the inlined list).
-        scope = (f" AND label_id IN ({','.join(str(int(i)) for i in label_ids) or 'NULL'})"
-                 if labels_only else "")
         conn.execute(
-            "DELETE FROM photo_labels WHERE photo_id = ? AND verdict = 0 AND source = 'model'"
-            + scope, (photo_id,),
+            "DELETE FROM photo_labels WHERE photo_id = ? AND verdict = 0 AND source = 'model'",
+            (photo_id,),
         )
-        conn.execute("UPDATE photo_labels SET score = NULL WHERE photo_id = ?" + scope,
-                     (photo_id,))
+        conn.execute("UPDATE photo_labels SET score = NULL WHERE photo_id = ?", (photo_id,))
         keep = (scores >= SCORE_FLOOR) & (label_ids > 0)  # -1: a deleted label's column
         conn.executemany(
             "INSERT INTO photo_labels (photo_id, label_id, score, verdict, source, updated_at) "
