@@ -96,6 +96,7 @@ class PhotoGridModel(QAbstractListModel):
         self._given: dict[int, GridRow] = {}  # rows handed in whole (set_rows): never dropped
         self._held: dict[int, GridRow] = {}  # rows of the selection, while it is selected
         self._asked: set[int] = set()  # pages being read for this revision
+        self._gone: set[int] = set()  # ids read for this revision that the album no longer has
         self._fetch: Fetcher | None = None
         self.capacity = CACHE_ROWS
         self.revision = 0  # bumped whenever the list of photos is replaced
@@ -196,7 +197,7 @@ class PhotoGridModel(QAbstractListModel):
         for p in (page, page + 1, page - 1):
             if 0 <= p <= last and p not in self._asked:
                 ids = self._ids[p * PAGE : (p + 1) * PAGE].tolist()
-                missing = [i for i in ids if self.row_by_id(i) is None]
+                missing = [i for i in ids if self.row_by_id(i) is None and i not in self._gone]
                 self._asked.add(p)
                 if missing:
                     pages.append(p)
@@ -204,12 +205,15 @@ class PhotoGridModel(QAbstractListModel):
         if not wanted:
             return
         revision = self.revision
-        if not self._fetch(wanted, lambda rows: self._on_fetched(revision, pages, rows)):
+        if not self._fetch(wanted, lambda rows: self._on_fetched(revision, pages, wanted, rows)):
             self._asked.difference_update(pages)
 
-    def _on_fetched(self, revision: int, pages: list[int], rows: list[GridRow]) -> None:
+    def _on_fetched(self, revision: int, pages: list[int], wanted: list[int],
+                    rows: list[GridRow]) -> None:
         if revision == self.revision:
             self._asked.difference_update(pages)
+            if len(rows) < len(wanted):  # deleted meanwhile: not asked again (no read loop)
+                self._gone.update(set(wanted) - {r.id for r in rows})
         self._remember(rows)
         shown = self.rows_of(np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows)))
         if len(shown):
@@ -248,6 +252,7 @@ class PhotoGridModel(QAbstractListModel):
         self.beginResetModel()
         self._ids, self._pos = ids, pos
         self._asked.clear()
+        self._gone.clear()
         self._remember(rows)
         self.endResetModel()
 

@@ -137,3 +137,18 @@ def test_keys_move_by_cells_and_shift_selects_a_run(grid, qtbot) -> None:
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(
         view.visualRect(model.index(99)).center()))
     assert view.selected_ids().tolist() == [100]
+
+
+def test_a_photo_deleted_before_its_page_is_read_is_not_asked_for_again(grid) -> None:
+    view, model, reader = grid
+    _show(view, model, np.arange(1, 1001, dtype=np.int64))
+    model.data(model.index(3), ROW_ROLE)
+    asked = reader.asked.pop()
+    waiting, reader._waiting = reader._waiting, []
+    for ids, done in waiting:
+        done([_row(i) for i in ids if i != 4])  # photo 4 was deleted meanwhile
+    for _ in range(3):
+        view.viewport().repaint()
+        model.data(model.index(3), ROW_ROLE)
+    assert 4 in asked and not reader.asked
+    assert model.row_at(3) is None and model.row_at(4) is not None
