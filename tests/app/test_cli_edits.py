@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from app.cli.cli import main
+from core.db.store import Status
+from core.library import Library
 
 
 @pytest.fixture
@@ -65,3 +67,25 @@ def test_export_xmp_counts_photos_with_nothing_to_write(album: Path,
         "Wrote 0 sidecars, 1 already up to date, 1 with nothing to write.")
     data = json.loads(run(capsys, "export-xmp", str(album), "--json")[1])
     assert (data["written"], data["unchanged"], data["nothing"]) == (0, 1, 1)
+
+
+def test_models_activate_and_rollback_rescore_the_album(album: Path,
+                                                       capsys) -> None:
+    with Library(album) as library:
+        active = library.store.active_model()
+        near = max((v for v in library.tags(library.photo("coffee.png"))
+                    if v.score is not None and not v.has), key=lambda v: v.score)
+        lowered = {**active.thresholds, near.label.lower(): near.score / 2}
+        library.store.add_model(1, active.backbone, None, lowered, active.metrics,
+                                activate=False)  # the prior, with one threshold lower
+    code, out, _ = run(capsys, "models", str(album), "--activate", "1")
+    assert code == 0 and out.endswith("Version 1 is active; the album is re-scored.")
+    with Library(album) as library:
+        assert library.store.active_model().version == 1
+        assert {p.model_version for p in library.store.photos(Status.OK)} == {1}
+        coffee = library.photo("coffee.png")
+        assert near.label in {v.label for v in library.tags(coffee) if v.has}
+    code, out, _ = run(capsys, "models", str(album), "--rollback")
+    assert code == 0 and out.endswith("Version 0 is active; the album is re-scored.")
+    with Library(album) as library:
+        assert {p.model_version for p in library.store.photos(Status.OK)} == {0}
