@@ -11,6 +11,8 @@ Each repeat restores the same album and runs the whole command
 the command's wall clock and each phase (from the progress lines); the train step is the
 "training" phase (cross-fitting plus the final fit). ``--force`` activates the new version
 whatever the comparison says, so that the re-scoring of all photos is always part of the time.
+After the runs it checks that no run changed a verdict row or the verdict log, and times a
+one-label threshold change on the retrained album (``bench_scale.one_label_threshold``).
 
     .venv/bin/python benchmarks/bench_retrain.py [--photos 10000] [--verdicts 2000] [--repeats 3]
 """
@@ -37,6 +39,7 @@ from core.library import Library  # noqa: E402
 from core.labels.policy import CONFIRMED, REJECTED  # noqa: E402
 from core.db.store import Status  # noqa: E402
 from core.db.tagstore import Scored, VerdictChange  # noqa: E402
+from benchmarks.bench_scale import one_label_threshold  # noqa: E402
 
 
 def synthetic_features(classifier: np.ndarray, n: int, rng: np.random.Generator,
@@ -117,6 +120,17 @@ def add_verdicts(library: Library, ids: list[int], groups: np.ndarray, count: in
         library.store.set_verdicts(changes[start : start + 200])
 
 
+VERDICTS = ("SELECT photo_id, label_id, verdict, source, updated_at FROM photo_labels "
+            "WHERE verdict != 0 OR source != 'model' ORDER BY 1, 2")
+LOG = "SELECT * FROM verdict_log ORDER BY id"
+
+
+def user_facts(album: Path, data: Path) -> tuple[list, list]:
+    """Every verdict row and the whole verdict log of an album's database."""
+    with Library(album, data) as library:
+        return library.store.db.query(VERDICTS), library.store.db.query(LOG)
+
+
 def run_once(album: Path, data: Path, template: Path) -> dict[str, float]:
     """Restore the album and time one ``python -m trainer train`` command."""
     shutil.rmtree(data)
@@ -159,8 +173,16 @@ def main() -> None:
         template = folder / "template"
         shutil.copytree(data, template)
         print(f"synthetic album: {args.photos} photos, ~{args.verdicts} verdicts, built in "
-              f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} CPU cores")
-        runs = [run_once(album, data, template) for _ in range(args.repeats)]
+              f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} CPU cores, load "
+              f"average {os.getloadavg()[0]:.1f}")
+        before = user_facts(album, data)
+        runs = []
+        for _ in range(args.repeats):
+            runs.append(run_once(album, data, template))
+            runs[-1]["verdicts_kept"] = float(user_facts(album, data) == before)
+        with Library(album, data) as library:
+            threshold = one_label_threshold(library)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     keys = ["command", "startup", "loading", "training", "thresholds", "evaluating", "saving",
             "rescoring"]
     print(f"{'seconds':<12}{'median':>8}   runs")
@@ -171,6 +193,12 @@ def main() -> None:
                   + " ".join(f"{v:.2f}" for v in values))
     print(f"held-out F1 before/after: {runs[-1]['f1_before']} / {runs[-1]['f1_after']}, "
           f"activated: {bool(runs[-1]['activated'])}")
+    print("every verdict and the verdict log unchanged by each run: "
+          + ("yes" if all(r["verdicts_kept"] for r in runs) else "NO"))
+    print(f"one-label threshold change after the retrain ({threshold['label']!r}, scored on "
+          f"{threshold['photos']:,} photos): p50 {threshold['p50_s']:.2f} s over "
+          f"{len(threshold['runs'])} changes (" + " ".join(f"{v:.2f}" for v in threshold["runs"])
+          + ")")
 
 
 if __name__ == "__main__":

@@ -196,3 +196,30 @@ def test_an_album_without_features_cannot_train(tmp_path: Path):
     with pytest.raises(ValueError, match="index"):
         load_training_data(s)
     s.close()
+
+
+def test_a_large_album_loads_every_judged_photo_and_a_sample_of_the_rest(store: TagStore):
+    """With ``unlabelled_rows`` below the album's unjudged photos, the rows are every photo
+    with a verdict plus a seeded sample; each row's data equals the full load's, and the row
+    weights add up to the album."""
+    from dataclasses import replace
+
+    photos = _index(store, 40, 0, {"kind": "prior"})
+    grandma = store.ids["Grandma"]  # type: ignore[attr-defined]
+    judged = [photos[3], photos[17], photos[31]]
+    store.set_verdicts([VerdictChange(p, grandma, CONFIRMED) for p in judged[:2]]
+                       + [VerdictChange(judged[2], grandma, REJECTED)])
+    full = load_training_data(store)
+    assert full.row_weight is None and full.album_photos == 40
+    sampled = load_training_data(store, replace(TargetConfig(), unlabelled_rows=10))
+    assert len(sampled.photo_ids) == 13 and set(judged) <= set(sampled.photo_ids.tolist())
+    assert sampled.album_photos == 40
+    weight = dict(zip(sampled.photo_ids.tolist(), sampled.row_weight.tolist(), strict=True))
+    assert [weight[p] for p in judged] == [1.0, 1.0, 1.0]
+    assert {w for p, w in weight.items() if p not in judged} == {37 / 10}
+    rows = np.searchsorted(full.photo_ids, sampled.photo_ids)
+    assert np.array_equal(sampled.features, full.features[rows])
+    assert np.array_equal(sampled.old_scores, full.old_scores[rows])
+    assert np.array_equal(sampled.targets.verified, full.targets.verified[rows])
+    again = load_training_data(store, replace(TargetConfig(), unlabelled_rows=10))
+    assert np.array_equal(again.photo_ids, sampled.photo_ids)  # seeded

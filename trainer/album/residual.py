@@ -2,9 +2,12 @@
 
 1. **loading** — cached descriptors, the active model's scores, the user's verdicts
    (``trainer.album.targets``); the prior's scores are recomputed from the descriptors.
-2. **training** — ``trainer.learning.residual_fit`` for every label with a verified entry; labels nobody
-   judged keep the prior exactly (weight 0, bias 0), labels the prior cannot see and nobody
-   taught stay off.
+2. **training** — ``trainer.learning.residual_fit`` for every label with a verified entry (one the
+   prior cannot see needs a confirmed photo: ``learnable``); labels nobody judged keep the prior
+   exactly (weight 0, bias 0), labels the prior cannot see and nobody taught stay off. The
+   rows are the photos with verdicts and, on a large album, a sample of the others
+   (``TargetConfig.unlabelled_rows``): the album's mean feature, its unlabelled counts and
+   the report's tagged counts weigh each sampled row by the photos it stands for.
 3. **thresholds** — per trained label, the positive-unlabelled estimate aiming at a stated
    precision; every other label keeps the threshold it has now.
 4. **evaluating** — out-of-fold decisions on the verified tags against the active version's
@@ -15,14 +18,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from core.library import Library
-from core.model.residual import EPS, ResidualHead
+from core.model.residual import EPS, ResidualHead, normalise
 from core.model.tagger import PriorHead
 from trainer.album.evaluation import summary
 from trainer.learning.residual_fit import (
@@ -32,12 +35,16 @@ from trainer.learning.residual_fit import (
     normalised_features,
     score,
 )
-from trainer.album.targets import TrainingData
+from trainer.album.targets import TargetConfig, TrainingData
 
 logger = logging.getLogger(__name__)
 
 #: Below this many photos with verified tags, the before/after comparison is flagged.
 FEW_PHOTOS = 20
+#: Photos without a verdict a residual run reads (a seeded sample on a larger album): the fit
+#: uses ``ResidualConfig.unlabelled_sample`` of them; the rest make the album's mean feature
+#: and the report's tagged counts estimates within a few per cent.
+UNLABELLED_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,14 @@ class ResidualRun:
 
 class NotReadyError(ValueError):
     """The album's cached descriptors predate regional evidence: index it again."""
+
+
+def sampled(config: TargetConfig) -> TargetConfig:
+    """``config`` reading at most ``UNLABELLED_ROWS`` photos without a verdict (unless it
+    already sets a number): loading and the prior's scores then do not grow with the album."""
+    if config.unlabelled_rows is not None:
+        return config
+    return replace(config, unlabelled_rows=UNLABELLED_ROWS)
 
 
 def prior_of(library: Library) -> PriorHead:
@@ -82,8 +97,12 @@ def train_residual(library: Library, data: TrainingData, config: ResidualConfig,
     has_prior = prior_col >= 0
     prior_all = np.where(has_prior[None, :], base[:, np.maximum(prior_col, 0)], 0.0)
     t = data.targets
-    trained = np.flatnonzero(t.verified.any(axis=0)) if columns is None else columns
-    mean, u_all = normalised_features(data.features[:, :dim])
+    if columns is None:
+        trained = np.flatnonzero(learnable(t.verified, t.targets, has_prior))
+    else:
+        trained = columns
+    mean, u_all = album_normalised(data, dim)
+    weight_of = data.weights_per_row
     weight = np.zeros((len(names), dim), dtype=np.float32)
     bias = np.where(has_prior, 0.0, np.log(EPS / (1 - EPS))).astype(np.float32)
     thresholds = {n: float(data.old_thresholds[j]) for j, n in enumerate(names)}
@@ -91,9 +110,10 @@ def train_residual(library: Library, data: TrainingData, config: ResidualConfig,
     before: dict = {}
     after: dict = {}
     if trained.size:
+        unlabelled = weight_of @ ~t.verified[:, trained]  # the album's, not the rows'
         fitted = fit_residual(u_all, prior_all[:, trained].astype(np.float32),
                               has_prior[trained], t.targets[:, trained], t.verified[:, trained],
-                              config)
+                              config, unlabelled_total=unlabelled)
         weight[trained], bias[trained] = fitted.weight, fitted.bias
         for i, j in enumerate(trained):
             if np.isfinite(fitted.thresholds[i]):
@@ -107,6 +127,34 @@ def train_residual(library: Library, data: TrainingData, config: ResidualConfig,
     warning = (f"only {photos} photos with your verdicts: too few to judge the change "
                f"(about {FEW_PHOTOS} or more are needed)" if photos < FEW_PHOTOS else "")
     return ResidualRun(head, thresholds, before, after, labels, warning)
+
+
+def learnable(verified: NDArray[np.bool_], targets: NDArray[np.float32],
+              has_prior: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """(L,) labels a fit can learn something for: any verified entry on a label the prior
+    scores, at least one verified positive on a label it cannot see.
+
+    A label the prior cannot see starts silent (never tagged); with rejections alone (often
+    only the hierarchy's: rejecting *people* rejects *portrait* too) silence already agrees
+    with everything the user said, while a fit would only lift the label's score off the
+    floor on every photo of the album.
+    """
+    positive = (verified & (targets > 0.5)).any(axis=0)
+    return verified.any(axis=0) & (has_prior | positive)
+
+
+def album_normalised(data: TrainingData, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The album's mean pooled feature and the rows' normalised features.
+
+    When the rows are a sample of a large album, the mean weighs each row by the photos it
+    stands for (an unbiased estimate of the album's mean); otherwise it is the plain mean.
+    """
+    if data.row_weight is None:
+        return normalised_features(data.features[:, :dim])
+    x = torch.from_numpy(np.ascontiguousarray(data.features[:, :dim], dtype=np.float32))
+    w = torch.from_numpy(data.row_weight.astype(np.float32))
+    mean = (w @ x) / w.sum()
+    return mean, normalise(x, mean)
 
 
 def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
@@ -159,6 +207,7 @@ def _label_report(data: TrainingData, fitted: Fitted, trained: NDArray[np.int64]
                   u_all: torch.Tensor, thresholds: dict[str, float]) -> list[dict]:
     """Per trained label: evidence, threshold and how many photos it tags before/after."""
     t = data.targets
+    weight = data.weights_per_row  # a sampled row counts for the photos it stands for
     new_scores = score(u_all, prior_all[:, trained], has_prior[trained], fitted.weight,
                        fitted.bias)
     report = []
@@ -173,7 +222,13 @@ def _label_report(data: TrainingData, fitted: Fitted, trained: NDArray[np.int64]
             "threshold": round(thresholds[name], 3),
             "estimated_precision": round(float(fitted.estimated_precision[i]), 3),
             "estimated_recall": round(float(fitted.estimated_recall[i]), 3),
-            "tagged_before": int((data.old_scores[:, j] >= data.old_thresholds[j]).sum()),
-            "tagged_after": int((new_scores[:, i] >= thresholds[name]).sum()),
+            "tagged_before": _count(weight, data.old_scores[:, j] >= data.old_thresholds[j]),
+            "tagged_after": _count(weight, new_scores[:, i] >= thresholds[name]),
         })
     return report
+
+
+def _count(weight: NDArray[np.float64], tagged: NDArray[np.bool_]) -> int:
+    """Photos of the album tagged: exact when every photo is a row, else the sample's count
+    scaled to the album."""
+    return int(round(float(weight @ tagged)))

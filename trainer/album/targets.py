@@ -28,7 +28,13 @@ from numpy.typing import NDArray
 from core.labels.policy import CONFIRMED, REJECTED
 from core.db.store import LabelRow
 from core.db.tagstore import TagStore
-from core.db.training_data import feature_matrix, newest_verdict_log_id, verdict_facts
+from core.db.training_data import (
+    feature_ids,
+    feature_matrix,
+    newest_verdict_log_id,
+    score_triples,
+    verdict_facts,
+)
 from trainer.learning.missing import negative_confidence_weights
 
 logger = logging.getLogger(__name__)
@@ -42,11 +48,18 @@ class TargetConfig:
         pseudo_weight: Weight of a tag the model gave and nobody judged.
         missing_weight: Base weight of an unseen label (scaled by CB-WCE confidence).
         smoothing: Pseudo-count pulling rare label patterns toward the marginal frequency.
+        unlabelled_rows: Most photos without a verdict read as rows (a seeded uniform sample;
+            every photo with a verdict is always read); the other photos are represented by
+            the sample (``TrainingData.row_weight``). None (the default) reads every photo;
+            the residual run samples (``trainer.album.residual.sampled``).
+        sample_seed: Seed of that sample.
     """
 
     pseudo_weight: float = 0.3
     missing_weight: float = 0.3
     smoothing: float = 1.0
+    unlabelled_rows: int | None = None
+    sample_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,10 @@ class TrainingData:
         old_thresholds: (L,) the thresholds the album uses now.
         old_version: The active version.
         log_id: Newest verdict-log id when the data was read.
+        row_weight: (N,) how many of the album's photos each row stands for: 1 for every
+            row when all photos were read; above 1 for the sampled photos without a verdict
+            of a large album (``TargetConfig.unlabelled_rows``). Album-wide sums (the mean
+            feature, counts of unlabelled or tagged photos) weigh rows by it.
     """
 
     backbone: str
@@ -173,10 +190,27 @@ class TrainingData:
     old_thresholds: NDArray[np.float64]
     old_version: int
     log_id: int
+    row_weight: NDArray[np.float64] | None = None
+
+    @property
+    def weights_per_row(self) -> NDArray[np.float64]:
+        """``row_weight``, or ones when every photo is a row."""
+        if self.row_weight is None:
+            return np.ones(len(self.photo_ids))
+        return self.row_weight
+
+    @property
+    def album_photos(self) -> int:
+        """Photos of the album the rows represent (with features of the active backbone)."""
+        return int(round(float(self.weights_per_row.sum())))
 
 
 def load_training_data(store: TagStore, config: TargetConfig = TargetConfig()) -> TrainingData:
     """Read features, scores and verdicts of the active backbone's photos and build targets.
+
+    Rows are every photo with a verdict plus, on a large album, a seeded uniform sample of
+    ``config.unlabelled_rows`` of the others (all of them on a smaller one): what a fit needs,
+    read in bulk, so loading does not grow with the album.
 
     Raises:
         ValueError: No active model, or no cached features yet (the album was never indexed).
@@ -185,21 +219,38 @@ def load_training_data(store: TagStore, config: TargetConfig = TargetConfig()) -
     if active is None:
         raise ValueError("the album has no model yet: index it first")
     log_id = newest_verdict_log_id(store)  # before the verdicts: a later one counts as unseen
-    photo_ids, features = feature_matrix(store, active.backbone)
-    if photo_ids.size == 0:
+    facts = verdict_facts(store)
+    eligible = feature_ids(store, active.backbone)
+    if eligible.size == 0:
         raise ValueError("no photo has cached features yet: index the album first")
+    judged = np.intersect1d(eligible, np.unique([f.photo_id for f in facts]).astype(np.int64))
+    others = np.setdiff1d(eligible, judged, assume_unique=True)
+    limit = config.unlabelled_rows
+    row_weight = None
+    if limit is not None and others.size > limit:
+        rng = np.random.default_rng(config.sample_seed)
+        sample = np.sort(rng.choice(others, limit, replace=False))
+        wanted = np.union1d(judged, sample)
+        row_weight = np.where(np.isin(wanted, judged), 1.0, others.size / limit)
+        photo_ids, features = feature_matrix(store, active.backbone, wanted.tolist())
+        if not np.array_equal(photo_ids, wanted):  # a photo changed while we read
+            row_weight = row_weight[np.isin(wanted, photo_ids)]
+    else:
+        photo_ids, features = feature_matrix(store, active.backbone)
     tree = LabelTree.from_rows(store.labels())
     row = {int(p): i for i, p in enumerate(photo_ids)}
     col = {int(lab): j for j, lab in enumerate(tree.ids)}
     shape = (len(photo_ids), len(tree.names))
     scores = np.zeros(shape, dtype=np.float32)
-    for p, lab, s in store.score_rows():
-        if p in row and lab in col:
-            scores[row[p], col[lab]] = s
+    pids, lids, values = score_triples(store, None if row_weight is None else photo_ids)
+    r, found_row = _index_of(photo_ids, pids)
+    c, found_col = _index_of(tree.ids, lids)
+    ok = found_row & found_col
+    scores[r[ok], c[ok]] = values[ok]
     verdicts = np.zeros(shape, dtype=np.int8)
     fresh_verdicts = np.zeros(shape, dtype=np.int8)
     seen_through = _trained_through(active.metrics)
-    for fact in verdict_facts(store):
+    for fact in facts:
         if fact.photo_id in row and fact.label_id in col:
             i, j = row[fact.photo_id], col[fact.label_id]
             verdicts[i, j] = fact.verdict
@@ -211,7 +262,18 @@ def load_training_data(store: TagStore, config: TargetConfig = TargetConfig()) -
     fresh = climb(tree, fresh_verdicts == CONFIRMED, fresh_verdicts == REJECTED) | blocked(
         tree, fresh_verdicts == REJECTED)
     return TrainingData(active.backbone, photo_ids, features.astype(np.float32), tree, targets,
-                        fresh & targets.verified, scores, thresholds, active.version, log_id)
+                        fresh & targets.verified, scores, thresholds, active.version, log_id,
+                        row_weight)
+
+
+def _index_of(keys: NDArray[np.int64], values: NDArray[np.int64]
+              ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Position of each value in ``keys`` (unique ids) and whether it is there at all."""
+    if keys.size == 0:
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
+    order = np.argsort(keys, kind="stable")
+    at = np.minimum(np.searchsorted(keys[order], values), keys.size - 1)
+    return order[at], keys[order][at] == values
 
 
 def _trained_through(metrics: dict) -> int:

@@ -65,13 +65,13 @@ def train(album: Path | str, options: TrainOptions | None = None,
 def _train_residual(album: Path | str, options: TrainOptions, report: Reporter,
                     head: HeadTrainer) -> TrainOutcome:
     """The default run: a residual head over the prior (``trainer.album.residual``)."""
-    from trainer.album.residual import NotReadyError, changed_labels, train_residual
+    from trainer.album.residual import NotReadyError, changed_labels, sampled, train_residual
     from trainer.learning.residual_fit import ResidualConfig
 
     clock = Clock()
     with Library(album, options.data_dir) as library, training_lock(library.data_dir):
         report("loading", 0, 1)
-        data = gather(library, options.targets)
+        data = gather(library, sampled(options.targets))
         report("loading", 1, 1)
         clock.lap("loading")
         report("training", 0, 1)
@@ -89,7 +89,7 @@ def _train_residual(album: Path | str, options: TrainOptions, report: Reporter,
         reason = decision.reason + (f" Note: {run.warning}." if run.warning else "")
         report("saving", 0, 1)
         metrics = {"kind": "trained", "head": "residual", "loss": options.loss,
-                   "seed": options.seed, "photos": len(data.photo_ids),
+                   "seed": options.seed, "photos": data.album_photos,
                    "verified_photos": int(data.targets.verified_rows.sum()),
                    "verified_tags": int(data.targets.verified.sum()),
                    "verdicts_through": data.log_id, "parent_version": data.old_version,
