@@ -194,12 +194,23 @@ def test_rescoring_only_the_changed_labels_equals_a_full_rescore(album: Path):
 
     from core.pipeline.indexer import IndexSummary
 
+    query_user = ("SELECT photo_id, label_id, verdict, source, updated_at FROM photo_labels "
+                  "WHERE verdict != 0 OR source != 'model' ORDER BY 1, 2")
+    with Library(album) as library:
+        user = (library.store.db.query(query_user),
+                library.store.db.query("SELECT * FROM verdict_log ORDER BY id"))
     train(album, TrainOptions(force=True))
     query_scores = ("SELECT photo_id, label_id, ROUND(score, 4), verdict FROM photo_labels "
                     "ORDER BY photo_id, label_id")
     query_tags = "SELECT photo_id, label_id, direct, verified FROM photo_tags ORDER BY 1, 2"
     with Library(album) as library:
         targeted = (library.store.db.query(query_scores), library.store.db.query(query_tags))
+        # every verdict row and the verdict log exactly as the user left them
+        assert (library.store.db.query(query_user),
+                library.store.db.query("SELECT * FROM verdict_log ORDER BY id")) == user
+        # the bulk writer's tags are LabelPolicy's, photo by photo, on the stored scores
+        library.store.refresh_all_tags()
+        assert library.store.db.query(query_tags) == targeted[1]
         with library.store.db.write() as db:
             db.conn.execute("UPDATE photos SET model_version = NULL")
         library.indexer().rescore(IndexSummary(), lambda p: None, threading.Event())
