@@ -62,7 +62,11 @@ class Marks(QObject):
         rating.addActions(self.actions[6:])
 
     def _selected(self) -> list[int]:
-        return [r.id for r in self._grid.selected_rows() if r.status == "ok"]
+        """Every selected photo, also those of a big selection whose rows are still being
+        read (a key acts at once); photos known to be unreadable are left out."""
+        model = self._grid.photo_model()
+        return [pid for pid in self._grid.selected_ids().tolist()
+                if (row := model.row_by_id(pid)) is None or row.status == "ok"]
 
     def rate(self, rating: int) -> None:
         ids = self._selected()

@@ -11,6 +11,8 @@ from app.gui.delegate import ROW_ROLE, STAR_COLOUR, ThumbnailDelegate
 from app.gui.imageloader import ImageLoader
 from app.gui.theme import COLOURS
 from core.browse import GridRow
+from core.db.ratings import marks
+from core.library import Library
 from tests.app.conftest import wait_idle
 
 _CELL = QRect(0, 0, 192, 212)
@@ -94,3 +96,26 @@ def test_a_rating_key_puts_stars_on_the_thumbnail(opened, qtbot) -> None:  # noq
     image = grid.viewport().grab().toImage()
     assert _count(image, STAR_COLOUR, rect) > before + 4 * 20
     assert _count(image, COLOURS.good, rect) > 60  # the pick flag
+
+
+def test_a_rating_key_rates_every_selected_photo_even_before_their_rows_are_read(
+        opened, real_album, qtbot, monkeypatch) -> None:  # noqa: ANN001
+    """A big selection's rows arrive later (read off the GUI thread); the key acts at once on
+    all of its photos, not only on the rows the grid already holds."""
+    grid = opened.grid
+    model = grid.photo_model()
+    ok = [r.id for r in model.rows if r.status == "ok"]
+    assert len(ok) >= 3
+    grid.setFocus()
+    grid.selectAll()
+    wait_idle(qtbot, opened)
+    held = ok[0]
+    monkeypatch.setattr(model, "row_by_id",  # the others' rows not read yet
+                        lambda pid, real=model.row_by_id: real(pid) if pid == held else None)
+    qtbot.keyClick(grid, Qt.Key.Key_2)
+
+    def rated() -> bool:
+        with Library(real_album) as library:
+            return all(rating == 2 for rating, _ in marks(library.store, ok).values())
+
+    qtbot.waitUntil(rated, timeout=10_000)
