@@ -242,7 +242,7 @@ def test_a_control_without_a_run_ignores_controls(qtbot) -> None:
 
 
 def test_while_the_preview_covers_the_grid_its_photo_is_the_one_sent(
-        make_window, real_album: Path, qtbot) -> None:  # noqa: ANN001
+        make_window, real_album: Path, qtbot) -> None:
     window = make_window(watch=False)
     window.open_album(real_album)
     wait_idle(qtbot, window)

@@ -101,12 +101,14 @@ def test_a_new_screen_takes_back_the_queued_decodes(real_album: Path, store: Tag
     names = [Path(p.path).name for p in queue]
     shown = [queue[-1].id, queue[-2].id]
     asked = threading.Event()
+    second = threading.Event()
     seen: list[str] = []
     real = core.pipeline.indexer.decode
 
     def decode(path, **kwargs):
         seen.append(Path(path).name)
         if len(seen) == 2:  # the second photo's decode runs until the user has scrolled
+            second.set()
             assert asked.wait(20)
         return real(path, **kwargs)
 
@@ -116,7 +118,8 @@ def test_a_new_screen_takes_back_the_queued_decodes(real_album: Path, store: Tag
 
     def progress(p: Progress) -> None:
         if p.phase == "tag" and p.done == 1 and not asked.is_set():
-            indexer.show_first(shown)  # photos 3 and 4 are queued, not started
+            assert second.wait(20)  # photo 2 is being decoded; 3 and 4 are queued, not started
+            indexer.show_first(shown)
             asked.set()
 
     indexer.run(progress)
