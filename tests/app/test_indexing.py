@@ -43,7 +43,7 @@ def child_window(qtbot, settings: AppSettings) -> Iterator[Callable[..., MainWin
     """A window whose indexing runs in the child process (closed and checked after)."""
     windows: list[MainWindow] = []
 
-    def make(child_indexer: str = FAKE, *, watch: bool = False) -> MainWindow:
+    def make(child_indexer: str | None = FAKE, *, watch: bool = False) -> MainWindow:
         session = AlbumSession(child_indexer=child_indexer, watch=watch, watch_debounce=0.3)
         window = MainWindow(settings, session)
         qtbot.addWidget(window)
@@ -257,3 +257,20 @@ def test_while_the_preview_covers_the_grid_its_photo_is_the_one_sent(
     qtbot.waitUntil(lambda: not grid.isVisible(), timeout=5_000)
     QTest.keyClick(window.previewer.page, Qt.Key.Key_Right)  # the next photo
     qtbot.waitUntil(lambda: control._first == (grid.photo_model().id_at(3),), timeout=5_000)
+
+
+@pytest.mark.slow
+def test_the_real_model_tags_the_album_from_the_child(child_window, real_album: Path,
+                                                      qtbot) -> None:
+    """The window's own path, nothing faked: the default child loads the real model."""
+    window = child_window(child_indexer=None)
+    ends, said = finished(window), messages(window)
+    window.open_album(real_album)
+    qtbot.waitUntil(lambda: bool(ends), timeout=300_000)
+    assert ends[0] is not None, said
+    total = len(photo_files(real_album))
+    assert ends[0].tagged == total
+    with Library(real_album) as library:
+        assert "home/chelsea.png" in {p.path for p in library.search("cat")}
+    qtbot.waitUntil(lambda: window.session.model_info.get("backbone") is not None,
+                    timeout=10_000)  # the window learns of the model the child registered
