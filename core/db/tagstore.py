@@ -107,24 +107,31 @@ class TagStore(Store):
             manual.pop(key, None)
         else:
             manual[key] = value
+        label = next((r.id for r in self.labels() if r.name.lower() == key), None)
+        before = self.policy().threshold(label) if label is not None else None
         with self.db.write() as db:
             for name, data in ((MANUAL_KEY, manual), (HISTORY_KEY, done), (REDO_KEY, undone)):
                 db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
                            "DO UPDATE SET value = excluded.value", (name, json.dumps(data)))
-            self._refresh(db.conn, self._judged_by_threshold(db.conn, key), self.policy())
+            policy = self.policy()
+            if label is not None and before is not None:
+                self._refresh(db.conn, self._judged_by_threshold(
+                    db.conn, label, before, policy.threshold(label)), policy)
 
     @staticmethod
-    def _judged_by_threshold(conn, name: str) -> list[int]:
-        """Photos whose tags a change of one label's threshold can change.
+    def _judged_by_threshold(conn, label_id: int, old: float, new: float) -> list[int]:
+        """Photos whose tags a change of one label's threshold from ``old`` to ``new`` changes.
 
         A threshold only decides ``on(p, L)`` for the label itself where it has a model score
-        and no verdict (see core.labels.policy): every other photo, and every other label of these
-        photos, keeps its tags. An index range of ``photo_labels_label``, not the album.
+        and no verdict (see core.labels.policy), and only a score between the two thresholds
+        is on under one and off under the other: every other photo, and every other label of
+        these photos, keeps its tags. A range of ``photo_labels_label``, not the album (after
+        a retrain a label may hold a score on every photo).
         """
+        low, high = min(old, new), max(old, new)
         return [r[0] for r in conn.execute(
-            "SELECT l.photo_id FROM photo_labels l JOIN labels b ON b.id = l.label_id "
-            "WHERE b.name = ? AND l.verdict = 0 AND l.score IS NOT NULL ORDER BY l.photo_id",
-            (name,))]
+            "SELECT photo_id FROM photo_labels WHERE label_id = ? AND verdict = 0 "
+            "AND score >= ? AND score < ? ORDER BY photo_id", (label_id, low, high))]
 
     # -- model scores ---------------------------------------------------------------------
     def record_scores(self, results: Sequence[Scored], label_ids: Sequence[int],

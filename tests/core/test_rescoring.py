@@ -166,3 +166,25 @@ def test_array_derivation_matches_the_policy_on_random_evidence():
         got = {(int(labels.ids[c]), bool(direct[i, c]), bool(verified[i, c]))
                for c in np.flatnonzero(has[i])}
         assert got == want, i
+
+
+def test_a_threshold_change_rederives_only_scores_between_the_two_thresholds(album: Path):
+    """Set, move, undo and redo one label's threshold: after each, the tags equal every
+    photo's re-derivation (refresh_all_tags), though only photos whose score lies between
+    the old and the new threshold were looked at."""
+    store = TagStore(album)
+    query = "SELECT label_id, photo_id, direct, verified FROM photo_tags ORDER BY 1, 2"
+    dog = _ids(store)["dog"]
+    before = store.policy().threshold(dog)
+    steps = [lambda: store.set_manual_threshold("dog", 0.05),
+             lambda: store.set_manual_threshold("Dog", 0.6),
+             store.undo_threshold, store.undo_threshold, store.redo_threshold,
+             lambda: store.set_manual_threshold("dog", None)]
+    for step in steps:
+        step()
+        got = store.db.query(query)
+        store.refresh_all_tags()
+        assert store.db.query(query) == got
+    assert store.policy().threshold(dog) == before
+    assert store._judged_by_threshold(store.db.read(), dog, 0.3, 0.3) == []
+    store.close()
