@@ -79,7 +79,7 @@ def plugin_dir() -> Path | None:
     spec = importlib.util.find_spec("PySide6")
     if spec is None or not spec.submodule_search_locations:
         return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "Qt" / "plugins" / "platforms"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "Qt" / "plugins" / "platforms"
     return folder if folder.is_dir() else None
 
 

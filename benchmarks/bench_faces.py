@@ -31,13 +31,13 @@ def photos() -> list[tuple[Path, int]]:
 
 
 def detector_report(repeat: int) -> None:
-    from core.people.faces import GROUP_PHOTO, PERSON, PORTRAIT, FaceDetector, people_scores
     from core.media.imaging import decode
+    from core.people.faces import GROUP_PHOTO, PERSON, PORTRAIT, FaceDetector, people_scores
 
     detector = FaceDetector.load()
     labelled = [(decode(p, min_side=256).image, n, p.name) for p, n in photos()]
     hits = {label: [0, 0, 0] for label in (PERSON, GROUP_PHOTO, PORTRAIT)}  # tp, fp, fn
-    def timed(image):  # noqa: ANN001, ANN202 - in the worker: CPU seconds of this thread
+    def timed(image):  # in the worker: CPU seconds of this thread
         before = time.thread_time()
         summary = detector.summarize(image)
         return summary, time.thread_time() - before

@@ -58,10 +58,10 @@ def build_album(album: Path, photos: int) -> None:
     """Files, scan and scores for a synthetic album (skipped when already built)."""
     import numpy as np
 
-    from core.library import Library
-    from core.pipeline.scanner import reconcile
     from core.db.store import Status
     from core.db.tagstore import Scored
+    from core.library import Library
+    from core.pipeline.scanner import reconcile
 
     marker = album / ".albumtag" / f"built-{photos}"
     if marker.exists():
@@ -114,10 +114,10 @@ def bulk_store(album: Path) -> None:
     """
     import numpy as np
 
+    from core.db.store import now
     from core.library import Library
     from core.paths import to_db
     from core.pipeline.scanner import walk
-    from core.db.store import now
 
     started = time.perf_counter()
     with Library(album) as library:
@@ -229,7 +229,7 @@ def child(album: Path, settings_dir: Path, scroll: bool, expected: int,
     loop = QEventLoop()  # not app.exec(): quitting the application closes its windows
 
     class FirstPaint(QObject):
-        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # Qt's name
             if (event.type() == QEvent.Type.Paint and "first_paint_s" not in result
                     and window.grid.photo_model().rowCount() > 0 and window.grid.isVisible()):
                 QTimer.singleShot(0, self.done)  # after this paint has finished
@@ -261,7 +261,7 @@ def child(album: Path, settings_dir: Path, scroll: bool, expected: int,
     return result
 
 
-def _scroll(app, window, stride: int = 1) -> dict:  # noqa: ANN001
+def _scroll(app, window, stride: int = 1) -> dict:
     """Page down from the top to the bottom, ``stride`` screens a step; RSS and repaint time
     along the way."""
     bar = window.grid.verticalScrollBar()
@@ -352,8 +352,8 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"  launch → first painted grid: median {report['launch_to_first_paint_median_s']} s "
-          f"(runs: {report['launch_to_first_paint_s']}), the first {report['rows_at_first_paint']:,}"
-          f" rows; all {args.photos:,} listed after "
+          f"(runs: {report['launch_to_first_paint_s']}), the first "
+          f"{report['rows_at_first_paint']:,} rows; all {args.photos:,} listed after "
           f"{report['launch_to_all_rows_listed_median_s']} s")
     print(f"  memory: {report['rss_after_first_paint_mb']} MB after first paint; while "
           f"scrolling top to bottom ({scroll['scroll_steps']:,} screens, {scroll['scroll_s']} s)"

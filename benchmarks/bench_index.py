@@ -40,12 +40,12 @@ def measure_decode(folder: Path, workers: int, faces: bool, size: int = 224,
                    crop: float = 0.875) -> tuple[float, list[np.ndarray]]:
     """D: the indexer's own per-photo work (decode, thumbnail, model input, keywords and, with
     ``faces``, face detection) in ``workers`` threads."""
-    from core.pipeline.enrich import Enricher
-    from core.people.faces import shared_detector
-    from core.pipeline.indexer import Indexer
-    from core.pipeline.scanner import reconcile
     from core.db.tagstore import TagStore
     from core.media.thumbnails import ThumbnailCache
+    from core.people.faces import shared_detector
+    from core.pipeline.enrich import Enricher
+    from core.pipeline.indexer import Indexer
+    from core.pipeline.scanner import reconcile
 
     with tempfile.TemporaryDirectory() as tmp:
         store = TagStore(Path(tmp) / "album.db")
@@ -79,10 +79,10 @@ def measure_inference(tagger, pixels: list[np.ndarray], workers: int) -> dict[st
         rates[f"b{batch}"] = n / (time.perf_counter() - started)
     with ThreadPoolExecutor(workers) as pool:
         for batch in BATCHES:
-            list(pool.map(lambda i: on_one_core(tagger.run, stack[i : i + batch]),
+            list(pool.map(lambda i, b=batch: on_one_core(tagger.run, stack[i : i + b]),
                           range(0, workers * batch, batch)))  # each thread's first call
             started = time.perf_counter()
-            list(pool.map(lambda i: on_one_core(tagger.run, stack[i : i + batch]),
+            list(pool.map(lambda i, b=batch: on_one_core(tagger.run, stack[i : i + b]),
                           range(0, n, batch)))
             rates[f"b{batch}x{workers}"] = n / (time.perf_counter() - started)
     return rates

@@ -27,7 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from benchmarks.bench_responsiveness import wait_until  # noqa: E402
+from benchmarks.bench_responsiveness import wait_until
 
 TARGET = 0.100
 
@@ -49,7 +49,7 @@ def _album(folder: Path, photos: int, width: int) -> Path:
     return album
 
 
-def _repaint_ms(view, times: int = 5) -> float:  # noqa: ANN001 - PhotoView
+def _repaint_ms(view, times: int = 5) -> float:  # PhotoView
     samples = []
     for _ in range(times):
         start = time.perf_counter()

@@ -4,12 +4,12 @@
                                                  [--threads 1] [--rounds 5] [--sweep]
                                                  [--starter] [--index PHOTOS]
 
-Scenes: ``--scenes`` 256 x 256 composites, each a crop of a real photograph with 2 to 4 distinct
-Tux Paint photo stamps pasted on it (``trainer.papers.synth``'s ``tuxpaint`` source, its own background
+Scenes: ``--scenes`` 256 x 256 composites, each a crop of a real photograph with 2 to 4 distinct Tux
+Paint photo stamps pasted on it (``trainer.papers.synth``'s ``tuxpaint`` source, its own background
 crop and paste code, fetched into ``~/.cache/albumtag-bench``), all drawn from ``--seed``, so the
 same seed gives the same scenes. Each object keeps its stamp's folder labels and its visible area
-(pixels the paste changed and no later paste covered); objects are ranked by that area within
-their scene, 1 = the largest. The backgrounds (the wallpapers of ``mate-backgrounds`` and
+(pixels the paste changed and no later paste covered); objects are ranked by that area within their
+scene, 1 = the largest. The backgrounds (the wallpapers of ``mate-backgrounds`` and
 ``plasma-workspace-wallpapers``) are unlabelled: nothing in them is counted or tuned on.
 
 Truth: a stamp's most specific folder label is mapped onto an album label by the fixed table
@@ -18,17 +18,17 @@ but are not counted); a scene's true labels are its objects' labels and their an
 vocabulary. Only the mapped labels the prior can score are evaluated (``EVALUATED``).
 
 Every backbone in ``--names`` (the installed packaged ones by default) sees each scene as the
-indexer would (``Backbone.preprocessing``: its own input size, crop and interpolation) and is scored by
-``core.model.tagger.PriorHead``: global = the ImageNet softmax summed over label subtrees alone
+indexer would (``Backbone.preprocessing``: its own input size, crop and interpolation) and is scored
+by ``core.model.tagger.PriorHead``: global = the ImageNet softmax summed over label subtrees alone
 (``regional=False``, the pre-regional prior); regional = the head as shipped (global and the
 calibrated ``core.model.regions`` evidence, whichever is larger). With ``--starter`` a third row,
-+starter, is the album's version 0 as built for that backbone (``core.model.versions.prior_head``) where
-the starter correction (``core.model.starter``) was fitted on it; of the evaluated labels it changes
-only "tree", which it raises from 0.01 to 0.67 on average on these scenes (their backgrounds are
-unlabelled nature photos, and the starter's own per-label thresholds are not used here), so that
-row mostly measures trees in the backgrounds. One threshold for all evaluated
-labels is set per method at the lowest value where precision over the evaluated labels reaches
-0.8 (and 0.9), and the recall of the objects of each size rank is read there.
++starter, is the album's version 0 as built for that backbone (``core.model.versions.prior_head``)
+where the starter correction (``core.model.starter``) was fitted on it; of the evaluated labels it
+changes only "tree", which it raises from 0.01 to 0.67 on average on these scenes (their backgrounds
+are unlabelled nature photos, and the starter's own per-label thresholds are not used here), so that
+row mostly measures trees in the backgrounds. One threshold for all evaluated labels is set per
+method at the lowest value where precision over the evaluated labels reaches 0.8 (and 0.9), and the
+recall of the objects of each size rank is read there.
 
 Cost per photo: milliseconds of the model call alone (uint8 crops to descriptors and scores,
 ``Tagger.run``, batch 16) on ``--threads`` torch threads (1: as the indexer's CPU schedule runs
@@ -57,22 +57,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from core.model import regions
-from core.model.versions import prior_head, prior_label_names, usable_starter
-from core.model.tagger import Backbone, PriorHead, Tagger
 from core.labels.vocabulary import Vocabulary
+from core.model import regions
+from core.model.tagger import Backbone, PriorHead, Tagger
+from core.model.versions import prior_head, prior_label_names, usable_starter
 from core.model.weights import DEFAULT_BACKBONE, packaged_backbones
 
-#: Tux Paint folder label (``trainer.papers.synth_sources.TUXPAINT_RULES``) -> album label. A stamp's
-#: most specific mapped label counts; the others (household object, easter, hanukkah, space,
-#: planet, flag, medical) have no album label the prior can see.
+#: Tux Paint folder label (``trainer.papers.synth_sources.TUXPAINT_RULES``) -> album label.
+#: A stamp's most specific mapped label counts; the others (household object, easter, hanukkah,
+#: space, planet, flag, medical) have no album label the prior can see.
 TUX_TO_ALBUM = {
     "bird": "bird", "fish": "fish", "insect": "insect", "cattle": "cow", "rodent": "rodent",
     "mammal": "animal", "animal": "animal",
@@ -107,8 +107,14 @@ def album_label(tux: tuple[str, ...]) -> str | None:
 
 def composites(count: int, seed: int) -> tuple[list[Image.Image], list[list[Obj]]]:
     """``count`` scenes and their objects, largest visible area first."""
-    from trainer.papers.synth import (DEFAULT_CACHE, SceneConfig, _background, _group_sampler,
-                               _paste, load_source)
+    from trainer.papers.synth import (
+        DEFAULT_CACHE,
+        SceneConfig,
+        _background,
+        _group_sampler,
+        _paste,
+        load_source,
+    )
 
     cutouts, backgrounds = load_source("tuxpaint", DEFAULT_CACHE)
     config = SceneConfig(size=SCENE, max_objects=OBJECTS[1], min_scale=SCALE[0],

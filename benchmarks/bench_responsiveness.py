@@ -62,7 +62,7 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> None:
         pump(10)
 
 
-def exercise(window) -> None:  # noqa: ANN001 - app.gui.main_window.MainWindow
+def exercise(window) -> None:  # app.gui.main_window.MainWindow
     """Scroll, move the selection and search until indexing is over and the window is idle."""
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest

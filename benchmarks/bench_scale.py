@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.photo_folder import build
-from core.library import Library
-from core.labels.policy import CONFIRMED, REJECTED
 from core.db.store import now
+from core.labels.policy import CONFIRMED, REJECTED
+from core.library import Library
 
 QUERIES = (
     "dog", "animal", "dog beach", "cat OR dog", "animal -dog", '"sports car" OR boat',

@@ -51,17 +51,17 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.model.tagger import Backbone  # noqa: E402
-from trainer.papers.datasets import read_split  # noqa: E402
-from trainer.learning.fit import Batches, fit, predict  # noqa: E402
-from trainer.learning.heads import LinearProbe  # noqa: E402
-from trainer.learning.metrics import average_precision, evaluate  # noqa: E402
-from trainer.learning.missing import negative_confidence_weights, positive_class_weights  # noqa: E402
-from trainer.papers.synth import DEFAULT_CACHE, SceneConfig, generate, load_source  # noqa: E402
-from trainer.papers.synth_sources import TUXPAINT_RULES, label_parents  # noqa: E402
-from trainer.album.targets import LabelTree, TargetConfig  # noqa: E402
-from trainer.album.train import TrainOptions  # noqa: E402
-from trainer.learning.thresholds import tune_thresholds  # noqa: E402
+from core.model.tagger import Backbone
+from trainer.album.targets import LabelTree, TargetConfig
+from trainer.album.train import TrainOptions
+from trainer.learning.fit import Batches, fit, predict
+from trainer.learning.heads import LinearProbe
+from trainer.learning.metrics import average_precision, evaluate
+from trainer.learning.missing import negative_confidence_weights, positive_class_weights
+from trainer.learning.thresholds import tune_thresholds
+from trainer.papers.datasets import read_split
+from trainer.papers.synth import DEFAULT_CACHE, SceneConfig, generate, load_source
+from trainer.papers.synth_sources import TUXPAINT_RULES, label_parents
 
 logger = logging.getLogger("bench_simulated_user")
 
@@ -109,7 +109,7 @@ def hide(y: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
     """``y`` with round(ratio x #positives) positive entries, chosen uniformly, set to 0."""
     observed = y.copy()
     rows, cols = np.nonzero(y)
-    n_hide = int(round(ratio * rows.size))
+    n_hide = round(ratio * rows.size)
     pick = rng.choice(rows.size, size=n_hide, replace=False)
     observed[rows[pick], cols[pick]] = 0
     return observed
@@ -281,7 +281,7 @@ def load_data(root: Path, backbone: Backbone, val_fraction: float) -> dict:
     x = extract(root, [s.image_name for s in train.samples], backbone, "train")
     x_test = extract(root, [s.image_name for s in test.samples], backbone, "test")
     order = np.random.default_rng(0).permutation(len(train.samples))
-    n_val = int(round(val_fraction * len(order)))
+    n_val = round(val_fraction * len(order))
     val, rest = np.sort(order[:n_val]), np.sort(order[n_val:])
     y = train.targets()
     return {"x_fit": x[rest], "y_fit": y[rest], "x_val": x[val], "y_val": y[val],
@@ -313,7 +313,8 @@ def main() -> int:
     clock["b"] = time.perf_counter()
     print_tables(a, b, args.seeds_a, len(data["labels"]))
     steps = list(clock.values())
-    seconds = {name: round(t - s, 1) for name, s, t in zip(list(clock)[1:], steps, steps[1:])}
+    seconds = {name: round(t - s, 1)
+               for name, s, t in zip(list(clock)[1:], steps, steps[1:], strict=False)}
     print(f"\nwall time (s): {seconds}; dataset {root}; backbone {backbone.id}")
     write_json(args.out, {"dataset": str(root), "backbone": backbone.id, "seconds": seconds},
                data, a, b)
@@ -324,7 +325,8 @@ def main() -> int:
 def write_json(path: Path, run: dict, data: dict, a: dict, b: dict) -> None:
     """Everything measured, per seed, with the set's sizes and label tree."""
     labels = data["labels"]
-    parents = {n: (labels[p] if p >= 0 else None) for n, p in zip(labels, data["tree"].parents)}
+    parents = {n: (labels[p] if p >= 0 else None)
+               for n, p in zip(labels, data["tree"].parents, strict=True)}
     sizes = {k: int(v.shape[0]) for k, v in data.items() if k.startswith("x_")}
     result = {**run, "sizes": sizes, "labels": labels, "parents": parents,
               "hidden_labels": a, "user_label": b}

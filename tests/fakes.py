@@ -44,7 +44,7 @@ class FakeTagger:
         return features.astype(np.float32), self.score_features(features)
 
     def score_features(self, features: np.ndarray) -> np.ndarray:
-        r, g, b = features[:, 0], features[:, 1], features[:, 2]
+        r, b = features[:, 0], features[:, 2]
         cat = np.clip(r - b + 0.5, 0, 1)
         beach = np.clip(b - r + 0.5, 0, 1)
         return np.stack([cat, cat, beach], axis=1).astype(np.float32)

@@ -47,7 +47,7 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.labels.vocabulary import (  # noqa: E402
+from core.labels.vocabulary import (  # noqa: E402 - sys.path set first
     IGNORED,
     Vocabulary,
     normalize,

@@ -39,7 +39,7 @@ class _Request:
     token: int  # 0 for grid thumbnails, else a preview request
 
 
-def pil_to_qimage(image) -> QImage:  # noqa: ANN001 - a PIL image
+def pil_to_qimage(image) -> QImage:  # a PIL image
     """A QImage copy of an RGB PIL image (safe to use after the PIL image is gone)."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     data = rgb.tobytes()
@@ -219,7 +219,7 @@ class ImageLoader(QObject):
             return rounded(image, side, _RADIUS * self._ratio), ""
         except ImageError as exc:
             return None, str(exc)
-        except Exception as exc:  # noqa: BLE001 - one bad file never stops the loader
+        except Exception as exc:  # one bad file never stops the loader
             logger.exception("cannot load %s", row.path)
             return None, f"internal error: {type(exc).__name__}"
 

@@ -28,9 +28,9 @@ from app.gui.taglist import TagListView, TagRow, tag_rows
 from app.gui.theme import COLOURS
 from core import browse
 from core.browse import GridRow
-from core.library import Library
-from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
 from core.db.store import PhotoRow
+from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
+from core.library import Library
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.session import AlbumSession
 from core import ops
-from core.library import Library, LabelNode
+from core.library import LabelNode, Library
 
 logger = logging.getLogger(__name__)
 

@@ -12,18 +12,18 @@ from PySide6.QtCore import QObject, QPoint, QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QInputDialog, QMainWindow, QMenu, QTreeView
 
+from app.cli.trainrun import trainer_command
 from app.gui.labels import LabelManager
 from app.gui.preview import Previewer
 from app.gui.quality import QualityDialog
-from core.quality import QualityReport, label_quality
 from app.gui.retraining import BackgroundRetrain, RetrainResultDialog, RetrainStatus
 from app.gui.session import AlbumSession
 from app.gui.sidebar import FILTER_ROLE
 from app.gui.teach import TeachDialog, TeachMode
-from app.cli.trainrun import trainer_command
 from core import ops
 from core.browse import Scope
 from core.ops import Changes
+from core.quality import QualityReport, label_quality
 
 logger = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from app.gui.search import SearchBar
 from app.gui.searchfeedback import SearchFeedback
 from app.gui.session import AlbumSession, background_workers
 from app.gui.settings import AppSettings
-from app.gui.sidecars import SidecarWriter
 from app.gui.sidebar import TagTree
+from app.gui.sidecars import SidecarWriter
 from app.gui.statusbar import StatusBar
 from app.gui.viewstate import ViewMemory
 from core import browse
@@ -75,10 +75,10 @@ class MainWindow(QMainWindow):
                                     parent=self)
         self._closed = False
         self._compose()
-        self.actions = build_actions(self)
-        self.recent_menu, self.size_group, self.order_group = build_menus(self, self.actions)
-        self.model_menu = ModelMenu(self.session, self.actions.retrain, self.actions.history,
-                                    self)
+        self.album_actions = build_actions(self)
+        self.recent_menu, self.size_group, self.order_group = build_menus(self, self.album_actions)
+        self.model_menu = ModelMenu(self.session, self.album_actions.retrain,
+                                    self.album_actions.history, self)
         self.learning = Learning(self, self.session, self.previewer, self.tree,
                                  settings.qsettings)
         self.model_menu.background = self.learning.start_retrain
@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         self.centre.show_welcome()
 
     def _connect(self) -> None:
-        a, s = self.actions, self.session
+        a, s = self.album_actions, self.session
         for action in a.local():
             self.grid.addAction(action)
             self.inspector.tag_list.addAction(action)
@@ -258,8 +258,8 @@ class MainWindow(QMainWindow):
         self.search.selectAll()
 
     def _on_history_changed(self, can_undo: bool, can_redo: bool) -> None:
-        self.actions.undo.setEnabled(can_undo)
-        self.actions.redo.setEnabled(can_redo)
+        self.album_actions.undo.setEnabled(can_undo)
+        self.album_actions.redo.setEnabled(can_redo)
 
     def _on_indexing_finished(self, summary: object) -> None:
         self.status.indexing.show_finished()

@@ -43,7 +43,7 @@ class Marks(QObject):
             widget.addActions(self.actions)
         self._add_menu(window)
 
-    def _add(self, parent: QWidget, text: str, key: str, slot) -> None:  # noqa: ANN001
+    def _add(self, parent: QWidget, text: str, key: str, slot) -> None:
         action = QAction(text, parent)
         action.setShortcut(QKeySequence(key))
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)

@@ -21,11 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.cli.trainrun import trainer_command
+from core.db.store import ModelRow
 from core.training_events import METRICS
 from core.training_events import parse as parse_event
-from core.db.store import ModelRow
-
 
 logger = logging.getLogger(__name__)
 

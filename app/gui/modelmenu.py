@@ -9,9 +9,9 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
+from app.cli.trainrun import trainer_command
 from app.gui.modeldialogs import ModelHistoryDialog, RetrainDialog, trainer_available
 from app.gui.session import AlbumSession
-from app.cli.trainrun import trainer_command
 from core.db.store import ModelRow
 
 logger = logging.getLogger(__name__)

@@ -65,7 +65,7 @@ class QualityDialog(QDialog):
     threshold_set = Signal(str, object)
     undo_requested = Signal()
 
-    COLUMNS = ["Label", "Tagged", "Confirmed", "Rejected", "Precision", "Threshold", "Source"]
+    COLUMNS = ("Label", "Tagged", "Confirmed", "Rejected", "Precision", "Threshold", "Source")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,7 +75,7 @@ class QualityDialog(QDialog):
         self.report = QualityReport([], [])
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setObjectName("qualityTable")
-        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

@@ -73,9 +73,9 @@ class CompletingLineEdit(QLineEdit):
 
     def _on_text_edited(self, text: str) -> None:
         if self._whole:
-            start, word = 0, text
+            word = text
         else:
-            start, word = current_token(text, self.cursorPosition())
+            _start, word = current_token(text, self.cursorPosition())
         if len(word.strip()) < 1:
             self._completer.popup().hide()
             return

@@ -339,7 +339,7 @@ class TagListView(QListView):
         selection.setCurrentIndex(index, selection.SelectionFlag.ClearAndSelect)
         self.scrollTo(index)
 
-    def keyPressEvent(self, event) -> None:  # noqa: ANN001 - QKeyEvent
+    def keyPressEvent(self, event) -> None:  # QKeyEvent
         if event.key() == Qt.Key.Key_Escape:
             self.clearSelection()
             self.escape_pressed.emit()

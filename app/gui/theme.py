@@ -82,9 +82,11 @@ QTreeView::item:hover {{ background: {c.hover}; }}
 QTreeView::item:selected {{ background: {c.accent_soft}; color: {c.text}; }}
 QTreeView::branch {{ background: transparent; }}
 QTreeView::branch:selected {{ background: {c.accent_soft}; }}
-QTreeView::branch:has-children:!has-siblings:closed, QTreeView::branch:closed:has-children:has-siblings {{
+QTreeView::branch:has-children:!has-siblings:closed,
+QTreeView::branch:closed:has-children:has-siblings {{
     image: url({icons}/branch-closed.svg); }}
-QTreeView::branch:open:has-children:!has-siblings, QTreeView::branch:open:has-children:has-siblings {{
+QTreeView::branch:open:has-children:!has-siblings,
+QTreeView::branch:open:has-children:has-siblings {{
     image: url({icons}/branch-open.svg); }}
 QHeaderView::section {{ background: {c.panel}; color: {c.dim}; border: none;
                         border-bottom: 1px solid {c.line}; padding: 4px 6px; }}

@@ -75,7 +75,8 @@ def latest(conn: sqlite3.Connection, state: str, pick: str) -> tuple[str, int] |
     return choose(rows, key=lambda r: r[1])
 
 
-def entry(conn: sqlite3.Connection, batch: int) -> tuple[int, str, str, dict[str, Any], dict[str, Any]]:
+def entry(conn: sqlite3.Connection,
+          batch: int) -> tuple[int, str, str, dict[str, Any], dict[str, Any]]:
     row = conn.execute("SELECT id, kind, what, before, after FROM edit_log WHERE batch = ?",
                        (batch,)).fetchone()
     return row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4])
@@ -122,7 +123,7 @@ def restore_labels(conn: sqlite3.Connection, target: dict[str, Any],
     touched = {r[0] for r in conn.execute(
         f"SELECT photo_id FROM photo_labels WHERE label_id {IN_IDS}", (id_list(rows_of),))}
     # Names first under a placeholder, so a swap of names never collides on the way.
-    for lid, name, _parent, kind, threshold, aliases in target["labels"]:
+    for lid, _name, _parent, kind, threshold, aliases in target["labels"]:
         conn.execute(
             "INSERT INTO labels (id, name, parent_id, kind, threshold, aliases) "
             "VALUES (?, ?, NULL, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "

@@ -22,9 +22,9 @@ from typing import Any
 
 import sqlite_utils
 
+from core.db.schema import MIGRATIONS
 from core.errors import StoreError
 from core.paths import from_db, to_db
-from core.db.schema import MIGRATIONS
 
 logger = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ import numpy as np
 from PIL import Image, ImageCms, TiffImagePlugin, UnidentifiedImageError, WebPImagePlugin
 from PIL.ExifTags import IFD
 
-from core.media import formats
 from core.errors import ImageError
+from core.media import formats
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ RESAMPLING: Final = {
 #: ``blake2b`` digest size of ``content_hash``, in bytes (32 hex characters).
 HASH_DIGEST_SIZE: Final = 16
 
-_PILLOW_FORMATS: Final = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF") + formats.EXTRA_FORMATS
+_PILLOW_FORMATS: Final = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", *formats.EXTRA_FORMATS)
 # Registered up front (preinit: BMP, GIF, JPEG, PNG) so worker threads never race Pillow's
 # lazy plugin loading.
 _PLUGINS: Final = (TiffImagePlugin, WebPImagePlugin)

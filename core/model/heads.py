@@ -171,8 +171,8 @@ def _read(path: Path, *, with_tensors: bool = False) -> tuple[dict[str, str], di
     try:
         with safetensors.safe_open(str(path), framework="np") as handle:
             metadata = dict(handle.metadata() or {})
-            tensors = ({key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
-                       if with_tensors else {})
+            names = handle.keys() if with_tensors else []  # a handle is not iterable
+            tensors = {key: handle.get_tensor(key) for key in names}
     except Exception as exc:  # SafetensorError, OSError, ...
         raise ModelLoadError(f"{path} is not a valid safetensors file: {exc}") from exc
     return metadata, tensors

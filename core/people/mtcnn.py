@@ -239,7 +239,8 @@ def _square(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def nms(rows: np.ndarray | Sequence[Sequence[float]], overlap: float, mode: str = "union") -> np.ndarray:
+def nms(rows: np.ndarray | Sequence[Sequence[float]], overlap: float,
+        mode: str = "union") -> np.ndarray:
     """Greedy non-maximum suppression; indices of the kept rows, best first.
 
     ``mode`` "union" divides the intersection by the union; "min" by the smaller box.

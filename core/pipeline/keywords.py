@@ -15,14 +15,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from core.paths import readable, write_refusal
-from core.labels.policy import CONFIRMED
 from core.db.ratings import marks
-from core.db.store import IN_IDS, id_list
+from core.db.store import IN_IDS, LabelRow, PhotoRow, id_list
+from core.db.tagstore import TagStore
+from core.labels.policy import CONFIRMED
+from core.labels.vocabulary import normalize
 from core.media.sidecars import (
     KeywordPath,
     Keywords,
@@ -33,9 +34,7 @@ from core.media.sidecars import (
     sidecars_of,
     write_keywords,
 )
-from core.db.store import LabelRow, PhotoRow
-from core.db.tagstore import TagStore
-from core.labels.vocabulary import normalize
+from core.paths import readable, write_refusal
 
 logger = logging.getLogger(__name__)
 

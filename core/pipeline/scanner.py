@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.db.store import PhotoRow, Status, Store
 from core.media.imaging import content_hash, is_photo_name
 from core.paths import leaves_album
-from core.db.store import PhotoRow, Status, Store
 
 logger = logging.getLogger(__name__)
 

@@ -121,7 +121,7 @@ class FolderWatcher:
                 self.last_batch, self._pending = tuple(self._pending), []
             try:
                 self.on_change()
-            except Exception:  # noqa: BLE001 - keep watching whatever one run did
+            except Exception:  # keep watching whatever one run did
                 logger.exception("handling a change in %s failed", self.root)
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -17,17 +17,17 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings, QThreadPool, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QSettings, QThreadPool, QTimer
+from PySide6.QtWidgets import QApplication
 
-from app.gui.main_window import MainWindow  # noqa: E402
-from app.gui.session import AlbumSession, background_workers  # noqa: E402
-from app.gui.settings import AppSettings  # noqa: E402
-from app.gui.theme import apply_theme  # noqa: E402
-from core.pipeline.indexer import Indexer  # noqa: E402
-from core.library import Library  # noqa: E402
-from core.model.preprocess import Preprocessing  # noqa: E402
-from core.model.versions import ActiveModel  # noqa: E402
+from app.gui.main_window import MainWindow
+from app.gui.session import AlbumSession, background_workers
+from app.gui.settings import AppSettings
+from app.gui.theme import apply_theme
+from core.library import Library
+from core.model.preprocess import Preprocessing
+from core.model.versions import ActiveModel
+from core.pipeline.indexer import Indexer
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -127,7 +127,7 @@ def no_leftover_threads() -> Iterator[None]:
     deadline = time.monotonic() + 5.0
     while True:
         extra = [t for t in threading.enumerate() if t not in before and t.is_alive()
-                 and not isinstance(t, threading._DummyThread)  # noqa: SLF001 - Qt threads
+                 and not isinstance(t, threading._DummyThread)  # Qt threads
                  and (not t.daemon or t.name.startswith("albumtag"))]
         if not extra or time.monotonic() > deadline:
             break
@@ -136,7 +136,7 @@ def no_leftover_threads() -> Iterator[None]:
 
 
 @pytest.fixture
-def make_window(qtbot, settings: AppSettings) -> Iterator[Callable[..., MainWindow]]:  # noqa: ANN001
+def make_window(qtbot, settings: AppSettings) -> Iterator[Callable[..., MainWindow]]:
     """Build a shown window (fake model unless told otherwise); closed and checked after."""
     windows: list[MainWindow] = []
 
@@ -161,7 +161,7 @@ def make_window(qtbot, settings: AppSettings) -> Iterator[Callable[..., MainWind
         assert window.session.is_idle(), "the session still has work running after close"
 
 
-def wait_idle(qtbot, window: MainWindow, timeout: int = 30_000) -> None:  # noqa: ANN001
+def wait_idle(qtbot, window: MainWindow, timeout: int = 30_000) -> None:
     """Wait until indexing and every database task are done and the grid is up to date."""
     qtbot.waitUntil(lambda: window.session.is_open and window.session.is_idle()
                     and not window.session.is_indexing, timeout=timeout)
@@ -174,7 +174,7 @@ def photo_files(album: Path) -> list[Path]:
 
 
 @pytest.fixture
-def opened(make_window, real_album: Path, qtbot) -> MainWindow:  # noqa: ANN001
+def opened(make_window, real_album: Path, qtbot) -> MainWindow:
     """A window with the real test album opened and indexed."""
     window = make_window()
     window.open_album(real_album)

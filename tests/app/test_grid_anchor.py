@@ -17,7 +17,7 @@ from tests.app.conftest import photo_files, wait_idle
 
 
 @pytest.fixture
-def opened(make_window, real_album: Path, qtbot):  # noqa: ANN001, ANN201
+def opened(make_window, real_album: Path, qtbot):
     window = make_window(size=(1000, 560))
     window.open_album(real_album)
     wait_idle(qtbot, window)
@@ -26,18 +26,18 @@ def opened(make_window, real_album: Path, qtbot):  # noqa: ANN001, ANN201
     return window
 
 
-def _top_of(window, photo_id: int) -> int:  # noqa: ANN001
+def _top_of(window, photo_id: int) -> int:
     model = window.grid.photo_model()
     return window.grid.visualRect(model.index(model.row_of(photo_id))).top()
 
 
-def _watch_selection(window) -> list[list[int]]:  # noqa: ANN001
+def _watch_selection(window) -> list[list[int]]:
     seen: list[list[int]] = []
     window.grid.selection_changed.connect(lambda rows: seen.append([r.id for r in rows]))
     return seen
 
 
-def _pick_in_view(window, qtbot, index: int):  # noqa: ANN001, ANN202
+def _pick_in_view(window, qtbot, index: int):
     """Select the photo at ``index`` and scroll so that it sits in the middle of the view."""
     grid, model = window.grid, window.grid.photo_model()
     row = model.rows[index]
@@ -49,7 +49,7 @@ def _pick_in_view(window, qtbot, index: int):  # noqa: ANN001, ANN202
     return row
 
 
-def test_a_new_sort_order_keeps_the_current_photo_in_place(opened, qtbot) -> None:  # noqa: ANN001
+def test_a_new_sort_order_keeps_the_current_photo_in_place(opened, qtbot) -> None:
     grid = opened.grid
     assert grid.verticalScrollBar().maximum() > 0, "the album must not fit on one screen"
     opened.browser.first_screen = 4  # the first screen of the new order lacks the photo
@@ -70,7 +70,7 @@ def test_a_new_sort_order_keeps_the_current_photo_in_place(opened, qtbot) -> Non
     assert opened.inspector.photo_ids == [row.id]
 
 
-def test_an_order_change_brings_an_off_screen_current_photo_into_view(opened, qtbot) -> None:  # noqa: ANN001
+def test_an_order_change_brings_an_off_screen_current_photo_into_view(opened, qtbot) -> None:
     grid = opened.grid
     rows = grid.photo_model().rows
     row = _pick_in_view(opened, qtbot, len(rows) - 1)
@@ -86,7 +86,7 @@ def test_an_order_change_brings_an_off_screen_current_photo_into_view(opened, qt
 
 
 def test_indexing_that_re_sorts_the_grid_does_not_move_the_current_photo(
-        opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+        opened, real_album: Path, qtbot) -> None:
     """File dates change on disk; the rescan re-sorts the grid (newest file first)."""
     grid = opened.grid
     opened.set_order(Order.NEWEST.value)
@@ -99,7 +99,7 @@ def test_indexing_that_re_sorts_the_grid_does_not_move_the_current_photo(
     files = [p for p in photo_files(real_album) if p.name != row.name]
     for i, path in enumerate(files[::2]):  # half the others become the newest files
         os.utime(path, (later + i, later + i))
-    opened.actions.rescan.trigger()
+    opened.album_actions.rescan.trigger()
     qtbot.waitUntil(lambda: [r.id for r in grid.photo_model().rows] != before, timeout=15_000)
     wait_idle(qtbot, opened)
     assert grid.photo_model().row_of(row.id) != before.index(row.id)  # it did move in the list

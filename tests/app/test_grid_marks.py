@@ -60,7 +60,7 @@ def _row(rating: int = 0, flag: int = 0) -> GridRow:
     return GridRow(1, "a.jpg", 10, 1, "ok", None, 0, rating, flag)
 
 
-def test_stars_are_drawn_one_per_rating_point(qapp) -> None:  # noqa: ANN001
+def test_stars_are_drawn_one_per_rating_point(qapp) -> None:
     bottom_left = QRect(0, 140, 110, 60)
     counts = [_count(_paint(_row(rating)), STAR_COLOUR, bottom_left) for rating in range(6)]
     assert counts[0] == 0  # no stars: nothing gold
@@ -70,7 +70,7 @@ def test_stars_are_drawn_one_per_rating_point(qapp) -> None:  # noqa: ANN001
         assert abs(counts[rating] - rating * per_star) <= rating * 4, counts
 
 
-def test_pick_and_reject_flags_are_drawn_at_the_top_left(qapp) -> None:  # noqa: ANN001
+def test_pick_and_reject_flags_are_drawn_at_the_top_left(qapp) -> None:
     top_left = QRect(0, 0, 50, 60)
     plain, pick, reject = (_paint(_row(flag=f)) for f in (0, 1, -1))
     assert _count(plain, COLOURS.good, top_left) == 0 == _count(plain, COLOURS.bad, top_left)
@@ -79,7 +79,7 @@ def test_pick_and_reject_flags_are_drawn_at_the_top_left(qapp) -> None:  # noqa:
     assert _count(reject, COLOURS.good, top_left) == 0
 
 
-def test_a_rating_key_puts_stars_on_the_thumbnail(opened, qtbot) -> None:  # noqa: ANN001
+def test_a_rating_key_puts_stars_on_the_thumbnail(opened, qtbot) -> None:
     grid = opened.grid
     model = grid.photo_model()
     row = next(r for r in model.rows if r.status == "ok")
@@ -99,7 +99,7 @@ def test_a_rating_key_puts_stars_on_the_thumbnail(opened, qtbot) -> None:  # noq
 
 
 def test_a_rating_key_rates_every_selected_photo_even_before_their_rows_are_read(
-        opened, real_album, qtbot, monkeypatch) -> None:  # noqa: ANN001
+        opened, real_album, qtbot, monkeypatch) -> None:
     """A big selection's rows arrive later (read off the GUI thread); the key acts at once on
     all of its photos, not only on the rows the grid already holds."""
     grid = opened.grid

@@ -15,13 +15,13 @@ from PySide6.QtWidgets import QApplication
 
 from app.gui.sidebar import FILTER_ROLE
 from core.db import ratings
-from core.library import Library
 from core.labels.policy import CONFIRMED, REJECTED
+from core.library import Library
 from tests.app.conftest import ARTIFACTS, wait_idle
 
 
 @pytest.fixture
-def opened(make_window, real_album: Path, qtbot):  # noqa: ANN001, ANN201
+def opened(make_window, real_album: Path, qtbot):
     window = make_window(watch=False)
     window.open_album(real_album)
     wait_idle(qtbot, window)
@@ -42,7 +42,7 @@ def _labels(album: Path) -> dict[str, str]:
         return {r.name: r.kind for r in library.store.labels()}
 
 
-def _entries(tree) -> list[tuple[str, str]]:  # noqa: ANN001
+def _entries(tree) -> list[tuple[str, str]]:
     """(section, label) of every label item in the sidebar."""
     model = tree.tree_model
     out = []
@@ -58,13 +58,13 @@ def _entries(tree) -> list[tuple[str, str]]:  # noqa: ANN001
     return out
 
 
-def _undo(window, qtbot) -> None:  # noqa: ANN001
-    qtbot.waitUntil(window.actions.undo.isEnabled, timeout=5_000)
+def _undo(window, qtbot) -> None:
+    qtbot.waitUntil(window.album_actions.undo.isEnabled, timeout=5_000)
     qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
 
 
 def test_rename_merge_delete_from_the_tree_menu_and_undo(opened, real_album: Path,
-                                                         qtbot) -> None:  # noqa: ANN001
+                                                         qtbot) -> None:
     with Library(real_album) as library:
         chelsea, coffee = library.photo("home/chelsea.png"), library.photo("home/coffee.png")
         library.create_label("Rexx", "dog")
@@ -125,7 +125,7 @@ def test_rename_merge_delete_from_the_tree_menu_and_undo(opened, real_album: Pat
 
 
 def test_each_label_once_and_a_person_icon_only_for_people(opened, real_album: Path,
-                                                           qtbot) -> None:  # noqa: ANN001
+                                                           qtbot) -> None:
     with Library(real_album) as library:
         # as keyword import makes them: Family|Grandma, and a person under people
         family = library.store.upsert_label("Family", parent_id=None, kind="user",
@@ -144,7 +144,7 @@ def test_each_label_once_and_a_person_icon_only_for_people(opened, real_album: P
         assert ("YOUR LABELS", name) in entries
     grandma = tree.tree_model.find_label("Grandma")
     assert grandma.parent().data() == "Family"  # the imported hierarchy, nested once
-    items = tree.tree_model._items  # noqa: SLF001
+    items = tree.tree_model._items
     with Library(real_album) as library:
         ids = {r.name: r.id for r in library.store.labels()}
     icon = {name: items[("user", ids[name])].icon().cacheKey() for name in
@@ -152,7 +152,7 @@ def test_each_label_once_and_a_person_icon_only_for_people(opened, real_album: P
     assert icon["our boat"] == icon["Grandma"] != icon["Eileen"]
 
 
-def test_the_label_manager_dialog(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_the_label_manager_dialog(opened, real_album: Path, qtbot) -> None:
     with Library(real_album) as library:
         library.create_label("Whiskers", "cat")
         library.create_label("Rexx", "dog")
@@ -177,7 +177,7 @@ def test_the_label_manager_dialog(opened, real_album: Path, qtbot) -> None:  # n
     dialog.close()
 
 
-def test_rating_and_flag_keys(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_rating_and_flag_keys(opened, real_album: Path, qtbot) -> None:
     grid = opened.grid
     row = next(r for r in grid.photo_model().rows if r.status == "ok")
     grid.select_photo(row.id)

@@ -11,12 +11,12 @@ from app.gui.taglist import LEARNS_HINT
 from tests.app.conftest import ARTIFACTS, wait_idle
 
 
-def _tag_row(window, label: str):  # noqa: ANN001, ANN202
+def _tag_row(window, label: str):
     return next((r for r in window.inspector.tag_list.tag_model.rows if r.label == label), None)
 
 
 def test_prior_blind_labels_carry_the_hint_in_the_tree_and_the_inspector(
-        opened, qtbot) -> None:  # noqa: ANN001
+        opened, qtbot) -> None:
     window = opened
     row = next(r for r in window.grid.photo_model().rows if r.status == "ok")
     window.grid.setFocus()
@@ -25,8 +25,8 @@ def test_prior_blind_labels_carry_the_hint_in_the_tree_and_the_inspector(
     qtbot.waitUntil(lambda: window.inspector.tag_list.tag_model.rowCount() > 0, timeout=5_000)
     fed = next(r for r in window.inspector.tag_list.tag_model.rows if r.state == "on")
 
-    window.inspector._session.add_tag([row.id], "sky")  # noqa: SLF001 - a blind built-in
-    window.inspector._session.add_tag([row.id], "Grandma", "people")  # noqa: SLF001 - the user's
+    window.inspector._session.add_tag([row.id], "sky")  # a blind built-in
+    window.inspector._session.add_tag([row.id], "Grandma", "people")  # the user's
     qtbot.waitUntil(lambda: _tag_row(window, "sky") is not None
                     and _tag_row(window, "Grandma") is not None, timeout=5_000)
     wait_idle(qtbot, window)
@@ -53,7 +53,7 @@ def test_prior_blind_labels_carry_the_hint_in_the_tree_and_the_inspector(
     assert sky.data(Qt.ItemDataRole.DecorationRole) is not None  # the subtle icon
     assert tree.find_label(fed.label).data(LEARNS_ROLE) is None
     assert LEARNS_HINT not in tree.find_label(fed.label).data(Qt.ItemDataRole.ToolTipRole)
-    user = [item for (kind, _), item in tree._items.items() if kind == "user"]  # noqa: SLF001
+    user = [item for (kind, _), item in tree._items.items() if kind == "user"]
     assert [i.text() for i in user] == ["Grandma"] and user[0].data(LEARNS_ROLE) is True
 
     # no teach button yet: the hint only says it

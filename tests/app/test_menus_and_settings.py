@@ -19,7 +19,7 @@ from core.library import Library
 from tests.app.conftest import FAKE_BACKBONE, wait_idle
 
 
-def test_menus_exist_with_the_issue_entries(make_window) -> None:  # noqa: ANN001
+def test_menus_exist_with_the_issue_entries(make_window) -> None:
     window = make_window()
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
     assert list(menus) == ["File", "Edit", "View", "Model", "Help"]
@@ -38,9 +38,9 @@ def test_menus_exist_with_the_issue_entries(make_window) -> None:  # noqa: ANN00
 
 
 def test_model_menu_is_present_but_disabled_with_an_explanation(make_window, real_album: Path,
-                                                                 qtbot) -> None:  # noqa: ANN001
+                                                                 qtbot) -> None:
     window = make_window()
-    retrain, history = window.actions.retrain, window.actions.history
+    retrain, history = window.album_actions.retrain, window.album_actions.history
     assert not retrain.isEnabled() and retrain.toolTip() == NO_ALBUM
     assert not history.isEnabled()
     window.open_album(real_album)
@@ -56,7 +56,7 @@ def test_model_menu_is_present_but_disabled_with_an_explanation(make_window, rea
 
 
 def test_write_tags_to_sidecars_from_the_file_menu(make_window, real_album: Path,
-                                                   qtbot) -> None:  # noqa: ANN001
+                                                   qtbot) -> None:
     window = make_window()
     window.open_album(real_album)
     wait_idle(qtbot, window)
@@ -65,7 +65,7 @@ def test_write_tags_to_sidecars_from_the_file_menu(make_window, real_album: Path
         photos = len(library.store.photos(Status.OK))
     messages: list[str] = []
     window.sidecars.status_message.connect(messages.append)
-    window.actions.export_xmp.trigger()  # the dialog offers the command line's choices
+    window.album_actions.export_xmp.trigger()  # the dialog offers the command line's choices
     dialog = window.sidecars.dialog
     assert dialog is not None and dialog.isVisible()
     assert not dialog.include_model.isChecked() and dialog.ext.isChecked()
@@ -80,7 +80,7 @@ def test_write_tags_to_sidecars_from_the_file_menu(make_window, real_album: Path
     # the others have nothing confirmed: "nothing to write", not "already up to date"
     assert messages[-1] == f"Wrote 1 sidecar, {photos - 1} with nothing to write."
 
-    window.actions.export_xmp.trigger()  # again, with the model's tags and Adobe's names
+    window.album_actions.export_xmp.trigger()  # again, with the model's tags and Adobe's names
     dialog = window.sidecars.dialog
     dialog.include_model.setChecked(True)
     dialog.base.setChecked(True)
@@ -91,13 +91,13 @@ def test_write_tags_to_sidecars_from_the_file_menu(make_window, real_album: Path
     assert messages[-1] == f"Wrote {photos} sidecars."
     assert (real_album / "home" / "chelsea.xmp").exists()
     assert window.sidecars.choices.include_model  # remembered for the next time
-    window.actions.export_xmp.trigger()
+    window.album_actions.export_xmp.trigger()
     assert window.sidecars.dialog.include_model.isChecked()
     window.sidecars.dialog.reject()
 
 
 def test_model_history_lists_versions_and_activates_one(make_window, real_album: Path,
-                                                        qtbot) -> None:  # noqa: ANN001
+                                                        qtbot) -> None:
     window = make_window()
     window.open_album(real_album)
     wait_idle(qtbot, window)
@@ -105,9 +105,9 @@ def test_model_history_lists_versions_and_activates_one(make_window, real_album:
         library.store.add_model(1, FAKE_BACKBONE, None, {}, {"map": 0.61, "f1": 0.55},
                                 activate=True)
     window.session.reload_model()
-    qtbot.waitUntil(lambda: window.actions.history.isEnabled(), timeout=5_000)
+    qtbot.waitUntil(lambda: window.album_actions.history.isEnabled(), timeout=5_000)
     wait_idle(qtbot, window)
-    window.actions.history.trigger()
+    window.album_actions.history.trigger()
     qtbot.waitUntil(lambda: isinstance(window.model_menu.dialog, ModelHistoryDialog),
                     timeout=5_000)
     dialog = window.model_menu.dialog
@@ -132,7 +132,7 @@ def _fake_trainer(lines: list[dict], exit_code: int = 0) -> list[str]:
     return [sys.executable, "-c", script]
 
 
-def test_retrain_dialog_shows_progress_and_metrics(qtbot) -> None:  # noqa: ANN001
+def test_retrain_dialog_shows_progress_and_metrics(qtbot) -> None:
     events = [{"event": "progress", "phase": "training", "done": 3, "total": 10},
               {"event": "done", "version": 1, "activated": True,
                "before": {"precision": 0.5, "map": 0.4}, "after": {"precision": 0.6, "map": 0.5}}]
@@ -151,7 +151,7 @@ def test_retrain_dialog_shows_progress_and_metrics(qtbot) -> None:  # noqa: ANN0
     dialog.close()
 
 
-def test_retrain_dialog_reports_errors_and_cancels(qtbot) -> None:  # noqa: ANN001
+def test_retrain_dialog_reports_errors_and_cancels(qtbot) -> None:
     dialog = RetrainDialog(_fake_trainer([{"event": "error", "message": "no verified tags"}]))
     qtbot.addWidget(dialog)
     dialog.start()
@@ -169,7 +169,7 @@ def test_retrain_dialog_reports_errors_and_cancels(qtbot) -> None:  # noqa: ANN0
 
 
 def test_geometry_album_and_thumbnail_size_persist(
-    make_window, real_album: Path, tmp_path: Path, qtbot,  # noqa: ANN001
+    make_window, real_album: Path, tmp_path: Path, qtbot,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ini = tmp_path / "persist.ini"
@@ -177,7 +177,7 @@ def test_geometry_album_and_thumbnail_size_persist(
     window = make_window(app_settings=first, size=(760, 640))
     window.open_album(real_album)
     wait_idle(qtbot, window)
-    window.actions.zoom_in.trigger()
+    window.album_actions.zoom_in.trigger()
     side = window.loader.side
     size = (window.width(), window.height())
     window.close()
@@ -217,7 +217,7 @@ def test_default_settings_never_touch_the_real_config(private_settings: Path) ->
 
 
 def test_a_missing_album_shows_the_welcome_page_with_the_reason(make_window, tmp_path: Path,
-                                                                 qtbot) -> None:  # noqa: ANN001
+                                                                 qtbot) -> None:
     window = make_window()
     missing = tmp_path / "gone"
     window.settings.remember_album(missing)
@@ -228,7 +228,7 @@ def test_a_missing_album_shows_the_welcome_page_with_the_reason(make_window, tmp
     assert str(missing) not in window.settings.recent_albums()
 
 
-def test_recent_albums_menu_reopens_an_album(make_window, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_recent_albums_menu_reopens_an_album(make_window, real_album: Path, qtbot) -> None:
     window = make_window()
     window.settings.remember_album(real_album.resolve())
     window.recent_menu.aboutToShow.emit()
@@ -240,7 +240,7 @@ def test_recent_albums_menu_reopens_an_album(make_window, real_album: Path, qtbo
     assert window.grid.photo_model().rowCount() > 0
 
 
-def _run_gui_until_opened(monkeypatch, qtbot, album: str | None, *,  # noqa: ANN001
+def _run_gui_until_opened(monkeypatch, qtbot, album: str | None, *,
                           picked: Path | None = None) -> tuple[int, str | None]:
     """Run ``run_gui`` with an event loop that stops once an album is open."""
     from PySide6.QtWidgets import QApplication, QFileDialog
@@ -258,7 +258,7 @@ def _run_gui_until_opened(monkeypatch, qtbot, album: str | None, *,  # noqa: ANN
                         lambda: AlbumSession(indexer_factory=fake_indexer()))
     opened: list[str | None] = []
 
-    def exec_(self) -> int:  # noqa: ANN001
+    def exec_(self) -> int:
         window = next(w for w in QApplication.topLevelWidgets()
                       if isinstance(w, MainWindow) and w.isVisible())
         qtbot.waitUntil(lambda: window.session.is_open, timeout=10_000)
@@ -274,7 +274,7 @@ def _run_gui_until_opened(monkeypatch, qtbot, album: str | None, *,  # noqa: ANN
 
 
 def test_run_gui_opens_the_given_album_then_the_last_one(monkeypatch, real_album: Path,
-                                                         qtbot) -> None:  # noqa: ANN001
+                                                         qtbot) -> None:
     assert AppSettings().last_album is None
     code, opened = _run_gui_until_opened(monkeypatch, qtbot, str(real_album))
     assert (code, opened) == (0, str(real_album.resolve()))
@@ -284,6 +284,6 @@ def test_run_gui_opens_the_given_album_then_the_last_one(monkeypatch, real_album
 
 
 def test_run_gui_asks_for_a_folder_when_there_is_no_last_album(monkeypatch, real_album: Path,
-                                                               qtbot) -> None:  # noqa: ANN001
+                                                               qtbot) -> None:
     code, opened = _run_gui_until_opened(monkeypatch, qtbot, None, picked=real_album)
     assert (code, opened) == (0, str(real_album.resolve()))

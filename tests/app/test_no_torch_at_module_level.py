@@ -99,9 +99,9 @@ def test_widgets_hold_no_sql_no_torch_no_decoding() -> None:
                 n.startswith("PIL.") for n in names)):
             offenders.append(f"{path.name} decodes images outside the loader's workers")
         for node in ast.walk(tree):  # SQL text in string literals
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if SQL.search(node.value):
-                    offenders.append(f"{path.name}:{node.lineno} holds SQL")
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and SQL.search(node.value)):
+                offenders.append(f"{path.name}:{node.lineno} holds SQL")
         if ".db.query" in text or ".execute(" in text:
             offenders.append(f"{path.name} talks to the database directly")
     assert not offenders, "\n".join(offenders)
@@ -147,9 +147,9 @@ def test_no_module_of_app_runs_sql() -> None:
         if names & {"sqlite3", "sqlite_utils"}:
             offenders.append(f"{rel} imports a database module")
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if SQL.search(node.value):
-                    offenders.append(f"{rel}:{node.lineno} holds SQL")
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and SQL.search(node.value)):
+                offenders.append(f"{rel}:{node.lineno} holds SQL")
         if ".db.query" in text or ".execute(" in text or ".db.write(" in text:
             offenders.append(f"{rel} talks to the database directly")
     assert not offenders, "\n".join(offenders)

@@ -35,8 +35,8 @@ def test_an_unusable_version_is_refused_alike_by_the_window_and_the_cli(
     opened.session.error_raised.connect(messages.append)
 
     opened.session.refresh_model_info()  # the model history lists the new versions
-    qtbot.waitUntil(opened.actions.history.isEnabled, timeout=5_000)
-    opened.actions.history.trigger()
+    qtbot.waitUntil(opened.album_actions.history.isEnabled, timeout=5_000)
+    opened.album_actions.history.trigger()
     qtbot.waitUntil(lambda: isinstance(opened.model_menu.dialog, ModelHistoryDialog),
                     timeout=5_000)
     dialog = opened.model_menu.dialog
@@ -71,7 +71,7 @@ def test_the_window_refreshes_from_what_an_op_changed(opened, real_album: Path,
     session.add_tag([chelsea], "Mimi", "animal")
     qtbot.waitUntil(lambda: seen["created"] == ["Mimi"], timeout=5_000)
     assert seen["tags"] == [[chelsea]] and seen["labels"] == [True]
-    qtbot.waitUntil(opened.actions.undo.isEnabled, timeout=5_000)
+    qtbot.waitUntil(opened.album_actions.undo.isEnabled, timeout=5_000)
 
     messages: list[str] = []
     session.error_raised.connect(messages.append)

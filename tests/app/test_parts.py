@@ -65,7 +65,7 @@ def test_settings_round_trip(tmp_path: Path) -> None:
 
 
 def test_thumbnails_come_from_the_cache_or_are_made_once(tmp_path: Path,
-                                                         real_photo_paths, qtbot) -> None:  # noqa: ANN001
+                                                         real_photo_paths, qtbot) -> None:
     album = tmp_path / "album"
     album.mkdir()
     src = real_photo_paths["chelsea"]

@@ -12,13 +12,13 @@ from core.library import Library
 from tests.app.conftest import wait_idle
 
 
-def _action(menu, text: str):  # noqa: ANN001, ANN202
+def _action(menu, text: str):
     found = [a for a in menu.actions() if a.text() == text]
     assert found, [a.text() for a in menu.actions()]
     return found[0]
 
 
-def test_right_click_selects_the_photo_and_offers_the_menu(opened, qtbot) -> None:  # noqa: ANN001
+def test_right_click_selects_the_photo_and_offers_the_menu(opened, qtbot) -> None:
     grid = opened.grid
     model = grid.photo_model()
     grid.select_photo(model.rows[0].id)
@@ -35,7 +35,7 @@ def test_right_click_selects_the_photo_and_offers_the_menu(opened, qtbot) -> Non
     menu.close()
 
 
-def test_the_entries_do_what_they_say(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_the_entries_do_what_they_say(opened, real_album: Path, qtbot) -> None:
     opened_urls: list[QUrl] = []
     menu_owner = PhotoMenu(opened.grid, opened.session, opened.inspector, opened.previewer,
                            open_url=lambda url: opened_urls.append(url) or True, parent=opened)
@@ -81,7 +81,7 @@ def test_sidecar_message_words() -> None:
                                         "1 could not be written.")
 
 
-def test_preview_from_the_menu(opened, qtbot) -> None:  # noqa: ANN001
+def test_preview_from_the_menu(opened, qtbot) -> None:
     row = opened.grid.photo_model().rows[0]
     opened.grid.select_photo(row.id)
     menu = opened.photo_menu.build(opened.grid.selected_rows())

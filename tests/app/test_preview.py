@@ -29,14 +29,14 @@ def big_album(real_album: Path, real_photo_paths: dict[str, Path]) -> Path:
 
 
 @pytest.fixture
-def window(make_window, big_album: Path, qtbot) -> MainWindow:  # noqa: ANN001
+def window(make_window, big_album: Path, qtbot) -> MainWindow:
     window = make_window()
     window.open_album(big_album)
     wait_idle(qtbot, window)
     return window
 
 
-def _open(window: MainWindow, qtbot, path: str):  # noqa: ANN001, ANN202
+def _open(window: MainWindow, qtbot, path: str):
     model = window.grid.photo_model()
     row = next(r for r in model.rows if r.path == path)
     window.grid.setFocus()
@@ -53,7 +53,7 @@ def _sharp(window: MainWindow) -> bool:
 
 
 def test_preview_takes_the_grids_place_steps_and_returns_to_the_same_photo(
-        window: MainWindow, qtbot) -> None:  # noqa: ANN001
+        window: MainWindow, qtbot) -> None:
     grid, page = window.grid, window.previewer.page
     model = grid.photo_model()
     first = next(i for i, r in enumerate(model.rows) if r.status == "ok")
@@ -95,7 +95,7 @@ def test_preview_takes_the_grids_place_steps_and_returns_to_the_same_photo(
     assert not window.previewer.is_open
 
 
-def test_zoom_fit_and_full_size_wheel_and_drag(window: MainWindow, qtbot) -> None:  # noqa: ANN001
+def test_zoom_fit_and_full_size_wheel_and_drag(window: MainWindow, qtbot) -> None:
     _open(window, qtbot, "home/big_cat.jpg")
     page = window.previewer.page
     view = page.view
@@ -151,7 +151,7 @@ def test_zoom_fit_and_full_size_wheel_and_drag(window: MainWindow, qtbot) -> Non
 
 
 def test_tagging_and_rating_keys_work_on_the_previewed_photo(window: MainWindow,
-                                                             big_album: Path, qtbot) -> None:  # noqa: ANN001
+                                                             big_album: Path, qtbot) -> None:
     row = _open(window, qtbot, "home/chelsea.png")
     page = window.previewer.page
     qtbot.waitUntil(lambda: window.inspector.photo_ids == [row.id], timeout=5_000)
@@ -173,7 +173,7 @@ def test_tagging_and_rating_keys_work_on_the_previewed_photo(window: MainWindow,
     assert window.previewer.is_open and window.previewer.row.id == row.id  # still there
 
 
-def test_a_corrupt_photo_says_why_in_the_preview(window: MainWindow, qtbot) -> None:  # noqa: ANN001
+def test_a_corrupt_photo_says_why_in_the_preview(window: MainWindow, qtbot) -> None:
     model = window.grid.photo_model()
     qtbot.waitUntil(lambda: any(r.path == "home/corrupt.jpg" and r.status == "error"
                                 for r in model.rows), timeout=10_000)
@@ -188,7 +188,7 @@ def test_a_corrupt_photo_says_why_in_the_preview(window: MainWindow, qtbot) -> N
         "home/corrupt.jpg"
 
 
-def test_full_screen_and_escape_leaves_it_first(window: MainWindow, qtbot) -> None:  # noqa: ANN001
+def test_full_screen_and_escape_leaves_it_first(window: MainWindow, qtbot) -> None:
     _open(window, qtbot, "home/chelsea.png")
     page = window.previewer.page
     qtbot.keyClick(page, Qt.Key.Key_F)
@@ -206,7 +206,7 @@ def test_full_screen_and_escape_leaves_it_first(window: MainWindow, qtbot) -> No
 
 
 def test_a_photo_that_breaks_after_indexing_says_why_instead_of_its_image(
-        make_window, big_album: Path, qtbot) -> None:  # noqa: ANN001
+        make_window, big_album: Path, qtbot) -> None:
     window = make_window(watch=False)  # nobody tells the grid the file changed
     window.open_album(big_album)
     wait_idle(qtbot, window)

@@ -22,13 +22,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_real_model_end_to_end_with_screenshot(
-    make_window, real_album: Path, qtbot, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+    make_window, real_album: Path, qtbot, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (real_album / "home" / "scan-0042.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
     loaded_on: list[threading.Thread] = []  # where the model (and so torch) was loaded
     real_load = core.library.load_active_model
 
-    def recording_load(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def recording_load(*args, **kwargs):
         loaded_on.append(threading.current_thread())
         return real_load(*args, **kwargs)
 
@@ -60,7 +60,7 @@ def test_real_model_end_to_end_with_screenshot(
     index = window.tree.tree_model.find_label("animal")
     window.tree.expand(index)
     window.grid.scrollTo(window.grid.currentIndex())
-    qtbot.waitUntil(lambda: window.inspector._card_token[1] == 0, timeout=5_000)  # noqa: SLF001
+    qtbot.waitUntil(lambda: window.inspector._card_token[1] == 0, timeout=5_000)
     qtbot.wait(300)
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / "main_window.png"

@@ -7,22 +7,22 @@ from pathlib import Path
 
 from app.gui.sidebar import Filter
 from core import browse
-from core.search import review
 from core.browse import Order, Scope
 from core.library import Library
+from core.search import review
 from tests.app.conftest import wait_idle
 
 
-def _checked(window) -> str:  # noqa: ANN001
+def _checked(window) -> str:
     return next(a.data() for a in window.order_group.actions() if a.isChecked())
 
 
-def _shown(window) -> list[int]:  # noqa: ANN001
+def _shown(window) -> list[int]:
     return [r.id for r in window.grid.photo_model().rows]
 
 
 def test_needs_review_is_ranked_and_date_order_stays_available(make_window, real_album: Path,
-                                                               qtbot) -> None:  # noqa: ANN001
+                                                               qtbot) -> None:
     window = make_window(watch=False)
     window.open_album(real_album)
     wait_idle(qtbot, window)

@@ -17,22 +17,23 @@ from core.library import Library
 from tests.app.conftest import ARTIFACTS
 
 
-def _search(window, qtbot, text: str) -> None:  # noqa: ANN001
-    window.actions.find.trigger()
+def _search(window, qtbot, text: str) -> None:
+    window.album_actions.find.trigger()
     window.search.clear()
     qtbot.keyClicks(window.search, text)
-    window.search._completer.popup().hide()  # noqa: SLF001
+    window.search._completer.popup().hide()
     qtbot.keyClick(window.search, Qt.Key.Key_Return)
 
 
-def _paths(window) -> set[str]:  # noqa: ANN001
+def _paths(window) -> set[str]:
     return {r.path for r in window.grid.photo_model().rows}
 
 
-def _click_link(label, qtbot) -> bool:  # noqa: ANN001
+def _click_link(label, qtbot) -> bool:
     """Activate the label's first link as a click would (hovering for it depends on fonts)."""
     hrefs = re.findall(r'<a href="([^"]*)"', label.text())
-    if not hrefs or not label.textInteractionFlags() & Qt.TextInteractionFlag.LinksAccessibleByMouse:
+    links = Qt.TextInteractionFlag.LinksAccessibleByMouse
+    if not hrefs or not label.textInteractionFlags() & links:
         return False
     label.linkActivated.emit(hrefs[0])
     qtbot.wait(10)
@@ -40,7 +41,7 @@ def _click_link(label, qtbot) -> bool:  # noqa: ANN001
 
 
 def test_a_bad_search_dims_the_stale_rows_and_names_their_search(opened, real_album: Path,
-                                                                  qtbot) -> None:  # noqa: ANN001
+                                                                  qtbot) -> None:
     with Library(real_album) as library:
         by_path = {p.path for p in library.search("path:home")}
         dogs = {p.path for p in library.search("dog")}

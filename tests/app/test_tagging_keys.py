@@ -19,7 +19,7 @@ def _verdicts(album: Path, photo_id: int) -> dict[str, int]:
         return {t.label: t.verdict for t in library.tags(library.store.photo(photo_id))}
 
 
-def _show(window, qtbot, rows) -> None:  # noqa: ANN001
+def _show(window, qtbot, rows) -> None:
     ids = [r.id for r in rows]
     window.grid.setFocus()
     window.grid.select_photo(ids[0])
@@ -34,7 +34,7 @@ def _show(window, qtbot, rows) -> None:  # noqa: ANN001
                                 window.inspector.tag_list.tag_model.rows), timeout=5_000)
 
 
-def _choose(window, label: str) -> None:  # noqa: ANN001
+def _choose(window, label: str) -> None:
     tag_list = window.inspector.tag_list
     tag_list.setFocus()
     row = next(i for i, t in enumerate(tag_list.tag_model.rows) if t.label == label)
@@ -42,11 +42,11 @@ def _choose(window, label: str) -> None:  # noqa: ANN001
     assert window.inspector.selected_labels() == [label]
 
 
-def _on_label(window) -> str:  # noqa: ANN001
+def _on_label(window) -> str:
     return next(t.label for t in window.inspector.tag_list.tag_model.rows if t.state == "on")
 
 
-def test_enter_right_after_del_keeps_the_rejection(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_enter_right_after_del_keeps_the_rejection(opened, real_album: Path, qtbot) -> None:
     row = next(r for r in opened.grid.photo_model().rows if r.status == "ok")
     _show(opened, qtbot, [row])
     label = _on_label(opened)
@@ -70,7 +70,7 @@ def test_enter_right_after_del_keeps_the_rejection(opened, real_album: Path, qtb
     # the ✓ button is a deliberate click and does confirm it
     _choose(opened, label)
     index = next(i for i, t in enumerate(tag_list.tag_model.rows) if t.label == label)
-    confirm_rect, _ = tag_list.delegate._buttons(  # noqa: SLF001
+    confirm_rect, _ = tag_list.delegate._buttons(
         tag_list.visualRect(tag_list.tag_model.index(index)))
     qtbot.mouseClick(tag_list.viewport(), Qt.MouseButton.LeftButton, pos=confirm_rect.center())
     wait_idle(qtbot, opened)
@@ -78,7 +78,7 @@ def test_enter_right_after_del_keeps_the_rejection(opened, real_album: Path, qtb
 
 
 def test_a_verdict_moves_the_cursor_to_the_next_suggestion(opened, real_album: Path,
-                                                          qtbot) -> None:  # noqa: ANN001
+                                                          qtbot) -> None:
     rows = opened.grid.photo_model().rows
     by_label: dict[str, object] = {}
     with Library(real_album) as library:
@@ -105,23 +105,23 @@ def test_a_verdict_moves_the_cursor_to_the_next_suggestion(opened, real_album: P
     qtbot.waitUntil(lambda: not opened.inspector.selected_labels(), timeout=5_000)
 
 
-def _dog_confirmed(window) -> bool:  # noqa: ANN001
+def _dog_confirmed(window) -> bool:
     return any(t.label == "dog" and t.summary.confirmed
                for t in window.inspector.tag_list.tag_model.rows)
 
 
 def test_ctrl_z_undoes_album_changes_from_the_add_tag_field(opened, real_album: Path,
-                                                            qtbot) -> None:  # noqa: ANN001
+                                                            qtbot) -> None:
     row = next(r for r in opened.grid.photo_model().rows if r.status == "ok")
     _show(opened, qtbot, [row])
     qtbot.keyClick(opened.grid, Qt.Key.Key_T)
     field = opened.inspector.add_field
     assert field.hasFocus()
     qtbot.keyClicks(field, "puppies")
-    field._completer.popup().hide()  # noqa: SLF001
+    field._completer.popup().hide()
     qtbot.keyClick(field, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: _dog_confirmed(opened), timeout=5_000)
-    qtbot.waitUntil(opened.actions.undo.isEnabled, timeout=2_000)
+    qtbot.waitUntil(opened.album_actions.undo.isEnabled, timeout=2_000)
     assert field.hasFocus() and field.text() == ""
 
     # right after adding, in the field: Ctrl+Z undoes the tag, not the field's text
@@ -129,14 +129,14 @@ def test_ctrl_z_undoes_album_changes_from_the_add_tag_field(opened, real_album: 
     qtbot.waitUntil(lambda: not _dog_confirmed(opened), timeout=5_000)
     assert field.text() == ""
     assert _verdicts(real_album, row.id).get("dog", 0) == 0
-    qtbot.waitUntil(opened.actions.redo.isEnabled, timeout=2_000)
+    qtbot.waitUntil(opened.album_actions.redo.isEnabled, timeout=2_000)
     qtbot.keyClick(field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
                    | Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: _dog_confirmed(opened), timeout=5_000)
-    qtbot.waitUntil(opened.actions.undo.isEnabled, timeout=2_000)
+    qtbot.waitUntil(opened.album_actions.undo.isEnabled, timeout=2_000)
 
     # and from the search bar, with text typed in it
-    opened.actions.find.trigger()
+    opened.album_actions.find.trigger()
     qtbot.keyClicks(opened.search, "beach")
     qtbot.keyClick(opened.search, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not _dog_confirmed(opened), timeout=5_000)
@@ -150,10 +150,10 @@ def test_ctrl_z_undoes_album_changes_from_the_add_tag_field(opened, real_album: 
     qtbot.waitUntil(lambda: opened.browser.shown_query == "", timeout=5_000)
     qtbot.waitUntil(lambda: opened.grid.photo_model().row_of(row.id) is not None,
                     timeout=5_000)
-    qtbot.waitUntil(opened.actions.redo.isEnabled, timeout=2_000)
-    opened.actions.redo.trigger()
+    qtbot.waitUntil(opened.album_actions.redo.isEnabled, timeout=2_000)
+    opened.album_actions.redo.trigger()
     qtbot.waitUntil(lambda: _dog_confirmed(opened), timeout=5_000)
-    qtbot.waitUntil(opened.actions.undo.isEnabled, timeout=2_000)
+    qtbot.waitUntil(opened.album_actions.undo.isEnabled, timeout=2_000)
     opened.grid.select_photo(row.id)
     opened.previewer.show(row)
     preview = opened.previewer.page

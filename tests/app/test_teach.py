@@ -37,18 +37,18 @@ def album(indexed: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(indexed, tmp_path / "album"))
 
 
-def _shot(widget, name: str) -> None:  # noqa: ANN001
+def _shot(widget, name: str) -> None:
     if os.environ.get("ALBUMTAG_SCREENSHOTS"):
         ARTIFACTS.mkdir(exist_ok=True)
         assert widget.grab().save(str(ARTIFACTS / name))
 
 
-def _real_indexer(library: Library):  # noqa: ANN202
+def _real_indexer(library: Library):
     return library.indexer(workers=1)
 
 
 def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
-        make_window, album: Path, qtbot) -> None:  # noqa: ANN001
+        make_window, album: Path, qtbot) -> None:
     with Library(album) as library:
         path_of = {p.id: p.path for p in library.store.photos(Status.OK)}
     ids = {v: k for k, v in path_of.items()}
@@ -109,7 +109,7 @@ def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
     dialog.close()
 
     with TickCounter() as ticks:  # the retrain runs in the background; the window browses
-        window.actions.retrain.trigger()
+        window.album_actions.retrain.trigger()
         assert window.learning.retrain.running
         step = 0
         while window.learning.retrain.running:

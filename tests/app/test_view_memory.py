@@ -12,21 +12,21 @@ from core.browse import Scope
 from tests.app.conftest import wait_idle
 
 
-def _open(make_window, settings: AppSettings, album: Path, qtbot):  # noqa: ANN001, ANN202
+def _open(make_window, settings: AppSettings, album: Path, qtbot):
     window = make_window(app_settings=settings)
     window.open_album(album)
     wait_idle(qtbot, window)
     return window
 
 
-def _click_tree(window, qtbot, index) -> None:  # noqa: ANN001
+def _click_tree(window, qtbot, index) -> None:
     window.tree.scrollTo(index)
     qtbot.mouseClick(window.tree.viewport(), Qt.MouseButton.LeftButton,
                      pos=window.tree.visualRect(index).center())
 
 
 def test_photo_sidebar_branches_and_search_come_back(make_window, real_album: Path,
-                                                     tmp_path: Path, qtbot) -> None:  # noqa: ANN001
+                                                     tmp_path: Path, qtbot) -> None:
     settings = AppSettings(QSettings(str(tmp_path / "memory.ini"), QSettings.Format.IniFormat))
     window = _open(make_window, settings, real_album, qtbot)
     tree = window.tree
@@ -40,9 +40,9 @@ def test_photo_sidebar_branches_and_search_come_back(make_window, real_album: Pa
     animal_id = animal.data(FILTER_ROLE).label_id
 
     # a search within it, and a photo chosen
-    window.actions.find.trigger()
+    window.album_actions.find.trigger()
     qtbot.keyClicks(window.search, "-cat")
-    window.search._completer.popup().hide()  # noqa: SLF001
+    window.search._completer.popup().hide()
     qtbot.keyClick(window.search, Qt.Key.Key_Return)
     wait_idle(qtbot, window)
     rows = window.grid.photo_model().rows
@@ -70,12 +70,12 @@ def test_photo_sidebar_branches_and_search_come_back(make_window, real_album: Pa
 
 
 def test_each_album_has_its_own_view_and_a_vanished_label_falls_back(
-        make_window, real_album: Path, tmp_path: Path, qtbot) -> None:  # noqa: ANN001
+        make_window, real_album: Path, tmp_path: Path, qtbot) -> None:
     settings = AppSettings(QSettings(str(tmp_path / "memory.ini"), QSettings.Format.IniFormat))
     window = _open(make_window, settings, real_album, qtbot)
-    window.view_memory._set("filter", ["label", 987654, "gone"])  # noqa: SLF001
-    window.view_memory._set("search", "dgo")  # noqa: SLF001 - a search that no longer parses
-    window.view_memory._set("photo", 123456)  # noqa: SLF001
+    window.view_memory._set("filter", ["label", 987654, "gone"])
+    window.view_memory._set("search", "dgo")  # a search that no longer parses
+    window.view_memory._set("photo", 123456)
     window.close()
     again = _open(make_window, settings, real_album, qtbot)
     qtbot.waitUntil(lambda: again.search.text() == "dgo", timeout=5_000)

@@ -24,7 +24,7 @@ def _metrics() -> tuple[QFontMetrics, QFontMetrics]:
 
 
 @pytest.mark.parametrize("width", [120, 160, 200, 240, 320])
-def test_the_name_line_never_overlaps_or_cuts_a_parent_inside_a_word(qapp, width: int) -> None:  # noqa: ANN001
+def test_the_name_line_never_overlaps_or_cuts_a_parent_inside_a_word(qapp, width: int) -> None:
     name_m, small_m = _metrics()
     path = ("animal", "dog", "german shepherd")
     source = "1 of 4 · 1 confirmed"
@@ -39,19 +39,19 @@ def test_the_name_line_never_overlaps_or_cuts_a_parent_inside_a_word(qapp, width
         assert line.name == path[-1]
 
 
-def test_a_long_tag_name_in_a_many_photo_selection(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_a_long_tag_name_in_a_many_photo_selection(opened, real_album: Path, qtbot) -> None:
     rows = opened.grid.photo_model().rows
     opened.grid.setFocus()
     opened.grid.select_photo(rows[0].id)
     qtbot.waitUntil(lambda: opened.inspector.photo_ids == [rows[0].id], timeout=2_000)
     opened.inspector.focus_add()
     qtbot.keyClicks(opened.inspector.add_field, "german shepherd")
-    opened.inspector.add_field._completer.popup().hide()  # noqa: SLF001
+    opened.inspector.add_field._completer.popup().hide()
     qtbot.keyClick(opened.inspector.add_field, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: any(t.label == "german shepherd" for t in
                                 opened.inspector.tag_list.tag_model.rows), timeout=5_000)
     opened.inspector.resize(280, opened.inspector.height())
-    opened.actions.select_all.trigger()
+    opened.album_actions.select_all.trigger()
     tag_list = opened.inspector.tag_list
     qtbot.waitUntil(lambda: len(opened.inspector.photo_ids) == len(rows), timeout=2_000)
     qtbot.waitUntil(lambda: any(t.label == "german shepherd" and t.summary.photos == len(rows)
@@ -68,7 +68,7 @@ def test_a_long_tag_name_in_a_many_photo_selection(opened, real_album: Path, qtb
     opened.inspector.grab().save(str(ARTIFACTS / "inspector_many_photos.png"))
 
 
-def test_model_history_speaks_words_and_fits(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_model_history_speaks_words_and_fits(opened, real_album: Path, qtbot) -> None:
     with Library(real_album) as library:
         store = library.store
         store.add_model(store.active_model().version + 1, "tf_efficientnet_lite0@579344248a93",
@@ -96,7 +96,7 @@ def test_model_history_speaks_words_and_fits(opened, real_album: Path, qtbot) ->
     dialog.close()
 
 
-def test_one_enter_in_the_completion_list_adds_the_tag(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_one_enter_in_the_completion_list_adds_the_tag(opened, real_album: Path, qtbot) -> None:
     row = next(r for r in opened.grid.photo_model().rows if r.status == "ok")
     opened.grid.setFocus()
     opened.grid.select_photo(row.id)
@@ -104,7 +104,7 @@ def test_one_enter_in_the_completion_list_adds_the_tag(opened, real_album: Path,
     field = opened.inspector.add_field
     opened.inspector.focus_add()
     qtbot.keyClicks(field, "puppi")
-    popup = field._completer.popup()  # noqa: SLF001
+    popup = field._completer.popup()
     qtbot.waitUntil(popup.isVisible, timeout=2_000)
     qtbot.keyClick(popup, Qt.Key.Key_Down)
     qtbot.keyClick(popup, Qt.Key.Key_Return)  # one Enter: completed and added

@@ -15,29 +15,29 @@ from core.library import Library
 from tests.app.conftest import photo_files, wait_idle
 
 
-def _grid_paths(window) -> list[str]:  # noqa: ANN001
+def _grid_paths(window) -> list[str]:
     return [r.path for r in window.grid.photo_model().rows]
 
 
-def _tree_item(window, name: str):  # noqa: ANN001, ANN202
+def _tree_item(window, name: str):
     index = window.tree.tree_model.find_label(name)
     assert index is not None, f"{name} is not in the tag tree"
     return index
 
 
-def _tree_count(window, name: str) -> int:  # noqa: ANN001
+def _tree_count(window, name: str) -> int:
     index = window.tree.tree_model.find_label(name)
     return 0 if index is None else index.data(Qt.ItemDataRole.UserRole + 11)
 
 
-def _scope_count(window, scope: Scope) -> int:  # noqa: ANN001
+def _scope_count(window, scope: Scope) -> int:
     from app.gui.sidebar import Filter
 
     index = window.tree.tree_model.index_of(Filter(scope))
     return index.data(Qt.ItemDataRole.UserRole + 11)
 
 
-def test_grid_shows_every_photo_with_thumbnails(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_grid_shows_every_photo_with_thumbnails(opened, real_album: Path, qtbot) -> None:
     files = photo_files(real_album)
     expected = {p.relative_to(real_album).as_posix() for p in files}
     qtbot.waitUntil(lambda: set(_grid_paths(opened)) == expected, timeout=10_000)
@@ -49,7 +49,7 @@ def test_grid_shows_every_photo_with_thumbnails(opened, real_album: Path, qtbot)
     assert opened.windowTitle().startswith("album")
 
 
-def test_clicking_a_tag_in_the_tree_filters_the_grid(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_clicking_a_tag_in_the_tree_filters_the_grid(opened, real_album: Path, qtbot) -> None:
     with Library(real_album) as library:
         label = max(("cat", "dog", "coffee", "rocket", "bird", "car", "flower", "beach"),
                     key=lambda n: len(library.search(n)))
@@ -71,11 +71,11 @@ def test_clicking_a_tag_in_the_tree_filters_the_grid(opened, real_album: Path, q
 
 
 def test_search_filters_the_grid_and_reports_bad_queries(opened, real_album: Path,
-                                                         qtbot) -> None:  # noqa: ANN001
+                                                         qtbot) -> None:
     with Library(real_album) as library:
         expected = {p.path for p in library.search("animal -cat")}
         by_path = {p.path for p in library.search("path:home")}
-    opened.actions.find.trigger()
+    opened.album_actions.find.trigger()
     assert opened.search.hasFocus()
     qtbot.keyClicks(opened.search, "animal -cat")
     qtbot.keyClick(opened.search, Qt.Key.Key_Return)
@@ -97,12 +97,12 @@ def test_search_filters_the_grid_and_reports_bad_queries(opened, real_album: Pat
     qtbot.waitUntil(lambda: "dog" in opened.centre.message.toolTip(), timeout=5_000)
 
 
-def test_search_completes_label_names_and_aliases(opened, qtbot) -> None:  # noqa: ANN001
-    words = opened.search._words.stringList()  # noqa: SLF001
+def test_search_completes_label_names_and_aliases(opened, qtbot) -> None:
+    words = opened.search._words.stringList()
     assert "dog" in words and "puppies" in words and "unverified:" in words
     opened.search.setFocus()
     qtbot.keyClicks(opened.search, "beach -pupp")
-    popup = opened.search._completer.popup()  # noqa: SLF001
+    popup = opened.search._completer.popup()
     qtbot.waitUntil(popup.isVisible, timeout=2_000)
     qtbot.keyClick(popup, Qt.Key.Key_Down)
     qtbot.keyClick(popup, Qt.Key.Key_Return)
@@ -110,7 +110,7 @@ def test_search_completes_label_names_and_aliases(opened, qtbot) -> None:  # noq
     assert opened.search.text().split()[-1] in ("-puppies", "-puppy")
 
 
-def _select_first(window, qtbot, *, status: str = "ok"):  # noqa: ANN001, ANN202
+def _select_first(window, qtbot, *, status: str = "ok"):
     model = window.grid.photo_model()
     row = next(r for r in model.rows if r.status == status)
     window.grid.setFocus()
@@ -120,7 +120,7 @@ def _select_first(window, qtbot, *, status: str = "ok"):  # noqa: ANN001, ANN202
     return row
 
 
-def test_inspector_confirm_reject_add_and_undo(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_inspector_confirm_reject_add_and_undo(opened, real_album: Path, qtbot) -> None:
     row = _select_first(opened, qtbot)
     tags = opened.inspector.tag_list.tag_model.rows
     on = [t for t in tags if t.state == "on"]
@@ -137,7 +137,7 @@ def test_inspector_confirm_reject_add_and_undo(opened, real_album: Path, qtbot) 
                         timeout=5_000)
     qtbot.waitUntil(lambda: _scope_count(opened, Scope.REVIEW) == review_before - 1,
                     timeout=5_000)
-    qtbot.waitUntil(lambda: opened.actions.undo.isEnabled(), timeout=2_000)
+    qtbot.waitUntil(lambda: opened.album_actions.undo.isEnabled(), timeout=2_000)
 
     # choose the tag in the list, Delete rejects it; the tree count drops
     count_before = _tree_count(opened, label)
@@ -155,36 +155,36 @@ def test_inspector_confirm_reject_add_and_undo(opened, real_album: Path, qtbot) 
     qtbot.keyClick(opened.grid, Qt.Key.Key_T)
     assert opened.inspector.add_field.hasFocus()
     qtbot.keyClicks(opened.inspector.add_field, "puppies")
-    opened.inspector.add_field._completer.popup().hide()  # noqa: SLF001
+    opened.inspector.add_field._completer.popup().hide()
     qtbot.keyClick(opened.inspector.add_field, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: _tree_count(opened, "dog") >= 1 and any(
         t.label == "dog" and t.summary.confirmed for t in
         opened.inspector.tag_list.tag_model.rows), timeout=5_000)
 
     # undo the add, then the reject: the store and the tree follow
-    opened.actions.undo.trigger()
+    opened.album_actions.undo.trigger()
     qtbot.waitUntil(lambda: not any(t.label == "dog" and t.summary.confirmed for t in
                                     opened.inspector.tag_list.tag_model.rows), timeout=5_000)
-    opened.actions.undo.trigger()
+    opened.album_actions.undo.trigger()
     qtbot.waitUntil(lambda: _tree_count(opened, label) == count_before, timeout=5_000)
     with Library(real_album) as library:
         verdicts = {t.label: t.verdict for t in library.tags(library.store.photo(row.id))}
     assert verdicts[label] == 1
-    opened.actions.redo.trigger()
+    opened.album_actions.redo.trigger()
     qtbot.waitUntil(lambda: _tree_count(opened, label) == count_before - 1, timeout=5_000)
 
 
-def test_many_photos_at_once_and_a_new_label(opened, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_many_photos_at_once_and_a_new_label(opened, real_album: Path, qtbot) -> None:
     opened.grid.setFocus()
-    opened.actions.select_all.trigger()
+    opened.album_actions.select_all.trigger()
     total = opened.grid.photo_model().rowCount()
     qtbot.waitUntil(lambda: len(opened.inspector.photo_ids) == total, timeout=2_000)
-    assert opened.inspector._title.text() == f"{total} photos"  # noqa: SLF001
+    assert opened.inspector._title.text() == f"{total} photos"
     opened.inspector.focus_add()
     qtbot.keyClicks(opened.inspector.add_field, "Holiday 2024")
-    opened.inspector.add_field._completer.popup().hide()  # noqa: SLF001
+    opened.inspector.add_field._completer.popup().hide()
     qtbot.keyClick(opened.inspector.add_field, Qt.Key.Key_Return)
-    dialog = opened.inspector._dialog  # noqa: SLF001
+    dialog = opened.inspector._dialog
     assert dialog is not None and dialog.isVisible()
     dialog.parent_field.setText("event")
     dialog.accept()
@@ -203,7 +203,7 @@ def test_many_photos_at_once_and_a_new_label(opened, real_album: Path, qtbot) ->
 
 
 def test_a_photo_copied_into_the_folder_appears_and_gets_tags(opened, real_album: Path,
-                                                               real_photo_paths, qtbot) -> None:  # noqa: ANN001
+                                                               real_photo_paths, qtbot) -> None:
     before = len(_grid_paths(opened))
     (real_album / "new").mkdir()
     shutil.copy2(real_photo_paths["chelsea"], real_album / "new" / "arrival.png")
@@ -220,7 +220,7 @@ def test_a_photo_copied_into_the_folder_appears_and_gets_tags(opened, real_album
 
 
 def test_an_unreadable_file_shows_a_badge_and_its_reason(make_window, real_album: Path,
-                                                         qtbot) -> None:  # noqa: ANN001
+                                                         qtbot) -> None:
     (real_album / "home" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
     window = make_window()
     window.open_album(real_album)
@@ -231,15 +231,15 @@ def test_an_unreadable_file_shows_a_badge_and_its_reason(make_window, real_album
     i = next(i for i, r in enumerate(model.rows) if r.path == "home/broken.jpg")
     index = model.index(i)
     reason = index.data(FAILURE_ROLE)
-    assert reason and "truncated" in reason or "corrupt" in reason
+    assert (reason and "truncated" in reason) or "corrupt" in reason
     assert reason in index.data(Qt.ItemDataRole.ToolTipRole)
     window.grid.select_photo(index.data(ROW_ROLE).id)
-    qtbot.waitUntil(lambda: window.inspector._error.isVisible(), timeout=2_000)  # noqa: SLF001
-    assert reason in window.inspector._error.text()  # noqa: SLF001
+    qtbot.waitUntil(lambda: window.inspector._error.isVisible(), timeout=2_000)
+    assert reason in window.inspector._error.text()
     assert _scope_count(window, Scope.ERRORS) == 1
 
 
-def test_space_opens_a_large_preview_with_tags(opened, qtbot) -> None:  # noqa: ANN001
+def test_space_opens_a_large_preview_with_tags(opened, qtbot) -> None:
     row = _select_first(opened, qtbot)
     qtbot.keyClick(opened.grid, Qt.Key.Key_Space)
     previewer, page = opened.previewer, opened.previewer.page
@@ -253,7 +253,7 @@ def test_space_opens_a_large_preview_with_tags(opened, qtbot) -> None:  # noqa: 
     assert not page.isVisible() and opened.grid.isVisible()
 
 
-def test_cancel_stops_indexing(make_window, real_album: Path, qtbot) -> None:  # noqa: ANN001
+def test_cancel_stops_indexing(make_window, real_album: Path, qtbot) -> None:
     from tests.app.conftest import fake_indexer
 
     window = make_window(indexer_factory=fake_indexer(delay=0.5, batch_size=2))
@@ -267,10 +267,10 @@ def test_cancel_stops_indexing(make_window, real_album: Path, qtbot) -> None:  #
     assert "stopped" in window.status.message.text()
 
 
-def test_grid_columns_fill_the_width_at_every_size(opened, qtbot) -> None:  # noqa: ANN001
+def test_grid_columns_fill_the_width_at_every_size(opened, qtbot) -> None:
     grid = opened.grid
-    for action in (None, opened.actions.zoom_in, opened.actions.zoom_out,
-                   opened.actions.zoom_out):
+    for action in (None, opened.album_actions.zoom_in, opened.album_actions.zoom_out,
+                   opened.album_actions.zoom_out):
         if action is not None:
             action.trigger()
         qtbot.wait(50)

@@ -7,10 +7,10 @@ import pytest
 
 from core import browse
 from core.browse import Scope
-from core.errors import QueryError
-from core.library import Library
-from core.labels.policy import CONFIRMED, REJECTED
 from core.db.tagstore import Scored, VerdictChange
+from core.errors import QueryError
+from core.labels.policy import CONFIRMED, REJECTED
+from core.library import Library
 
 
 def _photo(lib: Library, path: str, mtime: int, **scores: float) -> int:

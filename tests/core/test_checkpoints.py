@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.db.store import Store
 from core.errors import ModelLoadError
 from core.model.versions import ModelChoice, stored_choice
-from core.db.store import Store
 from core.model.weights import MAX_CHECKPOINT_BYTES, load_backbone_module
 
 torch = pytest.importorskip("torch")

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from core.errors import ModelLoadError
+from core.media.imaging import decode
 from core.people.faces import (
     GROUP_PHOTO,
     PERSON,
@@ -28,7 +29,6 @@ from core.people.faces import (
     verify_weights,
     weights_folder,
 )
-from core.media.imaging import decode
 from tests.conftest import foolbox_photos, skimage_photo
 from tests.face_photos import group_photos
 
@@ -88,7 +88,7 @@ class InWorker:
     def __init__(self, detector: FaceDetector, pool: ThreadPoolExecutor) -> None:
         self._detector, self._pool = detector, pool
 
-    def __getattr__(self, name: str):  # noqa: ANN204 - summarize, detect
+    def __getattr__(self, name: str):  # summarize, detect
         method = getattr(self._detector, name)
         return lambda *args: self._pool.submit(method, *args).result()
 
@@ -107,7 +107,7 @@ def test_weights_are_verified(tmp_path):
     data = bytearray((folder / "rnet.pt").read_bytes())
     data[-10] ^= 0xFF
     (folder / "rnet.pt").write_bytes(bytes(data))
-    with pytest.raises(ModelLoadError, match="rnet.pt"):
+    with pytest.raises(ModelLoadError, match=r"rnet\.pt"):
         FaceDetector.load(folder)
 
 
@@ -187,9 +187,9 @@ class FakeDetector:
 def test_people_scores_are_stored_and_survive_rescoring_and_a_detector_failure(tmp_path):
     from PIL import Image
 
+    from core.db.tagstore import TagStore
     from core.pipeline.enrich import Enricher
     from core.pipeline.indexer import Indexer
-    from core.db.tagstore import TagStore
     from tests.fakes import FAKE_BACKBONE, fake_model
 
     album = tmp_path / "album"

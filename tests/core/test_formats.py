@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.media import formats
-from core.errors import ImageError
-from core.media.imaging import decode, is_photo_name
-from core.pipeline.indexer import Indexer
 from core.db.tagstore import TagStore
+from core.errors import ImageError
+from core.media import formats
+from core.media.imaging import decode, is_photo_name
 from core.media.thumbnails import ThumbnailCache
+from core.pipeline.indexer import Indexer
 from tests.fakes import FakeTagger, fake_model
 from tests.photo_files import looks_upright, write_dng, write_oriented
 

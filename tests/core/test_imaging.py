@@ -1,4 +1,4 @@
-"""core.media.imaging on real files written under tmp_path: photos, every orientation, broken inputs."""
+"""core.media.imaging on real files under tmp_path: photos, every orientation, broken inputs."""
 
 from __future__ import annotations
 
@@ -446,7 +446,7 @@ def _decode_in_fork_as_nobody(path: Path) -> str:
                 message = "decoded"
             except ImageError as exc:
                 message = exc.reason
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             message, status = f"child failed: {exc!r}", 1
         os.write(write_end, message.encode())
         os._exit(status)

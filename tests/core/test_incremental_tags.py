@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.labels.policy import CONFIRMED
 from core.db.tagstore import TagStore, VerdictChange
+from core.labels.policy import CONFIRMED
 from tests.core.test_tagstore import ids, score, store, tag_names  # noqa: F401 - the fixture
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from core.db.tagstore import TagStore
+from core.library import Library
+from core.media.sidecars import _EMPTY_PACKET, read_keywords
 from core.pipeline.enrich import Enricher
 from core.pipeline.indexer import Indexer
 from core.pipeline.keywords import MAX_NEW_LABELS_PER_FILE, import_keywords
-from core.library import Library
-from core.media.sidecars import _EMPTY_PACKET, read_keywords
-from core.db.tagstore import TagStore
 from tests.fakes import fake_model
 
 pytest.importorskip("pyexiv2")
@@ -36,7 +36,7 @@ def photo_with_keywords(album: Path, name: str, count: int) -> Path:
 
 
 def indexer(library: Library) -> Indexer:
-    enricher = Enricher(library.store, labels_added=library._reload_vocabulary)  # noqa: SLF001
+    enricher = Enricher(library.store, labels_added=library._reload_vocabulary)
     return Indexer(library.root, library.store, lambda: fake_model(library.store),
                    library.thumbnails, batch_size=4, workers=2, enricher=enricher)
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from core import label_ops as labels
-from core.errors import VocabularyError
-from core.pipeline.keywords import LabelIndex
-from core.library import Library
-from core.labels.policy import CONFIRMED, REJECTED
-from core.media.sidecars import Keywords, read_keywords, write_keywords
 from core.db.tagstore import Scored, VerdictChange
+from core.errors import VocabularyError
+from core.labels.policy import CONFIRMED, REJECTED
+from core.library import Library
+from core.media.sidecars import Keywords, read_keywords, write_keywords
+from core.pipeline.keywords import LabelIndex
 
 
 def _photo(lib: Library, path: str, **scores: float) -> int:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from core.db.store import Status
 from core.library import Library
+from core.media.sidecars import read_keywords
 from core.paths import leaves_album, write_refusal
 from core.pipeline.scanner import OUTSIDE_LINK
-from core.media.sidecars import read_keywords
-from core.db.store import Status
 from tests.core.test_paths import index_with_fake_model
 
 pyexiv2 = pytest.importorskip("pyexiv2")
@@ -59,7 +59,7 @@ def linked(tmp_path: Path, real_photo_paths: dict[str, Path]) -> tuple[Path, Pat
 
 
 def test_links_out_of_the_album_are_not_followed(linked):
-    album, outside = linked
+    album, _outside = linked
     with Library(album) as library:
         index_with_fake_model(library)
         photos = {p.path: p for p in library.store.photos()}

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.pipeline.enrich import Enricher
-from core.pipeline.indexer import Indexer
 from core.library import Library
 from core.paths import from_db, readable, to_db
+from core.pipeline.enrich import Enricher
+from core.pipeline.indexer import Indexer
 from tests.fakes import fake_model
 
 #: ``printf 'caf\xe9.png'``: Latin-1 bytes, not valid UTF-8.

@@ -4,7 +4,6 @@ back, with pyexiv2 as the independent reader and writer."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pyexiv2
@@ -13,12 +12,12 @@ from PIL import Image
 
 from core import browse
 from core.db import ratings
-from core.pipeline.enrich import Enricher
+from core.db.schema import MIGRATIONS
+from core.db.tagstore import Scored
 from core.errors import QueryError
 from core.library import Library
-from core.db.schema import MIGRATIONS
 from core.media.sidecars import sidecar_path
-from core.db.tagstore import Scored
+from core.pipeline.enrich import Enricher
 
 
 def _photo(lib: Library, name: str, colour: str = "red") -> int:
@@ -71,7 +70,7 @@ def test_set_search_and_undo(library: Library) -> None:
 
 
 def test_round_trip_through_xmp(library: Library) -> None:
-    a, b, c = (_photo(library, f"{n}.png") for n in "abc")
+    a, b, _c = (_photo(library, f"{n}.png") for n in "abc")
     ratings.set_marks(library.store, [a], rating=4, flag=ratings.PICK)
     ratings.set_marks(library.store, [b], rating=1, flag=ratings.REJECT)
     report = library.export_xmp()

@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from core.media.imaging import to_model_input
-from core.model.versions import prior_label_names
-from core.model.tagger import Backbone, PriorHead, Tagger
 from core.labels.vocabulary import Vocabulary
+from core.media.imaging import to_model_input
+from core.model.tagger import Backbone, PriorHead, Tagger
+from core.model.versions import prior_label_names
 
 pytestmark = pytest.mark.slow
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from core import browse
-from core.search import review
 from core.browse import Order, Scope
-from core.library import Library
-from core.labels.policy import CONFIRMED, REJECTED
 from core.db.tagstore import Scored, VerdictChange
+from core.labels.policy import CONFIRMED, REJECTED
+from core.library import Library
+from core.search import review
 
 
 def _photo(lib: Library, path: str, mtime: int, **scores: float) -> int:

@@ -7,11 +7,11 @@ import random
 import numpy as np
 import pytest
 
-from core.labels.policy import CONFIRMED, REJECTED
-from core.search.query import compile_query
-from core.search.engine import SearchEngine
-from core.db.tagstore import Scored, TagStore, VerdictChange
 from core.db.store import Status
+from core.db.tagstore import Scored, TagStore, VerdictChange
+from core.labels.policy import CONFIRMED, REJECTED
+from core.search.engine import SearchEngine
+from core.search.query import compile_query
 
 LABELS = [("animal", None, 0.5), ("dog", "animal", 0.4), ("cat", "animal", 0.3),
           ("beach", None, 0.5), ("people", None, 0.5)]

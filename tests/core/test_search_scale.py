@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.search import engine as search
-from core.labels.policy import CONFIRMED
-from core.search.engine import ORDERS, SearchEngine
-from core.db.tagstore import VerdictChange
 from core.db.store import Status
+from core.db.tagstore import VerdictChange
+from core.labels.policy import CONFIRMED
+from core.search import engine as search
+from core.search.engine import ORDERS, SearchEngine
 from tests.core.test_search import QUERIES, label_resolver, store  # noqa: F401 - the fixture
 
 
@@ -26,7 +26,7 @@ def test_a_large_result_filtered_through_the_display_order_equals_sorting_its_ra
     monkeypatch.setattr(search, "_MASK_FLOOR", 0)  # the fixture's album is small
     assert engine.ordered(ids, order).tolist() == expected.tolist()
     with_hidden = np.sort(np.concatenate([ids, [1, 2]]))  # missing photos: not visible
-    assert engine.ordered(with_hidden, order).tolist() == expected.tolist() + [1, 2]
+    assert engine.ordered(with_hidden, order).tolist() == [*expected.tolist(), 1, 2]
 
 
 def test_terms_are_looked_up_once_until_the_album_changes(store, monkeypatch):

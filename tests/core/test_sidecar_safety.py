@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from core.db.store import Status
 from core.errors import VocabularyError
-from core.pipeline.keywords import clean_name
 from core.library import Library
 from core.media.sidecars import read_keywords, sidecars_of
-from core.db.store import Status
+from core.pipeline.keywords import clean_name
 from tests.core.test_paths import index_with_fake_model
 
 pyexiv2 = pytest.importorskip("pyexiv2")

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.pipeline.keywords import LabelIndex, clean_name, import_keywords
-from core.library import Library
 from core.labels.policy import CONFIRMED, REJECTED
+from core.library import Library
 from core.media.sidecars import (
     HIERARCHICAL,
     SUBJECT,
@@ -23,7 +22,7 @@ from core.media.sidecars import (
     sidecars_of,
     write_keywords,
 )
-from core.db.tagstore import VerdictChange
+from core.pipeline.keywords import LabelIndex, clean_name, import_keywords
 
 pyexiv2 = pytest.importorskip("pyexiv2")
 

@@ -4,7 +4,6 @@ never saw (the labelled set's holdout part)."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +11,10 @@ import pytest
 import torch
 
 from benchmarks.bench_photoset import f1_of
-from core.library import Library
-from core.model.versions import prior_head, usable_starter
-from core.model.starter import load_starter, starter_path
 from core.labels.vocabulary import Vocabulary
+from core.library import Library
+from core.model.starter import load_starter, starter_path
+from core.model.versions import prior_head, usable_starter
 from core.model.weights import DEFAULT_BACKBONE
 
 

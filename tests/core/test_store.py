@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.labels.policy import CONFIRMED
 from core.db.tagstore import TagStore, VerdictChange
+from core.labels.policy import CONFIRMED
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_a_write_waits_for_another_process_instead_of_failing(store, tmp_path):
         change = VerdictChange(store.photo_by_path("a.jpg").id, store.labels()[0].id, CONFIRMED)
         try:
             outcome.append(store.set_verdicts([change]))
-        except Exception as exc:  # noqa: BLE001 - the test reports it
+        except Exception as exc:  # the test reports it
             outcome.append(exc)
 
     worker = threading.Thread(target=tag)

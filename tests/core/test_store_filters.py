@@ -21,7 +21,7 @@ def store(tmp_path: Path) -> Store:
     s.close()
 
 
-def _paths(rows) -> list[str]:  # noqa: ANN001
+def _paths(rows) -> list[str]:
     return [r.path for r in rows]
 
 

@@ -1,4 +1,4 @@
-"""core.model.tagger: backbone features, the prior and linear heads, and the Tagger, on real photos."""
+"""core.model.tagger: backbone features, the prior, linear heads and the Tagger, on real photos."""
 
 from __future__ import annotations
 

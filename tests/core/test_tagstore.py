@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.errors import StoreError
-from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
 from core.db.schema import MIGRATIONS
 from core.db.tagstore import Scored, TagStore, VerdictChange
+from core.errors import StoreError
+from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from core.errors import VocabularyError
-from core.resources import assets_dir
 from core.labels.vocabulary import (
     IMAGENET_MAP_FILE,
     VOCABULARY_FILE,
@@ -20,6 +19,7 @@ from core.labels.vocabulary import (
     Vocabulary,
     read_imagenet_map,
 )
+from core.resources import assets_dir
 
 
 @pytest.fixture(scope="module")
@@ -564,7 +564,7 @@ def test_prior_blind_labels(vocab: Vocabulary) -> None:
     names = list(mine.names)
     zero = mine.imagenet_membership(names).sum(axis=0) == 0
     assert [n for n, z in zip(names, zero, strict=True) if z] == [
-        n for n in names if mine.prior_blind(n) and mine[n].kind == "builtin"
+        n for n in names if (mine.prior_blind(n) and mine[n].kind == "builtin")
         or mine[n].kind == "user"]
 
 

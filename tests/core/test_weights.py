@@ -1,4 +1,4 @@
-"""core.model.weights: the bundled EfficientNet-Lite0 weights and local checkpoints, on real photos."""
+"""core.model.weights: the bundled EfficientNet-Lite0 weights and local checkpoints, real photos."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import timm
 import torch
 from PIL import Image
 
-from core.model import weights
 from core.errors import ModelLoadError
 from core.media.imaging import to_model_input
+from core.model import weights
 from core.model.weights import (
     DEFAULT_BACKBONE,
     DEFAULT_WEIGHTS_SHA256,

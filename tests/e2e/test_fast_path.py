@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from core.media.imaging import decode, to_model_input
-from core.library import Library
 from core.labels.policy import Evidence
+from core.library import Library
+from core.media.imaging import decode, to_model_input
 
 pytestmark = pytest.mark.slow
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from core.media import formats
 from core.browse import Order, grid_rows
-from core.people.faces import FaceDetector
 from core.library import Library
+from core.media import formats
 from core.media.sidecars import sidecar_path
+from core.people.faces import FaceDetector
 from tests.conftest import foolbox_photos, skimage_photo
 from tests.core.test_sidecars import DIGIKAM_LIGHTROOM_XMP, xmp_of
 from tests.face_photos import group_photos

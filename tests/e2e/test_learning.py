@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from core.library import Library
 from core.db.store import Status
+from core.library import Library
 from core.versions import activate_version
 from tests.mimi_album import build_indexed_album
 from trainer.__main__ import main as trainer_main

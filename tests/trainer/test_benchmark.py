@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.papers.benchmark import BenchmarkConfig, format_table, main, prepare_splits, run
-from trainer.papers.datasets import dataset_dir
 from trainer.learning.heads import AttentionPoolingHead, learnable_parameters
 from trainer.learning.metrics import f1_score
+from trainer.papers.benchmark import BenchmarkConfig, format_table, main, prepare_splits, run
+from trainer.papers.datasets import dataset_dir
 from trainer.papers.paper_protocol import (
     AttentionModel,
     BackboneUnavailableError,

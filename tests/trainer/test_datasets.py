@@ -114,7 +114,7 @@ def test_dataset_dir_accepts_the_parent_or_the_dataset_folder(tmp_path: Path) ->
     _write_paper_json(corel / "train.json")
     assert dataset_dir(tmp_path, "Corel-5k") == corel
     assert dataset_dir(corel, "Corel-5k") == corel
-    with pytest.raises(FileNotFoundError, match="train.json"):
+    with pytest.raises(FileNotFoundError, match=r"train\.json"):
         dataset_dir(tmp_path / "nowhere", "Corel-5k")
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainer.learning.heads import AttentionPoolingHead, FineTuneModel, LinearProbe, learnable_parameters
+from trainer.learning.heads import (
+    AttentionPoolingHead,
+    FineTuneModel,
+    LinearProbe,
+    learnable_parameters,
+)
 
 
 def test_attention_head_has_the_papers_parameter_count():

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.labels.policy import CONFIRMED, REJECTED, Evidence, LabelPolicy
 from core.db.store import LabelRow
 from core.db.tagstore import Scored, TagStore, VerdictChange
+from core.labels.policy import CONFIRMED, REJECTED, Evidence, LabelPolicy
 from trainer.album.targets import (
     LabelTree,
     TargetConfig,

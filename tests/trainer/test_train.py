@@ -19,12 +19,12 @@ import pytest
 import torch
 
 import core.library
-from core.library import Library
-from core.model.versions import ActiveModel
-from core.labels.policy import CONFIRMED, REJECTED
-from core.model.tagger import LinearHead
 from core.db.store import Status
 from core.db.tagstore import Scored, VerdictChange
+from core.labels.policy import CONFIRMED, REJECTED
+from core.library import Library
+from core.model.tagger import LinearHead
+from core.model.versions import ActiveModel
 from tests.fakes import FakeBackbone
 from trainer.__main__ import main as trainer_main
 from trainer.album.train import NothingToLearnError, TrainOptions, train
@@ -32,7 +32,7 @@ from trainer.album.train import NothingToLearnError, TrainOptions, train
 DIM = 16
 
 
-def LINEAR(**kwargs) -> TrainOptions:  # noqa: N802 - reads like the options it builds
+def LINEAR(**kwargs) -> TrainOptions:  # reads like the options it builds
     """Options for the plain linear head with the loss it was tuned with."""
     return TrainOptions(head="linear", loss="weighted_bce", **kwargs)
 
@@ -92,7 +92,7 @@ def test_training_learns_the_users_label_and_rescores_the_album(album: Path):
     assert outcome.version == 1 and outcome.activated
     assert outcome.after["f1"] > outcome.before["f1"] == 0.0
     assert 0.05 <= outcome.thresholds["Grandma"] <= 0.70
-    assert [p for p, _, _ in events][0] == "loading" and events[-1][0] == "rescoring"
+    assert events[0][0] == "loading" and events[-1][0] == "rescoring"
     with Library(album) as library:
         assert library.store.active_model().version == 1
         head = LinearHead.load(library.data_dir / "models" / "v1.safetensors")

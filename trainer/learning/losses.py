@@ -30,7 +30,8 @@ weighted_bce   0         0         0           0           None    0
 
 ``weighted_bce`` is ``bce`` meant to be called with ``pos_weight`` (per-class w+_c,
 e.g. ``trainer.learning.missing.positive_class_weights``) and/or ``neg_weight`` (per-class or
-per-element w-, e.g. ``trainer.learning.missing.negative_confidence_weights``), docs/papers-recipe.md §5.2.
+per-element w-, e.g. ``trainer.learning.missing.negative_confidence_weights``),
+docs/papers-recipe.md §5.2.
 Without them it equals ``bce``. ``pos_weight``/``neg_weight`` work with every kind.
 
 Reductions:

@@ -1,4 +1,6 @@
-"""Reproduce the papers' benchmark: ``python -m trainer.papers.benchmark --data DIR --dataset Corel-5k``.
+"""Reproduce the papers' benchmark.
+
+``python -m trainer.papers.benchmark --data DIR --dataset Corel-5k``
 
 Trains backbone + head on a dataset in the papers' JSON format (``trainer.papers.datasets``) with
 the papers' transforms, optimiser and schedule (``trainer.papers.paper_protocol``), evaluates
@@ -33,6 +35,9 @@ import torch
 
 from core.errors import ModelLoadError
 from core.model.tagger import pick_device
+from trainer.learning.losses import LOSS_NAMES
+from trainer.learning.metrics import Metrics, evaluate
+from trainer.learning.thresholds import tune_thresholds
 from trainer.papers.datasets import (
     AnnotationDataset,
     Split,
@@ -43,8 +48,6 @@ from trainer.papers.datasets import (
     stats_for,
     validation_split,
 )
-from trainer.learning.losses import LOSS_NAMES
-from trainer.learning.metrics import Metrics, evaluate
 from trainer.papers.paper_protocol import (
     BackboneUnavailableError,
     EpochClock,
@@ -59,7 +62,6 @@ from trainer.papers.paper_protocol import (
     snapshot,
 )
 from trainer.papers.published import published_rows
-from trainer.learning.thresholds import tune_thresholds
 
 logger = logging.getLogger(__name__)
 

@@ -206,7 +206,10 @@ def image_stats(image_dir: Path, names: Sequence[str], size: int = 64, limit: in
         count += flat.shape[0]
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-12))
-    as3 = lambda v: (float(v[0]), float(v[1]), float(v[2]))  # noqa: E731
+
+    def as3(v: np.ndarray) -> tuple[float, float, float]:
+        return (float(v[0]), float(v[1]), float(v[2]))
+
     return as3(np.round(mean, 4)), as3(np.round(std, 4))
 
 

@@ -91,7 +91,7 @@ def split_instances(
             test += members
             continue
         order = rng.permutation(len(members))
-        n_test = max(1, int(round(test_fraction * len(members))))
+        n_test = max(1, round(test_fraction * len(members)))
         test += [members[i] for i in order[:n_test]]
         train += [members[i] for i in order[n_test:]]
     return train, test
