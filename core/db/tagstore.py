@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.db import journal
-from core.people.faces import FaceSummary
-from core.labels.policy import CONFIRMED, NO_VERDICT, Evidence, LabelPolicy
 from core.db.rescoring import LabelColumns, Written, write_rescored
 from core.db.store import IN_IDS, SCORE_FLOOR, VISIBLE, Store, id_list, now
+from core.labels.policy import CONFIRMED, NO_VERDICT, Evidence, LabelPolicy
+from core.people.faces import FaceSummary
 
 logger = logging.getLogger(__name__)
 

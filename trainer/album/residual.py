@@ -28,6 +28,7 @@ from core.library import Library
 from core.model.residual import EPS, ResidualHead, normalise
 from core.model.tagger import PriorHead
 from trainer.album.evaluation import summary
+from trainer.album.targets import TargetConfig, TrainingData
 from trainer.learning.residual_fit import (
     Fitted,
     ResidualConfig,
@@ -35,7 +36,6 @@ from trainer.learning.residual_fit import (
     normalised_features,
     score,
 )
-from trainer.album.targets import TargetConfig, TrainingData
 
 logger = logging.getLogger(__name__)
 
@@ -231,4 +231,4 @@ def _label_report(data: TrainingData, fitted: Fitted, trained: NDArray[np.int64]
 def _count(weight: NDArray[np.float64], tagged: NDArray[np.bool_]) -> int:
     """Photos of the album tagged: exact when every photo is a row, else the sample's count
     scaled to the album."""
-    return int(round(float(weight @ tagged)))
+    return round(float(weight @ tagged))

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from core.labels.policy import CONFIRMED, REJECTED
 from core.db.store import LabelRow
 from core.db.tagstore import TagStore
 from core.db.training_data import (
@@ -35,6 +34,7 @@ from core.db.training_data import (
     score_triples,
     verdict_facts,
 )
+from core.labels.policy import CONFIRMED, REJECTED
 from trainer.learning.missing import negative_confidence_weights
 
 logger = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ class TrainingData:
     @property
     def album_photos(self) -> int:
         """Photos of the album the rows represent (with features of the active backbone)."""
-        return int(round(float(self.weights_per_row.sum())))
+        return round(float(self.weights_per_row.sum()))
 
 
 def load_training_data(store: TagStore, config: TargetConfig = TargetConfig()) -> TrainingData:
