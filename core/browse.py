@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.db.store import IN_IDS, Status, id_list
+from core.db.store import IN_IDS, LabelRow, Status, id_list
 from core.labels.policy import CONFIRMED, REJECTED
 from core.library import Library
 from core.paths import from_db, readable
@@ -205,9 +205,9 @@ def tag_summary(library: Library, photo_ids: Sequence[int]) -> list[TagSummary]:
         for lid, has, direct, verified in query(
                 "SELECT label_id, COUNT(*), SUM(direct), SUM(verified) FROM photo_tags "
                 f"WHERE photo_id IN ({marks}) GROUP BY label_id", chunk):
-            acc = tags.setdefault(lid, [0, 0, 0])
+            counts = tags.setdefault(lid, [0, 0, 0])
             for i, value in enumerate((has, direct, verified)):
-                acc[i] += value
+                counts[i] += value
     labels = {r.id: r for r in library.store.labels()}
     policy = library.store.policy()
     out = []
@@ -224,7 +224,7 @@ def tag_summary(library: Library, photo_ids: Sequence[int]) -> list[TagSummary]:
     return out
 
 
-def _path(labels: dict, lid: int) -> tuple[str, ...]:
+def _path(labels: dict[int, LabelRow], lid: int) -> tuple[str, ...]:
     out: list[str] = []
     node: int | None = lid
     while node is not None and len(out) < 64:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core.db import journal
 from core.db.store import LabelRow, now
@@ -94,19 +96,19 @@ def _subtree(rows: Sequence[LabelRow], root: int) -> set[int]:
     return out
 
 
-def _meta(conn, key: str, default: str) -> object:
+def _meta(conn: sqlite3.Connection, key: str, default: str) -> Any:  # JSON: the caller's type
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return json.loads(row[0] if row else default)
 
 
-def _put_meta(conn, key: str, value: object) -> None:
+def _put_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
     conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
                  "SET value = excluded.value", (key, json.dumps(value)))
 
 
-def _retire(conn, old: str, old_id: int, into: int | None) -> None:
+def _retire(conn: sqlite3.Connection, old: str, old_id: int, into: int | None) -> None:
     """``old`` no longer names a label: it stands for ``into`` (None: for nothing)."""
-    retired = _meta(conn, RETIRED_KEY, "{}")
+    retired: dict[str, int | None] = _meta(conn, RETIRED_KEY, "{}")
     for name, target in list(retired.items()):  # names that led to the old label follow it
         if target == old_id:
             retired[name] = into
@@ -114,13 +116,13 @@ def _retire(conn, old: str, old_id: int, into: int | None) -> None:
     _put_meta(conn, RETIRED_KEY, retired)
 
 
-def _relocate(conn, ids: set[int]) -> None:
-    moved = set(_meta(conn, RELOCATED_KEY, "[]")) | ids
+def _relocate(conn: sqlite3.Connection, ids: set[int]) -> None:
+    moved: set[int] = set(_meta(conn, RELOCATED_KEY, "[]")) | ids
     _put_meta(conn, RELOCATED_KEY, sorted(moved))
 
 
-def _move_manual(conn, old: str, new: str | None) -> None:
-    manual = _meta(conn, _MANUAL_KEY, "{}")
+def _move_manual(conn: sqlite3.Connection, old: str, new: str | None) -> None:
+    manual: dict[str, float] = _meta(conn, _MANUAL_KEY, "{}")
     if old.lower() in manual:
         value = manual.pop(old.lower())
         if new is not None and new.lower() not in manual:
@@ -128,7 +130,8 @@ def _move_manual(conn, old: str, new: str | None) -> None:
         _put_meta(conn, _MANUAL_KEY, manual)
 
 
-def _journalled(library: Library, ids: set[int], what: str, change) -> LabelEdit:
+def _journalled(library: Library, ids: set[int], what: str,
+                change: Callable[[sqlite3.Connection], LabelEdit | None]) -> LabelEdit:
     """Run ``change(conn)`` in one transaction with its before/after snapshots journalled."""
     store = library.store
     with store.db.write() as db:
@@ -156,7 +159,7 @@ def rename(library: Library, name: str, new_name: str) -> LabelEdit:
         raise VocabularyError(f"{new!r} is already the label {other!r}: merge into it instead")
     rows = library.store.labels()
 
-    def change(conn) -> None:
+    def change(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE labels SET name = ? WHERE id = ?", (new, row.id))
         if new.lower() != row.name.lower():
             _retire(conn, row.name, row.id, row.id)
@@ -180,7 +183,7 @@ def set_aliases(library: Library, name: str, aliases: Sequence[str]) -> LabelEdi
             raise VocabularyError(f"{alias!r} already names the label {other!r}")
         words.append(_clean(alias))
 
-    def change(conn) -> None:
+    def change(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE labels SET aliases = ? WHERE id = ?", (json.dumps(words), row.id))
 
     shown = ", ".join(words) or "none"
@@ -199,7 +202,7 @@ def move(library: Library, name: str, parent: str | None) -> LabelEdit:
     new_parent = parent_row.id if parent_row else None
     where = f"under {parent_row.name}" if parent_row else "to the top level"
 
-    def change(conn) -> None:
+    def change(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE labels SET parent_id = ? WHERE id = ?", (new_parent, row.id))
         _relocate(conn, _subtree(rows, row.id))
 
@@ -218,7 +221,7 @@ def merge(library: Library, source: str, target: str) -> LabelEdit:
         raise VocabularyError(f"{src.name!r} cannot be merged into {dst.name!r}, which is "
                               "one of its own sub-labels: move that one out first")
 
-    def change(conn) -> LabelEdit:
+    def change(conn: sqlite3.Connection) -> LabelEdit:
         stamp = now()
         theirs = {r[0]: r[1:] for r in conn.execute(
             "SELECT photo_id, score, verdict, source FROM photo_labels WHERE label_id = ?",
@@ -267,7 +270,7 @@ def delete(library: Library, name: str) -> LabelEdit:
     _own(row, "deleted")
     rows = library.store.labels()
 
-    def change(conn) -> LabelEdit:
+    def change(conn: sqlite3.Connection) -> LabelEdit:
         n = conn.execute("SELECT COUNT(*) FROM photo_labels WHERE label_id = ? AND verdict != 0",
                          (row.id,)).fetchone()[0]
         children = [r.id for r in rows if r.parent_id == row.id]

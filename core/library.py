@@ -7,31 +7,34 @@ The facade the command line and the window use. Opening a folder creates ``<albu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from core.db.journal import Step
+from core.db.store import LabelRow, PhotoOrder, PhotoRow, Status
+from core.db.tagstore import TagStore, VerdictChange
 from core.errors import (
     AlbumNotFoundError,
     PhotoNotFoundError,
     UnknownLabelError,
     VocabularyError,
 )
-from core.pipeline.enrich import Enricher
-from core.people.faces import shared_detector
-from core.pipeline.indexer import Indexer
-from core.db.journal import Step
-from core.pipeline.keywords import ExportReport, export_keywords
+from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
+from core.labels.vocabulary import Label, Vocabulary
+from core.media.sidecars import Naming
+from core.media.thumbnails import ThumbnailCache
 from core.model.versions import ActiveModel, ModelChoice, load_active_model, stored_choice
 from core.paths import readable
-from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
-from core.search.query import LabelResolver
+from core.people.faces import shared_detector
+from core.pipeline.enrich import Enricher
+from core.pipeline.indexer import Indexer
+from core.pipeline.keywords import ExportReport, export_keywords
 from core.pipeline.scanner import DATA_DIR_NAME
 from core.search.engine import SearchEngine
-from core.db.store import LabelRow, PhotoOrder, PhotoRow, Status
-from core.db.tagstore import TagStore, VerdictChange
-from core.media.thumbnails import ThumbnailCache
-from core.labels.vocabulary import Label, Vocabulary
+from core.search.query import LabelResolver
 
 logger = logging.getLogger(__name__)
 
@@ -220,15 +223,15 @@ class Library:
 
     @staticmethod
     def _path(labels: dict[int, LabelRow], lid: int) -> tuple[str, ...]:
-        out = []
+        out: list[str] = []
         node: int | None = lid
         while node is not None and len(out) < 64:
             out.append(labels[node].name)
             node = labels[node].parent_id
         return tuple(reversed(out))
 
-    def set_verdicts(self, photos: list[PhotoRow], confirm: list[str] = (),
-                     reject: list[str] = (), clear: list[str] = ()) -> int | None:
+    def set_verdicts(self, photos: Sequence[PhotoRow], confirm: Sequence[str] = (),
+                     reject: Sequence[str] = (), clear: Sequence[str] = ()) -> int | None:
         """Confirm, reject or clear labels on photos as one undoable action."""
         changes = [VerdictChange(p.id, self.label_id(word), verdict)
                    for verdict, words in ((CONFIRMED, confirm), (REJECTED, reject),
@@ -316,7 +319,7 @@ class Library:
             self.reload_vocabulary()
         return step
 
-    def export_xmp(self, photos: list[PhotoRow] | None = None, *, naming: str = "ext",
+    def export_xmp(self, photos: list[PhotoRow] | None = None, *, naming: Naming = "ext",
                    include_model: bool = False, embedded: bool = False,
                    progress: Callable[[int, int], None] | None = None) -> ExportReport:
         """Write tags to XMP: ``photo.jpg.xmp`` (``naming="ext"``) or ``photo.xmp`` ("base").

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 PROGRESS, DONE, ERROR = "progress", "done", "error"
 EVENTS = (PROGRESS, DONE, ERROR)
@@ -36,7 +37,7 @@ METRICS = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"),
            ("n_labels", "Labels compared"))
 
 
-def progress(phase: str, done: int, total: int) -> dict:
+def progress(phase: str, done: int, total: int) -> dict[str, Any]:
     """A progress event.
 
     Raises:
@@ -47,25 +48,26 @@ def progress(phase: str, done: int, total: int) -> dict:
     return {"event": PROGRESS, "phase": phase, "done": int(done), "total": int(total)}
 
 
-def done(version: int, activated: bool, reason: str, before: Mapping, after: Mapping,
-         labels: Sequence[Mapping] = (), warning: str = "") -> dict:
+def done(version: int, activated: bool, reason: str, before: Mapping[str, Any],
+         after: Mapping[str, Any], labels: Sequence[Mapping[str, Any]] = (),
+         warning: str = "") -> dict[str, Any]:
     """The event that ends a run that saved a version (active or not)."""
     return {"event": DONE, "version": int(version), "activated": bool(activated),
             "reason": str(reason), "before": dict(before), "after": dict(after),
             "labels": [dict(row) for row in labels], "warning": str(warning or "")}
 
 
-def error(message: str) -> dict:
+def error(message: str) -> dict[str, Any]:
     """The event that ends a run that failed."""
     return {"event": ERROR, "message": str(message)}
 
 
-def encode(event: Mapping) -> str:
+def encode(event: Mapping[str, Any]) -> str:
     """One line of JSON (no newline)."""
     return json.dumps(dict(event), ensure_ascii=False)
 
 
-def parse(line: str) -> dict | None:
+def parse(line: str) -> dict[str, Any] | None:
     """The event of one line, or None for a line that is not one (a log line, noise)."""
     try:
         event = json.loads(line)
@@ -82,7 +84,7 @@ def _cell(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def done_text(event: Mapping) -> str:
+def done_text(event: Mapping[str, Any]) -> str:
     """A finished run for people: the verdict, the old and new version side by side on the
     tags you verified, the labels you worked on, and how to activate a version kept back."""
     version = event.get("version")

@@ -65,7 +65,7 @@ def score_triples(store: Store, photo_ids: Sequence[int] | None = None
     ``photo_ids`` when given), as three aligned arrays."""
     sql = ("SELECT l.photo_id, l.label_id, l.score FROM photo_labels l "
            "JOIN photos p ON p.id = l.photo_id WHERE l.score IS NOT NULL AND p.status = 'ok'")
-    params: tuple = ()
+    params: tuple[str, ...] = ()
     if photo_ids is not None:
         sql += f" AND l.photo_id {IN_IDS}"
         params = (id_list(photo_ids),)

@@ -18,7 +18,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -108,7 +108,7 @@ def load_starter(path: Path) -> Starter | None:
                    meta.get("backbone", ""), meta.get("digest", ""))
 
 
-def save_starter(path: Path, starter: Starter, notes: dict) -> None:
+def save_starter(path: Path, starter: Starter, notes: dict[str, Any]) -> None:
     """Write a starter (``tools/build_starter.py``)."""
     import safetensors.torch
 

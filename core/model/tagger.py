@@ -21,7 +21,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -107,9 +107,13 @@ class Backbone:
         self.crop_pct = self.preprocessing.crop_pct
         self.interpolation = self.preprocessing.interpolation
         self.num_classes = int(getattr(model, "num_classes", 0) or 0)
-        self.feature_dim = int(getattr(model, "head_hidden_size", None) or model.num_features)
+        hidden = getattr(model, "head_hidden_size", None)
+        # num_features: timm's int, which nn.Module's stubs can only type as Tensor | Module
+        self.feature_dim = int(hidden or cast(int, model.num_features))
         fmt = torch.channels_last if channels_last else torch.contiguous_format
-        self.model = model.eval().requires_grad_(False).to(device, memory_format=fmt)
+        # torch's stubs have no to(device, memory_format=) overload, which torch accepts
+        self.model = model.eval().requires_grad_(False).to(  # type: ignore[call-overload]
+            device, memory_format=fmt)
 
     @classmethod
     def load(
@@ -183,7 +187,8 @@ class Backbone:
             raise ModelLoadError(f"backbone {self.id} has no classifier")
         with torch.inference_mode():
             x = features.to(self.device, dtype=torch.float32, non_blocking=True)
-            return self.model.get_classifier()(x).float()
+            logits: torch.Tensor = self.model.get_classifier()(x).float()
+            return logits
 
     def _to_device(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
         if isinstance(batch, np.ndarray):
@@ -443,7 +448,8 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
     try:
         with safetensors.safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = dict(handle.metadata() or {})
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+            names = handle.keys()  # a safetensors handle is not iterable
+            tensors = {key: handle.get_tensor(key) for key in names}
     except Exception as exc:  # SafetensorError, OSError, ...
         raise ModelLoadError(f"{path} is not a valid safetensors file: {exc}") from exc
     return tensors, metadata

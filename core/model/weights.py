@@ -392,9 +392,10 @@ def _load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], path: P
 
 
 def _data_config(model: torch.nn.Module, digest: str) -> dict[str, Any]:
-    import timm.data
+    from timm.data.config import resolve_model_data_config
 
-    resolved = timm.data.resolve_model_data_config(model)
+    # timm's function carries no annotations
+    resolved = resolve_model_data_config(model)  # type: ignore[no-untyped-call]
     return {
         "input_size": tuple(int(v) for v in resolved["input_size"]),
         "mean": tuple(float(v) for v in resolved["mean"]),

@@ -21,7 +21,16 @@ import numpy as np
 
 from core.db.store import VISIBLE, Database, Status
 from core.search.orders import RANKED, Order, album_order
-from core.search.query import And, Everything, LabelResolver, Leaf, Node, Not, parse_query
+from core.search.query import (
+    And,
+    Everything,
+    LabelResolver,
+    Leaf,
+    Node,
+    Not,
+    Params,
+    parse_query,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +58,7 @@ class _Snapshot:
         self.present: np.ndarray | None = None
         self.ranks: dict[Order, np.ndarray] = {}
         self.orders: dict[Order, np.ndarray] = {}  # present ids in each display order
-        self.terms: dict[tuple[str, tuple], np.ndarray] = {}  # a term's sorted ids
+        self.terms: dict[tuple[str, Params], np.ndarray] = {}  # a term's sorted ids
         self.term_ids = 0
 
 
@@ -73,14 +82,14 @@ class SearchEngine:
             self._local.snap = snap
         return snap
 
-    def _ids(self, sql: str, params: tuple = ()) -> np.ndarray:
+    def _ids(self, sql: str, params: Params = ()) -> np.ndarray:
         """Sorted unique ids selected (as column ``id``) by ``sql``."""
         ids = self._concat(sql, params)
         if len(ids) > 1 and not np.all(ids[1:] > ids[:-1]):  # a key range comes sorted already
             ids = np.unique(ids)
         return ids
 
-    def _term(self, sql: str, params: tuple = ()) -> np.ndarray:
+    def _term(self, sql: str, params: Params = ()) -> np.ndarray:
         """A search term's ids, kept until the album changes (read-only: shared).
 
         At a million photos one label's key range is most of a search's time (``animal``:
@@ -101,7 +110,7 @@ class SearchEngine:
                 snap.term_ids += len(ids)
         return ids
 
-    def _concat(self, sql: str, params: tuple = ()) -> np.ndarray:
+    def _concat(self, sql: str, params: Params = ()) -> np.ndarray:
         # One string from SQLite instead of one Python tuple per row: about 4x faster for
         # tens of thousands of ids. The order of the subquery is kept.
         text = self.db.read().execute(f"SELECT group_concat(id) FROM ({sql})", params
@@ -177,7 +186,7 @@ class SearchEngine:
         if len(inside) >= _MASK_SHARE * len(everything) and len(inside) > _MASK_FLOOR:
             # A large result: the display order filtered through a membership mask, linear
             # (sorting 650,000 ranks at a million photos took longer than the search).
-            shown = everything[_mask(inside, len(rank))[everything]]
+            shown: np.ndarray = everything[_mask(inside, len(rank))[everything]]
             if len(shown) == len(inside):
                 return shown
         return inside[np.argsort(rank[inside], kind="stable")]
@@ -192,7 +201,7 @@ class SearchEngine:
         return self.ordered(self.evaluate(parse_query(text, labels)), order)
 
 
-def _evaluate(node: Node, fetch: Callable[[str, tuple], np.ndarray],
+def _evaluate(node: Node, fetch: Callable[[str, Params], np.ndarray],
               universe: np.ndarray) -> np.ndarray:
     if isinstance(node, Leaf):
         return fetch(node.ids_sql, node.params)
@@ -203,7 +212,7 @@ def _evaluate(node: Node, fetch: Callable[[str, tuple], np.ndarray],
     if isinstance(node, And):
         # A AND NOT B is A minus B: the complement of B (most of a million photos) is never
         # built. The positive parts first, then each negative one is taken away.
-        positive = [p for p in node.parts if not isinstance(p, Not)]
+        positive: list[Node] = [p for p in node.parts if not isinstance(p, Not)]
         negative = [p.part for p in node.parts if isinstance(p, Not)]
         result = _evaluate(positive[0], fetch, universe) if positive else universe
         for part in positive[1:]:
@@ -234,13 +243,15 @@ def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if not len(a) or not len(b):
         return _EMPTY
     small, large = (a, b) if len(a) <= len(b) else (b, a)
-    return small[_mask(large, int(small[-1]) + 1)[small]]
+    both: np.ndarray = small[_mask(large, int(small[-1]) + 1)[small]]
+    return both
 
 
 def _minus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if not len(a) or not len(b):
         return a
-    return a[~_mask(b, int(a[-1]) + 1)[a]]
+    rest: np.ndarray = a[~_mask(b, int(a[-1]) + 1)[a]]
+    return rest
 
 
 def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -82,14 +82,16 @@ def _member(ids: np.ndarray, of: np.ndarray) -> np.ndarray:
     size = int(max(ids.max(initial=0), of.max(initial=0))) + 1
     mask = np.zeros(size, dtype=bool)
     mask[ids] = True
-    return mask[of]
+    member: np.ndarray = mask[of]
+    return member
 
 
 def _keep(ordered: np.ndarray, present: np.ndarray) -> np.ndarray:
     """``ordered`` without the ids that are not in ``present``, order kept."""
     if not len(ordered) or not len(present):
         return ordered[:0]
-    return ordered[_member(present, ordered)]
+    kept: np.ndarray = ordered[_member(present, ordered)]
+    return kept
 
 
 __all__ = ["RANKED", "Order", "album_order"]

@@ -45,6 +45,9 @@ _MAX_LABEL_WORDS = 4
 MAX_DEPTH = 32
 MAX_TERMS = 256
 
+#: The parameters bound to a term's SQL (label ids, dates, folder bytes, ...).
+Params = tuple[object, ...]
+
 
 @dataclass(frozen=True)
 class Token:
@@ -59,7 +62,7 @@ class Compiled:
     """A WHERE clause over ``photos p`` and its parameters."""
 
     sql: str
-    params: tuple
+    params: Params
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class Leaf:
 
     where: str
     ids_sql: str
-    params: tuple
+    params: Params
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     pos = 0
     while pos < len(text):
-        start = _SPACE.match(text, pos).end()
+        space = _SPACE.match(text, pos)  # \s* matches everywhere
+        start = space.end() if space else pos
         if start == len(text):
             break
         field = _FIELD_QUOTED.match(text, start)
@@ -173,8 +177,8 @@ class _Parser:
 
     def parse(self) -> Node:
         node = self.and_expr()
-        if self.peek() is not None:
-            tok = self.peek()
+        tok = self.peek()
+        if tok is not None:
             raise QueryError(f"unexpected {tok.text!r} at character {tok.pos + 1}", tok.pos)
         return node
 
@@ -195,13 +199,16 @@ class _Parser:
         parts = [self.unary()]
         while self.is_op(self.peek(), "OR"):
             self.i += 1
-            if self.peek() is None or self.peek().kind == ")":
+            after = self.peek()
+            if after is None or after.kind == ")":
                 raise QueryError("OR needs a term on both sides", len(self.text))
             parts.append(self.unary())
         return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
     def unary(self) -> Node:
         tok = self.peek()
+        if tok is None:
+            raise QueryError("expected a search term at the end", len(self.text))
         if self.is_op(tok, "NOT") or tok.kind == "neg":
             self.i += 1
             if self.peek() is None:
@@ -221,7 +228,8 @@ class _Parser:
             self.i += 1
             self.deeper(tok)
             inner = self.and_expr()
-            if self.peek() is None or self.peek().kind != ")":
+            closing = self.peek()
+            if closing is None or closing.kind != ")":
                 raise QueryError(f"unclosed parenthesis at character {tok.pos + 1}", tok.pos)
             self.i += 1
             self.depth -= 1
@@ -310,7 +318,7 @@ def _has_label(label_id: int) -> Leaf:
     return _tag_leaf(label_id)
 
 
-def _photo_leaf(where: str, params: tuple) -> Leaf:
+def _photo_leaf(where: str, params: Params) -> Leaf:
     return Leaf(where, f"SELECT p.id AS id FROM photos p WHERE {where}", params)
 
 
@@ -334,8 +342,8 @@ def _date_bound(text: str, tok: Token, *, end: bool) -> str:
     if not m:
         raise QueryError(f"bad date {text!r}: use YYYY, YYYY-MM or YYYY-MM-DD", tok.pos)
     year, month, day = int(m[1]), m[2], m[3]
-    if month is not None and not 1 <= int(month) <= 12 or day is not None and not 1 <= int(
-            day) <= 31:
+    if (month is not None and not 1 <= int(month) <= 12) or (day is not None and not 1 <= int(
+            day) <= 31):
         raise QueryError(f"bad date {text!r}", tok.pos)
     if not end:
         return f"{year:04d}-{int(month or 1):02d}-{int(day or 1):02d}"

@@ -1,8 +1,8 @@
 """The training loop: Adam, a one-cycle or cosine schedule, early stopping on held-out loss.
 
-Works for any head in ``trainer.learning.heads``: inputs are whatever the module takes (pooled features,
-feature maps, images), targets and weights are (N, C). Everything random — initialisation is the
-caller's business, shuffling is seeded here — so the same seed and data give the same model.
+Works for any head in ``trainer.learning.heads``: inputs are whatever the module takes (pooled
+features, feature maps, images), targets and weights are (N, C). Everything random — initialisation
+is the caller's business, shuffling is seeded here — so the same seed and data give the same model.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def fit(model: nn.Module, train: Batches, config: FitConfig, *, val: Batches | N
             _epoch(model, train, criterion, optimizer, scheduler, batch_size, steps_per_epoch,
                    generator))
         result.epochs_run = epoch
-        if use_val:
+        if use_val and val is not None:
             loss = held_out_loss(model, val)
             result.val_losses.append(loss)
             if loss < best_loss - 1e-6 or best_state is None:

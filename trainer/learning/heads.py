@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Protocol, cast
 
 import torch
 from torch import nn
@@ -55,6 +56,11 @@ class LinearProbe(nn.Module):
         ancestors: Optional (C, C) tree matrix (see above).
     """
 
+    # buffers (register_buffer), typed here since nn.Module's attribute access cannot say so
+    mean: torch.Tensor
+    _child: torch.Tensor
+    _ancestor: torch.Tensor
+
     def __init__(self, in_features: int, num_labels: int, *, mean: torch.Tensor | None = None,
                  scale: float = 1.0, dropout: float = 0.0, prior: torch.Tensor | None = None,
                  ancestors: torch.Tensor | None = None) -> None:
@@ -81,7 +87,9 @@ class LinearProbe(nn.Module):
         return self.own.index_add(0, self._child, self.own[self._ancestor])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout((x - self.mean) / self.scale) @ self.weight().T + self.bias
+        logits: torch.Tensor = (self.dropout((x - self.mean) / self.scale) @ self.weight().T
+                                + self.bias)
+        return logits
 
     def export(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(weight, bias)`` such that ``x @ weight.T + bias`` equals ``forward`` in eval mode."""
@@ -153,7 +161,16 @@ class AttentionPoolingHead(nn.Module):
         hidden, attention = self.decoder(target, tokens, query_pos)
         self.last_attention = attention.detach()  # B, C, N: for visualisation only
         hidden = self.norm(hidden)
-        return (self.group_weight * hidden).sum(dim=-1) + self.group_bias
+        logits: torch.Tensor = (self.group_weight * hidden).sum(dim=-1) + self.group_bias
+        return logits
+
+
+class _TimmNet(Protocol):
+    """The two calls a timm network offers that nn.Module's stubs cannot know of."""
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor: ...
 
 
 class FineTuneModel(nn.Module):
@@ -178,6 +195,7 @@ class FineTuneModel(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Logits (B, C) of normalised images (B, 3, H, W)."""
-        pooled = self.backbone.forward_head(self.backbone.forward_features(pixels),
-                                            pre_logits=True)
-        return self.linear(self.dropout(pooled))
+        backbone = cast(_TimmNet, self.backbone)
+        pooled = backbone.forward_head(backbone.forward_features(pixels), pre_logits=True)
+        logits: torch.Tensor = self.linear(self.dropout(pooled))
+        return logits
