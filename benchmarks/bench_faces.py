@@ -37,6 +37,7 @@ def detector_report(repeat: int) -> None:
     detector = FaceDetector.load()
     labelled = [(decode(p, min_side=256).image, n, p.name) for p, n in photos()]
     hits = {label: [0, 0, 0] for label in (PERSON, GROUP_PHOTO, PORTRAIT)}  # tp, fp, fn
+
     def timed(image):  # in the worker: CPU seconds of this thread
         before = time.thread_time()
         summary = detector.summarize(image)
@@ -53,19 +54,26 @@ def detector_report(repeat: int) -> None:
         for image, people, name in labelled:
             summary = pool.submit(detector.summarize, image).result()
             scores = people_scores(summary)
-            truth = {PERSON: people >= 1, GROUP_PHOTO: people >= 3,
-                     PORTRAIT: name == "astronaut.png"}
+            truth = {
+                PERSON: people >= 1,
+                GROUP_PHOTO: people >= 3,
+                PORTRAIT: name == "astronaut.png",
+            }
             for label, want in truth.items():
                 said = scores[label] >= 0.3
                 if said or want:
                     hits[label][0 if said and want else 1 if said else 2] += 1
             print(f"  {name:24s} people {people}  {summary}")
     n = repeat * len(labelled)
-    print(f"\ndetector: {1000 * wall / n:.0f} ms/photo wall, {1000 * cpu / n:.0f} ms/photo CPU "
-          f"(one worker thread, {len(labelled)} photos x {repeat})")
+    print(
+        f"\ndetector: {1000 * wall / n:.0f} ms/photo wall, {1000 * cpu / n:.0f} ms/photo CPU "
+        f"(one worker thread, {len(labelled)} photos x {repeat})"
+    )
     for label, (tp, fp, fn) in hits.items():
-        print(f"{label:12s} precision {tp / max(tp + fp, 1):.2f}  recall {tp / max(tp + fn, 1):.2f}"
-              f"  (tp {tp}, fp {fp}, fn {fn})")
+        print(
+            f"{label:12s} precision {tp / max(tp + fp, 1):.2f}  recall {tp / max(tp + fn, 1):.2f}"
+            f"  (tp {tp}, fp {fp}, fn {fn})"
+        )
 
 
 def index_report() -> None:
@@ -81,8 +89,10 @@ def index_report() -> None:
             with Library(album) as library:
                 library.model()  # load outside the timing
                 summary = library.indexer(faces=faces).run()
-            print(f"index with faces={faces!s:5s}: {summary.photos_per_second:.1f} photos/s "
-                  f"({summary.tagged} photos)")
+            print(
+                f"index with faces={faces!s:5s}: {summary.photos_per_second:.1f} photos/s "
+                f"({summary.tagged} photos)"
+            )
 
 
 def main() -> None:

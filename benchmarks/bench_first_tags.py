@@ -56,7 +56,8 @@ def album_of(count: int, folder: Path) -> Path:
 def _tagged(library: Library, ids: list[int]) -> int:
     marks = ",".join("?" * len(ids))
     return library.store.db.query(
-        f"SELECT COUNT(*) FROM features WHERE photo_id IN ({marks})", ids)[0][0]
+        f"SELECT COUNT(*) FROM features WHERE photo_id IN ({marks})", ids
+    )[0][0]
 
 
 def main() -> None:
@@ -68,16 +69,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="albumtag-first-") as tmp:
         album = album_of(args.photos, Path(tmp))
         data = Path(tmp) / "data"
-        print(f"time to first tags: {args.photos:,} photos, screen {args.screen}, faces "
-              f"{'off' if args.no_faces else 'on'}, {os.cpu_count()} cores, load average "
-              f"{os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"time to first tags: {args.photos:,} photos, screen {args.screen}, faces "
+            f"{'off' if args.no_faces else 'on'}, {os.cpu_count()} cores, load average "
+            f"{os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         command = [sys.executable, "-m", "app.indexchild", str(album), "--data-dir", str(data)]
         if args.no_faces:
             command += ["--indexer", "benchmarks.bench_first_tags:without_faces"]
         with Library(album, data) as library:  # the window has the album open throughout
             started = time.perf_counter()
-            child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
+            child = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+            )
             marks: dict[str, tuple[list[int], float]] = {}  # name: (ids, asked at)
             progress = {"tagged": 0}
             lock = threading.Lock()
@@ -90,9 +95,13 @@ def main() -> None:
                 for line in child.stdout:
                     event = json.loads(line)
                     now = time.perf_counter() - started
-                    if event.get("event") == "progress" and event["phase"] == "scan" \
-                            and event["total"] and event["done"] == event["total"] \
-                            and not marks:
+                    if (
+                        event.get("event") == "progress"
+                        and event["phase"] == "scan"
+                        and event["total"]
+                        and event["done"] == event["total"]
+                        and not marks
+                    ):
                         first = browse.grid_ids(library, order=browse.Order.TAKEN)
                         ids = [int(i) for i in first[: args.screen]]
                         send({"first": ids})
@@ -117,8 +126,9 @@ def main() -> None:
                     scrolled = [int(i) for i in by_name[middle : middle + args.screen]]
                     send({"first": scrolled})
                     with lock:
-                        marks["a scrolled-to screen (middle of the album by name), from the "
-                              "call"] = (scrolled, now)
+                        marks[
+                            "a scrolled-to screen (middle of the album by name), from the call"
+                        ] = (scrolled, now)
                 with lock:
                     todo = [(k, v) for k, v in marks.items() if k not in reported]
                 for name, (ids, asked) in todo:
@@ -136,9 +146,12 @@ def main() -> None:
             print(f"  the child failed: {end.get('message', child.returncode)}", flush=True)
             return
         tagged = end["summary"]["tagged"]
-        print(f"  everything tagged: {total:.0f} s ({tagged:,} photos, "
-              f"{tagged / max(total, 1e-9):.1f} photos/s over the whole run); load "
-              f"average {os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"  everything tagged: {total:.0f} s ({tagged:,} photos, "
+            f"{tagged / max(total, 1e-9):.1f} photos/s over the whole run); load "
+            f"average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
 
 def without_faces(library: Library, workers: int | None) -> Indexer:

@@ -53,8 +53,11 @@ def fill(library: Library, count: int) -> int:
             folders.add(folder)
         if len(rows) == 50_000 or p == count:
             with db.write() as w:
-                w.conn.executemany("INSERT INTO photos (id, path, size, mtime_ns, status, "
-                                   "added_at) VALUES (?, ?, 1, 1, ?, ?)", rows)
+                w.conn.executemany(
+                    "INSERT INTO photos (id, path, size, mtime_ns, status, "
+                    "added_at) VALUES (?, ?, 1, 1, ?, ?)",
+                    rows,
+                )
             rows = []
     db._writer.execute("PRAGMA synchronous = NORMAL")
     return len(folders)
@@ -90,13 +93,22 @@ def main() -> None:
             cold += millis(lambda: folder_tree(db), 1)
         warm = millis(lambda: folder_tree(db), args.repeats * 4)
         tree = folder_tree(db)
-        grouped = millis(lambda: db.query(
-            "SELECT CAST(rtrim(path, replace(path, '/', '')) AS BLOB), count(*) FROM photos "
-            "WHERE status IN ('ok', 'pending') GROUP BY 1"), 1)
+        grouped = millis(
+            lambda: db.query(
+                "SELECT CAST(rtrim(path, replace(path, '/', '')) AS BLOB), count(*) FROM photos "
+                "WHERE status IN ('ok', 'pending') GROUP BY 1"
+            ),
+            1,
+        )
         engine = library.search_engine
         searches = {}
-        for term in ('folder:"2010/06/event 000"', "folder:2010/**", "folder:2010",
-                     'folder:"2001/caf\\xe9 0"', "folder:/**"):
+        for term in (
+            'folder:"2010/06/event 000"',
+            "folder:2010/**",
+            "folder:2010",
+            'folder:"2001/caf\\xe9 0"',
+            "folder:/**",
+        ):
             hits = len(library.search_ids(term))
             ms = []
             for _ in range(args.repeats):
@@ -108,12 +120,16 @@ def main() -> None:
         library.close()
     folders = sum(1 for _ in tree.walk())
     load = os.getloadavg()
-    print(f"\nFolders — {args.photos:,} photos in {folders:,} folders ({with_photos:,} holding "
-          f"photos directly); store built in {build_s:.0f} s; load average {load[0]:.1f} on "
-          f"{os.cpu_count()} cores")
-    print(f"  folder tree with counts, first after a change: p50 "
-          f"{statistics.median(cold):.0f} ms (min {min(cold):.0f}, max {max(cold):.0f}); "
-          f"repeated (cached): p50 {statistics.median(warm):.2f} ms")
+    print(
+        f"\nFolders — {args.photos:,} photos in {folders:,} folders ({with_photos:,} holding "
+        f"photos directly); store built in {build_s:.0f} s; load average {load[0]:.1f} on "
+        f"{os.cpu_count()} cores"
+    )
+    print(
+        f"  folder tree with counts, first after a change: p50 "
+        f"{statistics.median(cold):.0f} ms (min {min(cold):.0f}, max {max(cold):.0f}); "
+        f"repeated (cached): p50 {statistics.median(warm):.2f} ms"
+    )
     print(f"  the grouped query it replaces (rtrim per photo): {grouped[0]:.0f} ms")
     print(f"  {'search (term looked up afresh)':<34}{'hits':>9}{'p50 ms':>9}")
     for term, (hits, ms) in searches.items():

@@ -33,8 +33,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-LABELS = ("cat", "dog", "beach", "coffee", "car", "bird", "flower", "mountain", "person",
-          "rocket", "bread", "church")
+LABELS = (
+    "cat",
+    "dog",
+    "beach",
+    "coffee",
+    "car",
+    "bird",
+    "flower",
+    "mountain",
+    "person",
+    "rocket",
+    "bread",
+    "church",
+)
 
 
 # -- the synthetic album ---------------------------------------------------------------------
@@ -47,8 +59,10 @@ def _sources() -> list[Path]:
         if spec and spec.submodule_search_locations:
             folder = Path(next(iter(spec.submodule_search_locations))) / "data"
             out += sorted(folder.glob("imagenet_*.jpg")) + [
-                folder / n for n in ("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg")
-                if (folder / n).exists()]
+                folder / n
+                for n in ("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg")
+                if (folder / n).exists()
+            ]
     if not out:
         sys.exit("needs scikit-image or foolbox for real photos (run the README's test setup)")
     return out
@@ -136,25 +150,36 @@ def bulk_store(album: Path) -> None:
             pid += len(chunk)
             picks = rng.integers(0, len(columns), size=(len(chunk), 2))
             scores = rng.uniform(0.2, 0.95, size=(len(chunk), 2))
-            labels = [(int(p), int(columns[a]), float(sa), stamp)
-                      for p, (a, b), (sa, sb) in zip(pids, picks, scores, strict=True)]
-            labels += [(int(p), int(columns[b]), float(sb), stamp)
-                       for p, (a, b), (sa, sb) in zip(pids, picks, scores, strict=True)
-                       if a != b]
+            labels = [
+                (int(p), int(columns[a]), float(sa), stamp)
+                for p, (a, b), (sa, sb) in zip(pids, picks, scores, strict=True)
+            ]
+            labels += [
+                (int(p), int(columns[b]), float(sb), stamp)
+                for p, (a, b), (sa, sb) in zip(pids, picks, scores, strict=True)
+                if a != b
+            ]
             with store.db.write() as db:
                 db.conn.executemany(
                     "INSERT INTO photos (id, path, size, mtime_ns, content_hash, width, height, "
                     "status, model_version, added_at) VALUES (?, ?, ?, ?, ?, 640, 480, 'ok', 0, ?)",
-                    [(int(p), to_db(e.rel_path), e.size, e.mtime_ns, f"h{p}", stamp)
-                     for p, e in zip(pids, chunk, strict=True)])
+                    [
+                        (int(p), to_db(e.rel_path), e.size, e.mtime_ns, f"h{p}", stamp)
+                        for p, e in zip(pids, chunk, strict=True)
+                    ],
+                )
                 db.conn.executemany(
                     "INSERT INTO photo_labels (photo_id, label_id, score, verdict, source, "
-                    "updated_at) VALUES (?, ?, ?, 0, 'model', ?)", sorted(labels))
+                    "updated_at) VALUES (?, ?, ?, 0, 'model', ?)",
+                    sorted(labels),
+                )
         store.refresh_all_tags()
         store.db._writer.execute("PRAGMA synchronous = NORMAL")
         store.db._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    print(f"  {pid:,} photos stored and scored in bulk in {time.perf_counter() - started:.1f} s",
-          flush=True)
+    print(
+        f"  {pid:,} photos stored and scored in bulk in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
 
 
 def reconcile_child(album: Path) -> dict:
@@ -169,9 +194,15 @@ def reconcile_child(album: Path) -> dict:
         report = reconcile(album, library.store)
         total = time.perf_counter() - started
         search = _window_search(library, "animal")
-    return {"open_s": round(opened, 2), "reconcile_s": round(total - opened, 2),
-            "files": report.files, "new": report.new, "missing": report.missing,
-            "rss_mb": round(_rss_mb(), 1), **search}
+    return {
+        "open_s": round(opened, 2),
+        "reconcile_s": round(total - opened, 2),
+        "files": report.files,
+        "new": report.new,
+        "missing": report.missing,
+        "rss_mb": round(_rss_mb(), 1),
+        **search,
+    }
 
 
 def _window_search(library, text: str, repeats: int = 5) -> dict:
@@ -188,11 +219,14 @@ def _window_search(library, text: str, repeats: int = 5) -> dict:
     cold = once()  # the first search after opening: the album's order and the term are read
     warm = sorted(once() for _ in range(repeats))
     median = warm[len(warm) // 2]
-    return {"search": text, "search_hits": cold[2],
-            "search_cold_ids_ms": round(cold[0] * 1000, 1),
-            "search_cold_first_screen_ms": round(cold[1] * 1000, 1),
-            "search_ids_ms": round(median[0] * 1000, 1),
-            "search_first_screen_ms": round(median[1] * 1000, 1)}
+    return {
+        "search": text,
+        "search_hits": cold[2],
+        "search_cold_ids_ms": round(cold[0] * 1000, 1),
+        "search_cold_first_screen_ms": round(cold[1] * 1000, 1),
+        "search_ids_ms": round(median[0] * 1000, 1),
+        "search_first_screen_ms": round(median[1] * 1000, 1),
+    }
 
 
 # -- the measured child process ----------------------------------------------------------
@@ -210,8 +244,7 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def child(album: Path, settings_dir: Path, scroll: bool, expected: int,
-          stride: int = 1) -> dict:
+def child(album: Path, settings_dir: Path, scroll: bool, expected: int, stride: int = 1) -> dict:
     started = _process_start_epoch()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, QTimer
@@ -230,8 +263,12 @@ def child(album: Path, settings_dir: Path, scroll: bool, expected: int,
 
     class FirstPaint(QObject):
         def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # Qt's name
-            if (event.type() == QEvent.Type.Paint and "first_paint_s" not in result
-                    and window.grid.photo_model().rowCount() > 0 and window.grid.isVisible()):
+            if (
+                event.type() == QEvent.Type.Paint
+                and "first_paint_s" not in result
+                and window.grid.photo_model().rowCount() > 0
+                and window.grid.isVisible()
+            ):
                 QTimer.singleShot(0, self.done)  # after this paint has finished
             return False
 
@@ -285,8 +322,10 @@ def _scroll(app, window, stride: int = 1) -> dict:
     rss.append(_rss_mb())
     paints.sort()
     return {
-        "scroll_steps": steps, "scroll_s": round(time.perf_counter() - started, 1),
-        "rss_scroll_start_mb": round(rss[0], 1), "rss_scroll_peak_mb": round(max(rss), 1),
+        "scroll_steps": steps,
+        "scroll_s": round(time.perf_counter() - started, 1),
+        "rss_scroll_start_mb": round(rss[0], 1),
+        "rss_scroll_peak_mb": round(max(rss), 1),
         "rss_scroll_end_mb": round(rss[-1], 1),
         "rss_scroll_quartiles_mb": [round(rss[int(len(rss) * q)], 1) for q in (0.25, 0.5, 0.75)],
         "pixmaps_cached_at_end": window.loader.cached_count(),
@@ -302,10 +341,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out")
     parser.add_argument("--launches", type=int, default=3, help="launch measurements")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--stride", type=int, default=1,
-                        help="screens per scrolling step (1: every screen)")
-    parser.add_argument("--child", choices=["launch", "scroll", "reconcile"],
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--stride", type=int, default=1, help="screens per scrolling step (1: every screen)"
+    )
+    parser.add_argument(
+        "--child", choices=["launch", "scroll", "reconcile"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     album = args.out / f"album-{args.photos}"
     settings_dir = args.out / "settings"
@@ -314,8 +355,9 @@ def main() -> None:
         if args.child == "reconcile":
             print(json.dumps(reconcile_child(album)))
             return
-        print(json.dumps(child(album, settings_dir, args.child == "scroll", args.photos,
-                               args.stride)))
+        print(
+            json.dumps(child(album, settings_dir, args.child == "scroll", args.photos, args.stride))
+        )
         return
     print(f"albumtag GUI benchmark: {args.photos:,} photos", flush=True)
     album.mkdir(parents=True, exist_ok=True)
@@ -323,10 +365,25 @@ def main() -> None:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
 
     def run(kind: str) -> dict:
-        out = subprocess.run([sys.executable, __file__, "--photos", str(args.photos), "--out",
-                              str(args.out), "--child", kind, "--stride", str(args.stride)],
-                             capture_output=True, text=True,
-                             env=env, cwd=ROOT, timeout=1800)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--photos",
+                str(args.photos),
+                "--out",
+                str(args.out),
+                "--child",
+                kind,
+                "--stride",
+                str(args.stride),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=1800,
+        )
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
         if out.returncode or not lines:
             sys.exit(f"the measured window failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
@@ -337,41 +394,58 @@ def main() -> None:
     scroll = run("scroll")
     firsts = sorted(r["first_paint_s"] for r in launches)
     alls = sorted(r["all_rows_s"] for r in launches)
-    report = {"photos": args.photos, "cpus": os.cpu_count(),
-              "launch_to_first_paint_s": [round(x, 2) for x in firsts],
-              "launch_to_first_paint_median_s": round(firsts[len(firsts) // 2], 2),
-              "rows_at_first_paint": launches[0]["rows"],
-              "launch_to_all_rows_listed_median_s": round(alls[len(alls) // 2], 2),
-              "rss_after_first_paint_mb": launches[0]["rss_after_first_paint_mb"], **scroll,
-              "open_album_s": scan["open_s"], "reconcile_unchanged_s": scan["reconcile_s"],
-              "reconcile_files": scan["files"], "reconcile_changes": scan["new"] + scan["missing"],
-              "reconcile_rss_mb": scan["rss_mb"], "stride": args.stride,
-              **{k: v for k, v in scan.items() if k.startswith("search")},
-              "load_average": [round(x, 2) for x in os.getloadavg()]}
+    report = {
+        "photos": args.photos,
+        "cpus": os.cpu_count(),
+        "launch_to_first_paint_s": [round(x, 2) for x in firsts],
+        "launch_to_first_paint_median_s": round(firsts[len(firsts) // 2], 2),
+        "rows_at_first_paint": launches[0]["rows"],
+        "launch_to_all_rows_listed_median_s": round(alls[len(alls) // 2], 2),
+        "rss_after_first_paint_mb": launches[0]["rss_after_first_paint_mb"],
+        **scroll,
+        "open_album_s": scan["open_s"],
+        "reconcile_unchanged_s": scan["reconcile_s"],
+        "reconcile_files": scan["files"],
+        "reconcile_changes": scan["new"] + scan["missing"],
+        "reconcile_rss_mb": scan["rss_mb"],
+        "stride": args.stride,
+        **{k: v for k, v in scan.items() if k.startswith("search")},
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"  launch → first painted grid: median {report['launch_to_first_paint_median_s']} s "
-          f"(runs: {report['launch_to_first_paint_s']}), the first "
-          f"{report['rows_at_first_paint']:,} rows; all {args.photos:,} listed after "
-          f"{report['launch_to_all_rows_listed_median_s']} s")
-    print(f"  memory: {report['rss_after_first_paint_mb']} MB after first paint; while "
-          f"scrolling top to bottom ({scroll['scroll_steps']:,} screens, {scroll['scroll_s']} s)"
-          f": start {scroll['rss_scroll_start_mb']} MB, peak {scroll['rss_scroll_peak_mb']} MB,"
-          f" end {scroll['rss_scroll_end_mb']} MB ({scroll['pixmaps_cached_at_end']} pixmaps; at"
-          f" 1/4, 1/2, 3/4 of the way: {scroll['rss_scroll_quartiles_mb']} MB)")
-    print(f"  opening the album and reconciling its unchanged folder (stat only, a fresh "
-          f"process): open {report['open_album_s']} s + scan {report['reconcile_unchanged_s']} s"
-          f" for {report['reconcile_files']:,} files ({report['reconcile_changes']} changes found;"
-          f" RSS {report['reconcile_rss_mb']} MB)")
-    print(f"  repaint per screen: median {scroll['repaint_median_ms']} ms, p99 "
-          f"{scroll['repaint_p99_ms']} ms, max {scroll['repaint_max_ms']} ms"
-          + (f" (every {args.stride}th screen)" if args.stride > 1 else ""))
-    print(f"  the window's search '{report['search']}' ({report['search_hits']:,} photos; "
-          f"core.browse.grid_ids + the first 400 rows): first after opening "
-          f"{report['search_cold_ids_ms']} ms ids, {report['search_cold_first_screen_ms']} ms "
-          f"with the first screen; then median {report['search_ids_ms']} ms ids, "
-          f"{report['search_first_screen_ms']} ms with the first screen")
+    print(
+        f"  launch → first painted grid: median {report['launch_to_first_paint_median_s']} s "
+        f"(runs: {report['launch_to_first_paint_s']}), the first "
+        f"{report['rows_at_first_paint']:,} rows; all {args.photos:,} listed after "
+        f"{report['launch_to_all_rows_listed_median_s']} s"
+    )
+    print(
+        f"  memory: {report['rss_after_first_paint_mb']} MB after first paint; while "
+        f"scrolling top to bottom ({scroll['scroll_steps']:,} screens, {scroll['scroll_s']} s)"
+        f": start {scroll['rss_scroll_start_mb']} MB, peak {scroll['rss_scroll_peak_mb']} MB,"
+        f" end {scroll['rss_scroll_end_mb']} MB ({scroll['pixmaps_cached_at_end']} pixmaps; at"
+        f" 1/4, 1/2, 3/4 of the way: {scroll['rss_scroll_quartiles_mb']} MB)"
+    )
+    print(
+        f"  opening the album and reconciling its unchanged folder (stat only, a fresh "
+        f"process): open {report['open_album_s']} s + scan {report['reconcile_unchanged_s']} s"
+        f" for {report['reconcile_files']:,} files ({report['reconcile_changes']} changes found;"
+        f" RSS {report['reconcile_rss_mb']} MB)"
+    )
+    print(
+        f"  repaint per screen: median {scroll['repaint_median_ms']} ms, p99 "
+        f"{scroll['repaint_p99_ms']} ms, max {scroll['repaint_max_ms']} ms"
+        + (f" (every {args.stride}th screen)" if args.stride > 1 else "")
+    )
+    print(
+        f"  the window's search '{report['search']}' ({report['search_hits']:,} photos; "
+        f"core.browse.grid_ids + the first 400 rows): first after opening "
+        f"{report['search_cold_ids_ms']} ms ids, {report['search_cold_first_screen_ms']} ms "
+        f"with the first screen; then median {report['search_ids_ms']} ms ids, "
+        f"{report['search_first_screen_ms']} ms with the first screen"
+    )
     print(f"  load average at the end: {report['load_average']}")
 
 

@@ -36,8 +36,9 @@ from benchmarks.photo_folder import build
 BATCHES = (8, 16, 32)
 
 
-def measure_decode(folder: Path, workers: int, faces: bool, size: int = 224,
-                   crop: float = 0.875) -> tuple[float, list[np.ndarray]]:
+def measure_decode(
+    folder: Path, workers: int, faces: bool, size: int = 224, crop: float = 0.875
+) -> tuple[float, list[np.ndarray]]:
     """D: the indexer's own per-photo work (decode, thumbnail, model input, keywords and, with
     ``faces``, face detection) in ``workers`` threads."""
     from core.db.tagstore import TagStore
@@ -53,8 +54,9 @@ def measure_decode(folder: Path, workers: int, faces: bool, size: int = 224,
         rows = store.photos()
         enricher = Enricher(store, faces=shared_detector if faces else None)
         enricher.start()
-        indexer = Indexer(folder, store, lambda: None, ThumbnailCache(Path(tmp) / "t"),
-                          enricher=enricher)
+        indexer = Indexer(
+            folder, store, lambda: None, ThumbnailCache(Path(tmp) / "t"), enricher=enricher
+        )
         started = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
             prepared = list(pool.map(lambda r: indexer._prepare(r, size, crop), rows))
@@ -79,11 +81,18 @@ def measure_inference(tagger, pixels: list[np.ndarray], workers: int) -> dict[st
         rates[f"b{batch}"] = n / (time.perf_counter() - started)
     with ThreadPoolExecutor(workers) as pool:
         for batch in BATCHES:
-            list(pool.map(lambda i, b=batch: on_one_core(tagger.run, stack[i : i + b]),
-                          range(0, workers * batch, batch)))  # each thread's first call
+            list(
+                pool.map(
+                    lambda i, b=batch: on_one_core(tagger.run, stack[i : i + b]),
+                    range(0, workers * batch, batch),
+                )
+            )  # each thread's first call
             started = time.perf_counter()
-            list(pool.map(lambda i, b=batch: on_one_core(tagger.run, stack[i : i + b]),
-                          range(0, n, batch)))
+            list(
+                pool.map(
+                    lambda i, b=batch: on_one_core(tagger.run, stack[i : i + b]), range(0, n, batch)
+                )
+            )
             rates[f"b{batch}x{workers}"] = n / (time.perf_counter() - started)
     return rates
 
@@ -93,8 +102,21 @@ def measure_pipeline(folder: Path, *options: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, "-m", "app", "index", str(folder), "--data-dir", tmp, "--json",
-             *options], capture_output=True, text=True, check=True)
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "index",
+                str(folder),
+                "--data-dir",
+                tmp,
+                "--json",
+                *options,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         wall = time.perf_counter() - started
     data = json.loads(out.stdout)
     return {"rate": data["photos_per_second"], "wall": wall, "tagged": data["tagged"]}
@@ -136,12 +158,24 @@ def one_round(folder: Path, tagger, workers: int, naive: int, model: list[str]) 
     i = max(by_batch.values())
     bound, bound_f = 1 / (1 / d + 1 / i), 1 / (1 / df + 1 / i)
     return {
-        "D": d, "Df": df, "I": i, **{f"I_{b}": r for b, r in by_batch.items()},
-        "P": p["rate"], "Pf": pf["rate"], "Po": po["rate"], "N": n,
+        "D": d,
+        "Df": df,
+        "I": i,
+        **{f"I_{b}": r for b, r in by_batch.items()},
+        "P": p["rate"],
+        "Pf": pf["rate"],
+        "Po": po["rate"],
+        "N": n,
         "main_thread_torch_threads": torch.get_num_threads(),
-        "bound": bound, "bound_f": bound_f, "P_wall_s": p["wall"], "Pf_wall_s": pf["wall"],
-        "P/bound": p["rate"] / bound, "Pf/bound_f": pf["rate"] / bound_f,
-        "Po/bound": po["rate"] / bound, "P/N": p["rate"] / n, "Pf/N": pf["rate"] / n,
+        "bound": bound,
+        "bound_f": bound_f,
+        "P_wall_s": p["wall"],
+        "Pf_wall_s": pf["wall"],
+        "P/bound": p["rate"] / bound,
+        "Pf/bound_f": pf["rate"] / bound_f,
+        "Po/bound": po["rate"] / bound,
+        "P/N": p["rate"] / n,
+        "Pf/N": pf["rate"] / n,
     }
 
 
@@ -166,8 +200,7 @@ def main() -> None:
         tagger = library.model().tagger
         side = tagger.backbone.input_size
         tagger.run(np.zeros((8, 3, side, side), np.uint8))  # warm-up
-        rounds = [one_round(folder, tagger, workers, args.naive, model)
-                  for _ in range(args.rounds)]
+        rounds = [one_round(folder, tagger, workers, args.naive, model) for _ in range(args.rounds)]
         library.close()
     med = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
     spread = {key: (min(r[key] for r in rounds), max(r[key] for r in rounds)) for key in med}
@@ -176,31 +209,51 @@ def main() -> None:
         lo, hi = spread[key]
         print(f"  {key:<3}{text:<52}{med[key]:7.1f}   ({lo:.1f}–{hi:.1f}){extra}")
 
-    print(f"\nIndexing throughput — {args.photos} photos, 4032×3024 JPEG, {size_mb:.1f} MB "
-          f"average, {workers} cores, CPU, {tagger.feature_key}; medians of {args.rounds} "
-          "rounds (range) in photos/s")
+    print(
+        f"\nIndexing throughput — {args.photos} photos, 4032×3024 JPEG, {size_mb:.1f} MB "
+        f"average, {workers} cores, CPU, {tagger.feature_key}; medians of {args.rounds} "
+        "rounds (range) in photos/s"
+    )
     row("D", f"decode + thumbnail + model input, {workers} threads")
     row("Df", "the same with face detection")
-    row("I", "inference on preloaded crops, best way", "   " + ", ".join(
-        f"{k[2:]}: {v:.1f}" for k, v in med.items() if k.startswith("I_")))
+    row(
+        "I",
+        "inference on preloaded crops, best way",
+        "   " + ", ".join(f"{k[2:]}: {v:.1f}" for k, v in med.items() if k.startswith("I_")),
+    )
     row("P", "albumtag index --no-faces (tag phase)")
     row("Pf", "albumtag index, faces on (the default)")
     row("Po", "the same, --pipeline overlap (model beside decoders)")
     row("N", "naive: full decode + resize + 1 call/photo")
     row("bound", " 1/(1/D + 1/I)")
-    print(f"  P / bound = {med['P/bound']:.2f} (goal ≥ 0.85)   Pf / (1/(1/Df + 1/I)) = "
-          f"{med['Pf/bound_f']:.2f}   Po / bound = {med['Po/bound']:.2f}")
-    print(f"  P / N = {med['P/N']:.1f} (goal ≥ 4)   Pf / N = {med['Pf/N']:.1f}   "
-          f"whole command incl. start-up: {med['P_wall_s']:.1f} s (--no-faces), "
-          f"{med['Pf_wall_s']:.1f} s (faces)")
-    print(f"  (per-round ratios are medians of each round's own ratio; the benchmark took "
-          f"{time.perf_counter() - started:.0f} s)")
+    print(
+        f"  P / bound = {med['P/bound']:.2f} (goal ≥ 0.85)   Pf / (1/(1/Df + 1/I)) = "
+        f"{med['Pf/bound_f']:.2f}   Po / bound = {med['Po/bound']:.2f}"
+    )
+    print(
+        f"  P / N = {med['P/N']:.1f} (goal ≥ 4)   Pf / N = {med['Pf/N']:.1f}   "
+        f"whole command incl. start-up: {med['P_wall_s']:.1f} s (--no-faces), "
+        f"{med['Pf_wall_s']:.1f} s (faces)"
+    )
+    print(
+        f"  (per-round ratios are medians of each round's own ratio; the benchmark took "
+        f"{time.perf_counter() - started:.0f} s)"
+    )
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
-    (out / "bench_index.json").write_text(json.dumps(
-        {"photos": args.photos, "avg_mb": round(size_mb, 2), "cores": workers,
-         "model": tagger.feature_key,
-         "median": med, "rounds": rounds}, indent=2))
+    (out / "bench_index.json").write_text(
+        json.dumps(
+            {
+                "photos": args.photos,
+                "avg_mb": round(size_mb, 2),
+                "cores": workers,
+                "model": tagger.feature_key,
+                "median": med,
+                "rounds": rounds,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

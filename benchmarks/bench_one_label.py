@@ -58,10 +58,10 @@ def one_label(n: int, rejections: int = 0) -> float:
     verified[members] = True
     targets = verified.astype(np.float32)
     verified[np.flatnonzero(cluster == 8)[:rejections]] = True
-    fitted = fit_residual(u, np.zeros((n, 1), np.float32), np.array([False]), targets,
-                          verified, ResidualConfig())
-    scores = score(u, np.zeros((n, 1), np.float32), np.array([False]), fitted.weight,
-                   fitted.bias)
+    fitted = fit_residual(
+        u, np.zeros((n, 1), np.float32), np.array([False]), targets, verified, ResidualConfig()
+    )
+    scores = score(u, np.zeros((n, 1), np.float32), np.array([False]), fitted.weight, fitted.bias)
     assert scores.shape == (n, 1)
     return time.perf_counter() - started
 
@@ -87,17 +87,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
-    for name, run in (("one label, 5 confirmations, 100,000 photos", lambda: one_label(100_000)),
-                      ("  + 2 rejections (a fit)", lambda: one_label(100_000, 2)),
-                      ("normalising 100,000 photos (once per album)",
-                       lambda: normalising(100_000)),
-                      ("whole retrain, 60 labels, 10,000 photos",
-                       lambda: whole_retrain(10_000, 60))):
+    for name, run in (
+        ("one label, 5 confirmations, 100,000 photos", lambda: one_label(100_000)),
+        ("  + 2 rejections (a fit)", lambda: one_label(100_000, 2)),
+        ("normalising 100,000 photos (once per album)", lambda: normalising(100_000)),
+        ("whole retrain, 60 labels, 10,000 photos", lambda: whole_retrain(10_000, 60)),
+    ):
         times = sorted(run() for _ in range(args.rounds))
-        print(f"{name:<46} median {np.median(times):6.2f} s  "
-              f"(range {times[0]:.2f}-{times[-1]:.2f}, {args.rounds} rounds)")
-    print(f"command: python -m benchmarks.bench_one_label --rounds {args.rounds}; "
-          f"torch threads {torch.get_num_threads()}")
+        print(
+            f"{name:<46} median {np.median(times):6.2f} s  "
+            f"(range {times[0]:.2f}-{times[-1]:.2f}, {args.rounds} rounds)"
+        )
+    print(
+        f"command: python -m benchmarks.bench_one_label --rounds {args.rounds}; "
+        f"torch threads {torch.get_num_threads()}"
+    )
     return 0
 
 

@@ -51,27 +51,42 @@ def main() -> None:
             fill(library, args.photos)
             print(f"built {args.photos:,} photos in {time.perf_counter() - start:.1f} s")
             ids = [p.id for p in library.store.photos(Status.OK)]
-            rows: dict[str, list[float]] = {k: [] for k in (
-                "check ids", "ops.confirm", "store.set_verdicts", "ops.undo", "store.undo_step",
-                "ops.set_threshold", "store.set_manual_threshold")}
+            rows: dict[str, list[float]] = {
+                k: []
+                for k in (
+                    "check ids",
+                    "ops.confirm",
+                    "store.set_verdicts",
+                    "ops.undo",
+                    "store.undo_step",
+                    "ops.set_threshold",
+                    "store.set_manual_threshold",
+                )
+            }
             for i in range(args.repeats):
                 rows["check ids"].append(_seconds(lambda: ops._photo_ids(library, ids)))
                 rows["ops.confirm"].append(_seconds(lambda: ops.confirm(library, ids, "sky")))
                 rows["ops.undo"].append(_seconds(lambda: ops.undo(library)))
                 rows["store.set_verdicts"].append(
-                    _seconds(lambda: _direct_confirm(library, ids, "sky")))
+                    _seconds(lambda: _direct_confirm(library, ids, "sky"))
+                )
                 rows["store.undo_step"].append(_seconds(library.store.undo_step))
                 value = 0.3 + 0.01 * i
                 rows["ops.set_threshold"].append(
-                    _seconds(lambda v=value: ops.set_threshold(library, "sky", v)))
-                rows["store.set_manual_threshold"].append(_seconds(
-                    lambda v=value: library.store.set_manual_threshold("sky", v + 0.05)))
+                    _seconds(lambda v=value: ops.set_threshold(library, "sky", v))
+                )
+                rows["store.set_manual_threshold"].append(
+                    _seconds(lambda v=value: library.store.set_manual_threshold("sky", v + 0.05))
+                )
     median = {k: statistics.median(v) for k, v in rows.items()}
     print(f"\n{args.photos:,} photos, median of {args.repeats} (seconds):")
     for key, value in median.items():
         print(f"  {key:<28}{value:8.3f}")
-    for op, direct in (("ops.confirm", "store.set_verdicts"), ("ops.undo", "store.undo_step"),
-                       ("ops.set_threshold", "store.set_manual_threshold")):
+    for op, direct in (
+        ("ops.confirm", "store.set_verdicts"),
+        ("ops.undo", "store.undo_step"),
+        ("ops.set_threshold", "store.set_manual_threshold"),
+    ):
         print(f"  {op} / {direct}: {median[op] / median[direct]:.2f}")
 
 

@@ -49,9 +49,10 @@ KS = (3, 5, 10, 20)
 #: Holdout figures of the previous default (logistic fit for every label, the positives-only
 #: precision estimate), same command: new label F1 and precision per k, confirm-only; 60 %
 #: hidden macro-F1 before and after.
-PREVIOUS = {"confirm-only": {3: (0.37, 0.39), 5: (0.36, 0.43), 10: (0.43, 0.43),
-                             20: (0.82, 0.90)},
-            "hidden 60%": (0.526, 0.553)}
+PREVIOUS = {
+    "confirm-only": {3: (0.37, 0.39), 5: (0.36, 0.43), 10: (0.43, 0.43), 20: (0.82, 0.90)},
+    "hidden 60%": (0.526, 0.553),
+}
 
 
 def describe(paths: list[Path]) -> tuple[np.ndarray, Tagger]:
@@ -62,8 +63,12 @@ def describe(paths: list[Path]) -> tuple[np.ndarray, Tagger]:
     prep = backbone.preprocessing  # the indexer's crop (Lite0: 256 px decode, bicubic, 224)
     out = []
     for start in range(0, len(paths), 16):
-        batch = np.stack([prep.pixels(decode(p, min_side=prep.min_side).image)
-                          for p in paths[start:start + 16]])
+        batch = np.stack(
+            [
+                prep.pixels(decode(p, min_side=prep.min_side).image)
+                for p in paths[start : start + 16]
+            ]
+        )
         out.append(tagger.run(batch)[0])
     return np.concatenate(out), tagger
 
@@ -96,8 +101,9 @@ def prior_report(features, tagger, truth_sets, holdout, vocabulary) -> dict:
     with torch.inference_mode():
         x = torch.from_numpy(features)
         rows = {
-            "global (before)": tagger.head.scores(tagger.backbone,
-                                                  x[:, : tagger.backbone.feature_dim]).numpy(),
+            "global (before)": tagger.head.scores(
+                tagger.backbone, x[:, : tagger.backbone.feature_dim]
+            ).numpy(),
             "global + regional": tagger.head.scores(tagger.backbone, x).numpy(),
             "+ starter": with_starter.scores(tagger.backbone, x).numpy(),
         }
@@ -109,14 +115,12 @@ def prior_report(features, tagger, truth_sets, holdout, vocabulary) -> dict:
         full[:, plain if scores.shape[1] == len(plain) else list(range(len(names)))] = scores
         thresholds = tuned if label == "+ starter" else defaults
         on = closure_on(full[holdout] >= thresholds[None, :], names, vocabulary)
-        report[label] = (macro_f1(truth, on[:, covered]), 1 - on.any(axis=1).mean(),
-                         len(covered))
+        report[label] = (macro_f1(truth, on[:, covered]), 1 - on.any(axis=1).mean(), len(covered))
         if label != "global (before)":
-            for name in (starter.labels if starter else ()):
+            for name in starter.labels if starter else ():
                 j = names.index(name)
                 t = np.array([name in truth_sets[i] for i in holdout])
-                report.setdefault("per label", {}).setdefault(name, []).append(
-                    f1_of(on[:, j], t))
+                report.setdefault("per label", {}).setdefault(name, []).append(f1_of(on[:, j], t))
     return report
 
 
@@ -137,8 +141,9 @@ def closure_on(direct: np.ndarray, names: list[str], vocabulary: Vocabulary) -> 
     return out
 
 
-def new_label_runs(u_all, truth_sets, dev, holdout, concepts, seeds, config, rejections,
-                   spare: int = 0) -> dict[int, tuple[float, float, int]]:
+def new_label_runs(
+    u_all, truth_sets, dev, holdout, concepts, seeds, config, rejections, spare: int = 0
+) -> dict[int, tuple[float, float, int]]:
     """F1 and precision per k; ``spare``: dev positives a concept must keep unjudged."""
     results: dict[int, list[tuple[float, float]]] = {k: [] for k in KS}
     n = u_all.shape[0]
@@ -157,32 +162,49 @@ def new_label_runs(u_all, truth_sets, dev, holdout, concepts, seeds, config, rej
                 verified[chosen, 0], targets[chosen, 0] = True, 1.0
                 if rejections:
                     verified[rng.choice(neg_dev, max(1, k // 2), replace=False), 0] = True
-                fitted = fit_residual(u_all, np.zeros((n, 1), np.float32), np.array([False]),
-                                      targets, verified,
-                                      replace(config, seed=seed))
+                fitted = fit_residual(
+                    u_all,
+                    np.zeros((n, 1), np.float32),
+                    np.array([False]),
+                    targets,
+                    verified,
+                    replace(config, seed=seed),
+                )
                 seen = np.flatnonzero(verified[:, 0])
                 rows = np.setdiff1d(holdout, seen)  # dev: the photos the user did not judge
-                s = score(u_all[rows], np.zeros((len(rows), 1)), np.array([False]),
-                          fitted.weight, fitted.bias)[:, 0]
+                s = score(
+                    u_all[rows],
+                    np.zeros((len(rows), 1)),
+                    np.array([False]),
+                    fitted.weight,
+                    fitted.bias,
+                )[:, 0]
                 pred, truth = s >= fitted.thresholds[0], y[rows]
                 tp = int((pred & truth).sum())
                 prec = tp / pred.sum() if pred.sum() else 0.0
                 rec = tp / max(truth.sum(), 1)
                 f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
                 results[k].append((f1, prec))
-    return {k: (float(np.mean([r[0] for r in v])), float(np.mean([r[1] for r in v])), len(v))
-            for k, v in results.items() if v}
+    return {
+        k: (float(np.mean([r[0] for r in v])), float(np.mean([r[1] for r in v])), len(v))
+        for k, v in results.items()
+        if v
+    }
 
 
-def hidden_runs(features, u_all, tagger, truth_sets, dev, holdout, vocabulary, seeds, config
-                ) -> dict[float, tuple[float, float]]:
+def hidden_runs(
+    features, u_all, tagger, truth_sets, dev, holdout, vocabulary, seeds, config
+) -> dict[float, tuple[float, float]]:
     names = list(tagger.label_names)
     with torch.inference_mode():
         prior = tagger.head.scores(tagger.backbone, torch.from_numpy(features)).numpy()
     thresholds = np.array([vocabulary[n].threshold for n in names])
-    covered = [j for j, nm in enumerate(names)
-               if sum(nm in truth_sets[i] for i in dev) >= 2
-               and sum(nm in truth_sets[i] for i in holdout) >= 1]
+    covered = [
+        j
+        for j, nm in enumerate(names)
+        if sum(nm in truth_sets[i] for i in dev) >= 2
+        and sum(nm in truth_sets[i] for i in holdout) >= 1
+    ]
     n = features.shape[0]
     truth = np.array([[names[j] in truth_sets[i] for j in covered] for i in range(n)])
     shown = prior[:, covered] >= thresholds[covered][None, :]
@@ -200,8 +222,14 @@ def hidden_runs(features, u_all, tagger, truth_sets, dev, holdout, vocabulary, s
             verified |= told | wrong
             targets = told.astype(np.float32)
             p0 = np.clip(prior[:, covered], EPS, 1 - EPS).astype(np.float32)
-            fitted = fit_residual(u_all, p0, np.ones(len(covered), bool), targets, verified,
-                                  replace(config, seed=seed))
+            fitted = fit_residual(
+                u_all,
+                p0,
+                np.ones(len(covered), bool),
+                targets,
+                verified,
+                replace(config, seed=seed),
+            )
             s = score(u_all, p0, np.ones(len(covered), bool), fitted.weight, fitted.bias)
             t = np.where(np.isfinite(fitted.thresholds), fitted.thresholds, thresholds[covered])
             on = (s >= t[None, :]) | (verified & (targets > 0.5))
@@ -215,29 +243,35 @@ def dev_report(features, tagger, truth_sets, dev, vocabulary, args, config) -> i
     _, u_all = normalised_features(features[:, : tagger.backbone.feature_dim])
     prior_names = set(tagger.label_names)
     counts = {c: sum(c in truth_sets[i] for i in dev) for c in set().union(*truth_sets)}
-    new = sorted(c for c, m in counts.items()
-                 if m >= 5 and (c not in vocabulary or c not in prior_names))
+    new = sorted(
+        c for c, m in counts.items() if m >= 5 and (c not in vocabulary or c not in prior_names)
+    )
     broad = sorted(c for c, m in counts.items() if 8 <= m <= 60)
     for title, concepts in (("new labels", new), ("any concept taught as new", broad)):
-        print(f"\n2. {title} on dev ({len(concepts)}: {', '.join(concepts)}); scored on the "
-              f"dev photos the user did not judge")
+        print(
+            f"\n2. {title} on dev ({len(concepts)}: {', '.join(concepts)}); scored on the "
+            f"dev photos the user did not judge"
+        )
         for rejections in (False, True):
             kind = "with rejections" if rejections else "confirm-only"
-            for k, (f1, prec, runs) in new_label_runs(u_all, truth_sets, dev, dev, concepts,
-                                                      args.seeds, config, rejections,
-                                                      spare=2).items():
-                print(f"   {kind:<16} k={k:<3} F1 {f1:.3f}  precision {prec:.3f}  "
-                      f"({runs} runs)")
+            for k, (f1, prec, runs) in new_label_runs(
+                u_all, truth_sets, dev, dev, concepts, args.seeds, config, rejections, spare=2
+            ).items():
+                print(f"   {kind:<16} k={k:<3} F1 {f1:.3f}  precision {prec:.3f}  ({runs} runs)")
     rng = np.random.default_rng(12)
     order = rng.permutation(dev)
-    works, scored = sorted(order[: len(dev) // 2]), sorted(order[len(dev) // 2:])
-    print(f"\n3. Existing labels, tags hidden on {len(works)} dev photos, macro-F1 on the other "
-          f"{len(scored)}")
-    for hidden, (before, after) in hidden_runs(features, u_all, tagger, truth_sets, works,
-                                               scored, vocabulary, args.seeds,
-                                               config).items():
-        print(f"   {hidden:.0%} hidden: before {before:.3f}  after {after:.3f}  "
-              f"({after - before:+.3f})")
+    works, scored = sorted(order[: len(dev) // 2]), sorted(order[len(dev) // 2 :])
+    print(
+        f"\n3. Existing labels, tags hidden on {len(works)} dev photos, macro-F1 on the other "
+        f"{len(scored)}"
+    )
+    for hidden, (before, after) in hidden_runs(
+        features, u_all, tagger, truth_sets, works, scored, vocabulary, args.seeds, config
+    ).items():
+        print(
+            f"   {hidden:.0%} hidden: before {before:.3f}  after {after:.3f}  "
+            f"({after - before:+.3f})"
+        )
     print(f"\ncommand: python -m benchmarks.bench_photoset {' '.join(args.argv)}")
     return 0
 
@@ -247,12 +281,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--loss", default="asl")
     parser.add_argument("--dest", type=Path, default=None)
-    parser.add_argument("--split", choices=("holdout", "dev"), default="holdout",
-                        help="dev: tune on dev only (holdout truth is never read)")
-    parser.add_argument("--no-prototype", action="store_true",
-                        help="fit confirm-only labels like the others (the previous default)")
-    parser.add_argument("--trust-positives", type=float, default=None,
-                        help="ResidualConfig.trust_positives (0: positives-only estimate)")
+    parser.add_argument(
+        "--split",
+        choices=("holdout", "dev"),
+        default="holdout",
+        help="dev: tune on dev only (holdout truth is never read)",
+    )
+    parser.add_argument(
+        "--no-prototype",
+        action="store_true",
+        help="fit confirm-only labels like the others (the previous default)",
+    )
+    parser.add_argument(
+        "--trust-positives",
+        type=float,
+        default=None,
+        help="ResidualConfig.trust_positives (0: positives-only estimate)",
+    )
     args = parser.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)
     torch.set_num_threads(2)
@@ -266,44 +311,54 @@ def main(argv: list[str] | None = None) -> int:
     truth_sets = [closed(p.labels, vocabulary) for p in photos]
     dev = [i for i, p in enumerate(photos) if p.split == "dev"]
     holdout = [i for i, p in enumerate(photos) if p.split == "holdout"]
-    print(f"photoset: {len(photos)} photos ({len(dev)} dev, {len(holdout)} holdout); "
-          f"described in {time.perf_counter() - started:.0f} s")
+    print(
+        f"photoset: {len(photos)} photos ({len(dev)} dev, {len(holdout)} holdout); "
+        f"described in {time.perf_counter() - started:.0f} s"
+    )
     if args.split == "dev":
         return dev_report(features, tagger, truth_sets, dev, vocabulary, args, config)
     print("\n1. The prior on holdout (vocabulary defaults)")
     report = prior_report(features, tagger, truth_sets, holdout, vocabulary)
     per_label = report.pop("per label", {})
     for label, (f1, untagged, count) in report.items():
-        print(f"   {label:<20} macro-F1 {f1:.3f} over {count} concepts   untagged "
-              f"{untagged:.1%}")
+        print(f"   {label:<20} macro-F1 {f1:.3f} over {count} concepts   untagged {untagged:.1%}")
     for name, (regional, starter) in per_label.items():
         print(f"   starter label {name:<12} F1 {regional:.2f} -> {starter:.2f}")
     _, u_all = normalised_features(features[:, : tagger.backbone.feature_dim])
     prior_names = set(tagger.label_names)
     counts = {c: sum(c in truth_sets[i] for i in dev) for c in set().union(*truth_sets)}
-    concepts = sorted(c for c, m in counts.items()
-                      if m >= 3 and sum(c in truth_sets[i] for i in holdout) >= 2
-                      and (c not in vocabulary or c not in prior_names))
-    print(f"\n2. New labels (prior cannot see them): {len(concepts)} concepts: "
-          f"{', '.join(concepts)}")
+    concepts = sorted(
+        c
+        for c, m in counts.items()
+        if m >= 3
+        and sum(c in truth_sets[i] for i in holdout) >= 2
+        and (c not in vocabulary or c not in prior_names)
+    )
+    print(
+        f"\n2. New labels (prior cannot see them): {len(concepts)} concepts: {', '.join(concepts)}"
+    )
     for rejections in (False, True):
         kind = "with rejections" if rejections else "confirm-only"
-        for k, (f1, prec, runs) in new_label_runs(u_all, truth_sets, dev, holdout, concepts,
-                                                  args.seeds, config, rejections).items():
+        for k, (f1, prec, runs) in new_label_runs(
+            u_all, truth_sets, dev, holdout, concepts, args.seeds, config, rejections
+        ).items():
             was = PREVIOUS.get(kind, {}).get(k)
             note = f"   (was F1 {was[0]:.2f}, precision {was[1]:.2f})" if was else ""
-            print(f"   {kind:<16} k={k:<3} F1 {f1:.3f}  precision {prec:.3f}  ({runs} runs)"
-                  f"{note}")
+            print(f"   {kind:<16} k={k:<3} F1 {f1:.3f}  precision {prec:.3f}  ({runs} runs){note}")
     print("\n3. Existing labels, tags hidden on dev, macro-F1 on holdout")
-    for hidden, (before, after) in hidden_runs(features, u_all, tagger, truth_sets, dev,
-                                               holdout, vocabulary, args.seeds,
-                                               config).items():
+    for hidden, (before, after) in hidden_runs(
+        features, u_all, tagger, truth_sets, dev, holdout, vocabulary, args.seeds, config
+    ).items():
         was = PREVIOUS["hidden 60%"] if hidden == 0.6 else None
         note = f"   (was {was[0]:.3f} -> {was[1]:.3f})" if was else ""
-        print(f"   {hidden:.0%} hidden: before {before:.3f}  after {after:.3f}  "
-              f"({after - before:+.3f}){note}")
-    print(f"\ncommand: python -m benchmarks.bench_photoset {' '.join(args.argv)}   "
-          f"({time.perf_counter() - started:.0f} s)")
+        print(
+            f"   {hidden:.0%} hidden: before {before:.3f}  after {after:.3f}  "
+            f"({after - before:+.3f}){note}"
+        )
+    print(
+        f"\ncommand: python -m benchmarks.bench_photoset {' '.join(args.argv)}   "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
     return 0
 
 

@@ -45,7 +45,8 @@ def _album(folder: Path, photos: int, width: int) -> Path:
             rgb = image.convert("RGB")
             height = round(width * 2 / 3)
             rgb.resize((width, height), Image.Resampling.BICUBIC).save(
-                album / f"big_{n:02d}.jpg", quality=90)
+                album / f"big_{n:02d}.jpg", quality=90
+            )
     return album
 
 
@@ -75,15 +76,13 @@ def measure(photos: int, width: int) -> dict:
     sharp, full, fit_paint, full_paint = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         album = _album(Path(tmp), photos, width)
-        settings = AppSettings(QSettings(str(Path(tmp) / "bench.ini"),
-                                         QSettings.Format.IniFormat))
+        settings = AppSettings(QSettings(str(Path(tmp) / "bench.ini"), QSettings.Format.IniFormat))
         window = MainWindow(settings, AlbumSession(indexer_factory=fake_indexer(), watch=False))
         window.resize(1440, 900)
         window.show()
         session = window.session
         window.open_album(album)
-        wait_until(lambda: session.is_open and session.is_idle() and not session.is_indexing,
-                   300.0)
+        wait_until(lambda: session.is_open and session.is_idle() and not session.is_indexing, 300.0)
         grid, previewer = window.grid, window.previewer
         view = previewer.page.view
         grid.setFocus()
@@ -105,14 +104,18 @@ def measure(photos: int, width: int) -> dict:
                 full_paint.append(_repaint_ms(view))
                 QTest.keyClick(previewer.page, Qt.Key.Key_Z)
         window.close()
-    return {"photos": photos, "size": f"{width}x{round(width * 2 / 3)}",
-            "sharp_ms": round(statistics.median(sharp) * 1000),
-            "full_resolution_ms": round(statistics.median(full) * 1000),
-            "repaint_fit_ms": round(statistics.median(fit_paint), 1),
-            "repaint_100_ms": round(statistics.median(full_paint), 1),
-            "longest_gap_ms": round(ticks.longest_gap * 1000),
-            "longest_busy_ms": round(ticks.longest_busy * 1000),
-            "load": round(os.getloadavg()[0], 1), "cpus": os.cpu_count()}
+    return {
+        "photos": photos,
+        "size": f"{width}x{round(width * 2 / 3)}",
+        "sharp_ms": round(statistics.median(sharp) * 1000),
+        "full_resolution_ms": round(statistics.median(full) * 1000),
+        "repaint_fit_ms": round(statistics.median(fit_paint), 1),
+        "repaint_100_ms": round(statistics.median(full_paint), 1),
+        "longest_gap_ms": round(ticks.longest_gap * 1000),
+        "longest_busy_ms": round(ticks.longest_busy * 1000),
+        "load": round(os.getloadavg()[0], 1),
+        "cpus": os.cpu_count(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,14 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['photos']} photos of {result['size']} (medians): sharp fitted image "
-              f"{result['sharp_ms']} ms after the key, full resolution "
-              f"{result['full_resolution_ms']} ms after Z; one repaint "
-              f"{result['repaint_fit_ms']} ms fitted, "
-              f"{result['repaint_100_ms']} ms at 100 %\nlongest GUI-thread work "
-              f"{result['longest_busy_ms']} ms (target {TARGET * 1000:.0f} ms), longest gap "
-              f"between ticks {result['longest_gap_ms']} ms (load {result['load']} on "
-              f"{result['cpus']} CPUs)")
+        print(
+            f"{result['photos']} photos of {result['size']} (medians): sharp fitted image "
+            f"{result['sharp_ms']} ms after the key, full resolution "
+            f"{result['full_resolution_ms']} ms after Z; one repaint "
+            f"{result['repaint_fit_ms']} ms fitted, "
+            f"{result['repaint_100_ms']} ms at 100 %\nlongest GUI-thread work "
+            f"{result['longest_busy_ms']} ms (target {TARGET * 1000:.0f} ms), longest gap "
+            f"between ticks {result['longest_gap_ms']} ms (load {result['load']} on "
+            f"{result['cpus']} CPUs)"
+        )
     return 0 if result["longest_busy_ms"] < TARGET * 1000 else 1
 
 

@@ -74,13 +74,28 @@ from core.model.weights import DEFAULT_BACKBONE, packaged_backbones
 #: A stamp's most specific mapped label counts; the others (household object, easter, hanukkah,
 #: space, planet, flag, medical) have no album label the prior can see.
 TUX_TO_ALBUM = {
-    "bird": "bird", "fish": "fish", "insect": "insect", "cattle": "cow", "rodent": "rodent",
-    "mammal": "animal", "animal": "animal",
-    "fruit": "fruit", "vegetable": "vegetable", "food": "food and drink",
-    "flower": "flower", "tree": "tree", "plant": "plant",
-    "hat": "hat", "clothing": "clothing", "tool": "tool", "vehicle": "vehicle",
-    "musical instrument": "musical instrument", "christmas": "christmas",
-    "halloween": "halloween", "sports": "sport", "road sign": "street sign",
+    "bird": "bird",
+    "fish": "fish",
+    "insect": "insect",
+    "cattle": "cow",
+    "rodent": "rodent",
+    "mammal": "animal",
+    "animal": "animal",
+    "fruit": "fruit",
+    "vegetable": "vegetable",
+    "food": "food and drink",
+    "flower": "flower",
+    "tree": "tree",
+    "plant": "plant",
+    "hat": "hat",
+    "clothing": "clothing",
+    "tool": "tool",
+    "vehicle": "vehicle",
+    "musical instrument": "musical instrument",
+    "christmas": "christmas",
+    "halloween": "halloween",
+    "sports": "sport",
+    "road sign": "street sign",
 }
 SCENE = 256
 OBJECTS = (2, 4)
@@ -117,8 +132,7 @@ def composites(count: int, seed: int) -> tuple[list[Image.Image], list[list[Obj]
     )
 
     cutouts, backgrounds = load_source("tuxpaint", DEFAULT_CACHE)
-    config = SceneConfig(size=SCENE, max_objects=OBJECTS[1], min_scale=SCALE[0],
-                         max_scale=SCALE[1])
+    config = SceneConfig(size=SCENE, max_objects=OBJECTS[1], min_scale=SCALE[0], max_scale=SCALE[1])
     members, weights = _group_sampler(cutouts)
     rng = np.random.default_rng(seed)
     images, scenes = [], []
@@ -137,8 +151,10 @@ def composites(count: int, seed: int) -> tuple[list[Image.Image], list[list[Obj]
             _paste(rng, canvas, cut, boxes, config)
             owner[np.any(np.asarray(canvas) != before, axis=2)] = len(picked)
             picked.append(cut)
-        objs = [Obj(c.name, c.labels, album_label(c.labels), int((owner == i).sum()))
-                for i, c in enumerate(picked)]
+        objs = [
+            Obj(c.name, c.labels, album_label(c.labels), int((owner == i).sum()))
+            for i, c in enumerate(picked)
+        ]
         images.append(canvas)
         scenes.append(sorted(objs, key=lambda o: -o.area))
     return images, scenes
@@ -180,44 +196,68 @@ class Evaluation:
     def at(self, scores: np.ndarray, precision: float) -> dict:
         t = self.threshold(scores, precision)
         if t is None:
-            return {"t": float("nan"), "precision": float("nan"), "tags": 0.0,
-                    "recall": [0.0] * RANKS, "all": 0.0}
+            return {
+                "t": float("nan"),
+                "precision": float("nan"),
+                "tags": 0.0,
+                "recall": [0.0] * RANKS,
+                "all": 0.0,
+            }
         on = scores[:, self.columns] >= t
         tp = (on & self.truth).sum()
         hit = scores[self.obj[:, 0], self.obj[:, 1]] >= t
-        recall = [float(hit[self.obj[:, 2] == r].mean()) if (self.obj[:, 2] == r).any()
-                  else float("nan") for r in range(RANKS)]
-        return {"t": t, "precision": float(tp / max(on.sum(), 1)), "tags": float(on.sum(1).mean()),
-                "recall": recall, "all": float(hit.mean())}
+        recall = [
+            float(hit[self.obj[:, 2] == r].mean()) if (self.obj[:, 2] == r).any() else float("nan")
+            for r in range(RANKS)
+        ]
+        return {
+            "t": t,
+            "precision": float(tp / max(on.sum(), 1)),
+            "tags": float(on.sum(1).mean()),
+            "recall": recall,
+            "all": float(hit.mean()),
+        }
 
 
 def maps_of(backbone: Backbone, images: list[Image.Image]) -> tuple[torch.Tensor, torch.Tensor]:
     crops = np.stack([backbone.preprocessing.pixels(im) for im in images])
     pooled, fmaps = [], []
     for i in range(0, len(crops), BATCH):
-        p, m = backbone.features_and_map(crops[i:i + BATCH])
+        p, m = backbone.features_and_map(crops[i : i + BATCH])
         pooled.append(p.cpu())
         fmaps.append(m.cpu())
     return torch.cat(pooled), torch.cat(fmaps)
 
 
-def regional_scores(head: PriorHead, backbone: Backbone, pooled: torch.Tensor,
-                    fmap: torch.Tensor, *, floor: float | None = None,
-                    evidence: torch.Tensor | None = None, **settings) -> np.ndarray:
+def regional_scores(
+    head: PriorHead,
+    backbone: Backbone,
+    pooled: torch.Tensor,
+    fmap: torch.Tensor,
+    *,
+    floor: float | None = None,
+    evidence: torch.Tensor | None = None,
+    **settings,
+) -> np.ndarray:
     """The shipped head's scores (or, with settings, the same head with other constants)."""
     with torch.inference_mode():
         if evidence is None:
             classifier = backbone.model.get_classifier()
-            evidence = torch.cat([head.regions.evidence(fmap[i:i + 64], classifier, **settings)
-                                  for i in range(0, len(fmap), 64)])
+            evidence = torch.cat(
+                [
+                    head.regions.evidence(fmap[i : i + 64], classifier, **settings)
+                    for i in range(0, len(fmap), 64)
+                ]
+            )
         if floor is None and not settings:
             return head.scores(backbone, torch.cat([pooled, evidence], 1)).numpy()
         glob = head.scores(backbone, pooled)
         return torch.maximum(glob, regions.calibrate(evidence, floor)).numpy()
 
 
-def costs(taggers: dict[str, dict[str, Tagger]], rounds: int, images: list[Image.Image]
-          ) -> dict[tuple[str, str], float]:
+def costs(
+    taggers: dict[str, dict[str, Tagger]], rounds: int, images: list[Image.Image]
+) -> dict[tuple[str, str], float]:
     """Milliseconds per photo of ``Tagger.run`` on a batch, fastest batch, median of rounds."""
     batches = {}
     for name, pair in taggers.items():
@@ -248,16 +288,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenes", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--names", nargs="*", help="backbones (default: every installed "
-                        "packaged one)")
+    parser.add_argument(
+        "--names", nargs="*", help="backbones (default: every installed packaged one)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the timing")
     parser.add_argument("--rounds", type=int, default=5, help="timing rounds")
-    parser.add_argument("--sweep", action="store_true",
-                        help="also compare regional settings (temperature, top-k, floor, grid)")
-    parser.add_argument("--starter", action="store_true",
-                        help="also score with the shipped starter correction (see above)")
-    parser.add_argument("--index", type=int, metavar="PHOTOS",
-                        help="measure `albumtag index --no-faces` throughput instead")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also compare regional settings (temperature, top-k, floor, grid)",
+    )
+    parser.add_argument(
+        "--starter",
+        action="store_true",
+        help="also score with the shipped starter correction (see above)",
+    )
+    parser.add_argument(
+        "--index",
+        type=int,
+        metavar="PHOTOS",
+        help="measure `albumtag index --no-faces` throughput instead",
+    )
     args = parser.parse_args(argv)
     if args.index:
         return index_throughput(args.index, args.names or packaged_backbones(), args.rounds)
@@ -268,14 +319,20 @@ def main(argv: list[str] | None = None) -> int:
     names = prior_label_names(vocabulary)
     membership = vocabulary.imagenet_membership(names)
     evaluation = Evaluation(scenes, names, vocabulary)
-    heads = {"global": PriorHead(names, membership, regional=False),
-             "regional": PriorHead(names, membership, regional=True)}
+    heads = {
+        "global": PriorHead(names, membership, regional=False),
+        "regional": PriorHead(names, membership, regional=True),
+    }
     objects = np.bincount(evaluation.obj[:, 2], minlength=RANKS)
-    print(f"{args.scenes} scenes (seed {args.seed}), {len(evaluation.objects)} evaluated objects "
-          f"by size rank {'/'.join(str(int(c)) for c in objects)}; evaluated labels: "
-          f"{', '.join(evaluation.labels)}")
-    print(f"regional as shipped: temperature {regions.TEMPERATURE}, top-{regions.TOP_K}, "
-          f"floor {regions.FLOOR}, grid {regions.GRID}")
+    print(
+        f"{args.scenes} scenes (seed {args.seed}), {len(evaluation.objects)} evaluated objects "
+        f"by size rank {'/'.join(str(int(c)) for c in objects)}; evaluated labels: "
+        f"{', '.join(evaluation.labels)}"
+    )
+    print(
+        f"regional as shipped: temperature {regions.TEMPERATURE}, top-{regions.TOP_K}, "
+        f"floor {regions.FLOOR}, grid {regions.GRID}"
+    )
 
     backbones = args.names or packaged_backbones()
     torch.set_num_threads(2)
@@ -287,8 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         pooled, fmap = maps_of(bb, images)
         with torch.inference_mode():
             glob = heads["global"].scores(bb, pooled).numpy()
-        scores = {"global": glob,
-                  "regional": regional_scores(heads["regional"], bb, pooled, fmap)}
+        scores = {"global": glob, "regional": regional_scores(heads["regional"], bb, pooled, fmap)}
         starter = usable_starter(vocabulary, bb.id) if args.starter else None
         if starter is not None:
             shipped = prior_head(vocabulary, starter)
@@ -298,9 +354,16 @@ def main(argv: list[str] | None = None) -> int:
         for kind, s in scores.items():
             results[(name, kind)] = {p: evaluation.at(s, p) for p in PRECISIONS}
         if args.sweep:
-            sweep(heads["regional"], bb, pooled, fmap, evaluation,
-                  results[(DEFAULT_BACKBONE, "global")] if (DEFAULT_BACKBONE, "global")
-                  in results else results[(name, "global")])
+            sweep(
+                heads["regional"],
+                bb,
+                pooled,
+                fmap,
+                evaluation,
+                results[(DEFAULT_BACKBONE, "global")]
+                if (DEFAULT_BACKBONE, "global") in results
+                else results[(name, "global")],
+            )
         del pooled, fmap
 
     torch.set_num_threads(args.threads)
@@ -308,26 +371,36 @@ def main(argv: list[str] | None = None) -> int:
     base_ms = ms.get((DEFAULT_BACKBONE, "global"), next(iter(ms.values())))
     base = results.get((DEFAULT_BACKBONE, "global"), next(iter(results.values())))
 
-    print(f"\nper-object recall by size rank at equal precision (one threshold over the "
-          f"evaluated labels); model ms/photo on {args.threads} thread(s), batch {BATCH}, "
-          f"median of {args.rounds} rounds")
-    header = (f"{'backbone':<7} {'head':<9} {'P>=':>4} {'thr':>5} {'prec':>5} "
-              f"{'#1':>5} {'#2':>5} {'#3':>5} {'#4':>5} {'all':>5} {'tags':>5} "
-              f"{'#2 x':>5} {'#3 x':>5} {'ms':>6} {'cost x':>6}")
+    print(
+        f"\nper-object recall by size rank at equal precision (one threshold over the "
+        f"evaluated labels); model ms/photo on {args.threads} thread(s), batch {BATCH}, "
+        f"median of {args.rounds} rounds"
+    )
+    header = (
+        f"{'backbone':<7} {'head':<9} {'P>=':>4} {'thr':>5} {'prec':>5} "
+        f"{'#1':>5} {'#2':>5} {'#3':>5} {'#4':>5} {'all':>5} {'tags':>5} "
+        f"{'#2 x':>5} {'#3 x':>5} {'ms':>6} {'cost x':>6}"
+    )
     print(header)
     print("-" * len(header))
     for p in PRECISIONS:
         for (name, kind), by_p in results.items():
             r = by_p[p]
-            gain = [r["recall"][k] / base[p]["recall"][k] if base[p]["recall"][k] else
-                    float("nan") for k in (1, 2)]
-            print(f"{short(name):<7} {kind:<9} {p:>4.2f} {r['t']:>5.3f} {r['precision']:>5.3f} "
-                  + " ".join(f"{x:>5.2f}" for x in r["recall"])
-                  + f" {r['all']:>5.2f} {r['tags']:>5.2f} {gain[0]:>5.2f} {gain[1]:>5.2f}"
-                  f" {ms[(name, kind)]:>6.1f} {ms[(name, kind)] / base_ms:>6.2f}")
-    print(f"(#k: recall of the k-th largest object; '#2 x', '#3 x': against "
-          f"{short(DEFAULT_BACKBONE)} global at the same precision; cost x: against "
-          f"{short(DEFAULT_BACKBONE)} global; took {time.perf_counter() - started:.0f} s)")
+            gain = [
+                r["recall"][k] / base[p]["recall"][k] if base[p]["recall"][k] else float("nan")
+                for k in (1, 2)
+            ]
+            print(
+                f"{short(name):<7} {kind:<9} {p:>4.2f} {r['t']:>5.3f} {r['precision']:>5.3f} "
+                + " ".join(f"{x:>5.2f}" for x in r["recall"])
+                + f" {r['all']:>5.2f} {r['tags']:>5.2f} {gain[0]:>5.2f} {gain[1]:>5.2f}"
+                f" {ms[(name, kind)]:>6.1f} {ms[(name, kind)] / base_ms:>6.2f}"
+            )
+    print(
+        f"(#k: recall of the k-th largest object; '#2 x', '#3 x': against "
+        f"{short(DEFAULT_BACKBONE)} global at the same precision; cost x: against "
+        f"{short(DEFAULT_BACKBONE)} global; took {time.perf_counter() - started:.0f} s)"
+    )
     return 0
 
 
@@ -350,8 +423,22 @@ def index_rate(folder: Path, name: str, regional: bool) -> tuple[float, float]:
         command = ["-m", "app"] if regional else ["-c", _PRE_REGIONAL]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(
-            [sys.executable, *command, "index", str(folder), "--data-dir", tmp, "--json",
-             "--no-faces", "--model", name], capture_output=True, text=True, check=True)
+            [
+                sys.executable,
+                *command,
+                "index",
+                str(folder),
+                "--data-dir",
+                tmp,
+                "--json",
+                "--no-faces",
+                "--model",
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return float(json.loads(out.stdout)["photos_per_second"]), cpu
@@ -370,66 +457,107 @@ def index_throughput(photos: int, names: list[str], rounds: int) -> int:
             _, start = index_rate(small, name, regional)
             rates[(name, regional)].append(rate)
             cpu[(name, regional)].append(1000 * (seconds - start) / (photos - photos // 5))
-    print(f"albumtag index --no-faces, {photos} photos (12 MP JPEG); {rounds} rounds, rows one "
-          "after the other in each. photos/s: the tag phase's wall-clock rate; CPU ms/photo: "
-          f"(CPU time of the command on {photos} photos - on {photos // 5}) / "
-          f"{photos - photos // 5}, which other load on the cores disturbs far less")
-    print(f"{'backbone':<7} {'head':<12} {'photos/s':>8} {'range':>11} {'x pre':>5}  "
-          f"{'CPU ms':>6} {'range':>11} {'x pre':>5}  per-round x pre (photos/s; CPU)")
+    print(
+        f"albumtag index --no-faces, {photos} photos (12 MP JPEG); {rounds} rounds, rows one "
+        "after the other in each. photos/s: the tag phase's wall-clock rate; CPU ms/photo: "
+        f"(CPU time of the command on {photos} photos - on {photos // 5}) / "
+        f"{photos - photos // 5}, which other load on the cores disturbs far less"
+    )
+    print(
+        f"{'backbone':<7} {'head':<12} {'photos/s':>8} {'range':>11} {'x pre':>5}  "
+        f"{'CPU ms':>6} {'range':>11} {'x pre':>5}  per-round x pre (photos/s; CPU)"
+    )
     for row in rows:
         ratios = [v / b for v, b in zip(rates[row], rates[rows[0]], strict=True)]
         cpu_ratios = [b / v for v, b in zip(cpu[row], cpu[rows[0]], strict=True)]
-        print(f"{short(row[0]):<7} {'regional' if row[1] else 'pre-regional':<12} "
-              f"{statistics.median(rates[row]):>8.1f} "
-              f"{min(rates[row]):>5.1f}–{max(rates[row]):<5.1f} {statistics.median(ratios):>5.2f}  "
-              f"{statistics.median(cpu[row]):>6.1f} {min(cpu[row]):>5.1f}–{max(cpu[row]):<5.1f} "
-              f"{statistics.median(cpu_ratios):>5.2f}  "
-              + ", ".join(f"{r:.2f}" for r in ratios) + "; "
-              + ", ".join(f"{r:.2f}" for r in cpu_ratios))
+        print(
+            f"{short(row[0]):<7} {'regional' if row[1] else 'pre-regional':<12} "
+            f"{statistics.median(rates[row]):>8.1f} "
+            f"{min(rates[row]):>5.1f}–{max(rates[row]):<5.1f} {statistics.median(ratios):>5.2f}  "
+            f"{statistics.median(cpu[row]):>6.1f} {min(cpu[row]):>5.1f}–{max(cpu[row]):<5.1f} "
+            f"{statistics.median(cpu_ratios):>5.2f}  "
+            + ", ".join(f"{r:.2f}" for r in ratios)
+            + "; "
+            + ", ".join(f"{r:.2f}" for r in cpu_ratios)
+        )
     return 0
 
 
-def sweep(head: PriorHead, backbone: Backbone, pooled: torch.Tensor, fmap: torch.Tensor,
-          evaluation: Evaluation, base: dict[float, dict]) -> None:
+def sweep(
+    head: PriorHead,
+    backbone: Backbone,
+    pooled: torch.Tensor,
+    fmap: torch.Tensor,
+    evaluation: Evaluation,
+    base: dict[float, dict],
+) -> None:
     """Recall of the 2nd/3rd objects at P >= 0.8 and 0.9 for regional settings."""
     native = fmap.shape[-1]
     grids = sorted({regions.GRID, 0} if native > regions.GRID else {regions.GRID})
     classifier = backbone.model.get_classifier()
     rows = []
-    for grid, temperature, top_k in itertools.product(grids, (1.0, 2.0, 3.0, 4.0, 6.0),
-                                                      (1, 2, 3, 5)):
+    for grid, temperature, top_k in itertools.product(
+        grids, (1.0, 2.0, 3.0, 4.0, 6.0), (1, 2, 3, 5)
+    ):
         with torch.inference_mode():
-            evidence = torch.cat([head.regions.evidence(
-                fmap[i:i + 64], classifier, temperature=temperature, top_k=top_k, grid=grid)
-                for i in range(0, len(fmap), 64)])
+            evidence = torch.cat(
+                [
+                    head.regions.evidence(
+                        fmap[i : i + 64],
+                        classifier,
+                        temperature=temperature,
+                        top_k=top_k,
+                        grid=grid,
+                    )
+                    for i in range(0, len(fmap), 64)
+                ]
+            )
         for floor in (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7):
             s = regional_scores(head, backbone, pooled, fmap, floor=floor, evidence=evidence)
             at = {p: evaluation.at(s, p) for p in PRECISIONS}
-            gains = [at[p]["recall"][k] / base[p]["recall"][k] for p in PRECISIONS
-                     for k in (1, 2)]
+            gains = [at[p]["recall"][k] / base[p]["recall"][k] for p in PRECISIONS for k in (1, 2)]
             rows.append((min(gains), grid or native, temperature, top_k, floor, at))
     rows.sort(key=lambda r: -r[0])
-    print(f"\nsweep on {short(backbone.name)} (map {native}x{native}), best 12 by the smallest "
-          "gain of #2/#3 at P>=0.8 and 0.9 against lite0 global:")
+    print(
+        f"\nsweep on {short(backbone.name)} (map {native}x{native}), best 12 by the smallest "
+        "gain of #2/#3 at P>=0.8 and 0.9 against lite0 global:"
+    )
     for gain, grid, temperature, top_k, floor, at in rows[:12]:
-        print(f"  grid {grid} T {temperature:g} top-{top_k} floor {floor:.2f}: "
-              + "  ".join(f"P>={p}: #2 {at[p]['recall'][1]:.2f} #3 {at[p]['recall'][2]:.2f} "
-                          f"#1 {at[p]['recall'][0]:.2f}" for p in PRECISIONS)
-              + f"  min gain {gain:.2f}")
-    shipped = [r for r in rows if r[1] == min(native, regions.GRID) and r[2] == regions.TEMPERATURE
-               and r[3] == regions.TOP_K and r[4] == regions.FLOOR]
+        print(
+            f"  grid {grid} T {temperature:g} top-{top_k} floor {floor:.2f}: "
+            + "  ".join(
+                f"P>={p}: #2 {at[p]['recall'][1]:.2f} #3 {at[p]['recall'][2]:.2f} "
+                f"#1 {at[p]['recall'][0]:.2f}"
+                for p in PRECISIONS
+            )
+            + f"  min gain {gain:.2f}"
+        )
+    shipped = [
+        r
+        for r in rows
+        if r[1] == min(native, regions.GRID)
+        and r[2] == regions.TEMPERATURE
+        and r[3] == regions.TOP_K
+        and r[4] == regions.FLOOR
+    ]
     if shipped:
-        print(f"  shipped setting: min gain {shipped[0][0]:.2f}, rank "
-              f"{rows.index(shipped[0]) + 1} of {len(rows)}")
+        print(
+            f"  shipped setting: min gain {shipped[0][0]:.2f}, rank "
+            f"{rows.index(shipped[0]) + 1} of {len(rows)}"
+        )
         ref = shipped[0][5]
 
         def margin(row: tuple) -> float:  # the least it beats the shipped setting by
-            return min(row[5][p]["recall"][k] - ref[p]["recall"][k] for p in PRECISIONS
-                       for k in (1, 2))
+            return min(
+                row[5][p]["recall"][k] - ref[p]["recall"][k] for p in PRECISIONS for k in (1, 2)
+            )
+
         best = max(rows, key=margin)
-        print(f"  largest margin over the shipped setting in the 2nd/3rd objects' recall at "
-              f"both precisions: {margin(best):+.3f} (grid {best[1]} T {best[2]:g} "
-              f"top-{best[3]} floor {best[4]:.2f})")
+        print(
+            f"  largest margin over the shipped setting in the 2nd/3rd objects' recall at "
+            f"both precisions: {margin(best):+.3f} (grid {best[1]} T {best[2]:g} "
+            f"top-{best[3]} floor {best[4]:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -114,10 +114,10 @@ def measure(copies: int, delay: float) -> dict:
     apply_theme(app)
     with tempfile.TemporaryDirectory() as tmp:
         album = _album(Path(tmp), copies)
-        settings = AppSettings(QSettings(str(Path(tmp) / "bench.ini"),
-                                         QSettings.Format.IniFormat))
-        session = AlbumSession(indexer_factory=fake_indexer(delay=delay, batch_size=8),
-                               watch=True, watch_debounce=0.3)
+        settings = AppSettings(QSettings(str(Path(tmp) / "bench.ini"), QSettings.Format.IniFormat))
+        session = AlbumSession(
+            indexer_factory=fake_indexer(delay=delay, batch_size=8), watch=True, watch_debounce=0.3
+        )
         window = MainWindow(settings, session)
         window.resize(1280, 800)
         window.show()
@@ -127,11 +127,16 @@ def measure(copies: int, delay: float) -> dict:
             exercise(window)
         seconds = time.monotonic() - started
         window.close()
-    return {"photos": 24 * copies, "seconds": round(seconds, 2), "ticks": ticks.ticks,
-            "longest_gap_ms": round(ticks.longest_gap * 1000),
-            "longest_busy_ms": round(ticks.longest_busy * 1000),
-            "worst_gaps_ms": [round(g * 1000) for g in sorted(ticks.gaps)[-5:]],
-            "load": round(os.getloadavg()[0], 1), "cpus": os.cpu_count()}
+    return {
+        "photos": 24 * copies,
+        "seconds": round(seconds, 2),
+        "ticks": ticks.ticks,
+        "longest_gap_ms": round(ticks.longest_gap * 1000),
+        "longest_busy_ms": round(ticks.longest_busy * 1000),
+        "worst_gaps_ms": [round(g * 1000) for g in sorted(ticks.gaps)[-5:]],
+        "load": round(os.getloadavg()[0], 1),
+        "cpus": os.cpu_count(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['photos']} photos indexed in {result['seconds']} s, {result['ticks']} "
-              f"ticks of a 5 ms timer\nlongest gap between ticks {result['longest_gap_ms']} ms "
-              f"(worst {result['worst_gaps_ms']} ms; load {result['load']} on "
-              f"{result['cpus']} CPUs)\nlongest stretch of GUI-thread work "
-              f"{result['longest_busy_ms']} ms (target {TARGET * 1000:.0f} ms)")
+        print(
+            f"{result['photos']} photos indexed in {result['seconds']} s, {result['ticks']} "
+            f"ticks of a 5 ms timer\nlongest gap between ticks {result['longest_gap_ms']} ms "
+            f"(worst {result['worst_gaps_ms']} ms; load {result['load']} on "
+            f"{result['cpus']} CPUs)\nlongest stretch of GUI-thread work "
+            f"{result['longest_busy_ms']} ms (target {TARGET * 1000:.0f} ms)"
+        )
     return 0 if result["longest_busy_ms"] < TARGET * 1000 else 1
 
 

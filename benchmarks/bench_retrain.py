@@ -35,15 +35,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.library import Library  # noqa: E402
-from core.labels.policy import CONFIRMED, REJECTED  # noqa: E402
-from core.db.store import Status  # noqa: E402
-from core.db.tagstore import Scored, VerdictChange  # noqa: E402
-from benchmarks.bench_scale import one_label_threshold  # noqa: E402
+from benchmarks.bench_scale import one_label_threshold
+from core.db.store import Status
+from core.db.tagstore import Scored, VerdictChange
+from core.labels.policy import CONFIRMED, REJECTED
+from core.library import Library
 
 
-def synthetic_features(classifier: np.ndarray, n: int, rng: np.random.Generator,
-                       groups: int = 300) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_features(
+    classifier: np.ndarray, n: int, rng: np.random.Generator, groups: int = 300
+) -> tuple[np.ndarray, np.ndarray]:
     """Non-negative features in look-alike groups that the ImageNet classifier recognises.
 
     Each group's centre leans towards one or two random ImageNet classes, so the prior head
@@ -78,21 +79,28 @@ def build_album(folder: Path, photos: int, verdicts: int, seed: int) -> tuple[Pa
             db.conn.executemany(
                 "INSERT INTO photos (path, size, mtime_ns, status, added_at) "
                 "VALUES (?, 1000, 0, 'pending', '2024-01-01')",
-                [(f"p{i:05d}.jpg",) for i in range(photos)])
+                [(f"p{i:05d}.jpg",) for i in range(photos)],
+            )
         ids = [p.id for p in store.photos(tuple(Status))]
         for start in range(0, photos, 1000):
             chunk = slice(start, start + 1000)
             scores = model.tagger.score_features(features[chunk].astype(np.float32))
             store.record_scores(
-                [Scored(pid, 640, 480, None, f"h{pid}", s, f)
-                 for pid, s, f in zip(ids[chunk], scores, features[chunk], strict=True)],
-                model.label_ids, model.backbone_id, model.version)
+                [
+                    Scored(pid, 640, 480, None, f"h{pid}", s, f)
+                    for pid, s, f in zip(ids[chunk], scores, features[chunk], strict=True)
+                ],
+                model.label_ids,
+                model.backbone_id,
+                model.version,
+            )
         add_verdicts(library, ids, groups, verdicts, rng)
     return album, data
 
 
-def add_verdicts(library: Library, ids: list[int], groups: np.ndarray, count: int,
-                 rng: np.random.Generator) -> None:
+def add_verdicts(
+    library: Library, ids: list[int], groups: np.ndarray, count: int, rng: np.random.Generator
+) -> None:
     """About ``count`` verdicts, like a user's: a label of their own on one group of look-alike
     photos, then corrections of the model's tags — the model is wrong on some groups (their
     first tag is rejected there) and right elsewhere (confirmed)."""
@@ -101,12 +109,14 @@ def add_verdicts(library: Library, ids: list[int], groups: np.ndarray, count: in
     others = [ids[i] for i in rng.choice(np.flatnonzero(groups != 7), 60, replace=False)]
     changes = [VerdictChange(p, grandma, CONFIRMED) for p in in_group]
     changes += [VerdictChange(p, grandma, REJECTED) for p in others]
-    wrong_groups = set(rng.choice(int(groups.max()) + 1, size=(int(groups.max()) + 1) // 6,
-                                  replace=False).tolist())
+    wrong_groups = set(
+        rng.choice(int(groups.max()) + 1, size=(int(groups.max()) + 1) // 6, replace=False).tolist()
+    )
     group_of = dict(zip(ids, groups.tolist(), strict=True))
     tags: dict[int, list[int]] = {}
     for pid, lid in library.store.db.query(
-            "SELECT photo_id, label_id FROM photo_tags WHERE direct = 1 ORDER BY label_id"):
+        "SELECT photo_id, label_id FROM photo_tags WHERE direct = 1 ORDER BY label_id"
+    ):
         tags.setdefault(pid, []).append(lid)
     for pid in rng.permutation([p for p in ids if p in tags]):
         if len(changes) >= count:
@@ -120,8 +130,10 @@ def add_verdicts(library: Library, ids: list[int], groups: np.ndarray, count: in
         library.store.set_verdicts(changes[start : start + 200])
 
 
-VERDICTS = ("SELECT photo_id, label_id, verdict, source, updated_at FROM photo_labels "
-            "WHERE verdict != 0 OR source != 'model' ORDER BY 1, 2")
+VERDICTS = (
+    "SELECT photo_id, label_id, verdict, source, updated_at FROM photo_labels "
+    "WHERE verdict != 0 OR source != 'model' ORDER BY 1, 2"
+)
 LOG = "SELECT * FROM verdict_log ORDER BY id"
 
 
@@ -135,8 +147,17 @@ def run_once(album: Path, data: Path, template: Path) -> dict[str, float]:
     """Restore the album and time one ``python -m trainer train`` command."""
     shutil.rmtree(data)
     shutil.copytree(template, data)
-    command = [sys.executable, "-m", "trainer", "train", str(album), "--data-dir", str(data),
-               "--json-progress", "--force"]  # --force: always time the re-scoring too
+    command = [
+        sys.executable,
+        "-m",
+        "trainer",
+        "train",
+        str(album),
+        "--data-dir",
+        str(data),
+        "--json-progress",
+        "--force",
+    ]  # --force: always time the re-scoring too
     started = time.perf_counter()
     first_seen: dict[str, float] = {}
     final: dict = {}
@@ -152,11 +173,16 @@ def run_once(album: Path, data: Path, template: Path) -> dict[str, float]:
     total = time.perf_counter() - started
     if proc.returncode != 0 or final.get("event") != "done":
         raise SystemExit(f"training failed ({proc.returncode}): {final}")
-    marks = sorted(first_seen.items(), key=lambda kv: kv[1]) + [("end", final["at"])]
+    marks = [*sorted(first_seen.items(), key=lambda kv: kv[1]), ("end", final["at"])]
     phases = {name: marks[i + 1][1] - at for i, (name, at) in enumerate(marks[:-1])}
-    return {"command": total, "startup": marks[0][1], **phases,
-            "activated": float(final["activated"]), "f1_before": final["before"].get("f1"),
-            "f1_after": final["after"].get("f1")}
+    return {
+        "command": total,
+        "startup": marks[0][1],
+        **phases,
+        "activated": float(final["activated"]),
+        "f1_before": final["before"].get("f1"),
+        "f1_after": final["after"].get("f1"),
+    }
 
 
 def main() -> None:
@@ -172,9 +198,11 @@ def main() -> None:
         album, data = build_album(folder, args.photos, args.verdicts, args.seed)
         template = folder / "template"
         shutil.copytree(data, template)
-        print(f"synthetic album: {args.photos} photos, ~{args.verdicts} verdicts, built in "
-              f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} CPU cores, load "
-              f"average {os.getloadavg()[0]:.1f}")
+        print(
+            f"synthetic album: {args.photos} photos, ~{args.verdicts} verdicts, built in "
+            f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} CPU cores, load "
+            f"average {os.getloadavg()[0]:.1f}"
+        )
         before = user_facts(album, data)
         runs = []
         for _ in range(args.repeats):
@@ -183,22 +211,39 @@ def main() -> None:
         with Library(album, data) as library:
             threshold = one_label_threshold(library)
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
-    keys = ["command", "startup", "loading", "training", "thresholds", "evaluating", "saving",
-            "rescoring"]
+    keys = [
+        "command",
+        "startup",
+        "loading",
+        "training",
+        "thresholds",
+        "evaluating",
+        "saving",
+        "rescoring",
+    ]
     print(f"{'seconds':<12}{'median':>8}   runs")
     for key in keys:
         values = [r[key] for r in runs if key in r]
         if values:
-            print(f"{key:<12}{statistics.median(values):8.2f}   "
-                  + " ".join(f"{v:.2f}" for v in values))
-    print(f"held-out F1 before/after: {runs[-1]['f1_before']} / {runs[-1]['f1_after']}, "
-          f"activated: {bool(runs[-1]['activated'])}")
-    print("every verdict and the verdict log unchanged by each run: "
-          + ("yes" if all(r["verdicts_kept"] for r in runs) else "NO"))
-    print(f"one-label threshold change after the retrain ({threshold['label']!r}, scored on "
-          f"{threshold['photos']:,} photos): p50 {threshold['p50_s']:.2f} s over "
-          f"{len(threshold['runs'])} changes (" + " ".join(f"{v:.2f}" for v in threshold["runs"])
-          + ")")
+            print(
+                f"{key:<12}{statistics.median(values):8.2f}   "
+                + " ".join(f"{v:.2f}" for v in values)
+            )
+    print(
+        f"held-out F1 before/after: {runs[-1]['f1_before']} / {runs[-1]['f1_after']}, "
+        f"activated: {bool(runs[-1]['activated'])}"
+    )
+    print(
+        "every verdict and the verdict log unchanged by each run: "
+        + ("yes" if all(r["verdicts_kept"] for r in runs) else "NO")
+    )
+    print(
+        f"one-label threshold change after the retrain ({threshold['label']!r}, scored on "
+        f"{threshold['photos']:,} photos): p50 {threshold['p50_s']:.2f} s over "
+        f"{len(threshold['runs'])} changes ("
+        + " ".join(f"{v:.2f}" for v in threshold["runs"])
+        + ")"
+    )
 
 
 if __name__ == "__main__":

@@ -79,8 +79,16 @@ def ensure_dataset(cache: Path, n_train: int, n_test: int, seed: int) -> Path:
     root = cache / "datasets" / f"tuxpaint-{n_train}-{n_test}-256-s{seed}"
     if not (root / "test.json").is_file():
         cutouts, backgrounds = load_source("tuxpaint", cache)
-        generate(root, cutouts, backgrounds, n_train=n_train, n_test=n_test, name="Synthetic",
-                 seed=seed, config=SceneConfig(size=256))
+        generate(
+            root,
+            cutouts,
+            backgrounds,
+            n_train=n_train,
+            n_test=n_test,
+            name="Synthetic",
+            seed=seed,
+            config=SceneConfig(size=256),
+        )
     return root
 
 
@@ -120,21 +128,34 @@ def label_tree(labels: list[str]) -> LabelTree:
     parents = label_parents(TUXPAINT_RULES.values())
     column = {name: i for i, name in enumerate(labels)}
     parent_cols = [column.get(parents.get(name) or "", -1) for name in labels]
-    return LabelTree(tuple(labels), np.arange(len(labels)), np.array(parent_cols),
-                     np.full(len(labels), 0.5))
+    return LabelTree(
+        tuple(labels), np.arange(len(labels)), np.array(parent_cols), np.full(len(labels), 0.5)
+    )
 
 
-def train_head(data: dict, targets: np.ndarray, weights: np.ndarray, loss: str, seed: int,
-               pos_weight: np.ndarray | None = None) -> torch.nn.Module:
+def train_head(
+    data: dict,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    loss: str,
+    seed: int,
+    pos_weight: np.ndarray | None = None,
+) -> torch.nn.Module:
     """A linear head made and fitted as ``trainer.album.train`` makes it (its defaults)."""
     x = data["x_fit"]
     torch.manual_seed(seed)
     feats = torch.from_numpy(x)
     prior = torch.from_numpy((weights * targets).sum(0) / np.maximum(weights.sum(0), 1e-6))
     ancestors = torch.from_numpy(data["tree"].ancestor_matrix()) if OPTIONS.share_tree else None
-    model = LinearProbe(x.shape[1], targets.shape[1], mean=feats.mean(0),
-                        scale=float(feats.std(0).mean()), dropout=OPTIONS.dropout, prior=prior,
-                        ancestors=ancestors)
+    model = LinearProbe(
+        x.shape[1],
+        targets.shape[1],
+        mean=feats.mean(0),
+        scale=float(feats.std(0).mean()),
+        dropout=OPTIONS.dropout,
+        prior=prior,
+        ancestors=ancestors,
+    )
     config = TrainOptions(loss=loss).fit_config(seed)
     pw = None if pos_weight is None else torch.from_numpy(pos_weight)
     fit(model, Batches.of(x, targets, weights), config, pos_weight=pw)
@@ -146,11 +167,15 @@ def loss_setup(kind: str, observed: np.ndarray) -> tuple[str, np.ndarray, np.nda
     ones = np.ones(observed.shape, dtype=np.float32)
     if kind == "weighted_bce":
         w_neg = negative_confidence_weights(observed)
-        return kind, np.where(observed > 0, 1.0, w_neg).astype(np.float32), \
-            positive_class_weights(observed)
+        return (
+            kind,
+            np.where(observed > 0, 1.0, w_neg).astype(np.float32),
+            positive_class_weights(observed),
+        )
     if kind == "proposed+album":
-        w_neg = ALBUM.missing_weight * negative_confidence_weights(observed,
-                                                                   smoothing=ALBUM.smoothing)
+        w_neg = ALBUM.missing_weight * negative_confidence_weights(
+            observed, smoothing=ALBUM.smoothing
+        )
         return "proposed", np.where(observed > 0, 1.0, w_neg).astype(np.float32), None
     return kind, ones, None
 
@@ -173,14 +198,16 @@ def experiment_a(data: dict, seeds: int) -> dict:
                     for key, value in (("f1", m.f1), ("n_plus", m.n_plus), ("map", m.mean_ap)):
                         runs.setdefault(f"{key}@{name}", []).append(float(value))
                 runs.setdefault("hidden_fraction", []).append(
-                    float(1 - fit_obs.sum() / max(data["y_fit"].sum(), 1)))
+                    float(1 - fit_obs.sum() / max(data["y_fit"].sum(), 1))
+                )
             results.setdefault(str(ratio), {})[kind] = runs
             logger.info("A ratio %.1f %s: F1@0.5 %.3f", ratio, kind, np.mean(runs["f1@0.5"]))
     return results
 
 
-def user_label_column(y: np.ndarray, c: int, k: int, rng: np.random.Generator
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def user_label_column(
+    y: np.ndarray, c: int, k: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Column c with k confirmed positives, and its album weights (others known)."""
     confirmed = np.zeros(y.shape[0], dtype=np.float32)
     confirmed[rng.choice(np.flatnonzero(y[:, c]), size=k, replace=False)] = 1.0
@@ -200,8 +227,11 @@ def user_labels(tree: LabelTree, y: np.ndarray, seed: int) -> list[int]:
     alone = [c for c in range(len(tree.names)) if parents[c] < 0 and not has_child[c]]
     chosen = [c for c in alone if enough[c]]
     for root in np.flatnonzero(has_child & (parents < 0)):
-        leaves = [c for c in range(len(tree.names)) if not has_child[c] and enough[c]
-                  and tree.ancestor_matrix()[c, root] > 0]
+        leaves = [
+            c
+            for c in range(len(tree.names))
+            if not has_child[c] and enough[c] and tree.ancestor_matrix()[c, root] > 0
+        ]
         if leaves:
             chosen.append(leaves[seed % len(leaves)])
     return chosen
@@ -220,15 +250,22 @@ def experiment_b(data: dict, seeds: int) -> dict:
             for c in columns:
                 targets[:, c], weights[:, c] = user_label_column(y, c, k, rng)
             for loss in LOSSES_B:
-                pos_weight = (positive_class_weights(targets > 0.5, weights > 0)
-                              if loss == "weighted_bce" else None)
+                pos_weight = (
+                    positive_class_weights(targets > 0.5, weights > 0)
+                    if loss == "weighted_bce"
+                    else None
+                )
                 model = train_head(data, targets, weights, loss, seed, pos_weight)
                 per = _per_label(data["y_test"], predict(model, data["x_test"]), columns)
                 entry = results.setdefault(str(k), {}).setdefault(loss, {})
                 for key, values in per.items():
                     entry.setdefault(key, []).extend(values)
-            logger.info("B seed %d k=%d: proposed F1 %.3f", seed, k,
-                        np.mean(results[str(k)]["proposed"]["f1"]))
+            logger.info(
+                "B seed %d k=%d: proposed F1 %.3f",
+                seed,
+                k,
+                np.mean(results[str(k)]["proposed"]["f1"]),
+            )
     return results
 
 
@@ -257,21 +294,29 @@ def _fmt(values: list[float], digits: int = 3) -> str:
 def print_tables(a: dict, b: dict, seeds: int, n_labels: int) -> None:
     """The README tables (mean ± sd over seeds; B over labels x seeds)."""
     print(f"\nA. Hidden positive labels ({seeds} seeds; {n_labels} labels; test labels complete)")
-    print(f"{'hidden':>6}  {'loss':<15} {'F1@0.5':>12} {'N+@0.5':>8} {'F1@MCC':>12} "
-          f"{'N+@MCC':>8} {'mAP':>12}")
+    print(
+        f"{'hidden':>6}  {'loss':<15} {'F1@0.5':>12} {'N+@0.5':>8} {'F1@MCC':>12} "
+        f"{'N+@MCC':>8} {'mAP':>12}"
+    )
     for ratio, rows in a.items():
         for kind, r in rows.items():
-            print(f"{float(ratio):>6.0%}  {kind:<15} {_fmt(r['f1@0.5']):>12} "
-                  f"{np.mean(r['n_plus@0.5']):>8.1f} {_fmt(r['f1@MCC']):>12} "
-                  f"{np.mean(r['n_plus@MCC']):>8.1f} "
-                  f"{_fmt([100 * v for v in r['map@0.5']], 1):>12}")
+            print(
+                f"{float(ratio):>6.0%}  {kind:<15} {_fmt(r['f1@0.5']):>12} "
+                f"{np.mean(r['n_plus@0.5']):>8.1f} {_fmt(r['f1@MCC']):>12} "
+                f"{np.mean(r['n_plus@MCC']):>8.1f} "
+                f"{_fmt([100 * v for v in r['map@0.5']], 1):>12}"
+            )
     n_runs = len(b[str(SHOTS[0])][LOSSES_B[0]]["f1"])
-    print(f"\nB. A new user label: its test F1@0.5 / AP / oracle-threshold F1 (upper bound) "
-          f"vs confirmed photos ({n_runs} label runs: {len(b['labels'])} seeds)")
+    print(
+        f"\nB. A new user label: its test F1@0.5 / AP / oracle-threshold F1 (upper bound) "
+        f"vs confirmed photos ({n_runs} label runs: {len(b['labels'])} seeds)"
+    )
     print(f"{'loss':<14}" + "".join(f"{'k=' + k:>22}" for k in map(str, SHOTS)))
     for loss in LOSSES_B:
-        cells = [" / ".join(f"{np.mean(b[str(k)][loss][key]):.3f}"
-                            for key in ("f1", "ap", "f1_oracle")) for k in SHOTS]
+        cells = [
+            " / ".join(f"{np.mean(b[str(k)][loss][key]):.3f}" for key in ("f1", "ap", "f1_oracle"))
+            for k in SHOTS
+        ]
         print(f"{loss:<14}" + "".join(f"{c:>22}" for c in cells))
 
 
@@ -284,9 +329,16 @@ def load_data(root: Path, backbone: Backbone, val_fraction: float) -> dict:
     n_val = round(val_fraction * len(order))
     val, rest = np.sort(order[:n_val]), np.sort(order[n_val:])
     y = train.targets()
-    return {"x_fit": x[rest], "y_fit": y[rest], "x_val": x[val], "y_val": y[val],
-            "x_test": x_test, "y_test": test.targets(), "labels": list(train.labels),
-            "tree": label_tree(list(train.labels))}
+    return {
+        "x_fit": x[rest],
+        "y_fit": y[rest],
+        "x_val": x[val],
+        "y_val": y[val],
+        "x_test": x_test,
+        "y_test": test.targets(),
+        "labels": list(train.labels),
+        "tree": label_tree(list(train.labels)),
+    }
 
 
 def main() -> int:
@@ -313,11 +365,13 @@ def main() -> int:
     clock["b"] = time.perf_counter()
     print_tables(a, b, args.seeds_a, len(data["labels"]))
     steps = list(clock.values())
-    seconds = {name: round(t - s, 1)
-               for name, s, t in zip(list(clock)[1:], steps, steps[1:], strict=False)}
+    seconds = {
+        name: round(t - s, 1) for name, s, t in zip(list(clock)[1:], steps, steps[1:], strict=False)
+    }
     print(f"\nwall time (s): {seconds}; dataset {root}; backbone {backbone.id}")
-    write_json(args.out, {"dataset": str(root), "backbone": backbone.id, "seconds": seconds},
-               data, a, b)
+    write_json(
+        args.out, {"dataset": str(root), "backbone": backbone.id, "seconds": seconds}, data, a, b
+    )
     print(f"results written to {args.out}")
     return 0
 
@@ -325,11 +379,19 @@ def main() -> int:
 def write_json(path: Path, run: dict, data: dict, a: dict, b: dict) -> None:
     """Everything measured, per seed, with the set's sizes and label tree."""
     labels = data["labels"]
-    parents = {n: (labels[p] if p >= 0 else None)
-               for n, p in zip(labels, data["tree"].parents, strict=True)}
+    parents = {
+        n: (labels[p] if p >= 0 else None)
+        for n, p in zip(labels, data["tree"].parents, strict=True)
+    }
     sizes = {k: int(v.shape[0]) for k, v in data.items() if k.startswith("x_")}
-    result = {**run, "sizes": sizes, "labels": labels, "parents": parents,
-              "hidden_labels": a, "user_label": b}
+    result = {
+        **run,
+        "sizes": sizes,
+        "labels": labels,
+        "parents": parents,
+        "hidden_labels": a,
+        "user_label": b,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1), encoding="utf-8")
 

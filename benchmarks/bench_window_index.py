@@ -36,12 +36,19 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 def run_cli(folder: Path, data: Path) -> dict:
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "app", "index", str(folder), "--data-dir",
-                          str(data), "--json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "app", "index", str(folder), "--data-dir", str(data), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     seconds = time.perf_counter() - started
     summary = json.loads(out.stdout)
-    return {"seconds": seconds, "tagged": summary["tagged"],
-            "tag_rate": summary["photos_per_second"]}
+    return {
+        "seconds": seconds,
+        "tagged": summary["tagged"],
+        "tag_rate": summary["photos_per_second"],
+    }
 
 
 def run_window(folder: Path, data: Path, *, before: bool) -> dict:
@@ -58,10 +65,14 @@ def run_window(folder: Path, data: Path, *, before: bool) -> dict:
 
     app = QApplication.instance() or QApplication([])
     apply_theme(app)
-    settings = AppSettings(QSettings(str(data.parent / f"{data.name}.ini"),
-                                     QSettings.Format.IniFormat))
-    session = AlbumSession(library_factory=lambda path: Library(path, data),
-                           indexer_factory=_default_indexer if before else None, watch=False)
+    settings = AppSettings(
+        QSettings(str(data.parent / f"{data.name}.ini"), QSettings.Format.IniFormat)
+    )
+    session = AlbumSession(
+        library_factory=lambda path: Library(path, data),
+        indexer_factory=_default_indexer if before else None,
+        watch=False,
+    )
     ends: list[object] = []
     session.indexing_finished.connect(ends.append)
     window = MainWindow(settings, session)
@@ -77,47 +88,71 @@ def run_window(folder: Path, data: Path, *, before: bool) -> dict:
     summary = ends[0]
     if summary is None:
         raise RuntimeError("indexing in the window failed")
-    return {"seconds": seconds, "tagged": summary.tagged,
-            "tag_rate": summary.photos_per_second,
-            "longest_gap_ms": round(ticks.longest_gap * 1000),
-            "p99_gap_ms": round(sorted(ticks.gaps)[int(len(ticks.gaps) * 0.99)] * 1000)}
+    return {
+        "seconds": seconds,
+        "tagged": summary.tagged,
+        "tag_rate": summary.photos_per_second,
+        "longest_gap_ms": round(ticks.longest_gap * 1000),
+        "p99_gap_ms": round(sorted(ticks.gaps)[int(len(ticks.gaps) * 0.99)] * 1000),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="each run once per round, the rounds one after the other")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="each run once per round, the rounds one after the other",
+    )
     parser.add_argument("--no-before", action="store_true")
     args = parser.parse_args(argv)
     from benchmarks.photo_folder import build
 
     folder = build(args.photos)
-    print(f"indexing in the window against the command line: {args.photos} photos of 12 MP, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"indexing in the window against the command line: {args.photos} photos of 12 MP, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     results: dict[str, list[dict]] = {}
-    runs = [("cli", None), ("window", False)] + ([] if args.no_before else
-                                                 [("window, before", True)])
+    runs = [("cli", None), ("window", False)] + (
+        [] if args.no_before else [("window, before", True)]
+    )
     with tempfile.TemporaryDirectory(prefix="albumtag-window-") as tmp:
         for round_ in range(args.rounds):
             for n, (name, before) in enumerate(runs):
                 data = Path(tmp) / f"data{round_}-{n}"
-                r = (run_cli(folder, data) if before is None
-                     else run_window(folder, data, before=before))
+                r = (
+                    run_cli(folder, data)
+                    if before is None
+                    else run_window(folder, data, before=before)
+                )
                 results.setdefault(name, []).append(r)
-                gaps = (f"; GUI tick gap longest {r['longest_gap_ms']} ms, p99 "
-                        f"{r['p99_gap_ms']} ms" if "longest_gap_ms" in r else "")
-                print(f"  round {round_ + 1} {name:15s} {r['tagged']} tagged in "
-                      f"{r['seconds']:.1f} s: {r['tagged'] / r['seconds']:.2f} photos/s start "
-                      f"to end, tagging phase {r['tag_rate']:.2f} photos/s{gaps} (load "
-                      f"{os.getloadavg()[0]:.1f})", flush=True)
+                gaps = (
+                    f"; GUI tick gap longest {r['longest_gap_ms']} ms, p99 {r['p99_gap_ms']} ms"
+                    if "longest_gap_ms" in r
+                    else ""
+                )
+                print(
+                    f"  round {round_ + 1} {name:15s} {r['tagged']} tagged in "
+                    f"{r['seconds']:.1f} s: {r['tagged'] / r['seconds']:.2f} photos/s start "
+                    f"to end, tagging phase {r['tag_rate']:.2f} photos/s{gaps} (load "
+                    f"{os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
     cli = results["cli"]
     for name in [k for k in results if k != "cli"]:
         ends = [c["seconds"] / r["seconds"] for c, r in zip(cli, results[name], strict=True)]
-        tags = [r["tag_rate"] / max(c["tag_rate"], 1e-9)
-                for c, r in zip(cli, results[name], strict=True)]
-        print(f"  {name} / cli, median of the rounds' own ratios: start to end "
-              f"{statistics.median(ends):.2f}, tagging phase {statistics.median(tags):.2f}")
+        tags = [
+            r["tag_rate"] / max(c["tag_rate"], 1e-9)
+            for c, r in zip(cli, results[name], strict=True)
+        ]
+        print(
+            f"  {name} / cli, median of the rounds' own ratios: start to end "
+            f"{statistics.median(ends):.2f}, tagging phase {statistics.median(tags):.2f}"
+        )
     return 0
 
 

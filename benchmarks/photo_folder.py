@@ -43,8 +43,13 @@ def _wallpapers() -> list[Path]:
         if unpacked.is_dir():
             continue
         try:
-            subprocess.run(["apt-get", "download", package], cwd=root, check=True,
-                           capture_output=True, timeout=300)
+            subprocess.run(
+                ["apt-get", "download", package],
+                cwd=root,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
             deb = next(root.glob(f"{package}_*.deb"))
             subprocess.run(["dpkg", "-x", str(deb), str(unpacked)], check=True, timeout=300)
         except (OSError, subprocess.SubprocessError, StopIteration) as exc:
@@ -58,8 +63,10 @@ def source_photos() -> list[Path]:
     sources = _wallpapers()
     skimage = _package_dir("skimage")
     if skimage:
-        sources += [skimage / "data" / n for n in
-                    ("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg")]
+        sources += [
+            skimage / "data" / n
+            for n in ("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg")
+        ]
     foolbox = _package_dir("foolbox")
     if foolbox:
         sources += sorted((foolbox / "data").glob("imagenet_*.jpg"))
@@ -93,8 +100,7 @@ def make_photo(src: Path, dest: Path, index: int) -> None:
     pixels += noise * 4.0
     np.clip(pixels, 0, 255, out=pixels)
     partial = dest.with_name(dest.name + ".part")
-    Image.fromarray(pixels.astype(np.uint8)).save(partial, "JPEG", quality=92,
-                                                   exif=_exif(index))
+    Image.fromarray(pixels.astype(np.uint8)).save(partial, "JPEG", quality=92, exif=_exif(index))
     partial.replace(dest)  # an interrupted build never leaves a half-written photo
 
 
@@ -114,8 +120,15 @@ def build(count: int) -> Path:
             raise RuntimeError("no source photos: install the test extras (scikit-image, foolbox)")
         logger.warning("making %d benchmark photos in %s (once)", len(missing), pool)
         with ProcessPoolExecutor(os.cpu_count() or 1) as workers:
-            list(workers.map(make_photo, [sources[i % len(sources)] for i in missing],
-                             [pool / names[i] for i in missing], missing, chunksize=4))
+            list(
+                workers.map(
+                    make_photo,
+                    [sources[i % len(sources)] for i in missing],
+                    [pool / names[i] for i in missing],
+                    missing,
+                    chunksize=4,
+                )
+            )
     folder = CACHE / f"photos-v2-{count}"
     folder.mkdir(exist_ok=True)
     for name in names:

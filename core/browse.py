@@ -26,10 +26,11 @@ from core.search.query import Everything, parse_query
 logger = logging.getLogger(__name__)
 
 #: A photo needs review when the model put a tag on it that no verdict supports.
-_NEEDS_REVIEW = ("EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id "
-                 "AND t.direct = 1 AND t.verified = 0)")
+_NEEDS_REVIEW = (
+    "EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id "
+    "AND t.direct = 1 AND t.verified = 0)"
+)
 _UNTAGGED = "NOT EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id)"
-_CHUNK = 500
 
 
 class Scope(StrEnum):
@@ -104,9 +105,15 @@ class TagSummary:
         return self.direct - self.verified
 
 
-def grid_ids(library: Library, query: str = "", scope: Scope = Scope.ALL,
-             label_id: int | None = None, order: Order = Order.NEWEST, *,
-             sidebar: str = "") -> np.ndarray:
+def grid_ids(
+    library: Library,
+    query: str = "",
+    scope: Scope = Scope.ALL,
+    label_id: int | None = None,
+    order: Order = Order.NEWEST,
+    *,
+    sidebar: str = "",
+) -> np.ndarray:
     """Ids of the photos a grid shows for a scope and a search, in ``order``.
 
     Evaluated by the search engine (:mod:`core.search.engine`), as the command line's search
@@ -144,9 +151,15 @@ def grid_ids(library: Library, query: str = "", scope: Scope = Scope.ALL,
     return ranked
 
 
-def grid_rows(library: Library, query: str = "", scope: Scope = Scope.ALL,
-              label_id: int | None = None, order: Order = Order.NEWEST, *,
-              limit: int | None = None) -> list[GridRow]:
+def grid_rows(
+    library: Library,
+    query: str = "",
+    scope: Scope = Scope.ALL,
+    label_id: int | None = None,
+    order: Order = Order.NEWEST,
+    *,
+    limit: int | None = None,
+) -> list[GridRow]:
     """The rows of :func:`grid_ids` (the first ``limit`` of them when given).
 
     Raises:
@@ -165,9 +178,11 @@ def grid_rows_by_ids(library: Library, photo_ids: Sequence[int] | np.ndarray) ->
 
 
 def _rows(library: Library, where: str, params: Sequence[object]) -> list[GridRow]:
-    sql = (f"SELECT p.id, p.path, p.size, p.mtime_ns, p.status, p.error, "
-           f"p.status = 'ok' AND {_NEEDS_REVIEW}, COALESCE(p.rating, 0), "
-           f"COALESCE(p.flag, 0) FROM photos p WHERE {where}")
+    sql = (
+        f"SELECT p.id, p.path, p.size, p.mtime_ns, p.status, p.error, "
+        f"p.status = 'ok' AND {_NEEDS_REVIEW}, COALESCE(p.rating, 0), "
+        f"COALESCE(p.flag, 0) FROM photos p WHERE {where}"
+    )
     rows = list(map(GridRow._make, library.store.db.query(sql, params)))
     return [r if r.path.__class__ is str else r._replace(path=from_db(r.path)) for r in rows]
 
@@ -179,8 +194,13 @@ def scope_counts(library: Library) -> ScopeCounts:
     review = one(f"SELECT COUNT(*) FROM photos p WHERE p.status = 'ok' AND {_NEEDS_REVIEW}")
     untagged = one(f"SELECT COUNT(*) FROM photos p WHERE p.status = 'ok' AND {_UNTAGGED}")
     visible = sum(n for status, n in by_status.items() if status != "missing")
-    return ScopeCounts(visible, review[0][0], untagged[0][0], by_status.get("error", 0),
-                       by_status.get("pending", 0))
+    return ScopeCounts(
+        visible,
+        review[0][0],
+        untagged[0][0],
+        by_status.get("error", 0),
+        by_status.get("pending", 0),
+    )
 
 
 def tag_summary(library: Library, photo_ids: Sequence[int]) -> list[TagSummary]:
@@ -191,36 +211,51 @@ def tag_summary(library: Library, photo_ids: Sequence[int]) -> list[TagSummary]:
     evidence: dict[int, list[float]] = {}  # label → [n scored, score sum, conf, rej, user]
     tags: dict[int, list[int]] = {}  # label → [has, direct, verified]
     query = library.store.db.query
-    for start in range(0, len(photo_ids), _CHUNK):
-        chunk = list(photo_ids[start : start + _CHUNK])
-        marks = ",".join("?" * len(chunk))
-        for lid, scored, total, conf, rej, user in query(
-                "SELECT label_id, COUNT(score), TOTAL(score), SUM(verdict = ?), "
-                "SUM(verdict = ?), SUM(source = 'user' AND score IS NULL) FROM photo_labels "
-                f"WHERE photo_id IN ({marks}) GROUP BY label_id",
-                [CONFIRMED, REJECTED, *chunk]):
-            acc = evidence.setdefault(lid, [0, 0.0, 0, 0, 0])
-            for i, value in enumerate((scored, total, conf, rej, user)):
-                acc[i] += value
-        for lid, has, direct, verified in query(
-                "SELECT label_id, COUNT(*), SUM(direct), SUM(verified) FROM photo_tags "
-                f"WHERE photo_id IN ({marks}) GROUP BY label_id", chunk):
-            counts = tags.setdefault(lid, [0, 0, 0])
-            for i, value in enumerate((has, direct, verified)):
-                counts[i] += value
+    ids = id_list(photo_ids)
+    for lid, scored, total, conf, rej, user in query(
+        "SELECT label_id, COUNT(score), TOTAL(score), SUM(verdict = ?), "
+        "SUM(verdict = ?), SUM(source = 'user' AND score IS NULL) FROM photo_labels "
+        f"WHERE photo_id {IN_IDS} GROUP BY label_id",
+        (CONFIRMED, REJECTED, ids),
+    ):
+        evidence[lid] = [scored, total, conf, rej, user]
+    for lid, has, direct, verified in query(
+        "SELECT label_id, COUNT(*), SUM(direct), SUM(verified) FROM photo_tags "
+        f"WHERE photo_id {IN_IDS} GROUP BY label_id",
+        (ids,),
+    ):
+        tags[lid] = [has, direct, verified]
     labels = {r.id: r for r in library.store.labels()}
     policy = library.store.policy()
     out = []
     for lid in set(evidence) | set(tags):
         scored, total, conf, rej, user = evidence.get(lid, (0, 0.0, 0, 0, 0))
         has, direct, verified = tags.get(lid, (0, 0, 0))
-        out.append(TagSummary(lid, labels[lid].name, _path(labels, lid), policy.threshold(lid),
-                              len(photo_ids), has, direct, verified, int(conf), int(rej),
-                              int(user), total / scored if scored else None,
-                              library.learns_from_examples(labels[lid].name)))
-    out.sort(key=lambda t: (not t.has, not (t.direct or t.confirmed),
-                            -(t.score if t.score is not None else 1.01 * bool(t.confirmed)),
-                            t.label))
+        out.append(
+            TagSummary(
+                lid,
+                labels[lid].name,
+                _path(labels, lid),
+                policy.threshold(lid),
+                len(photo_ids),
+                has,
+                direct,
+                verified,
+                int(conf),
+                int(rej),
+                int(user),
+                total / scored if scored else None,
+                library.learns_from_examples(labels[lid].name),
+            )
+        )
+    out.sort(
+        key=lambda t: (
+            not t.has,
+            not (t.direct or t.confirmed),
+            -(t.score if t.score is not None else 1.01 * bool(t.confirmed)),
+            t.label,
+        )
+    )
     return out
 
 
@@ -235,13 +270,11 @@ def _path(labels: dict[int, LabelRow], lid: int) -> tuple[str, ...]:
 
 def suggestions(library: Library, photo_ids: Sequence[int]) -> list[tuple[int, int]]:
     """(photo id, label id) of every tag the model put on these photos that nobody confirmed."""
-    out: list[tuple[int, int]] = []
-    for start in range(0, len(photo_ids), _CHUNK):
-        chunk = list(photo_ids[start : start + _CHUNK])
-        marks = ",".join("?" * len(chunk))
-        out += library.store.db.query(
-            "SELECT photo_id, label_id FROM photo_tags WHERE direct = 1 AND verified = 0 "
-            f"AND photo_id IN ({marks}) ORDER BY photo_id, label_id", chunk)
+    out = library.store.db.query(
+        "SELECT photo_id, label_id FROM photo_tags WHERE direct = 1 AND verified = 0 "
+        f"AND photo_id {IN_IDS} ORDER BY photo_id, label_id",
+        (id_list(photo_ids),),
+    )
     return [(int(p), int(lab)) for p, lab in out]
 
 
@@ -258,5 +291,17 @@ def label_words(library: Library) -> list[str]:
     return sorted(names, key=str.lower) + sorted(aliases, key=str.lower)
 
 
-__all__ = ["GridRow", "Order", "Scope", "ScopeCounts", "TagSummary", "grid_ids", "grid_rows",
-           "grid_rows_by_ids", "label_words", "scope_counts", "suggestions", "tag_summary"]
+__all__ = [
+    "GridRow",
+    "Order",
+    "Scope",
+    "ScopeCounts",
+    "TagSummary",
+    "grid_ids",
+    "grid_rows",
+    "grid_rows_by_ids",
+    "label_words",
+    "scope_counts",
+    "suggestions",
+    "tag_summary",
+]

@@ -42,8 +42,14 @@ class QueryError(AlbumtagError):
     unknown label, ``word`` is the word as typed and ``suggestions`` the labels it may mean.
     """
 
-    def __init__(self, message: str, position: int | None = None, *, word: str | None = None,
-                 suggestions: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        position: int | None = None,
+        *,
+        word: str | None = None,
+        suggestions: tuple[str, ...] = (),
+    ) -> None:
         self.position = position
         self.word = word
         self.suggestions = tuple(suggestions)

@@ -55,9 +55,11 @@ def _clean(name: str) -> str:
     if len(name) > _MAX_NAME:
         raise VocabularyError(f"a label name has at most {_MAX_NAME} characters")
     if one_level(name) != name:
-        raise VocabularyError(f"a label name cannot contain | or / ({name!r}): other apps read "
-                              "them as levels of a hierarchy; move the label under a parent "
-                              "instead")
+        raise VocabularyError(
+            f"a label name cannot contain | or / ({name!r}): other apps read "
+            "them as levels of a hierarchy; move the label under a parent "
+            "instead"
+        )
     return name
 
 
@@ -70,17 +72,20 @@ def _row(library: Library, name: str) -> LabelRow:
 
 def _own(row: LabelRow, doing: str) -> None:
     if row.kind != "user":
-        raise VocabularyError(f"{row.name!r} is a built-in label: it comes with albumtag's "
-                              f"vocabulary and the model, so it cannot be {doing}; merge "
-                              "your own label into it, or add an alias")
+        raise VocabularyError(
+            f"{row.name!r} is a built-in label: it comes with albumtag's "
+            f"vocabulary and the model, so it cannot be {doing}; merge "
+            "your own label into it, or add an alias"
+        )
 
 
 def _taken(library: Library, word: str, except_id: int) -> str | None:
     """The label (other than ``except_id``) whose name or alias is ``word``, if any."""
     key = word.casefold()
     for r in library.store.labels():
-        if r.id != except_id and (r.name.casefold() == key
-                                  or any(a.casefold() == key for a in r.aliases)):
+        if r.id != except_id and (
+            r.name.casefold() == key or any(a.casefold() == key for a in r.aliases)
+        ):
             return r.name
     return None
 
@@ -102,8 +107,11 @@ def _meta(conn: sqlite3.Connection, key: str, default: str) -> Any:  # JSON: the
 
 
 def _put_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
-    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
-                 "SET value = excluded.value", (key, json.dumps(value)))
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+        "SET value = excluded.value",
+        (key, json.dumps(value)),
+    )
 
 
 def _retire(conn: sqlite3.Connection, old: str, old_id: int, into: int | None) -> None:
@@ -130,8 +138,12 @@ def _move_manual(conn: sqlite3.Connection, old: str, new: str | None) -> None:
         _put_meta(conn, _MANUAL_KEY, manual)
 
 
-def _journalled(library: Library, ids: set[int], what: str,
-                change: Callable[[sqlite3.Connection], LabelEdit | None]) -> LabelEdit:
+def _journalled(
+    library: Library,
+    ids: set[int],
+    what: str,
+    change: Callable[[sqlite3.Connection], LabelEdit | None],
+) -> LabelEdit:
     """Run ``change(conn)`` in one transaction with its before/after snapshots journalled."""
     store = library.store
     with store.db.write() as db:
@@ -176,8 +188,11 @@ def set_aliases(library: Library, name: str, aliases: Sequence[str]) -> LabelEdi
     words: list[str] = []
     for alias in aliases:
         alias = " ".join(str(alias).split())
-        if not alias or alias.casefold() == row.name.casefold() or alias.casefold() in {
-                w.casefold() for w in words}:
+        if (
+            not alias
+            or alias.casefold() == row.name.casefold()
+            or alias.casefold() in {w.casefold() for w in words}
+        ):
             continue
         if (other := _taken(library, alias, row.id)) is not None:
             raise VocabularyError(f"{alias!r} already names the label {other!r}")
@@ -197,8 +212,9 @@ def move(library: Library, name: str, parent: str | None) -> LabelEdit:
     rows = library.store.labels()
     parent_row = _row(library, parent) if parent else None
     if parent_row is not None and parent_row.id in _subtree(rows, row.id):
-        raise VocabularyError(f"{row.name!r} cannot go under {parent_row.name!r}: that is "
-                              "inside it")
+        raise VocabularyError(
+            f"{row.name!r} cannot go under {parent_row.name!r}: that is inside it"
+        )
     new_parent = parent_row.id if parent_row else None
     where = f"under {parent_row.name}" if parent_row else "to the top level"
 
@@ -218,34 +234,48 @@ def merge(library: Library, source: str, target: str) -> LabelEdit:
     _own(src, "merged away (merge your label into it instead)")
     rows = library.store.labels()
     if dst.id in _subtree(rows, src.id):
-        raise VocabularyError(f"{src.name!r} cannot be merged into {dst.name!r}, which is "
-                              "one of its own sub-labels: move that one out first")
+        raise VocabularyError(
+            f"{src.name!r} cannot be merged into {dst.name!r}, which is "
+            "one of its own sub-labels: move that one out first"
+        )
 
     def change(conn: sqlite3.Connection) -> LabelEdit:
         stamp = now()
-        theirs = {r[0]: r[1:] for r in conn.execute(
-            "SELECT photo_id, score, verdict, source FROM photo_labels WHERE label_id = ?",
-            (dst.id,))}
+        theirs = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT photo_id, score, verdict, source FROM photo_labels WHERE label_id = ?",
+                (dst.id,),
+            )
+        }
         moved = conflicts = 0
         for pid, score, verdict, source_ in conn.execute(
-                "SELECT photo_id, score, verdict, source FROM photo_labels WHERE label_id = ?",
-                (src.id,)).fetchall():
+            "SELECT photo_id, score, verdict, source FROM photo_labels WHERE label_id = ?",
+            (src.id,),
+        ).fetchall():
             moved += 1
             if pid not in theirs:
-                conn.execute("INSERT INTO photo_labels (photo_id, label_id, score, verdict, "
-                             "source, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                             (pid, dst.id, score, verdict, source_, stamp))
+                conn.execute(
+                    "INSERT INTO photo_labels (photo_id, label_id, score, verdict, "
+                    "source, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (pid, dst.id, score, verdict, source_, stamp),
+                )
                 continue
             t_score, t_verdict, t_source = theirs[pid]
             if {verdict, t_verdict} == {CONFIRMED, REJECTED}:
                 conflicts += 1
-            united = CONFIRMED if CONFIRMED in (verdict, t_verdict) else (
-                REJECTED if REJECTED in (verdict, t_verdict) else 0)
+            united = (
+                CONFIRMED
+                if CONFIRMED in (verdict, t_verdict)
+                else (REJECTED if REJECTED in (verdict, t_verdict) else 0)
+            )
             best = max((s for s in (score, t_score) if s is not None), default=None)
             kept_source = t_source if t_verdict == united else source_
-            conn.execute("UPDATE photo_labels SET score = ?, verdict = ?, source = ?, "
-                         "updated_at = ? WHERE photo_id = ? AND label_id = ?",
-                         (best, united, kept_source, stamp, pid, dst.id))
+            conn.execute(
+                "UPDATE photo_labels SET score = ?, verdict = ?, source = ?, "
+                "updated_at = ? WHERE photo_id = ? AND label_id = ?",
+                (best, united, kept_source, stamp, pid, dst.id),
+            )
         conn.execute("DELETE FROM photo_labels WHERE label_id = ?", (src.id,))
         children = [r.id for r in rows if r.parent_id == src.id]
         conn.execute("UPDATE labels SET parent_id = ? WHERE parent_id = ?", (dst.id, src.id))
@@ -256,8 +286,10 @@ def merge(library: Library, source: str, target: str) -> LabelEdit:
             _relocate(conn, _subtree(rows, child))
         what = f"Merged {src.name} into {dst.name}"
         if conflicts:
-            what += (f"; {conflicts} photo{'s' if conflicts != 1 else ''} confirmed under one "
-                     "and rejected under the other stay confirmed")
+            what += (
+                f"; {conflicts} photo{'s' if conflicts != 1 else ''} confirmed under one "
+                "and rejected under the other stay confirmed"
+            )
         return LabelEdit(what, moved, conflicts)
 
     return _journalled(library, {src.id, dst.id}, "", change)
@@ -271,11 +303,11 @@ def delete(library: Library, name: str) -> LabelEdit:
     rows = library.store.labels()
 
     def change(conn: sqlite3.Connection) -> LabelEdit:
-        n = conn.execute("SELECT COUNT(*) FROM photo_labels WHERE label_id = ? AND verdict != 0",
-                         (row.id,)).fetchone()[0]
+        n = conn.execute(
+            "SELECT COUNT(*) FROM photo_labels WHERE label_id = ? AND verdict != 0", (row.id,)
+        ).fetchone()[0]
         children = [r.id for r in rows if r.parent_id == row.id]
-        conn.execute("UPDATE labels SET parent_id = ? WHERE parent_id = ?",
-                     (row.parent_id, row.id))
+        conn.execute("UPDATE labels SET parent_id = ? WHERE parent_id = ?", (row.parent_id, row.id))
         conn.execute("DELETE FROM photo_labels WHERE label_id = ?", (row.id,))
         conn.execute("DELETE FROM labels WHERE id = ?", (row.id,))
         _retire(conn, row.name, row.id, None)

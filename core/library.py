@@ -72,8 +72,9 @@ class LabelNode:
 class Library:
     """One album. Cheap to open: no model is loaded until something needs one."""
 
-    def __init__(self, root: Path | str, data_dir: Path | str | None = None,
-                 model: ModelChoice | None = None) -> None:
+    def __init__(
+        self, root: Path | str, data_dir: Path | str | None = None, model: ModelChoice | None = None
+    ) -> None:
         self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise AlbumNotFoundError(f"{self.root} is not a folder")
@@ -103,14 +104,20 @@ class Library:
             label = builtin[name]
             row = rows.get(label.name.lower())
             parent = ids.get(label.parent.lower()) if label.parent else None
-            if row is not None and (self.store.db.read_only or (
-                    row.parent_id, row.threshold, row.aliases) == (
-                    parent, label.threshold, label.aliases)):
+            if row is not None and (
+                self.store.db.read_only
+                or (row.parent_id, row.threshold, row.aliases)
+                == (parent, label.threshold, label.aliases)
+            ):
                 ids[label.name.lower()] = row.id
             elif not self.store.db.read_only:  # a read-only album keeps the labels it has
                 ids[label.name.lower()] = self.store.upsert_label(
-                    label.name, parent_id=parent, kind="builtin", threshold=label.threshold,
-                    aliases=label.aliases)
+                    label.name,
+                    parent_id=parent,
+                    kind="builtin",
+                    threshold=label.threshold,
+                    aliases=label.aliases,
+                )
         user = self._user_labels(builtin)
         try:
             return builtin.extended(user)
@@ -127,8 +134,16 @@ class Library:
         rows = self.store.labels()
         by_id = {r.id: r for r in rows}
         user = [r for r in rows if r.kind == "user"]
-        return [Label(r.name, by_id[r.parent_id].name if r.parent_id else None, r.aliases,
-                      r.threshold, "user") for r in user]
+        return [
+            Label(
+                r.name,
+                by_id[r.parent_id].name if r.parent_id else None,
+                r.aliases,
+                r.threshold,
+                "user",
+            )
+            for r in user
+        ]
 
     def label_ids(self) -> dict[str, int]:
         return {r.name.lower(): r.id for r in self.store.labels()}
@@ -140,15 +155,18 @@ class Library:
             raise UnknownLabelError(word, self.vocabulary.suggest(word))
         return self.label_ids()[name.lower()]
 
-    def create_label(self, name: str, parent: str | None = None,
-                     threshold: float = 0.5) -> LabelRow:
+    def create_label(
+        self, name: str, parent: str | None = None, threshold: float = 0.5
+    ) -> LabelRow:
         """A new user label ("Grandma", "our boat"), optionally under an existing label."""
         name = " ".join(name.split())
         if not name:
             raise UnknownLabelError(name)
         if "|" in name or "/" in name:  # they would split the label when written to XMP
-            raise VocabularyError(f"a label name cannot contain | or / ({name!r}): other apps "
-                                  "read them as levels of a hierarchy; use --parent for that")
+            raise VocabularyError(
+                f"a label name cannot contain | or / ({name!r}): other apps "
+                "read them as levels of a hierarchy; use --parent for that"
+            )
         existing = self.vocabulary.resolve(name)
         if existing is not None:
             return next(r for r in self.store.labels() if r.name.lower() == existing.lower())
@@ -183,8 +201,9 @@ class Library:
             shown = path.as_posix()
             row = next((p for p in self.store.photos() if readable(p.path) == shown), None)
         if row is None or row.status == "missing":
-            raise PhotoNotFoundError(f"{path.as_posix()} is not a photo of this album "
-                                     "(run index first?)")
+            raise PhotoNotFoundError(
+                f"{path.as_posix()} is not a photo of this album (run index first?)"
+            )
         return row
 
     def search_ids(self, text: str, order: str = "taken") -> np.ndarray:
@@ -195,8 +214,9 @@ class Library:
         """
         return self.search_engine.search(text, self.resolver(), order)
 
-    def search(self, text: str, *, limit: int | None = None,
-               order: str = "taken") -> list[PhotoRow]:
+    def search(
+        self, text: str, *, limit: int | None = None, order: str = "taken"
+    ) -> list[PhotoRow]:
         """The photos matching a query, in display order (see :meth:`search_ids`)."""
         ids = self.search_ids(text, order)
         if limit is not None:
@@ -207,18 +227,31 @@ class Library:
         """Every label the photo carries or has a score or verdict for, strongest first."""
         labels = {r.id: r for r in self.store.labels()}
         policy = self.store.policy()
-        evidence = {lid: (score, verdict, source)
-                    for lid, score, verdict, source in self.store.evidence(photo.id)}
+        evidence = {
+            lid: (score, verdict, source)
+            for lid, score, verdict, source in self.store.evidence(photo.id)
+        }
         tags = {lid: (direct, verified) for lid, direct, verified in self.store.tags_of(photo.id)}
         views = []
         for lid in set(evidence) | set(tags):
             score, verdict, source = evidence.get(lid, (None, NO_VERDICT, None))
             direct, verified = tags.get(lid, (False, False))
-            views.append(TagView(labels[lid].name, self._path(labels, lid), score,
-                                 policy.threshold(lid), verdict, source, lid in tags, direct,
-                                 verified))
-        views.sort(key=lambda v: (not v.has, -(v.score or (2.0 if v.verdict > 0 else 0.0)),
-                                  v.label))
+            views.append(
+                TagView(
+                    labels[lid].name,
+                    self._path(labels, lid),
+                    score,
+                    policy.threshold(lid),
+                    verdict,
+                    source,
+                    lid in tags,
+                    direct,
+                    verified,
+                )
+            )
+        views.sort(
+            key=lambda v: (not v.has, -(v.score or (2.0 if v.verdict > 0 else 0.0)), v.label)
+        )
         return views
 
     @staticmethod
@@ -230,13 +263,20 @@ class Library:
             node = labels[node].parent_id
         return tuple(reversed(out))
 
-    def set_verdicts(self, photos: Sequence[PhotoRow], confirm: Sequence[str] = (),
-                     reject: Sequence[str] = (), clear: Sequence[str] = ()) -> int | None:
+    def set_verdicts(
+        self,
+        photos: Sequence[PhotoRow],
+        confirm: Sequence[str] = (),
+        reject: Sequence[str] = (),
+        clear: Sequence[str] = (),
+    ) -> int | None:
         """Confirm, reject or clear labels on photos as one undoable action."""
-        changes = [VerdictChange(p.id, self.label_id(word), verdict)
-                   for verdict, words in ((CONFIRMED, confirm), (REJECTED, reject),
-                                          (NO_VERDICT, clear))
-                   for word in words for p in photos]
+        changes = [
+            VerdictChange(p.id, self.label_id(word), verdict)
+            for verdict, words in ((CONFIRMED, confirm), (REJECTED, reject), (NO_VERDICT, clear))
+            for word in words
+            for p in photos
+        ]
         return self.store.set_verdicts(changes)
 
     def label_tree(self) -> list[LabelNode]:
@@ -250,8 +290,15 @@ class Library:
         out: list[LabelNode] = []
 
         def visit(row: LabelRow, depth: int) -> None:
-            out.append(LabelNode(row, depth, counts.get(row.id, 0), policy.threshold(row.id),
-                                 self.learns_from_examples(row.name)))
+            out.append(
+                LabelNode(
+                    row,
+                    depth,
+                    counts.get(row.id, 0),
+                    policy.threshold(row.id),
+                    self.learns_from_examples(row.name),
+                )
+            )
             for child in children.get(row.id, []):
                 visit(child, depth + 1)
 
@@ -283,8 +330,15 @@ class Library:
         if refresh_tags:
             self.store.refresh_all_tags()
 
-    def indexer(self, *, workers: int | None = None, batch_size: int | None = None,
-                pipeline: str = "auto", faces: bool = True, keywords: bool = True) -> Indexer:
+    def indexer(
+        self,
+        *,
+        workers: int | None = None,
+        batch_size: int | None = None,
+        pipeline: str = "auto",
+        faces: bool = True,
+        keywords: bool = True,
+    ) -> Indexer:
         """The album's indexer. An explicitly chosen model is loaded now, so that a new
         backbone becomes the active version and the whole album is re-tagged with it.
 
@@ -294,10 +348,22 @@ class Library:
         """
         if self._choice is not None:
             self.model()
-        enricher = Enricher(self.store, faces=shared_detector if faces else None,
-                            keywords=keywords, labels_added=self._reload_vocabulary)
-        return Indexer(self.root, self.store, self.model, self.thumbnails, workers=workers,
-                       batch_size=batch_size, enricher=enricher, pipeline=pipeline)
+        enricher = Enricher(
+            self.store,
+            faces=shared_detector if faces else None,
+            keywords=keywords,
+            labels_added=self._reload_vocabulary,
+        )
+        return Indexer(
+            self.root,
+            self.store,
+            self.model,
+            self.thumbnails,
+            workers=workers,
+            batch_size=batch_size,
+            enricher=enricher,
+            pipeline=pipeline,
+        )
 
     def _reload_vocabulary(self) -> None:
         """Labels were added behind the vocabulary's back (keywords became user labels)."""
@@ -319,9 +385,15 @@ class Library:
             self.reload_vocabulary()
         return step
 
-    def export_xmp(self, photos: list[PhotoRow] | None = None, *, naming: Naming = "ext",
-                   include_model: bool = False, embedded: bool = False,
-                   progress: Callable[[int, int], None] | None = None) -> ExportReport:
+    def export_xmp(
+        self,
+        photos: list[PhotoRow] | None = None,
+        *,
+        naming: Naming = "ext",
+        include_model: bool = False,
+        embedded: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ExportReport:
         """Write tags to XMP: ``photo.jpg.xmp`` (``naming="ext"``) or ``photo.xmp`` ("base").
 
         Confirmed tags (the user's and imported ones) are written, and with ``include_model``
@@ -332,6 +404,12 @@ class Library:
         if naming not in ("ext", "base"):
             raise ValueError(f"naming must be 'ext' or 'base', not {naming!r}")
         rows = self.store.photos(Status.OK, order=PhotoOrder.PATH) if photos is None else photos
-        return export_keywords(self.store, self.root, rows, naming=naming,
-                               include_model=include_model, embedded=embedded,
-                               progress=progress)
+        return export_keywords(
+            self.store,
+            self.root,
+            rows,
+            naming=naming,
+            include_model=include_model,
+            embedded=embedded,
+            progress=progress,
+        )

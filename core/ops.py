@@ -56,8 +56,15 @@ class Changes:
 
     @property
     def changed(self) -> bool:
-        return bool(self.photos or self.all_photos or self.marks or self.labels or self.model
-                    or self.history or self.thresholds)
+        return bool(
+            self.photos
+            or self.all_photos
+            or self.marks
+            or self.labels
+            or self.model
+            or self.history
+            or self.thresholds
+        )
 
     def __or__(self, other: Changes) -> Changes:
         """Both changes, as one record (``what`` of the later one when it has words)."""
@@ -66,10 +73,14 @@ class Changes:
             photos=tuple(sorted(set(self.photos) | set(other.photos))),
             all_photos=self.all_photos or other.all_photos,
             marks=tuple(sorted(set(self.marks) | set(other.marks))),
-            labels=self.labels or other.labels, created=other.created or self.created,
-            model=self.model or other.model, history=self.history or other.history,
+            labels=self.labels or other.labels,
+            created=other.created or self.created,
+            model=self.model or other.model,
+            history=self.history or other.history,
             thresholds=tuple(dict.fromkeys(self.thresholds + other.thresholds)),
-            moved=self.moved + other.moved, conflicts=self.conflicts + other.conflicts)
+            moved=self.moved + other.moved,
+            conflicts=self.conflicts + other.conflicts,
+        )
 
 
 # -- checking what is given ---------------------------------------------------------------
@@ -132,8 +143,14 @@ def _plural(n: int, word: str) -> str:
 
 
 # -- verdicts -------------------------------------------------------------------------------
-def set_verdicts(library: Library, photo_ids: Iterable[int], *, confirm: Iterable[str] = (),
-                 reject: Iterable[str] = (), clear: Iterable[str] = ()) -> Changes:
+def set_verdicts(
+    library: Library,
+    photo_ids: Iterable[int],
+    *,
+    confirm: Iterable[str] = (),
+    reject: Iterable[str] = (),
+    clear: Iterable[str] = (),
+) -> Changes:
     """Confirm, reject and clear labels on photos, as one undo step.
 
     Raises:
@@ -142,28 +159,35 @@ def set_verdicts(library: Library, photo_ids: Iterable[int], *, confirm: Iterabl
         UnknownLabelError: a word that names no label (with suggestions).
     """
     ids = _photo_ids(library, photo_ids)
-    wanted = [(verdict, _label_name(library, word))
-              for verdict, words in ((CONFIRMED, confirm), (REJECTED, reject),
-                                     (NO_VERDICT, clear))
-              for word in _label_words(words)]
+    wanted = [
+        (verdict, _label_name(library, word))
+        for verdict, words in ((CONFIRMED, confirm), (REJECTED, reject), (NO_VERDICT, clear))
+        for word in _label_words(words)
+    ]
     if not wanted:
         raise InvalidEditError("no label to confirm, reject or clear")
     label_ids = library.label_ids()
-    changes = [VerdictChange(pid, label_ids[name.lower()], verdict)
-               for verdict, name in wanted for pid in ids]
+    changes = [
+        VerdictChange(pid, label_ids[name.lower()], verdict)
+        for verdict, name in wanted
+        for pid in ids
+    ]
     if library.store.set_verdicts(changes) is None:
         return Changes("nothing changed")
     names = sorted({name for _, name in wanted}, key=str.lower)
-    return Changes(f"{', '.join(names)} on {_plural(len(ids), 'photo')}", photos=tuple(ids),
-                   history=True)
+    return Changes(
+        f"{', '.join(names)} on {_plural(len(ids), 'photo')}", photos=tuple(ids), history=True
+    )
 
 
-def set_verdict(library: Library, photo_ids: Iterable[int], labels: str | Iterable[str],
-                verdict: int) -> Changes:
+def set_verdict(
+    library: Library, photo_ids: Iterable[int], labels: str | Iterable[str], verdict: int
+) -> Changes:
     """Confirm (1), reject (-1) or clear (0) labels on photos, as one undo step."""
     if isinstance(verdict, bool) or verdict not in VERDICTS:
-        raise InvalidEditError(f"a verdict is 1 (confirm), -1 (reject) or 0 (clear), "
-                               f"not {verdict!r}")
+        raise InvalidEditError(
+            f"a verdict is 1 (confirm), -1 (reject) or 0 (clear), not {verdict!r}"
+        )
     key = {CONFIRMED: "confirm", REJECTED: "reject", NO_VERDICT: "clear"}[verdict]
     return set_verdicts(library, photo_ids, **{key: _label_words(labels)})
 
@@ -187,8 +211,11 @@ def confirm_suggestions(library: Library, photo_ids: Iterable[int]) -> Changes:
     if library.store.set_verdicts([VerdictChange(p, lid, CONFIRMED) for p, lid in pairs]) is None:
         return Changes("nothing to confirm")
     touched = tuple(sorted({p for p, _ in pairs}))
-    return Changes(f"confirmed {_plural(len(pairs), 'tag')} on "
-                   f"{_plural(len(touched), 'photo')}", photos=touched, history=True)
+    return Changes(
+        f"confirmed {_plural(len(pairs), 'tag')} on {_plural(len(touched), 'photo')}",
+        photos=touched,
+        history=True,
+    )
 
 
 def create_label(library: Library, name: str, parent: str | None = None) -> Changes:
@@ -214,8 +241,9 @@ def create_label(library: Library, name: str, parent: str | None = None) -> Chan
     return Changes(f"made the label {row.name}", labels=True, created=row.name)
 
 
-def add_tag(library: Library, photo_ids: Iterable[int], name: str,
-            parent: str | None = None) -> Changes:
+def add_tag(
+    library: Library, photo_ids: Iterable[int], name: str, parent: str | None = None
+) -> Changes:
     """Confirm a label on photos; a name the album does not know becomes a user label first."""
     ids = _photo_ids(library, photo_ids)  # before a label is made for nothing
     made = Changes()
@@ -234,8 +262,9 @@ def _step_changes(step: Step | None, done: str, none: str) -> Changes:
         return Changes(what, labels=True, all_photos=True, history=True)
     if step.kind == "ratings":
         return Changes(what, marks=tuple(step.photos), history=True)
-    return Changes(f"{what} on {_plural(len(step.photos), 'photo')}", photos=tuple(step.photos),
-                   history=True)
+    return Changes(
+        f"{what} on {_plural(len(step.photos), 'photo')}", photos=tuple(step.photos), history=True
+    )
 
 
 def undo(library: Library) -> Changes:
@@ -249,8 +278,13 @@ def redo(library: Library) -> Changes:
 
 
 # -- ratings and flags ------------------------------------------------------------------------
-def set_marks(library: Library, photo_ids: Iterable[int], *, rating: int | None = None,
-              flag: int | None = None) -> Changes:
+def set_marks(
+    library: Library,
+    photo_ids: Iterable[int],
+    *,
+    rating: int | None = None,
+    flag: int | None = None,
+) -> Changes:
     """Rate (0-5 stars) and/or flag (1 pick, 0 none, -1 reject) photos, as one undo step."""
     if rating is None and flag is None:
         raise InvalidEditError("say what to set: a rating or a flag")
@@ -283,8 +317,9 @@ def set_threshold(library: Library, label: str, value: float | None) -> Changes:
     library.store.set_manual_threshold(name, value)
     if library.store.manual_thresholds().get(name.lower()) == before:
         return Changes("nothing changed")
-    what = f"threshold of {name}: " + ("trained" if value is None else
-                                       f"{library.store.manual_thresholds()[name.lower()]:.2f}")
+    what = f"threshold of {name}: " + (
+        "trained" if value is None else f"{library.store.manual_thresholds()[name.lower()]:.2f}"
+    )
     return Changes(what, all_photos=True, thresholds=(name.lower(),))
 
 
@@ -298,22 +333,25 @@ def undo_threshold(library: Library) -> Changes:
     name = library.store.undo_threshold()
     if name is None:
         return Changes("no threshold change to undo")
-    return Changes(f"undid the threshold change of {name}", all_photos=True,
-                   thresholds=(name,))
+    return Changes(f"undid the threshold change of {name}", all_photos=True, thresholds=(name,))
 
 
 def redo_threshold(library: Library) -> Changes:
     name = library.store.redo_threshold()
     if name is None:
         return Changes("no threshold change to redo")
-    return Changes(f"redid the threshold change of {name}", all_photos=True,
-                   thresholds=(name,))
+    return Changes(f"redid the threshold change of {name}", all_photos=True, thresholds=(name,))
 
 
 # -- model versions ---------------------------------------------------------------------------
-def activate_version(library: Library, version: int, *, rescore: bool = False,
-                     progress: ProgressCallback | None = None,
-                     cancel: threading.Event | None = None) -> Changes:
+def activate_version(
+    library: Library,
+    version: int,
+    *,
+    rescore: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Changes:
     """Make a stored model version the active one.
 
     Its thresholds apply at once. With ``rescore`` the album is re-scored with it now (the
@@ -337,24 +375,39 @@ def activate_version(library: Library, version: int, *, rescore: bool = False,
     return Changes(f"version {version} is active", all_photos=True, model=True)
 
 
-def rollback(library: Library, *, rescore: bool = False,
-             progress: ProgressCallback | None = None,
-             cancel: threading.Event | None = None) -> Changes:
+def rollback(
+    library: Library,
+    *,
+    rescore: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Changes:
     """Activate the newest usable version below the active one.
 
     Raises:
         ModelVersionError: nothing to roll back to.
     """
-    return activate_version(library, versions.rollback_target(library), rescore=rescore,
-                            progress=progress, cancel=cancel)
+    return activate_version(
+        library,
+        versions.rollback_target(library),
+        rescore=rescore,
+        progress=progress,
+        cancel=cancel,
+    )
 
 
 # -- the label manager (one undo step each; see core.label_ops) -------------------------------
 def _label_edit(library: Library, edit: label_ops.LabelEdit) -> Changes:
     if not edit.changed:  # e.g. a rename to the name it has
         return Changes(edit.what)
-    return Changes(edit.what, all_photos=True, labels=True, history=True, moved=edit.photos,
-                   conflicts=edit.conflicts)
+    return Changes(
+        edit.what,
+        all_photos=True,
+        labels=True,
+        history=True,
+        moved=edit.photos,
+        conflicts=edit.conflicts,
+    )
 
 
 def rename_label(library: Library, name: str, new_name: str) -> Changes:
@@ -380,8 +433,27 @@ def delete_label(library: Library, name: str) -> Changes:
 
 
 __all__ = [
-    "Changes", "activate_version", "add_tag", "clear", "confirm", "confirm_suggestions",
-    "create_label", "delete_label", "merge_labels", "move_label", "redo", "redo_threshold",
-    "reject", "rename_label", "reset_threshold", "rollback", "set_aliases", "set_marks",
-    "set_threshold", "set_verdict", "set_verdicts", "undo", "undo_threshold",
+    "Changes",
+    "activate_version",
+    "add_tag",
+    "clear",
+    "confirm",
+    "confirm_suggestions",
+    "create_label",
+    "delete_label",
+    "merge_labels",
+    "move_label",
+    "redo",
+    "redo_threshold",
+    "reject",
+    "rename_label",
+    "reset_threshold",
+    "rollback",
+    "set_aliases",
+    "set_marks",
+    "set_threshold",
+    "set_verdict",
+    "set_verdicts",
+    "undo",
+    "undo_threshold",
 ]

@@ -54,16 +54,19 @@ def label_quality(library: Library) -> QualityReport:
     policy = store.policy()
     counts = store.label_counts()
     active = store.active_model()
-    trained = {str(r.get("label", "")).lower(): r
-               for r in (active.metrics.get("labels") or [] if active else [])}
+    trained = {
+        str(r.get("label", "")).lower(): r
+        for r in (active.metrics.get("labels") or [] if active else [])
+    }
     manual = store.manual_thresholds()
     starter = starter_labels(store.models())
     scores: dict[int, list[float]] = {}
     verified: dict[int, list[tuple[float, bool]]] = {}
     open_scores: dict[int, list[float]] = {}
     for _pid, lid, score, verdict in store.db.query(
-            "SELECT l.photo_id, l.label_id, l.score, l.verdict FROM photo_labels l JOIN photos p "
-            "ON p.id = l.photo_id WHERE p.status = 'ok'"):
+        "SELECT l.photo_id, l.label_id, l.score, l.verdict FROM photo_labels l JOIN photos p "
+        "ON p.id = l.photo_id WHERE p.status = 'ok'"
+    ):
         if score is not None:
             scores.setdefault(lid, []).append(float(score))
         if verdict:
@@ -76,15 +79,31 @@ def label_quality(library: Library) -> QualityReport:
         threshold = policy.threshold(row.id)
         judged = verified.get(row.id, [])
         above = [ok for s, ok in judged if s >= threshold]
-        source = ("manual" if key in manual
-                  else str(trained[key].get("source", "trained")) if key in trained
-                  else "starter" if key in starter
-                  else "default" if row.kind == "user" else "prior")
-        out.append(LabelQuality(
-            row.name, int(counts.get(row.id, 0)), sum(ok for _, ok in judged),
-            sum(not ok for _, ok in judged), sum(above) / len(above) if above else None,
-            threshold, source, np.array(scores.get(row.id, []), dtype=np.float32), judged,
-            np.array(open_scores.get(row.id, []), dtype=np.float32)))
+        source = (
+            "manual"
+            if key in manual
+            else str(trained[key].get("source", "trained"))
+            if key in trained
+            else "starter"
+            if key in starter
+            else "default"
+            if row.kind == "user"
+            else "prior"
+        )
+        out.append(
+            LabelQuality(
+                row.name,
+                int(counts.get(row.id, 0)),
+                sum(ok for _, ok in judged),
+                sum(not ok for _, ok in judged),
+                sum(above) / len(above) if above else None,
+                threshold,
+                source,
+                np.array(scores.get(row.id, []), dtype=np.float32),
+                judged,
+                np.array(open_scores.get(row.id, []), dtype=np.float32),
+            )
+        )
     out.sort(key=lambda q: (-q.evidence, -q.tagged, q.name.lower()))
     versions = [(m.version, m.created_at, m.metrics.get("f1")) for m in store.models()]
     return QualityReport(out, versions)

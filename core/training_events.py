@@ -27,14 +27,26 @@ PROGRESS, DONE, ERROR = "progress", "done", "error"
 EVENTS = (PROGRESS, DONE, ERROR)
 
 #: The phases of a run, in order, with the words a progress bar shows for each.
-PHASE_NAMES = {"loading": "Loading", "training": "Training", "thresholds": "Thresholds",
-               "evaluating": "Evaluating", "saving": "Saving", "rescoring": "Re-scoring"}
+PHASE_NAMES = {
+    "loading": "Loading",
+    "training": "Training",
+    "thresholds": "Thresholds",
+    "evaluating": "Evaluating",
+    "saving": "Saving",
+    "rescoring": "Re-scoring",
+}
 PHASES = tuple(PHASE_NAMES)
 
 #: The metrics of ``before`` and ``after``, with their names for people.
-METRICS = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"),
-           ("n_plus", "Labels found (N+)"), ("map", "mAP"), ("n_photos", "Photos compared"),
-           ("n_labels", "Labels compared"))
+METRICS = (
+    ("precision", "Precision"),
+    ("recall", "Recall"),
+    ("f1", "F1"),
+    ("n_plus", "Labels found (N+)"),
+    ("map", "mAP"),
+    ("n_photos", "Photos compared"),
+    ("n_labels", "Labels compared"),
+)
 
 
 def progress(phase: str, done: int, total: int) -> dict[str, Any]:
@@ -48,13 +60,26 @@ def progress(phase: str, done: int, total: int) -> dict[str, Any]:
     return {"event": PROGRESS, "phase": phase, "done": int(done), "total": int(total)}
 
 
-def done(version: int, activated: bool, reason: str, before: Mapping[str, Any],
-         after: Mapping[str, Any], labels: Sequence[Mapping[str, Any]] = (),
-         warning: str = "") -> dict[str, Any]:
+def done(
+    version: int,
+    activated: bool,
+    reason: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    labels: Sequence[Mapping[str, Any]] = (),
+    warning: str = "",
+) -> dict[str, Any]:
     """The event that ends a run that saved a version (active or not)."""
-    return {"event": DONE, "version": int(version), "activated": bool(activated),
-            "reason": str(reason), "before": dict(before), "after": dict(after),
-            "labels": [dict(row) for row in labels], "warning": str(warning or "")}
+    return {
+        "event": DONE,
+        "version": int(version),
+        "activated": bool(activated),
+        "reason": str(reason),
+        "before": dict(before),
+        "after": dict(after),
+        "labels": [dict(row) for row in labels],
+        "warning": str(warning or ""),
+    }
 
 
 def error(message: str) -> dict[str, Any]:
@@ -100,13 +125,17 @@ def done_text(event: Mapping[str, Any]) -> str:
     rows = event.get("labels") or []
     if rows:
         lines.append("Labels you worked on:")
-        lines.append(f"  {'label':<22}{'confirmed':>10}{'rejected':>9}{'threshold':>10}"
-                     f"{'photos tagged':>16}  threshold from")
+        lines.append(
+            f"  {'label':<22}{'confirmed':>10}{'rejected':>9}{'threshold':>10}"
+            f"{'photos tagged':>16}  threshold from"
+        )
         for row in rows:
             tagged = f"{row.get('tagged_before', '–')} → {row.get('tagged_after', '–')}"
-            lines.append(f"  {str(row.get('label', ''))[:21]:<22}{row.get('confirmed', 0):>10}"
-                         f"{row.get('rejected', 0):>9}{_cell(row.get('threshold')):>10}"
-                         f"{tagged:>16}  {row.get('source', '')}")
+            lines.append(
+                f"  {str(row.get('label', ''))[:21]:<22}{row.get('confirmed', 0):>10}"
+                f"{row.get('rejected', 0):>9}{_cell(row.get('threshold')):>10}"
+                f"{tagged:>16}  {row.get('source', '')}"
+            )
     if not event.get("activated"):
         lines.append(f"Activate it anyway with: albumtag models ALBUM --activate {version}")
     return "\n".join(lines)

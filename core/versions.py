@@ -29,8 +29,12 @@ def rollback_target(library: Library) -> int:
     return versions.rollback_target(library.store)
 
 
-def activate_version(library: Library, version: int, progress: ProgressCallback | None = None,
-                     cancel: threading.Event | None = None) -> IndexSummary:
+def activate_version(
+    library: Library,
+    version: int,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> IndexSummary:
     """Make ``version`` the active model (``core.model.versions.activate``) and re-score the
     album with it.
 
@@ -41,6 +45,5 @@ def activate_version(library: Library, version: int, progress: ProgressCallback 
     versions.activate(library.store, library.data_dir, version)
     library.reload_model(refresh_tags=False)  # the re-score below re-derives the tags
     summary = IndexSummary()
-    library.indexer().rescore(summary, progress or (lambda p: None),
-                              cancel or threading.Event())
+    library.indexer().rescore(summary, progress or (lambda p: None), cancel or threading.Event())
     return summary

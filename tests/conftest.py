@@ -31,8 +31,7 @@ def missing_test_data(message: str) -> NoReturn:
 def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        missing_test_data(f"test photos need the package {name!r}; run the README's test "
-                          "command")
+        missing_test_data(f"test photos need the package {name!r}; run the README's test command")
     return Path(next(iter(spec.submodule_search_locations)))
 
 

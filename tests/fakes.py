@@ -50,8 +50,7 @@ class FakeTagger:
         return np.stack([cat, cat, beach], axis=1).astype(np.float32)
 
 
-def fake_model(store: TagStore, tagger: FakeTagger | None = None, version: int = 0
-               ) -> ActiveModel:
+def fake_model(store: TagStore, tagger: FakeTagger | None = None, version: int = 0) -> ActiveModel:
     """An ActiveModel around a fake tagger, registered as the store's active version."""
     tagger = tagger or FakeTagger()
     if not any(m.version == version for m in store.models()):

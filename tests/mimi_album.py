@@ -14,8 +14,16 @@ from PIL import Image, ImageEnhance, ImageOps
 from core.library import Library
 from tests.conftest import skimage_photo
 
-MIMI = ["home/chelsea.png", "pets/mimi_face.jpg", "pets/mimi_mirror.jpg", "pets/mimi_dark.jpg",
-        "pets/mimi_left.jpg", "pets/mimi_zoom.jpg", "pets/mimi_grey.jpg", "pets/mimi_tilt.jpg"]
+MIMI = [
+    "home/chelsea.png",
+    "pets/mimi_face.jpg",
+    "pets/mimi_mirror.jpg",
+    "pets/mimi_dark.jpg",
+    "pets/mimi_left.jpg",
+    "pets/mimi_zoom.jpg",
+    "pets/mimi_grey.jpg",
+    "pets/mimi_tilt.jpg",
+]
 
 
 def build_indexed_album(album: Path, real_photo_paths: dict[str, Path]) -> Path:

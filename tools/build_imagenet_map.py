@@ -485,8 +485,14 @@ def _further_labels(
         scene = next((scene_rules[offset] for offset in chain if offset in scene_rules), ())
     setting = SETTING_OVERRIDES.get(index)
     for name in (label, *scene) if setting is None else ():  # a field is outdoors, so a plow is
-        setting = next((SETTING_BY_LABEL[up] for up in (name, *vocabulary.ancestors(name))
-                        if up in SETTING_BY_LABEL), None)
+        setting = next(
+            (
+                SETTING_BY_LABEL[up]
+                for up in (name, *vocabulary.ancestors(name))
+                if up in SETTING_BY_LABEL
+            ),
+            None,
+        )
         if setting is not None:
             break
     if setting is None:
@@ -543,10 +549,14 @@ def main(argv: list[str] | None = None) -> int:
 
     vocabulary = Vocabulary(read_labels(args.assets / "vocabulary.toml"))
     rows = build(read_wordnet(args.wordnet), timm_classes(), vocabulary)
-    unknown = sorted({
-        name for _, _, label, also in rows for name in (label, *also)
-        if name != IGNORED and name not in vocabulary
-    })
+    unknown = sorted(
+        {
+            name
+            for _, _, label, also in rows
+            for name in (label, *also)
+            if name != IGNORED and name not in vocabulary
+        }
+    )
     if unknown:
         raise SystemExit(f"labels missing from vocabulary.toml: {unknown}")
     target = args.assets / "imagenet_map.tsv"

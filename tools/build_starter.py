@@ -3,13 +3,13 @@
     python tools/build_starter.py [--min-dev 8] [--min-gain 0.05] [--out assets/starter.safetensors]
 
 For every vocabulary label with at least ``--min-dev`` dev photos (people excluded: the face
-detector sets those), the album's residual fit (``trainer.learning.residual_fit``) is run with every dev
-photo verified (the set's labels are complete), giving out-of-fold scores on dev. The label is
-kept when its out-of-fold F1, at the threshold that maximises MCC on those scores, beats the
-plain prior's F1 at the vocabulary default on dev by ``--min-gain`` and reaches ``--min-f1``
-(a weak detector shipped to every album floods it: "tree" at dev F1 0.19 lifted its mean
-score on the Tux Paint composites from 0.01 to 0.67). The holdout part is
-neither read for fitting nor for choosing: ``benchmarks/bench_photoset.py`` reports on it.
+detector sets those), the album's residual fit (``trainer.learning.residual_fit``) is run
+with every dev photo verified (the set's labels are complete), giving out-of-fold scores on
+dev. The label is kept when its out-of-fold F1, at the threshold that maximises MCC on those
+scores, beats the plain prior's F1 at the vocabulary default on dev by ``--min-gain`` and
+reaches ``--min-f1`` (a weak detector shipped to every album floods it: "tree" at dev F1
+0.19 lifted its mean score on the Tux Paint composites from 0.01 to 0.67). The holdout part
+is neither read for fitting nor for choosing: ``benchmarks/bench_photoset.py`` reports on it.
 
 Needs the photo set (``python -m benchmarks.photoset.fetch``). Rebuild whenever the default
 backbone, the regional constants or the vocabulary's map change.
@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_photoset import closed, describe, f1_of  # noqa: E402 - after the path line
 from benchmarks.photoset import load_photoset  # noqa: E402
+from core.labels.vocabulary import Vocabulary  # noqa: E402
 from core.model.residual import EPS  # noqa: E402
 from core.model.starter import Starter, digest_of, save_starter, starter_path  # noqa: E402
-from core.labels.vocabulary import Vocabulary  # noqa: E402
 from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features  # noqa: E402
 
 GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
@@ -54,8 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--min-dev", type=int, default=8)
     parser.add_argument("--min-gain", type=float, default=0.05)
-    parser.add_argument("--min-f1", type=float, default=0.5,
-                        help="out-of-fold F1 on dev a label must reach to be shipped")
+    parser.add_argument(
+        "--min-f1",
+        type=float,
+        default=0.5,
+        help="out-of-fold F1 on dev a label must reach to be shipped",
+    )
     parser.add_argument("--out", type=Path, default=starter_path())
     args = parser.parse_args(argv)
     vocabulary = Vocabulary.load()
@@ -77,19 +81,34 @@ def main(argv: list[str] | None = None) -> int:
         has = label in names
         p0 = prior[:, names.index(label)] if has else np.zeros(len(dev), np.float32)
         before = f1_of(p0 >= vocabulary[label].threshold, y)
-        fitted = fit_residual(u, np.clip(p0, EPS, 1 - EPS)[:, None].astype(np.float32),
-                              np.array([has]), y[:, None].astype(np.float32),
-                              np.ones((len(dev), 1), bool), ResidualConfig())
+        fitted = fit_residual(
+            u,
+            np.clip(p0, EPS, 1 - EPS)[:, None].astype(np.float32),
+            np.array([has]),
+            y[:, None].astype(np.float32),
+            np.ones((len(dev), 1), bool),
+            ResidualConfig(),
+        )
         oof, rows = fitted.oof[:, 0], fitted.problem.rows
         threshold = mcc_threshold(oof, y[rows])
         after = f1_of(oof >= threshold, y[rows])
         useful = after >= before + args.min_gain and after >= args.min_f1
         verdict = "kept" if useful else "left out"
-        print(f"{label:<14} prior {'yes' if has else 'no ':<4} dev+ {int(y.sum()):3d}  "
-              f"dev out-of-fold F1 {before:.2f} -> {after:.2f}  t {threshold:.2f}  {verdict}")
+        print(
+            f"{label:<14} prior {'yes' if has else 'no ':<4} dev+ {int(y.sum()):3d}  "
+            f"dev out-of-fold F1 {before:.2f} -> {after:.2f}  t {threshold:.2f}  {verdict}"
+        )
         if verdict == "kept":
-            kept.append((label, np.r_[fitted.weight[0], fitted.bias[0], float(has)],
-                         threshold, before, after, float(y.sum())))
+            kept.append(
+                (
+                    label,
+                    np.r_[fitted.weight[0], fitted.bias[0], float(has)],
+                    threshold,
+                    before,
+                    after,
+                    float(y.sum()),
+                )
+            )
     if not kept:
         print("no label gained: nothing written")
         return 1
@@ -97,14 +116,26 @@ def main(argv: list[str] | None = None) -> int:
     weight = np.stack([k[1][:dim] for k in kept]).astype(np.float32)
     bias = np.array([k[1][dim] for k in kept], dtype=np.float32)
     alpha = np.array([k[1][dim + 1] for k in kept], dtype=np.float32)
-    starter = Starter(labels, torch.from_numpy(weight), torch.from_numpy(bias),
-                      torch.from_numpy(alpha), mean, {k[0]: k[2] for k in kept},
-                      tagger.backbone.id, digest_of(weight, bias, labels))
-    notes = {k[0]: {"dev_f1_prior": round(k[3], 3), "dev_f1_oof": round(k[4], 3),
-                    "dev_positives": int(k[5])} for k in kept}
+    starter = Starter(
+        labels,
+        torch.from_numpy(weight),
+        torch.from_numpy(bias),
+        torch.from_numpy(alpha),
+        mean,
+        {k[0]: k[2] for k in kept},
+        tagger.backbone.id,
+        digest_of(weight, bias, labels),
+    )
+    notes = {
+        k[0]: {
+            "dev_f1_prior": round(k[3], 3),
+            "dev_f1_oof": round(k[4], 3),
+            "dev_positives": int(k[5]),
+        }
+        for k in kept
+    }
     save_starter(args.out, starter, notes)
-    print(f"wrote {args.out}: {len(labels)} labels ({', '.join(labels)}), "
-          f"digest {starter.digest}")
+    print(f"wrote {args.out}: {len(labels)} labels ({', '.join(labels)}), digest {starter.digest}")
     return 0
 
 

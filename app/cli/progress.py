@@ -19,9 +19,14 @@ class TextProgress:
     rate) what is counted.
     """
 
-    def __init__(self, stream: TextIO | None = None, width: int = 30,
-                 min_interval: float = 0.1, phases: dict[str, str] | None = None,
-                 unit: str | None = "photos") -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        width: int = 30,
+        min_interval: float = 0.1,
+        phases: dict[str, str] | None = None,
+        unit: str | None = "photos",
+    ) -> None:
         self.stream = stream or sys.stderr
         self.phases = phases or _PHASES
         self.unit = unit

@@ -42,14 +42,17 @@ class TrainingRun:
                 name = signal.Signals(-self.returncode).name
             except ValueError:
                 name = f"signal {-self.returncode}"
-            return (f"training stopped: the trainer was killed ({name}) before it finished; "
-                    "the active model is unchanged")
+            return (
+                f"training stopped: the trainer was killed ({name}) before it finished; "
+                "the active model is unchanged"
+            )
         tail = self.stderr.strip().splitlines()
         return tail[-1] if tail else f"training failed (exit status {self.returncode})"
 
 
-def trainer_command(album: str | Path, data_dir: str | Path | None = None, *,
-                    force: bool = False) -> list[str]:
+def trainer_command(
+    album: str | Path, data_dir: str | Path | None = None, *, force: bool = False
+) -> list[str]:
     """The argv that trains ``album`` with JSON progress on stdout."""
     command = [sys.executable, "-m", "trainer", "train", str(album), "--json-progress"]
     if data_dir:
@@ -59,14 +62,20 @@ def trainer_command(album: str | Path, data_dir: str | Path | None = None, *,
     return command
 
 
-def run_training(album: str | Path, data_dir: str | Path | None = None, *, force: bool = False,
-                 on_progress: Callable[[str, int, int], None] | None = None,
-                 command: list[str] | None = None) -> TrainingRun:
+def run_training(
+    album: str | Path,
+    data_dir: str | Path | None = None,
+    *,
+    force: bool = False,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    command: list[str] | None = None,
+) -> TrainingRun:
     """Run the trainer to the end, passing progress events to ``on_progress``."""
     argv = command or trainer_command(album, data_dir, force=force)
     final: dict = {}
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          encoding="utf-8", bufsize=1) as proc:
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", bufsize=1
+    ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         for line in proc.stdout:
             event = events.parse(line)
@@ -74,8 +83,11 @@ def run_training(album: str | Path, data_dir: str | Path | None = None, *, force
                 logger.debug("trainer said: %s", line.rstrip())
             elif event["event"] == events.PROGRESS:
                 if on_progress:
-                    on_progress(str(event.get("phase")), int(event.get("done", 0)),
-                                int(event.get("total", 0)))
+                    on_progress(
+                        str(event.get("phase")),
+                        int(event.get("done", 0)),
+                        int(event.get("total", 0)),
+                    )
             else:
                 final = event
         stderr = proc.stderr.read()

@@ -9,8 +9,9 @@ from core.library import Library
 from core.pipeline.watcher import FolderWatcher
 
 
-def watch_forever(library: Library, *, json_lines: bool = False,
-                  stop: threading.Event | None = None) -> None:
+def watch_forever(
+    library: Library, *, json_lines: bool = False, stop: threading.Event | None = None
+) -> None:
     """Index the album again whenever its folder changes, until Ctrl+C (or ``stop``)."""
     stop = stop or threading.Event()
     indexer = library.indexer()
@@ -22,8 +23,11 @@ def watch_forever(library: Library, *, json_lines: bool = False,
         if json_lines:
             print(json.dumps(summary.as_dict()), flush=True)
         elif summary.tagged or summary.scan.missing or summary.scan.moved or summary.errors:
-            print(f"Tagged {summary.tagged}, moved {summary.scan.moved}, "
-                  f"missing {summary.scan.missing}, errors {summary.errors}.", flush=True)
+            print(
+                f"Tagged {summary.tagged}, moved {summary.scan.moved}, "
+                f"missing {summary.scan.missing}, errors {summary.errors}.",
+                flush=True,
+            )
 
     watcher = FolderWatcher(library.root, on_change)
     watcher.start()

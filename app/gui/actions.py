@@ -49,8 +49,16 @@ class Actions:
         return [getattr(self, f.name) for f in fields(self)]
 
 
-def _action(parent: QWidget, text: str, keys: object = None, *, icon: str | None = None,
-            tip: str = "", local: bool = False, anywhere: bool = False) -> QAction:
+def _action(
+    parent: QWidget,
+    text: str,
+    keys: object = None,
+    *,
+    icon: str | None = None,
+    tip: str = "",
+    local: bool = False,
+    anywhere: bool = False,
+) -> QAction:
     action = QAction(text, parent)
     if keys is not None:
         if isinstance(keys, list):
@@ -62,8 +70,13 @@ def _action(parent: QWidget, text: str, keys: object = None, *, icon: str | None
     if tip:
         action.setStatusTip(tip)
         action.setToolTip(tip)
-    action.setShortcutContext(_LOCAL if local else Qt.ShortcutContext.ApplicationShortcut
-                              if anywhere else Qt.ShortcutContext.WindowShortcut)
+    action.setShortcutContext(
+        _LOCAL
+        if local
+        else Qt.ShortcutContext.ApplicationShortcut
+        if anywhere
+        else Qt.ShortcutContext.WindowShortcut
+    )
     return action
 
 
@@ -71,22 +84,41 @@ def build_actions(window: QWidget) -> Actions:
     key = QKeySequence
     return Actions(
         open_album=_action(window, "&Open album…", key.StandardKey.Open, icon="folder"),
-        rescan=_action(window, "&Rescan folder", key("F5"),
-                       tip="Look for new, changed and removed photos and tag them"),
-        export_xmp=_action(window, "&Write tags to sidecars…",
-                           tip="Write confirmed tags to photo.jpg.xmp files other apps read "
-                               "(originals are not modified)"),
+        rescan=_action(
+            window,
+            "&Rescan folder",
+            key("F5"),
+            tip="Look for new, changed and removed photos and tag them",
+        ),
+        export_xmp=_action(
+            window,
+            "&Write tags to sidecars…",
+            tip="Write confirmed tags to photo.jpg.xmp files other apps read "
+            "(originals are not modified)",
+        ),
         quit=_action(window, "&Quit", key.StandardKey.Quit),
         undo=_action(window, "&Undo tag change", key.StandardKey.Undo, anywhere=True),
-        redo=_action(window, "&Redo tag change", [key("Ctrl+Shift+Z"), key("Ctrl+Y")],
-                     anywhere=True),
+        redo=_action(
+            window, "&Redo tag change", [key("Ctrl+Shift+Z"), key("Ctrl+Y")], anywhere=True
+        ),
         select_all=_action(window, "Select &all photos", key.StandardKey.SelectAll),
         find=_action(window, "&Find…", key.StandardKey.Find, icon="search"),
-        confirm=_action(window, "&Confirm tags", [key(Qt.Key.Key_Return), key(Qt.Key.Key_Enter)],
-                        icon="check", local=True,
-                        tip="Confirm the chosen tags, or every suggested tag when none is chosen"),
-        reject=_action(window, "&Reject tag", key(Qt.Key.Key_Delete), icon="cross", local=True,
-                       tip="Reject the tags chosen in the inspector"),
+        confirm=_action(
+            window,
+            "&Confirm tags",
+            [key(Qt.Key.Key_Return), key(Qt.Key.Key_Enter)],
+            icon="check",
+            local=True,
+            tip="Confirm the chosen tags, or every suggested tag when none is chosen",
+        ),
+        reject=_action(
+            window,
+            "&Reject tag",
+            key(Qt.Key.Key_Delete),
+            icon="cross",
+            local=True,
+            tip="Reject the tags chosen in the inspector",
+        ),
         add_tag=_action(window, "Add &tag…", key(Qt.Key.Key_T), icon="tag", local=True),
         preview=_action(window, "&Preview", key(Qt.Key.Key_Space), local=True),
         zoom_in=_action(window, "&Bigger thumbnails", [key("Ctrl+="), key("Ctrl++")]),
@@ -98,8 +130,7 @@ def build_actions(window: QWidget) -> Actions:
     )
 
 
-def build_menus(window: QMainWindow,
-                actions: Actions) -> tuple[QMenu, QActionGroup, QActionGroup]:
+def build_menus(window: QMainWindow, actions: Actions) -> tuple[QMenu, QActionGroup, QActionGroup]:
     """Fill the menu bar; returns the Recent albums menu, the size and the sort groups."""
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
@@ -113,8 +144,17 @@ def build_menus(window: QMainWindow,
     file_menu.addAction(actions.quit)
 
     edit = bar.addMenu("&Edit")
-    for action in (actions.undo, actions.redo, None, actions.select_all, actions.find, None,
-                   actions.confirm, actions.reject, actions.add_tag):
+    for action in (
+        actions.undo,
+        actions.redo,
+        None,
+        actions.select_all,
+        actions.find,
+        None,
+        actions.confirm,
+        actions.reject,
+        actions.add_tag,
+    ):
         edit.addSeparator() if action is None else edit.addAction(action)
 
     view = bar.addMenu("&View")

@@ -37,9 +37,16 @@ class Browser(QObject):
     order_shown = Signal(str)  # the sort order the grid uses now (Needs review keeps its own)
     words_loaded = Signal(list)  # label names and aliases, for completion
 
-    def __init__(self, session: AlbumSession, grid: PhotoGridView, tree: TagTree,
-                 loader: ImageLoader, *, refresh_interval: int = 800,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        session: AlbumSession,
+        grid: PhotoGridView,
+        tree: TagTree,
+        loader: ImageLoader,
+        *,
+        refresh_interval: int = 800,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._session = session
         self._grid = grid
@@ -122,8 +129,9 @@ class Browser(QObject):
 
     def read_rows(self, photo_ids: list[int], done: Callable[[list], None]) -> bool:
         """Read grid rows by id on the database thread (the grid's pages)."""
-        return self._session.query(lambda library: browse.grid_rows_by_ids(library, photo_ids),
-                                   done)
+        return self._session.query(
+            lambda library: browse.grid_rows_by_ids(library, photo_ids), done
+        )
 
     def _ask(self, key: tuple, snapshot: tuple) -> bool:
         flt, text, order = key
@@ -131,8 +139,9 @@ class Browser(QObject):
         first = self.first_screen
 
         def work(library: Library) -> IdsAnswer:
-            ids = browse.grid_ids(library, text, flt.scope, flt.label_id, order,
-                                  sidebar=flt.query)  # a folder's term (app.gui.folders)
+            ids = browse.grid_ids(
+                library, text, flt.scope, flt.label_id, order, sidebar=flt.query
+            )  # a folder's term (app.gui.folders)
             # The first screen comes with the ids, and fresh copies of the rows the grid
             # holds that are still shown (one read by id, however many photos there are).
             shown = ids[:first].tolist()
@@ -140,8 +149,11 @@ class Browser(QObject):
             wanted = shown + [i for i in held if i not in seen]
             return ids_answer(ids, old, revision, browse.grid_rows_by_ids(library, wanted))
 
-        return self._session.query(work, lambda answer: self._on_rows(key, answer),
-                                   lambda exc: self._on_rows_failed(key, exc))
+        return self._session.query(
+            work,
+            lambda answer: self._on_rows(key, answer),
+            lambda exc: self._on_rows_failed(key, exc),
+        )
 
     def _on_rows(self, key: tuple, answer: IdsAnswer) -> None:
         if key == self._key():
@@ -167,8 +179,12 @@ class Browser(QObject):
 
     def refresh_tree(self) -> None:
         def work(library: Library) -> tuple:
-            return (library.label_tree(), browse.scope_counts(library),
-                    folder_tree(library.store.db), library.root.name)
+            return (
+                library.label_tree(),
+                browse.scope_counts(library),
+                folder_tree(library.store.db),
+                library.root.name,
+            )
 
         self._session.query(work, lambda result: self._tree.set_content(*result))
 
@@ -192,8 +208,10 @@ class Browser(QObject):
     def _on_tags_changed(self, photo_ids: object) -> None:
         if isinstance(photo_ids, list) and photo_ids:  # repaint the edited photos at once
             ids = list(photo_ids)
-            self._session.query(lambda library: browse.grid_rows_by_ids(library, ids),
-                                self._grid.photo_model().update_rows)
+            self._session.query(
+                lambda library: browse.grid_rows_by_ids(library, ids),
+                self._grid.photo_model().update_rows,
+            )
         self.refresh()
 
     def _on_labels_changed(self) -> None:

@@ -117,11 +117,14 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(COLOURS.q("raised"))
         painter.drawRoundedRect(rect, 6, 6)
-        glyph = icons.pixmap("photo", max(16, self._side // 6), COLOURS.faint,
-                             painter.device().devicePixelRatioF())
+        glyph = icons.pixmap(
+            "photo", max(16, self._side // 6), COLOURS.faint, painter.device().devicePixelRatioF()
+        )
         gsize = glyph.deviceIndependentSize()
-        painter.drawPixmap(QPointF(rect.center().x() - gsize.width() / 2,
-                                   rect.center().y() - gsize.height() / 2), glyph)
+        painter.drawPixmap(
+            QPointF(rect.center().x() - gsize.width() / 2, rect.center().y() - gsize.height() / 2),
+            glyph,
+        )
         return rect
 
     def _draw_unreadable(self, painter: QPainter, frame: QRect, reason: str) -> QRectF:
@@ -130,21 +133,23 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setBrush(QColor("#2a1f21"))
         painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
         glyph_side = max(18, self._side // 6)
-        glyph = icons.pixmap("broken", glyph_side, COLOURS.bad,
-                             painter.device().devicePixelRatioF())
+        glyph = icons.pixmap(
+            "broken", glyph_side, COLOURS.bad, painter.device().devicePixelRatioF()
+        )
         top = rect.center().y() - glyph_side * 0.9
         painter.drawPixmap(QPointF(rect.center().x() - glyph_side / 2, top), glyph)
         painter.setFont(self._font)
         painter.setPen(COLOURS.q("bad", 220))
-        text_rect = QRectF(rect.x() + 8, top + glyph_side + 4, rect.width() - 16,
-                           self._metrics.height() * 2 + 2)
+        text_rect = QRectF(
+            rect.x() + 8, top + glyph_side + 4, rect.width() - 16, self._metrics.height() * 2 + 2
+        )
         short = reason.split(":")[0]
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap,
-                         short)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap, short)
         return rect
 
-    def _draw_badges(self, painter: QPainter, image: QRectF, row: object,
-                     failure: str | None) -> None:
+    def _draw_badges(
+        self, painter: QPainter, image: QRectF, row: object, failure: str | None
+    ) -> None:
         corner = QPointF(image.right() - 9, image.top() + 9)
         if failure or getattr(row, "status", "") == "error":
             painter.setPen(QPen(QColor(0, 0, 0, 120), 1.5))
@@ -152,8 +157,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawEllipse(corner, 7.5, 7.5)
             painter.setPen(QColor("white"))
             painter.setFont(self._badge_font)
-            painter.drawText(QRectF(corner.x() - 7.5, corner.y() - 7.5, 15, 15),
-                             Qt.AlignmentFlag.AlignCenter, "!")
+            painter.drawText(
+                QRectF(corner.x() - 7.5, corner.y() - 7.5, 15, 15),
+                Qt.AlignmentFlag.AlignCenter,
+                "!",
+            )
         elif getattr(row, "needs_review", False):
             painter.setPen(QPen(QColor(0, 0, 0, 150), 1.6))
             painter.setBrush(COLOURS.q("accent"))
@@ -168,8 +176,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
         rating, flag = getattr(row, "rating", 0) or 0, getattr(row, "flag", 0) or 0
         if rating > 0:
             step = STAR_SIZE + 1.5
-            pill = QRectF(image.left() + 5, image.bottom() - STAR_SIZE - 10,
-                          rating * step + 7, STAR_SIZE + 5)
+            pill = QRectF(
+                image.left() + 5, image.bottom() - STAR_SIZE - 10, rating * step + 7, STAR_SIZE + 5
+            )
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(0, 0, 0, 150))
             painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
@@ -182,11 +191,14 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(QPen(QColor(0, 0, 0, 130), 1.4))
             painter.setBrush(COLOURS.q("good" if flag > 0 else "bad"))
             painter.drawEllipse(corner, 7.5, 7.5)
-            painter.setPen(QPen(QColor("white"), 1.7, Qt.PenStyle.SolidLine,
-                                Qt.PenCapStyle.RoundCap))
+            painter.setPen(
+                QPen(QColor("white"), 1.7, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+            )
             if flag > 0:  # a small flag on its pole
-                painter.drawLine(QPointF(corner.x() - 2.5, corner.y() - 4),
-                                 QPointF(corner.x() - 2.5, corner.y() + 4.5))
+                painter.drawLine(
+                    QPointF(corner.x() - 2.5, corner.y() - 4),
+                    QPointF(corner.x() - 2.5, corner.y() + 4.5),
+                )
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(QColor("white"))
                 flag_path = QPainterPath(QPointF(corner.x() - 2, corner.y() - 4))
@@ -195,16 +207,21 @@ class ThumbnailDelegate(QStyledItemDelegate):
                 flag_path.closeSubpath()
                 painter.drawPath(flag_path)
             else:  # a cross
-                painter.drawLine(QPointF(corner.x() - 3, corner.y() - 3),
-                                 QPointF(corner.x() + 3, corner.y() + 3))
-                painter.drawLine(QPointF(corner.x() + 3, corner.y() - 3),
-                                 QPointF(corner.x() - 3, corner.y() + 3))
+                painter.drawLine(
+                    QPointF(corner.x() - 3, corner.y() - 3), QPointF(corner.x() + 3, corner.y() + 3)
+                )
+                painter.drawLine(
+                    QPointF(corner.x() + 3, corner.y() - 3), QPointF(corner.x() - 3, corner.y() + 3)
+                )
 
     def _draw_caption(self, painter: QPainter, cell: QRect, name: str, selected: bool) -> None:
         painter.setFont(self._font)
         painter.setPen(COLOURS.q("text" if selected else "dim"))
-        rect = QRect(cell.x() + self.pad, cell.y() + self.pad + self._side + 3,
-                     cell.width() - 2 * self.pad, self.caption - 4)
+        rect = QRect(
+            cell.x() + self.pad,
+            cell.y() + self.pad + self._side + 3,
+            cell.width() - 2 * self.pad,
+            self.caption - 4,
+        )
         text = self._metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, rect.width())
         painter.drawText(rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, text)
-

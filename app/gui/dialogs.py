@@ -16,19 +16,47 @@ from PySide6.QtWidgets import (
 )
 
 SHORTCUTS = (
-    ("Browse", (("Arrows", "Move between photos"), ("Shift+Arrows", "Extend the selection"),
-                ("Ctrl+A", "Select all photos"), ("Space", "Preview (Space again closes)"),
-                ("Ctrl+F", "Search"), ("Esc", "Back to the grid"))),
-    ("Preview", (("Left / Right", "Previous / next photo"), ("Z", "Fit / 100 %"),
-                 ("+ / -, wheel", "Zoom in / out (drag to pan)"), ("F", "Full screen"),
-                 ("Esc", "Leave full screen, then back to the grid"),
-                 ("0-5, P, X, U", "Rating and flag (also in the grid)"))),
-    ("Tag", (("Enter", "Confirm the chosen tags, or every suggestion"),
-             ("Delete", "Reject the chosen tags"), ("T", "Add a tag (a new name makes a label)"),
-             ("Tab", "Move into the tag list"))),
-    ("Album", (("Ctrl+Z", "Undo"), ("Ctrl+Shift+Z", "Redo"), ("Ctrl+O", "Open an album"),
-               ("F5", "Scan the folder again"), ("Ctrl+= / Ctrl+-", "Bigger / smaller "
-                                                                    "thumbnails"))),
+    (
+        "Browse",
+        (
+            ("Arrows", "Move between photos"),
+            ("Shift+Arrows", "Extend the selection"),
+            ("Ctrl+A", "Select all photos"),
+            ("Space", "Preview (Space again closes)"),
+            ("Ctrl+F", "Search"),
+            ("Esc", "Back to the grid"),
+        ),
+    ),
+    (
+        "Preview",
+        (
+            ("Left / Right", "Previous / next photo"),
+            ("Z", "Fit / 100 %"),
+            ("+ / -, wheel", "Zoom in / out (drag to pan)"),
+            ("F", "Full screen"),
+            ("Esc", "Leave full screen, then back to the grid"),
+            ("0-5, P, X, U", "Rating and flag (also in the grid)"),
+        ),
+    ),
+    (
+        "Tag",
+        (
+            ("Enter", "Confirm the chosen tags, or every suggestion"),
+            ("Delete", "Reject the chosen tags"),
+            ("T", "Add a tag (a new name makes a label)"),
+            ("Tab", "Move into the tag list"),
+        ),
+    ),
+    (
+        "Album",
+        (
+            ("Ctrl+Z", "Undo"),
+            ("Ctrl+Shift+Z", "Redo"),
+            ("Ctrl+O", "Open an album"),
+            ("F5", "Scan the folder again"),
+            ("Ctrl+= / Ctrl+-", "Bigger / smaller thumbnails"),
+        ),
+    ),
 )
 
 
@@ -59,8 +87,9 @@ class NewLabelDialog(QDialog):
         hint.setProperty("role", "dim")
         hint.setWordWrap(True)
         layout.addWidget(hint)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create and tag")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -113,7 +142,11 @@ def about_text(model_info: dict) -> str:
         model = "No model has run on this album yet."
     else:
         kind = "the prior head (ImageNet)" if active == 0 else "trained on your corrections"
-        model = (f"Active model: version {active}, {kind}<br>Backbone: "
-                 f"{model_info.get('backbone')}<br>Created: {model_info.get('created')}")
-    return (f"<h3>albumtag {app_version}</h3><p>A photo album that tags itself and learns from "
-            f"your corrections.</p><p>{model}</p>")
+        model = (
+            f"Active model: version {active}, {kind}<br>Backbone: "
+            f"{model_info.get('backbone')}<br>Created: {model_info.get('created')}"
+        )
+    return (
+        f"<h3>albumtag {app_version}</h3><p>A photo album that tags itself and learns from "
+        f"your corrections.</p><p>{model}</p>"
+    )

@@ -46,8 +46,7 @@ def shown_entries(folder: Folder) -> list[tuple[Folder, str]]:
             shown = shown.children[0]
             names.append(shown.name)
         # a long chain shows its ends: where it starts and the folder that holds the photos
-        out.append((shown, "/".join(names) if len(names) <= 3 else
-                    f"{names[0]}/…/{names[-1]}"))
+        out.append((shown, "/".join(names) if len(names) <= 3 else f"{names[0]}/…/{names[-1]}"))
     return out
 
 
@@ -60,8 +59,15 @@ class FolderSection(QObject):
 
     subfolders_changed = Signal(bool)
 
-    def __init__(self, model: QStandardItemModel, make_filter: FilterFactory, *,
-                 filter_role: int, count_role: int, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        model: QStandardItemModel,
+        make_filter: FilterFactory,
+        *,
+        filter_role: int,
+        count_role: int,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._model = model
         self._make_filter = make_filter
@@ -100,8 +106,11 @@ class FolderSection(QObject):
     def set_root(self, root: Folder | None, album: str = "") -> bool:
         """Take new folders; returns True when the entries changed (the section rebuilds),
         False when only counts did (updated in place)."""
-        changed = self.shape(root) != self.shape(self.root) or album != self.album or (
-            _shows(root) != self.has_entries)
+        changed = (
+            self.shape(root) != self.shape(self.root)
+            or album != self.album
+            or (_shows(root) != self.has_entries)
+        )
         self.root, self.album = root, album
         if not changed:
             self._update_counts()
@@ -124,8 +133,7 @@ class FolderSection(QObject):
         toggle.setData(True, TOGGLE_ROLE)
         toggle.setToolTip("Choosing a folder shows the photos in the folders below it too")
         blocked = self._model.blockSignals(True)
-        toggle.setCheckState(Qt.CheckState.Checked if self.subfolders else
-                             Qt.CheckState.Unchecked)
+        toggle.setCheckState(Qt.CheckState.Checked if self.subfolders else Qt.CheckState.Unchecked)
         self._model.blockSignals(blocked)
         self._toggle = toggle
         section.appendRow(toggle)
@@ -155,8 +163,9 @@ class FolderSection(QObject):
         if item.data(self._count_role) != count:
             item.setData(count, self._count_role)
         where = folder.shown_path or self.album or "the album folder"
-        item.setToolTip(f"{where}\n{folder.own:,} photos here, {folder.total:,} with the "
-                        f"folders below")
+        item.setToolTip(
+            f"{where}\n{folder.own:,} photos here, {folder.total:,} with the folders below"
+        )
 
     def _update_counts(self) -> None:
         if self.root is None:
@@ -233,8 +242,9 @@ def folder_menu(section: FolderSection, index: QModelIndex, parent: QWidget) -> 
     option.setCheckable(True)
     option.setChecked(section.subfolders)
     option.toggled.connect(section.set_subfolders)
-    menu.addAction("Copy folder path",
-                   lambda: QGuiApplication.clipboard().setText(folder.shown_path))
+    menu.addAction(
+        "Copy folder path", lambda: QGuiApplication.clipboard().setText(folder.shown_path)
+    )
     # what choosing it searches, for the search bar (folder:… is the language's own term)
     menu.addAction(f"Searches {readable(section.term(folder.path))}").setEnabled(False)
     return menu

@@ -76,8 +76,7 @@ class IdsAnswer:
     same_order: bool  # the same ids in the same order as that revision showed
 
 
-def ids_answer(ids: np.ndarray, old: np.ndarray, revision: int,
-               rows: list[GridRow]) -> IdsAnswer:
+def ids_answer(ids: np.ndarray, old: np.ndarray, revision: int, rows: list[GridRow]) -> IdsAnswer:
     """Compare new ids with the ones shown (cheap enough for a worker thread at a million)."""
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     ids.flags.writeable = False
@@ -208,8 +207,9 @@ class PhotoGridModel(QAbstractListModel):
         if not self._fetch(wanted, lambda rows: self._on_fetched(revision, pages, wanted, rows)):
             self._asked.difference_update(pages)
 
-    def _on_fetched(self, revision: int, pages: list[int], wanted: list[int],
-                    rows: list[GridRow]) -> None:
+    def _on_fetched(
+        self, revision: int, pages: list[int], wanted: list[int], rows: list[GridRow]
+    ) -> None:
         if revision == self.revision:
             self._asked.difference_update(pages)
             if len(rows) < len(wanted):  # deleted meanwhile: not asked again (no read loop)
@@ -269,7 +269,10 @@ class PhotoGridModel(QAbstractListModel):
             if fresh.id in self._cache or fresh.id not in self._given:
                 self._remember([fresh])
             if old is not None and (old.size, old.mtime_ns, old.status) != (
-                    fresh.size, fresh.mtime_ns, fresh.status):
+                fresh.size,
+                fresh.mtime_ns,
+                fresh.status,
+            ):
                 self._loader.forget([fresh.id])
             i = self.row_of(fresh.id)
             if i is not None:
@@ -292,8 +295,9 @@ class PhotoGridView(UniformGridView):
     selection_changed = Signal(object)  # list[GridRow]
     preview_requested = Signal(object)  # GridRow
 
-    def __init__(self, model: PhotoGridModel, loader: ImageLoader,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, model: PhotoGridModel, loader: ImageLoader, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._loader = loader
         self.setObjectName("photoGrid")
@@ -366,8 +370,9 @@ class PhotoGridView(UniformGridView):
         """The selected photos' rows that the grid holds (all of them once
         ``selection_changed`` has been emitted for this selection)."""
         model = self.photo_model()
-        return [r for pid in self.selected_ids().tolist()
-                if (r := model.row_by_id(pid)) is not None]
+        return [
+            r for pid in self.selected_ids().tolist() if (r := model.row_by_id(pid)) is not None
+        ]
 
     def current_id(self) -> int | None:
         index = self.currentIndex()
@@ -422,8 +427,14 @@ class PhotoGridView(UniformGridView):
         rect = self.visualRect(index)
         return rect.top() if rect.intersects(self.viewport().rect()) else None
 
-    def _restore(self, selected: np.ndarray, current: int | None, current_pos: int,
-                 anchor: int | None, offset: int | None) -> None:
+    def _restore(
+        self,
+        selected: np.ndarray,
+        current: int | None,
+        current_pos: int,
+        anchor: int | None,
+        offset: int | None,
+    ) -> None:
         model = self.photo_model()
         c = model.row_of(current) if current is not None else None
         if c is not None and offset is not None:  # the current photo stays put on screen
@@ -440,12 +451,14 @@ class PhotoGridView(UniformGridView):
             return  # the current photo is in an answer still to come
         rows = model.rows_of(selected)
         if c is not None:
-            self.selectionModel().setCurrentIndex(model.index(c),
-                                                  QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.selectionModel().setCurrentIndex(
+                model.index(c), QItemSelectionModel.SelectionFlag.NoUpdate
+            )
         elif current_pos >= 0 and model.rowCount():
             c = min(current_pos, model.rowCount() - 1)
-            self.selectionModel().setCurrentIndex(model.index(c),
-                                                  QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.selectionModel().setCurrentIndex(
+                model.index(c), QItemSelectionModel.SelectionFlag.NoUpdate
+            )
             if len(selected) and not len(rows):
                 rows = np.array([c])  # the photo the user was on left this view: its neighbour
         self.select_rows(rows)
@@ -461,8 +474,7 @@ class PhotoGridView(UniformGridView):
             ends = np.concatenate([breaks, [len(rows) - 1]])
             for a, b in zip(rows[starts].tolist(), rows[ends].tolist(), strict=True):
                 selection.select(model.index(a), model.index(b))
-        self.selectionModel().select(selection,
-                                     QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def select_photo(self, photo_id: int) -> bool:
         row = self.photo_model().row_of(photo_id)
@@ -470,7 +482,8 @@ class PhotoGridView(UniformGridView):
             return False
         index = self.photo_model().index(row)
         self.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+        )
         self.scrollTo(index)
         return True
 

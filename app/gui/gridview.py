@@ -55,15 +55,22 @@ class UniformGridView(QAbstractItemView):
 
     def _cell_rect(self, row: int) -> QRect:
         cols = self.columns()
-        return QRect((row % cols) * self._cell.width(),
-                     (row // cols) * self._cell.height() - self.verticalOffset(),
-                     self._item_width(), self._cell.height())
+        return QRect(
+            (row % cols) * self._cell.width(),
+            (row // cols) * self._cell.height() - self.verticalOffset(),
+            self._item_width(),
+            self._cell.height(),
+        )
 
     def _row_at(self, point: QPoint) -> int:
         col = point.x() // max(1, self._cell.width())
         line = (point.y() + self.verticalOffset()) // max(1, self._cell.height())
-        if (point.x() < 0 or col >= self.columns() or line < 0
-                or point.x() - col * self._cell.width() >= self._item_width()):
+        if (
+            point.x() < 0
+            or col >= self.columns()
+            or line < 0
+            or point.x() - col * self._cell.width() >= self._item_width()
+        ):
             return -1
         row = line * self.columns() + col
         return row if row < self._count() else -1
@@ -78,9 +85,11 @@ class UniformGridView(QAbstractItemView):
         model = self.model()
         return model.index(row, 0, self.rootIndex()) if row >= 0 and model else QModelIndex()
 
-    def scrollTo(self, index: QModelIndex,
-                 hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible
-                 ) -> None:
+    def scrollTo(
+        self,
+        index: QModelIndex,
+        hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible,
+    ) -> None:
         if not index.isValid():
             return
         self.executeDelayedItemsLayout()
@@ -116,8 +125,7 @@ class UniformGridView(QAbstractItemView):
         super().updateGeometries()
 
     # -- keyboard and selection -----------------------------------------------------------
-    def moveCursor(self, action: QAbstractItemView.CursorAction,
-                   modifiers: object) -> QModelIndex:
+    def moveCursor(self, action: QAbstractItemView.CursorAction, modifiers: object) -> QModelIndex:
         count = self._count()
         if not count:
             return QModelIndex()
@@ -128,29 +136,39 @@ class UniformGridView(QAbstractItemView):
         else:
             cols = self.columns()
             page = max(1, self.viewport().height() // max(1, self._cell.height())) * cols
-            step = {_Move.MoveLeft: -1, _Move.MovePrevious: -1, _Move.MoveRight: 1,
-                    _Move.MoveNext: 1, _Move.MoveUp: -cols, _Move.MoveDown: cols,
-                    _Move.MovePageUp: -page, _Move.MovePageDown: page}.get(action)
+            step = {
+                _Move.MoveLeft: -1,
+                _Move.MovePrevious: -1,
+                _Move.MoveRight: 1,
+                _Move.MoveNext: 1,
+                _Move.MoveUp: -cols,
+                _Move.MoveDown: cols,
+                _Move.MovePageUp: -page,
+                _Move.MovePageDown: page,
+            }.get(action)
             if action == _Move.MoveHome:
                 row = 0
             elif action == _Move.MoveEnd:
                 row = count - 1
             elif step is not None:
-                row = row + step if 0 <= row + step < count else (
-                    row if abs(step) == 1 else min(max(row + step, 0), count - 1))
+                row = (
+                    row + step
+                    if 0 <= row + step < count
+                    else (row if abs(step) == 1 else min(max(row + step, 0), count - 1))
+                )
         model = self.model()
         return model.index(row, 0, self.rootIndex()) if model is not None else QModelIndex()
 
-    def setSelection(self, rect: QRect,
-                     command: QItemSelectionModel.SelectionFlag) -> None:
+    def setSelection(self, rect: QRect, command: QItemSelectionModel.SelectionFlag) -> None:
         """Select the photos from the cell at one corner of ``rect`` to the cell at the other,
         in reading order (as a shift-click does in a photo manager)."""
         model = self.model()
         if model is None or not self._count():
             return
         ends = sorted(self._nearest(p) for p in (rect.topLeft(), rect.bottomRight()))
-        selection = QItemSelection(model.index(ends[0], 0, self.rootIndex()),
-                                   model.index(ends[1], 0, self.rootIndex()))
+        selection = QItemSelection(
+            model.index(ends[0], 0, self.rootIndex()), model.index(ends[1], 0, self.rootIndex())
+        )
         if rect.width() <= 1 and rect.height() <= 1 and self._row_at(rect.topLeft()) < 0:
             selection = QItemSelection()  # a click on empty space
         self.selectionModel().select(selection, command)
@@ -177,8 +195,11 @@ class UniformGridView(QAbstractItemView):
         painter = QPainter(self.viewport())
         current = self.currentIndex()
         selection = self.selectionModel()
-        hover = self._row_at(self.viewport().mapFromGlobal(QCursor.pos())) \
-            if self.viewport().underMouse() else -1
+        hover = (
+            self._row_at(self.viewport().mapFromGlobal(QCursor.pos()))
+            if self.viewport().underMouse()
+            else -1
+        )
         region = event.rect()
         for row in self._visible_rows():
             rect = self._cell_rect(row)
@@ -188,9 +209,11 @@ class UniformGridView(QAbstractItemView):
             option = QStyleOptionViewItem()
             self.initViewItemOption(option)
             option.rect = rect
-            state = option.state & ~(QStyle.StateFlag.State_Selected
-                                     | QStyle.StateFlag.State_MouseOver
-                                     | QStyle.StateFlag.State_HasFocus)
+            state = option.state & ~(
+                QStyle.StateFlag.State_Selected
+                | QStyle.StateFlag.State_MouseOver
+                | QStyle.StateFlag.State_HasFocus
+            )
             if selection.isSelected(index):
                 state |= QStyle.StateFlag.State_Selected
             if row == hover:

@@ -46,8 +46,7 @@ def icon(name: str, colour: str | None = None) -> QIcon:
     result = QIcon()
     for size in (16, 20, 24, 32, 48):
         result.addPixmap(QPixmap.fromImage(render(name, size, colour)), QIcon.Mode.Normal)
-        result.addPixmap(QPixmap.fromImage(render(name, size, COLOURS.faint)),
-                         QIcon.Mode.Disabled)
+        result.addPixmap(QPixmap.fromImage(render(name, size, COLOURS.faint)), QIcon.Mode.Disabled)
     return result
 
 

@@ -49,8 +49,9 @@ def pil_to_qimage(image) -> QImage:  # a PIL image
 
 def rounded(image: QImage, side: int, radius: float) -> QImage:
     """``image`` scaled to fit a ``side`` square (never enlarged much), with rounded corners."""
-    scaled = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                          Qt.TransformationMode.SmoothTransformation)
+    scaled = image.scaled(
+        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
     out = QImage(scaled.size(), QImage.Format.Format_ARGB32_Premultiplied)
     out.fill(Qt.GlobalColor.transparent)
     painter = QPainter(out)
@@ -87,14 +88,16 @@ class ImageLoader(QObject):
         self._capacity = 300
         self._next_token = 0
         self._done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
-        self._threads = [threading.Thread(target=self._work, name=f"albumtag-thumbs-{i}")
-                         for i in range(workers)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"albumtag-thumbs-{i}") for i in range(workers)
+        ]
         for thread in self._threads:
             thread.start()
 
     # -- configuration (GUI thread) -------------------------------------------------------
-    def configure(self, root: Path | None, cache: ThumbnailCache | None, side: int,
-                  ratio: float = 1.0) -> None:
+    def configure(
+        self, root: Path | None, cache: ThumbnailCache | None, side: int, ratio: float = 1.0
+    ) -> None:
         """A new album or thumbnail size: forget every pixmap and pending request."""
         with self._cond:
             self._generation += 1
@@ -205,8 +208,9 @@ class ImageLoader(QObject):
                     return
             self._done.emit(request, image, reason)
 
-    def _load(self, root: Path, cache: ThumbnailCache | None, request: _Request,
-              side: int) -> tuple[QImage | None, str]:
+    def _load(
+        self, root: Path, cache: ThumbnailCache | None, request: _Request, side: int
+    ) -> tuple[QImage | None, str]:
         row = request.row
         try:
             if request.token:

@@ -70,11 +70,11 @@ def busy_workers() -> int:
     return max(1, idle_workers() // 2)
 
 
-def child_command(root: Path, data_dir: Path | None, *, workers: int,
-                  indexer: str | None = None) -> list[str]:
+def child_command(
+    root: Path, data_dir: Path | None, *, workers: int, indexer: str | None = None
+) -> list[str]:
     """The command line of the indexing child for an album."""
-    command = [sys.executable, "-m", "app.indexchild", str(root), "--start-workers",
-               str(workers)]
+    command = [sys.executable, "-m", "app.indexchild", str(root), "--start-workers", str(workers)]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
     if indexer:
@@ -88,9 +88,15 @@ class UserActivity(QObject):
 
     busy_changed = Signal(bool)
 
-    EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress,
-                        QEvent.Type.MouseButtonDblClick, QEvent.Type.Wheel,
-                        QEvent.Type.MouseMove})
+    EVENTS = frozenset(
+        {
+            QEvent.Type.KeyPress,
+            QEvent.Type.MouseButtonPress,
+            QEvent.Type.MouseButtonDblClick,
+            QEvent.Type.Wheel,
+            QEvent.Type.MouseMove,
+        }
+    )
 
     def __init__(self, idle_after: float = 2.0, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -143,9 +149,14 @@ class IndexingControl(QObject):
     _thread_progressed = Signal(object)
     _thread_ended = Signal(object, object)
 
-    def __init__(self, indexer_factory: IndexerFactory | None = None, *,
-                 child_indexer: str | None = None, idle_after: float = 2.0,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        indexer_factory: IndexerFactory | None = None,
+        *,
+        child_indexer: str | None = None,
+        idle_after: float = 2.0,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._factory = indexer_factory
         self._child_indexer = child_indexer
@@ -236,8 +247,9 @@ class IndexingControl(QObject):
                 process.write(b'{"cancel": true}\n')
                 process.closeWriteChannel()
                 if not process.waitForFinished(int(timeout * 1000)):
-                    logger.warning("the indexing process did not stop within %.0f s; "
-                                   "killing it", timeout)
+                    logger.warning(
+                        "the indexing process did not stop within %.0f s; killing it", timeout
+                    )
                     process.kill()
                     process.waitForFinished(5000)
             process.deleteLater()
@@ -251,14 +263,14 @@ class IndexingControl(QObject):
 
     # -- a run in a child process -----------------------------------------------------------
     def _start_child(self, library: Library) -> None:
-        command = child_command(library.root, library.data_dir, workers=self.workers,
-                                indexer=self._child_indexer)
+        command = child_command(
+            library.root, library.data_dir, workers=self.workers, indexer=self._child_indexer
+        )
         process = QProcess(self)
         process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
         env = QProcessEnvironment.systemEnvironment()
         here = str(Path(__file__).resolve().parents[2])  # so the child runs this very code
-        env.insert("PYTHONPATH", os.pathsep.join(
-            p for p in (here, env.value("PYTHONPATH")) if p))
+        env.insert("PYTHONPATH", os.pathsep.join(p for p in (here, env.value("PYTHONPATH")) if p))
         process.setProcessEnvironment(env)
         process.readyReadStandardOutput.connect(self._on_ready_read)
         process.finished.connect(self._on_child_finished)
@@ -294,10 +306,14 @@ class IndexingControl(QObject):
                 continue
             if event.get("event") == "progress":
                 self.reported_workers = int(event.get("workers") or 0) or None
-                self._on_progress(Progress(str(event.get("phase", "")),
-                                           int(event.get("done", 0)),
-                                           int(event.get("total", 0)),
-                                           str(event.get("current", ""))))
+                self._on_progress(
+                    Progress(
+                        str(event.get("phase", "")),
+                        int(event.get("done", 0)),
+                        int(event.get("total", 0)),
+                        str(event.get("current", "")),
+                    )
+                )
             elif event.get("event") in ("done", "failed"):
                 self._final = event
 
@@ -315,8 +331,11 @@ class IndexingControl(QObject):
         else:
             err = bytes(process.readAllStandardError()).decode(errors="replace").strip()
             crashed = status == QProcess.ExitStatus.CrashExit
-            error = ("the indexing process stopped unexpectedly" if crashed
-                     else f"the indexing process ended with status {code}")
+            error = (
+                "the indexing process stopped unexpectedly"
+                if crashed
+                else f"the indexing process ended with status {code}"
+            )
             if err:
                 error += f": {err.splitlines()[-1]}"
         process.deleteLater()
@@ -375,8 +394,14 @@ class ScreenFollower(QObject):
     ``delay`` ms before the ids go out.
     """
 
-    def __init__(self, grid: PhotoGridView, control: IndexingControl, *,
-                 delay: int = 120, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        grid: PhotoGridView,
+        control: IndexingControl,
+        *,
+        delay: int = 120,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent or grid)
         self._grid = grid
         self._control = control
@@ -387,8 +412,12 @@ class ScreenFollower(QObject):
         self._timer.timeout.connect(self.send)
         grid.verticalScrollBar().valueChanged.connect(self._soon)
         model = grid.model()
-        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved,
-                       model.layoutChanged):
+        for signal in (
+            model.modelReset,
+            model.rowsInserted,
+            model.rowsRemoved,
+            model.layoutChanged,
+        ):
             signal.connect(self._soon)
         grid.selectionModel().currentChanged.connect(self._soon)
         control.started.connect(self._soon)

@@ -42,8 +42,9 @@ class Inspector(QWidget):
     focus_released = Signal()  # Escape: give the keyboard back to the grid
     tags_loaded = Signal()
 
-    def __init__(self, session: AlbumSession, loader: ImageLoader,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: AlbumSession, loader: ImageLoader, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("inspector")
         self._session = session
@@ -88,8 +89,10 @@ class Inspector(QWidget):
         self._error = QLabel(page)
         self._error.setProperty("role", "error")
         self._error.setWordWrap(True)
-        self._error.setStyleSheet(f"background: #2a1f21; border: 1px solid {COLOURS.bad};"
-                                  "border-radius: 6px; padding: 8px;")
+        self._error.setStyleSheet(
+            f"background: #2a1f21; border: 1px solid {COLOURS.bad};"
+            "border-radius: 6px; padding: 8px;"
+        )
         layout.addWidget(self._error)
         heading = QHBoxLayout()
         tags_label = QLabel("TAGS", page)
@@ -106,8 +109,9 @@ class Inspector(QWidget):
         self.tag_list.delegate.button_clicked.connect(self._on_button_clicked)
         self.tag_list.escape_pressed.connect(self.focus_released)
         layout.addWidget(self.tag_list, 1)
-        self.confirm_button = QPushButton(icons.icon("check", "#ffffff"), "Confirm suggestions",
-                                          page)
+        self.confirm_button = QPushButton(
+            icons.icon("check", "#ffffff"), "Confirm suggestions", page
+        )
         self.confirm_button.setProperty("primary", True)
         self.confirm_button.setToolTip("Confirm every tag the model suggested here (Enter)")
         self.confirm_button.clicked.connect(self._on_confirm_clicked)
@@ -116,8 +120,9 @@ class Inspector(QWidget):
         self.add_field = CompletingLineEdit(page, whole_text=True)
         self.add_field.setObjectName("addTag")
         self.add_field.setPlaceholderText("Add a tag…   (T)")
-        self.add_field.addAction(icons.icon("tag", COLOURS.dim),
-                                 CompletingLineEdit.ActionPosition.LeadingPosition)
+        self.add_field.addAction(
+            icons.icon("tag", COLOURS.dim), CompletingLineEdit.ActionPosition.LeadingPosition
+        )
         self.add_field.returnPressed.connect(self._on_add_return_pressed)
         self.add_field.escaped.connect(self.focus_released)
         add_button = QToolButton(page)
@@ -161,8 +166,9 @@ class Inspector(QWidget):
 
         self._session.query(work, lambda result: self._on_loaded(generation, *result))
 
-    def _on_loaded(self, generation: int, photo: PhotoRow | None,
-                   summaries: list[browse.TagSummary]) -> None:
+    def _on_loaded(
+        self, generation: int, photo: PhotoRow | None, summaries: list[browse.TagSummary]
+    ) -> None:
         if generation != self._generation:
             return
         selected = {r.label for r in self.tag_list.selected_tags()}
@@ -171,10 +177,12 @@ class Inspector(QWidget):
             if row.label in selected:
                 self.tag_list.selectionModel().select(
                     self.tag_list.tag_model.index(i),
-                    self.tag_list.selectionModel().SelectionFlag.Select)
+                    self.tag_list.selectionModel().SelectionFlag.Select,
+                )
         self._show_header(photo)
-        self.confirm_button.setEnabled(any(r.state == "on" and r.summary.suggested
-                                           for r in self.tag_list.tag_model.rows))
+        self.confirm_button.setEnabled(
+            any(r.state == "on" and r.summary.suggested for r in self.tag_list.tag_model.rows)
+        )
         self.tags_loaded.emit()
 
     def _show_header(self, photo: PhotoRow | None) -> None:
@@ -204,8 +212,9 @@ class Inspector(QWidget):
             errors = sum(r.status == "error" for r in rows)
             reason = f"{errors} of them cannot be read" if errors else None
         self._error.setVisible(bool(reason))
-        self._error.setText(f"Cannot read this photo: {reason}" if len(rows) == 1 and reason
-                            else reason or "")
+        self._error.setText(
+            f"Cannot read this photo: {reason}" if len(rows) == 1 and reason else reason or ""
+        )
 
     def _on_thumbnail_loaded(self, photo_id: int) -> None:
         if len(self._rows) > 1 and photo_id in {r.id for r in self._rows[:3]}:
@@ -245,8 +254,10 @@ class Inspector(QWidget):
         keep = [label for label in labels if self._given.get(label) != REJECTED]
         self.tag_list.advance_past(labels, skip=set(self._given))
         if not keep:
-            self.status_message.emit(f"“{labels[0]}” was just rejected here; Enter does not "
-                                     "overturn it (click its ✓ to confirm it).")
+            self.status_message.emit(
+                f"“{labels[0]}” was just rejected here; Enter does not "
+                "overturn it (click its ✓ to confirm it)."
+            )
             return
         self._given.update(dict.fromkeys(keep, CONFIRMED))
         self._session.confirm(self.photo_ids, keep)
@@ -261,8 +272,10 @@ class Inspector(QWidget):
         if not self._rows:
             self.status_message.emit("Select photos first.")
         elif not labels:
-            self.status_message.emit("Choose a tag in the inspector to reject (click it, or "
-                                     "Tab to the list and use the arrows).")
+            self.status_message.emit(
+                "Choose a tag in the inspector to reject (click it, or "
+                "Tab to the list and use the arrows)."
+            )
         else:
             self._given.update(dict.fromkeys(labels, REJECTED))
             self.tag_list.advance_past(labels, skip=set(self._given))

@@ -43,14 +43,14 @@ def _ask(parent: QWidget) -> Asker:
         else:
             text, ok = QInputDialog.getText(parent, title, prompt, text=str(default))
         return text if ok else None
+
     return ask
 
 
 class LabelManager(QObject):
     """Runs label manager operations for one window."""
 
-    def __init__(self, session: AlbumSession, parent: QWidget,
-                 asker: Asker | None = None) -> None:
+    def __init__(self, session: AlbumSession, parent: QWidget, asker: Asker | None = None) -> None:
         super().__init__(parent)
         self._session = session
         self._parent = parent
@@ -75,8 +75,9 @@ class LabelManager(QObject):
 
     # -- asking first ---------------------------------------------------------------------
     def _names(self, then: Callable[[list[str]], None]) -> None:
-        self._session.query(lambda library: sorted((r.name for r in library.store.labels()),
-                                                   key=str.lower), then)
+        self._session.query(
+            lambda library: sorted((r.name for r in library.store.labels()), key=str.lower), then
+        )
 
     def ask_rename(self, name: str) -> None:
         new = self.ask(f"Rename “{name}”", "New name:", name)
@@ -85,32 +86,40 @@ class LabelManager(QObject):
 
     def ask_merge(self, name: str) -> None:
         def then(names: list[str]) -> None:
-            target = self.ask(f"Merge “{name}” into…",
-                              f"Every photo tagged “{name}” gets this label instead:",
-                              [n for n in names if n != name])
+            target = self.ask(
+                f"Merge “{name}” into…",
+                f"Every photo tagged “{name}” gets this label instead:",
+                [n for n in names if n != name],
+            )
             if target:
                 self.merge(name, target)
+
         self._names(then)
 
     def ask_move(self, name: str) -> None:
         def then(names: list[str]) -> None:
-            parent = self.ask(f"Move “{name}”", "Put it under (empty: at the top level):",
-                              ["", *(n for n in names if n != name)])
+            parent = self.ask(
+                f"Move “{name}”",
+                "Put it under (empty: at the top level):",
+                ["", *(n for n in names if n != name)],
+            )
             if parent is not None:
                 self.move(name, parent.strip() or None)
+
         self._names(then)
 
     def ask_aliases(self, name: str, current: tuple[str, ...] = ()) -> None:
-        text = self.ask(f"Aliases of “{name}”", "Other words for it, separated by commas:",
-                        ", ".join(current))
+        text = self.ask(
+            f"Aliases of “{name}”", "Other words for it, separated by commas:", ", ".join(current)
+        )
         if text is not None:
             self.set_aliases(name, [w.strip() for w in text.split(",") if w.strip()])
 
     def ask_aliases_for(self, name: str) -> None:
         self._session.query(
-            lambda library: next((r.aliases for r in library.store.labels() if r.name == name),
-                                 ()),
-            lambda current: self.ask_aliases(name, current))
+            lambda library: next((r.aliases for r in library.store.labels() if r.name == name), ()),
+            lambda current: self.ask_aliases(name, current),
+        )
 
     def show_dialog(self) -> LabelManagerDialog:
         if self.dialog is None:
@@ -127,8 +136,9 @@ class LabelManager(QObject):
 class LabelManagerDialog(QDialog):
     """Your labels, with where they sit, their aliases and photos, and what can be done."""
 
-    def __init__(self, manager: LabelManager, session: AlbumSession,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, manager: LabelManager, session: AlbumSession, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Labels")
         self.setObjectName("labelManager")
@@ -142,15 +152,21 @@ class LabelManagerDialog(QDialog):
         self.table.setColumnWidth(0, 160)
         self.table.setColumnWidth(1, 120)
         self.table.setColumnWidth(2, 160)
-        note = QLabel("Your own labels. Every change keeps your verdicts and can be undone "
-                      "with Ctrl+Z; built-in labels come with albumtag and stay.", self)
+        note = QLabel(
+            "Your own labels. Every change keeps your verdicts and can be undone "
+            "with Ctrl+Z; built-in labels come with albumtag and stay.",
+            self,
+        )
         note.setWordWrap(True)
         buttons = QHBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
-        for text, act in (("Rename…", manager.ask_rename), ("Merge into…", manager.ask_merge),
-                          ("Move under…", manager.ask_move),
-                          ("Aliases…", lambda n: manager.ask_aliases(n, self._aliases[n])),
-                          ("Delete", manager.delete)):
+        for text, act in (
+            ("Rename…", manager.ask_rename),
+            ("Merge into…", manager.ask_merge),
+            ("Move under…", manager.ask_move),
+            ("Aliases…", lambda n: manager.ask_aliases(n, self._aliases[n])),
+            ("Delete", manager.delete),
+        ):
             button = QPushButton(text, self)
             button.clicked.connect(lambda _=False, a=act: self._on_button_clicked(a))
             buttons.addWidget(button)
@@ -176,8 +192,14 @@ class LabelManagerDialog(QDialog):
         for node in nodes:
             if node.label.kind != "user":
                 continue
-            item = QTreeWidgetItem([node.label.name, names.get(node.label.parent_id, ""),
-                                    ", ".join(node.label.aliases), f"{node.count:,}"])
+            item = QTreeWidgetItem(
+                [
+                    node.label.name,
+                    names.get(node.label.parent_id, ""),
+                    ", ".join(node.label.aliases),
+                    f"{node.count:,}",
+                ]
+            )
             item.setTextAlignment(3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.addTopLevelItem(item)
             if node.label.name == current:
@@ -200,5 +222,6 @@ class LabelManagerDialog(QDialog):
 
 def _own_labels(library: Library) -> list[LabelNode]:
     """Every label (names of parents are needed), the user's in the order shown."""
-    return sorted(library.label_tree(), key=lambda n: (n.label.kind != "user",
-                                                       n.label.name.lower()))
+    return sorted(
+        library.label_tree(), key=lambda n: (n.label.kind != "user", n.label.name.lower())
+    )

@@ -44,9 +44,11 @@ def _install_excepthook() -> None:
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         logger.critical("unexpected error", exc_info=(kind, exc, tb))
         text = "".join(traceback.format_exception(kind, exc, tb))
-        box = QMessageBox(QMessageBox.Icon.Critical, "albumtag: unexpected error",
-                          f"Something went wrong: {exc}\n\nThe album is safe; you can go on "
-                          "or restart albumtag.")
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "albumtag: unexpected error",
+            f"Something went wrong: {exc}\n\nThe album is safe; you can go on or restart albumtag.",
+        )
         box.setDetailedText(text)
         box.exec()
 

@@ -35,8 +35,14 @@ AUTO_KEY = "model/retrain_after"
 class Learning(QObject):
     """Teach mode, the quality view and background retraining for one window."""
 
-    def __init__(self, window: QMainWindow, session: AlbumSession, previewer: Previewer,
-                 tree: QTreeView, settings: QSettings | None = None) -> None:
+    def __init__(
+        self,
+        window: QMainWindow,
+        session: AlbumSession,
+        previewer: Previewer,
+        tree: QTreeView,
+        settings: QSettings | None = None,
+    ) -> None:
         super().__init__(window)
         self._window = window
         self._session = session
@@ -66,20 +72,28 @@ class Learning(QObject):
 
     # -- menus --------------------------------------------------------------------------
     def _build_menu(self) -> None:
-        menu = next((a.menu() for a in self._window.menuBar().actions()
-                     if a.menu() is not None and a.text().replace("&", "") == "Model"), None)
+        menu = next(
+            (
+                a.menu()
+                for a in self._window.menuBar().actions()
+                if a.menu() is not None and a.text().replace("&", "") == "Model"
+            ),
+            None,
+        )
         if menu is None:
             menu = self._window.menuBar().addMenu("&Model")
         menu.addSeparator()
         self.teach_action = QAction("&Teach a label…", self._window)
-        self.teach_action.setStatusTip("Answer the model's questions about one label; it "
-                                       "learns as you go")
+        self.teach_action.setStatusTip(
+            "Answer the model's questions about one label; it learns as you go"
+        )
         self.teach_action.triggered.connect(self._on_teach_triggered)
         self.quality_action = QAction("Label &quality…", self._window)
         self.quality_action.triggered.connect(lambda: self.show_quality())
         self.labels_action = QAction("&Labels…", self._window)
-        self.labels_action.setStatusTip("Rename, merge, move, give aliases to or delete your "
-                                        "own labels")
+        self.labels_action.setStatusTip(
+            "Rename, merge, move, give aliases to or delete your own labels"
+        )
         self.labels_action.triggered.connect(lambda: self.labels.show_dialog())
         menu.addAction(self.teach_action)
         menu.addAction(self.quality_action)
@@ -118,8 +132,9 @@ class Learning(QObject):
         if flt is not None and flt.scope == Scope.LABEL:
             self.teach.open(flt.label)
             return
-        self._session.query(lambda library: sorted(r.name for r in library.store.labels()),
-                            self._ask_label)
+        self._session.query(
+            lambda library: sorted(r.name for r in library.store.labels()), self._ask_label
+        )
 
     def _ask_label(self, names: list[str]) -> None:
         name, ok = QInputDialog.getItem(self._window, "Teach a label", "Label:", names, 0, True)
@@ -194,7 +209,8 @@ class Learning(QObject):
         activated = bool(done.get("activated"))
         version = done.get("version")
         self.retrain_status.show_result(
-            f"Version {version} " + ("is active" if activated else "was not better"), True)
+            f"Version {version} " + ("is active" if activated else "was not better"), True
+        )
         if activated:
             self._session.reload_model()
         else:

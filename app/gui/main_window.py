@@ -50,8 +50,12 @@ WINDOW_STATE_VERSION = 1
 class MainWindow(QMainWindow):
     """The albumtag window over one ``AlbumSession``."""
 
-    def __init__(self, settings: AppSettings, session: AlbumSession | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: AppSettings,
+        session: AlbumSession | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.settings = settings
         self.session = session or AlbumSession()
@@ -67,20 +71,23 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self)
         self.pages = QStackedWidget()  # the grid's page, or the preview in its place
         self.previewer = Previewer(self.session, self.loader, self.grid, self, self.pages)
-        self.search_feedback = SearchFeedback(self.browser, self.search, self.centre, self.grid,
-                                              self)
-        self.view_memory = ViewMemory(settings.qsettings, self.session, self.browser, self.grid,
-                                      self.tree, self.search, self)
-        self.photo_menu = PhotoMenu(self.grid, self.session, self.inspector, self.previewer,
-                                    parent=self)
+        self.search_feedback = SearchFeedback(
+            self.browser, self.search, self.centre, self.grid, self
+        )
+        self.view_memory = ViewMemory(
+            settings.qsettings, self.session, self.browser, self.grid, self.tree, self.search, self
+        )
+        self.photo_menu = PhotoMenu(
+            self.grid, self.session, self.inspector, self.previewer, parent=self
+        )
         self._closed = False
         self._compose()
         self.album_actions = build_actions(self)
         self.recent_menu, self.size_group, self.order_group = build_menus(self, self.album_actions)
-        self.model_menu = ModelMenu(self.session, self.album_actions.retrain,
-                                    self.album_actions.history, self)
-        self.learning = Learning(self, self.session, self.previewer, self.tree,
-                                 settings.qsettings)
+        self.model_menu = ModelMenu(
+            self.session, self.album_actions.retrain, self.album_actions.history, self
+        )
+        self.learning = Learning(self, self.session, self.previewer, self.tree, settings.qsettings)
         self.model_menu.background = self.learning.start_retrain
         self.sidecars = SidecarWriter(self.session, self)
         self.marks = Marks(self, self.grid, self.session)
@@ -127,8 +134,9 @@ class MainWindow(QMainWindow):
         a.zoom_in.triggered.connect(lambda: self.set_thumb_size(self.loader.side + 32))
         a.zoom_out.triggered.connect(lambda: self.set_thumb_size(self.loader.side - 32))
         a.shortcuts.triggered.connect(lambda: ShortcutsDialog(self).open())
-        a.about.triggered.connect(lambda: QMessageBox.about(self, "About albumtag",
-                                                            about_text(s.model_info)))
+        a.about.triggered.connect(
+            lambda: QMessageBox.about(self, "About albumtag", about_text(s.model_info))
+        )
         self.size_group.triggered.connect(lambda act: self.set_thumb_size(act.data()))
         self.status.zoom.zoom_changed.connect(self.set_thumb_size)
         self.order_group.triggered.connect(lambda act: self.set_order(act.data()))
@@ -188,8 +196,9 @@ class MainWindow(QMainWindow):
         name = Path(root).name or root
         self.setWindowTitle(f"{name} — albumtag")
         self.sidebar.set_album(name, root)
-        self.loader.configure(self.session.root, self.session.thumbnails,
-                              self.loader.side, self.devicePixelRatioF())
+        self.loader.configure(
+            self.session.root, self.session.thumbnails, self.loader.side, self.devicePixelRatioF()
+        )
         self.grid.setFocus()
 
     def _on_open_failed(self, path: str, message: str) -> None:
@@ -211,8 +220,9 @@ class MainWindow(QMainWindow):
     def set_thumb_size(self, side: int, *, save: bool = True) -> None:
         side = min(max(int(side), 96), 320)
         if (side, self.session.root) != (self.loader.side, self.loader.root):
-            self.loader.configure(self.session.root, self.session.thumbnails, side,
-                                  self.devicePixelRatioF())
+            self.loader.configure(
+                self.session.root, self.session.thumbnails, side, self.devicePixelRatioF()
+            )
         self.grid.set_thumb_side(side)
         for action in self.size_group.actions():
             action.setChecked(action.data() == side)
@@ -271,8 +281,9 @@ class MainWindow(QMainWindow):
 
     # -- closing --------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.settings.save_window(self.saveGeometry(), self.saveState(WINDOW_STATE_VERSION),
-                                  self.splitter.saveState())
+        self.settings.save_window(
+            self.saveGeometry(), self.saveState(WINDOW_STATE_VERSION), self.splitter.saveState()
+        )
         self.settings.sync()
         self.shutdown()
         super().closeEvent(event)

@@ -27,17 +27,29 @@ class Marks(QObject):
 
     status_message = Signal(str)
 
-    def __init__(self, window: QMainWindow, grid: PhotoGridView, session: AlbumSession,
-                 widgets: tuple[QWidget, ...] = ()) -> None:
+    def __init__(
+        self,
+        window: QMainWindow,
+        grid: PhotoGridView,
+        session: AlbumSession,
+        widgets: tuple[QWidget, ...] = (),
+    ) -> None:
         super().__init__(window)
         self._grid = grid
         self._session = session
         self.actions: list[QAction] = []
         for n in range(6):
-            self._add(window, f"Rate {stars(n)}" if n else "No stars", str(n),
-                      lambda _=False, n=n: self.rate(n))
-        for key, flag, text in (("P", PICK, "Flag as pick"), ("X", REJECT, "Flag as reject"),
-                                ("U", UNFLAGGED, "Remove the flag")):
+            self._add(
+                window,
+                f"Rate {stars(n)}" if n else "No stars",
+                str(n),
+                lambda _=False, n=n: self.rate(n),
+            )
+        for key, flag, text in (
+            ("P", PICK, "Flag as pick"),
+            ("X", REJECT, "Flag as reject"),
+            ("U", UNFLAGGED, "Remove the flag"),
+        ):
             self._add(window, text, key, lambda _=False, f=flag: self.flag(f))
         for widget in (grid, *widgets):
             widget.addActions(self.actions)
@@ -51,8 +63,14 @@ class Marks(QObject):
         self.actions.append(action)
 
     def _add_menu(self, window: QMainWindow) -> None:
-        edit = next((a.menu() for a in window.menuBar().actions()
-                     if a.menu() is not None and a.text().replace("&", "") == "Edit"), None)
+        edit = next(
+            (
+                a.menu()
+                for a in window.menuBar().actions()
+                if a.menu() is not None and a.text().replace("&", "") == "Edit"
+            ),
+            None,
+        )
         if edit is None:
             return
         edit.addSeparator()
@@ -65,19 +83,24 @@ class Marks(QObject):
         """Every selected photo, also those of a big selection whose rows are still being
         read (a key acts at once); photos known to be unreadable are left out."""
         model = self._grid.photo_model()
-        return [pid for pid in self._grid.selected_ids().tolist()
-                if (row := model.row_by_id(pid)) is None or row.status == "ok"]
+        return [
+            pid
+            for pid in self._grid.selected_ids().tolist()
+            if (row := model.row_by_id(pid)) is None or row.status == "ok"
+        ]
 
     def rate(self, rating: int) -> None:
         ids = self._selected()
         if ids:
             self._session.set_marks(ids, rating=rating)
-            self.status_message.emit(f"{stars(rating)} on {len(ids)} photo"
-                                     f"{'s' if len(ids) != 1 else ''}.")
+            self.status_message.emit(
+                f"{stars(rating)} on {len(ids)} photo{'s' if len(ids) != 1 else ''}."
+            )
 
     def flag(self, flag: int) -> None:
         ids = self._selected()
         if ids:
             self._session.set_marks(ids, flag=flag)
-            self.status_message.emit(f"{_FLAG_WORDS[flag]} {len(ids)} photo"
-                                     f"{'s' if len(ids) != 1 else ''}.")
+            self.status_message.emit(
+                f"{_FLAG_WORDS[flag]} {len(ids)} photo{'s' if len(ids) != 1 else ''}."
+            )

@@ -27,9 +27,14 @@ from core.training_events import parse as parse_event
 
 logger = logging.getLogger(__name__)
 
-_PHASES = {"loading": "Reading your corrections", "training": "Training",
-           "thresholds": "Tuning thresholds", "evaluating": "Comparing with the active model",
-           "saving": "Saving the new version", "rescoring": "Re-tagging the album"}
+_PHASES = {
+    "loading": "Reading your corrections",
+    "training": "Training",
+    "thresholds": "Tuning thresholds",
+    "evaluating": "Comparing with the active model",
+    "saving": "Saving the new version",
+    "rescoring": "Re-tagging the album",
+}
 
 
 def trainer_available() -> bool:
@@ -54,9 +59,11 @@ class RetrainDialog(QDialog):
         self._buffer = b""
         self.result_event: dict | None = None
         layout = QVBoxLayout(self)
-        intro = QLabel("albumtag learns from every tag you confirmed, rejected or added. "
-                       "The new version becomes active only if it is at least as good on "
-                       "photos you verified.")
+        intro = QLabel(
+            "albumtag learns from every tag you confirmed, rejected or added. "
+            "The new version becomes active only if it is at least as good on "
+            "photos you verified."
+        )
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.phase = QLabel("Starting…")
@@ -73,8 +80,9 @@ class RetrainDialog(QDialog):
         self.metrics.hide()
         layout.addWidget(self.metrics)
         self.buttons = QDialogButtonBox()
-        self.cancel_button = self.buttons.addButton("Cancel",
-                                                    QDialogButtonBox.ButtonRole.RejectRole)
+        self.cancel_button = self.buttons.addButton(
+            "Cancel", QDialogButtonBox.ButtonRole.RejectRole
+        )
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
         layout.addWidget(self.buttons)
         self.process = QProcess(self)
@@ -100,8 +108,10 @@ class RetrainDialog(QDialog):
         if kind == "progress":
             phase = str(event.get("phase", ""))
             done, total = int(event.get("done", 0)), int(event.get("total", 0))
-            self.phase.setText(f"{_PHASES.get(phase, phase.capitalize() or 'Working')}…"
-                               + (f"  {done:,} / {total:,}" if total else ""))
+            self.phase.setText(
+                f"{_PHASES.get(phase, phase.capitalize() or 'Working')}…"
+                + (f"  {done:,} / {total:,}" if total else "")
+            )
             self.bar.setRange(0, max(total, 0))
             self.bar.setValue(done)
         elif kind == "done":
@@ -117,9 +127,12 @@ class RetrainDialog(QDialog):
         version = event.get("version")
         activated = bool(event.get("activated"))
         reason = str(event.get("reason") or "")
-        self.phase.setText(f"Version {version} is now active." if activated else
-                           f"Version {version} was not better; the active model stays."
-                           + (f"\n{reason}" if reason and not activated else ""))
+        self.phase.setText(
+            f"Version {version} is now active."
+            if activated
+            else f"Version {version} was not better; the active model stays."
+            + (f"\n{reason}" if reason and not activated else "")
+        )
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
         before, after = event.get("before") or {}, event.get("after") or {}
@@ -132,8 +145,9 @@ class RetrainDialog(QDialog):
             for col, value in enumerate(cells):
                 item = QTableWidgetItem(value)
                 if col:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
-                                          | Qt.AlignmentFlag.AlignVCenter)
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
                 self.metrics.setItem(i, col, item)
         self.metrics.setVisible(bool(keys))
         self.metrics.setMinimumHeight(34 + 30 * len(keys))
@@ -203,8 +217,15 @@ def history_cells(model: ModelRow) -> list[str]:
         value = m.get(key, after.get(key))
         return f"{value:.3f}" if isinstance(value, float) else "—"
 
-    return [str(model.version), model.created_at.replace("T", " ")[:16], name, trained,
-            number("f1"), number("map"), "●" if model.active else ""]
+    return [
+        str(model.version),
+        model.created_at.replace("T", " ")[:16],
+        name,
+        trained,
+        number("f1"),
+        number("map"),
+        "●" if model.active else "",
+    ]
 
 
 class ModelHistoryDialog(QDialog):

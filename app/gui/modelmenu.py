@@ -16,18 +16,23 @@ from core.db.store import ModelRow
 
 logger = logging.getLogger(__name__)
 
-NO_TRAINER = ("Retraining needs albumtag's trainer (python -m trainer), which is not part of "
-              "this installation yet.")
+NO_TRAINER = (
+    "Retraining needs albumtag's trainer (python -m trainer), which is not part of "
+    "this installation yet."
+)
 NO_ALBUM = "Open an album first."
-ONLY_PRIOR = ("There is only the built-in model so far. Retrain once and every version will "
-              "be listed here, ready to roll back to.")
+ONLY_PRIOR = (
+    "There is only the built-in model so far. Retrain once and every version will "
+    "be listed here, ready to roll back to."
+)
 
 
 class ModelMenu(QObject):
     """Keeps Retrain… and Model history… enabled only when they can work, and says why not."""
 
-    def __init__(self, session: AlbumSession, retrain: QAction, history: QAction,
-                 window: QWidget) -> None:
+    def __init__(
+        self, session: AlbumSession, retrain: QAction, history: QAction, window: QWidget
+    ) -> None:
         super().__init__(window)
         self._session = session
         self._retrain = retrain
@@ -45,12 +50,20 @@ class ModelMenu(QObject):
         is_open = self._session.is_open
         can_train = trainer_available()
         why = NO_ALBUM if not is_open else "" if can_train else NO_TRAINER
-        self._explain(self._retrain, is_open and can_train, why,
-                      "Learn from your corrections and make a new model version")
+        self._explain(
+            self._retrain,
+            is_open and can_train,
+            why,
+            "Learn from your corrections and make a new model version",
+        )
         versions = self._session.model_info.get("versions", []) if is_open else []
         why = NO_ALBUM if not is_open else "" if len(versions) > 1 else ONLY_PRIOR
-        self._explain(self._history, len(versions) > 1, why,
-                      "Every model version, with its metrics; activate an older one")
+        self._explain(
+            self._history,
+            len(versions) > 1,
+            why,
+            "Every model version, with its metrics; activate an older one",
+        )
 
     @staticmethod
     def _explain(action: QAction, enabled: bool, why: str, tip: str) -> None:

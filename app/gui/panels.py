@@ -61,8 +61,11 @@ class Welcome(QWidget):
         title = QLabel("Open a folder of photos", self)
         title.setStyleSheet("font-size: 20px; font-weight: 600;")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text = QLabel("albumtag shows your photos at once and tags them in the background.\n"
-                      "Correct a tag and it learns. Your files are never changed.", self)
+        text = QLabel(
+            "albumtag shows your photos at once and tags them in the background.\n"
+            "Correct a tag and it learns. Your files are never changed.",
+            self,
+        )
         text.setProperty("role", "dim")
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.status = QLabel("", self)
@@ -86,8 +89,9 @@ class Welcome(QWidget):
 class CentrePanel(QFrame):
     """A header (what is shown, how many, the search) above the grid."""
 
-    def __init__(self, grid: PhotoGridView, search: SearchBar,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, grid: PhotoGridView, search: SearchBar, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setProperty("role", "canvas")
         layout = QVBoxLayout(self)
@@ -132,11 +136,11 @@ class CentrePanel(QFrame):
         if rows:
             self.stack.setCurrentWidget(self._grid)
         else:
-            self.empty.setText("No photo matches this search." if searching else
-                               "No photos here yet.")
+            self.empty.setText(
+                "No photo matches this search." if searching else "No photos here yet."
+            )
             self.stack.setCurrentWidget(self.empty)
-        self.count.setText(f"{rows:,} photo{'s' if rows != 1 else ''}" if complete else
-                           "counting…")
+        self.count.setText(f"{rows:,} photo{'s' if rows != 1 else ''}" if complete else "counting…")
 
     def set_title(self, title: str) -> None:
         self.title.setText(title)

@@ -37,7 +37,7 @@ class PhotoCard(QWidget):
             pixmap = self._pixmaps[0] if self._pixmaps else None
             self._card(painter, area, pixmap, shadow=False)
             return
-        angles = (-6.0, 5.0, 0.0)[-len(self._pixmaps):]
+        angles = (-6.0, 5.0, 0.0)[-len(self._pixmaps) :]
         side = min(area.height() * 0.82, area.width() * 0.6)
         for pixmap, angle in zip(reversed(self._pixmaps), angles, strict=False):
             painter.save()
@@ -46,21 +46,26 @@ class PhotoCard(QWidget):
             self._card(painter, QRectF(-side / 2, -side / 2, side, side), pixmap, shadow=True)
             painter.restore()
 
-    def _card(self, painter: QPainter, box: QRectF, pixmap: QPixmap | None,
-              *, shadow: bool) -> None:
+    def _card(
+        self, painter: QPainter, box: QRectF, pixmap: QPixmap | None, *, shadow: bool
+    ) -> None:
         if pixmap is None or pixmap.isNull():
             painter.setPen(QPen(COLOURS.q("bad" if self._broken else "line"), 1.2))
             painter.setBrush(COLOURS.q("raised"))
             painter.drawRoundedRect(box, 10, 10)
             name = "broken" if self._broken else "photo"
-            glyph = icons.pixmap(name, 40, COLOURS.bad if self._broken else COLOURS.faint,
-                                 self.devicePixelRatioF())
+            glyph = icons.pixmap(
+                name, 40, COLOURS.bad if self._broken else COLOURS.faint, self.devicePixelRatioF()
+            )
             painter.drawPixmap(QPointF(box.center().x() - 20, box.center().y() - 20), glyph)
             return
-        size = pixmap.deviceIndependentSize().scaled(box.size(),
-                                                     Qt.AspectRatioMode.KeepAspectRatio)
-        target = QRectF(box.center().x() - size.width() / 2,
-                        box.center().y() - size.height() / 2, size.width(), size.height())
+        size = pixmap.deviceIndependentSize().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRectF(
+            box.center().x() - size.width() / 2,
+            box.center().y() - size.height() / 2,
+            size.width(),
+            size.height(),
+        )
         if shadow:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(COLOURS.q("canvas", 200))

@@ -33,9 +33,16 @@ class PhotoMenu(QObject):
 
     status_message = Signal(str)
 
-    def __init__(self, grid: PhotoGridView, session: AlbumSession, inspector: Inspector,
-                 previewer: Previewer, *, open_url: UrlOpener = QDesktopServices.openUrl,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        grid: PhotoGridView,
+        session: AlbumSession,
+        inspector: Inspector,
+        previewer: Previewer,
+        *,
+        open_url: UrlOpener = QDesktopServices.openUrl,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._grid = grid
         self._session = session
@@ -54,8 +61,9 @@ class PhotoMenu(QObject):
         """The menu for these photos (the selection)."""
         menu = QMenu(self._grid)
         many = len(rows) > 1
-        menu.addAction("Open" if not many else f"Open {len(rows)} photos",
-                       lambda: self.open_photos(rows))
+        menu.addAction(
+            "Open" if not many else f"Open {len(rows)} photos", lambda: self.open_photos(rows)
+        )
         menu.addAction("Show in file manager", lambda: self.show_in_folder(rows))
         menu.addAction("Copy paths" if many else "Copy path", lambda: self.copy_paths(rows))
         menu.addSeparator()
@@ -63,8 +71,10 @@ class PhotoMenu(QObject):
         menu.addAction("Confirm suggested tags", self._inspector.confirm)
         menu.addAction("Add a tag…", self._inspector.focus_add)
         menu.addSeparator()
-        menu.addAction("Write tags to sidecars" if many else "Write tags to sidecar",
-                       lambda: self.write_sidecars(rows))
+        menu.addAction(
+            "Write tags to sidecars" if many else "Write tags to sidecar",
+            lambda: self.write_sidecars(rows),
+        )
         return menu
 
     def _on_menu_requested(self, pos: QPoint) -> None:
@@ -94,8 +104,9 @@ class PhotoMenu(QObject):
     def copy_paths(self, rows: list[GridRow]) -> None:
         paths = [str(p) for p in self._paths(rows)]
         QGuiApplication.clipboard().setText("\n".join(paths))
-        self.status_message.emit("Copied the path." if len(paths) == 1
-                                 else f"Copied {len(paths)} paths.")
+        self.status_message.emit(
+            "Copied the path." if len(paths) == 1 else f"Copied {len(paths)} paths."
+        )
 
     def write_sidecars(self, rows: list[GridRow]) -> None:
         ids = [r.id for r in rows]
@@ -103,9 +114,12 @@ class PhotoMenu(QObject):
         def work(library: Library) -> str:
             photos = [p for i in ids if (p := library.store.photo(i)) is not None]
             report = library.export_xmp(photos)
-            return sidecar_message(report.written, report.unchanged, len(report.errors),
-                                   report.nothing)
+            return sidecar_message(
+                report.written, report.unchanged, len(report.errors), report.nothing
+            )
 
-        self._session.query(work, self.status_message.emit,
-                            lambda exc: self.status_message.emit(f"Writing sidecars failed: "
-                                                                 f"{exc}"))
+        self._session.query(
+            work,
+            self.status_message.emit,
+            lambda exc: self.status_message.emit(f"Writing sidecars failed: {exc}"),
+        )

@@ -49,8 +49,11 @@ class PhotoView(QWidget):
     def show_photo(self, pixmap: QPixmap | None, full_size: QSize, message: str = "") -> None:
         """A new photo (fitted), or its thumbnail while it loads; ``message`` while nothing."""
         self.pixmap, self.message, self.failed = pixmap, message, False
-        self.full_size = QSize(full_size) if full_size.isValid() else (
-            pixmap.size() if pixmap is not None else QSize())
+        self.full_size = (
+            QSize(full_size)
+            if full_size.isValid()
+            else (pixmap.size() if pixmap is not None else QSize())
+        )
         self._zoom = None
         self._centre = QPointF(self.full_size.width() / 2, self.full_size.height() / 2)
         self._emit_zoom()
@@ -88,8 +91,11 @@ class PhotoView(QWidget):
         """The zoom at which the whole photo fits the window (a small photo at most doubled)."""
         if not self.full_size.isValid() or self.full_size.isEmpty():
             return 1.0
-        return min(FIT_LIMIT, (self.width() - 8) / self.full_size.width(),
-                   (self.height() - 8) / self.full_size.height())
+        return min(
+            FIT_LIMIT,
+            (self.width() - 8) / self.full_size.width(),
+            (self.height() - 8) / self.full_size.height(),
+        )
 
     def zoom(self) -> float:
         return self.fit_zoom() if self._zoom is None else self._zoom
@@ -153,8 +159,11 @@ class PhotoView(QWidget):
         """Where the photo is drawn, in widget pixels."""
         zoom = self.zoom()
         size = QSizeF(self.full_size) * zoom
-        centre = self._centre if self._zoom is not None else QPointF(
-            self.full_size.width() / 2, self.full_size.height() / 2)
+        centre = (
+            self._centre
+            if self._zoom is not None
+            else QPointF(self.full_size.width() / 2, self.full_size.height() / 2)
+        )
         top_left = QPointF(self.width() / 2, self.height() / 2) - centre * zoom
         return QRectF(top_left, size)
 
@@ -174,21 +183,26 @@ class PhotoView(QWidget):
         if self.failed:
             side = 48
             glyph = icons.pixmap("broken", side, COLOURS.bad, self.devicePixelRatioF())
-            painter.drawPixmap(QPointF(self.width() / 2 - side / 2, self.height() / 2 - side - 12),
-                               glyph)
+            painter.drawPixmap(
+                QPointF(self.width() / 2 - side / 2, self.height() / 2 - side - 12), glyph
+            )
             box = QRectF(box.x(), self.height() / 2, box.width(), 60)
             painter.setPen(COLOURS.q("bad"))
         else:
             painter.setPen(COLOURS.q("dim"))
-        painter.drawText(box, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
-                         | Qt.TextFlag.TextWordWrap if self.failed
-                         else Qt.AlignmentFlag.AlignCenter, text)
+        painter.drawText(
+            box,
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
+            if self.failed
+            else Qt.AlignmentFlag.AlignCenter,
+            text,
+        )
 
     # -- mouse ------------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120
         if steps and self.pixmap is not None:
-            self.zoom_by(ZOOM_STEP ** steps, event.position())
+            self.zoom_by(ZOOM_STEP**steps, event.position())
         event.accept()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -223,8 +237,9 @@ class PhotoView(QWidget):
 
     def _pannable(self) -> bool:
         rect = self.image_rect()
-        return self._zoom is not None and (rect.width() > self.width() + 0.5
-                                           or rect.height() > self.height() + 0.5)
+        return self._zoom is not None and (
+            rect.width() > self.width() + 0.5 or rect.height() > self.height() + 0.5
+        )
 
     def _update_cursor(self) -> None:
         if self._pannable():

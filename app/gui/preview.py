@@ -58,10 +58,13 @@ def caption_html(row: GridRow, summaries: list[TagSummary], rating: int, flag: i
             continue
         colour = COLOURS.good if s.confirmed else COLOURS.accent
         score = f" {s.score:.0%}" if s.score is not None else ""
-        chips.append(f"<span style='color:{colour}'>●</span>&nbsp;{html.escape(s.label)}"
-                     f"<span style='color:{COLOURS.dim}'>{score}</span>")
-    tags = "&nbsp;&nbsp;&nbsp;".join(chips) or (f"<span style='color:{COLOURS.dim}'>"
-                                                 "no tags yet</span>")
+        chips.append(
+            f"<span style='color:{colour}'>●</span>&nbsp;{html.escape(s.label)}"
+            f"<span style='color:{COLOURS.dim}'>{score}</span>"
+        )
+    tags = "&nbsp;&nbsp;&nbsp;".join(chips) or (
+        f"<span style='color:{COLOURS.dim}'>no tags yet</span>"
+    )
     marks = ""
     if rating:
         marks += f"&nbsp;&nbsp;<span style='color:#ffc23d'>{'★' * rating}</span>"
@@ -69,8 +72,9 @@ def caption_html(row: GridRow, summaries: list[TagSummary], rating: int, flag: i
         colour, word = (COLOURS.good, "pick") if flag > 0 else (COLOURS.bad, "rejected")
         marks += f"&nbsp;&nbsp;<span style='color:{colour}'>⚑ {word}</span>"
     name, path = html.escape(row.name), html.escape(row.shown_path)
-    return (f"<b>{name}</b>{marks}&nbsp;&nbsp;<span style='color:{COLOURS.dim}'>{path}</span>"
-            f"<br>{tags}")
+    return (
+        f"<b>{name}</b>{marks}&nbsp;&nbsp;<span style='color:{COLOURS.dim}'>{path}</span><br>{tags}"
+    )
 
 
 class PreviewPage(QWidget):
@@ -115,8 +119,9 @@ class PreviewPage(QWidget):
         self.view.zoom_changed.connect(self._on_zoom_changed)
         self._compose()
 
-    def _action(self, text: str, tip: str, *, keys: list[str] = (), icon: str | None = None
-                ) -> QAction:
+    def _action(
+        self, text: str, tip: str, *, keys: list[str] = (), icon: str | None = None
+    ) -> QAction:
         action = QAction(text, self)
         if icon:
             action.setIcon(icons.icon(icon))
@@ -183,8 +188,14 @@ class PreviewPage(QWidget):
 class Previewer(QObject):
     """Puts the preview page in the grid's place and keeps it on the grid's current photo."""
 
-    def __init__(self, session: AlbumSession, loader: ImageLoader, grid: PhotoGridView,
-                 window: QMainWindow, pages: QStackedWidget) -> None:
+    def __init__(
+        self,
+        session: AlbumSession,
+        loader: ImageLoader,
+        grid: PhotoGridView,
+        window: QMainWindow,
+        pages: QStackedWidget,
+    ) -> None:
         super().__init__(window)
         self._session = session
         self._loader = loader
@@ -250,8 +261,9 @@ class Previewer(QObject):
         self._pages.setCurrentWidget(self._back_to or self._pages.widget(0))
         self._loader_token_reset()
         if self.row is not None and self._grid.select_photo(self.row.id):
-            self._grid.scrollTo(self._grid.currentIndex(),
-                                QAbstractItemView.ScrollHint.EnsureVisible)
+            self._grid.scrollTo(
+                self._grid.currentIndex(), QAbstractItemView.ScrollHint.EnsureVisible
+            )
         self._grid.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def close(self) -> None:
@@ -305,13 +317,21 @@ class Previewer(QObject):
         """A stand-in full size for a thumbnail: as large as fits (until the real one comes)."""
         if thumb is None:
             return QSize()
-        return thumb.deviceIndependentSize().toSize().scaled(
-            self.page.view.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        return (
+            thumb.deviceIndependentSize()
+            .toSize()
+            .scaled(self.page.view.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        )
 
     def _on_thumbnail_loaded(self, photo_id: int) -> None:
         view = self.page.view
-        if (self.row is not None and photo_id == self.row.id and self._stage == "thumb"
-                and view.pixmap is None and not view.failed):
+        if (
+            self.row is not None
+            and photo_id == self.row.id
+            and self._stage == "thumb"
+            and view.pixmap is None
+            and not view.failed
+        ):
             thumb = self._loader.pixmap(self.row)
             view.show_photo(thumb, self._fitted(thumb))
 
@@ -338,8 +358,11 @@ class Previewer(QObject):
     def _show_title(self, row: GridRow, in_grid: bool) -> None:
         model = self._grid.photo_model()
         where = model.row_of(row.id) if in_grid else None
-        place = (f"{where + 1} of {model.rowCount()}" if where is not None
-                 else "not in the grid's view: the tagging keys act on nothing here")
+        place = (
+            f"{where + 1} of {model.rowCount()}"
+            if where is not None
+            else "not in the grid's view: the tagging keys act on nothing here"
+        )
         self.page.title.setText(f"{row.shown_path}    {place}")
 
     def _load_caption(self) -> None:
@@ -359,6 +382,9 @@ class Previewer(QObject):
         self._session.query(work, done)
 
     def _on_tags_changed(self, photo_ids: object) -> None:
-        if self.row is not None and self.is_open and (
-                not isinstance(photo_ids, list) or self.row.id in photo_ids):
+        if (
+            self.row is not None
+            and self.is_open
+            and (not isinstance(photo_ids, list) or self.row.id in photo_ids)
+        ):
             self._load_caption()

@@ -80,13 +80,12 @@ class QualityDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
-        self.pr_chart, self._pr_x, self._pr_y = _chart("Precision–recall on verified photos",
-                                                       "recall", "precision")
-        self.f1_chart, self._f1_x, self._f1_y = _chart("F1 of each model version", "version",
-                                                       "F1")
+        self.pr_chart, self._pr_x, self._pr_y = _chart(
+            "Precision–recall on verified photos", "recall", "precision"
+        )
+        self.f1_chart, self._f1_x, self._f1_y = _chart("F1 of each model version", "version", "F1")
         self.pr_view, self.f1_view = QChartView(self.pr_chart), QChartView(self.f1_chart)
         for view in (self.pr_view, self.f1_view):
             view.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -136,17 +135,26 @@ class QualityDialog(QDialog):
         self.table.setRowCount(len(report.labels))
         for r, q in enumerate(report.labels):
             flag = f" {FLAG}" if q.precision is not None and q.evidence < FEW else ""
-            cells = [q.name, str(q.tagged), str(q.confirmed), str(q.rejected),
-                     "—" if q.precision is None else f"{q.precision:.2f}{flag}",
-                     f"{q.threshold:.2f}", q.source]
+            cells = [
+                q.name,
+                str(q.tagged),
+                str(q.confirmed),
+                str(q.rejected),
+                "—" if q.precision is None else f"{q.precision:.2f}{flag}",
+                f"{q.threshold:.2f}",
+                q.source,
+            ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if 0 < c < 6:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
-                                          | Qt.AlignmentFlag.AlignVCenter)
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
                 if flag and c == 4:
-                    item.setToolTip(f"Estimated from {q.evidence} verified photos: fewer than "
-                                    f"{FEW}, so it may move a lot")
+                    item.setToolTip(
+                        f"Estimated from {q.evidence} verified photos: fewer than "
+                        f"{FEW}, so it may move a lot"
+                    )
                 self.table.setItem(r, c, item)
         self._draw_versions()
         names = [q.name for q in report.labels]
@@ -172,9 +180,11 @@ class QualityDialog(QDialog):
         q = self.current()
         if q is None:
             return
-        self.evidence.setText(f"<b>{q.name}</b>: {evidence_note(q.evidence)} "
-                              f"({q.confirmed} confirmed, {q.rejected} rejected); threshold "
-                              f"{q.threshold:.2f} ({q.source}).")
+        self.evidence.setText(
+            f"<b>{q.name}</b>: {evidence_note(q.evidence)} "
+            f"({q.confirmed} confirmed, {q.rejected} rejected); threshold "
+            f"{q.threshold:.2f} ({q.source})."
+        )
         self.slider.blockSignals(True)
         self.slider.setValue(round(q.threshold * 100))
         self.slider.blockSignals(False)
@@ -195,8 +205,10 @@ class QualityDialog(QDialog):
             mark.setMarkerSize(11)
             mark.append(QPointF(*at[-1]))
             _add(chart, mark, self._pr_x, self._pr_y)
-        chart.setTitle(f"Precision–recall of {q.name} on {len(q.verified)} verified photos"
-                       + (f" {FLAG}" if len(q.verified) < FEW else ""))
+        chart.setTitle(
+            f"Precision–recall of {q.name} on {len(q.verified)} verified photos"
+            + (f" {FLAG}" if len(q.verified) < FEW else "")
+        )
 
     def _draw_versions(self) -> None:
         chart = self.f1_chart
@@ -225,9 +237,11 @@ class QualityDialog(QDialog):
         confirmed, by_model = q.would_tag(value)
         total = confirmed + by_model
         rejected = f"; {q.rejected} rejected stay off" if q.rejected else ""
-        self.preview.setText(f"at {value:.2f}: {total} photo{'s' if total != 1 else ''} tagged "
-                             f"{q.name} ({confirmed} confirmed by you, {by_model} by the model"
-                             f"{rejected})")
+        self.preview.setText(
+            f"at {value:.2f}: {total} photo{'s' if total != 1 else ''} tagged "
+            f"{q.name} ({confirmed} confirmed by you, {by_model} by the model"
+            f"{rejected})"
+        )
 
     def _on_set_clicked(self) -> None:
         if (q := self.current()) is not None:

@@ -39,8 +39,11 @@ FLAG = "⚠"
 
 def evidence_note(photos: int) -> str:
     """How much stands behind a number, flagged when it is little."""
-    return (f"{FLAG} only {photos} verified photo{'s' if photos != 1 else ''}" if photos < FEW
-            else f"{photos} verified photos")
+    return (
+        f"{FLAG} only {photos} verified photo{'s' if photos != 1 else ''}"
+        if photos < FEW
+        else f"{photos} verified photos"
+    )
 
 
 class RetrainStatus(QWidget):
@@ -101,8 +104,7 @@ class BackgroundRetrain(QObject):
 
     @property
     def running(self) -> bool:
-        return self.process is not None \
-            and self.process.state() != QProcess.ProcessState.NotRunning
+        return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
 
     def start(self, command: list[str]) -> bool:
         """Start a run; False (and nothing started) while one is under way."""
@@ -129,8 +131,11 @@ class BackgroundRetrain(QObject):
             if event is None:
                 continue
             if event["event"] == "progress":
-                self.progressed.emit(str(event.get("phase", "")), int(event.get("done", 0)),
-                                     int(event.get("total", 0)))
+                self.progressed.emit(
+                    str(event.get("phase", "")),
+                    int(event.get("done", 0)),
+                    int(event.get("total", 0)),
+                )
             else:
                 self._final = event
 
@@ -143,8 +148,11 @@ class BackgroundRetrain(QObject):
         elif final is not None:
             self.failed.emit(str(final.get("message", "training failed")))
         else:
-            err = bytes(process.readAllStandardError()).decode(errors="replace").strip() \
-                if process is not None else ""
+            err = (
+                bytes(process.readAllStandardError()).decode(errors="replace").strip()
+                if process is not None
+                else ""
+            )
             self.failed.emit(err.splitlines()[-1] if err else f"exit status {code}")
 
     def _on_error_occurred(self, error: QProcess.ProcessError) -> None:
@@ -182,8 +190,10 @@ def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
             if c and text[:1].isdigit():
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if FLAG in text:
-                item.setToolTip(f"Fewer than {FEW} verified photos: this number may move a lot "
-                                "as you verify more")
+                item.setToolTip(
+                    f"Fewer than {FEW} verified photos: this number may move a lot "
+                    "as you verify more"
+                )
             table.setItem(r, c, item)
     return table
 
@@ -198,15 +208,22 @@ class RetrainResultDialog(QDialog):
         self.resize(720, 520)
         layout = QVBoxLayout(self)
         activated = bool(done.get("activated"))
-        head = QLabel((f"Version {done.get('version')} is now active. " if activated else
-                       f"Version {done.get('version')} was not better; the active model "
-                       "stays. ") + str(done.get("reason") or ""))
+        head = QLabel(
+            (
+                f"Version {done.get('version')} is now active. "
+                if activated
+                else f"Version {done.get('version')} was not better; the active model stays. "
+            )
+            + str(done.get("reason") or "")
+        )
         head.setWordWrap(True)
         layout.addWidget(head)
         before, after = done.get("before") or {}, done.get("after") or {}
         photos = int(after.get("n_photos") or before.get("n_photos") or 0)
-        self.evidence = QLabel(f"Compared on photos you verified that the training did not see: "
-                               f"{evidence_note(photos)}, {after.get('n_labels', 0)} labels.")
+        self.evidence = QLabel(
+            f"Compared on photos you verified that the training did not see: "
+            f"{evidence_note(photos)}, {after.get('n_labels', 0)} labels."
+        )
         self.evidence.setWordWrap(True)
         layout.addWidget(self.evidence)
         if done.get("warning"):
@@ -215,22 +232,44 @@ class RetrainResultDialog(QDialog):
             warning.setWordWrap(True)
             layout.addWidget(warning)
         flag = f" {FLAG}" if photos < FEW else ""
-        self.metrics = _table(["Metric", "Before", "After"], [
-            [name, _cell(before.get(key)) + (flag if key in ("precision", "recall", "f1") else ""),
-             _cell(after.get(key)) + (flag if key in ("precision", "recall", "f1") else "")]
-            for key, name in METRICS if key in before or key in after])
+        self.metrics = _table(
+            ["Metric", "Before", "After"],
+            [
+                [
+                    name,
+                    _cell(before.get(key)) + (flag if key in ("precision", "recall", "f1") else ""),
+                    _cell(after.get(key)) + (flag if key in ("precision", "recall", "f1") else ""),
+                ]
+                for key, name in METRICS
+                if key in before or key in after
+            ],
+        )
         layout.addWidget(self.metrics)
         labels = done.get("labels") or []
         self.labels = _table(
-            ["Label", "Confirmed", "Rejected", "Threshold", "Tagged before → after", "Source",
-             "Evidence"],
-            [[str(r.get("label")), str(r.get("confirmed", 0)), str(r.get("rejected", 0)),
-              _cell(r.get("threshold")), f"{r.get('tagged_before', 0)} → "
-              f"{r.get('tagged_after', 0)}", str(r.get("source", "")),
-              evidence_note(int(r.get("confirmed", 0)) + int(r.get("rejected", 0)))]
-             for r in labels])
-        layout.addWidget(QLabel("Labels you worked on:" if labels else
-                                "No label was trained."))
+            [
+                "Label",
+                "Confirmed",
+                "Rejected",
+                "Threshold",
+                "Tagged before → after",
+                "Source",
+                "Evidence",
+            ],
+            [
+                [
+                    str(r.get("label")),
+                    str(r.get("confirmed", 0)),
+                    str(r.get("rejected", 0)),
+                    _cell(r.get("threshold")),
+                    f"{r.get('tagged_before', 0)} → {r.get('tagged_after', 0)}",
+                    str(r.get("source", "")),
+                    evidence_note(int(r.get("confirmed", 0)) + int(r.get("rejected", 0))),
+                ]
+                for r in labels
+            ],
+        )
+        layout.addWidget(QLabel("Labels you worked on:" if labels else "No label was trained."))
         layout.addWidget(self.labels, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)

@@ -12,19 +12,23 @@ from app.gui import icons
 from app.gui.theme import COLOURS
 
 #: Words of the language itself, offered along with label names.
-KEYWORDS = ("untagged", "OR", "NOT", "label:=", "unverified:", "path:", "folder:", "year:",
-            "date:")
-_TOKEN_START = re.compile(r'[\s()]-?|^-?')
+KEYWORDS = ("untagged", "OR", "NOT", "label:=", "unverified:", "path:", "folder:", "year:", "date:")
+_TOKEN_START = re.compile(r"[\s()]-?|^-?")
 
 
 def is_album_undo_key(event: QKeyEvent) -> bool:
     """Whether a key press is one of the window's undo / redo keys (never a field's own)."""
     pressed = QKeySequence(event.keyCombination())
-    keys = (QKeySequence(QKeySequence.StandardKey.Undo),
-            QKeySequence(QKeySequence.StandardKey.Redo),
-            QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y"))
-    return any(not k.isEmpty() and pressed.matches(k) == QKeySequence.SequenceMatch.ExactMatch
-               for k in keys)
+    keys = (
+        QKeySequence(QKeySequence.StandardKey.Undo),
+        QKeySequence(QKeySequence.StandardKey.Redo),
+        QKeySequence("Ctrl+Shift+Z"),
+        QKeySequence("Ctrl+Y"),
+    )
+    return any(
+        not k.isEmpty() and pressed.matches(k) == QKeySequence.SequenceMatch.ExactMatch
+        for k in keys
+    )
 
 
 def current_token(text: str, cursor: int) -> tuple[int, str]:
@@ -81,8 +85,9 @@ class CompletingLineEdit(QLineEdit):
             return
         self._completer.setCompletionPrefix(word)
         if self._completer.completionCount() == 0 or (
-                self._completer.completionCount() == 1
-                and self._completer.currentCompletion().lower() == word.lower()):
+            self._completer.completionCount() == 1
+            and self._completer.currentCompletion().lower() == word.lower()
+        ):
             self._completer.popup().hide()
             return
         rect = self.cursorRect()
@@ -112,9 +117,12 @@ class CompletingLineEdit(QLineEdit):
         needed to add the tag or run the search.
         """
         popup = self._completer.popup()
-        if (watched is popup and event.type() == QEvent.Type.KeyPress
-                and isinstance(event, QKeyEvent)
-                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)):
+        if (
+            watched is popup
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        ):
             current = popup.currentIndex()
             popup.hide()
             if current.isValid():
@@ -125,8 +133,11 @@ class CompletingLineEdit(QLineEdit):
 
     def event(self, event: QEvent) -> bool:
         """Ctrl+Z and Ctrl+Shift+Z undo album changes even while typing here (issue 15.2)."""
-        if (event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent)
-                and is_album_undo_key(event)):
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and is_album_undo_key(event)
+        ):
             event.ignore()  # not overridden: the window's Undo / Redo action gets the key
             return False
         return super().event(event)
@@ -136,13 +147,17 @@ class CompletingLineEdit(QLineEdit):
         if event.key() == Qt.Key.Key_Escape and not popup.isVisible():
             self.escaped.emit()
             return
-        if popup.isVisible() and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter,
-                                                 Qt.Key.Key_Tab):
+        if popup.isVisible() and event.key() in (
+            Qt.Key.Key_Return,
+            Qt.Key.Key_Enter,
+            Qt.Key.Key_Tab,
+        ):
             current = popup.currentIndex()
             popup.hide()
             if event.key() == Qt.Key.Key_Tab:  # Tab takes the highlighted or first word
-                chosen = current.data() if current.isValid() else (
-                    self._completer.currentCompletion())
+                chosen = (
+                    current.data() if current.isValid() else (self._completer.currentCompletion())
+                )
                 if chosen:
                     self._on_completer_activated(chosen)
                 return
@@ -162,9 +177,11 @@ class SearchBar(CompletingLineEdit):
         super().__init__(parent)
         self.setObjectName("searchBar")
         self.setPlaceholderText("Search tags…")
-        self._help = ('Labels and aliases, "quoted names", OR, -not, untagged, '
-                      "unverified:dog, path:trips/2024, folder:trips/** (with subfolders), "
-                      "year:2023")
+        self._help = (
+            'Labels and aliases, "quoted names", OR, -not, untagged, '
+            "unverified:dog, path:trips/2024, folder:trips/** (with subfolders), "
+            "year:2023"
+        )
         self.setToolTip(self._help)
         self.setClearButtonEnabled(True)
         self.addAction(icons.icon("search", COLOURS.dim), QLineEdit.ActionPosition.LeadingPosition)
@@ -203,8 +220,7 @@ class SearchBar(CompletingLineEdit):
             self.query_changed.emit(text)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if (event.key() == Qt.Key.Key_Escape and not self.completer_popup_visible()
-                and self.text()):
+        if event.key() == Qt.Key.Key_Escape and not self.completer_popup_visible() and self.text():
             self.clear()
             self._on_timer_timeout()
             return

@@ -34,7 +34,7 @@ def replace_word(text: str, error: QueryError, suggestion: str) -> str:
         return text
     quoted = at > 0 and text[at - 1] == '"'
     insert = f'"{suggestion}"' if " " in suggestion and not quoted else suggestion
-    return text[:at] + insert + text[at + len(word):]
+    return text[:at] + insert + text[at + len(word) :]
 
 
 def stale_note(rows: int, shown_query: str) -> str:
@@ -48,8 +48,14 @@ def stale_note(rows: int, shown_query: str) -> str:
 class SearchFeedback(QObject):
     """Connects the browser's verdict on a query to the search bar, the header and the grid."""
 
-    def __init__(self, browser: Browser, search: SearchBar, centre: CentrePanel,
-                 grid: PhotoGridView, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        browser: Browser,
+        search: SearchBar,
+        centre: CentrePanel,
+        grid: PhotoGridView,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._browser = browser
         self._search = search
@@ -57,8 +63,10 @@ class SearchFeedback(QObject):
         self._grid = grid
         message = centre.message
         message.setTextFormat(Qt.TextFormat.RichText)
-        message.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
-                                        | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        message.setTextInteractionFlags(
+            Qt.TextInteractionFlag.LinksAccessibleByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByKeyboard
+        )
         message.setOpenExternalLinks(False)
         message.linkActivated.connect(self._on_link_activated)
         browser.query_failed.connect(self._on_query_failed)
@@ -77,19 +85,20 @@ class SearchFeedback(QObject):
         else:
             reason = text
         metrics = self._centre.message.fontMetrics()
-        shown = html.escape(metrics.elidedText(reason, Qt.TextElideMode.ElideRight,
-                                               _MESSAGE_WIDTH))
+        shown = html.escape(metrics.elidedText(reason, Qt.TextElideMode.ElideRight, _MESSAGE_WIDTH))
         if error is not None and error.suggestions:
-            links = ", ".join(f'<a href="{i}" style="color: {COLOURS.accent};">'
-                              f"{html.escape(name)}</a>"
-                              for i, name in enumerate(error.suggestions))
+            links = ", ".join(
+                f'<a href="{i}" style="color: {COLOURS.accent};">{html.escape(name)}</a>'
+                for i, name in enumerate(error.suggestions)
+            )
             shown += f" — did you mean {links}?"
         self._centre.message.setText(shown)
         self._centre.message.setToolTip(text)
         rows = self._grid.photo_model().rowCount()
         self._centre.count.setText(stale_note(rows, self._browser.shown_query))
-        self._centre.count.setToolTip("The grid still shows the last search that worked; "
-                                      "fix the search to update it.")
+        self._centre.count.setToolTip(
+            "The grid still shows the last search that worked; fix the search to update it."
+        )
         self._grid.set_stale(True)
 
     def _on_query_accepted(self) -> None:
@@ -103,5 +112,4 @@ class SearchFeedback(QObject):
         error = self._browser.error
         if error is None or not link.isdigit() or int(link) >= len(error.suggestions):
             return
-        self._search.submit(replace_word(self._search.text(), error,
-                                         error.suggestions[int(link)]))
+        self._search.submit(replace_word(self._search.text(), error, error.suggestions[int(link)]))

@@ -56,17 +56,22 @@ class AlbumSession(QObject):
 
     _folder_changed = Signal()
 
-    def __init__(self, *, library_factory: LibraryFactory = Library,
-                 indexer_factory: IndexerFactory | None = None, child_indexer: str | None = None,
-                 watch: bool = True, watch_debounce: float = 1.0,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        library_factory: LibraryFactory = Library,
+        indexer_factory: IndexerFactory | None = None,
+        child_indexer: str | None = None,
+        watch: bool = True,
+        watch_debounce: float = 1.0,
+        parent: QObject | None = None,
+    ) -> None:
         """``indexer_factory`` runs indexing on a thread of this process with that indexer;
         without it indexing runs in a child process (``child_indexer``: see app.indexchild).
         """
         super().__init__(parent)
         self._library_factory = library_factory
-        self.indexing = IndexingControl(indexer_factory, child_indexer=child_indexer,
-                                        parent=self)
+        self.indexing = IndexingControl(indexer_factory, child_indexer=child_indexer, parent=self)
         self._watch = watch
         self._watch_debounce = watch_debounce
         self._runner = TaskRunner(parent=self)
@@ -93,8 +98,11 @@ class AlbumSession(QObject):
         """Open an album (in the background); ``opened`` or ``open_failed`` follows."""
         self._close_album()
         path = Path(folder).expanduser()
-        self._runner.submit(lambda: self._library_factory(path), self._on_library_opened,
-                            lambda exc: self.open_failed.emit(str(path), describe(exc)))
+        self._runner.submit(
+            lambda: self._library_factory(path),
+            self._on_library_opened,
+            lambda exc: self.open_failed.emit(str(path), describe(exc)),
+        )
 
     def _on_library_opened(self, library: Library) -> None:
         self._library = library
@@ -105,8 +113,7 @@ class AlbumSession(QObject):
         self.refresh_model_info()
         self.refresh_history()
         # ...and only after those answers does the folder get watched and scanned.
-        self._runner.submit(lambda: self._start_watching(library),
-                            lambda _: self.start_indexing())
+        self._runner.submit(lambda: self._start_watching(library), lambda _: self.start_indexing())
 
     def _start_watching(self, library: Library) -> None:
         """Watch the album folder (on the database thread: a big tree takes a moment)."""
@@ -115,8 +122,9 @@ class AlbumSession(QObject):
         with self._watch_lock:
             if self._library is not library or self._closed:
                 return
-            watcher = FolderWatcher(library.root, self._folder_changed.emit,
-                                    debounce=self._watch_debounce)
+            watcher = FolderWatcher(
+                library.root, self._folder_changed.emit, debounce=self._watch_debounce
+            )
             watcher.start()
             self._watcher = watcher
 
@@ -145,8 +153,12 @@ class AlbumSession(QObject):
         return self._runner.is_idle() and not self.indexing.running
 
     # -- background reads -------------------------------------------------------------------
-    def query(self, work: Callable[[Library], Any], done: Callable[[Any], None],
-              failed: Callable[[BaseException], None] | None = None) -> bool:
+    def query(
+        self,
+        work: Callable[[Library], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[BaseException], None] | None = None,
+    ) -> bool:
         """Run ``work(library)`` on the database thread, ``done(result)`` on the GUI thread.
 
         Returns False (and runs nothing) when no album is open.
@@ -159,10 +171,12 @@ class AlbumSession(QObject):
     def refresh_model_info(self) -> None:
         def work(library: Library) -> dict[str, Any]:
             active = library.store.active_model()
-            return {"versions": [m.version for m in library.store.models()],
-                    "active": active.version if active else None,
-                    "backbone": active.backbone if active else None,
-                    "created": active.created_at if active else None}
+            return {
+                "versions": [m.version for m in library.store.models()],
+                "active": active.version if active else None,
+                "backbone": active.backbone if active else None,
+                "created": active.created_at if active else None,
+            }
 
         def done(info: dict[str, Any]) -> None:
             self.model_info = info
@@ -171,16 +185,25 @@ class AlbumSession(QObject):
         self.query(work, done)
 
     def refresh_history(self) -> None:
-        self.query(lambda lib: (lib.store.can_undo(), lib.store.can_redo()),
-                   lambda flags: self.history_changed.emit(*flags))
+        self.query(
+            lambda lib: (lib.store.can_undo(), lib.store.can_redo()),
+            lambda flags: self.history_changed.emit(*flags),
+        )
 
     # -- user changes: core.ops on the database thread, refreshed from their Changes ----------
-    def run_op(self, op: Callable[..., Changes], *args: Any, announce: bool = False,
-               done: Callable[[Changes], None] | None = None, **kwargs: Any) -> bool:
+    def run_op(
+        self,
+        op: Callable[..., Changes],
+        *args: Any,
+        announce: bool = False,
+        done: Callable[[Changes], None] | None = None,
+        **kwargs: Any,
+    ) -> bool:
         """Run ``op(library, *args, **kwargs)`` (a :mod:`core.ops` operation) on the database
         thread, then refresh what its ``Changes`` name; ``announce`` shows what it did in the
         status bar. A refused change (bad input, an unusable model version) is said there too.
         """
+
         def finished(changes: Changes) -> None:
             self.apply_changes(changes)
             if announce and changes.what:
@@ -188,8 +211,9 @@ class AlbumSession(QObject):
             if done is not None:
                 done(changes)
 
-        return self.query(lambda library: op(library, *args, **kwargs), finished,
-                          self._on_edit_failed)
+        return self.query(
+            lambda library: op(library, *args, **kwargs), finished, self._on_edit_failed
+        )
 
     def apply_changes(self, changes: Changes) -> None:
         """Tell the views what a change touched (on the GUI thread)."""
@@ -235,8 +259,9 @@ class AlbumSession(QObject):
     def redo(self) -> None:
         self.run_op(ops.redo)
 
-    def set_marks(self, photo_ids: Sequence[int], *, rating: int | None = None,
-                  flag: int | None = None) -> None:
+    def set_marks(
+        self, photo_ids: Sequence[int], *, rating: int | None = None, flag: int | None = None
+    ) -> None:
         """Rate (0-5) and/or flag (1 pick, -1 reject, 0 none) photos, as one undo step."""
         self.run_op(ops.set_marks, list(photo_ids), rating=rating, flag=flag)
 
@@ -251,8 +276,9 @@ class AlbumSession(QObject):
 
     def reload_model(self) -> None:
         """The active version may have changed (a training run): load it and re-score."""
-        self.query(lambda library: library.reload_model(), self._on_model_reloaded,
-                   self._on_edit_failed)
+        self.query(
+            lambda library: library.reload_model(), self._on_model_reloaded, self._on_edit_failed
+        )
 
     def _on_model_reloaded(self, _: None) -> None:
         self.refresh_model_info()
@@ -285,8 +311,9 @@ class AlbumSession(QObject):
         self.indexing_finished.emit(summary)
         if self.indexing.in_child and getattr(summary, "tagged", 0):
             # keywords the child imported may have made labels this process does not know
-            self.query(lambda library: library.reload_vocabulary(),
-                       lambda _: self.labels_changed.emit())
+            self.query(
+                lambda library: library.reload_vocabulary(), lambda _: self.labels_changed.emit()
+            )
         self.tags_changed.emit(None)
         self.refresh_model_info()
         if self._index_again and not self._closed:

@@ -85,8 +85,7 @@ class AppSettings:
         value = self._s.value("window/splitter")
         return value if isinstance(value, QByteArray) and not value.isEmpty() else None
 
-    def save_window(self, geometry: QByteArray, state: QByteArray,
-                    splitter: QByteArray) -> None:
+    def save_window(self, geometry: QByteArray, state: QByteArray, splitter: QByteArray) -> None:
         self._s.setValue("window/geometry", geometry)
         self._s.setValue("window/state", state)
         self._s.setValue("window/splitter", splitter)

@@ -73,8 +73,9 @@ class TagTreeModel(QStandardItemModel):
         super().__init__(parent)
         self._shape: tuple = ()
         self._items: dict[tuple, QStandardItem] = {}
-        self.folders = FolderSection(self, _folder_filter, filter_role=FILTER_ROLE,
-                                     count_role=COUNT_ROLE, parent=self)
+        self.folders = FolderSection(
+            self, _folder_filter, filter_role=FILTER_ROLE, count_role=COUNT_ROLE, parent=self
+        )
 
     def reset(self) -> None:
         self.clear()
@@ -82,12 +83,19 @@ class TagTreeModel(QStandardItemModel):
         self._shape = ()
         self.folders.forget()
 
-    def set_content(self, nodes: list[LabelNode], counts: ScopeCounts,
-                    folders: Folder | None = None, album: str = "") -> bool:
+    def set_content(
+        self,
+        nodes: list[LabelNode],
+        counts: ScopeCounts,
+        folders: Folder | None = None,
+        album: str = "",
+    ) -> bool:
         """Show these labels, counts and folders; returns True when the tree was rebuilt."""
         visible = self._visible(nodes)
-        shape = (tuple((n.label.id, n.label.parent_id, n.label.name) for n in visible),
-                 counts.errors > 0)
+        shape = (
+            tuple((n.label.id, n.label.parent_id, n.label.name) for n in visible),
+            counts.errors > 0,
+        )
         new_folders = folders is not None and self.folders.set_root(folders, album)
         if shape == self._shape:
             self._update_counts(visible, counts)
@@ -138,8 +146,7 @@ class TagTreeModel(QStandardItemModel):
             placed: dict[int, QStandardItem] = {}
             for node in sorted(user, key=lambda n: (n.depth, n.label.name.lower())):
                 item = self._label_entry(node)
-                item.setIcon(icons.icon("user" if _is_person(node, by_id) else "tag",
-                                        COLOURS.dim))
+                item.setIcon(icons.icon("user" if _is_person(node, by_id) else "tag", COLOURS.dim))
                 placed.get(node.label.parent_id, mine).appendRow(item)
                 placed[node.label.id] = item
                 self._items[("user", node.label.id)] = item
@@ -187,10 +194,12 @@ class TagTreeModel(QStandardItemModel):
         return item
 
     def _label_entry(self, node: LabelNode) -> QStandardItem:
-        item = self._entry(node.label.name, Filter(Scope.LABEL, node.label.id, node.label.name),
-                           node.count)
-        tip = (f"{node.label.name}: {node.count} photos · threshold {node.threshold:.2f}"
-               + (" · your label" if node.label.kind == "user" else ""))
+        item = self._entry(
+            node.label.name, Filter(Scope.LABEL, node.label.id, node.label.name), node.count
+        )
+        tip = f"{node.label.name}: {node.count} photos · threshold {node.threshold:.2f}" + (
+            " · your label" if node.label.kind == "user" else ""
+        )
         if node.learns_from_examples:
             tip += f"\n{LEARNS_HINT}"
             item.setData(True, LEARNS_ROLE)
@@ -206,7 +215,8 @@ class TagTreeModel(QStandardItemModel):
             item = self._items.get(("scope", flt.scope))
         else:
             item = self._items.get(("label", flt.label_id)) or self._items.get(
-                ("user", flt.label_id))
+                ("user", flt.label_id)
+            )
         return item.index() if item is not None else None
 
     def find_label(self, name: str) -> QModelIndex | None:
@@ -242,8 +252,9 @@ class _CountDelegate(QStyledItemDelegate):
             painter.setPen(COLOURS.q("faint"))
             painter.setFont(index.data(Qt.ItemDataRole.FontRole))
             rect = option.rect.adjusted(2, 6, 0, 0)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             index.data())
+            painter.drawText(
+                rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, index.data()
+            )
             painter.restore()
             return
         text = f"{count:,}" if isinstance(count, int) else ""
@@ -255,10 +266,12 @@ class _CountDelegate(QStyledItemDelegate):
         if text:
             painter.save()
             painter.setPen(COLOURS.q("faint" if count == 0 else "dim"))
-            rect = QRect(option.rect.right() - width, option.rect.y(), width - 8,
-                         option.rect.height())
-            painter.drawText(rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             text)
+            rect = QRect(
+                option.rect.right() - width, option.rect.y(), width - 8, option.rect.height()
+            )
+            painter.drawText(
+                rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text
+            )
             painter.restore()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
@@ -301,8 +314,13 @@ class TagTree(QTreeView):
     def current_filter(self) -> Filter:
         return self._current
 
-    def set_content(self, nodes: list[LabelNode], counts: ScopeCounts,
-                    folders: Folder | None = None, album: str = "") -> None:
+    def set_content(
+        self,
+        nodes: list[LabelNode],
+        counts: ScopeCounts,
+        folders: Folder | None = None,
+        album: str = "",
+    ) -> None:
         expanded = self._expanded_labels() if self.tree_model.rowCount() else None
         # Rows removed under the current entry (a folder gone) move Qt's current index to a
         # neighbour: no entry is "chosen" by that; the one shown is selected again below.
@@ -319,8 +337,11 @@ class TagTree(QTreeView):
             self.expand(self.tree_model.index(row, 0))
         self._expand_labels(expanded)
         self.tree_model.folders.open_branches(self.expand)
-        if (self._current.query and self.tree_model.folders.root is not None
-                and self.tree_model.index_of(self._current) is None):
+        if (
+            self._current.query
+            and self.tree_model.folders.root is not None
+            and self.tree_model.index_of(self._current) is None
+        ):
             self.select_filter(Filter(), emit=False)  # the folder shown is gone: all photos
             self.filter_chosen.emit(self._current)
             return
@@ -346,8 +367,9 @@ class TagTree(QTreeView):
             flt = index.data(FILTER_ROLE)
             if flt is not None and flt.label_id is not None and self.isExpanded(index):
                 out.add(flt.label_id)
-            stack += [self.tree_model.index(r, 0, index)
-                      for r in range(self.tree_model.rowCount(index))]
+            stack += [
+                self.tree_model.index(r, 0, index) for r in range(self.tree_model.rowCount(index))
+            ]
         return out
 
     def _expand_labels(self, labels: set[int] | None) -> None:

@@ -44,28 +44,41 @@ class SidecarDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Write tags to sidecars")
         self.setObjectName("sidecarDialog")
-        intro = QLabel("Your confirmed tags, ratings and flags go into XMP files that digiKam, "
-                       "Lightroom and darktable read; tags you rejected are taken out. Other "
-                       "metadata in the files is kept.", self)
+        intro = QLabel(
+            "Your confirmed tags, ratings and flags go into XMP files that digiKam, "
+            "Lightroom and darktable read; tags you rejected are taken out. Other "
+            "metadata in the files is kept.",
+            self,
+        )
         intro.setWordWrap(True)
-        self.include_model = QCheckBox("Also the tags the model set on its own (not confirmed)",
-                                       self)
+        self.include_model = QCheckBox(
+            "Also the tags the model set on its own (not confirmed)", self
+        )
         self.include_model.setChecked(choices.include_model)
         self.ext = QRadioButton("photo.jpg.xmp (digiKam, darktable)", self)
         self.base = QRadioButton("photo.xmp (Lightroom, Bridge)", self)
         (self.base if choices.naming == "base" else self.ext).setChecked(True)
-        self.embedded = QCheckBox("Write into the photos themselves instead (changes your "
-                                  "originals)", self)
+        self.embedded = QCheckBox(
+            "Write into the photos themselves instead (changes your originals)", self
+        )
         self.embedded.setChecked(choices.embedded)
         self.embedded.toggled.connect(self._on_embedded_toggled)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Write")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        for widget in (intro, self.include_model, QLabel("Sidecar names:", self), self.ext,
-                       self.base, self.embedded, buttons):
+        for widget in (
+            intro,
+            self.include_model,
+            QLabel("Sidecar names:", self),
+            self.ext,
+            self.base,
+            self.embedded,
+            buttons,
+        ):
             layout.addWidget(widget)
         self._on_embedded_toggled(choices.embedded)
 
@@ -74,9 +87,11 @@ class SidecarDialog(QDialog):
         self.base.setEnabled(not on)
 
     def choices(self) -> SidecarChoices:
-        return SidecarChoices(self.include_model.isChecked(),
-                              "base" if self.base.isChecked() else "ext",
-                              self.embedded.isChecked())
+        return SidecarChoices(
+            self.include_model.isChecked(),
+            "base" if self.base.isChecked() else "ext",
+            self.embedded.isChecked(),
+        )
 
 
 class SidecarWriter(QObject):
@@ -102,15 +117,25 @@ class SidecarWriter(QObject):
         self.choices = choices
 
         def work(library: Library) -> object:
-            return library.export_xmp(include_model=choices.include_model,
-                                      naming=choices.naming, embedded=choices.embedded)
+            return library.export_xmp(
+                include_model=choices.include_model,
+                naming=choices.naming,
+                embedded=choices.embedded,
+            )
 
         def done(report: object) -> None:
-            self.status_message.emit(sidecar_message(
-                report.written, report.unchanged, len(report.errors), report.nothing,
-                what="photo" if choices.embedded else "sidecar"))
+            self.status_message.emit(
+                sidecar_message(
+                    report.written,
+                    report.unchanged,
+                    len(report.errors),
+                    report.nothing,
+                    what="photo" if choices.embedded else "sidecar",
+                )
+            )
             self.written.emit(report)
 
         self.status_message.emit("Writing tags…")
-        self._session.query(work, done, lambda exc: self.status_message.emit(
-            f"Writing sidecars failed: {exc}"))
+        self._session.query(
+            work, done, lambda exc: self.status_message.emit(f"Writing sidecars failed: {exc}")
+        )

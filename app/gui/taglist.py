@@ -32,9 +32,11 @@ from core.browse import TagSummary
 
 _Index = QModelIndex | QPersistentModelIndex
 TAG_ROLE = Qt.ItemDataRole.UserRole + 20
-LEARNS_HINT = ("Learns from your examples: the built-in ImageNet model cannot see this label, "
-               "so it is only set where you confirm it. Confirm it on a few photos to teach it "
-               "(teach mode will guide this).")
+LEARNS_HINT = (
+    "Learns from your examples: the built-in ImageNet model cannot see this label, "
+    "so it is only set where you confirm it. Confirm it on a few photos to teach it "
+    "(teach mode will guide this)."
+)
 """The hint on a prior-blind label (core.labels.vocabulary.Vocabulary.prior_blind)."""
 _MAYBE_LIMIT = 5
 
@@ -98,9 +100,16 @@ class NameLine:
     crumb_x: int
 
 
-def name_line(label: str, path: tuple[str, ...], source: str, width: int,
-              name_metrics: QFontMetrics, small_metrics: QFontMetrics, *,
-              learns: bool = False) -> NameLine:
+def name_line(
+    label: str,
+    path: tuple[str, ...],
+    source: str,
+    width: int,
+    name_metrics: QFontMetrics,
+    small_metrics: QFontMetrics,
+    *,
+    learns: bool = False,
+) -> NameLine:
     """Lay out the name line so that nothing overlaps (issue 15.12).
 
     The source ("3 of 24", "model") is always whole on the right; the name gets the rest and
@@ -109,8 +118,9 @@ def name_line(label: str, path: tuple[str, ...], source: str, width: int,
     """
     source_width = small_metrics.horizontalAdvance(source) + 12 if source else 0
     icon = 14 if learns else 0
-    name = name_metrics.elidedText(label, Qt.TextElideMode.ElideRight,
-                                   max(0, width - source_width - icon - 8))
+    name = name_metrics.elidedText(
+        label, Qt.TextElideMode.ElideRight, max(0, width - source_width - icon - 8)
+    )
     name_width = name_metrics.horizontalAdvance(name) + 8
     crumb = ""
     room = width - name_width - icon - source_width
@@ -154,8 +164,10 @@ class TagListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             s = row.summary
             score = f"{s.score:.0%}" if s.score is not None else "no model score"
-            text = (f"{' › '.join(s.path)}\nconfidence {score} · threshold {s.threshold:.0%}"
-                    f"\n{row.source_text()}")
+            text = (
+                f"{' › '.join(s.path)}\nconfidence {score} · threshold {s.threshold:.0%}"
+                f"\n{row.source_text()}"
+            )
             return text + (f"\n{LEARNS_HINT}" if s.learns_from_examples else "")
         return None
 
@@ -212,34 +224,50 @@ class TagDelegate(QStyledItemDelegate):
         painter.setFont(self._name_font)
         painter.setPen(COLOURS.q("faint" if dim else "text"))
         name_rect = QRect(text_left, option.rect.y() + 5, text_right - text_left, 18)
-        line = name_line(s.label, s.path, row.source_text(), name_rect.width(),
-                         QFontMetrics(self._name_font), self._small_metrics,
-                         learns=s.learns_from_examples)
+        line = name_line(
+            s.label,
+            s.path,
+            row.source_text(),
+            name_rect.width(),
+            QFontMetrics(self._name_font),
+            self._small_metrics,
+            learns=s.learns_from_examples,
+        )
         if row.state == "rejected":
             font = QFont(self._name_font)
             font.setStrikeOut(True)
             painter.setFont(font)
-        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         line.name)
+        painter.drawText(
+            name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, line.name
+        )
         # source on the right of the name line, the parent labels in between
         painter.setFont(self._small)
         if s.learns_from_examples:  # a small mortarboard after the name; the tooltip says why
             side = 12
-            painter.drawPixmap(name_rect.x() + line.name_width - 4,
-                               name_rect.y() + (name_rect.height() - side) // 2 + 1,
-                               icons.pixmap("learn", side, COLOURS.faint))
+            painter.drawPixmap(
+                name_rect.x() + line.name_width - 4,
+                name_rect.y() + (name_rect.height() - side) // 2 + 1,
+                icons.pixmap("learn", side, COLOURS.faint),
+            )
         if line.crumb:
             painter.setPen(COLOURS.q("faint"))
-            painter.drawText(name_rect.adjusted(line.crumb_x, 1, 0, 0),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             line.crumb)
+            painter.drawText(
+                name_rect.adjusted(line.crumb_x, 1, 0, 0),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                line.crumb,
+            )
         colour = {"confirmed": "good", "added by you": "good", "rejected": "bad"}.get(
-            row.source_text(), "dim")
+            row.source_text(), "dim"
+        )
         painter.setPen(COLOURS.q(colour))
-        painter.drawText(name_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                         row.source_text())
-        self._paint_bar(painter, row, QRectF(text_left, option.rect.y() + 29,
-                                             text_right - text_left - 36, 5))
+        painter.drawText(
+            name_rect,
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            row.source_text(),
+        )
+        self._paint_bar(
+            painter, row, QRectF(text_left, option.rect.y() + 29, text_right - text_left - 36, 5)
+        )
         self._paint_buttons(painter, row, confirm_rect, reject_rect, hovered or selected)
         painter.restore()
 
@@ -249,10 +277,16 @@ class TagDelegate(QStyledItemDelegate):
         painter.setBrush(COLOURS.q("raised"))
         painter.drawRoundedRect(bar, 2.5, 2.5)
         value = s.score if s.score is not None else (1.0 if s.confirmed or s.by_user else 0.0)
-        fill = QRectF(bar.x(), bar.y(), max(bar.height(), bar.width() * min(value, 1.0)),
-                      bar.height())
-        colour = ("good" if s.confirmed and row.state == "on" else
-                  "accent" if row.state == "on" else "faint")
+        fill = QRectF(
+            bar.x(), bar.y(), max(bar.height(), bar.width() * min(value, 1.0)), bar.height()
+        )
+        colour = (
+            "good"
+            if s.confirmed and row.state == "on"
+            else "accent"
+            if row.state == "on"
+            else "faint"
+        )
         painter.setBrush(COLOURS.q(colour))
         if value > 0:
             painter.drawRoundedRect(fill, 2.5, 2.5)
@@ -262,17 +296,23 @@ class TagDelegate(QStyledItemDelegate):
         painter.setFont(self._small)
         painter.setPen(COLOURS.q("dim"))
         text = f"{s.score:.0%}" if s.score is not None else "—"
-        painter.drawText(QRectF(bar.right() + 4, bar.y() - 6, 34, 16),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+        painter.drawText(
+            QRectF(bar.right() + 4, bar.y() - 6, 34, 16),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            text,
+        )
 
     @staticmethod
-    def _paint_buttons(painter: QPainter, row: TagRow, confirm: QRect, reject: QRect,
-                       strong: bool) -> None:
+    def _paint_buttons(
+        painter: QPainter, row: TagRow, confirm: QRect, reject: QRect, strong: bool
+    ) -> None:
         s = row.summary
         all_confirmed = s.confirmed == s.photos
         all_rejected = s.rejected == s.photos
-        for rect, name, active, colour in ((confirm, "check", all_confirmed, COLOURS.good),
-                                           (reject, "cross", all_rejected, COLOURS.bad)):
+        for rect, name, active, colour in (
+            (confirm, "check", all_confirmed, COLOURS.good),
+            (reject, "cross", all_rejected, COLOURS.bad),
+        ):
             if active:
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(COLOURS.q("good" if name == "check" else "bad", 60))
@@ -282,8 +322,9 @@ class TagDelegate(QStyledItemDelegate):
             glyph = icons.pixmap(name, 16, tint, ratio)
             painter.drawPixmap(QPointF(rect.x() + 4, rect.y() + 4), glyph)
 
-    def editorEvent(self, event: QEvent, model: object, option: QStyleOptionViewItem,
-                    index: _Index) -> bool:
+    def editorEvent(
+        self, event: QEvent, model: object, option: QStyleOptionViewItem, index: _Index
+    ) -> bool:
         if event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent):
             confirm, reject = self._buttons(option.rect)
             pos = event.position().toPoint()
@@ -328,9 +369,17 @@ class TagListView(QListView):
         chosen = [i for i, r in enumerate(rows) if r.label in labels]
         start = max(chosen) + 1 if chosen else 0
         order = list(range(start, len(rows))) + list(range(start))
-        nxt = next((i for i in order if rows[i].label not in labels
-                    and rows[i].label not in skip and rows[i].state == "on"
-                    and rows[i].summary.confirmed < rows[i].summary.photos), None)
+        nxt = next(
+            (
+                i
+                for i in order
+                if rows[i].label not in labels
+                and rows[i].label not in skip
+                and rows[i].state == "on"
+                and rows[i].summary.confirmed < rows[i].summary.photos
+            ),
+            None,
+        )
         selection = self.selectionModel()
         if nxt is None:
             selection.clear()

@@ -40,8 +40,12 @@ class TaskRunner(QObject):
         self._outstanding = 0
         self.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
 
-    def submit(self, work: Callable[[], T], done: Callable[[T], None] | None = None,
-               failed: Failed | None = None) -> Future | None:
+    def submit(
+        self,
+        work: Callable[[], T],
+        done: Callable[[T], None] | None = None,
+        failed: Failed | None = None,
+    ) -> Future | None:
         """Run ``work()`` in the background; ``done(result)`` or ``failed(exc)`` afterwards."""
         if self._closed:
             return None
@@ -106,8 +110,9 @@ class IndexJob:
             lower_priority()
             target(cancel)
 
-        self._thread = threading.Thread(target=run, args=(self.cancel_event,),
-                                        name="albumtag-index")
+        self._thread = threading.Thread(
+            target=run, args=(self.cancel_event,), name="albumtag-index"
+        )
 
     def start(self) -> None:
         self._thread.start()

@@ -35,8 +35,7 @@ logger = logging.getLogger(__name__)
 REFIT_EVERY = 3
 
 
-def teach_command(album: str | Path, label: str, data_dir: str | Path | None = None
-                  ) -> list[str]:
+def teach_command(album: str | Path, label: str, data_dir: str | Path | None = None) -> list[str]:
     """The argv of teach mode's child for ``label``."""
     command = [sys.executable, "-m", "trainer", "teach", str(album), "--label", label]
     if data_dir:
@@ -145,8 +144,9 @@ class TeachDialog(QDialog):
     preview_requested = Signal(object)  # GridRow
     answered = Signal(int, int)  # photo id, verdict
 
-    def __init__(self, session: AlbumSession, loader: ImageLoader, label: str,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: AlbumSession, loader: ImageLoader, label: str, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("teachDialog")
         self.setWindowTitle(f"Teach “{label}”")
@@ -157,8 +157,9 @@ class TeachDialog(QDialog):
         self.grid.setObjectName("teachGrid")
         self.grid.set_thumb_side(loader.side)
         self.grid.installEventFilter(self)
-        self.question = QLabel(f"Is this {label}?  Y / Enter: yes · N / Del: no · "
-                               "Space: look closer · Backspace: undo")
+        self.question = QLabel(
+            f"Is this {label}?  Y / Enter: yes · N / Del: no · Space: look closer · Backspace: undo"
+        )
         self.question.setObjectName("teachQuestion")
         self.counter = QLabel("Getting the photos ready…")
         self.counter.setObjectName("teachCounter")
@@ -192,12 +193,13 @@ class TeachDialog(QDialog):
         self._counted = self._fit_mark
         self.threshold.setText(f"threshold {float(event.get('threshold', 0.5)):.2f}")
         queue = [int(i) for i in event.get("queue", [])]
-        self._session.query(lambda library: browse.grid_rows_by_ids(library, queue),
-                            self._on_queue_rows)
+        self._session.query(
+            lambda library: browse.grid_rows_by_ids(library, queue), self._on_queue_rows
+        )
         self._show_counter()
 
     def _on_queue_rows(self, rows: list[GridRow]) -> None:
-        answered = {a.row.id for a in self.answers[self._counted:]}
+        answered = {a.row.id for a in self.answers[self._counted :]}
         rows = [r for r in rows if r.id not in answered]
         self.grid.photo_model().set_rows(rows)
         if rows:
@@ -212,14 +214,15 @@ class TeachDialog(QDialog):
 
     def _since_fit(self, verdict: int) -> int:
         """Answers the last refit's counts do not include yet."""
-        return sum(a.verdict == verdict for a in self.answers[self._counted:])
+        return sum(a.verdict == verdict for a in self.answers[self._counted :])
 
     def _show_counter(self) -> None:
         confirmed = self.counts["confirmed"] + self._since_fit(CONFIRMED)
         rejected = self.counts["rejected"] + self._since_fit(REJECTED)
         likely = max(0, self.counts["likely"] - self._since_fit(CONFIRMED))
-        self.counter.setText(f"{confirmed} confirmed · {rejected} rejected · "
-                             f"about {likely} more photos likely")
+        self.counter.setText(
+            f"{confirmed} confirmed · {rejected} rejected · about {likely} more photos likely"
+        )
         self.counter.setProperty("role", "")
 
     # -- answering ----------------------------------------------------------------------
@@ -267,8 +270,12 @@ class TeachDialog(QDialog):
         self._session.query(lambda library: None, lambda _: self.child.refit())
 
     def eventFilter(self, watched: QObject, event: object) -> bool:
-        if watched is self.grid and isinstance(event, QKeyEvent) \
-                and event.type() == QKeyEvent.Type.KeyPress and self._key(event):
+        if (
+            watched is self.grid
+            and isinstance(event, QKeyEvent)
+            and event.type() == QKeyEvent.Type.KeyPress
+            and self._key(event)
+        ):
             return True
         return super().eventFilter(watched, event)
 

@@ -115,19 +115,30 @@ def apply_theme(app: QApplication) -> None:
     app.setStyle(QStyleFactory.create("Fusion"))
     pal = QPalette()
     roles = {
-        QPalette.ColorRole.Window: c.panel, QPalette.ColorRole.WindowText: c.text,
-        QPalette.ColorRole.Base: c.raised, QPalette.ColorRole.AlternateBase: c.panel,
-        QPalette.ColorRole.Text: c.text, QPalette.ColorRole.Button: c.raised,
-        QPalette.ColorRole.ButtonText: c.text, QPalette.ColorRole.Highlight: c.accent,
-        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: c.raised,
-        QPalette.ColorRole.ToolTipText: c.text, QPalette.ColorRole.PlaceholderText: c.faint,
-        QPalette.ColorRole.Link: c.accent, QPalette.ColorRole.Mid: c.line,
-        QPalette.ColorRole.Dark: c.canvas, QPalette.ColorRole.Shadow: "#000000",
+        QPalette.ColorRole.Window: c.panel,
+        QPalette.ColorRole.WindowText: c.text,
+        QPalette.ColorRole.Base: c.raised,
+        QPalette.ColorRole.AlternateBase: c.panel,
+        QPalette.ColorRole.Text: c.text,
+        QPalette.ColorRole.Button: c.raised,
+        QPalette.ColorRole.ButtonText: c.text,
+        QPalette.ColorRole.Highlight: c.accent,
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.ToolTipBase: c.raised,
+        QPalette.ColorRole.ToolTipText: c.text,
+        QPalette.ColorRole.PlaceholderText: c.faint,
+        QPalette.ColorRole.Link: c.accent,
+        QPalette.ColorRole.Mid: c.line,
+        QPalette.ColorRole.Dark: c.canvas,
+        QPalette.ColorRole.Shadow: "#000000",
     }
     for role, value in roles.items():
         pal.setColor(role, QColor(value))
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText,
-                 QPalette.ColorRole.ButtonText):
+    for role in (
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.ButtonText,
+    ):
         pal.setColor(QPalette.ColorGroup.Disabled, role, QColor(c.faint))
     app.setPalette(pal)
     font = QFont(app.font())

@@ -47,9 +47,16 @@ def _ints(value: object) -> set[int]:
 class ViewMemory(QObject):
     """Saves the view of the open album as it changes and puts it back when it reopens."""
 
-    def __init__(self, settings: QSettings, session: AlbumSession, browser: Browser,
-                 grid: PhotoGridView, tree: TagTree, search: SearchBar,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        settings: QSettings,
+        session: AlbumSession,
+        browser: Browser,
+        grid: PhotoGridView,
+        tree: TagTree,
+        search: SearchBar,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._s = settings
         self._session = session
@@ -78,14 +85,12 @@ class ViewMemory(QObject):
 
     def _on_selection_changed(self, rows: list[GridRow]) -> None:
         current = self._grid.current_row()
-        chosen = current if current is not None and current in rows else (
-            rows[0] if rows else None)
+        chosen = current if current is not None and current in rows else (rows[0] if rows else None)
         if chosen is not None:
             self._set("photo", chosen.id)
 
     def _on_filter_chosen(self, flt: Filter) -> None:
-        self._set("filter", [flt.scope.value, flt.label_id or "", flt.label,
-                             readable(flt.query)])
+        self._set("filter", [flt.scope.value, flt.label_id or "", flt.label, readable(flt.query)])
 
     def _on_tree_folded(self, *_: object) -> None:
         if not self._tree.expansion_pending:
@@ -108,8 +113,10 @@ class ViewMemory(QObject):
         flt = self._filter(saved) if isinstance(saved, list) else None
         text = str(self._get("search", "") or "")
         label_id = flt.label_id if flt is not None else None
-        self._session.query(lambda library: self._label_exists(library, label_id),
-                            lambda exists: self._apply(flt if exists else None, text))
+        self._session.query(
+            lambda library: self._label_exists(library, label_id),
+            lambda exists: self._apply(flt if exists else None, text),
+        )
 
     @staticmethod
     def _label_exists(library: Library, label_id: int | None) -> bool:
@@ -152,5 +159,4 @@ class ViewMemory(QObject):
         photo, self._photo = self._photo, None
         self._restoring = False
         if photo is not None and self._grid.select_photo(photo):
-            self._grid.scrollTo(self._grid.currentIndex(),
-                                self._grid.ScrollHint.PositionAtCenter)
+            self._grid.scrollTo(self._grid.currentIndex(), self._grid.ScrollHint.PositionAtCenter)

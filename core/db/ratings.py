@@ -21,8 +21,9 @@ PICK, UNFLAGGED, REJECT = 1, 0, -1
 FLAG_NAMES = {PICK: "pick", REJECT: "reject", UNFLAGGED: "none"}
 
 
-def set_marks(store: Store, photo_ids: Sequence[int], *, rating: int | None = None,
-              flag: int | None = None) -> int | None:
+def set_marks(
+    store: Store, photo_ids: Sequence[int], *, rating: int | None = None, flag: int | None = None
+) -> int | None:
     """Give photos a rating and/or a flag, as one undoable action; the batch, or None when
     nothing changed.
 
@@ -37,23 +38,37 @@ def set_marks(store: Store, photo_ids: Sequence[int], *, rating: int | None = No
     with store.db.write() as db:
         conn = db.conn
         before = journal.capture_ratings(conn, ids)
-        after = [[pid, old_rating if rating is None else rating,
-                  old_flag if flag is None else flag] for pid, old_rating, old_flag in before]
+        after = [
+            [pid, old_rating if rating is None else rating, old_flag if flag is None else flag]
+            for pid, old_rating, old_flag in before
+        ]
         changed = [a for a, b in zip(after, before, strict=True) if a != b]
         if not changed:
             return None
         journal.restore_ratings(conn, changed)
-        what = (f"{rating} star{'s' if rating != 1 else ''}" if rating is not None
-                else f"flag {FLAG_NAMES[flag or 0]}")
+        what = (
+            f"{rating} star{'s' if rating != 1 else ''}"
+            if rating is not None
+            else f"flag {FLAG_NAMES[flag or 0]}"
+        )
         keep = {a[0] for a in changed}
-        return journal.record(conn, "ratings", f"{what} on {len(changed)} photo(s)",
-                              [b for b in before if b[0] in keep], changed)
+        return journal.record(
+            conn,
+            "ratings",
+            f"{what} on {len(changed)} photo(s)",
+            [b for b in before if b[0] in keep],
+            changed,
+        )
 
 
 def marks(store: Store, photo_ids: Sequence[int]) -> dict[int, tuple[int | None, int | None]]:
     """photo id -> (rating, flag), None where never set."""
-    return {r[0]: (r[1], r[2]) for r in store.db.query(
-        f"SELECT id, rating, flag FROM photos WHERE id {IN_IDS}", (id_list(photo_ids),))}
+    return {
+        r[0]: (r[1], r[2])
+        for r in store.db.query(
+            f"SELECT id, rating, flag FROM photos WHERE id {IN_IDS}", (id_list(photo_ids),)
+        )
+    }
 
 
 def import_marks(store: Store, found: Mapping[int, tuple[int | None, int | None]]) -> int:
@@ -66,10 +81,12 @@ def import_marks(store: Store, found: Mapping[int, tuple[int | None, int | None]
     with store.db.write() as db:
         for pid, rating, flag in rows:
             if rating is not None:
-                stored += db.conn.execute("UPDATE photos SET rating = ? WHERE id = ? AND "
-                                          "rating IS NULL", (min(max(rating, 0), 5),
-                                                             pid)).rowcount
+                stored += db.conn.execute(
+                    "UPDATE photos SET rating = ? WHERE id = ? AND rating IS NULL",
+                    (min(max(rating, 0), 5), pid),
+                ).rowcount
             if flag is not None:
-                stored += db.conn.execute("UPDATE photos SET flag = ? WHERE id = ? AND "
-                                          "flag IS NULL", (flag, pid)).rowcount
+                stored += db.conn.execute(
+                    "UPDATE photos SET flag = ? WHERE id = ? AND flag IS NULL", (flag, pid)
+                ).rowcount
     return stored

@@ -85,9 +85,15 @@ class Written:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def write_rescored(conn: sqlite3.Connection, photo_ids: Sequence[int], scores: np.ndarray,
-                   label_ids: Sequence[int], only: Sequence[int] | None,
-                   labels: LabelColumns, stamp: str) -> Written:
+def write_rescored(
+    conn: sqlite3.Connection,
+    photo_ids: Sequence[int],
+    scores: np.ndarray,
+    label_ids: Sequence[int],
+    only: Sequence[int] | None,
+    labels: LabelColumns,
+    stamp: str,
+) -> Written:
     """Replace the scores of some photos by re-computed ones and re-derive their tags
     (inside the caller's write transaction).
 
@@ -123,8 +129,11 @@ def write_rescored(conn: sqlite3.Connection, photo_ids: Sequence[int], scores: n
     both = ~np.isnan(old.score) & ~np.isnan(target)
     above_old = np.where(np.isnan(old.score), False, old.score >= labels.thresholds)
     above_new = np.where(np.isnan(target), False, target >= labels.thresholds)
-    moved = np.where(both, np.abs(np.nan_to_num(target) - np.nan_to_num(old.score))
-                     > SCORE_TOLERANCE, np.isnan(old.score) != np.isnan(target))
+    moved = np.where(
+        both,
+        np.abs(np.nan_to_num(target) - np.nan_to_num(old.score)) > SCORE_TOLERANCE,
+        np.isnan(old.score) != np.isnan(target),
+    )
     moved |= above_old != above_new
     scope = in_scope[None, :]
     delete = scope & old.exists & old.model_only & np.isnan(target)
@@ -133,29 +142,50 @@ def write_rescored(conn: sqlite3.Connection, photo_ids: Sequence[int], scores: n
     stored = np.where(delete, np.nan, np.where(update | insert, target, old.score))
 
     def cells(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        return np.nonzero(mask)
+        rows, cols = np.nonzero(mask)
+        return rows.astype(np.int64), cols.astype(np.int64)
 
     i, c = cells(delete)
-    conn.executemany("DELETE FROM photo_labels WHERE photo_id = ? AND label_id = ?",
-                     zip(pids[i].tolist(), labels.ids[c].tolist(), strict=True))
+    conn.executemany(
+        "DELETE FROM photo_labels WHERE photo_id = ? AND label_id = ?",
+        zip(pids[i].tolist(), labels.ids[c].tolist(), strict=True),
+    )
     written.scores_deleted = len(i)
     i, c = cells(update & old.model_only)
-    conn.executemany("UPDATE photo_labels SET score = ?, updated_at = ? "
-                     "WHERE photo_id = ? AND label_id = ?",
-                     zip(stored[i, c].tolist(), [stamp] * len(i), pids[i].tolist(),
-                         labels.ids[c].tolist(), strict=True))
+    conn.executemany(
+        "UPDATE photo_labels SET score = ?, updated_at = ? WHERE photo_id = ? AND label_id = ?",
+        zip(
+            stored[i, c].tolist(),
+            [stamp] * len(i),
+            pids[i].tolist(),
+            labels.ids[c].tolist(),
+            strict=True,
+        ),
+    )
     written.scores_updated = len(i)
     i, c = cells(update & ~old.model_only)  # a verdict's row (or a cleared one): score only
-    conn.executemany("UPDATE photo_labels SET score = ? WHERE photo_id = ? AND label_id = ?",
-                     zip([None if np.isnan(s) else s for s in stored[i, c].tolist()],
-                         pids[i].tolist(), labels.ids[c].tolist(), strict=True))
+    conn.executemany(
+        "UPDATE photo_labels SET score = ? WHERE photo_id = ? AND label_id = ?",
+        zip(
+            [None if np.isnan(s) else s for s in stored[i, c].tolist()],
+            pids[i].tolist(),
+            labels.ids[c].tolist(),
+            strict=True,
+        ),
+    )
     written.scores_updated += len(i)
     i, c = cells(insert)
     conn.executemany(
         "INSERT INTO photo_labels (photo_id, label_id, score, verdict, source, updated_at) "
         "VALUES (?, ?, ?, 0, 'model', ?)",
-        zip(pids[i].tolist(), labels.ids[c].tolist(), stored[i, c].tolist(),
-            [stamp] * len(i), strict=True))
+        zip(
+            pids[i].tolist(),
+            labels.ids[c].tolist(),
+            stored[i, c].tolist(),
+            [stamp] * len(i),
+            strict=True,
+        ),
+    )
     written.scores_inserted = len(i)
     deleted, inserted = _retag(conn, pids, stored, old, labels)
     written.tags_deleted, written.tags_inserted = deleted, inserted
@@ -174,22 +204,29 @@ class _Rows:
     tagged: NDArray[np.bool_]  # (n,) photos.tagged as stored
 
 
-def _read_rows(conn: sqlite3.Connection, pids: NDArray[np.int64],
-               labels: LabelColumns) -> _Rows:
+def _read_rows(conn: sqlite3.Connection, pids: NDArray[np.int64], labels: LabelColumns) -> _Rows:
     n, width = len(pids), len(labels.ids)
     ids = id_list(pids)
     row_of = {int(p): r for r, p in enumerate(pids)}
     visible = np.zeros(n, dtype=bool)
     tagged = np.zeros(n, dtype=bool)
     for pid, vis, tag in conn.execute(
-            f"SELECT id, {VISIBLE}, tagged FROM photos WHERE id {IN_IDS}", (ids,)):
+        f"SELECT id, {VISIBLE}, tagged FROM photos WHERE id {IN_IDS}", (ids,)
+    ):
         visible[row_of[pid]], tagged[row_of[pid]] = bool(vis), bool(tag)
-    out = _Rows(np.full((n, width), np.nan), np.zeros((n, width), dtype=np.int8),
-                np.zeros((n, width), dtype=bool), np.zeros((n, width), dtype=bool),
-                visible, tagged)
+    out = _Rows(
+        np.full((n, width), np.nan),
+        np.zeros((n, width), dtype=np.int8),
+        np.zeros((n, width), dtype=bool),
+        np.zeros((n, width), dtype=bool),
+        visible,
+        tagged,
+    )
     rows = conn.execute(
         "SELECT photo_id, label_id, score, verdict, source = 'model' FROM photo_labels "
-        f"WHERE photo_id {IN_IDS}", (ids,)).fetchall()
+        f"WHERE photo_id {IN_IDS}",
+        (ids,),
+    ).fetchall()
     if not rows:
         return out
     p, lab, score, verdict, model = zip(*rows, strict=True)
@@ -204,9 +241,9 @@ def _read_rows(conn: sqlite3.Connection, pids: NDArray[np.int64],
     return out
 
 
-def derive(score: NDArray[np.float64], verdict: NDArray[np.int8],
-           labels: LabelColumns) -> tuple[NDArray[np.bool_], NDArray[np.bool_],
-                                          NDArray[np.bool_]]:
+def derive(
+    score: NDArray[np.float64], verdict: NDArray[np.int8], labels: LabelColumns
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
     """LabelPolicy's tags of n photos at once: (has, direct, verified), each (n, L).
 
     ``on`` = confirmed, or no verdict and score >= threshold; a rejected label blocks its
@@ -224,23 +261,43 @@ def derive(score: NDArray[np.float64], verdict: NDArray[np.int8],
     return has, on, verified
 
 
-def _retag(conn: sqlite3.Connection, pids: NDArray[np.int64], stored: NDArray[np.float64],
-           old: _Rows, labels: LabelColumns) -> tuple[int, int]:
+def _retag(
+    conn: sqlite3.Connection,
+    pids: NDArray[np.int64],
+    stored: NDArray[np.float64],
+    old: _Rows,
+    labels: LabelColumns,
+) -> tuple[int, int]:
     """Write the difference between the photos' stored tags and the derived ones."""
     has, direct, verified = derive(stored, old.verdict, labels)
     has &= old.visible[:, None]  # only visible photos carry tags
     i, c = np.nonzero(has)
-    new = set(zip(labels.ids[c].tolist(), pids[i].tolist(), direct[i, c].astype(int).tolist(),
-                  verified[i, c].astype(int).tolist(), strict=True))
-    current = set(conn.execute("SELECT label_id, photo_id, direct, verified FROM photo_tags "
-                               f"WHERE photo_id {IN_IDS}", (id_list(pids),)))
+    new = set(
+        zip(
+            labels.ids[c].tolist(),
+            pids[i].tolist(),
+            direct[i, c].astype(int).tolist(),
+            verified[i, c].astype(int).tolist(),
+            strict=True,
+        )
+    )
+    current = set(
+        conn.execute(
+            f"SELECT label_id, photo_id, direct, verified FROM photo_tags WHERE photo_id {IN_IDS}",
+            (id_list(pids),),
+        )
+    )
     gone, come = sorted(current - new), sorted(new - current)
-    conn.executemany("DELETE FROM photo_tags WHERE label_id = ? AND photo_id = ?",
-                     [(r[0], r[1]) for r in gone])
-    conn.executemany("INSERT INTO photo_tags (label_id, photo_id, direct, verified) "
-                     "VALUES (?, ?, ?, ?)", come)
-    now_tagged = has.any(axis=1)
+    conn.executemany(
+        "DELETE FROM photo_tags WHERE label_id = ? AND photo_id = ?", [(r[0], r[1]) for r in gone]
+    )
+    conn.executemany(
+        "INSERT INTO photo_tags (label_id, photo_id, direct, verified) VALUES (?, ?, ?, ?)", come
+    )
+    now_tagged = np.asarray(has.any(axis=1), dtype=bool)
     flip = np.flatnonzero(now_tagged != old.tagged)
-    conn.executemany("UPDATE photos SET tagged = ? WHERE id = ?",
-                     [(int(now_tagged[k]), int(pids[k])) for k in flip])
+    conn.executemany(
+        "UPDATE photos SET tagged = ? WHERE id = ?",
+        [(int(now_tagged[k]), int(pids[k])) for k in flip],
+    )
     return len(gone), len(come)

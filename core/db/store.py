@@ -65,8 +65,11 @@ class PhotoOrder(StrEnum):
     NEWEST_FILE = "newest_file"  # file modification time, newest first: what a viewer shows first
 
 
-_PHOTO_ORDER_SQL = {PhotoOrder.ID: "id", PhotoOrder.PATH: "path",
-                    PhotoOrder.NEWEST_FILE: "mtime_ns DESC, id"}
+_PHOTO_ORDER_SQL = {
+    PhotoOrder.ID: "id",
+    PhotoOrder.PATH: "path",
+    PhotoOrder.NEWEST_FILE: "mtime_ns DESC, id",
+}
 
 
 def _statuses(status: Status | str | Iterable[Status | str]) -> list[str]:
@@ -125,8 +128,7 @@ class ModelRow:
 
 
 _PHOTO_COLUMNS = (
-    "id, path, size, mtime_ns, content_hash, width, height, taken_at, status, error, "
-    "model_version"
+    "id, path, size, mtime_ns, content_hash, width, height, taken_at, status, error, model_version"
 )
 
 
@@ -214,9 +216,11 @@ class Database:
         else:
             raise StoreError(f"cannot open the album database {self.path}: {last}") from last
         if version != len(MIGRATIONS):
-            raise StoreError(f"{self.path} is read-only ({why}) and was written by another "
-                             f"version of albumtag (schema {version}, this one needs "
-                             f"{len(MIGRATIONS)})")
+            raise StoreError(
+                f"{self.path} is read-only ({why}) and was written by another "
+                f"version of albumtag (schema {version}, this one needs "
+                f"{len(MIGRATIONS)})"
+            )
         self._writer_db = sqlite_utils.Database(self._writer)
         self.read_only = why
 
@@ -287,8 +291,7 @@ class Database:
                 self._readers.append(conn)
         return conn
 
-    def query(self, sql: str,
-              params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only statement."""
         try:
             return self.read().execute(sql, params).fetchall()
@@ -340,13 +343,19 @@ class Store:
         return _photo(rows[0]) if rows else None
 
     def photo_by_path(self, rel_path: str) -> PhotoRow | None:
-        rows = self.db.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?",
-                             (to_db(rel_path),))
+        rows = self.db.query(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?", (to_db(rel_path),)
+        )
         return _photo(rows[0]) if rows else None
 
-    def photos(self, status: Status | str | Iterable[Status | str] = PRESENT, *,
-               order: PhotoOrder = PhotoOrder.ID, stale_for: int | None = None,
-               ids: Iterable[int] | None = None) -> list[PhotoRow]:
+    def photos(
+        self,
+        status: Status | str | Iterable[Status | str] = PRESENT,
+        *,
+        order: PhotoOrder = PhotoOrder.ID,
+        stale_for: int | None = None,
+        ids: Iterable[int] | None = None,
+    ) -> list[PhotoRow]:
         """Photos with one of these statuses (all but missing ones unless asked), in ``order``.
 
         ``stale_for`` keeps only photos not scored by that model version; ``ids`` only these.
@@ -360,8 +369,10 @@ class Store:
         if ids is not None:
             clauses.append(f"id {IN_IDS}")
             params.append(id_list(ids))
-        sql = (f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE {' AND '.join(clauses)} "
-               f"ORDER BY {_PHOTO_ORDER_SQL[PhotoOrder(order)]}")
+        sql = (
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE {' AND '.join(clauses)} "
+            f"ORDER BY {_PHOTO_ORDER_SQL[PhotoOrder(order)]}"
+        )
         return [_photo(r) for r in self.db.query(sql, params)]
 
     def photos_by_ids(self, ids: Sequence[int]) -> list[PhotoRow]:
@@ -373,8 +384,16 @@ class Store:
         rows = self.db.query("SELECT status, COUNT(*) FROM photos GROUP BY status")
         return dict(rows)
 
-    def add_photo(self, rel_path: str, size: int, mtime_ns: int, *, status: str = "pending",
-                  error: str | None = None, content_hash: str | None = None) -> int:
+    def add_photo(
+        self,
+        rel_path: str,
+        size: int,
+        mtime_ns: int,
+        *,
+        status: str = "pending",
+        error: str | None = None,
+        content_hash: str | None = None,
+    ) -> int:
         with self.db.write() as db:
             cur = db.execute(
                 "INSERT INTO photos (path, size, mtime_ns, content_hash, status, error, added_at)"
@@ -384,8 +403,16 @@ class Store:
             assert cur.lastrowid is not None
             return int(cur.lastrowid)
 
-    def update_file(self, photo_id: int, *, path: str, size: int, mtime_ns: int,
-                    status: str, error: str | None = None) -> None:
+    def update_file(
+        self,
+        photo_id: int,
+        *,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        status: str,
+        error: str | None = None,
+    ) -> None:
         """A photo's file changed, moved or came back: new facts about the file itself."""
         with self.db.write() as db:
             db.execute(
@@ -405,8 +432,11 @@ class Store:
         """Queue every photo with one of these statuses for decoding again."""
         statuses = _statuses(status)
         with self.db.write() as db:
-            db.execute("UPDATE photos SET status = 'pending', error = NULL "
-                       f"WHERE status IN ({','.join('?' * len(statuses))})", statuses)
+            db.execute(
+                "UPDATE photos SET status = 'pending', error = NULL "
+                f"WHERE status IN ({','.join('?' * len(statuses))})",
+                statuses,
+            )
 
     def record_error(self, photo_id: int, reason: str) -> None:
         with self.db.write() as db:
@@ -422,8 +452,15 @@ class Store:
         )
         return [_label(r) for r in rows]
 
-    def upsert_label(self, name: str, *, parent_id: int | None, kind: str, threshold: float,
-                     aliases: Sequence[str] = ()) -> int:
+    def upsert_label(
+        self,
+        name: str,
+        *,
+        parent_id: int | None,
+        kind: str,
+        threshold: float,
+        aliases: Sequence[str] = (),
+    ) -> int:
         """Insert a label or update the one with this name (case-insensitive); its id."""
         with self.db.write() as db:
             db.execute(
@@ -433,23 +470,26 @@ class Store:
                 "aliases = excluded.aliases",
                 (name, parent_id, kind, threshold, json.dumps(list(aliases))),
             )
-            return int(
-                db.execute("SELECT id FROM labels WHERE name = ?", (name,)).fetchone()[0]
-            )
+            return int(db.execute("SELECT id FROM labels WHERE name = ?", (name,)).fetchone()[0])
 
     # -- features -----------------------------------------------------------------------
-    def features(self, backbone: str, photo_ids: Sequence[int] | None = None
-                 ) -> tuple[list[int], list[bytes]]:
+    def features(
+        self, backbone: str, photo_ids: Sequence[int] | None = None
+    ) -> tuple[list[int], list[bytes]]:
         """Cached pooled features (float16 blobs) of photos that are ok, by backbone id, in
         photo id order; only those of ``photo_ids`` when given (read in chunks by key, so a
         few photos of a large album read only their own blobs)."""
-        sql = ("SELECT f.photo_id, f.vector FROM features f JOIN photos p ON p.id = f.photo_id "
-               "WHERE f.backbone = ? AND p.status = 'ok'")
+        sql = (
+            "SELECT f.photo_id, f.vector FROM features f JOIN photos p ON p.id = f.photo_id "
+            "WHERE f.backbone = ? AND p.status = 'ok'"
+        )
         if photo_ids is None:
             rows = self.db.query(sql + " ORDER BY f.photo_id", (backbone,))
         else:
-            rows = self.db.query(f"{sql} AND f.photo_id {IN_IDS} ORDER BY f.photo_id",
-                                 (backbone, id_list(set(photo_ids))))
+            rows = self.db.query(
+                f"{sql} AND f.photo_id {IN_IDS} ORDER BY f.photo_id",
+                (backbone, id_list(set(photo_ids))),
+            )
         return [r[0] for r in rows], [r[1] for r in rows]
 
     # -- models -------------------------------------------------------------------------
@@ -463,16 +503,31 @@ class Store:
     def active_model(self) -> ModelRow | None:
         return next((m for m in self.models() if m.active), None)
 
-    def add_model(self, version: int, backbone: str, head_file: str | None,
-                  thresholds: dict[str, float], metrics: dict[str, Any], *, activate: bool) -> None:
+    def add_model(
+        self,
+        version: int,
+        backbone: str,
+        head_file: str | None,
+        thresholds: dict[str, float],
+        metrics: dict[str, Any],
+        *,
+        activate: bool,
+    ) -> None:
         with self.db.write() as db:
             if activate:
                 db.execute("UPDATE models SET active = 0")
             db.execute(
                 "INSERT INTO models (version, backbone, head_file, thresholds, metrics, "
                 "created_at, active) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (version, backbone, head_file, json.dumps(thresholds), json.dumps(metrics),
-                 now(), int(activate)),
+                (
+                    version,
+                    backbone,
+                    head_file,
+                    json.dumps(thresholds),
+                    json.dumps(metrics),
+                    now(),
+                    int(activate),
+                ),
             )
 
     def activate_model(self, version: int) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +72,7 @@ class TagStore(Store):
     # -- thresholds the user set by hand (kept in meta: they outlive every model version) --
     def manual_thresholds(self) -> dict[str, float]:
         """{label name, lower case: threshold} for labels whose threshold the user set."""
-        return {k: float(v) for k, v in json.loads(self.get_meta(MANUAL_KEY, "{}")).items()}
+        return {k: float(v) for k, v in json.loads(self.get_meta(MANUAL_KEY) or "{}").items()}
 
     def set_manual_threshold(self, label: str, value: float | None) -> None:
         """Set (or, with None, reset to the trained one) a label's threshold; undoable."""
@@ -81,7 +83,7 @@ class TagStore(Store):
             value = round(min(max(float(value), SCORE_FLOOR), 0.99), 3)
         if old == value:
             return
-        steps = json.loads(self.get_meta(HISTORY_KEY, "[]"))
+        steps = json.loads(self.get_meta(HISTORY_KEY) or "[]")
         self._put_manual(key, value, manual, [*steps, [key, old, value]][-200:], [])
 
     def undo_threshold(self) -> str | None:
@@ -92,17 +94,23 @@ class TagStore(Store):
         return self._threshold_step(REDO_KEY, HISTORY_KEY, 2)
 
     def _threshold_step(self, source: str, target: str, pick: int) -> str | None:
-        steps = json.loads(self.get_meta(source, "[]"))
+        steps = json.loads(self.get_meta(source) or "[]")
         if not steps:
             return None
         step = steps.pop()
-        others = [*json.loads(self.get_meta(target, "[]")), step]
+        others = [*json.loads(self.get_meta(target) or "[]"), step]
         done, undone = (others, steps) if pick == 2 else (steps, others)
         self._put_manual(step[0], step[pick], self.manual_thresholds(), done, undone)
         return str(step[0])
 
-    def _put_manual(self, key: str, value: float | None, manual: dict[str, float],
-                    done: list, undone: list) -> None:
+    def _put_manual(
+        self,
+        key: str,
+        value: float | None,
+        manual: dict[str, float],
+        done: list[Any],
+        undone: list[Any],
+    ) -> None:
         if value is None:
             manual.pop(key, None)
         else:
@@ -111,15 +119,23 @@ class TagStore(Store):
         before = self.policy().threshold(label) if label is not None else None
         with self.db.write() as db:
             for name, data in ((MANUAL_KEY, manual), (HISTORY_KEY, done), (REDO_KEY, undone)):
-                db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
-                           "DO UPDATE SET value = excluded.value", (name, json.dumps(data)))
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                    "DO UPDATE SET value = excluded.value",
+                    (name, json.dumps(data)),
+                )
             policy = self.policy()
             if label is not None and before is not None:
-                self._refresh(db.conn, self._judged_by_threshold(
-                    db.conn, label, before, policy.threshold(label)), policy)
+                self._refresh(
+                    db.conn,
+                    self._judged_by_threshold(db.conn, label, before, policy.threshold(label)),
+                    policy,
+                )
 
     @staticmethod
-    def _judged_by_threshold(conn, label_id: int, old: float, new: float) -> list[int]:
+    def _judged_by_threshold(
+        conn: sqlite3.Connection, label_id: int, old: float, new: float
+    ) -> list[int]:
         """Photos whose tags a change of one label's threshold from ``old`` to ``new`` changes.
 
         A threshold only decides ``on(p, L)`` for the label itself where it has a model score
@@ -129,13 +145,19 @@ class TagStore(Store):
         a retrain a label may hold a score on every photo).
         """
         low, high = min(old, new), max(old, new)
-        return [r[0] for r in conn.execute(
-            "SELECT photo_id FROM photo_labels WHERE label_id = ? AND verdict = 0 "
-            "AND score >= ? AND score < ? ORDER BY photo_id", (label_id, low, high))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT photo_id FROM photo_labels WHERE label_id = ? AND verdict = 0 "
+                "AND score >= ? AND score < ? ORDER BY photo_id",
+                (label_id, low, high),
+            )
+        ]
 
     # -- model scores ---------------------------------------------------------------------
-    def record_scores(self, results: Sequence[Scored], label_ids: Sequence[int],
-                      backbone: str, model_version: int) -> None:
+    def record_scores(
+        self, results: Sequence[Scored], label_ids: Sequence[int], backbone: str, model_version: int
+    ) -> None:
         """Store a batch of tagging results in one transaction and refresh their tags."""
         ids = np.asarray(label_ids, dtype=np.int64)
         stamp = now()
@@ -147,8 +169,15 @@ class TagStore(Store):
                     "UPDATE photos SET width = ?, height = ?, taken_at = ?, content_hash = ?, "
                     "status = 'ok', error = NULL, model_version = ?, faces = ?, face_area = ?, "
                     "face_best = ? WHERE id = ?",
-                    (r.width, r.height, r.taken_at, r.content_hash, model_version, *faces,
-                     r.photo_id),
+                    (
+                        r.width,
+                        r.height,
+                        r.taken_at,
+                        r.content_hash,
+                        model_version,
+                        *faces,
+                        r.photo_id,
+                    ),
                 )
                 self._replace_scores(conn, r.photo_id, ids, r.scores, stamp)
                 if r.features is not None:
@@ -159,9 +188,14 @@ class TagStore(Store):
                     )
             self._refresh(conn, [r.photo_id for r in results], self.policy())
 
-    def record_rescored(self, photo_ids: Sequence[int], scores: np.ndarray,
-                        label_ids: Sequence[int], model_version: int,
-                        only: Sequence[int] | None = None) -> Written:
+    def record_rescored(
+        self,
+        photo_ids: Sequence[int],
+        scores: np.ndarray,
+        label_ids: Sequence[int],
+        model_version: int,
+        only: Sequence[int] | None = None,
+    ) -> Written:
         """Store scores re-computed from cached features (no file facts change), in bulk.
 
         With ``only`` (label ids), the scores of every other label are known to be unchanged:
@@ -173,13 +207,20 @@ class TagStore(Store):
         columns = LabelColumns.of({r.id: r.parent_id for r in labels}, self.policy())
         with self.db.write() as db:
             conn = db.conn
-            conn.execute(f"UPDATE photos SET model_version = ? WHERE id {IN_IDS}",
-                         (model_version, id_list(photo_ids)))
+            conn.execute(
+                f"UPDATE photos SET model_version = ? WHERE id {IN_IDS}",
+                (model_version, id_list(photo_ids)),
+            )
             return write_rescored(conn, photo_ids, scores, label_ids, only, columns, now())
 
     @staticmethod
-    def _replace_scores(conn, photo_id: int, label_ids: np.ndarray, scores: np.ndarray,
-                        stamp: str) -> None:
+    def _replace_scores(
+        conn: sqlite3.Connection,
+        photo_id: int,
+        label_ids: np.ndarray,
+        scores: np.ndarray,
+        stamp: str,
+    ) -> None:
         # Rows that only hold a model's opinion go; rows with a verdict stay (score cleared).
         conn.execute(
             "DELETE FROM photo_labels WHERE photo_id = ? AND verdict = 0 AND source = 'model'",
@@ -191,42 +232,55 @@ class TagStore(Store):
             "INSERT INTO photo_labels (photo_id, label_id, score, verdict, source, updated_at) "
             "VALUES (?, ?, ?, 0, 'model', ?) ON CONFLICT (photo_id, label_id) "
             "DO UPDATE SET score = excluded.score",
-            [(photo_id, int(lid), float(s), stamp)
-             for lid, s in zip(label_ids[keep], scores[keep], strict=True)],
+            [
+                (photo_id, int(lid), float(s), stamp)
+                for lid, s in zip(label_ids[keep], scores[keep], strict=True)
+            ],
         )
 
     # -- effective tags -------------------------------------------------------------------
-    def _refresh(self, conn, photo_ids: Sequence[int], policy: LabelPolicy) -> None:
+    def _refresh(
+        self, conn: sqlite3.Connection, photo_ids: Sequence[int], policy: LabelPolicy
+    ) -> None:
         """Recompute the materialised tags of some photos (inside a write transaction)."""
         evidence: dict[int, list[Evidence]] = defaultdict(list)
         old: set[tuple[int, int, int, int]] = set()
-        for start in range(0, len(photo_ids), 500):
-            chunk = list(photo_ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            old.update(conn.execute("SELECT label_id, photo_id, direct, verified FROM photo_tags "
-                                    f"WHERE photo_id IN ({marks})", chunk))
-            rows = conn.execute(  # only visible photos carry tags (search relies on it)
-                "SELECT l.photo_id, l.label_id, l.score, l.verdict FROM photo_labels l "
-                f"JOIN photos p ON p.id = l.photo_id WHERE p.{VISIBLE} "
-                f"AND l.photo_id IN ({marks})",
-                chunk,
+        ids = (id_list(photo_ids),)
+        old.update(
+            conn.execute(
+                "SELECT label_id, photo_id, direct, verified FROM photo_tags "
+                f"WHERE photo_id {IN_IDS}",
+                ids,
             )
-            for pid, lid, score, verdict in rows:
-                evidence[pid].append(Evidence(lid, score, verdict))
-        rows = {(t.label_id, pid, int(t.direct), int(t.verified))
-                for pid, items in evidence.items() for t in policy.tags(items)}
+        )
+        found = conn.execute(  # only visible photos carry tags (search relies on it)
+            "SELECT l.photo_id, l.label_id, l.score, l.verdict FROM photo_labels l "
+            f"JOIN photos p ON p.id = l.photo_id WHERE p.{VISIBLE} AND l.photo_id {IN_IDS}",
+            ids,
+        )
+        for pid, lid, score, verdict in found:
+            evidence[pid].append(Evidence(lid, score, verdict))
+        rows = {
+            (t.label_id, pid, int(t.direct), int(t.verified))
+            for pid, items in evidence.items()
+            for t in policy.tags(items)
+        }
         # Only the difference is written: a threshold change or a retrain changes a few tags
         # of the photos it re-derives, and each row written is a random B-tree update (what
         # made re-deriving slow on a large album). A row whose flags changed goes, then comes.
-        conn.executemany("DELETE FROM photo_tags WHERE label_id = ? AND photo_id = ?",
-                         sorted((r[0], r[1]) for r in old - rows))
+        conn.executemany(
+            "DELETE FROM photo_tags WHERE label_id = ? AND photo_id = ?",
+            sorted((r[0], r[1]) for r in old - rows),
+        )
         conn.executemany(
             "INSERT INTO photo_tags (label_id, photo_id, direct, verified) VALUES (?, ?, ?, ?)",
             sorted(rows - old),
         )
         tagged = {r[1] for r in rows}
-        conn.executemany("UPDATE photos SET tagged = ? WHERE id = ? AND tagged != ?",
-                         [(int(pid in tagged), pid, int(pid in tagged)) for pid in photo_ids])
+        conn.executemany(
+            "UPDATE photos SET tagged = ? WHERE id = ? AND tagged != ?",
+            [(int(pid in tagged), pid, int(pid in tagged)) for pid in photo_ids],
+        )
 
     def refresh_all_tags(self) -> None:
         """Recompute every photo's tags (after thresholds or the label tree changed).
@@ -256,11 +310,12 @@ class TagStore(Store):
                     "SELECT verdict, source FROM photo_labels WHERE photo_id = ? AND label_id = ?",
                     (ch.photo_id, ch.label_id),
                 ).fetchone()
-                old, source = (row if row else (NO_VERDICT, None))
+                old, source = row if row else (NO_VERDICT, None)
                 if old == ch.verdict:
                     continue
-                self._write_verdict(conn, ch.photo_id, ch.label_id, ch.verdict,
-                                    source or "user", stamp)
+                self._write_verdict(
+                    conn, ch.photo_id, ch.label_id, ch.verdict, source or "user", stamp
+                )
                 conn.execute(
                     "INSERT INTO verdict_log (batch, photo_id, label_id, old_verdict, "
                     "new_verdict, old_source, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -275,8 +330,14 @@ class TagStore(Store):
             return batch
 
     @staticmethod
-    def _write_verdict(conn, photo_id: int, label_id: int, verdict: int, source: str,
-                       stamp: str) -> None:
+    def _write_verdict(
+        conn: sqlite3.Connection,
+        photo_id: int,
+        label_id: int,
+        verdict: int,
+        source: str,
+        stamp: str,
+    ) -> None:
         conn.execute(
             "INSERT INTO photo_labels (photo_id, label_id, score, verdict, source, updated_at) "
             "VALUES (?, ?, NULL, ?, ?, ?) ON CONFLICT (photo_id, label_id) DO UPDATE SET "
@@ -325,12 +386,12 @@ class TagStore(Store):
     def face_summaries(self, photo_ids: Sequence[int]) -> dict[int, FaceSummary]:
         """What the face detector saw on these photos (those it ran on)."""
         out: dict[int, FaceSummary] = {}
-        for start in range(0, len(photo_ids), 500):
-            chunk = list(photo_ids[start : start + 500])
-            rows = self.db.query(
-                "SELECT id, faces, face_area, face_best FROM photos WHERE faces IS NOT NULL "
-                f"AND id IN ({','.join('?' * len(chunk))})", chunk)
-            out.update({r[0]: FaceSummary(r[1], r[2] or 0.0, r[3] or 0.0) for r in rows})
+        rows = self.db.query(
+            "SELECT id, faces, face_area, face_best FROM photos WHERE faces IS NOT NULL "
+            f"AND id {IN_IDS}",
+            (id_list(photo_ids),),
+        )
+        out.update({r[0]: FaceSummary(r[1], r[2] or 0.0, r[3] or 0.0) for r in rows})
         return out
 
     def undo(self) -> list[int]:
@@ -371,7 +432,7 @@ class TagStore(Store):
             db.conn.execute("UPDATE edit_log SET state = ? WHERE id = ?", (new_state, entry_id))
             return journal.Step(kind, what, photos)
 
-    def _step(self, conn, batch: int, new_state: str, column: str) -> list[int]:
+    def _step(self, conn: sqlite3.Connection, batch: int, new_state: str, column: str) -> list[int]:
         stamp = now()
         rows = conn.execute(
             f"SELECT photo_id, label_id, {column}, old_source FROM verdict_log "
@@ -386,12 +447,20 @@ class TagStore(Store):
         return touched
 
     def can_undo(self) -> bool:
-        return bool(self.db.query("SELECT 1 FROM verdict_log WHERE state = 'done' UNION ALL "
-                                  "SELECT 1 FROM edit_log WHERE state = 'done' LIMIT 1"))
+        return bool(
+            self.db.query(
+                "SELECT 1 FROM verdict_log WHERE state = 'done' UNION ALL "
+                "SELECT 1 FROM edit_log WHERE state = 'done' LIMIT 1"
+            )
+        )
 
     def can_redo(self) -> bool:
-        return bool(self.db.query("SELECT 1 FROM verdict_log WHERE state = 'undone' UNION ALL "
-                                  "SELECT 1 FROM edit_log WHERE state = 'undone' LIMIT 1"))
+        return bool(
+            self.db.query(
+                "SELECT 1 FROM verdict_log WHERE state = 'undone' UNION ALL "
+                "SELECT 1 FROM edit_log WHERE state = 'undone' LIMIT 1"
+            )
+        )
 
     # -- reading tags ---------------------------------------------------------------------
     def evidence(self, photo_id: int) -> list[tuple[int, float | None, int, str]]:
@@ -422,20 +491,28 @@ class TagStore(Store):
             cached = getattr(self.db._local, "label_counts", None)
             if cached is not None and cached[0] == key:
                 return dict(cached[1])
-        counts = dict(self.db.query(
-            "SELECT label_id, COUNT(*) FROM photo_tags GROUP BY label_id"))
+        counts = dict(self.db.query("SELECT label_id, COUNT(*) FROM photo_tags GROUP BY label_id"))
         if key is not None:
             self.db._local.label_counts = (key, counts)
         return dict(counts)
 
     # -- visibility: only photos with status 'ok' carry tags --------------------------------
-    def update_file(self, photo_id: int, *, path: str, size: int, mtime_ns: int,
-                    status: str, error: str | None = None) -> None:
+    def update_file(
+        self,
+        photo_id: int,
+        *,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        status: str,
+        error: str | None = None,
+    ) -> None:
         """The file's new facts and the photo's refreshed tags, in one transaction."""
         policy = self.policy()
         with self.db.write() as db:
-            super().update_file(photo_id, path=path, size=size, mtime_ns=mtime_ns,
-                                status=status, error=error)  # nested: a savepoint
+            super().update_file(
+                photo_id, path=path, size=size, mtime_ns=mtime_ns, status=status, error=error
+            )  # nested: a savepoint
             self._refresh(db.conn, [photo_id], policy)
 
     def verdict_rows(self) -> list[tuple[int, int, int]]:

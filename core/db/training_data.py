@@ -32,8 +32,9 @@ class VerdictFact:
     log_id: int
 
 
-def feature_matrix(store: Store, backbone: str, photo_ids: Sequence[int] | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def feature_matrix(
+    store: Store, backbone: str, photo_ids: Sequence[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Photo ids (N,) and cached pooled features (N, D) float16 of visible photos.
 
     Only photos with status ``ok`` and features of ``backbone`` are returned (of ``photo_ids``
@@ -55,27 +56,38 @@ def feature_ids(store: Store, backbone: str) -> np.ndarray:
     the features (a training run reads the features of the rows it samples)."""
     rows = store.db.query(
         "SELECT f.photo_id FROM features f JOIN photos p ON p.id = f.photo_id "
-        "WHERE f.backbone = ? AND p.status = 'ok' ORDER BY f.photo_id", (backbone,))
+        "WHERE f.backbone = ? AND p.status = 'ok' ORDER BY f.photo_id",
+        (backbone,),
+    )
     return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
 
-def score_triples(store: Store, photo_ids: Sequence[int] | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score_triples(
+    store: Store, photo_ids: Sequence[int] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(photo ids, label ids, scores) of the stored model scores of visible photos (of
     ``photo_ids`` when given), as three aligned arrays."""
-    sql = ("SELECT l.photo_id, l.label_id, l.score FROM photo_labels l "
-           "JOIN photos p ON p.id = l.photo_id WHERE l.score IS NOT NULL AND p.status = 'ok'")
+    sql = (
+        "SELECT l.photo_id, l.label_id, l.score FROM photo_labels l "
+        "JOIN photos p ON p.id = l.photo_id WHERE l.score IS NOT NULL AND p.status = 'ok'"
+    )
     params: tuple[str, ...] = ()
     if photo_ids is not None:
         sql += f" AND l.photo_id {IN_IDS}"
         params = (id_list(photo_ids),)
     rows = store.db.query(sql, params)
     if not rows:
-        return (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
-                np.zeros(0, dtype=np.float32))
+        return (
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.float32),
+        )
     p, lab, s = zip(*rows, strict=True)
-    return (np.array(p, dtype=np.int64), np.array(lab, dtype=np.int64),
-            np.array(s, dtype=np.float32))
+    return (
+        np.array(p, dtype=np.int64),
+        np.array(lab, dtype=np.int64),
+        np.array(s, dtype=np.float32),
+    )
 
 
 def verdict_facts(store: Store) -> list[VerdictFact]:

@@ -96,8 +96,12 @@ class Vocabulary:
     the one the label was defined with.
     """
 
-    def __init__(self, labels: Iterable[Label], imagenet: Sequence[str | None] = (),
-                 also: Sequence[Sequence[str]] = ()) -> None:
+    def __init__(
+        self,
+        labels: Iterable[Label],
+        imagenet: Sequence[str | None] = (),
+        also: Sequence[Sequence[str]] = (),
+    ) -> None:
         """Build and validate a vocabulary.
 
         Args:
@@ -217,7 +221,8 @@ class Vocabulary:
     def _canonicalize_also(self, also: Sequence[Sequence[str]]) -> tuple[tuple[str, ...], ...]:
         if len(also) > len(self._targets):
             raise VocabularyError(
-                f"{len(also)} rows of further labels for {len(self._targets)} ImageNet classes")
+                f"{len(also)} rows of further labels for {len(self._targets)} ImageNet classes"
+            )
         rows: list[tuple[str, ...]] = []
         for index, target in enumerate(self._targets):
             raw = also[index] if index < len(also) else ()
@@ -231,10 +236,12 @@ class Vocabulary:
                 label = self._labels.get(normalize(word)) if isinstance(word, str) else None
                 if label is None:
                     raise VocabularyError(
-                        f"ImageNet class {index} also feeds unknown label {word!r}")
+                        f"ImageNet class {index} also feeds unknown label {word!r}"
+                    )
                 if label.name == target or label.name in names:
                     raise VocabularyError(
-                        f"ImageNet class {index} feeds label {label.name!r} twice")
+                        f"ImageNet class {index} feeds label {label.name!r} twice"
+                    )
                 names.append(label.name)
             rows.append(tuple(names))
         return tuple(rows)
@@ -352,11 +359,12 @@ class Vocabulary:
     def imagenet_labels(self) -> tuple[tuple[str, ...], ...]:
         """Every label each ImageNet class feeds (main label first), in class-index order;
         ``()`` for an ignored class."""
-        return tuple(() if target is None else (target, *extra)
-                     for target, extra in zip(self._targets, self._also, strict=True))
+        return tuple(
+            () if target is None else (target, *extra)
+            for target, extra in zip(self._targets, self._also, strict=True)
+        )
 
-    def imagenet_membership(self, label_names: Sequence[str], *,
-                            also: bool = True) -> np.ndarray:
+    def imagenet_membership(self, label_names: Sequence[str], *, also: bool = True) -> np.ndarray:
         """Which ImageNet classes count towards which labels.
 
         Args:
@@ -477,7 +485,8 @@ def read_imagenet_map(path: Path) -> list[ImageNetClass]:
         where = f"{path}, line {number}"
         if len(fields) not in (4, 5):
             raise VocabularyError(
-                f"{where}: expected 4 or 5 tab-separated fields, got {len(fields)}")
+                f"{where}: expected 4 or 5 tab-separated fields, got {len(fields)}"
+            )
         index, wnid, description, label = (field.strip() for field in fields[:4])
         extra = fields[4].strip() if len(fields) == 5 else ""
         also = () if extra in ("", IGNORED) else tuple(w.strip() for w in extra.split(","))

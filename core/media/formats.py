@@ -34,11 +34,36 @@ logger = logging.getLogger(__name__)
 HEIF_SUFFIXES: Final = frozenset({".heic", ".heif", ".hif"})
 AVIF_SUFFIXES: Final = frozenset({".avif"})
 #: Camera RAW file endings LibRaw reads (the common ones).
-RAW_SUFFIXES: Final = frozenset({
-    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".k25", ".kdc",
-    ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl",
-    ".sr2", ".srf", ".srw", ".x3f",
-})
+RAW_SUFFIXES: Final = frozenset(
+    {
+        ".3fr",
+        ".arw",
+        ".cr2",
+        ".cr3",
+        ".crw",
+        ".dcr",
+        ".dng",
+        ".erf",
+        ".iiq",
+        ".k25",
+        ".kdc",
+        ".mef",
+        ".mos",
+        ".mrw",
+        ".nef",
+        ".nrw",
+        ".orf",
+        ".pef",
+        ".raf",
+        ".raw",
+        ".rw2",
+        ".rwl",
+        ".sr2",
+        ".srf",
+        ".srw",
+        ".x3f",
+    }
+)
 # LibRaw's "flip" as an EXIF orientation.
 _FLIP_TO_ORIENTATION: Final = {0: 1, 3: 3, 5: 8, 6: 6}
 
@@ -110,8 +135,11 @@ def decode_raw(data: bytes, digest: str, min_side: int) -> Decoded:
     if _FLIP_TO_ORIENTATION.get(sizes.flip, 1) in (5, 6, 7, 8):
         width, height = height, width
     taken = getattr(other, "timestamp", None)
-    taken_at = taken.replace(tzinfo=None).isoformat(timespec="seconds") if (
-        taken is not None and taken.year > 1970) else None
+    taken_at = (
+        taken.replace(tzinfo=None).isoformat(timespec="seconds")
+        if (taken is not None and taken.year > 1970)
+        else None
+    )
     return imaging.Decoded(image, width, height, taken_at, digest)
 
 
@@ -139,6 +167,10 @@ def _preview(raw: object, min_side: int) -> tuple[Image.Image, int]:
             if min(preview.size) >= min(min_side, 160):
                 return preview, orientation
     # No usable preview: demosaic at half size (LibRaw rotates this output itself).
-    pixels = raw.postprocess(half_size=True, use_camera_wb=True,  # type: ignore[attr-defined]
-                             output_bps=8, no_auto_bright=False)
+    pixels = raw.postprocess(  # type: ignore[attr-defined]  # rawpy has no type hints
+        half_size=True,
+        use_camera_wb=True,
+        output_bps=8,
+        no_auto_bright=False,
+    )
     return Image.fromarray(pixels), 1

@@ -38,9 +38,10 @@ from core.media import formats
 logger = logging.getLogger(__name__)
 
 #: File name endings ``decode`` is meant for (lower case, with the dot).
-SUPPORTED_SUFFIXES: Final = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
-) | formats.EXTRA_SUFFIXES  # HEIC/HEIF, AVIF and camera RAW where their libraries are installed
+SUPPORTED_SUFFIXES: Final = (
+    frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+    | formats.EXTRA_SUFFIXES
+)  # HEIC/HEIF, AVIF and camera RAW where their libraries are installed
 #: Images with more pixels than this are refused before their pixels are read (200 MP phones fit).
 MAX_PIXELS: Final = 200_000_000
 #: Files larger than this are refused before they are read into memory.
@@ -66,13 +67,22 @@ _PILLOW_FORMATS: Final = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", *formats.
 _PLUGINS: Final = (TiffImagePlugin, WebPImagePlugin)
 Image.preinit()
 _MAGIC: Final = (
-    (b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
 )
 _TRANSPOSE: Final = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
 }
 _EXIF_DATETIME: Final = re.compile(r"(\d{4})[:\-/.](\d\d)[:\-/.](\d\d)[ T](\d\d):(\d\d):(\d\d)")
 _BOMB_PIXELS: Final = re.compile(r"\((\d+) pixels\)")
@@ -190,8 +200,9 @@ def decode(path: Path, *, min_side: int = 256) -> Decoded:
         raise error from exc
 
 
-def to_model_input(image: Image.Image, *, size: int = 224, crop_pct: float = 0.875,
-                   interpolation: str = "bicubic") -> np.ndarray:
+def to_model_input(
+    image: Image.Image, *, size: int = 224, crop_pct: float = 0.875, interpolation: str = "bicubic"
+) -> np.ndarray:
     """The model's input pixels, as timm's eval transform makes them (before normalising).
 
     The shorter side is resized to ``floor(size / crop_pct)`` with ``interpolation`` (a name of
@@ -207,8 +218,9 @@ def to_model_input(image: Image.Image, *, size: int = 224, crop_pct: float = 0.8
     if size < 1 or crop_pct <= 0:
         raise ValueError(f"bad size {size} or crop_pct {crop_pct}")
     if interpolation not in RESAMPLING:
-        raise ValueError(f"unknown interpolation {interpolation!r} (one of "
-                         f"{', '.join(RESAMPLING)})")
+        raise ValueError(
+            f"unknown interpolation {interpolation!r} (one of {', '.join(RESAMPLING)})"
+        )
     image = image if image.mode == "RGB" else _flatten(_normalise_mode(image))
     scale = math.floor(size / crop_pct)
     image = _clip_aspect(image)
@@ -399,8 +411,12 @@ def _srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
         if mode == "RGB" and "srgb" in ImageCms.getProfileDescription(profile).lower():
             return None
         return ImageCms.buildTransform(
-            profile, _SRGB, mode, "RGB",
-            renderingIntent=ImageCms.Intent.PERCEPTUAL, flags=ImageCms.Flags.NOCACHE,
+            profile,
+            _SRGB,
+            mode,
+            "RGB",
+            renderingIntent=ImageCms.Intent.PERCEPTUAL,
+            flags=ImageCms.Flags.NOCACHE,
         )
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError, AttributeError) as exc:
         logger.debug("ignoring unusable colour profile: %s", exc)

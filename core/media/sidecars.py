@@ -60,12 +60,14 @@ _EMPTY_PACKET: Final = (
     '<?xpacket end="w"?>\n'
 )
 _BAGS: Final = re.compile(
-    r"(<(dc:subject|lr:hierarchicalSubject)>\s*<)rdf:Seq(>.*?</)rdf:Seq(>\s*</\2>)", re.S)
+    r"(<(dc:subject|lr:hierarchicalSubject)>\s*<)rdf:Seq(>.*?</)rdf:Seq(>\s*</\2>)", re.S
+)
 _ONE_LEVEL: Final = str.maketrans({"|": "\u00a6", "/": "\u2215"})
 #: Temporary files of XMP writes start with this (hidden: the scanner never sees them).
 TEMP_PREFIX: Final = ".albumtag-"
 _TEMP_NAME: Final = re.compile(
-    r"\.albumtag-(?P<pid>\d+)-\d+\.tmp|\..+\.albumtag-(?P<oldpid>\d+)-\d+")
+    r"\.albumtag-(?P<pid>\d+)-\d+\.tmp|\..+\.albumtag-(?P<oldpid>\d+)-\d+"
+)
 # exiv2 keeps its error log in one global buffer: one call at a time.
 _LOCK: Final = threading.Lock()
 
@@ -89,8 +91,7 @@ class Keywords:
     flag: int | None = None  # 1 pick, -1 reject, 0 none; None: the file says nothing
 
     def __bool__(self) -> bool:
-        return bool(self.flat or self.paths) or self.rating is not None or (
-            self.flag is not None)
+        return bool(self.flat or self.paths) or self.rating is not None or (self.flag is not None)
 
     def tags(self) -> tuple[KeywordPath, ...]:
         """What the photo is tagged with: each path, and each flat keyword that is not a part
@@ -99,9 +100,12 @@ class Keywords:
         return self.paths + tuple((word,) for word in self.flat if _key(word) not in parts)
 
     def merged(self, other: Keywords) -> Keywords:
-        return Keywords(_unique(self.flat + other.flat), _unique_paths(self.paths + other.paths),
-                        self.rating if self.rating is not None else other.rating,
-                        self.flag if self.flag is not None else other.flag)
+        return Keywords(
+            _unique(self.flat + other.flat),
+            _unique_paths(self.paths + other.paths),
+            self.rating if self.rating is not None else other.rating,
+            self.flag if self.flag is not None else other.flag,
+        )
 
 
 def one_level(name: str) -> str:
@@ -212,8 +216,10 @@ def _check_name(target: Path) -> None:
     except (OSError, ValueError):
         limit = 255
     if len(os.fsencode(target.name)) > limit:
-        raise MetadataError(f"{target.parent / target.name}: no sidecar possible, its name "
-                            f"would be longer than the {limit} bytes the file system allows")
+        raise MetadataError(
+            f"{target.parent / target.name}: no sidecar possible, its name "
+            f"would be longer than the {limit} bytes the file system allows"
+        )
 
 
 def read_keywords(photo: Path, *, embedded: bool = True) -> Keywords:
@@ -244,8 +250,12 @@ def _read(path: Path, *, iptc: bool) -> tuple[dict[str, Any], dict[str, Any]]:
         raise MetadataError(str(exc).strip() or type(exc).__name__) from exc
 
 
-def merge(existing: Keywords, ours: Sequence[KeywordPath], drop: Iterable[str] = (),
-          rewrite: Iterable[str] = ()) -> tuple[list[str], list[KeywordPath]]:
+def merge(
+    existing: Keywords,
+    ours: Sequence[KeywordPath],
+    drop: Iterable[str] = (),
+    rewrite: Iterable[str] = (),
+) -> tuple[list[str], list[KeywordPath]]:
     """The flat keywords and paths to write: the file's, minus dropped ones, plus ours.
 
     Args:
@@ -260,8 +270,11 @@ def merge(existing: Keywords, ours: Sequence[KeywordPath], drop: Iterable[str] =
     dropped = {_key(w) for w in drop}
     by_leaf = {_key(p[-1]): tuple(p) for p in ours if p}
     redo = {_key(w) for w in rewrite} & set(by_leaf)
-    kept = [by_leaf[_key(p[-1])] if _key(p[-1]) in redo else p
-            for p in existing.paths if _key(p[-1]) not in dropped]
+    kept = [
+        by_leaf[_key(p[-1])] if _key(p[-1]) in redo else p
+        for p in existing.paths
+        if _key(p[-1]) not in dropped
+    ]
     # A label is one name: a path the file already has for it is kept as the file spells it.
     leaves = {_key(p[-1]) for p in kept}
     paths = list(_unique_paths([*kept, *(p for p in ours if p and _key(p[-1]) not in leaves)]))
@@ -270,10 +283,17 @@ def merge(existing: Keywords, ours: Sequence[KeywordPath], drop: Iterable[str] =
     return flat, paths
 
 
-def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[str] = (),
-                   naming: Naming = "ext", embedded: bool = False,
-                   rewrite: Iterable[str] = (), rating: int | None = None,
-                   flag: int | None = None) -> Path | None:
+def write_keywords(
+    photo: Path,
+    ours: Sequence[KeywordPath],
+    *,
+    drop: Iterable[str] = (),
+    naming: Naming = "ext",
+    embedded: bool = False,
+    rewrite: Iterable[str] = (),
+    rating: int | None = None,
+    flag: int | None = None,
+) -> Path | None:
     """Merge the album's tags into a photo's sidecar (or, if asked, into the photo itself).
 
     The file is only written when its keywords change; a new sidecar is only created when
@@ -294,8 +314,7 @@ def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[s
     if not embedded and not target.exists() and upper.is_file():
         target = upper
     if target.is_symlink():
-        raise MetadataError(f"{target}: is a symbolic link; albumtag does not write through "
-                            "links")
+        raise MetadataError(f"{target}: is a symbolic link; albumtag does not write through links")
     existing = parse(*_read(target, iptc=False)) if target.exists() else Keywords()
     drop = list(drop)
     flat, paths = merge(existing, ours, drop, rewrite)
@@ -303,7 +322,8 @@ def write_keywords(photo: Path, ours: Sequence[KeywordPath], *, drop: Iterable[s
     flag = None if flag is None else (flag > 0) - (flag < 0)
     same_marks = rating in (None, existing.rating) and flag in (None, existing.flag)
     if ((tuple(flat), tuple(paths)) == (existing.flat, existing.paths) and same_marks) or (
-            not target.exists() and not paths and not flat and not rating and not flag):
+        not target.exists() and not paths and not flat and not rating and not flag
+    ):
         return None
     fields: dict[str, Any] = {
         SUBJECT: flat or None,

@@ -85,8 +85,14 @@ def register(kind: HeadKind) -> HeadKind:
 
 register(HeadKind(PRIOR, None, frozenset(), None))
 register(HeadKind(LINEAR, LINEAR_HEAD_FORMAT, frozenset({"weight", "bias"}), _load_linear))
-register(HeadKind(RESIDUAL, RESIDUAL_HEAD_FORMAT,
-                  frozenset({"weight", "bias", "alpha", "mean"}), _load_residual))
+register(
+    HeadKind(
+        RESIDUAL,
+        RESIDUAL_HEAD_FORMAT,
+        frozenset({"weight", "bias", "alpha", "mean"}),
+        _load_residual,
+    )
+)
 
 
 def served_kinds() -> tuple[str, ...]:
@@ -108,8 +114,9 @@ def kind_named(name: str) -> HeadKind:
     try:
         return _KINDS[name]
     except KeyError:
-        raise ModelLoadError(f"the album cannot serve a {name!r} head (it serves "
-                             f"{', '.join(_KINDS)})") from None
+        raise ModelLoadError(
+            f"the album cannot serve a {name!r} head (it serves {', '.join(_KINDS)})"
+        ) from None
 
 
 def kind_of_row(head_file: str | None, metrics: dict[str, Any]) -> str:

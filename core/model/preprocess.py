@@ -52,7 +52,8 @@ class Preprocessing:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     _constants: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = field(
-        default_factory=dict, init=False, repr=False, compare=False)
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_data_config(cls, config: dict[str, Any]) -> Preprocessing:
@@ -68,17 +69,20 @@ class Preprocessing:
         mean = tuple(float(v) for v in config["mean"])
         std = tuple(float(v) for v in config["std"])
         if channels != 3 or height != width or height < 1:
-            raise ModelLoadError(f"the model wants input {config['input_size']}; the album "
-                                 "feeds square RGB crops")
+            raise ModelLoadError(
+                f"the model wants input {config['input_size']}; the album feeds square RGB crops"
+            )
         if interpolation not in RESAMPLING:
-            raise ModelLoadError(f"the model's interpolation {interpolation!r} is not one of "
-                                 f"{', '.join(RESAMPLING)}")
+            raise ModelLoadError(
+                f"the model's interpolation {interpolation!r} is not one of {', '.join(RESAMPLING)}"
+            )
         if not crop_pct > 0.0:
             raise ModelLoadError(f"the model's crop_pct {crop_pct} is not positive")
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ModelLoadError(f"the model's mean {mean} or std {std} does not fit RGB")
-        return cls(height, crop_pct, interpolation, (mean[0], mean[1], mean[2]),
-                   (std[0], std[1], std[2]))
+        return cls(
+            height, crop_pct, interpolation, (mean[0], mean[1], mean[2]), (std[0], std[1], std[2])
+        )
 
     @property
     def min_side(self) -> int:
@@ -87,8 +91,9 @@ class Preprocessing:
 
     def pixels(self, image: Image.Image) -> np.ndarray:
         """A decoded photo → the network's crop, uint8 ``(3, size, size)``, C-contiguous."""
-        return to_model_input(image, size=self.size, crop_pct=self.crop_pct,
-                              interpolation=self.interpolation)
+        return to_model_input(
+            image, size=self.size, crop_pct=self.crop_pct, interpolation=self.interpolation
+        )
 
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
         """Pixels in 0..255 (uint8 or float, ``(B, 3, H, W)``) → a new float32 tensor on their

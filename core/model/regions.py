@@ -56,8 +56,9 @@ class Regions:
         self.label_names = tuple(label_names)
         matrix = np.ascontiguousarray(membership, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape[1] != len(self.label_names):
-            raise ValueError(f"membership must be (classes, {len(self.label_names)}), "
-                             f"got {matrix.shape}")
+            raise ValueError(
+                f"membership must be (classes, {len(self.label_names)}), got {matrix.shape}"
+            )
         self.membership = torch.from_numpy(matrix.copy())
         digest = hashlib.sha256()
         digest.update("\n".join(self.label_names).encode())
@@ -72,9 +73,15 @@ class Regions:
         """Values per photo."""
         return len(self.label_names)
 
-    def evidence(self, feature_map: torch.Tensor, classifier: torch.nn.Module, *,
-                 temperature: float | None = None, top_k: int | None = None,
-                 grid: int | None = None) -> torch.Tensor:
+    def evidence(
+        self,
+        feature_map: torch.Tensor,
+        classifier: torch.nn.Module,
+        *,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        grid: int | None = None,
+    ) -> torch.Tensor:
         """Regional label scores (B, V) in [0, 1] of a feature map (B, C, H, W).
 
         The keywords override ``TEMPERATURE``, ``TOP_K`` and ``GRID`` (``grid=0``: never pool

@@ -42,7 +42,8 @@ EPS = 1e-4
 def normalise(pooled: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     """Centred, L2-normalised pooled features (the residual's input)."""
     centred = pooled - mean
-    return centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    norm: torch.Tensor = centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    return centred / norm
 
 
 def prior_logits(prior_scores: torch.Tensor) -> torch.Tensor:
@@ -69,9 +70,16 @@ class ResidualHead:
 
     kind = RESIDUAL  # its kind in ``core.model.heads``
 
-    def __init__(self, label_names: Sequence[str], prior: PriorHead, weight: torch.Tensor,
-                 bias: torch.Tensor, alpha: torch.Tensor, mean: torch.Tensor,
-                 feature_key: str) -> None:
+    def __init__(
+        self,
+        label_names: Sequence[str],
+        prior: PriorHead,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        alpha: torch.Tensor,
+        mean: torch.Tensor,
+        feature_key: str,
+    ) -> None:
         self.label_names = _label_tuple(label_names)
         count = len(self.label_names)
         if weight.ndim != 2 or weight.shape[0] != count:
@@ -105,8 +113,9 @@ class ResidualHead:
         if self.feature_key != key:
             raise ModelLoadError(f"head was trained on {self.feature_key}, not on {key}")
         if self.feature_dim != backbone.feature_dim:
-            raise ModelLoadError(f"head expects {self.feature_dim} features, backbone gives "
-                                 f"{backbone.feature_dim}")
+            raise ModelLoadError(
+                f"head expects {self.feature_dim} features, backbone gives {backbone.feature_dim}"
+            )
 
     def prior_scores(self, backbone: Backbone, features: torch.Tensor) -> torch.Tensor:
         """The prior's score (B, L) per label of this head (0 where the prior has none)."""
@@ -121,8 +130,11 @@ class ResidualHead:
             x = features.to(backbone.device, dtype=torch.float32)
             base = prior_logits(self.prior_scores(backbone, x))
             u = normalise(x[:, : self.feature_dim], self.mean.to(x.device))
-            logits = (self.alpha.to(x.device) * base + u @ self.weight.to(x.device).T
-                      + self.bias.to(x.device))
+            logits = (
+                self.alpha.to(x.device) * base
+                + u @ self.weight.to(x.device).T
+                + self.bias.to(x.device)
+            )
             return torch.sigmoid(logits)
 
     def save(self, path: Path) -> None:
@@ -136,8 +148,7 @@ class ResidualHead:
             "prior_labels": json.dumps(list(self.prior.label_names), ensure_ascii=False),
             "backbone": self.feature_key,
         }
-        tensors = {"weight": self.weight, "bias": self.bias, "alpha": self.alpha,
-                   "mean": self.mean}
+        tensors = {"weight": self.weight, "bias": self.bias, "alpha": self.alpha, "mean": self.mean}
         data = safetensors.torch.save(tensors, metadata)
         write_atomically(path, data)
         logger.info("saved residual head (%d labels) to %s", len(self.label_names), path)
@@ -162,8 +173,15 @@ class ResidualHead:
         if not isinstance(labels, list) or prior_labels != list(prior.label_names):
             raise ModelLoadError(f"{path} was trained over another vocabulary's prior")
         try:
-            head = cls(labels, prior, tensors["weight"], tensors["bias"], tensors["alpha"],
-                       tensors["mean"], metadata.get("backbone", ""))
+            head = cls(
+                labels,
+                prior,
+                tensors["weight"],
+                tensors["bias"],
+                tensors["alpha"],
+                tensors["mean"],
+                metadata.get("backbone", ""),
+            )
         except ValueError as exc:
             raise ModelLoadError(f"{path}: {exc}") from exc
         if not all(bool(torch.isfinite(t).all()) for t in tensors.values()):
@@ -171,15 +189,27 @@ class ResidualHead:
         return head
 
 
-def zero_residual(label_names: Sequence[str], prior: PriorHead, dim: int,
-                  feature_key: str) -> ResidualHead:
+def zero_residual(
+    label_names: Sequence[str], prior: PriorHead, dim: int, feature_key: str
+) -> ResidualHead:
     """A residual head that reproduces the prior exactly (no correction yet)."""
     count = len(tuple(label_names))
-    return ResidualHead(label_names, prior, torch.zeros(count, dim), torch.zeros(count),
-                        torch.ones(count), torch.zeros(dim), feature_key)
+    return ResidualHead(
+        label_names,
+        prior,
+        torch.zeros(count, dim),
+        torch.zeros(count),
+        torch.ones(count),
+        torch.zeros(dim),
+        feature_key,
+    )
 
 
 def as_numpy(head: ResidualHead) -> dict[str, np.ndarray]:
     """The head's parameters as numpy arrays (for reports and tests)."""
-    return {"weight": head.weight.numpy(), "bias": head.bias.numpy(),
-            "alpha": head.alpha.numpy(), "mean": head.mean.numpy()}
+    return {
+        "weight": head.weight.numpy(),
+        "bias": head.bias.numpy(),
+        "alpha": head.alpha.numpy(),
+        "mean": head.mean.numpy(),
+    }

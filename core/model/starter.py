@@ -56,8 +56,9 @@ class Starter:
     backbone: str
     digest: str
 
-    def apply(self, base: torch.Tensor, pooled: torch.Tensor, columns: torch.Tensor
-              ) -> torch.Tensor:
+    def apply(
+        self, base: torch.Tensor, pooled: torch.Tensor, columns: torch.Tensor
+    ) -> torch.Tensor:
         """Scores with the correction applied to ``columns`` (one per starter label) of
         ``base`` (B, L) prior scores, from ``pooled`` (B, D) features."""
         import torch
@@ -67,8 +68,7 @@ class Starter:
         u = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
         p = base[:, columns].clamp(EPS, 1 - EPS)
         logit = self.alpha.to(x.device) * (torch.log(p) - torch.log1p(-p))
-        corrected = torch.sigmoid(logit + u @ self.weight.to(x.device).T
-                                  + self.bias.to(x.device))
+        corrected = torch.sigmoid(logit + u @ self.weight.to(x.device).T + self.bias.to(x.device))
         out = base.clone()
         out[:, columns] = corrected
         return out
@@ -103,20 +103,36 @@ def load_starter(path: Path) -> Starter | None:
     except Exception as exc:  # noqa: BLE001 - a broken starter must never stop the album
         logger.warning("starter %s not used: %s", path, exc)
         return None
-    return Starter(labels, tensors["weight"].float(), tensors["bias"].float(),
-                   tensors["alpha"].float(), tensors["mean"].float(), thresholds,
-                   meta.get("backbone", ""), meta.get("digest", ""))
+    return Starter(
+        labels,
+        tensors["weight"].float(),
+        tensors["bias"].float(),
+        tensors["alpha"].float(),
+        tensors["mean"].float(),
+        thresholds,
+        meta.get("backbone", ""),
+        meta.get("digest", ""),
+    )
 
 
 def save_starter(path: Path, starter: Starter, notes: dict[str, Any]) -> None:
     """Write a starter (``tools/build_starter.py``)."""
     import safetensors.torch
 
-    meta = {"format": STARTER_FORMAT, "labels": json.dumps(list(starter.labels)),
-            "thresholds": json.dumps(starter.thresholds), "backbone": starter.backbone,
-            "digest": starter.digest, "notes": json.dumps(notes)}
-    tensors = {"weight": starter.weight.contiguous(), "bias": starter.bias.contiguous(),
-               "alpha": starter.alpha.contiguous(), "mean": starter.mean.contiguous()}
+    meta = {
+        "format": STARTER_FORMAT,
+        "labels": json.dumps(list(starter.labels)),
+        "thresholds": json.dumps(starter.thresholds),
+        "backbone": starter.backbone,
+        "digest": starter.digest,
+        "notes": json.dumps(notes),
+    }
+    tensors = {
+        "weight": starter.weight.contiguous(),
+        "bias": starter.bias.contiguous(),
+        "alpha": starter.alpha.contiguous(),
+        "mean": starter.mean.contiguous(),
+    }
     path.write_bytes(safetensors.torch.save(tensors, meta))
 
 

@@ -112,8 +112,13 @@ class Backbone:
         self.feature_dim = int(hidden or cast(int, model.num_features))
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         # torch's stubs have no to(device, memory_format=) overload, which torch accepts
-        self.model = model.eval().requires_grad_(False).to(  # type: ignore[call-overload]
-            device, memory_format=fmt)
+        self.model = (
+            model.eval()
+            .requires_grad_(False)
+            .to(  # type: ignore[call-overload]
+                device, memory_format=fmt
+            )
+        )
 
     @classmethod
     def load(
@@ -136,7 +141,10 @@ class Backbone:
         backbone = cls(model, config, name, target, channels_last=channels_last)
         logger.info(
             "backbone %s on %s (features %d, classes %d)",
-            backbone.id, target, backbone.feature_dim, backbone.num_classes,
+            backbone.id,
+            target,
+            backbone.feature_dim,
+            backbone.num_classes,
         )
         return backbone
 
@@ -156,8 +164,9 @@ class Backbone:
         """
         return self.features_and_map(batch)[0]
 
-    def features_and_map(self, batch: np.ndarray | torch.Tensor
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    def features_and_map(
+        self, batch: np.ndarray | torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Pooled features (B, feature_dim) and the last feature map (B, C, h, w), float32.
 
         Raises:
@@ -256,8 +265,13 @@ class PriorHead:
 
     kind = PRIOR  # its kind in ``core.model.heads``
 
-    def __init__(self, label_names: Sequence[str], membership: np.ndarray,
-                 regional: bool = True, starter: Starter | None = None) -> None:
+    def __init__(
+        self,
+        label_names: Sequence[str],
+        membership: np.ndarray,
+        regional: bool = True,
+        starter: Starter | None = None,
+    ) -> None:
         """Build the head from the vocabulary's class-to-label membership.
 
         Args:
@@ -282,8 +296,9 @@ class PriorHead:
         self.num_classes = int(matrix.shape[0])
         fed = np.flatnonzero(matrix.sum(axis=0) > 0)
         self._fed = torch.from_numpy(fed)
-        self.regions = (Regions([self.label_names[i] for i in fed], matrix[:, fed])
-                        if regional else None)
+        self.regions = (
+            Regions([self.label_names[i] for i in fed], matrix[:, fed]) if regional else None
+        )
         self.starter = starter
         if starter is not None:
             index = {n: i for i, n in enumerate(self.label_names)}
@@ -315,8 +330,9 @@ class PriorHead:
                 fed = self._fed.to(scores.device)
                 scores[:, fed] = torch.maximum(scores[:, fed], calibrate(regional))
             if self.starter is not None and self.starter.backbone == backbone.id:
-                scores = self.starter.apply(scores, pooled.to(scores.device),
-                                            self._starter_columns.to(scores.device))
+                scores = self.starter.apply(
+                    scores, pooled.to(scores.device), self._starter_columns.to(scores.device)
+                )
             return scores
 
 
@@ -483,8 +499,9 @@ class Tagger:
         self.regions: Regions | None = getattr(head, "regions", None)
         if self.regions is not None and backbone.num_classes <= 0:
             raise ModelLoadError(f"backbone {backbone.id} has no classifier for regions")
-        self.feature_key = (backbone.id if self.regions is None
-                            else f"{backbone.id}+{self.regions.key}")
+        self.feature_key = (
+            backbone.id if self.regions is None else f"{backbone.id}+{self.regions.key}"
+        )
         self.feature_dim = backbone.feature_dim + (self.regions.width if self.regions else 0)
         head.check(backbone, self.feature_key)
         self.backbone = backbone

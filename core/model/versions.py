@@ -60,8 +60,9 @@ class ModelChoice:
     def as_json(self) -> str:
         """How the album remembers the choice: the checkpoint as an absolute path, so the
         album works from any directory (a relative one broke when used from elsewhere)."""
-        checkpoint = (os.path.abspath(os.path.expanduser(self.checkpoint))
-                      if self.checkpoint else None)
+        checkpoint = (
+            os.path.abspath(os.path.expanduser(self.checkpoint)) if self.checkpoint else None
+        )
         return json.dumps({"name": self.name, "checkpoint": checkpoint})
 
 
@@ -146,8 +147,10 @@ def check_servable(store: Store, data_dir: Path, version: int) -> ModelRow:
     row = find_version(store, version)
     kind = head_kind(row)
     if not is_servable(kind):
-        raise ModelVersionError(f"version {version} ({kind} head) is kept for comparison only: "
-                                "the album cannot tag photos with it")
+        raise ModelVersionError(
+            f"version {version} ({kind} head) is kept for comparison only: "
+            "the album cannot tag photos with it"
+        )
     if row.head_file is None:
         if kind != PRIOR:
             raise ModelVersionError(f"version {version} ({kind} head) has no head file")
@@ -185,11 +188,13 @@ def rollback_target(store: Store) -> int:
     active = store.active_model()
     if active is None:
         raise ModelVersionError("the album has no model yet: index it first")
-    older = [m.version for m in store.models()
-             if m.version < active.version and m.backbone == active.backbone and servable(m)]
+    older = [
+        m.version
+        for m in store.models()
+        if m.version < active.version and m.backbone == active.backbone and servable(m)
+    ]
     if not older:
-        raise ModelVersionError(f"version {active.version} is the oldest: nothing to roll back "
-                                "to")
+        raise ModelVersionError(f"version {active.version} is the oldest: nothing to roll back to")
     return max(older)
 
 
@@ -213,8 +218,15 @@ def head_path(data_dir: Path, version: int, suffix: str = "") -> tuple[Path, str
     return Path(data_dir) / relative, relative
 
 
-def write_version(store: Store, data_dir: Path, head: SavableHead, thresholds: dict[str, float],
-                  metrics: dict[str, Any], *, activate: bool) -> int:
+def write_version(
+    store: Store,
+    data_dir: Path,
+    head: SavableHead,
+    thresholds: dict[str, float],
+    metrics: dict[str, Any],
+    *,
+    activate: bool,
+) -> int:
     """Save ``head`` as the next version; activate it in the same transaction if asked.
 
     A kind the album serves is saved as ``models/v{N}.safetensors``; any other kind as
@@ -228,13 +240,20 @@ def write_version(store: Store, data_dir: Path, head: SavableHead, thresholds: d
     """
     kind = head.kind
     if activate and not is_servable(kind):
-        raise ModelVersionError(f"a {kind} head is kept for comparison only: the album cannot "
-                                "tag photos with it")
+        raise ModelVersionError(
+            f"a {kind} head is kept for comparison only: the album cannot tag photos with it"
+        )
     version = next_version(store)
     path, relative = head_path(data_dir, version, "" if is_servable(kind) else f".{kind}")
     head.save(path)
-    store.add_model(version, head.feature_key, relative, thresholds, {**metrics, "head": kind},
-                    activate=activate)
+    store.add_model(
+        version,
+        head.feature_key,
+        relative,
+        thresholds,
+        {**metrics, "head": kind},
+        activate=activate,
+    )
     logger.info("wrote model version %d (%s, active=%s)", version, relative, activate)
     return version
 
@@ -242,8 +261,9 @@ def write_version(store: Store, data_dir: Path, head: SavableHead, thresholds: d
 # --- loading the active version ----------------------------------------------------------
 
 
-def load_active_model(store: TagStore, vocabulary: Vocabulary, data_dir: Path,
-                      choice: ModelChoice) -> ActiveModel:
+def load_active_model(
+    store: TagStore, vocabulary: Vocabulary, data_dir: Path, choice: ModelChoice
+) -> ActiveModel:
     """Load the active version, or register a new prior version for a new backbone.
 
     Raises:
@@ -259,9 +279,12 @@ def load_active_model(store: TagStore, vocabulary: Vocabulary, data_dir: Path,
     key = Tagger(backbone, prior).feature_key
     starter_id = starter.digest if starter else None
     active = store.active_model()
-    if active is None or active.backbone not in (key, backbone.id) or (
-            active.backbone == backbone.id and not active.head_file) or (
-            not active.head_file and active.metrics.get("starter") != starter_id):
+    if (
+        active is None
+        or active.backbone not in (key, backbone.id)
+        or (active.backbone == backbone.id and not active.head_file)
+        or (not active.head_file and active.metrics.get("starter") != starter_id)
+    ):
         if backbone.num_classes != len(vocabulary.imagenet_targets()):
             raise ModelLoadError(
                 f"{choice.name} has {backbone.num_classes} classes; the prior head needs an "
@@ -269,8 +292,9 @@ def load_active_model(store: TagStore, vocabulary: Vocabulary, data_dir: Path,
             )
         version = next_version(store)
         thresholds = dict(starter.thresholds) if starter else {}
-        store.add_model(version, key, None, thresholds,
-                        {"kind": "prior", "starter": starter_id}, activate=True)
+        store.add_model(
+            version, key, None, thresholds, {"kind": "prior", "starter": starter_id}, activate=True
+        )
         store.set_meta("model", choice.as_json())
         logger.info("model version %d: prior head on %s", version, key)
         active = store.active_model()
@@ -315,5 +339,4 @@ def prior_head(vocabulary: Vocabulary, starter: Starter | None = None) -> PriorH
     from core.model.tagger import PriorHead
 
     names = prior_label_names(vocabulary, starter)
-    return PriorHead(names, vocabulary.imagenet_membership(names), regional=True,
-                     starter=starter)
+    return PriorHead(names, vocabulary.imagenet_membership(names), regional=True, starter=starter)

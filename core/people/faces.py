@@ -95,14 +95,21 @@ class FaceSummary:
         """Count faces: confident ones, and supported ones of a size like a confident one's."""
         confident = [f for f in faces if f.probability >= CONFIDENT]
         counted = [
-            f for f in faces
-            if f.probability >= CONFIDENT or (f.probability >= SUPPORTED and any(
-                1 / _SIMILAR_SIZE <= f.side / max(c.side, 1e-6) <= _SIMILAR_SIZE
-                for c in confident))
+            f
+            for f in faces
+            if f.probability >= CONFIDENT
+            or (
+                f.probability >= SUPPORTED
+                and any(
+                    1 / _SIMILAR_SIZE <= f.side / max(c.side, 1e-6) <= _SIMILAR_SIZE
+                    for c in confident
+                )
+            )
         ]
         area = float(size[0] * size[1]) or 1.0
-        largest = max(((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) / area for f in counted),
-                      default=0.0)
+        largest = max(
+            ((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) / area for f in counted), default=0.0
+        )
         best = max((f.probability for f in faces), default=0.0)
         return cls(len(counted), round(min(max(largest, 0.0), 1.0), 5), round(best, 5))
 
@@ -130,8 +137,12 @@ def _ramp(value: float, low: float, high: float) -> float:
     return t * t * (3.0 - 2.0 * t)
 
 
-def merge_people(scores: np.ndarray, label_ids: Sequence[int], people_ids: dict[str, int],
-                 summaries: Sequence[FaceSummary | None]) -> tuple[np.ndarray, tuple[int, ...]]:
+def merge_people(
+    scores: np.ndarray,
+    label_ids: Sequence[int],
+    people_ids: dict[str, int],
+    summaries: Sequence[FaceSummary | None],
+) -> tuple[np.ndarray, tuple[int, ...]]:
     """Add the detector's people scores to a batch of model scores.
 
     Args:
@@ -171,8 +182,10 @@ def weights_folder() -> Path:
     except FileNotFoundError as exc:
         raise ModelLoadError(f"{exc}; reinstall albumtag") from exc
     if not folder.is_dir():
-        raise ModelLoadError(f"the face detector's weights are missing from this installation "
-                             f"({folder}); reinstall albumtag")
+        raise ModelLoadError(
+            f"the face detector's weights are missing from this installation "
+            f"({folder}); reinstall albumtag"
+        )
     return folder
 
 
@@ -189,8 +202,10 @@ def verify_weights(folder: Path) -> None:
         except OSError as exc:
             raise ModelLoadError(f"face detector weights {path} unreadable: {exc}") from exc
         if digest != expected:
-            raise ModelLoadError(f"face detector weights {path} have sha256 {digest[:12]}…, "
-                                 f"expected {expected[:12]}…")
+            raise ModelLoadError(
+                f"face detector weights {path} have sha256 {digest[:12]}…, "
+                f"expected {expected[:12]}…"
+            )
 
 
 class FaceDetector:
@@ -225,8 +240,10 @@ class FaceDetector:
 
         torch_on_one_core()  # small networks, one detection per decode worker
         rows = mtcnn.detect(self._nets, image, self._stages)
-        faces = [Face((float(row[0]), float(row[1]), float(row[2]), float(row[3])), float(row[4]))
-                 for row in rows]
+        faces = [
+            Face((float(row[0]), float(row[1]), float(row[2]), float(row[3])), float(row[4]))
+            for row in rows
+        ]
         return sorted(faces, key=lambda f: -f.probability)
 
     def summarize(self, image: Image.Image) -> FaceSummary:

@@ -102,8 +102,9 @@ def load_nets(folder: Path) -> tuple[PNet, RNet, ONet]:
         RuntimeError, ValueError: a file is not a plain state dict of the expected tensors.
     """
     nets: list[nn.Module] = []
-    for net, (name, (filename, count)) in zip((PNet(), RNet(), ONet()), WEIGHT_FILES.items(),
-                                              strict=True):
+    for net, (name, (filename, count)) in zip(
+        (PNet(), RNet(), ONet()), WEIGHT_FILES.items(), strict=True
+    ):
         state = torch.load(Path(folder) / filename, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or len(state) != count:
             raise ValueError(f"{filename} is not the expected {name} state dict")
@@ -129,16 +130,16 @@ def detect(nets: tuple[PNet, RNet, ONet], image: Image.Image, stages: Stages) ->
     image = image.convert("RGB") if image.mode != "RGB" else image
     shrink = min(1.0, stages.work_side / min(image.size))
     if shrink < 1.0:
-        image = image.resize((round(image.width * shrink), round(image.height * shrink)),
-                             Image.Resampling.BILINEAR)
+        image = image.resize(
+            (round(image.width * shrink), round(image.height * shrink)), Image.Resampling.BILINEAR
+        )
     with torch.inference_mode():
         boxes = _propose(pnet, image, stages)
         pixels = torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
         if len(boxes):
             boxes = _refine(rnet, pixels, boxes, 24, stages.thresholds[1], 0.7, "union")
         if len(boxes):
-            boxes = _refine(onet, pixels, boxes, 48, stages.thresholds[2], 0.7, "min",
-                            square=False)
+            boxes = _refine(onet, pixels, boxes, 48, stages.thresholds[2], 0.7, "min", square=False)
     if not len(boxes):
         return np.zeros((0, 5), np.float32)
     boxes = boxes[:, :5].copy()
@@ -194,12 +195,22 @@ def _propose(pnet: PNet, image: Image.Image, stages: Stages) -> np.ndarray:
     return _square(_regress(boxes))
 
 
-def _refine(net: nn.Module, pixels: torch.Tensor, boxes: np.ndarray, side: int,
-            threshold: float, overlap: float, mode: str, *, square: bool = True) -> np.ndarray:
+def _refine(
+    net: nn.Module,
+    pixels: torch.Tensor,
+    boxes: np.ndarray,
+    side: int,
+    threshold: float,
+    overlap: float,
+    mode: str,
+    *,
+    square: bool = True,
+) -> np.ndarray:
     """Score crops of the candidates with R-Net or O-Net; keep, regress and merge the faces."""
     rois = torch.from_numpy(np.column_stack([np.zeros(len(boxes)), boxes[:, :4]])).float()
-    crops = roi_align(pixels, rois, output_size=side, spatial_scale=1.0, sampling_ratio=2,
-                      aligned=True)
+    crops = roi_align(
+        pixels, rois, output_size=side, spatial_scale=1.0, sampling_ratio=2, aligned=True
+    )
     probs, offsets = net(_normalise(crops).contiguous(memory_format=torch.channels_last))
     keep = probs.numpy() >= threshold
     if not keep.any():
@@ -239,8 +250,9 @@ def _square(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def nms(rows: np.ndarray | Sequence[Sequence[float]], overlap: float,
-        mode: str = "union") -> np.ndarray:
+def nms(
+    rows: np.ndarray | Sequence[Sequence[float]], overlap: float, mode: str = "union"
+) -> np.ndarray:
     """Greedy non-maximum suppression; indices of the kept rows, best first.
 
     ``mode`` "union" divides the intersection by the union; "min" by the smaller box.
@@ -255,10 +267,9 @@ def nms(rows: np.ndarray | Sequence[Sequence[float]], overlap: float,
     while len(order):
         best, rest = order[0], order[1:]
         keep.append(best)
-        inter = (np.clip(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]) + 1,
-                         0, None)
-                 * np.clip(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]) + 1,
-                           0, None))
+        inter = np.clip(
+            np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]) + 1, 0, None
+        ) * np.clip(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]) + 1, 0, None)
         if mode == "min":
             ratio = inter / np.minimum(area[best], area[rest])
         else:

@@ -14,17 +14,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.db.ratings import import_marks
+from core.db.tagstore import TagStore
+from core.media.sidecars import Keywords, read_keywords
 from core.people.faces import PEOPLE_LABELS, FaceSummary, merge_people
 from core.pipeline.keywords import import_keywords
-from core.db.ratings import import_marks
-from core.media.sidecars import Keywords, read_keywords
-from core.db.tagstore import TagStore
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -39,7 +39,7 @@ class Extra:
     """What :meth:`Enricher.inspect` found on one photo."""
 
     faces: FaceSummary | None = None
-    keywords: Keywords = Keywords()
+    keywords: Keywords = field(default_factory=Keywords)
 
 
 class Enricher:
@@ -54,10 +54,14 @@ class Enricher:
             then out of date).
     """
 
-    def __init__(self, store: TagStore, *,
-                 faces: Callable[[], FaceDetector | None] | None = None,
-                 keywords: bool = True,
-                 labels_added: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: TagStore,
+        *,
+        faces: Callable[[], FaceDetector | None] | None = None,
+        keywords: bool = True,
+        labels_added: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self._faces_factory = faces
         self._detector: FaceDetector | None = None
@@ -73,7 +77,7 @@ class Enricher:
                 self._loaded = True
                 try:
                     self._detector = self._faces_factory() if self._faces_factory else None
-                except Exception:  # noqa: BLE001 - no detector means no people scores only
+                except Exception:
                     logger.exception("the face detector did not load")
 
     def inspect(self, path: Path, image: Image.Image) -> Extra:
@@ -83,13 +87,13 @@ class Enricher:
         if self._detector is not None:
             try:
                 faces = self._detector.summarize(image)
-            except Exception:  # noqa: BLE001 - a detector failure loses only the people scores
+            except Exception:
                 logger.exception("face detection failed on %s", path)
         keywords = Keywords()
         if self.keywords:
             try:
                 keywords = read_keywords(path)
-            except Exception:  # noqa: BLE001 - unreadable keywords lose only the keywords
+            except Exception:
                 logger.exception("reading the keywords of %s failed", path)
         return Extra(faces, keywords)
 
@@ -97,24 +101,31 @@ class Enricher:
         wanted = {name.lower() for name in PEOPLE_LABELS}
         return {r.name.lower(): r.id for r in self.store.labels() if r.name.lower() in wanted}
 
-    def merge(self, scores: np.ndarray, label_ids: Sequence[int],
-              extras: Sequence[Extra]) -> tuple[np.ndarray, tuple[int, ...]]:
+    def merge(
+        self, scores: np.ndarray, label_ids: Sequence[int], extras: Sequence[Extra]
+    ) -> tuple[np.ndarray, tuple[int, ...]]:
         """A batch's model scores with the detector's people scores added."""
         if self._detector is None and not any(e.faces for e in extras):
             return scores, tuple(label_ids)
         return merge_people(scores, label_ids, self._people_ids(), [e.faces for e in extras])
 
-    def rescored(self, photo_ids: Sequence[int], scores: np.ndarray,
-                 label_ids: Sequence[int]) -> tuple[np.ndarray, tuple[int, ...]]:
+    def rescored(
+        self, photo_ids: Sequence[int], scores: np.ndarray, label_ids: Sequence[int]
+    ) -> tuple[np.ndarray, tuple[int, ...]]:
         """Re-computed model scores with the people scores of the stored face summaries."""
         summaries = self.store.face_summaries(photo_ids)
         if not summaries:
             return scores, tuple(label_ids)
-        return merge_people(scores, label_ids, self._people_ids(),
-                            [summaries.get(pid) for pid in photo_ids])
+        return merge_people(
+            scores, label_ids, self._people_ids(), [summaries.get(pid) for pid in photo_ids]
+        )
 
-    def imported(self, photo_ids: Sequence[int], extras: Sequence[Extra],
-                 on_warning: Callable[[int, str], None] | None = None) -> int:
+    def imported(
+        self,
+        photo_ids: Sequence[int],
+        extras: Sequence[Extra],
+        on_warning: Callable[[int, str], None] | None = None,
+    ) -> int:
         """Confirm the labels named by keywords found in a stored batch; verdicts written.
 
         ``on_warning(photo id, message)`` hears of keywords left out (too many new labels).

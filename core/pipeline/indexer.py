@@ -24,26 +24,27 @@ import os
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from core.pipeline.enrich import Enricher, Extra
+from core.db.store import PhotoOrder, PhotoRow, Status
+from core.db.tagstore import Scored, TagStore
 from core.errors import ImageError
 from core.media.imaging import decode, make_thumbnail
+from core.media.thumbnails import ThumbnailCache
 from core.memory import release_free_memory
 from core.model.preprocess import Preprocessing
 from core.model.versions import ActiveModel
 from core.paths import leaves_album, readable
+from core.pipeline.enrich import Enricher, Extra
 from core.pipeline.scanner import OUTSIDE_LINK, ScanReport, reconcile
-from core.db.store import PhotoOrder, PhotoRow, Status
-from core.db.tagstore import Scored, TagStore
 from core.threads import Pace, on_one_core
-from core.media.thumbnails import ThumbnailCache
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class IndexSummary:
     tagged: int = 0
     rescored: int = 0
     errors: int = 0
-    error_reasons: Counter = field(default_factory=Counter)
+    error_reasons: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)  # photos tagged with something left out
     seconds: float = 0.0
     tag_seconds: float = 0.0
@@ -79,29 +80,38 @@ class IndexSummary:
     def photos_per_second(self) -> float:
         return self.tagged / self.tag_seconds if self.tag_seconds > 0 else 0.0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
-            "files": self.scan.files, "new": self.scan.new, "changed": self.scan.changed,
-            "moved": self.scan.moved, "missing": self.scan.missing,
-            "unchanged": self.scan.unchanged, "tagged": self.tagged, "rescored": self.rescored,
+            "files": self.scan.files,
+            "new": self.scan.new,
+            "changed": self.scan.changed,
+            "moved": self.scan.moved,
+            "missing": self.scan.missing,
+            "unchanged": self.scan.unchanged,
+            "tagged": self.tagged,
+            "rescored": self.rescored,
             "errors": self.errors + self.scan.errors,
-            "error_reasons": dict(self.error_reasons), "seconds": round(self.seconds, 3),
-            "photos_per_second": round(self.photos_per_second, 2), "cancelled": self.cancelled,
-            "links_not_followed": list(self.scan.skipped_dirs), "warnings": self.warnings,
+            "error_reasons": dict(self.error_reasons),
+            "seconds": round(self.seconds, 3),
+            "photos_per_second": round(self.photos_per_second, 2),
+            "cancelled": self.cancelled,
+            "links_not_followed": list(self.scan.skipped_dirs),
+            "warnings": self.warnings,
         }
 
-    def as_record(self) -> dict:
+    def as_record(self) -> dict[str, Any]:
         """Every field, JSON-ready (an indexing child process hands its summary back so)."""
         return dataclasses.asdict(self) | {"error_reasons": dict(self.error_reasons)}
 
     @classmethod
-    def from_record(cls, record: dict) -> IndexSummary:
+    def from_record(cls, record: dict[str, Any]) -> IndexSummary:
         """The summary :meth:`as_record` wrote."""
         fields = {f.name for f in dataclasses.fields(cls)}
         data = {k: v for k, v in record.items() if k in fields}
         scan_fields = {f.name for f in dataclasses.fields(ScanReport)}
-        data["scan"] = ScanReport(**{k: v for k, v in dict(record.get("scan") or {}).items()
-                                     if k in scan_fields})
+        data["scan"] = ScanReport(
+            **{k: v for k, v in dict(record.get("scan") or {}).items() if k in scan_fields}
+        )
         data["error_reasons"] = Counter(record.get("error_reasons") or {})
         data["warnings"] = list(record.get("warnings") or [])
         return cls(**data)
@@ -115,7 +125,7 @@ class _Prepared:
     taken_at: str | None
     content_hash: str
     pixels: np.ndarray  # uint8 (3, S, S)
-    extra: Extra = Extra()  # faces and keywords (core.pipeline.enrich)
+    extra: Extra = field(default_factory=Extra)  # faces and keywords (core.pipeline.enrich)
 
 
 @dataclass(frozen=True)
@@ -135,10 +145,18 @@ PIPELINES = ("auto", "shared", "overlap")
 class Indexer:
     """Keeps one album's store in line with its folder and its active model."""
 
-    def __init__(self, root: Path, store: TagStore, model: Callable[[], ActiveModel],
-                 thumbnails: ThumbnailCache | None = None, *, workers: int | None = None,
-                 batch_size: int | None = None, enricher: Enricher | None = None,
-                 pipeline: str = "auto") -> None:
+    def __init__(
+        self,
+        root: Path,
+        store: TagStore,
+        model: Callable[[], ActiveModel],
+        thumbnails: ThumbnailCache | None = None,
+        *,
+        workers: int | None = None,
+        batch_size: int | None = None,
+        enricher: Enricher | None = None,
+        pipeline: str = "auto",
+    ) -> None:
         if pipeline not in PIPELINES:
             raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, not {pipeline!r}")
         if batch_size is not None and batch_size < 1:
@@ -188,8 +206,7 @@ class Indexer:
     def schedule(self, model: ActiveModel) -> tuple[str, int]:
         """The pipeline and batch size a run with ``model`` uses (``auto`` resolved)."""
         on_cpu = self._on_cpu(model)
-        pipeline = self.pipeline if self.pipeline != "auto" else (
-            "shared" if on_cpu else "overlap")
+        pipeline = self.pipeline if self.pipeline != "auto" else ("shared" if on_cpu else "overlap")
         batch = self._batch_size or (CPU_BATCH if on_cpu else DEVICE_BATCH)
         return pipeline, batch
 
@@ -211,7 +228,7 @@ class Indexer:
         if self._model is not None:
             return None
         counts = self.store.count_photos()
-        if not counts.get("pending") and sum(counts.values()):
+        if not counts.get("pending") and any(counts.values()):
             return None
 
         def load() -> None:
@@ -224,8 +241,13 @@ class Indexer:
         thread.start()
         return thread
 
-    def run(self, progress: ProgressCallback | None = None,
-            cancel: threading.Event | None = None, *, full: bool = False) -> IndexSummary:
+    def run(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        *,
+        full: bool = False,
+    ) -> IndexSummary:
         """Scan the folder, re-score photos of an older model, tag new and changed photos.
 
         ``full`` decodes and tags every photo again (verdicts are kept, as always).
@@ -253,8 +275,13 @@ class Indexer:
         return summary
 
     # -- re-scoring from cached features --------------------------------------------------
-    def rescore(self, summary: IndexSummary, report: ProgressCallback,
-                cancel: threading.Event, changed: Sequence[int] | None = None) -> None:
+    def rescore(
+        self,
+        summary: IndexSummary,
+        report: ProgressCallback,
+        cancel: threading.Event,
+        changed: Sequence[int] | None = None,
+    ) -> None:
         """Photos scored by another model version get new scores from their cached features.
 
         ``changed`` (label ids), when the caller knows it, names the only labels whose scores
@@ -276,8 +303,13 @@ class Indexer:
             without = sorted(set(wanted[start : start + step]) - set(ids))
             if without:  # features of another backbone: these photos must be decoded again
                 for photo in self.store.photos_by_ids(without):
-                    self.store.update_file(photo.id, path=photo.path, size=photo.size,
-                                           mtime_ns=photo.mtime_ns, status="pending")
+                    self.store.update_file(
+                        photo.id,
+                        path=photo.path,
+                        size=photo.size,
+                        mtime_ns=photo.mtime_ns,
+                        status="pending",
+                    )
             if not ids:
                 continue
             feats = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(ids), -1)
@@ -288,8 +320,9 @@ class Indexer:
             report(Progress("rescore", summary.rescored, len(wanted)))
 
     # -- decoding and tagging -------------------------------------------------------------
-    def tag_pending(self, summary: IndexSummary, report: ProgressCallback,
-                    cancel: threading.Event) -> None:
+    def tag_pending(
+        self, summary: IndexSummary, report: ProgressCallback, cancel: threading.Event
+    ) -> None:
         """Decode and tag every pending photo, newest first (those a viewer shows first)."""
         pending = self.store.photos(Status.PENDING, order=PhotoOrder.NEWEST_FILE)
         if not pending:
@@ -298,13 +331,14 @@ class Indexer:
         pipeline, batch_size = self.schedule(model)
         started = time.perf_counter()
         with ThreadPoolExecutor(self.workers, thread_name_prefix="albumtag-decode") as pool:
-            running: deque[tuple[list[_Prepared], Future]] = deque()  # "shared" model calls
+            running: deque[tuple[list[_Prepared], Future[Any]]] = deque()  # "shared" model calls
 
             def tag(batch: list[_Prepared]) -> None:
                 pixels = np.stack([b.pixels for b in batch])
                 if pipeline == "shared":
-                    running.append((batch, pool.submit(self.pace.run, on_one_core,
-                                                       model.tagger.run, pixels)))
+                    running.append(
+                        (batch, pool.submit(self.pace.run, on_one_core, model.tagger.run, pixels))
+                    )
                 else:
                     self._record(batch, model.tagger.run(pixels), model, summary)
 
@@ -347,30 +381,33 @@ class Indexer:
                 collect(wait=0)  # batches already handed to the model are stored, even on cancel
         summary.tag_seconds += time.perf_counter() - started
 
-    def _decoded(self, rows: list[PhotoRow], pool: ThreadPoolExecutor, model: ActiveModel,
-                 batch_size: int) -> Iterator[_Prepared | _Failed]:
+    def _decoded(
+        self, rows: list[PhotoRow], pool: ThreadPoolExecutor, model: ActiveModel, batch_size: int
+    ) -> Generator[_Prepared | _Failed, None, None]:
         """Decoded photos in order, with decodes kept up to two batches ahead.
 
         When :meth:`show_first` names new photos, the queued decodes that have not started are
         taken back (and done later, in their turn), so the photos on screen come next.
         """
-        queue: deque[tuple[PhotoRow, Future]] = deque()
+        queue: deque[tuple[PhotoRow, Future[_Prepared | _Failed]]] = deque()
         order = _Order(rows, lambda: self._first)
         asked = self._first
         try:
             while True:
                 if self._first is not asked:
                     asked = self._first
-                    kept: deque[tuple[PhotoRow, Future]] = deque()
+                    kept: deque[tuple[PhotoRow, Future[_Prepared | _Failed]]] = deque()
                     for row, future in queue:
                         if future.cancel():
                             order.put_back(row)
                         else:
                             kept.append((row, future))
                     queue = kept
-                while len(queue) < batch_size * 2 and (row := order.next()) is not None:
-                    queue.append((row, pool.submit(self.pace.run, self._prepare, row,
-                                                   model.preprocessing)))
+                while len(queue) < batch_size * 2 and (nxt := order.next()) is not None:
+                    row = nxt
+                    queue.append(
+                        (row, pool.submit(self.pace.run, self._prepare, row, model.preprocessing))
+                    )
                 if not queue:
                     return
                 yield queue.popleft()[1].result()
@@ -389,30 +426,51 @@ class Indexer:
             extra = self.enricher.inspect(path, decoded.image)
         except ImageError as exc:
             return _Failed(row, str(exc))
-        except Exception as exc:  # noqa: BLE001 - one bad photo never stops the run
+        except Exception as exc:
             logger.exception("unexpected failure on %s", path)
             return _Failed(row, f"internal error: {type(exc).__name__}: {exc}")
-        return _Prepared(row, decoded.width, decoded.height, decoded.taken_at,
-                         decoded.content_hash, pixels, extra)
+        return _Prepared(
+            row,
+            decoded.width,
+            decoded.height,
+            decoded.taken_at,
+            decoded.content_hash,
+            pixels,
+            extra,
+        )
 
     def _save_thumbnail(self, row: PhotoRow, image: Image.Image) -> None:
         """A thumbnail that cannot be written (disk full, read-only folder) is only logged."""
         if self.thumbnails is None or self.thumbnails.get(row.path, row.size, row.mtime_ns):
             return
         try:
-            self.thumbnails.put(row.path, row.size, row.mtime_ns,
-                                make_thumbnail(image, self.thumbnails.size))
+            self.thumbnails.put(
+                row.path, row.size, row.mtime_ns, make_thumbnail(image, self.thumbnails.size)
+            )
         except OSError as exc:
             logger.warning("cannot save the thumbnail of %s: %s", row.path, exc)
 
-    def _record(self, batch: list[_Prepared], result: tuple[np.ndarray, np.ndarray],
-                model: ActiveModel, summary: IndexSummary) -> None:
+    def _record(
+        self,
+        batch: list[_Prepared],
+        result: tuple[np.ndarray, np.ndarray],
+        model: ActiveModel,
+        summary: IndexSummary,
+    ) -> None:
         """Store one batch's model output (with people scores and imported keywords)."""
         features, scores = result
         scores, label_ids = self.enricher.merge(scores, model.label_ids, [b.extra for b in batch])
         results = [
-            Scored(b.row.id, b.width, b.height, b.taken_at, b.content_hash, scores[i],
-                   features[i], b.extra.faces)
+            Scored(
+                b.row.id,
+                b.width,
+                b.height,
+                b.taken_at,
+                b.content_hash,
+                scores[i],
+                features[i],
+                b.extra.faces,
+            )
             for i, b in enumerate(batch)
         ]
         paths = {b.row.id: b.row.path for b in batch}

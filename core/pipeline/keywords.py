@@ -86,8 +86,9 @@ class LabelIndex:
             elif target in self.rows:
                 self._words.setdefault(normalize(word), target)
         self.relocated: set[int] = set(json.loads(self.store.get_meta(RELOCATED_KEY) or "[]"))
-        self.retired: set[str] = {normalize(w) for w in json.loads(
-            self.store.get_meta(RETIRED_KEY) or "{}")} - {normalize(r.name) for r in rows}
+        self.retired: set[str] = {
+            normalize(w) for w in json.loads(self.store.get_meta(RETIRED_KEY) or "{}")
+        } - {normalize(r.name) for r in rows}
 
     def find(self, word: str) -> int | None:
         """The label a word names (name or alias, any case)."""
@@ -112,8 +113,9 @@ class LabelIndex:
         for name in names:
             label = self.find(name)
             if label is None:
-                label = self.store.upsert_label(name, parent_id=parent, kind="user",
-                                                threshold=USER_LABEL_THRESHOLD)
+                label = self.store.upsert_label(
+                    name, parent_id=parent, kind="user", threshold=USER_LABEL_THRESHOLD
+                )
                 self.created.append(name)
                 self._add(LabelRow(label, name, parent, "user", USER_LABEL_THRESHOLD, ()))
                 if self.budget is not None:
@@ -141,10 +143,13 @@ class LabelIndex:
         return (row.name, *row.aliases)
 
 
-def import_keywords(store: TagStore, found: dict[int, Keywords], *,
-                    max_new_labels: int = MAX_NEW_LABELS_PER_FILE,
-                    on_warning: Callable[[int, str], None] | None = None
-                    ) -> tuple[int, list[str]]:
+def import_keywords(
+    store: TagStore,
+    found: dict[int, Keywords],
+    *,
+    max_new_labels: int = MAX_NEW_LABELS_PER_FILE,
+    on_warning: Callable[[int, str], None] | None = None,
+) -> tuple[int, list[str]]:
     """Confirm the labels named by each photo's keywords (source ``import``).
 
     One transaction: labels, verdicts and whatever the caller's transaction holds (the
@@ -168,11 +173,14 @@ def import_keywords(store: TagStore, found: dict[int, Keywords], *,
             if not keywords:
                 continue
             index.budget, index.refused = max_new_labels, 0
-            confirmed[photo_id] = {lid for path in keywords.tags()
-                                   if (lid := index.resolve(path)) is not None}
+            confirmed[photo_id] = {
+                lid for path in keywords.tags() if (lid := index.resolve(path)) is not None
+            }
             if index.refused:
-                message = (f"{index.refused} keywords not imported: one photo's keywords may "
-                           f"make at most {max_new_labels} new labels")
+                message = (
+                    f"{index.refused} keywords not imported: one photo's keywords may "
+                    f"make at most {max_new_labels} new labels"
+                )
                 logger.warning("photo %d: %s", photo_id, message)
                 if on_warning is not None:
                     on_warning(photo_id, message)
@@ -197,34 +205,47 @@ class ExportReport:
     nothing: int = 0  # no tag, rating or flag to write and no sidecar to correct
 
     def as_dict(self) -> dict[str, Any]:
-        return {"written": self.written, "unchanged": self.unchanged, "nothing": self.nothing,
-                "errors": {readable(path): reason for path, reason in self.errors.items()}}
+        return {
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "nothing": self.nothing,
+            "errors": {readable(path): reason for path, reason in self.errors.items()},
+        }
 
 
-def tag_sets(store: TagStore, photo_ids: Sequence[int], *, include_model: bool
-             ) -> dict[int, tuple[set[int], set[int]]]:
+def tag_sets(
+    store: TagStore, photo_ids: Sequence[int], *, include_model: bool
+) -> dict[int, tuple[set[int], set[int]]]:
     """photo id -> (labels to write, labels rejected) for export."""
     out: dict[int, tuple[set[int], set[int]]] = {pid: (set(), set()) for pid in photo_ids}
     ids = (id_list(photo_ids),)
     rows = store.db.query(
         f"SELECT photo_id, label_id, verdict FROM photo_labels WHERE photo_id {IN_IDS} "
-        "AND verdict != 0", ids)
+        "AND verdict != 0",
+        ids,
+    )
     for pid, lid, verdict in rows:
         out[pid][0 if verdict == CONFIRMED else 1].add(lid)
     if include_model:
         rows = store.db.query(
-            f"SELECT photo_id, label_id FROM photo_tags WHERE photo_id {IN_IDS} "
-            "AND direct = 1", ids)
+            f"SELECT photo_id, label_id FROM photo_tags WHERE photo_id {IN_IDS} AND direct = 1", ids
+        )
         for pid, lid in rows:
             if lid not in out[pid][1]:
                 out[pid][0].add(lid)
     return out
 
 
-def export_keywords(store: TagStore, root: Path, photos: Iterable[PhotoRow], *,
-                    naming: Naming = "ext", include_model: bool = False,
-                    embedded: bool = False,
-                    progress: Callable[[int, int], None] | None = None) -> ExportReport:
+def export_keywords(
+    store: TagStore,
+    root: Path,
+    photos: Iterable[PhotoRow],
+    *,
+    naming: Naming = "ext",
+    include_model: bool = False,
+    embedded: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportReport:
     """Write each photo's tags to its XMP sidecar (or into the photo, if ``embedded``).
 
     A file whose keywords already match is not touched. A failure on one photo is recorded
@@ -248,16 +269,26 @@ def export_keywords(store: TagStore, root: Path, photos: Iterable[PhotoRow], *,
             if _folder(photo.path) not in cleaned:  # leftovers of a killed export
                 cleaned.add(_folder(photo.path))
                 remove_stale_temps(Path(root) / _folder(photo.path))
-            written = write_keywords(Path(root) / photo.path, paths, drop=drop, naming=naming,
-                                     embedded=embedded, rewrite=rewrite,
-                                     rating=stars.get(photo.id, (None, None))[0],
-                                     flag=stars.get(photo.id, (None, None))[1])
+            written = write_keywords(
+                Path(root) / photo.path,
+                paths,
+                drop=drop,
+                naming=naming,
+                embedded=embedded,
+                rewrite=rewrite,
+                rating=stars.get(photo.id, (None, None))[0],
+                flag=stars.get(photo.id, (None, None))[1],
+            )
         except MetadataError as exc:
             logger.info("cannot write tags of %s: %s", photo.path, exc)
             report.errors[photo.path] = str(exc)
         else:
-            if written is None and not paths and not any(stars.get(photo.id, (0, 0))) and (
-                    embedded or not sidecars_of(Path(root) / photo.path)):
+            if (
+                written is None
+                and not paths
+                and not any(stars.get(photo.id, (0, 0)))
+                and (embedded or not sidecars_of(Path(root) / photo.path))
+            ):
                 report.nothing += 1
             elif written is None:
                 report.unchanged += 1

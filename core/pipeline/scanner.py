@@ -89,13 +89,18 @@ def walk(root: Path, skipped: list[str] | None = None) -> Iterator[FileEntry]:
                     skipped.append(Path(entry.path).relative_to(root).as_posix())
             elif is_dir:  # links first: the stack pops real folders first, so a folder that
                 # is also reached through a link keeps its own path
-                stack.insert(len(stack) - real_dirs if entry.is_symlink() else len(stack),
-                             Path(entry.path))
+                stack.insert(
+                    len(stack) - real_dirs if entry.is_symlink() else len(stack), Path(entry.path)
+                )
                 real_dirs += not entry.is_symlink()
             elif is_photo_name(entry.name) and outside:
                 lst = entry.stat(follow_symlinks=False)
-                yield FileEntry(Path(entry.path).relative_to(root).as_posix(), lst.st_size,
-                                lst.st_mtime_ns, OUTSIDE_LINK)
+                yield FileEntry(
+                    Path(entry.path).relative_to(root).as_posix(),
+                    lst.st_size,
+                    lst.st_mtime_ns,
+                    OUTSIDE_LINK,
+                )
             elif is_photo_name(entry.name):
                 yield _file_entry(root, entry)
 
@@ -143,12 +148,18 @@ def reconcile(root: Path, store: Store) -> ScanReport:
         if moved_from is not None:
             del vanished[moved_from.id]
             status = "ok" if moved_from.model_version is not None else "pending"
-            store.update_file(moved_from.id, path=entry.rel_path, size=entry.size,
-                              mtime_ns=entry.mtime_ns, status=status)
+            store.update_file(
+                moved_from.id,
+                path=entry.rel_path,
+                size=entry.size,
+                mtime_ns=entry.mtime_ns,
+                status=status,
+            )
             report.moved += 1
         elif entry.error:
-            store.add_photo(entry.rel_path, entry.size, entry.mtime_ns, status="error",
-                            error=entry.error)
+            store.add_photo(
+                entry.rel_path, entry.size, entry.mtime_ns, status="error", error=entry.error
+            )
             report.errors += 1
         else:
             store.add_photo(entry.rel_path, entry.size, entry.mtime_ns)
@@ -163,21 +174,29 @@ def _update_known(store: Store, row: PhotoRow, entry: FileEntry, report: ScanRep
     same_file = row.size == entry.size and row.mtime_ns == entry.mtime_ns
     if entry.error:
         if row.status != "error" or row.error != entry.error:
-            store.update_file(row.id, path=row.path, size=entry.size, mtime_ns=entry.mtime_ns,
-                              status="error", error=entry.error)
+            store.update_file(
+                row.id,
+                path=row.path,
+                size=entry.size,
+                mtime_ns=entry.mtime_ns,
+                status="error",
+                error=entry.error,
+            )
         report.errors += 1
     elif row.status == "missing":
         status = "ok" if same_file and row.model_version is not None else "pending"
-        store.update_file(row.id, path=row.path, size=entry.size, mtime_ns=entry.mtime_ns,
-                          status=status)
+        store.update_file(
+            row.id, path=row.path, size=entry.size, mtime_ns=entry.mtime_ns, status=status
+        )
         report.returned += 1
     elif same_file and row.status != "error":
         report.unchanged += 1
     elif same_file:
         report.errors += 1  # an undecodable file that has not changed stays an error
     else:
-        store.update_file(row.id, path=row.path, size=entry.size, mtime_ns=entry.mtime_ns,
-                          status="pending")
+        store.update_file(
+            row.id, path=row.path, size=entry.size, mtime_ns=entry.mtime_ns, status="pending"
+        )
         report.changed += 1
 
 

@@ -36,8 +36,7 @@ class _Handler(FileSystemEventHandler):
         paths = [str(event.src_path), str(getattr(event, "dest_path", "") or "")]
         if any(f"/{DATA_DIR_NAME}" in p or f"\\{DATA_DIR_NAME}" in p for p in paths):
             return  # our own database and thumbnails
-        folder_changed = event.is_directory and event.event_type in ("created", "deleted",
-                                                                      "moved")
+        folder_changed = event.is_directory and event.event_type in ("created", "deleted", "moved")
         if folder_changed:
             self._poke(paths[1] or paths[0])
         elif photos := [p for p in paths if p and is_photo_name(p)]:
@@ -71,8 +70,12 @@ class FolderWatcher:
     def _on_new_folder(self, path: Path) -> None:
         """A folder appeared directly in the album: watch its subtree too."""
         observer = self._observer
-        if (observer is not None and path.parent == self.root and path.is_dir()
-                and not path.name.startswith(".")):
+        if (
+            observer is not None
+            and path.parent == self.root
+            and path.is_dir()
+            and not path.name.startswith(".")
+        ):
             try:
                 observer.schedule(self._handler, str(path), recursive=True)
             except OSError as exc:

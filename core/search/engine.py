@@ -113,8 +113,7 @@ class SearchEngine:
     def _concat(self, sql: str, params: Params = ()) -> np.ndarray:
         # One string from SQLite instead of one Python tuple per row: about 4x faster for
         # tens of thousands of ids. The order of the subquery is kept.
-        text = self.db.read().execute(f"SELECT group_concat(id) FROM ({sql})", params
-                                      ).fetchone()[0]
+        text = self.db.read().execute(f"SELECT group_concat(id) FROM ({sql})", params).fetchone()[0]
         if not text:
             return _EMPTY
         return np.fromstring(text, dtype=np.int64, sep=",")
@@ -139,19 +138,28 @@ class SearchEngine:
 
     def needs_review(self) -> np.ndarray:
         """Ids of the tagged photos with a model tag that no verdict supports, sorted."""
-        return _intersect(self.status_ids(Status.OK), self._term(
-            "SELECT DISTINCT photo_id AS id FROM photo_tags WHERE direct = 1 AND verified = 0"))
+        return _intersect(
+            self.status_ids(Status.OK),
+            self._term(
+                "SELECT DISTINCT photo_id AS id FROM photo_tags WHERE direct = 1 AND verified = 0"
+            ),
+        )
 
     def untagged(self) -> np.ndarray:
         """Ids of the tagged photos that carry no tag (the store's per-photo flag), sorted."""
-        return _intersect(self.status_ids(Status.OK),
-                          self._term("SELECT id FROM photos WHERE tagged = 0"))
+        return _intersect(
+            self.status_ids(Status.OK), self._term("SELECT id FROM photos WHERE tagged = 0")
+        )
 
     def carrying(self, label_id: int) -> np.ndarray:
         """Ids of the visible photos carrying a label (its subtree included), sorted: the
         search term of the label's name."""
-        return _intersect(self.universe(), self._term(
-            "SELECT photo_id AS id FROM photo_tags WHERE label_id = ?", (int(label_id),)))
+        return _intersect(
+            self.universe(),
+            self._term(
+                "SELECT photo_id AS id FROM photo_tags WHERE label_id = ?", (int(label_id),)
+            ),
+        )
 
     def _rank(self, order: str | Order) -> tuple[np.ndarray, np.ndarray]:
         """The rank of every id in a display order, and the present ids in that order."""
@@ -191,8 +199,9 @@ class SearchEngine:
                 return shown
         return inside[np.argsort(rank[inside], kind="stable")]
 
-    def search(self, text: str, labels: LabelResolver,
-               order: str | Order = Order.TAKEN) -> np.ndarray:
+    def search(
+        self, text: str, labels: LabelResolver, order: str | Order = Order.TAKEN
+    ) -> np.ndarray:
         """Ids of the photos matching ``text``, in display order.
 
         Raises:
@@ -201,8 +210,9 @@ class SearchEngine:
         return self.ordered(self.evaluate(parse_query(text, labels)), order)
 
 
-def _evaluate(node: Node, fetch: Callable[[str, Params], np.ndarray],
-              universe: np.ndarray) -> np.ndarray:
+def _evaluate(
+    node: Node, fetch: Callable[[str, Params], np.ndarray], universe: np.ndarray
+) -> np.ndarray:
     if isinstance(node, Leaf):
         return fetch(node.ids_sql, node.params)
     if isinstance(node, Everything):

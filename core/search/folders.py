@@ -92,8 +92,9 @@ def folder_tree(db: Database) -> Folder:
     """
     conn = db.read()
     inside_write = conn.in_transaction
-    version = None if inside_write else (
-        id(conn), conn.execute("PRAGMA data_version").fetchone()[0])
+    version = (
+        None if inside_write else (id(conn), conn.execute("PRAGMA data_version").fetchone()[0])
+    )
     if version is not None:
         with _cache_lock:
             cached = _cache.get(db)
@@ -116,12 +117,12 @@ def folder_tree(db: Database) -> Folder:
 def folder_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Photos the album shows directly in each folder (folders with none are left out)."""
     own = _text_counts(conn)
-    for (path,) in conn.execute("SELECT path FROM photos WHERE path < ? AND status IN "
-                                f"{_HIDDEN}", (_BLOBS,)):
+    for (path,) in conn.execute(
+        f"SELECT path FROM photos WHERE path < ? AND status IN {_HIDDEN}", (_BLOBS,)
+    ):
         folder = folder_of(path)
         own[folder] = own.get(folder, 0) - 1
-    for path, status in conn.execute("SELECT path, status FROM photos WHERE path >= ?",
-                                     (_BLOBS,)):
+    for path, status in conn.execute("SELECT path, status FROM photos WHERE path >= ?", (_BLOBS,)):
         if status not in ("error", "missing"):
             folder = folder_of(from_db(path))
             own[folder] = own.get(folder, 0) + 1
@@ -129,8 +130,10 @@ def folder_counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 _IN_RANGE = "SELECT count(*) FROM photos WHERE path >= ? AND path < ?"
-_NEXT_IN_SUBFOLDER = ("SELECT path FROM photos WHERE path >= ? AND path < ? "
-                      "AND instr(substr(path, ?), '/') > 0 ORDER BY path LIMIT 1")
+_NEXT_IN_SUBFOLDER = (
+    "SELECT path FROM photos WHERE path >= ? AND path < ? "
+    "AND instr(substr(path, ?), '/') > 0 ORDER BY path LIMIT 1"
+)
 
 
 def _text_counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -147,8 +150,8 @@ def _text_counts(conn: sqlite3.Connection) -> dict[str, int]:
         folder = stack.pop()
         low, high = (folder + "/", folder + "0") if folder else ("", _BLOBS)
         seek, mine = low, 0
-        while (row := conn.execute(_NEXT_IN_SUBFOLDER, (seek, high, len(low) + 1)).fetchone()):
-            child = low + row[0][len(low):].partition("/")[0]
+        while row := conn.execute(_NEXT_IN_SUBFOLDER, (seek, high, len(low) + 1)).fetchone():
+            child = low + row[0][len(low) :].partition("/")[0]
             mine += conn.execute(_IN_RANGE, (seek, child + "/")).fetchone()[0]
             stack.append(child)
             seek = child + "0"  # past everything under child/ ("/" + 1 is "0")
@@ -210,9 +213,11 @@ def parse_folder(text: str) -> tuple[str, bool]:
     if subfolders:
         text = text[: -len(SUBFOLDERS)] if text != "**" else ""
     if not text and not subfolders:
-        raise ValueError("folder: needs a folder, e.g. folder:2019/rome (that folder), "
-                         "folder:2019/rome/** (with its subfolders) or folder:/ (the album "
-                         "folder)")
+        raise ValueError(
+            "folder: needs a folder, e.g. folder:2019/rome (that folder), "
+            "folder:2019/rome/** (with its subfolders) or folder:/ (the album "
+            "folder)"
+        )
     if "\0" in text:
         raise ValueError("folder: cannot contain a NUL character")
     path = text.strip("/")
@@ -221,8 +226,9 @@ def parse_folder(text: str) -> tuple[str, bool]:
     if path == ".":
         path = ""
     if any(part in (".", "..") for part in path.split("/")) or "//" in path:
-        raise ValueError(f"folder: {text!r} is not a folder inside the album (no '.', '..' "
-                         "or empty parts)")
+        raise ValueError(
+            f"folder: {text!r} is not a folder inside the album (no '.', '..' or empty parts)"
+        )
     return path, subfolders
 
 

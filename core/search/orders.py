@@ -69,8 +69,13 @@ def album_order(order: Order, concat: Concat, present: np.ndarray) -> np.ndarray
     if order == Order.NEWEST:
         return newest
     direction = "DESC" if order == Order.TAKEN else "ASC"
-    dated = _keep(concat(f"SELECT id FROM photos WHERE taken_at IS NOT NULL ORDER BY "
-                         f"taken_at {direction}, mtime_ns {direction}, id {direction}"), present)
+    dated = _keep(
+        concat(
+            f"SELECT id FROM photos WHERE taken_at IS NOT NULL ORDER BY "
+            f"taken_at {direction}, mtime_ns {direction}, id {direction}"
+        ),
+        present,
+    )
     undated = newest if order == Order.TAKEN else newest[::-1]
     if len(dated):
         undated = undated[~_member(dated, undated)]

@@ -102,8 +102,11 @@ Node = Leaf | And | Or | Not | Everything
 class LabelResolver:
     """How the parser finds labels: a name or alias → label id, and suggestions."""
 
-    def __init__(self, resolve: Callable[[str], int | None],
-                 suggest: Callable[[str], tuple[str, ...]] = lambda word: ()) -> None:
+    def __init__(
+        self,
+        resolve: Callable[[str], int | None],
+        suggest: Callable[[str], tuple[str, ...]] = lambda word: (),
+    ) -> None:
         self.resolve = resolve
         self.suggest = suggest
 
@@ -166,8 +169,11 @@ class _Parser:
         """One more level of parentheses or negation; refused past ``MAX_DEPTH``."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise QueryError(f"search nested too deeply at character {tok.pos + 1} (at most "
-                             f"{MAX_DEPTH} levels of parentheses, NOT and -)", tok.pos)
+            raise QueryError(
+                f"search nested too deeply at character {tok.pos + 1} (at most "
+                f"{MAX_DEPTH} levels of parentheses, NOT and -)",
+                tok.pos,
+            )
 
     def peek(self) -> Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -247,8 +253,11 @@ class _Parser:
         if tok.text.lower() == "untagged":
             # The SQL form asks photo_tags; the fast form reads the store's per-photo flag
             # (a partial index), and tests check the two agree.
-            return Leaf("NOT EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id)",
-                        "SELECT id FROM photos WHERE tagged = 0", ())
+            return Leaf(
+                "NOT EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id)",
+                "SELECT id FROM photos WHERE tagged = 0",
+                (),
+            )
         return _has_label(self.label_words(tok))
 
     def label_words(self, first: Token) -> int:
@@ -273,8 +282,9 @@ class _Parser:
         if found is None:
             hints = self.labels.suggest(name)
             hint = f"; did you mean {', '.join(hints)}?" if hints else ""
-            raise QueryError(f"no label called {name!r}{hint}", pos, word=name,
-                             suggestions=tuple(hints))
+            raise QueryError(
+                f"no label called {name!r}{hint}", pos, word=name, suggestions=tuple(hints)
+            )
         return found
 
     def field(self, tok: Token) -> Node:
@@ -295,8 +305,9 @@ class _Parser:
             if readable(tok.text) != tok.text:  # only such a path can hold such a part
                 return _photo_leaf(blob, (to_bytes(tok.text),))
             escaped = tok.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            return _photo_leaf(f"(p.path LIKE ? ESCAPE '\\' OR {blob})",
-                               (f"%{escaped}%", to_bytes(tok.text)))
+            return _photo_leaf(
+                f"(p.path LIKE ? ESCAPE '\\' OR {blob})", (f"%{escaped}%", to_bytes(tok.text))
+            )
         if tok.field in ("year:", "date:"):
             return _date_range(tok)
         if tok.field == "rating:":
@@ -333,8 +344,7 @@ def to_where(node: Node) -> Compiled:
         return Compiled(f"NOT ({inner.sql})", inner.params)
     parts = [to_where(p) for p in node.parts]
     op = " AND " if isinstance(node, And) else " OR "
-    return Compiled(op.join(f"({p.sql})" for p in parts),
-                    tuple(x for p in parts for x in p.params))
+    return Compiled(op.join(f"({p.sql})" for p in parts), tuple(x for p in parts for x in p.params))
 
 
 def _date_bound(text: str, tok: Token, *, end: bool) -> str:
@@ -342,8 +352,9 @@ def _date_bound(text: str, tok: Token, *, end: bool) -> str:
     if not m:
         raise QueryError(f"bad date {text!r}: use YYYY, YYYY-MM or YYYY-MM-DD", tok.pos)
     year, month, day = int(m[1]), m[2], m[3]
-    if (month is not None and not 1 <= int(month) <= 12) or (day is not None and not 1 <= int(
-            day) <= 31):
+    if (month is not None and not 1 <= int(month) <= 12) or (
+        day is not None and not 1 <= int(day) <= 31
+    ):
         raise QueryError(f"bad date {text!r}", tok.pos)
     if not end:
         return f"{year:04d}-{int(month or 1):02d}-{int(day or 1):02d}"
@@ -385,8 +396,11 @@ def _stars(text: str, tok: Token) -> int:
 def _rating(tok: Token) -> Leaf:
     m = _RATING.match(tok.text.replace(" ", ""))
     if m is None:
-        raise QueryError(f"bad rating {tok.text!r}: use e.g. rating:4, rating:>=4, "
-                         "rating:<3 or rating:2..4 (0 to 5 stars)", tok.pos)
+        raise QueryError(
+            f"bad rating {tok.text!r}: use e.g. rating:4, rating:>=4, "
+            "rating:<3 or rating:2..4 (0 to 5 stars)",
+            tok.pos,
+        )
     column = "COALESCE(p.rating, 0)"
     if m["lo"] is not None:
         lo, hi = _stars(m["lo"], tok), _stars(m["hi"], tok)
@@ -400,8 +414,7 @@ def _rating(tok: Token) -> Leaf:
 def _flag(tok: Token) -> Leaf:
     value = _FLAGS.get(tok.text.lower())
     if value is None:
-        raise QueryError(f"bad flag {tok.text!r}: use flag:pick, flag:reject or flag:none",
-                         tok.pos)
+        raise QueryError(f"bad flag {tok.text!r}: use flag:pick, flag:reject or flag:none", tok.pos)
     return _photo_leaf("COALESCE(p.flag, 0) = ?", (value,))
 
 

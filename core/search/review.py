@@ -58,13 +58,17 @@ def novelty(verdicts: int) -> float:
 def questions(store: TagStore) -> dict[int, Question]:
     """photo id -> its best open question, for every photo that needs review."""
     policy = store.policy()
-    taught = dict(store.db.query(
-        "SELECT l.label_id, COUNT(*) FROM photo_labels l JOIN photos p ON p.id = l.photo_id "
-        f"WHERE l.verdict != 0 AND p.{VISIBLE} GROUP BY l.label_id"))
+    taught = dict(
+        store.db.query(
+            "SELECT l.label_id, COUNT(*) FROM photo_labels l JOIN photos p ON p.id = l.photo_id "
+            f"WHERE l.verdict != 0 AND p.{VISIBLE} GROUP BY l.label_id"
+        )
+    )
     rows = store.db.query(
         "SELECT t.photo_id, t.label_id, l.score FROM photo_tags t JOIN photo_labels l "
         "ON l.photo_id = t.photo_id AND l.label_id = t.label_id "
-        "WHERE t.direct = 1 AND t.verified = 0 AND l.verdict = 0 AND l.score IS NOT NULL")
+        "WHERE t.direct = 1 AND t.verified = 0 AND l.verdict = 0 AND l.score IS NOT NULL"
+    )
     best: dict[int, Question] = {}
     weight: dict[int, float] = {}
     for pid, lid, score in rows:

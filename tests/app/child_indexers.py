@@ -29,8 +29,14 @@ class SlowTagger(FakeTagger):
 
 def fake(library: Library, workers: int | None) -> Indexer:
     tagger = SlowTagger(delay=float(os.environ.get("ALBUMTAG_FAKE_DELAY", "0")))
-    return Indexer(library.root, library.store, lambda: fake_model(library.store, tagger),
-                   library.thumbnails, workers=workers, batch_size=2)
+    return Indexer(
+        library.root,
+        library.store,
+        lambda: fake_model(library.store, tagger),
+        library.thumbnails,
+        workers=workers,
+        batch_size=2,
+    )
 
 
 def broken(library: Library, workers: int | None) -> Indexer:

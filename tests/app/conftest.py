@@ -51,8 +51,9 @@ class FakeTagger:
 
     backbone = _FakeBackbone()
 
-    def __init__(self, label_ids: tuple[int, ...], columns: dict[str, int],
-                 delay: float = 0.0) -> None:
+    def __init__(
+        self, label_ids: tuple[int, ...], columns: dict[str, int], delay: float = 0.0
+    ) -> None:
         self.n = len(label_ids)
         self.columns = columns
         self.delay = delay
@@ -61,7 +62,7 @@ class FakeTagger:
         if self.delay:
             time.sleep(self.delay)
         means = batch.reshape(len(batch), 3, -1).mean(-1).astype(np.float32) / 255.0
-        features = np.concatenate([means, means ** 2], axis=1).astype(np.float32)
+        features = np.concatenate([means, means**2], axis=1).astype(np.float32)
         return features, self.score_features(features)
 
     def score_features(self, features: np.ndarray) -> np.ndarray:
@@ -87,9 +88,14 @@ def fake_model(library: Library, delay: float = 0.0) -> ActiveModel:
 
 def fake_indexer(delay: float = 0.0, batch_size: int = 8) -> Callable[[Library], Indexer]:
     def make(library: Library) -> Indexer:
-        return Indexer(library.root, library.store, lambda: fake_model(library, delay),
-                       library.thumbnails, workers=background_workers(),
-                       batch_size=batch_size)
+        return Indexer(
+            library.root,
+            library.store,
+            lambda: fake_model(library, delay),
+            library.thumbnails,
+            workers=background_workers(),
+            batch_size=batch_size,
+        )
 
     return make
 
@@ -126,9 +132,14 @@ def no_leftover_threads() -> Iterator[None]:
     assert pool.activeThreadCount() == 0, "a QThreadPool task is still running"
     deadline = time.monotonic() + 5.0
     while True:
-        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()
-                 and not isinstance(t, threading._DummyThread)  # Qt threads
-                 and (not t.daemon or t.name.startswith("albumtag"))]
+        extra = [
+            t
+            for t in threading.enumerate()
+            if t not in before
+            and t.is_alive()
+            and not isinstance(t, threading._DummyThread)  # Qt threads
+            and (not t.daemon or t.name.startswith("albumtag"))
+        ]
         if not extra or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -140,11 +151,16 @@ def make_window(qtbot, settings: AppSettings) -> Iterator[Callable[..., MainWind
     """Build a shown window (fake model unless told otherwise); closed and checked after."""
     windows: list[MainWindow] = []
 
-    def make(*, indexer_factory: Callable[[Library], Indexer] | None = None,
-             watch: bool = True, app_settings: AppSettings | None = None,
-             size: tuple[int, int] | None = (1280, 800)) -> MainWindow:
-        session = AlbumSession(indexer_factory=indexer_factory or fake_indexer(), watch=watch,
-                               watch_debounce=0.3)
+    def make(
+        *,
+        indexer_factory: Callable[[Library], Indexer] | None = None,
+        watch: bool = True,
+        app_settings: AppSettings | None = None,
+        size: tuple[int, int] | None = (1280, 800),
+    ) -> MainWindow:
+        session = AlbumSession(
+            indexer_factory=indexer_factory or fake_indexer(), watch=watch, watch_debounce=0.3
+        )
         window = MainWindow(app_settings or settings, session)
         qtbot.addWidget(window)
         if size is not None:
@@ -163,8 +179,12 @@ def make_window(qtbot, settings: AppSettings) -> Iterator[Callable[..., MainWind
 
 def wait_idle(qtbot, window: MainWindow, timeout: int = 30_000) -> None:
     """Wait until indexing and every database task are done and the grid is up to date."""
-    qtbot.waitUntil(lambda: window.session.is_open and window.session.is_idle()
-                    and not window.session.is_indexing, timeout=timeout)
+    qtbot.waitUntil(
+        lambda: (
+            window.session.is_open and window.session.is_idle() and not window.session.is_indexing
+        ),
+        timeout=timeout,
+    )
     qtbot.wait(50)
     qtbot.waitUntil(window.session.is_idle, timeout=timeout)
 

@@ -70,16 +70,19 @@ def test_tag_confirm_reject_and_undo(album, capsys):
 
 
 def test_user_label_created_on_the_fly_and_listed(album, capsys):
-    code, _, _ = run(capsys, "tag", str(album), "chelsea.png", "+Whiskers", "--create",
-                     "--parent", "cat")
+    code, _, _ = run(
+        capsys, "tag", str(album), "chelsea.png", "+Whiskers", "--create", "--parent", "cat"
+    )
     assert code == 0
     _, out, _ = run(capsys, "labels", str(album))
     line = next(ln for ln in out.splitlines() if "Whiskers" in ln)
     assert "(yours)" in line and line.split()[2] == "1"
     _, out, _ = run(capsys, "labels", str(album), "--json")
     nodes = {n["name"]: n for n in json.loads(out)}
-    assert nodes["Whiskers"]["kind"] == "user" and nodes["Whiskers"]["depth"] == \
-        nodes["cat"]["depth"] + 1
+    assert (
+        nodes["Whiskers"]["kind"] == "user"
+        and nodes["Whiskers"]["depth"] == nodes["cat"]["depth"] + 1
+    )
 
 
 @pytest.mark.parametrize(

@@ -37,8 +37,11 @@ def test_tag_undo_and_redo_say_what_they_did(album: Path, capsys) -> None:
     assert run(capsys, "tag", str(album), "coffee.png", "-coffee")[1] == "Nothing changed."
     assert run(capsys, "undo", str(album))[1] == "Undid tag change on 1 photo."
     code, out, _ = run(capsys, "redo", str(album), "--json")
-    assert code == 0 and json.loads(out) == {"photos": 1, "what": "redid tag change on 1 photo",
-                                             "changed": True}
+    assert code == 0 and json.loads(out) == {
+        "photos": 1,
+        "what": "redid tag change on 1 photo",
+        "changed": True,
+    }
     code, out, _ = run(capsys, "redo", str(album), "--json")
     assert json.loads(out)["changed"] is False
     code, _, err = run(capsys, "tag", str(album), "coffee.png", "+cofee")
@@ -46,8 +49,9 @@ def test_tag_undo_and_redo_say_what_they_did(album: Path, capsys) -> None:
 
 
 def test_labels_add_says_whether_it_made_one(album: Path, capsys) -> None:
-    code, out, _ = run(capsys, "labels", str(album), "--add", "Grandma", "--parent", "people",
-                       "--json")
+    code, out, _ = run(
+        capsys, "labels", str(album), "--add", "Grandma", "--parent", "people", "--json"
+    )
     made = json.loads(out)
     assert code == 0 and made["name"] == "Grandma" and made["created"] is True
     code, out, _ = run(capsys, "labels", str(album), "--add", "grandma", "--json")
@@ -57,27 +61,33 @@ def test_labels_add_says_whether_it_made_one(album: Path, capsys) -> None:
     assert code == 2 and "unknown label 'nobody'" in err
 
 
-def test_export_xmp_counts_photos_with_nothing_to_write(album: Path,
-                                                       capsys) -> None:
+def test_export_xmp_counts_photos_with_nothing_to_write(album: Path, capsys) -> None:
     assert run(capsys, "tag", str(album), "chelsea.png", "+cat")[0] == 0
     code, out, _ = run(capsys, "export-xmp", str(album))
     assert code == 0 and out == "Wrote 1 sidecar, 1 with nothing to write."
     assert not (album / "coffee.png.xmp").exists()  # nothing confirmed: no sidecar made
     assert run(capsys, "export-xmp", str(album))[1] == (
-        "Wrote 0 sidecars, 1 already up to date, 1 with nothing to write.")
+        "Wrote 0 sidecars, 1 already up to date, 1 with nothing to write."
+    )
     data = json.loads(run(capsys, "export-xmp", str(album), "--json")[1])
     assert (data["written"], data["unchanged"], data["nothing"]) == (0, 1, 1)
 
 
-def test_models_activate_and_rollback_rescore_the_album(album: Path,
-                                                       capsys) -> None:
+def test_models_activate_and_rollback_rescore_the_album(album: Path, capsys) -> None:
     with Library(album) as library:
         active = library.store.active_model()
-        near = max((v for v in library.tags(library.photo("coffee.png"))
-                    if v.score is not None and not v.has), key=lambda v: v.score)
+        near = max(
+            (
+                v
+                for v in library.tags(library.photo("coffee.png"))
+                if v.score is not None and not v.has
+            ),
+            key=lambda v: v.score,
+        )
         lowered = {**active.thresholds, near.label.lower(): near.score / 2}
-        library.store.add_model(1, active.backbone, None, lowered, active.metrics,
-                                activate=False)  # the prior, with one threshold lower
+        library.store.add_model(
+            1, active.backbone, None, lowered, active.metrics, activate=False
+        )  # the prior, with one threshold lower
     code, out, _ = run(capsys, "models", str(album), "--activate", "1")
     assert code == 0 and out.endswith("Version 1 is active; the album is re-scored.")
     with Library(album) as library:

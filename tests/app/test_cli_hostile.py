@@ -63,8 +63,9 @@ def test_search_words_may_start_with_a_minus(album, capsys):
     assert code == 0 and set(out.split()) == rest
 
 
-def test_photos_named_like_edits_can_be_tagged_after_a_double_dash(tmp_path, capsys,
-                                                                   real_photo_paths):
+def test_photos_named_like_edits_can_be_tagged_after_a_double_dash(
+    tmp_path, capsys, real_photo_paths
+):
     album = tmp_path / "album"
     album.mkdir()
     names = ["+x.png", "-x.png", "=x.png"]
@@ -82,11 +83,15 @@ def test_photos_named_like_edits_can_be_tagged_after_a_double_dash(tmp_path, cap
         assert verdicts == {"beach": "confirmed", "cat": "rejected"}
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("year:", "year: needs a date"), ("date:..", "date: needs a date"),
-    ("date:2024..2023", "ends before it starts"), ("path:a\0b", "cannot contain a NUL"),
-])
-def test_empty_and_backwards_dates_and_nul_paths_are_clear_errors(album, capsys, query,
-                                                                   message):
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("year:", "year: needs a date"),
+        ("date:..", "date: needs a date"),
+        ("date:2024..2023", "ends before it starts"),
+        ("path:a\0b", "cannot contain a NUL"),
+    ],
+)
+def test_empty_and_backwards_dates_and_nul_paths_are_clear_errors(album, capsys, query, message):
     code, out, err = run(capsys, "search", str(album), query)
     assert code == 2 and not out and message in one_line_error(err)

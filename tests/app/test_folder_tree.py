@@ -80,30 +80,32 @@ def folder_index(window: MainWindow, path: str) -> QModelIndex:
 
 def toggle_item(window: MainWindow):
     model = window.tree.tree_model
-    section = next(model.item(r) for r in range(model.rowCount())
-                   if model.item(r).text() == "FOLDERS")
-    return next(section.child(r) for r in range(section.rowCount())
-                if section.child(r).data(TOGGLE_ROLE))
+    section = next(
+        model.item(r) for r in range(model.rowCount()) if model.item(r).text() == "FOLDERS"
+    )
+    return next(
+        section.child(r) for r in range(section.rowCount()) if section.child(r).data(TOGGLE_ROLE)
+    )
 
 
 def shown_paths(window: MainWindow, album: Path) -> set[str]:
     model = window.grid.photo_model()
-    ids = [int(i) for i in model.ids] if hasattr(type(model), "ids") else [
-        r.id for r in model.rows]
+    ids = [int(i) for i in model.ids] if hasattr(type(model), "ids") else [r.id for r in model.rows]
     with Library(album) as library:
         by_id = {p.id: p.path for p in library.store.photos()}
     return {by_id[i] for i in ids}
 
 
-def choose(window: MainWindow, qtbot, path: str, album: Path,
-           expected: set[str]) -> None:
+def choose(window: MainWindow, qtbot, path: str, album: Path, expected: set[str]) -> None:
     window.tree.setCurrentIndex(folder_index(window, path))
-    qtbot.waitUntil(lambda: window.session.is_idle() and shown_paths(window, album) == expected,
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: window.session.is_idle() and shown_paths(window, album) == expected, timeout=10_000
+    )
 
 
 def test_folder_counts_choosing_a_folder_and_the_subfolder_option(
-        make_window, settings: AppSettings, album: Path, qtbot) -> None:
+    make_window, settings: AppSettings, album: Path, qtbot
+) -> None:
     window = make_window(watch=False)
     window.open_album(album)
     wait_idle(qtbot, window, timeout=90_000)  # generous: the machine may be busy
@@ -119,20 +121,37 @@ def test_folder_counts_choosing_a_folder_and_the_subfolder_option(
     assert folder_index(window, deep).data(Qt.ItemDataRole.ToolTipRole).startswith(deep + "\n")
     assert all(not p.startswith("level 0/") for p in items if p != deep)
 
-    choose(window, qtbot, "trips", album, {"trips/imagenet_00_243.jpg",
-                                           "trips/rome 2019/rocket.jpg",
-                                           "trips/rome 2019/astronaut.png"})
+    choose(
+        window,
+        qtbot,
+        "trips",
+        album,
+        {
+            "trips/imagenet_00_243.jpg",
+            "trips/rome 2019/rocket.jpg",
+            "trips/rome 2019/astronaut.png",
+        },
+    )
     assert window.browser.filter.query == "folder:trips/**"
     assert window.centre.title.text() == "trips"
     choose(window, qtbot, LATIN1, album, {f"{LATIN1}/imagenet_01_559.jpg"})
 
     # Without subfolders: the counts and the folder shown follow at once, and it is remembered
-    choose(window, qtbot, "trips", album, {"trips/imagenet_00_243.jpg",
-                                           "trips/rome 2019/rocket.jpg",
-                                           "trips/rome 2019/astronaut.png"})
+    choose(
+        window,
+        qtbot,
+        "trips",
+        album,
+        {
+            "trips/imagenet_00_243.jpg",
+            "trips/rome 2019/rocket.jpg",
+            "trips/rome 2019/astronaut.png",
+        },
+    )
     toggle_item(window).setCheckState(Qt.CheckState.Unchecked)
-    qtbot.waitUntil(lambda: shown_paths(window, album) == {"trips/imagenet_00_243.jpg"},
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: shown_paths(window, album) == {"trips/imagenet_00_243.jpg"}, timeout=10_000
+    )
     assert window.browser.filter.query == "folder:trips"
     items = folder_items(window)
     assert items["trips"][1] == 1 and items[""][1] == 0 and items["home"][1] == 2
@@ -140,8 +159,9 @@ def test_folder_counts_choosing_a_folder_and_the_subfolder_option(
     assert settings.qsettings.value("view/folder_subfolders") in (False, "false")
 
     # The folder's context menu: the same option, its path, the term it searches
-    menu = folder_menu(window.tree.tree_model.folders, folder_index(window, "trips/rome 2019"),
-                       window.tree)
+    menu = folder_menu(
+        window.tree.tree_model.folders, folder_index(window, "trips/rome 2019"), window.tree
+    )
     entries = {a.text(): a for a in menu.actions()}
     assert not entries["Include subfolders"].isChecked()
     assert not entries['Searches folder:"trips/rome 2019"'].isEnabled()
@@ -151,19 +171,26 @@ def test_folder_counts_choosing_a_folder_and_the_subfolder_option(
     assert toggle_item(window).checkState() == Qt.CheckState.Checked
     qtbot.waitUntil(lambda: len(shown_paths(window, album)) == 3, timeout=10_000)
     toggle_item(window).setCheckState(Qt.CheckState.Unchecked)
-    qtbot.waitUntil(lambda: shown_paths(window, album) == {"trips/imagenet_00_243.jpg"},
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: shown_paths(window, album) == {"trips/imagenet_00_243.jpg"}, timeout=10_000
+    )
 
     # A search narrows the folder (one search path: the folder is a term ANDed to it)
     window.search.submit("cat")
-    qtbot.waitUntil(lambda: window.session.is_idle() and window.browser.shown_query == "cat",
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: window.session.is_idle() and window.browser.shown_query == "cat", timeout=10_000
+    )
     assert shown_paths(window, album) <= {"trips/imagenet_00_243.jpg"}
     window.search.submit("")
     if os.environ.get("ALBUMTAG_SCREENSHOTS"):
         toggle_item(window).setCheckState(Qt.CheckState.Checked)
-        choose(window, qtbot, "trips/rome 2019", album, {"trips/rome 2019/rocket.jpg",
-                                                         "trips/rome 2019/astronaut.png"})
+        choose(
+            window,
+            qtbot,
+            "trips/rome 2019",
+            album,
+            {"trips/rome 2019/rocket.jpg", "trips/rome 2019/astronaut.png"},
+        )
         window.tree.scrollTo(folder_index(window, deep))
         ARTIFACTS.mkdir(exist_ok=True)
         QApplication.processEvents()
@@ -174,15 +201,19 @@ def test_folder_counts_choosing_a_folder_and_the_subfolder_option(
     again.open_album(album)
     wait_idle(qtbot, again, timeout=90_000)
     qtbot.waitUntil(lambda: "trips" in folder_items(again), timeout=10_000)
-    expected = ({"trips/imagenet_00_243.jpg"} if not os.environ.get("ALBUMTAG_SCREENSHOTS")
-                else {"trips/rome 2019/rocket.jpg", "trips/rome 2019/astronaut.png"})
+    expected = (
+        {"trips/imagenet_00_243.jpg"}
+        if not os.environ.get("ALBUMTAG_SCREENSHOTS")
+        else {"trips/rome 2019/rocket.jpg", "trips/rome 2019/astronaut.png"}
+    )
     qtbot.waitUntil(lambda: shown_paths(again, album) == expected, timeout=10_000)
     on = toggle_item(again).checkState() == Qt.CheckState.Checked
     assert on == bool(os.environ.get("ALBUMTAG_SCREENSHOTS"))
 
 
-def test_the_watcher_adds_moves_and_removes_folders(make_window, album: Path, qtbot,
-                                                     real_photo_paths) -> None:
+def test_the_watcher_adds_moves_and_removes_folders(
+    make_window, album: Path, qtbot, real_photo_paths
+) -> None:
     window = make_window(watch=True)
     window.open_album(album)
     wait_idle(qtbot, window, timeout=90_000)  # generous: the machine may be busy
@@ -193,13 +224,16 @@ def test_the_watcher_adds_moves_and_removes_folders(make_window, album: Path, qt
     party.mkdir()
     for name in ("chelsea", "coffee"):
         shutil.copy2(real_photo_paths[name], party / f"{name}-2.png")
-    qtbot.waitUntil(lambda: folder_items(window).get("party night") == ("party night", 2),
-                    timeout=60_000)
+    qtbot.waitUntil(
+        lambda: folder_items(window).get("party night") == ("party night", 2), timeout=60_000
+    )
     qtbot.waitUntil(lambda: folder_items(window)[""][1] == 9, timeout=60_000)
 
     (album / "trips" / "rome 2019").rename(album / "rome")  # moved up a level
-    qtbot.waitUntil(lambda: "rome" in folder_items(window)
-                    and "trips/rome 2019" not in folder_items(window), timeout=60_000)
+    qtbot.waitUntil(
+        lambda: "rome" in folder_items(window) and "trips/rome 2019" not in folder_items(window),
+        timeout=60_000,
+    )
     items = folder_items(window)
     assert items["rome"][1] == 2 and items["trips"][1] == 1 and items[""][1] == 9
 
@@ -209,8 +243,13 @@ def test_the_watcher_adds_moves_and_removes_folders(make_window, album: Path, qt
     qtbot.waitUntil(lambda: window.browser.filter == Filter(), timeout=10_000)
     assert window.tree.currentIndex().data() == "All photos"
     qtbot.waitUntil(lambda: len(shown_paths(window, album)) == 7, timeout=10_000)
-    choose(window, qtbot, "party night", album, {"party night/chelsea-2.png",
-                                                 "party night/coffee-2.png"})
+    choose(
+        window,
+        qtbot,
+        "party night",
+        album,
+        {"party night/chelsea-2.png", "party night/coffee-2.png"},
+    )
 
 
 def test_cli_search_takes_the_folder_term(album: Path, capsys) -> None:
@@ -218,8 +257,10 @@ def test_cli_search_takes_the_folder_term(album: Path, capsys) -> None:
         reconcile(album, library.store)
     assert cli_main(["search", str(album), 'folder:"trips/rome 2019"']) == 0
     out = capsys.readouterr().out.split("\n")
-    assert sorted(filter(None, out)) == ["trips/rome 2019/astronaut.png",
-                                         "trips/rome 2019/rocket.jpg"]
+    assert sorted(filter(None, out)) == [
+        "trips/rome 2019/astronaut.png",
+        "trips/rome 2019/rocket.jpg",
+    ]
     assert cli_main(["search", str(album), "folder:trips/**", '-folder:"trips/rome 2019"']) == 0
     assert capsys.readouterr().out.split() == ["trips/imagenet_00_243.jpg"]
     assert cli_main(["search", str(album), "folder:caf\\xe9"]) == 0
@@ -248,4 +289,3 @@ def test_a_flat_album_has_no_folder_section(qtbot) -> None:
     tree.set_content([], ScopeCounts(all=4), Folder("", 3, 4, (Folder("new", 1, 1),)), "flat")
     assert [model.item(r).text() for r in range(model.rowCount())][-1] == "FOLDERS"
     assert {p: c for p, (_, c) in folder_items_of(model).items()} == {"": 4, "new": 1}
-

@@ -58,8 +58,13 @@ def test_a_new_sort_order_keeps_the_current_photo_in_place(opened, qtbot) -> Non
     seen = _watch_selection(opened)
     before = [r.id for r in grid.photo_model().rows]
     opened.set_order(Order.NAME.value)
-    qtbot.waitUntil(lambda: len(grid.photo_model().rows) == len(before)
-                    and [r.id for r in grid.photo_model().rows] != before, timeout=5_000)
+    qtbot.waitUntil(
+        lambda: (
+            len(grid.photo_model().rows) == len(before)
+            and [r.id for r in grid.photo_model().rows] != before
+        ),
+        timeout=5_000,
+    )
     wait_idle(qtbot, opened)
     assert grid.photo_model().row_of(row.id) != before.index(row.id)
     assert grid.current_row().id == row.id
@@ -86,7 +91,8 @@ def test_an_order_change_brings_an_off_screen_current_photo_into_view(opened, qt
 
 
 def test_indexing_that_re_sorts_the_grid_does_not_move_the_current_photo(
-        opened, real_album: Path, qtbot) -> None:
+    opened, real_album: Path, qtbot
+) -> None:
     """File dates change on disk; the rescan re-sorts the grid (newest file first)."""
     grid = opened.grid
     opened.set_order(Order.NEWEST.value)

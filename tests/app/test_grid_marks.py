@@ -50,8 +50,11 @@ def _count(image: QImage, colour: str, rect: QRect, tolerance: int = 40) -> int:
     for y in range(rect.top(), rect.bottom() + 1):
         for x in range(rect.left(), rect.right() + 1):
             c = image.pixelColor(x, y)
-            if (abs(c.red() - want.red()) + abs(c.green() - want.green())
-                    + abs(c.blue() - want.blue())) < tolerance:
+            if (
+                abs(c.red() - want.red())
+                + abs(c.green() - want.green())
+                + abs(c.blue() - want.blue())
+            ) < tolerance:
                 n += 1
     return n
 
@@ -89,8 +92,10 @@ def test_a_rating_key_puts_stars_on_the_thumbnail(opened, qtbot) -> None:
     before = _count(grid.viewport().grab().toImage(), STAR_COLOUR, rect)
     qtbot.keyClick(grid, Qt.Key.Key_4)
     qtbot.keyClick(grid, Qt.Key.Key_P)
-    qtbot.waitUntil(lambda: (lambda r: (r.rating, r.flag))(
-        model.rows[model.row_of(row.id)]) == (4, 1), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: (lambda r: (r.rating, r.flag))(model.rows[model.row_of(row.id)]) == (4, 1),
+        timeout=10_000,
+    )
     wait_idle(qtbot, opened)
     rect = grid.visualRect(model.index(model.row_of(row.id)))
     image = grid.viewport().grab().toImage()
@@ -99,7 +104,8 @@ def test_a_rating_key_puts_stars_on_the_thumbnail(opened, qtbot) -> None:
 
 
 def test_a_rating_key_rates_every_selected_photo_even_before_their_rows_are_read(
-        opened, real_album, qtbot, monkeypatch) -> None:
+    opened, real_album, qtbot, monkeypatch
+) -> None:
     """A big selection's rows arrive later (read off the GUI thread); the key acts at once on
     all of its photos, not only on the rows the grid already holds."""
     grid = opened.grid
@@ -110,8 +116,11 @@ def test_a_rating_key_rates_every_selected_photo_even_before_their_rows_are_read
     grid.selectAll()
     wait_idle(qtbot, opened)
     held = ok[0]
-    monkeypatch.setattr(model, "row_by_id",  # the others' rows not read yet
-                        lambda pid, real=model.row_by_id: real(pid) if pid == held else None)
+    monkeypatch.setattr(
+        model,
+        "row_by_id",  # the others' rows not read yet
+        lambda pid, real=model.row_by_id: real(pid) if pid == held else None,
+    )
     qtbot.keyClick(grid, Qt.Key.Key_2)
 
     def rated() -> bool:

@@ -52,8 +52,9 @@ def grid(qtbot) -> Iterator[tuple[PhotoGridView, PhotoGridModel, FakeReader]]:
     loader.close()
 
 
-def _show(view: PhotoGridView, model: PhotoGridModel, ids: np.ndarray,
-          rows: list[GridRow] | None = None) -> None:
+def _show(
+    view: PhotoGridView, model: PhotoGridModel, ids: np.ndarray, rows: list[GridRow] | None = None
+) -> None:
     view.show_rows(ids_answer(ids, model.ids, model.revision, rows or []))
 
 
@@ -134,8 +135,11 @@ def test_keys_move_by_cells_and_shift_selects_a_run(grid, qtbot) -> None:
     assert view.selected_ids().tolist() == list(range(2, 3 + columns))  # a run, not a block
     qtbot.keyClick(view, Qt.Key.Key_End)
     assert view.currentIndex().row() == 99
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(
-        view.visualRect(model.index(99)).center()))
+    qtbot.mouseClick(
+        view.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=QPoint(view.visualRect(model.index(99)).center()),
+    )
     assert view.selected_ids().tolist() == [100]
 
 

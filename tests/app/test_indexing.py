@@ -77,8 +77,9 @@ def statuses(album: Path) -> dict[str, int]:
         return library.store.count_photos()
 
 
-def test_the_child_tags_the_album_and_the_window_shows_it(child_window, real_album: Path,
-                                                          qtbot) -> None:
+def test_the_child_tags_the_album_and_the_window_shows_it(
+    child_window, real_album: Path, qtbot
+) -> None:
     window = child_window(watch=True)
     ends = finished(window)
     window.open_album(real_album)
@@ -102,15 +103,21 @@ def test_the_child_tags_the_album_and_the_window_shows_it(child_window, real_alb
 
 
 def test_a_killed_child_loses_nothing_and_the_next_run_completes(
-        child_window, real_album: Path, qtbot, monkeypatch) -> None:
+    child_window, real_album: Path, qtbot, monkeypatch
+) -> None:
     monkeypatch.setenv("ALBUMTAG_FAKE_DELAY", "0.25")  # per batch of two
     window = child_window()
     ends, said = finished(window), messages(window)
     window.open_album(real_album)
     control = window.session.indexing
-    qtbot.waitUntil(lambda: control.last_progress is not None
-                    and control.last_progress.phase == "tag"
-                    and control.last_progress.done >= 6, timeout=60_000)
+    qtbot.waitUntil(
+        lambda: (
+            control.last_progress is not None
+            and control.last_progress.phase == "tag"
+            and control.last_progress.done >= 6
+        ),
+        timeout=60_000,
+    )
     os.kill(control.child_pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: bool(ends), timeout=20_000)
     assert ends == [None] and any("stopped unexpectedly" in m for m in said), said
@@ -123,15 +130,18 @@ def test_a_killed_child_loses_nothing_and_the_next_run_completes(
     assert statuses(real_album) == {"ok": total}
 
 
-def test_cancel_and_a_failing_child_are_reported(child_window, real_album: Path, qtbot,
-                                                 monkeypatch) -> None:
+def test_cancel_and_a_failing_child_are_reported(
+    child_window, real_album: Path, qtbot, monkeypatch
+) -> None:
     monkeypatch.setenv("ALBUMTAG_FAKE_DELAY", "0.25")
     window = child_window()
     ends = finished(window)
     window.open_album(real_album)
     control = window.session.indexing
-    qtbot.waitUntil(lambda: control.last_progress is not None
-                    and control.last_progress.phase == "tag", timeout=60_000)
+    qtbot.waitUntil(
+        lambda: control.last_progress is not None and control.last_progress.phase == "tag",
+        timeout=60_000,
+    )
     qtbot.mouseClick(window.status.indexing.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(ends), timeout=30_000)
     assert ends[0] is not None and ends[0].cancelled
@@ -145,16 +155,19 @@ def test_cancel_and_a_failing_child_are_reported(child_window, real_album: Path,
     assert any(m.startswith("Indexing stopped:") and "no model here" in m for m in said), said
 
 
-def test_the_child_steps_back_while_the_user_interacts(child_window, real_album: Path,
-                                                       qtbot, monkeypatch) -> None:
+def test_the_child_steps_back_while_the_user_interacts(
+    child_window, real_album: Path, qtbot, monkeypatch
+) -> None:
     monkeypatch.setenv("ALBUMTAG_FAKE_DELAY", "0.2")
     bigger_album(real_album, 3)
     window = child_window()
     control = window.session.indexing
     control.activity.idle_after = 0.5
     window.open_album(real_album)
-    qtbot.waitUntil(lambda: control.reported_workers is not None
-                    and control.last_progress.phase == "tag", timeout=60_000)
+    qtbot.waitUntil(
+        lambda: control.reported_workers is not None and control.last_progress.phase == "tag",
+        timeout=60_000,
+    )
     assert control.reported_workers == idle_workers()  # nobody touched anything: every core
     keys = iter([Qt.Key.Key_Right, Qt.Key.Key_Left] * 100_000)
 
@@ -171,8 +184,9 @@ def test_the_child_steps_back_while_the_user_interacts(child_window, real_album:
     qtbot.waitUntil(lambda: not window.session.is_indexing, timeout=30_000)
 
 
-def test_the_screen_and_the_selected_photo_are_tagged_first(make_window, real_album: Path,
-                                                             qtbot) -> None:
+def test_the_screen_and_the_selected_photo_are_tagged_first(
+    make_window, real_album: Path, qtbot
+) -> None:
     """The model waits until the user has scrolled to the bottom and picked a photo in the
     middle; then that photo is tagged first, the bottom screen next, the rest after."""
     bigger_album(real_album, 4)
@@ -184,17 +198,23 @@ def test_the_screen_and_the_selected_photo_are_tagged_first(make_window, real_al
             assert gate.wait(30), "the test never let the model load"
             return fake_model(library)
 
-        return Indexer(library.root, library.store, model, library.thumbnails,
-                       workers=background_workers(), batch_size=8)
+        return Indexer(
+            library.root,
+            library.store,
+            model,
+            library.thumbnails,
+            workers=background_workers(),
+            batch_size=8,
+        )
 
     window = make_window(indexer_factory=gated, watch=False)
     window.open_album(real_album)
     grid, model = window.grid, window.grid.photo_model()
-    qtbot.waitUntil(lambda: model.rowCount() == total and window.session.is_indexing,
-                    timeout=20_000)
+    qtbot.waitUntil(
+        lambda: model.rowCount() == total and window.session.is_indexing, timeout=20_000
+    )
     middle = model.index(total // 2)
-    grid.selectionModel().setCurrentIndex(middle,
-                                          QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    grid.selectionModel().setCurrentIndex(middle, QItemSelectionModel.SelectionFlag.ClearAndSelect)
     bar = grid.verticalScrollBar()
     qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=5_000)  # laid out
     bar.setValue(bar.maximum())
@@ -204,26 +224,31 @@ def test_the_screen_and_the_selected_photo_are_tagged_first(make_window, real_al
     assert shown[0] == picked and picked not in shown[1:]
     screen = set(shown[1:])
     assert 4 <= len(screen) < total // 2
-    assert screen <= set(model.ids[total // 2:].tolist())  # the bottom of the grid
+    assert screen <= set(model.ids[total // 2 :].tolist())  # the bottom of the grid
     qtbot.waitUntil(lambda: window.session.indexing._first == tuple(shown), timeout=5_000)
     gate.set()
     qtbot.waitUntil(lambda: not window.session.is_indexing, timeout=180_000)
     wait_idle(qtbot, window, timeout=60_000)
     with Library(real_album) as library:
-        order = [r[0] for r in library.store.db.query(
-            "SELECT photo_id FROM features ORDER BY rowid")]
+        order = [
+            r[0] for r in library.store.db.query("SELECT photo_id FROM features ORDER BY rowid")
+        ]
         assert not library.store.photos(Status.PENDING)
     assert len(order) == total
     assert order[0] == picked
-    assert set(order[1:1 + len(screen)]) == screen
+    assert set(order[1 : 1 + len(screen)]) == screen
 
 
 def test_the_child_follows_the_windows_commands(real_album: Path) -> None:
     with Library(real_album) as library:
         indexer = library.indexer(workers=4)
         cancel = threading.Event()
-        lines = [json.dumps({"first": [5, 3]}), "not json", json.dumps({"workers": 1}),
-                 json.dumps({"workers": 2, "first": [7]})]
+        lines = [
+            json.dumps({"first": [5, 3]}),
+            "not json",
+            json.dumps({"workers": 1}),
+            json.dumps({"workers": 2, "first": [7]}),
+        ]
         _follow_commands(io.StringIO("\n".join(lines) + "\n"), indexer, cancel)
         assert indexer._first == (7,) and indexer.pace.limit == 2
         assert cancel.is_set()  # stdin closed: the window is gone, the run stops
@@ -242,7 +267,8 @@ def test_a_control_without_a_run_ignores_controls(qtbot) -> None:
 
 
 def test_while_the_preview_covers_the_grid_its_photo_is_the_one_sent(
-        make_window, real_album: Path, qtbot) -> None:
+    make_window, real_album: Path, qtbot
+) -> None:
     window = make_window(watch=False)
     window.open_album(real_album)
     wait_idle(qtbot, window)
@@ -260,8 +286,9 @@ def test_while_the_preview_covers_the_grid_its_photo_is_the_one_sent(
 
 
 @pytest.mark.slow
-def test_the_real_model_tags_the_album_from_the_child(child_window, real_album: Path,
-                                                      qtbot) -> None:
+def test_the_real_model_tags_the_album_from_the_child(
+    child_window, real_album: Path, qtbot
+) -> None:
     """The window's own path, nothing faked: the default child loads the real model."""
     window = child_window(child_indexer=None)
     ends, said = finished(window), messages(window)
@@ -272,5 +299,6 @@ def test_the_real_model_tags_the_album_from_the_child(child_window, real_album: 
     assert ends[0].tagged == total
     with Library(real_album) as library:
         assert "home/chelsea.png" in {p.path for p in library.search("cat")}
-    qtbot.waitUntil(lambda: window.session.model_info.get("backbone") is not None,
-                    timeout=10_000)  # the window learns of the model the child registered
+    qtbot.waitUntil(
+        lambda: window.session.model_info.get("backbone") is not None, timeout=10_000
+    )  # the window learns of the model the child registered

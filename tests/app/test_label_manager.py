@@ -33,8 +33,11 @@ def _verdicts(album: Path, name: str) -> dict[str, int]:
         rows = {r.name: r.id for r in library.store.labels()}
         if name not in rows:
             return {}
-        return {library.store.photo(p).path: v for p, lab, v in library.store.verdict_rows()
-                if lab == rows[name]}
+        return {
+            library.store.photo(p).path: v
+            for p, lab, v in library.store.verdict_rows()
+            if lab == rows[name]
+        }
 
 
 def _labels(album: Path) -> dict[str, str]:
@@ -63,8 +66,7 @@ def _undo(window, qtbot) -> None:
     qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
 
 
-def test_rename_merge_delete_from_the_tree_menu_and_undo(opened, real_album: Path,
-                                                         qtbot) -> None:
+def test_rename_merge_delete_from_the_tree_menu_and_undo(opened, real_album: Path, qtbot) -> None:
     with Library(real_album) as library:
         chelsea, coffee = library.photo("home/chelsea.png"), library.photo("home/coffee.png")
         library.create_label("Rexx", "dog")
@@ -85,24 +87,37 @@ def test_rename_merge_delete_from_the_tree_menu_and_undo(opened, real_album: Pat
     tree.scrollTo(index)
     tree.customContextMenuRequested.emit(tree.visualRect(index).center())
     texts = [a.text() for a in opened.learning.tree_menu.actions() if not a.isSeparator()]
-    assert texts == ["Teach “Rexx”…", "Quality of “Rexx”…", "Rename…", "Merge into…",
-                     "Move under…", "Aliases…", "Delete"]
+    assert texts == [
+        "Teach “Rexx”…",
+        "Quality of “Rexx”…",
+        "Rename…",
+        "Merge into…",
+        "Move under…",
+        "Aliases…",
+        "Delete",
+    ]
     answers.append("Rexy")
     next(a for a in opened.learning.tree_menu.actions() if a.text() == "Rename…").trigger()
     opened.learning.tree_menu.close()
     qtbot.waitUntil(lambda: "Rexy" in _labels(real_album), timeout=5_000)
-    assert _verdicts(real_album, "Rexy") == {"home/chelsea.png": CONFIRMED,
-                                             "home/coffee.png": CONFIRMED}
+    assert _verdicts(real_album, "Rexy") == {
+        "home/chelsea.png": CONFIRMED,
+        "home/coffee.png": CONFIRMED,
+    }
     qtbot.waitUntil(lambda: tree.tree_model.find_label("Rexy") is not None, timeout=5_000)
     qtbot.waitUntil(lambda: messages[-1] == "Renamed Rexx to Rexy.", timeout=5_000)
 
     answers.append("Rex")
     manager.ask_merge("Rexy")
     qtbot.waitUntil(lambda: "Rexy" not in _labels(real_album), timeout=5_000)
-    assert _verdicts(real_album, "Rex") == {"home/chelsea.png": CONFIRMED,
-                                            "home/coffee.png": CONFIRMED}
-    qtbot.waitUntil(lambda: "1 photo confirmed under one and rejected under the other stay"
-                    in messages[-1], timeout=5_000)
+    assert _verdicts(real_album, "Rex") == {
+        "home/chelsea.png": CONFIRMED,
+        "home/coffee.png": CONFIRMED,
+    }
+    qtbot.waitUntil(
+        lambda: "1 photo confirmed under one and rejected under the other stay" in messages[-1],
+        timeout=5_000,
+    )
 
     manager.delete("dog")  # built-in: refused, with the reason
     qtbot.waitUntil(lambda: "built-in" in messages[-1], timeout=5_000)
@@ -120,23 +135,22 @@ def test_rename_merge_delete_from_the_tree_menu_and_undo(opened, real_album: Pat
     qtbot.waitUntil(lambda: tree.tree_model.find_label("Rexx") is None, timeout=5_000)
     _undo(opened, qtbot)
     qtbot.waitUntil(lambda: "Rexx" in _labels(real_album), timeout=5_000)
-    assert _verdicts(real_album, "Rexx") == {"home/chelsea.png": CONFIRMED,
-                                             "home/coffee.png": CONFIRMED}
+    assert _verdicts(real_album, "Rexx") == {
+        "home/chelsea.png": CONFIRMED,
+        "home/coffee.png": CONFIRMED,
+    }
 
 
-def test_each_label_once_and_a_person_icon_only_for_people(opened, real_album: Path,
-                                                           qtbot) -> None:
+def test_each_label_once_and_a_person_icon_only_for_people(opened, real_album: Path, qtbot) -> None:
     with Library(real_album) as library:
         # as keyword import makes them: Family|Grandma, and a person under people
-        family = library.store.upsert_label("Family", parent_id=None, kind="user",
-                                            threshold=0.5)
+        family = library.store.upsert_label("Family", parent_id=None, kind="user", threshold=0.5)
         library.store.upsert_label("Grandma", parent_id=family, kind="user", threshold=0.5)
         library.create_label("Eileen", "people")
         library.create_label("our boat")
     opened.session.labels_changed.emit()
     tree = opened.tree
-    qtbot.waitUntil(lambda: tree.tree_model.find_label("our boat") is not None,
-                    timeout=5_000)
+    qtbot.waitUntil(lambda: tree.tree_model.find_label("our boat") is not None, timeout=5_000)
     entries = _entries(tree)
     names = [name for _, name in entries]
     for name in ("Family", "Grandma", "Eileen", "our boat"):
@@ -147,8 +161,10 @@ def test_each_label_once_and_a_person_icon_only_for_people(opened, real_album: P
     items = tree.tree_model._items
     with Library(real_album) as library:
         ids = {r.name: r.id for r in library.store.labels()}
-    icon = {name: items[("user", ids[name])].icon().cacheKey() for name in
-            ("Eileen", "our boat", "Grandma")}
+    icon = {
+        name: items[("user", ids[name])].icon().cacheKey()
+        for name in ("Eileen", "our boat", "Grandma")
+    }
     assert icon["our boat"] == icon["Grandma"] != icon["Eileen"]
 
 
@@ -166,8 +182,7 @@ def test_the_label_manager_dialog(opened, real_album: Path, qtbot) -> None:
     dialog.buttons["Rename…"].click()
     qtbot.waitUntil(lambda: dialog.labels_shown() == ["Rex", "Whiskers"], timeout=5_000)
     dialog.buttons["Aliases…"].click()
-    qtbot.waitUntil(lambda: dialog.table.topLevelItem(0).text(2) == "Oma, Nana",
-                    timeout=5_000)
+    qtbot.waitUntil(lambda: dialog.table.topLevelItem(0).text(2) == "Oma, Nana", timeout=5_000)
     assert dialog.table.topLevelItem(0).text(1) == "dog"
     assert dialog.table.topLevelItem(1).text(3) == "1"
     if os.environ.get("ALBUMTAG_SCREENSHOTS"):
@@ -201,5 +216,4 @@ def test_rating_and_flag_keys(opened, real_album: Path, qtbot) -> None:
     qtbot.waitUntil(lambda: marks() == (4, 0), timeout=5_000)
     opened.search.setText("rating:>=4 flag:none")
     opened.browser.set_query("rating:>=4 flag:none")
-    qtbot.waitUntil(lambda: [r.id for r in grid.photo_model().rows] == [row.id],
-                    timeout=5_000)
+    qtbot.waitUntil(lambda: [r.id for r in grid.photo_model().rows] == [row.id], timeout=5_000)

@@ -15,8 +15,7 @@ def _tag_row(window, label: str):
     return next((r for r in window.inspector.tag_list.tag_model.rows if r.label == label), None)
 
 
-def test_prior_blind_labels_carry_the_hint_in_the_tree_and_the_inspector(
-        opened, qtbot) -> None:
+def test_prior_blind_labels_carry_the_hint_in_the_tree_and_the_inspector(opened, qtbot) -> None:
     window = opened
     row = next(r for r in window.grid.photo_model().rows if r.status == "ok")
     window.grid.setFocus()
@@ -27,8 +26,10 @@ def test_prior_blind_labels_carry_the_hint_in_the_tree_and_the_inspector(
 
     window.inspector._session.add_tag([row.id], "sky")  # a blind built-in
     window.inspector._session.add_tag([row.id], "Grandma", "people")  # the user's
-    qtbot.waitUntil(lambda: _tag_row(window, "sky") is not None
-                    and _tag_row(window, "Grandma") is not None, timeout=5_000)
+    qtbot.waitUntil(
+        lambda: _tag_row(window, "sky") is not None and _tag_row(window, "Grandma") is not None,
+        timeout=5_000,
+    )
     wait_idle(qtbot, window)
 
     # the inspector: a tooltip and a suffix on the blind labels, none on a label the model sees
@@ -39,8 +40,9 @@ def test_prior_blind_labels_carry_the_hint_in_the_tree_and_the_inspector(
         tip = model.data(model.index(model.rows.index(tag)), Qt.ItemDataRole.ToolTipRole)
         assert LEARNS_HINT in tip
     assert not _tag_row(window, fed.label).summary.learns_from_examples
-    tip = model.data(model.index(model.rows.index(_tag_row(window, fed.label))),
-                     Qt.ItemDataRole.ToolTipRole)
+    tip = model.data(
+        model.index(model.rows.index(_tag_row(window, fed.label))), Qt.ItemDataRole.ToolTipRole
+    )
     assert LEARNS_HINT not in tip
     assert LEARNS_HINT.startswith("Learns from your examples")
 
@@ -57,8 +59,10 @@ def test_prior_blind_labels_carry_the_hint_in_the_tree_and_the_inspector(
     assert [i.text() for i in user] == ["Grandma"] and user[0].data(LEARNS_ROLE) is True
 
     # no teach button yet: the hint only says it
-    assert not any("teach" in b.text().lower() for b in window.findChildren(type(
-        window.inspector.confirm_button)))
+    assert not any(
+        "teach" in b.text().lower()
+        for b in window.findChildren(type(window.inspector.confirm_button))
+    )
     if os.environ.get("ALBUMTAG_SCREENSHOTS"):
         ARTIFACTS.mkdir(exist_ok=True)
         window.tree.expandAll()

@@ -27,18 +27,30 @@ def test_menus_exist_with_the_issue_entries(make_window) -> None:
     def entries(name: str) -> list[str]:
         return [a.text().replace("&", "") for a in menus[name].actions() if a.text()]
 
-    assert entries("File") == ["Open album…", "Open recent", "Rescan folder",
-                               "Write tags to sidecars…", "Quit"]
+    assert entries("File") == [
+        "Open album…",
+        "Open recent",
+        "Rescan folder",
+        "Write tags to sidecars…",
+        "Quit",
+    ]
     assert entries("Edit")[:3] == ["Undo tag change", "Redo tag change", "Select all photos"]
     assert "Thumbnail size" in entries("View")
-    assert entries("Model") == ["Retrain…", "Model history…", "Teach a label…",
-                                "Label quality…", "Labels…", "Retrain automatically"]
+    assert entries("Model") == [
+        "Retrain…",
+        "Model history…",
+        "Teach a label…",
+        "Label quality…",
+        "Labels…",
+        "Retrain automatically",
+    ]
     assert "Rating and flag" in entries("Edit")
     assert entries("Help") == ["Keyboard shortcuts", "About albumtag"]
 
 
-def test_model_menu_is_present_but_disabled_with_an_explanation(make_window, real_album: Path,
-                                                                 qtbot) -> None:
+def test_model_menu_is_present_but_disabled_with_an_explanation(
+    make_window, real_album: Path, qtbot
+) -> None:
     window = make_window()
     retrain, history = window.album_actions.retrain, window.album_actions.history
     assert not retrain.isEnabled() and retrain.toolTip() == NO_ALBUM
@@ -55,8 +67,7 @@ def test_model_menu_is_present_but_disabled_with_an_explanation(make_window, rea
     assert "version 0" in about and FAKE_BACKBONE in about
 
 
-def test_write_tags_to_sidecars_from_the_file_menu(make_window, real_album: Path,
-                                                   qtbot) -> None:
+def test_write_tags_to_sidecars_from_the_file_menu(make_window, real_album: Path, qtbot) -> None:
     window = make_window()
     window.open_album(real_album)
     wait_idle(qtbot, window)
@@ -85,8 +96,9 @@ def test_write_tags_to_sidecars_from_the_file_menu(make_window, real_album: Path
     dialog.include_model.setChecked(True)
     dialog.base.setChecked(True)
     dialog.accept()
-    qtbot.waitUntil(lambda: len([m for m in messages if m.startswith("Wrote")]) == 2,
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: len([m for m in messages if m.startswith("Wrote")]) == 2, timeout=10_000
+    )
     wait_idle(qtbot, window)
     assert messages[-1] == f"Wrote {photos} sidecars."
     assert (real_album / "home" / "chelsea.xmp").exists()
@@ -96,24 +108,26 @@ def test_write_tags_to_sidecars_from_the_file_menu(make_window, real_album: Path
     window.sidecars.dialog.reject()
 
 
-def test_model_history_lists_versions_and_activates_one(make_window, real_album: Path,
-                                                        qtbot) -> None:
+def test_model_history_lists_versions_and_activates_one(
+    make_window, real_album: Path, qtbot
+) -> None:
     window = make_window()
     window.open_album(real_album)
     wait_idle(qtbot, window)
     with Library(real_album) as library:  # a trained version 1, as the trainer would write
-        library.store.add_model(1, FAKE_BACKBONE, None, {}, {"map": 0.61, "f1": 0.55},
-                                activate=True)
+        library.store.add_model(
+            1, FAKE_BACKBONE, None, {}, {"map": 0.61, "f1": 0.55}, activate=True
+        )
     window.session.reload_model()
     qtbot.waitUntil(lambda: window.album_actions.history.isEnabled(), timeout=5_000)
     wait_idle(qtbot, window)
     window.album_actions.history.trigger()
-    qtbot.waitUntil(lambda: isinstance(window.model_menu.dialog, ModelHistoryDialog),
-                    timeout=5_000)
+    qtbot.waitUntil(lambda: isinstance(window.model_menu.dialog, ModelHistoryDialog), timeout=5_000)
     dialog = window.model_menu.dialog
     assert dialog.table.rowCount() == 2
-    headers = [dialog.table.horizontalHeaderItem(c).text()
-               for c in range(dialog.table.columnCount())]
+    headers = [
+        dialog.table.horizontalHeaderItem(c).text() for c in range(dialog.table.columnCount())
+    ]
     assert "mAP" in headers
     dialog.select_version(0)
     assert dialog.activate_button.isEnabled()
@@ -126,16 +140,25 @@ def test_model_history_lists_versions_and_activates_one(make_window, real_album:
 
 
 def _fake_trainer(lines: list[dict], exit_code: int = 0) -> list[str]:
-    script = "import json, sys, time\n" + "".join(
-        f"print(json.dumps({line!r}), flush=True); time.sleep(0.05)\n" for line in lines
-    ) + f"sys.exit({exit_code})\n"
+    script = (
+        "import json, sys, time\n"
+        + "".join(f"print(json.dumps({line!r}), flush=True); time.sleep(0.05)\n" for line in lines)
+        + f"sys.exit({exit_code})\n"
+    )
     return [sys.executable, "-c", script]
 
 
 def test_retrain_dialog_shows_progress_and_metrics(qtbot) -> None:
-    events = [{"event": "progress", "phase": "training", "done": 3, "total": 10},
-              {"event": "done", "version": 1, "activated": True,
-               "before": {"precision": 0.5, "map": 0.4}, "after": {"precision": 0.6, "map": 0.5}}]
+    events = [
+        {"event": "progress", "phase": "training", "done": 3, "total": 10},
+        {
+            "event": "done",
+            "version": 1,
+            "activated": True,
+            "before": {"precision": 0.5, "map": 0.4},
+            "after": {"precision": 0.6, "map": 0.5},
+        },
+    ]
     dialog = RetrainDialog(_fake_trainer(events))
     qtbot.addWidget(dialog)
     dialog.open()
@@ -143,11 +166,14 @@ def test_retrain_dialog_shows_progress_and_metrics(qtbot) -> None:
         dialog.start()
     assert blocker.args == [True]
     assert "Version 1 is now active" in dialog.phase.text()
-    cells = [[dialog.metrics.item(r, c).text() for c in range(3)]
-             for r in range(dialog.metrics.rowCount())]
+    cells = [
+        [dialog.metrics.item(r, c).text() for c in range(3)]
+        for r in range(dialog.metrics.rowCount())
+    ]
     assert cells == [["Precision", "0.500", "0.600"], ["mAP", "0.400", "0.500"]]
-    qtbot.waitUntil(lambda: dialog.process.state() == dialog.process.ProcessState.NotRunning,
-                    timeout=5_000)
+    qtbot.waitUntil(
+        lambda: dialog.process.state() == dialog.process.ProcessState.NotRunning, timeout=5_000
+    )
     dialog.close()
 
 
@@ -156,20 +182,26 @@ def test_retrain_dialog_reports_errors_and_cancels(qtbot) -> None:
     qtbot.addWidget(dialog)
     dialog.start()
     qtbot.waitUntil(lambda: "no verified tags" in dialog.phase.text(), timeout=10_000)
-    slow = RetrainDialog([sys.executable, "-c", "import time; print('{}', flush=True); "
-                                                "time.sleep(60)"])
+    slow = RetrainDialog(
+        [sys.executable, "-c", "import time; print('{}', flush=True); time.sleep(60)"]
+    )
     qtbot.addWidget(slow)
     slow.start()
-    qtbot.waitUntil(lambda: slow.process.state() == slow.process.ProcessState.Running,
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: slow.process.state() == slow.process.ProcessState.Running, timeout=10_000
+    )
     slow.cancel_button.click()  # cancel = terminate the trainer
     assert slow.process.state() == slow.process.ProcessState.NotRunning
-    qtbot.waitUntil(lambda: dialog.process.state() == dialog.process.ProcessState.NotRunning,
-                    timeout=5_000)
+    qtbot.waitUntil(
+        lambda: dialog.process.state() == dialog.process.ProcessState.NotRunning, timeout=5_000
+    )
 
 
 def test_geometry_album_and_thumbnail_size_persist(
-    make_window, real_album: Path, tmp_path: Path, qtbot,
+    make_window,
+    real_album: Path,
+    tmp_path: Path,
+    qtbot,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ini = tmp_path / "persist.ini"
@@ -192,8 +224,14 @@ def test_geometry_album_and_thumbnail_size_persist(
     assert again.window_state() is not None
     restored: list[tuple[bytes, int]] = []
     real_restore = MainWindow.restoreState
-    monkeypatch.setattr(MainWindow, "restoreState", lambda self, state, version=0: (
-        restored.append((bytes(state), version)), real_restore(self, state, version))[1])
+    monkeypatch.setattr(
+        MainWindow,
+        "restoreState",
+        lambda self, state, version=0: (
+            restored.append((bytes(state), version)),
+            real_restore(self, state, version),
+        )[1],
+    )
     second = make_window(app_settings=again, size=None)
     assert restored == [(bytes(again.window_state()), WINDOW_STATE_VERSION)]
     # the offscreen screen is 800×800, so restoring clamps the width; the height fits
@@ -216,8 +254,9 @@ def test_default_settings_never_touch_the_real_config(private_settings: Path) ->
     assert any("/some/album" in p.read_text(errors="replace") for p in written)
 
 
-def test_a_missing_album_shows_the_welcome_page_with_the_reason(make_window, tmp_path: Path,
-                                                                 qtbot) -> None:
+def test_a_missing_album_shows_the_welcome_page_with_the_reason(
+    make_window, tmp_path: Path, qtbot
+) -> None:
     window = make_window()
     missing = tmp_path / "gone"
     window.settings.remember_album(missing)
@@ -240,8 +279,9 @@ def test_recent_albums_menu_reopens_an_album(make_window, real_album: Path, qtbo
     assert window.grid.photo_model().rowCount() > 0
 
 
-def _run_gui_until_opened(monkeypatch, qtbot, album: str | None, *,
-                          picked: Path | None = None) -> tuple[int, str | None]:
+def _run_gui_until_opened(
+    monkeypatch, qtbot, album: str | None, *, picked: Path | None = None
+) -> tuple[int, str | None]:
     """Run ``run_gui`` with an event loop that stops once an album is open."""
     from PySide6.QtWidgets import QApplication, QFileDialog
 
@@ -249,18 +289,23 @@ def _run_gui_until_opened(monkeypatch, qtbot, album: str | None, *,
     from tests.app.conftest import fake_indexer
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # run_gui installs its own
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
-                        staticmethod(lambda *a, **k: str(picked) if picked else ""))
+    monkeypatch.setattr(
+        QFileDialog,
+        "getExistingDirectory",
+        staticmethod(lambda *a, **k: str(picked) if picked else ""),
+    )
     import app.gui.main_window as main_window_module
     from app.gui.session import AlbumSession
 
-    monkeypatch.setattr(main_window_module, "AlbumSession",
-                        lambda: AlbumSession(indexer_factory=fake_indexer()))
+    monkeypatch.setattr(
+        main_window_module, "AlbumSession", lambda: AlbumSession(indexer_factory=fake_indexer())
+    )
     opened: list[str | None] = []
 
     def exec_(self) -> int:
-        window = next(w for w in QApplication.topLevelWidgets()
-                      if isinstance(w, MainWindow) and w.isVisible())
+        window = next(
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        )
         qtbot.waitUntil(lambda: window.session.is_open, timeout=10_000)
         qtbot.wait(100)
         opened.append(str(window.session.root) if window.session.root else None)
@@ -273,8 +318,9 @@ def _run_gui_until_opened(monkeypatch, qtbot, album: str | None, *,
     return code, opened[0]
 
 
-def test_run_gui_opens_the_given_album_then_the_last_one(monkeypatch, real_album: Path,
-                                                         qtbot) -> None:
+def test_run_gui_opens_the_given_album_then_the_last_one(
+    monkeypatch, real_album: Path, qtbot
+) -> None:
     assert AppSettings().last_album is None
     code, opened = _run_gui_until_opened(monkeypatch, qtbot, str(real_album))
     assert (code, opened) == (0, str(real_album.resolve()))
@@ -283,7 +329,8 @@ def test_run_gui_opens_the_given_album_then_the_last_one(monkeypatch, real_album
     assert (code, opened) == (0, str(real_album.resolve()))
 
 
-def test_run_gui_asks_for_a_folder_when_there_is_no_last_album(monkeypatch, real_album: Path,
-                                                               qtbot) -> None:
+def test_run_gui_asks_for_a_folder_when_there_is_no_last_album(
+    monkeypatch, real_album: Path, qtbot
+) -> None:
     code, opened = _run_gui_until_opened(monkeypatch, qtbot, None, picked=real_album)
     assert (code, opened) == (0, str(real_album.resolve()))

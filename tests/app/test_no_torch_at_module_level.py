@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "timm", "torchvision")
 #: Modules of app/gui that may decode images: the loader's worker threads.
 DECODERS = {"imageloader.py"}
-SQL = re.compile(r"\bSELECT\b.*\bFROM\b|\bINSERT INTO\b|\bUPDATE \w+ SET\b|\bDELETE FROM\b",
-                 re.DOTALL)
+SQL = re.compile(
+    r"\bSELECT\b.*\bFROM\b|\bINSERT INTO\b|\bUPDATE \w+ SET\b|\bDELETE FROM\b", re.DOTALL
+)
 
 
 def _modules(package: str) -> list[Path]:
@@ -51,8 +52,9 @@ def _module_level_imports(tree: ast.Module) -> list[tuple[int, str]]:
             continue
         found += [(node.lineno, name) for name in _imported(node)]
         if isinstance(node, ast.ClassDef):
-            stack.extend(n for n in node.body if not isinstance(
-                n, ast.FunctionDef | ast.AsyncFunctionDef))
+            stack.extend(
+                n for n in node.body if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+            )
         else:
             stack.extend(ast.iter_child_nodes(node))
     return found
@@ -60,7 +62,8 @@ def _module_level_imports(tree: ast.Module) -> list[tuple[int, str]]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _root(name: str) -> str:
@@ -71,8 +74,11 @@ def test_app_imports_torch_only_inside_functions() -> None:
     offenders = []
     for path in _modules("app"):
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        offenders += [f"{path.relative_to(ROOT)}:{line} imports {name}"
-                      for line, name in _module_level_imports(tree) if _root(name) in HEAVY]
+        offenders += [
+            f"{path.relative_to(ROOT)}:{line} imports {name}"
+            for line, name in _module_level_imports(tree)
+            if _root(name) in HEAVY
+        ]
     assert not offenders, "\n".join(offenders)
 
 
@@ -81,9 +87,12 @@ def test_core_and_trainer_never_import_qt() -> None:
     for package in ("core", "trainer"):
         for path in _modules(package):
             tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
-                          for node in ast.walk(tree) for name in _imported(node)
-                          if _root(name) in ("PySide6", "PyQt6", "PyQt5", "shiboken6")]
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+                for node in ast.walk(tree)
+                for name in _imported(node)
+                if _root(name) in ("PySide6", "PyQt6", "PyQt5", "shiboken6")
+            ]
     assert not offenders, "\n".join(offenders)
 
 
@@ -95,12 +104,16 @@ def test_widgets_hold_no_sql_no_torch_no_decoding() -> None:
         names = {name for node in ast.walk(tree) for name in _imported(node)}
         if names & {"sqlite3", "sqlite_utils"} or any(_root(n) in HEAVY for n in names):
             offenders.append(f"{path.name} imports a database or torch module")
-        if path.name not in DECODERS and ({"PIL", "core.media.imaging"} & names or any(
-                n.startswith("PIL.") for n in names)):
+        if path.name not in DECODERS and (
+            {"PIL", "core.media.imaging"} & names or any(n.startswith("PIL.") for n in names)
+        ):
             offenders.append(f"{path.name} decodes images outside the loader's workers")
         for node in ast.walk(tree):  # SQL text in string literals
-            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
-                    and SQL.search(node.value)):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and SQL.search(node.value)
+            ):
                 offenders.append(f"{path.name}:{node.lineno} holds SQL")
         if ".db.query" in text or ".execute(" in text:
             offenders.append(f"{path.name} talks to the database directly")
@@ -108,12 +121,19 @@ def test_widgets_hold_no_sql_no_torch_no_decoding() -> None:
 
 
 def test_importing_the_window_does_not_load_torch() -> None:
-    code = ("import sys, app.gui, app.gui.main_window; "
-            "bad = [m for m in ('torch', 'timm', 'torchvision') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, env={"QT_QPA_PLATFORM": "offscreen",
-                                                         "PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys, app.gui, app.gui.main_window; "
+        "bad = [m for m in ('torch', 'timm', 'torchvision') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -121,15 +141,18 @@ def test_import_linter_contracts_hold() -> None:
     exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.skip("import-linter is not installed")
-    result = subprocess.run([exe, "--no-cache"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [exe, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 
 
 def test_the_lint_catches_a_module_level_import(tmp_path: Path) -> None:
-    source = ("import os\nif os:\n    import torch\n"
-              "def worker():\n    import timm\n"
-              "class A:\n    from torchvision import models\n")
+    source = (
+        "import os\nif os:\n    import torch\n"
+        "def worker():\n    import timm\n"
+        "class A:\n    from torchvision import models\n"
+    )
     found = [name for _, name in _module_level_imports(ast.parse(source))]
     assert "torch" in found and "torchvision" in found and "timm" not in found
     assert SQL.search("SELECT id FROM photos WHERE 1") and SQL.search("DELETE FROM tags")
@@ -147,8 +170,11 @@ def test_no_module_of_app_runs_sql() -> None:
         if names & {"sqlite3", "sqlite_utils"}:
             offenders.append(f"{rel} imports a database module")
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
-                    and SQL.search(node.value)):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and SQL.search(node.value)
+            ):
                 offenders.append(f"{rel}:{node.lineno} holds SQL")
         if ".db.query" in text or ".execute(" in text or ".db.write(" in text:
             offenders.append(f"{rel} talks to the database directly")

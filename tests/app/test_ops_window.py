@@ -20,25 +20,40 @@ def _cli_error(capsys, *argv: str) -> tuple[int, str]:
     return code, capsys.readouterr().err.strip()
 
 
-@pytest.mark.parametrize("version, why", [
-    (1, "kept for comparison only"),  # an attention head: trained for comparison, never served
-    (2, "cannot be used"),  # a linear head whose file is gone
-])
+@pytest.mark.parametrize(
+    "version, why",
+    [
+        (1, "kept for comparison only"),  # an attention head: trained for comparison, never served
+        (2, "cannot be used"),  # a linear head whose file is gone
+    ],
+)
 def test_an_unusable_version_is_refused_alike_by_the_window_and_the_cli(
-        opened, real_album: Path, qtbot, capsys, version: int, why: str) -> None:
+    opened, real_album: Path, qtbot, capsys, version: int, why: str
+) -> None:
     with Library(real_album) as library:
-        library.store.add_model(1, FAKE_BACKBONE, "models/v1.attention.safetensors", {},
-                                {"head": "attention", "f1": 0.7}, activate=False)
-        library.store.add_model(2, FAKE_BACKBONE, "models/v2.safetensors", {},
-                                {"head": "linear", "f1": 0.6}, activate=False)
+        library.store.add_model(
+            1,
+            FAKE_BACKBONE,
+            "models/v1.attention.safetensors",
+            {},
+            {"head": "attention", "f1": 0.7},
+            activate=False,
+        )
+        library.store.add_model(
+            2,
+            FAKE_BACKBONE,
+            "models/v2.safetensors",
+            {},
+            {"head": "linear", "f1": 0.6},
+            activate=False,
+        )
     messages: list[str] = []
     opened.session.error_raised.connect(messages.append)
 
     opened.session.refresh_model_info()  # the model history lists the new versions
     qtbot.waitUntil(opened.album_actions.history.isEnabled, timeout=5_000)
     opened.album_actions.history.trigger()
-    qtbot.waitUntil(lambda: isinstance(opened.model_menu.dialog, ModelHistoryDialog),
-                    timeout=5_000)
+    qtbot.waitUntil(lambda: isinstance(opened.model_menu.dialog, ModelHistoryDialog), timeout=5_000)
     dialog = opened.model_menu.dialog
     dialog.select_version(version)
     dialog.activate_button.click()
@@ -57,8 +72,7 @@ def test_an_unusable_version_is_refused_alike_by_the_window_and_the_cli(
     assert opened.session.model_info.get("active") == 0
 
 
-def test_the_window_refreshes_from_what_an_op_changed(opened, real_album: Path,
-                                                      qtbot) -> None:
+def test_the_window_refreshes_from_what_an_op_changed(opened, real_album: Path, qtbot) -> None:
     with Library(real_album) as library:
         chelsea = library.photo("home/chelsea.png").id
     seen: dict[str, list] = {"tags": [], "labels": [], "created": [], "marks": []}

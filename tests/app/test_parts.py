@@ -17,35 +17,65 @@ from core.browse import GridRow, TagSummary
 from core.media.thumbnails import ThumbnailCache
 
 
-@pytest.mark.parametrize(("text", "start", "word"), [
-    ("", 0, ""), ("do", 0, "do"), ("beach -pupp", 7, "pupp"), ("(dog OR ca", 8, "ca"),
-    ('"sports c', 1, "sports c"), ("label:=po", 7, "po"), ("unverified:ca", 11, "ca"),
-    ("path:trips", 0, "path:trips"),
-])
+@pytest.mark.parametrize(
+    ("text", "start", "word"),
+    [
+        ("", 0, ""),
+        ("do", 0, "do"),
+        ("beach -pupp", 7, "pupp"),
+        ("(dog OR ca", 8, "ca"),
+        ('"sports c', 1, "sports c"),
+        ("label:=po", 7, "po"),
+        ("unverified:ca", 11, "ca"),
+        ("path:trips", 0, "path:trips"),
+    ],
+)
 def test_current_token(text: str, start: int, word: str) -> None:
     assert current_token(text, len(text)) == (start, word)
 
 
 def _summary(label: str, **kw: object) -> TagSummary:
-    base = dict(label_id=1, label=label, path=("animal", label), threshold=0.3, photos=1, has=0,
-                direct=0, verified=0, confirmed=0, rejected=0, by_user=0, score=None)
+    base = dict(
+        label_id=1,
+        label=label,
+        path=("animal", label),
+        threshold=0.3,
+        photos=1,
+        has=0,
+        direct=0,
+        verified=0,
+        confirmed=0,
+        rejected=0,
+        by_user=0,
+        score=None,
+    )
     base.update(kw)
     return TagSummary(**base)  # type: ignore[arg-type]
 
 
 def test_tag_rows_lists_carried_then_near_misses_then_rejected() -> None:
-    rows = tag_rows([
-        _summary("animal", has=1, direct=0, score=0.9),  # reached through a child: hidden
-        _summary("cat", has=1, direct=1, score=0.9),
-        _summary("dog", score=0.2),  # near miss
-        _summary("fish", score=0.01),  # too weak to mention
-        _summary("bird", rejected=1, score=0.5),
-        _summary("Grandma", has=1, direct=1, confirmed=1, by_user=1),
-    ])
+    rows = tag_rows(
+        [
+            _summary("animal", has=1, direct=0, score=0.9),  # reached through a child: hidden
+            _summary("cat", has=1, direct=1, score=0.9),
+            _summary("dog", score=0.2),  # near miss
+            _summary("fish", score=0.01),  # too weak to mention
+            _summary("bird", rejected=1, score=0.5),
+            _summary("Grandma", has=1, direct=1, confirmed=1, by_user=1),
+        ]
+    )
     assert [(r.label, r.state) for r in rows] == [
-        ("cat", "on"), ("Grandma", "on"), ("dog", "maybe"), ("bird", "rejected")]
-    assert [r.source_text() for r in rows] == ["model", "added by you", "below threshold",
-                                               "rejected"]
+        ("cat", "on"),
+        ("Grandma", "on"),
+        ("dog", "maybe"),
+        ("bird", "rejected"),
+    ]
+    assert [r.source_text() for r in rows] == [
+        "model",
+        "added by you",
+        "below threshold",
+        "rejected",
+    ]
     many = tag_rows([_summary("cat", photos=12, has=7, direct=7, confirmed=2, score=0.8)])
     assert many[0].source_text() == "7 of 12 · 2 confirmed"
 
@@ -64,8 +94,9 @@ def test_settings_round_trip(tmp_path: Path) -> None:
     assert settings.thumb_size == 320  # clamped
 
 
-def test_thumbnails_come_from_the_cache_or_are_made_once(tmp_path: Path,
-                                                         real_photo_paths, qtbot) -> None:
+def test_thumbnails_come_from_the_cache_or_are_made_once(
+    tmp_path: Path, real_photo_paths, qtbot
+) -> None:
     album = tmp_path / "album"
     album.mkdir()
     src = real_photo_paths["chelsea"]
@@ -133,9 +164,13 @@ def test_void_calls_and_signals_keep_the_reference_counts_of_none_and_true() -> 
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", _REFERENCE_CHECK], capture_output=True,
-                          text=True, timeout=300,
-                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    done = subprocess.run(
+        [sys.executable, "-c", _REFERENCE_CHECK],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert done.returncode == 0, f"the child died: {done.stderr[-500:]}"
     none_delta, true_delta = map(int, done.stdout.split())
     assert abs(none_delta) <= 10 and abs(true_delta) <= 10

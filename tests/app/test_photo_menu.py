@@ -30,15 +30,28 @@ def test_right_click_selects_the_photo_and_offers_the_menu(opened, qtbot) -> Non
     qtbot.waitUntil(menu.isVisible, timeout=2_000)
     assert [r.id for r in grid.selected_rows()] == [model.rows[3].id]  # selected first
     texts = [a.text() for a in menu.actions() if not a.isSeparator()]
-    assert texts == ["Open", "Show in file manager", "Copy path", "Preview",
-                     "Confirm suggested tags", "Add a tag…", "Write tags to sidecar"]
+    assert texts == [
+        "Open",
+        "Show in file manager",
+        "Copy path",
+        "Preview",
+        "Confirm suggested tags",
+        "Add a tag…",
+        "Write tags to sidecar",
+    ]
     menu.close()
 
 
 def test_the_entries_do_what_they_say(opened, real_album: Path, qtbot) -> None:
     opened_urls: list[QUrl] = []
-    menu_owner = PhotoMenu(opened.grid, opened.session, opened.inspector, opened.previewer,
-                           open_url=lambda url: opened_urls.append(url) or True, parent=opened)
+    menu_owner = PhotoMenu(
+        opened.grid,
+        opened.session,
+        opened.inspector,
+        opened.previewer,
+        open_url=lambda url: opened_urls.append(url) or True,
+        parent=opened,
+    )
     messages: list[str] = []
     menu_owner.status_message.connect(messages.append)
     model = opened.grid.photo_model()
@@ -53,8 +66,9 @@ def test_the_entries_do_what_they_say(opened, real_album: Path, qtbot) -> None:
     assert [Path(u.toLocalFile()) for u in opened_urls] == paths
     opened_urls.clear()
     _action(menu, "Show in file manager").trigger()
-    assert [Path(u.toLocalFile()) for u in opened_urls] == list(dict.fromkeys(
-        p.parent for p in paths))
+    assert [Path(u.toLocalFile()) for u in opened_urls] == list(
+        dict.fromkeys(p.parent for p in paths)
+    )
     _action(menu, "Copy paths").trigger()
     assert QGuiApplication.clipboard().text().splitlines() == [str(p) for p in paths]
     assert messages[-1] == "Copied 2 paths."
@@ -77,8 +91,9 @@ def test_the_entries_do_what_they_say(opened, real_album: Path, qtbot) -> None:
 
 def test_sidecar_message_words() -> None:
     assert sidecar_message(1, 0, 0) == "Wrote 1 sidecar."
-    assert sidecar_message(0, 3, 1) == ("Wrote 0 sidecars, 3 already up to date, "
-                                        "1 could not be written.")
+    assert sidecar_message(0, 3, 1) == (
+        "Wrote 0 sidecars, 3 already up to date, 1 could not be written."
+    )
 
 
 def test_preview_from_the_menu(opened, qtbot) -> None:

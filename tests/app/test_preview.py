@@ -53,7 +53,8 @@ def _sharp(window: MainWindow) -> bool:
 
 
 def test_preview_takes_the_grids_place_steps_and_returns_to_the_same_photo(
-        window: MainWindow, qtbot) -> None:
+    window: MainWindow, qtbot
+) -> None:
     grid, page = window.grid, window.previewer.page
     model = grid.photo_model()
     first = next(i for i, r in enumerate(model.rows) if r.status == "ok")
@@ -61,8 +62,9 @@ def test_preview_takes_the_grids_place_steps_and_returns_to_the_same_photo(
     # inside the main window: the grid's page is swapped out, no other window opened
     assert window.pages.currentWidget() is page and page.isVisible()
     assert not grid.isVisible() and window.inspector.isVisible()
-    assert not [w for w in QApplication.topLevelWidgets()
-                if isinstance(w, QDialog) and w.isVisible()]
+    assert not [
+        w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog) and w.isVisible()
+    ]
     qtbot.waitUntil(lambda: window.inspector.photo_ids == [row.id], timeout=5_000)
     qtbot.waitUntil(lambda: "●" in page.caption.text(), timeout=5_000)
     assert page.hasFocus()
@@ -70,8 +72,7 @@ def test_preview_takes_the_grids_place_steps_and_returns_to_the_same_photo(
     # Right and Left follow the grid's order; the inspector follows the photo
     qtbot.keyClick(page, Qt.Key.Key_Right)
     assert window.previewer.row.id == model.rows[first + 1].id
-    qtbot.waitUntil(lambda: window.inspector.photo_ids == [model.rows[first + 1].id],
-                    timeout=5_000)
+    qtbot.waitUntil(lambda: window.inspector.photo_ids == [model.rows[first + 1].id], timeout=5_000)
     qtbot.keyClick(page, Qt.Key.Key_Left)
     assert window.previewer.row.id == row.id
     for _ in range(model.rowCount()):  # to the end of the grid (past it changes nothing)
@@ -126,12 +127,19 @@ def test_zoom_fit_and_full_size_wheel_and_drag(window: MainWindow, qtbot) -> Non
     cursor = QPointF(view.width() * 0.3, view.height() * 0.45)
     before = view.image_rect()
     at = ((cursor.x() - before.x()) / before.width(), (cursor.y() - before.y()) / before.height())
-    event = QWheelEvent(cursor, view.mapToGlobal(cursor), QPoint(), QPoint(0, 360),  # three notches
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
-                        Qt.ScrollPhase.NoScrollPhase, False)
+    event = QWheelEvent(
+        cursor,
+        view.mapToGlobal(cursor),
+        QPoint(),
+        QPoint(0, 360),  # three notches
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(view, event)
     after = view.image_rect()
-    assert view.zoom() == pytest.approx(before.width() / BIG[0] * 1.25 ** 3, rel=1e-3)
+    assert view.zoom() == pytest.approx(before.width() / BIG[0] * 1.25**3, rel=1e-3)
     assert (cursor.x() - after.x()) / after.width() == pytest.approx(at[0], abs=1e-3)
     assert (cursor.y() - after.y()) / after.height() == pytest.approx(at[1], abs=1e-3)
 
@@ -150,13 +158,16 @@ def test_zoom_fit_and_full_size_wheel_and_drag(window: MainWindow, qtbot) -> Non
     assert view.is_fit
 
 
-def test_tagging_and_rating_keys_work_on_the_previewed_photo(window: MainWindow,
-                                                             big_album: Path, qtbot) -> None:
+def test_tagging_and_rating_keys_work_on_the_previewed_photo(
+    window: MainWindow, big_album: Path, qtbot
+) -> None:
     row = _open(window, qtbot, "home/chelsea.png")
     page = window.previewer.page
     qtbot.waitUntil(lambda: window.inspector.photo_ids == [row.id], timeout=5_000)
-    qtbot.waitUntil(lambda: any(t.state == "on" for t in
-                                window.inspector.tag_list.tag_model.rows), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: any(t.state == "on" for t in window.inspector.tag_list.tag_model.rows),
+        timeout=5_000,
+    )
     suggested = [t.label for t in window.inspector.tag_list.tag_model.rows if t.state == "on"]
     page.setFocus()
     qtbot.keyClick(page, Qt.Key.Key_Return)  # Enter: confirm the suggestions, as in the grid
@@ -168,24 +179,29 @@ def test_tagging_and_rating_keys_work_on_the_previewed_photo(window: MainWindow,
         marks = ratings.marks(library.store, [row.id])[row.id]
     assert suggested and all(verdicts[label] == 1 for label in suggested), verdicts
     assert marks == (3, ratings.PICK)
-    qtbot.waitUntil(lambda: "★★★" in page.caption.text() and "pick" in page.caption.text(),
-                    timeout=5_000)
+    qtbot.waitUntil(
+        lambda: "★★★" in page.caption.text() and "pick" in page.caption.text(), timeout=5_000
+    )
     assert window.previewer.is_open and window.previewer.row.id == row.id  # still there
 
 
 def test_a_corrupt_photo_says_why_in_the_preview(window: MainWindow, qtbot) -> None:
     model = window.grid.photo_model()
-    qtbot.waitUntil(lambda: any(r.path == "home/corrupt.jpg" and r.status == "error"
-                                for r in model.rows), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: any(r.path == "home/corrupt.jpg" and r.status == "error" for r in model.rows),
+        timeout=10_000,
+    )
     _open(window, qtbot, "home/corrupt.jpg")
     view = window.previewer.page.view
     assert view.failed and view.pixmap is None
     assert view.message.startswith("Cannot read this photo: ")
-    assert "corrupt" in view.message or "truncated" in view.message or "not an image" in \
-        view.message
+    assert (
+        "corrupt" in view.message or "truncated" in view.message or "not an image" in view.message
+    )
     qtbot.keyClick(window.previewer.page, Qt.Key.Key_Right)  # stepping on still works
-    assert window.previewer.row.path != "home/corrupt.jpg" or model.rows[-1].path == \
-        "home/corrupt.jpg"
+    assert (
+        window.previewer.row.path != "home/corrupt.jpg" or model.rows[-1].path == "home/corrupt.jpg"
+    )
 
 
 def test_full_screen_and_escape_leaves_it_first(window: MainWindow, qtbot) -> None:
@@ -206,7 +222,8 @@ def test_full_screen_and_escape_leaves_it_first(window: MainWindow, qtbot) -> No
 
 
 def test_a_photo_that_breaks_after_indexing_says_why_instead_of_its_image(
-        make_window, big_album: Path, qtbot) -> None:
+    make_window, big_album: Path, qtbot
+) -> None:
     window = make_window(watch=False)  # nobody tells the grid the file changed
     window.open_album(big_album)
     wait_idle(qtbot, window)

@@ -78,12 +78,16 @@ def test_albumtag_prints_one_line_instead_of_qts_abort(tmp_path: Path) -> None:
     fake.mkdir()
     (fake / "ldd").write_text("#!/bin/sh\necho '\tlibxcb-cursor.so.0 => not found'\n")
     (fake / "ldd").chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM",
-                                                            "WAYLAND_DISPLAY")}
-    env.update(DISPLAY=":99", PATH=f"{fake}{os.pathsep}{env.get('PATH', '')}",
-               HOME=str(tmp_path))
-    done = subprocess.run([sys.executable, "-m", "app", "gui", str(tmp_path)], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
+    env.update(DISPLAY=":99", PATH=f"{fake}{os.pathsep}{env.get('PATH', '')}", HOME=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "gui", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -91,8 +95,16 @@ def test_albumtag_prints_one_line_instead_of_qts_abort(tmp_path: Path) -> None:
 
 
 def test_the_check_imports_no_qt_module() -> None:
-    code = ("import sys, app.qtcheck; app.qtcheck.platform_problem(); "
-            "print([m for m in sys.modules if m.startswith('PySide6')])")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                          text=True, timeout=60, check=True)
+    code = (
+        "import sys, app.qtcheck; app.qtcheck.platform_problem(); "
+        "print([m for m in sys.modules if m.startswith('PySide6')])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert done.stdout.strip() == "[]"

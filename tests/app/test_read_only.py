@@ -25,9 +25,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def read_only(album: Path, *argv: str) -> subprocess.CompletedProcess:
     """``albumtag ARGV`` with ``album`` mounted read-only for it alone."""
     mount = f"mount --bind '{album}' '{album}' && mount -o remount,bind,ro '{album}' '{album}'"
-    command = f"{mount} && exec \"$@\""
-    return subprocess.run(["unshare", "-rm", "sh", "-c", command, "sh", sys.executable, "-m",
-                           "app", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    command = f'{mount} && exec "$@"'
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-c", command, "sh", sys.executable, "-m", "app", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +53,14 @@ def test_an_indexed_read_only_album_can_be_searched_and_says_why_edits_are_off(a
     done = read_only(album, "search", str(album), "animal")
     assert done.returncode == 0, done.stderr
     assert sorted(done.stdout.split()) == ["chelsea.png", "rocket.jpg"]
-    assert done.stderr.strip() == ("albumtag: the album is read-only (read-only file system): "
-                                   "searching works, edits are off")
+    assert done.stderr.strip() == (
+        "albumtag: the album is read-only (read-only file system): searching works, edits are off"
+    )
     done = read_only(album, "tag", str(album), "rocket.jpg", "-animal")
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.splitlines()[-1].endswith("the album is read-only (read-only file "
-                                                  "system), so edits are off")
+    assert done.stderr.splitlines()[-1].endswith(
+        "the album is read-only (read-only file system), so edits are off"
+    )
     with Library(album) as library:  # nothing changed, and the album still opens for writing
         assert library.store.db.read_only is None
         assert len(library.search("animal")) == 2
@@ -69,8 +76,12 @@ def test_export_to_a_read_only_album_reports_each_photo_without_a_traceback(albu
 
 
 def test_a_killed_exports_temporary_files_are_removed_by_the_next_export(album, tmp_path):
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead = int(gone.stdout)  # a process that has exited: its files are leftovers
     leftovers = [album / f".albumtag-{dead}-1234.tmp", album / f".rocket.jpg.albumtag-{dead}-99"]
     mine = album / f".albumtag-{os.getpid()}-1.tmp"  # a live process's file stays

@@ -22,7 +22,10 @@ pytestmark = pytest.mark.slow
 
 
 def test_real_model_end_to_end_with_screenshot(
-    make_window, real_album: Path, qtbot, monkeypatch: pytest.MonkeyPatch,
+    make_window,
+    real_album: Path,
+    qtbot,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (real_album / "home" / "scan-0042.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
     loaded_on: list[threading.Thread] = []  # where the model (and so torch) was loaded
@@ -37,8 +40,10 @@ def test_real_model_end_to_end_with_screenshot(
     with TickCounter() as ticks:
         window.open_album(real_album)
         # thumbnails show before the model has tagged anything
-        qtbot.waitUntil(lambda: window.grid.photo_model().rowCount() == len(
-            photo_files(real_album)), timeout=20_000)
+        qtbot.waitUntil(
+            lambda: window.grid.photo_model().rowCount() == len(photo_files(real_album)),
+            timeout=20_000,
+        )
         wait_idle(qtbot, window, timeout=180_000)
     # the real model was loaded, and never on the GUI thread (torch stays off it)
     assert loaded_on, "the model was never loaded"
@@ -51,12 +56,13 @@ def test_real_model_end_to_end_with_screenshot(
     chelsea = next(r for r in model.rows if r.path == "home/chelsea.png")
     for row in range(model.rowCount()):
         model.index(row).data(Qt.ItemDataRole.DecorationRole)
-    qtbot.waitUntil(lambda: window.loader.cached_count() >= model.rowCount() - 1,
-                    timeout=20_000)
+    qtbot.waitUntil(lambda: window.loader.cached_count() >= model.rowCount() - 1, timeout=20_000)
     window.grid.setFocus()
     window.grid.select_photo(chelsea.id)
-    qtbot.waitUntil(lambda: any(t.label == "cat" for t in
-                                window.inspector.tag_list.tag_model.rows), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: any(t.label == "cat" for t in window.inspector.tag_list.tag_model.rows),
+        timeout=5_000,
+    )
     index = window.tree.tree_model.find_label("animal")
     window.tree.expand(index)
     window.grid.scrollTo(window.grid.currentIndex())
@@ -66,17 +72,21 @@ def test_real_model_end_to_end_with_screenshot(
     path = ARTIFACTS / "main_window.png"
     assert window.grab().save(str(path))
     assert path.stat().st_size > 50_000
-    print(f"\nlongest GUI stall while the real model indexed: {ticks.longest_gap * 1000:.0f} ms"
-          f" over {ticks.ticks} ticks; screenshot {path}")
+    print(
+        f"\nlongest GUI stall while the real model indexed: {ticks.longest_gap * 1000:.0f} ms"
+        f" over {ticks.ticks} ticks; screenshot {path}"
+    )
 
     # the preview in the window's centre, the inspector beside it, four stars and a pick
     page = window.previewer.page
     qtbot.keyClick(window.grid, Qt.Key.Key_Space)
-    qtbot.waitUntil(lambda: page.view.pixmap is not None and page.view.pixmap.width() == 451,
-                    timeout=20_000)  # chelsea.png decoded whole
+    qtbot.waitUntil(
+        lambda: page.view.pixmap is not None and page.view.pixmap.width() == 451, timeout=20_000
+    )  # chelsea.png decoded whole
     qtbot.keyClick(page, Qt.Key.Key_4)
     qtbot.keyClick(page, Qt.Key.Key_P)
-    qtbot.waitUntil(lambda: "★★★★" in page.caption.text() and "cat" in page.caption.text(),
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: "★★★★" in page.caption.text() and "cat" in page.caption.text(), timeout=10_000
+    )
     qtbot.wait(300)
     assert window.grab().save(str(ARTIFACTS / "preview.png"))

@@ -38,7 +38,7 @@ class Calls:
         self.on_gui: set[str] = set()
 
     def wrap(self, name: str, real: Callable) -> Callable:
-        def record(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        def record(*args, **kwargs):
             self.count[name] += 1
             if threading.current_thread() is threading.main_thread():
                 self.on_gui.add(name)
@@ -48,11 +48,18 @@ class Calls:
 
 
 def test_heavy_work_stays_off_the_gui_thread_while_indexing(
-    make_window, real_album: Path, qtbot, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    make_window,
+    real_album: Path,
+    qtbot,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls = Calls()
-    for owner, name in ((core.pipeline.indexer, "decode"), (FakeTagger, "run"),
-                        (ThumbnailCache, "put"), (app.gui.imageloader, "read_thumbnail")):
+    for owner, name in (
+        (core.pipeline.indexer, "decode"),
+        (FakeTagger, "run"),
+        (ThumbnailCache, "put"),
+        (app.gui.imageloader, "read_thumbnail"),
+    ):
         monkeypatch.setattr(owner, name, calls.wrap(name, getattr(owner, name)))
     bigger_album(real_album, 4)
     total = len(photo_files(real_album))

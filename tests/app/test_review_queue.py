@@ -21,18 +21,17 @@ def _shown(window) -> list[int]:
     return [r.id for r in window.grid.photo_model().rows]
 
 
-def test_needs_review_is_ranked_and_date_order_stays_available(make_window, real_album: Path,
-                                                               qtbot) -> None:
+def test_needs_review_is_ranked_and_date_order_stays_available(
+    make_window, real_album: Path, qtbot
+) -> None:
     window = make_window(watch=False)
     window.open_album(real_album)
     wait_idle(qtbot, window)
     window.set_order(Order.TAKEN)
     window.browser.set_filter(Filter(Scope.REVIEW))
     with Library(real_album) as library:
-        ranked = [r.id for r in browse.grid_rows(library, scope=Scope.REVIEW,
-                                                  order=Order.TEACHES)]
-        by_date = [r.id for r in browse.grid_rows(library, scope=Scope.REVIEW,
-                                                   order=Order.TAKEN)]
+        ranked = [r.id for r in browse.grid_rows(library, scope=Scope.REVIEW, order=Order.TEACHES)]
+        by_date = [r.id for r in browse.grid_rows(library, scope=Scope.REVIEW, order=Order.TAKEN)]
         best = {pid: q.label_id for pid, q in review.questions(library.store).items()}
     assert len(ranked) >= 4 and ranked != by_date
     qtbot.waitUntil(lambda: _shown(window) == ranked, timeout=10_000)

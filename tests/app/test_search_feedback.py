@@ -40,8 +40,9 @@ def _click_link(label, qtbot) -> bool:
     return True
 
 
-def test_a_bad_search_dims_the_stale_rows_and_names_their_search(opened, real_album: Path,
-                                                                  qtbot) -> None:
+def test_a_bad_search_dims_the_stale_rows_and_names_their_search(
+    opened, real_album: Path, qtbot
+) -> None:
     with Library(real_album) as library:
         by_path = {p.path for p in library.search("path:home")}
         dogs = {p.path for p in library.search("dog")}
@@ -65,8 +66,9 @@ def test_a_bad_search_dims_the_stale_rows_and_names_their_search(opened, real_al
     # the suggestion is a link: clicking it searches for dog
     assert _click_link(opened.centre.message, qtbot)
     qtbot.waitUntil(lambda: opened.search.text() == "dog", timeout=2_000)
-    qtbot.waitUntil(lambda: _paths(opened) == dogs and not opened.grid.delegate.dimmed,
-                    timeout=5_000)
+    qtbot.waitUntil(
+        lambda: _paths(opened) == dogs and not opened.grid.delegate.dimmed, timeout=5_000
+    )
     assert opened.centre.message.text() == ""
     assert opened.search.property("invalid") is False
     assert "from the search" not in opened.centre.count.text()
@@ -75,8 +77,9 @@ def test_a_bad_search_dims_the_stale_rows_and_names_their_search(opened, real_al
 def test_replace_word_puts_the_suggestion_where_the_typo_was() -> None:
     error = QueryError("no label called 'dgo'", 6, word="dgo", suggestions=("dog",))
     assert replace_word("beach dgo -cat", error, "dog") == "beach dog -cat"
-    error = QueryError("no label called 'sprots car'", 0, word="sprots car",
-                       suggestions=("sports car",))
+    error = QueryError(
+        "no label called 'sprots car'", 0, word="sprots car", suggestions=("sports car",)
+    )
     assert replace_word("sprots car", error, "sports car") == '"sports car"'
     assert replace_word('"sprots car"', error, "sports car") == '"sports car"'
     assert replace_word("beach", QueryError("unclosed quote", 0), "dog") == "beach"

@@ -27,11 +27,12 @@ def _show(window, qtbot, rows) -> None:
         model = window.grid.photo_model()
         selection = window.grid.selectionModel()
         for photo_id in ids[1:]:
-            selection.select(model.index(model.row_of(photo_id)),
-                             selection.SelectionFlag.Select)
+            selection.select(model.index(model.row_of(photo_id)), selection.SelectionFlag.Select)
     qtbot.waitUntil(lambda: sorted(window.inspector.photo_ids) == sorted(ids), timeout=2_000)
-    qtbot.waitUntil(lambda: any(t.state == "on" for t in
-                                window.inspector.tag_list.tag_model.rows), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: any(t.state == "on" for t in window.inspector.tag_list.tag_model.rows),
+        timeout=5_000,
+    )
 
 
 def _choose(window, label: str) -> None:
@@ -56,8 +57,10 @@ def test_enter_right_after_del_keeps_the_rejection(opened, real_album: Path, qtb
     assert label not in opened.inspector.selected_labels()  # the cursor moved on at once
     qtbot.keyClick(tag_list, Qt.Key.Key_Return)  # before the list has even reloaded
     wait_idle(qtbot, opened)
-    qtbot.waitUntil(lambda: any(t.label == label and t.state == "rejected"
-                                for t in tag_list.tag_model.rows), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: any(t.label == label and t.state == "rejected" for t in tag_list.tag_model.rows),
+        timeout=5_000,
+    )
     assert _verdicts(real_album, row.id)[label] == -1
 
     # choosing the rejected tag again and pressing Enter does not overturn it either
@@ -71,21 +74,22 @@ def test_enter_right_after_del_keeps_the_rejection(opened, real_album: Path, qtb
     _choose(opened, label)
     index = next(i for i, t in enumerate(tag_list.tag_model.rows) if t.label == label)
     confirm_rect, _ = tag_list.delegate._buttons(
-        tag_list.visualRect(tag_list.tag_model.index(index)))
+        tag_list.visualRect(tag_list.tag_model.index(index))
+    )
     qtbot.mouseClick(tag_list.viewport(), Qt.MouseButton.LeftButton, pos=confirm_rect.center())
     wait_idle(qtbot, opened)
     assert _verdicts(real_album, row.id)[label] == 1
 
 
-def test_a_verdict_moves_the_cursor_to_the_next_suggestion(opened, real_album: Path,
-                                                          qtbot) -> None:
+def test_a_verdict_moves_the_cursor_to_the_next_suggestion(opened, real_album: Path, qtbot) -> None:
     rows = opened.grid.photo_model().rows
     by_label: dict[str, object] = {}
     with Library(real_album) as library:
         for r in rows:
             if r.status == "ok":
-                on = [t.label for t in library.tags(library.store.photo(r.id))
-                      if t.direct and t.has]
+                on = [
+                    t.label for t in library.tags(library.store.photo(r.id)) if t.direct and t.has
+                ]
                 if on and on[0] not in by_label:
                     by_label[on[0]] = r
             if len(by_label) == 2:
@@ -106,12 +110,14 @@ def test_a_verdict_moves_the_cursor_to_the_next_suggestion(opened, real_album: P
 
 
 def _dog_confirmed(window) -> bool:
-    return any(t.label == "dog" and t.summary.confirmed
-               for t in window.inspector.tag_list.tag_model.rows)
+    return any(
+        t.label == "dog" and t.summary.confirmed for t in window.inspector.tag_list.tag_model.rows
+    )
 
 
-def test_ctrl_z_undoes_album_changes_from_the_add_tag_field(opened, real_album: Path,
-                                                            qtbot) -> None:
+def test_ctrl_z_undoes_album_changes_from_the_add_tag_field(
+    opened, real_album: Path, qtbot
+) -> None:
     row = next(r for r in opened.grid.photo_model().rows if r.status == "ok")
     _show(opened, qtbot, [row])
     qtbot.keyClick(opened.grid, Qt.Key.Key_T)
@@ -130,8 +136,9 @@ def test_ctrl_z_undoes_album_changes_from_the_add_tag_field(opened, real_album: 
     assert field.text() == ""
     assert _verdicts(real_album, row.id).get("dog", 0) == 0
     qtbot.waitUntil(opened.album_actions.redo.isEnabled, timeout=2_000)
-    qtbot.keyClick(field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
-                   | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     qtbot.waitUntil(lambda: _dog_confirmed(opened), timeout=5_000)
     qtbot.waitUntil(opened.album_actions.undo.isEnabled, timeout=2_000)
 
@@ -148,8 +155,7 @@ def test_ctrl_z_undoes_album_changes_from_the_add_tag_field(opened, real_album: 
     opened.search.clear()
     qtbot.keyClick(opened.search, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: opened.browser.shown_query == "", timeout=5_000)
-    qtbot.waitUntil(lambda: opened.grid.photo_model().row_of(row.id) is not None,
-                    timeout=5_000)
+    qtbot.waitUntil(lambda: opened.grid.photo_model().row_of(row.id) is not None, timeout=5_000)
     qtbot.waitUntil(opened.album_actions.redo.isEnabled, timeout=2_000)
     opened.album_actions.redo.trigger()
     qtbot.waitUntil(lambda: _dog_confirmed(opened), timeout=5_000)

@@ -48,7 +48,8 @@ def _real_indexer(library: Library):
 
 
 def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
-        make_window, album: Path, qtbot) -> None:
+    make_window, album: Path, qtbot
+) -> None:
     with Library(album) as library:
         path_of = {p.id: p.path for p in library.store.photos(Status.OK)}
     ids = {v: k for k, v in path_of.items()}
@@ -60,8 +61,9 @@ def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
     qtbot.waitUntil(lambda: window.learning.teach.dialog is not None, timeout=10_000)
     dialog = window.learning.teach.dialog
     dialog.resize(900, 600)
-    qtbot.waitUntil(lambda: dialog.fits >= 1 and dialog.grid.current_row() is not None,
-                    timeout=60_000)
+    qtbot.waitUntil(
+        lambda: dialog.fits >= 1 and dialog.grid.current_row() is not None, timeout=60_000
+    )
     assert dialog.counts["confirmed"] == 1
 
     yes = no = 0
@@ -90,15 +92,18 @@ def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
     assert (yes, no) == (5, 2)
     qtbot.waitUntil(lambda: not dialog.child.busy, timeout=60_000)
     dialog.refit()  # the last answer too
-    qtbot.waitUntil(lambda: not dialog.child.busy and dialog.counts["confirmed"] == 6,
-                    timeout=60_000)
+    qtbot.waitUntil(
+        lambda: not dialog.child.busy and dialog.counts["confirmed"] == 6, timeout=60_000
+    )
     text = dialog.counter.text()
     match = re.fullmatch(r"6 confirmed · 2 rejected · about (\d+) more photos likely", text)
     assert match, text
     latencies = dialog.child.latencies
-    print(f"\nrefit latency in the window (ask → answer): "
-          f"{', '.join(f'{s:.2f}' for s in latencies)} s; longest tick gap during refits "
-          f"{max(refit_gaps):.3f} s; GUI busy at most {ticks.longest_busy:.3f} s")
+    print(
+        f"\nrefit latency in the window (ask → answer): "
+        f"{', '.join(f'{s:.2f}' for s in latencies)} s; longest tick gap during refits "
+        f"{max(refit_gaps):.3f} s; GUI busy at most {ticks.longest_busy:.3f} s"
+    )
     assert latencies and min(latencies) < 5.0
     assert ticks.longest_busy < 0.5  # the GUI thread never did the learning
     _shot(dialog, "teach_mode.png")
@@ -118,8 +123,10 @@ def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
             qtbot.keyClick(window.grid, Qt.Key.Key_Right)
             qtbot.wait(100)
             assert step < 3000
-    print(f"retrain in the background: {step} browsing steps, longest tick gap "
-          f"{ticks.longest_gap:.3f} s, GUI busy at most {ticks.longest_busy:.3f} s")
+    print(
+        f"retrain in the background: {step} browsing steps, longest tick gap "
+        f"{ticks.longest_gap:.3f} s, GUI busy at most {ticks.longest_busy:.3f} s"
+    )
     assert ticks.ticks > 100 and ticks.longest_busy < 0.5
     done = window.learning.retrain.result
     assert done is not None and done["activated"], done
@@ -128,8 +135,11 @@ def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
 
     unseen = [p for p in MIMI if p not in confirmed and p != MIMI[0]]
     with Library(album) as library:
-        tagged = [p for p in unseen
-                  if any(v.label == "Mimi" and v.has for v in library.tags(library.photo(p)))]
+        tagged = [
+            p
+            for p in unseen
+            if any(v.label == "Mimi" and v.has for v in library.tags(library.photo(p)))
+        ]
     assert tagged, f"no unseen look-alike tagged Mimi (unseen: {unseen})"
 
     window.learning.show_result()
@@ -153,8 +163,10 @@ def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
     quality.slider.setValue(30)
     _shot(quality, "label_quality.png")
     quality.set_button.click()
-    qtbot.waitUntil(lambda: quality.current() is not None
-                    and quality.current().source == "manual", timeout=10_000)
+    qtbot.waitUntil(
+        lambda: quality.current() is not None and quality.current().source == "manual",
+        timeout=10_000,
+    )
     assert quality.current().threshold == pytest.approx(0.30)
     quality.undo_button.click()
     qtbot.waitUntil(lambda: quality.current().source != "manual", timeout=10_000)

@@ -11,12 +11,30 @@ from app.cli.trainrun import run_training, trainer_command
 from core import training_events as events
 from core.library import Library
 
-DONE = {"event": "done", "version": 3, "activated": False,
-        "reason": "kept the active version: the new one is worse",
-        "before": {"precision": 0.9, "recall": 0.8, "f1": 0.847, "n_plus": 12, "map": 0.91,
-                   "n_photos": 40, "n_labels": 14},
-        "after": {"precision": 0.7, "recall": 0.8, "f1": 0.747, "n_plus": 12, "map": None,
-                  "n_photos": 40, "n_labels": 14}}
+DONE = {
+    "event": "done",
+    "version": 3,
+    "activated": False,
+    "reason": "kept the active version: the new one is worse",
+    "before": {
+        "precision": 0.9,
+        "recall": 0.8,
+        "f1": 0.847,
+        "n_plus": 12,
+        "map": 0.91,
+        "n_photos": 40,
+        "n_labels": 14,
+    },
+    "after": {
+        "precision": 0.7,
+        "recall": 0.8,
+        "f1": 0.747,
+        "n_plus": 12,
+        "map": None,
+        "n_photos": 40,
+        "n_labels": 14,
+    },
+}
 
 
 def _fake_trainer(tmp_path: Path, lines: list[str], code: int = 0, err: str = "") -> list[str]:
@@ -24,14 +42,23 @@ def _fake_trainer(tmp_path: Path, lines: list[str], code: int = 0, err: str = ""
     script.write_text(
         "import sys\n"
         f"for line in {lines!r}:\n    print(line, flush=True)\n"
-        f"sys.stderr.write({err!r})\nsys.exit({code})\n")
+        f"sys.stderr.write({err!r})\nsys.exit({code})\n"
+    )
     return [sys.executable, str(script)]
 
 
 def test_trainer_command():
     command = trainer_command("/photos", "/data", force=True)
-    assert command[1:] == ["-m", "trainer", "train", "/photos", "--json-progress",
-                           "--data-dir", "/data", "--force"]
+    assert command[1:] == [
+        "-m",
+        "trainer",
+        "train",
+        "/photos",
+        "--json-progress",
+        "--data-dir",
+        "/data",
+        "--force",
+    ]
 
 
 def test_parse_event_ignores_what_is_not_an_event():
@@ -41,11 +68,14 @@ def test_parse_event_ignores_what_is_not_an_event():
 
 
 def test_run_training_reports_progress_and_the_final_event(tmp_path: Path):
-    lines = [json.dumps({"event": "progress", "phase": p, "done": d, "total": 2})
-             for p, d in (("loading", 1), ("training", 2))] + ["noise", json.dumps(DONE)]
+    lines = [
+        json.dumps({"event": "progress", "phase": p, "done": d, "total": 2})
+        for p, d in (("loading", 1), ("training", 2))
+    ] + ["noise", json.dumps(DONE)]
     seen: list[tuple[str, int, int]] = []
-    run = run_training("unused", command=_fake_trainer(tmp_path, lines),
-                       on_progress=lambda *e: seen.append(e))
+    run = run_training(
+        "unused", command=_fake_trainer(tmp_path, lines), on_progress=lambda *e: seen.append(e)
+    )
     assert run.returncode == 0 and run.final == DONE
     assert seen == [("loading", 1, 2), ("training", 2, 2)]
 
@@ -70,7 +100,8 @@ def test_albumtag_train_on_an_album_never_indexed(tmp_path: Path, capsys):
     album.mkdir()
     assert cli_main(["train", str(album)]) == 2
     assert capsys.readouterr().err.strip() == (
-        "albumtag: the album has no model yet: index it first")
+        "albumtag: the album has no model yet: index it first"
+    )
 
 
 def test_albumtag_models_lists_versions(tmp_path: Path, capsys):
@@ -89,15 +120,19 @@ def test_a_killed_trainer_is_one_line_and_exit_2(tmp_path: Path, capsys, monkeyp
         "import json, os, signal\n"
         "print(json.dumps({'event': 'progress', 'phase': 'training', 'done': 1, 'total': 9}),"
         " flush=True)\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n")
-    monkeypatch.setattr("app.cli.trainrun.trainer_command",
-                        lambda *args, **kwargs: [sys.executable, str(script)])
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    monkeypatch.setattr(
+        "app.cli.trainrun.trainer_command", lambda *args, **kwargs: [sys.executable, str(script)]
+    )
     album = tmp_path / "album"
     album.mkdir()
     assert cli_main(["train", str(album), "--json"]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == ("albumtag: training stopped: the trainer was killed (SIGKILL) before "
-                           "it finished; the active model is unchanged")
+    assert err.strip() == (
+        "albumtag: training stopped: the trainer was killed (SIGKILL) before "
+        "it finished; the active model is unchanged"
+    )
     assert "Traceback" not in err
 
 
@@ -109,15 +144,34 @@ def test_nothing_to_roll_back_is_said_as_such(tmp_path: Path, capsys):
         library.store.add_model(0, "fake@1", None, {}, {"kind": "prior"}, activate=True)
     assert cli_main(["models", str(album), "--rollback"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "albumtag: version 0 is the oldest: nothing to roll back to")
+        "albumtag: version 0 is the oldest: nothing to roll back to"
+    )
 
 
 def test_before_after_text_lists_the_labels_you_worked_on():
-    done = {**DONE, "labels": [
-        {"label": "leaf", "confirmed": 5, "rejected": 0, "threshold": 0.31,
-         "tagged_before": 0, "tagged_after": 9, "source": "confirm-only"},
-        {"label": "cat", "confirmed": 3, "rejected": 4, "threshold": 0.55,
-         "tagged_before": 12, "tagged_after": 10, "source": "verified"}]}
+    done = {
+        **DONE,
+        "labels": [
+            {
+                "label": "leaf",
+                "confirmed": 5,
+                "rejected": 0,
+                "threshold": 0.31,
+                "tagged_before": 0,
+                "tagged_after": 9,
+                "source": "confirm-only",
+            },
+            {
+                "label": "cat",
+                "confirmed": 3,
+                "rejected": 4,
+                "threshold": 0.55,
+                "tagged_before": 12,
+                "tagged_after": 10,
+                "source": "verified",
+            },
+        ],
+    }
     lines = events.done_text(done).splitlines()
     start = lines.index("Labels you worked on:")
     leaf, cat = lines[start + 2].split(), lines[start + 3].split()

@@ -21,12 +21,16 @@ def _open(make_window, settings: AppSettings, album: Path, qtbot):
 
 def _click_tree(window, qtbot, index) -> None:
     window.tree.scrollTo(index)
-    qtbot.mouseClick(window.tree.viewport(), Qt.MouseButton.LeftButton,
-                     pos=window.tree.visualRect(index).center())
+    qtbot.mouseClick(
+        window.tree.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=window.tree.visualRect(index).center(),
+    )
 
 
-def test_photo_sidebar_branches_and_search_come_back(make_window, real_album: Path,
-                                                     tmp_path: Path, qtbot) -> None:
+def test_photo_sidebar_branches_and_search_come_back(
+    make_window, real_album: Path, tmp_path: Path, qtbot
+) -> None:
     settings = AppSettings(QSettings(str(tmp_path / "memory.ini"), QSettings.Format.IniFormat))
     window = _open(make_window, settings, real_album, qtbot)
     tree = window.tree
@@ -70,7 +74,8 @@ def test_photo_sidebar_branches_and_search_come_back(make_window, real_album: Pa
 
 
 def test_each_album_has_its_own_view_and_a_vanished_label_falls_back(
-        make_window, real_album: Path, tmp_path: Path, qtbot) -> None:
+    make_window, real_album: Path, tmp_path: Path, qtbot
+) -> None:
     settings = AppSettings(QSettings(str(tmp_path / "memory.ini"), QSettings.Format.IniFormat))
     window = _open(make_window, settings, real_album, qtbot)
     window.view_memory._set("filter", ["label", 987654, "gone"])

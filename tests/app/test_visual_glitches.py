@@ -48,14 +48,21 @@ def test_a_long_tag_name_in_a_many_photo_selection(opened, real_album: Path, qtb
     qtbot.keyClicks(opened.inspector.add_field, "german shepherd")
     opened.inspector.add_field._completer.popup().hide()
     qtbot.keyClick(opened.inspector.add_field, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: any(t.label == "german shepherd" for t in
-                                opened.inspector.tag_list.tag_model.rows), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: any(t.label == "german shepherd" for t in opened.inspector.tag_list.tag_model.rows),
+        timeout=5_000,
+    )
     opened.inspector.resize(280, opened.inspector.height())
     opened.album_actions.select_all.trigger()
     tag_list = opened.inspector.tag_list
     qtbot.waitUntil(lambda: len(opened.inspector.photo_ids) == len(rows), timeout=2_000)
-    qtbot.waitUntil(lambda: any(t.label == "german shepherd" and t.summary.photos == len(rows)
-                                for t in tag_list.tag_model.rows), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: any(
+            t.label == "german shepherd" and t.summary.photos == len(rows)
+            for t in tag_list.tag_model.rows
+        ),
+        timeout=5_000,
+    )
     row = next(t for t in tag_list.tag_model.rows if t.label == "german shepherd")
     assert row.source_text().startswith(f"1 of {len(rows)}")
     index = next(i for i, t in enumerate(tag_list.tag_model.rows) if t is row)
@@ -63,7 +70,8 @@ def test_a_long_tag_name_in_a_many_photo_selection(opened, real_album: Path, qtb
     name_m, small_m = _metrics()
     line = name_line(row.label, row.summary.path, row.source_text(), width, name_m, small_m)
     assert name_m.horizontalAdvance(line.name) < width - small_m.horizontalAdvance(
-        row.source_text())
+        row.source_text()
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     opened.inspector.grab().save(str(ARTIFACTS / "inspector_many_photos.png"))
 
@@ -71,13 +79,27 @@ def test_a_long_tag_name_in_a_many_photo_selection(opened, real_album: Path, qtb
 def test_model_history_speaks_words_and_fits(opened, real_album: Path, qtbot) -> None:
     with Library(real_album) as library:
         store = library.store
-        store.add_model(store.active_model().version + 1, "tf_efficientnet_lite0@579344248a93",
-                        None, {}, {"kind": "trained", "head": "residual", "loss": "asl",
-                                   "seed": 0, "photos": 24, "verified_photos": 6,
-                                   "verified_tags": 9, "verdicts_through": 41,
-                                   "parent_version": 0, "f1": 0.603,
-                                   "before": {"f1": 0.25}, "after": {"f1": 0.603}},
-                        activate=False)
+        store.add_model(
+            store.active_model().version + 1,
+            "tf_efficientnet_lite0@579344248a93",
+            None,
+            {},
+            {
+                "kind": "trained",
+                "head": "residual",
+                "loss": "asl",
+                "seed": 0,
+                "photos": 24,
+                "verified_photos": 6,
+                "verified_tags": 9,
+                "verdicts_through": 41,
+                "parent_version": 0,
+                "f1": 0.603,
+                "before": {"f1": 0.25},
+                "after": {"f1": 0.603},
+            },
+            activate=False,
+        )
         models = store.models()
     dialog = ModelHistoryDialog(models, opened)
     qtbot.addWidget(dialog)
@@ -86,8 +108,9 @@ def test_model_history_speaks_words_and_fits(opened, real_album: Path, qtbot) ->
     table = dialog.table
     headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
     assert all("_" not in h for h in headers), headers
-    cells = [table.item(r, c).text() for r in range(table.rowCount())
-             for c in range(table.columnCount())]
+    cells = [
+        table.item(r, c).text() for r in range(table.rowCount()) for c in range(table.columnCount())
+    ]
     assert not any("@" in c for c in cells), cells
     assert "0.603" in cells and "6 photos you verified" in cells
     assert table.horizontalScrollBar().maximum() == 0  # nothing to scroll sideways
@@ -109,8 +132,13 @@ def test_one_enter_in_the_completion_list_adds_the_tag(opened, real_album: Path,
     qtbot.keyClick(popup, Qt.Key.Key_Down)
     qtbot.keyClick(popup, Qt.Key.Key_Return)  # one Enter: completed and added
     assert not popup.isVisible()
-    qtbot.waitUntil(lambda: any(t.label == "dog" and t.summary.confirmed for t in
-                                opened.inspector.tag_list.tag_model.rows), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: any(
+            t.label == "dog" and t.summary.confirmed
+            for t in opened.inspector.tag_list.tag_model.rows
+        ),
+        timeout=5_000,
+    )
     assert field.text() == ""
 
     # Enter with nothing highlighted takes the text as typed, also at once
@@ -118,5 +146,10 @@ def test_one_enter_in_the_completion_list_adds_the_tag(opened, real_album: Path,
     qtbot.waitUntil(popup.isVisible, timeout=2_000)
     field.setText("beach")
     qtbot.keyClick(popup, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: any(t.label == "beach" and t.summary.confirmed for t in
-                                opened.inspector.tag_list.tag_model.rows), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: any(
+            t.label == "beach" and t.summary.confirmed
+            for t in opened.inspector.tag_list.tag_model.rows
+        ),
+        timeout=5_000,
+    )

@@ -51,8 +51,10 @@ def test_grid_shows_every_photo_with_thumbnails(opened, real_album: Path, qtbot)
 
 def test_clicking_a_tag_in_the_tree_filters_the_grid(opened, real_album: Path, qtbot) -> None:
     with Library(real_album) as library:
-        label = max(("cat", "dog", "coffee", "rocket", "bird", "car", "flower", "beach"),
-                    key=lambda n: len(library.search(n)))
+        label = max(
+            ("cat", "dog", "coffee", "rocket", "bird", "car", "flower", "beach"),
+            key=lambda n: len(library.search(n)),
+        )
         expected = {p.path for p in library.search(label)}
     assert 0 < len(expected) < len(photo_files(real_album))
     index = _tree_item(opened, label)
@@ -64,14 +66,15 @@ def test_clicking_a_tag_in_the_tree_filters_the_grid(opened, real_album: Path, q
     assert _tree_count(opened, label) == len(expected)
     # back to everything
     all_index = opened.tree.tree_model.index_of(opened.tree.current_filter.__class__())
-    qtbot.mouseClick(opened.tree.viewport(), Qt.MouseButton.LeftButton,
-                     pos=opened.tree.visualRect(all_index).center())
-    qtbot.waitUntil(lambda: len(_grid_paths(opened)) == len(photo_files(real_album)),
-                    timeout=5_000)
+    qtbot.mouseClick(
+        opened.tree.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=opened.tree.visualRect(all_index).center(),
+    )
+    qtbot.waitUntil(lambda: len(_grid_paths(opened)) == len(photo_files(real_album)), timeout=5_000)
 
 
-def test_search_filters_the_grid_and_reports_bad_queries(opened, real_album: Path,
-                                                         qtbot) -> None:
+def test_search_filters_the_grid_and_reports_bad_queries(opened, real_album: Path, qtbot) -> None:
     with Library(real_album) as library:
         expected = {p.path for p in library.search("animal -cat")}
         by_path = {p.path for p in library.search("path:home")}
@@ -132,11 +135,14 @@ def test_inspector_confirm_reject_add_and_undo(opened, real_album: Path, qtbot) 
     # Enter with no tag chosen confirms every suggestion on the photo
     qtbot.keyClick(opened.grid, Qt.Key.Key_Return)
     with Library(real_album) as library:
-        qtbot.waitUntil(lambda: any(t.verdict == 1 and t.label == label
-                                    for t in library.tags(library.store.photo(row.id))),
-                        timeout=5_000)
-    qtbot.waitUntil(lambda: _scope_count(opened, Scope.REVIEW) == review_before - 1,
-                    timeout=5_000)
+        qtbot.waitUntil(
+            lambda: any(
+                t.verdict == 1 and t.label == label
+                for t in library.tags(library.store.photo(row.id))
+            ),
+            timeout=5_000,
+        )
+    qtbot.waitUntil(lambda: _scope_count(opened, Scope.REVIEW) == review_before - 1, timeout=5_000)
     qtbot.waitUntil(lambda: opened.album_actions.undo.isEnabled(), timeout=2_000)
 
     # choose the tag in the list, Delete rejects it; the tree count drops
@@ -157,14 +163,28 @@ def test_inspector_confirm_reject_add_and_undo(opened, real_album: Path, qtbot) 
     qtbot.keyClicks(opened.inspector.add_field, "puppies")
     opened.inspector.add_field._completer.popup().hide()
     qtbot.keyClick(opened.inspector.add_field, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: _tree_count(opened, "dog") >= 1 and any(
-        t.label == "dog" and t.summary.confirmed for t in
-        opened.inspector.tag_list.tag_model.rows), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: (
+            _tree_count(opened, "dog") >= 1
+            and any(
+                t.label == "dog" and t.summary.confirmed
+                for t in opened.inspector.tag_list.tag_model.rows
+            )
+        ),
+        timeout=5_000,
+    )
 
     # undo the add, then the reject: the store and the tree follow
     opened.album_actions.undo.trigger()
-    qtbot.waitUntil(lambda: not any(t.label == "dog" and t.summary.confirmed for t in
-                                    opened.inspector.tag_list.tag_model.rows), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: (
+            not any(
+                t.label == "dog" and t.summary.confirmed
+                for t in opened.inspector.tag_list.tag_model.rows
+            )
+        ),
+        timeout=5_000,
+    )
     opened.album_actions.undo.trigger()
     qtbot.waitUntil(lambda: _tree_count(opened, label) == count_before, timeout=5_000)
     with Library(real_album) as library:
@@ -196,14 +216,18 @@ def test_many_photos_at_once_and_a_new_label(opened, real_album: Path, qtbot) ->
         assert len(library.search("holiday 2024")) == total
         assert len(library.search("event")) == total  # found through its parent too
     index = opened.tree.tree_model.index_of(
-        next(opened.tree.tree_model.item(r).child(0).data(FILTER_ROLE)
-             for r in range(opened.tree.tree_model.rowCount())
-             if opened.tree.tree_model.item(r).text() == "YOUR LABELS"))
+        next(
+            opened.tree.tree_model.item(r).child(0).data(FILTER_ROLE)
+            for r in range(opened.tree.tree_model.rowCount())
+            if opened.tree.tree_model.item(r).text() == "YOUR LABELS"
+        )
+    )
     assert index is not None and index.data() == "Holiday 2024"
 
 
-def test_a_photo_copied_into_the_folder_appears_and_gets_tags(opened, real_album: Path,
-                                                               real_photo_paths, qtbot) -> None:
+def test_a_photo_copied_into_the_folder_appears_and_gets_tags(
+    opened, real_album: Path, real_photo_paths, qtbot
+) -> None:
     before = len(_grid_paths(opened))
     (real_album / "new").mkdir()
     shutil.copy2(real_photo_paths["chelsea"], real_album / "new" / "arrival.png")
@@ -211,23 +235,27 @@ def test_a_photo_copied_into_the_folder_appears_and_gets_tags(opened, real_album
     wait_idle(qtbot, opened)
     assert len(_grid_paths(opened)) == before + 1
     model = opened.grid.photo_model()
-    row = model.rows[model.row_of(next(r.id for r in model.rows
-                                       if r.path == "new/arrival.png"))]
+    row = model.rows[model.row_of(next(r.id for r in model.rows if r.path == "new/arrival.png"))]
     qtbot.waitUntil(lambda: model.rows[model.row_of(row.id)].status == "ok", timeout=10_000)
     opened.grid.select_photo(row.id)
-    qtbot.waitUntil(lambda: any(t.state == "on" for t in
-                                opened.inspector.tag_list.tag_model.rows), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: any(t.state == "on" for t in opened.inspector.tag_list.tag_model.rows),
+        timeout=5_000,
+    )
 
 
-def test_an_unreadable_file_shows_a_badge_and_its_reason(make_window, real_album: Path,
-                                                         qtbot) -> None:
+def test_an_unreadable_file_shows_a_badge_and_its_reason(
+    make_window, real_album: Path, qtbot
+) -> None:
     (real_album / "home" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
     window = make_window()
     window.open_album(real_album)
     wait_idle(qtbot, window)
     model = window.grid.photo_model()
-    qtbot.waitUntil(lambda: any(r.path == "home/broken.jpg" and r.status == "error"
-                                for r in model.rows), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: any(r.path == "home/broken.jpg" and r.status == "error" for r in model.rows),
+        timeout=10_000,
+    )
     i = next(i for i, r in enumerate(model.rows) if r.path == "home/broken.jpg")
     index = model.index(i)
     reason = index.data(FAILURE_ROLE)
@@ -244,8 +272,9 @@ def test_space_opens_a_large_preview_with_tags(opened, qtbot) -> None:
     qtbot.keyClick(opened.grid, Qt.Key.Key_Space)
     previewer, page = opened.previewer, opened.previewer.page
     assert previewer.is_open and page.isVisible() and previewer.row == row
-    qtbot.waitUntil(lambda: page.view.pixmap is not None
-                    and page.view.pixmap.width() > 256, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: page.view.pixmap is not None and page.view.pixmap.width() > 256, timeout=10_000
+    )
     qtbot.waitUntil(lambda: "●" in page.caption.text(), timeout=5_000)
     qtbot.keyClick(page, Qt.Key.Key_Right)
     assert previewer.row != row
@@ -258,8 +287,9 @@ def test_cancel_stops_indexing(make_window, real_album: Path, qtbot) -> None:
 
     window = make_window(indexer_factory=fake_indexer(delay=0.5, batch_size=2))
     window.open_album(real_album)
-    qtbot.waitUntil(lambda: window.status.indexing.isVisible()
-                    and window.session.is_indexing, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: window.status.indexing.isVisible() and window.session.is_indexing, timeout=10_000
+    )
     qtbot.waitUntil(lambda: "Tagging" in window.status.indexing.label.text(), timeout=10_000)
     qtbot.mouseClick(window.status.indexing.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.session.is_indexing, timeout=10_000)
@@ -269,8 +299,12 @@ def test_cancel_stops_indexing(make_window, real_album: Path, qtbot) -> None:
 
 def test_grid_columns_fill_the_width_at_every_size(opened, qtbot) -> None:
     grid = opened.grid
-    for action in (None, opened.album_actions.zoom_in, opened.album_actions.zoom_out,
-                   opened.album_actions.zoom_out):
+    for action in (
+        None,
+        opened.album_actions.zoom_in,
+        opened.album_actions.zoom_out,
+        opened.album_actions.zoom_out,
+    ):
         if action is not None:
             action.trigger()
         qtbot.wait(50)

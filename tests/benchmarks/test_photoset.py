@@ -31,8 +31,12 @@ def test_ids_are_unique_file_safe_names(entries) -> None:
 def test_every_label_is_a_vocabulary_name_or_an_extra(entries) -> None:
     names = {label.name for label in Vocabulary.load()}
     assert not names & set(EXTRA_LABELS), "an extra label became a vocabulary label"
-    unknown = {(entry.id, label) for entry in entries for label in entry.labels
-               if label not in names and label not in EXTRA_LABELS}
+    unknown = {
+        (entry.id, label)
+        for entry in entries
+        for label in entry.labels
+        if label not in names and label not in EXTRA_LABELS
+    }
     assert not unknown
 
 
@@ -62,13 +66,18 @@ def test_fetched_photos_match_their_sha256(entries) -> None:
     photos = load_photoset(dest, require_files=False)
     missing = [photo.id for photo in photos if not photo.path.is_file()]
     if missing:
-        message = (f"{len(missing)} photos not fetched into {dest}; "
-                   "run: python -m benchmarks.photoset.fetch")
+        message = (
+            f"{len(missing)} photos not fetched into {dest}; "
+            "run: python -m benchmarks.photoset.fetch"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
     digests = {entry.id: entry.sha256 for entry in entries}
-    wrong = [photo.id for photo in photos
-             if hashlib.sha256(photo.path.read_bytes()).hexdigest() != digests[photo.id]]
+    wrong = [
+        photo.id
+        for photo in photos
+        if hashlib.sha256(photo.path.read_bytes()).hexdigest() != digests[photo.id]
+    ]
     assert not wrong
     assert {photo.split for photo in photos} == set(SPLITS)

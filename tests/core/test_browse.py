@@ -19,7 +19,10 @@ def _photo(lib: Library, path: str, mtime: int, **scores: float) -> int:
         ids = lib.label_ids()
         lib.store.record_scores(
             [Scored(pid, 10, 10, None, f"h{pid}", np.array(list(scores.values())), None)],
-            [ids[n] for n in scores], "fake@1", 0)
+            [ids[n] for n in scores],
+            "fake@1",
+            0,
+        )
     return pid
 
 
@@ -55,8 +58,12 @@ def test_grid_rows_by_scope_and_search(library: Library) -> None:
 def test_tag_summary_over_several_photos(library: Library) -> None:
     one = _photo(library, "1.jpg", 1, cat=0.8, dog=0.1)
     two = _photo(library, "2.jpg", 2, cat=0.6)
-    library.store.set_verdicts([VerdictChange(one, library.label_id("cat"), CONFIRMED),
-                                VerdictChange(two, library.label_id("beach"), REJECTED)])
+    library.store.set_verdicts(
+        [
+            VerdictChange(one, library.label_id("cat"), CONFIRMED),
+            VerdictChange(two, library.label_id("beach"), REJECTED),
+        ]
+    )
     summary = {s.label: s for s in browse.tag_summary(library, [one, two])}
     cat = summary["cat"]
     assert (cat.photos, cat.has, cat.direct, cat.verified, cat.confirmed) == (2, 2, 2, 1, 1)

@@ -49,8 +49,10 @@ def test_the_pickle_refusal_is_one_line_that_never_suggests_weights_only_false(t
         load_backbone_module(TINY, path)
     message = str(info.value)
     assert "\n" not in message and "weights_only" not in message
-    assert message.endswith("it holds pickled Python objects, which albumtag never loads "
-                            "(save model.state_dict(), or use .safetensors)")
+    assert message.endswith(
+        "it holds pickled Python objects, which albumtag never loads "
+        "(save model.state_dict(), or use .safetensors)"
+    )
 
 
 def test_a_relative_checkpoint_is_remembered_as_an_absolute_path(tmp_path, monkeypatch):

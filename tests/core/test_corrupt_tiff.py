@@ -31,11 +31,18 @@ def corrupt_tiff(path: Path) -> Path:
 
 def test_a_corrupt_tiff_prints_nothing_and_is_one_reason(tmp_path):
     path = corrupt_tiff(tmp_path / "corrupt.tif")
-    script = ("import sys\nfrom core.media.imaging import decode\n"
-              "from core.errors import ImageError\n"
-              f"try:\n    decode({str(path)!r})\nexcept ImageError as exc:\n    print(exc)\n")
-    done = subprocess.run([sys.executable, "-W", "default", "-c", script], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    script = (
+        "import sys\nfrom core.media.imaging import decode\n"
+        "from core.errors import ImageError\n"
+        f"try:\n    decode({str(path)!r})\nexcept ImageError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0
     assert done.stdout.startswith("corrupt image") or done.stdout.startswith("truncated image")
     assert done.stderr == ""  # libtiff printed "Inconsistent directory count ..." here

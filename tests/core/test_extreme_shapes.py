@@ -81,8 +81,9 @@ def test_indexing_a_thin_strip_stays_under_200_mb_above_baseline(tmp_path, real_
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(summary.tagged, summary.errors, (peak - before) // 1024)
     """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     tagged, errors, grown_mb = map(int, done.stdout.split())
     assert (tagged, errors) == (2, 0)

@@ -73,8 +73,12 @@ def test_people_scores_follow_the_evidence():
 
 def test_merge_adds_people_columns_and_keeps_the_larger_score():
     scores = np.array([[0.2, 0.7], [0.1, 0.05]], dtype=np.float32)
-    merged, ids = merge_people(scores, (10, 11), {PERSON: 11, PORTRAIT: 12, GROUP_PHOTO: 13},
-                               [FaceSummary(3, 0.02, 0.99), None])
+    merged, ids = merge_people(
+        scores,
+        (10, 11),
+        {PERSON: 11, PORTRAIT: 12, GROUP_PHOTO: 13},
+        [FaceSummary(3, 0.02, 0.99), None],
+    )
     assert ids == (10, 11, 12, 13)
     assert merged[0, 0] == pytest.approx(0.2)
     assert merged[0, 1] == pytest.approx(people_scores(FaceSummary(3, 0.02, 0.99))[PERSON])
@@ -147,8 +151,10 @@ def test_people_labels_on_real_photos(detector):
     report = evaluate(detector)
     person_p, person_r = report[PERSON]
     group_p, group_r = report[GROUP_PHOTO]
-    print(f"\nperson: precision {person_p:.2f} recall {person_r:.2f}; group photo: precision "
-          f"{group_p:.2f} recall {group_r:.2f}; {report['ms_per_photo']:.0f} ms/photo")
+    print(
+        f"\nperson: precision {person_p:.2f} recall {person_r:.2f}; group photo: precision "
+        f"{group_p:.2f} recall {group_r:.2f}; {report['ms_per_photo']:.0f} ms/photo"
+    )
     for name, people, summary in report["results"]:
         print(f"  {name}: {people} people, {summary}")
     assert person_p == 1.0 and person_r == 1.0
@@ -169,8 +175,9 @@ def test_boxes_are_in_the_images_pixels_whatever_its_size(detector):
     large = detector.detect(image.resize((1024, 1024)))
     assert len(small) == len(large) == 1
     scale = 1024 / image.width
-    np.testing.assert_allclose(np.array(large[0].box) / scale, small[0].box,
-                               atol=0.03 * image.width)
+    np.testing.assert_allclose(
+        np.array(large[0].box) / scale, small[0].box, atol=0.03 * image.width
+    )
     x1, y1, x2, y2 = np.array(small[0].box) / image.width * 512  # in the 512-pixel original
     assert 150 < (x1 + x2) / 2 < 260 and 40 < (y1 + y2) / 2 < 150  # Eileen Collins' face
 
@@ -207,8 +214,12 @@ def test_people_scores_are_stored_and_survive_rescoring_and_a_detector_failure(t
     version = [0]
 
     def indexer() -> Indexer:
-        return Indexer(album, store, lambda: fake_model(store, version=version[0]),
-                       enricher=Enricher(store, faces=FakeDetector))
+        return Indexer(
+            album,
+            store,
+            lambda: fake_model(store, version=version[0]),
+            enricher=Enricher(store, faces=FakeDetector),
+        )
 
     def tags(path: str) -> set[str]:
         return {names[lid] for lid, *_ in store.tags_of(store.photo_by_path(path).id)}
@@ -217,7 +228,8 @@ def test_people_scores_are_stored_and_survive_rescoring_and_a_detector_failure(t
     assert {PERSON, GROUP_PHOTO, "people"} <= tags("a.jpg")
     assert PORTRAIT not in tags("a.jpg")
     assert store.face_summaries([store.photo_by_path("a.jpg").id]) == {
-        store.photo_by_path("a.jpg").id: FaceSummary(3, 0.02, 0.99)}
+        store.photo_by_path("a.jpg").id: FaceSummary(3, 0.02, 0.99)
+    }
     broken = store.photo_by_path("broken.png")
     assert broken.status == "ok" and not tags("broken.png") & {PERSON, GROUP_PHOTO}
     version[0] = 1  # a new model version: scores are rebuilt from cached features

@@ -33,11 +33,31 @@ LATIN1 = os.fsdecode(b"caf\xe9")  # a folder name that is not valid UTF-8
 NOE = os.fsdecode(b"n\xf6.jpg")  # a file name that is not valid UTF-8
 DEEP = "/".join(f"d{i}" for i in range(120))
 PATHS = [
-    "top.jpg", "a.jpg", "a/1.jpg", "a/2.jpg", "a/b/3.jpg", "a/b/c/4.jpg", "a/b/c/5.jpg",
-    "a b/6.jpg", "a-b/7.jpg", "a0/8.jpg", "a/b c/9.jpg", "a/z.jpg", 'quo"te/10.jpg',
-    "(x)/11.jpg", f"{LATIN1}/12.jpg", f"{LATIN1}/sub/13.jpg", f"a/{NOE}",
-    f"{DEEP}/deep.jpg", "=eq/14.jpg", "gone/15.jpg", "a/gone.jpg", "broken/16.jpg",
-    "2019/rome/17.jpg", "2019/rome/day 2/18.jpg", "2019/rome2/19.jpg",
+    "top.jpg",
+    "a.jpg",
+    "a/1.jpg",
+    "a/2.jpg",
+    "a/b/3.jpg",
+    "a/b/c/4.jpg",
+    "a/b/c/5.jpg",
+    "a b/6.jpg",
+    "a-b/7.jpg",
+    "a0/8.jpg",
+    "a/b c/9.jpg",
+    "a/z.jpg",
+    'quo"te/10.jpg',
+    "(x)/11.jpg",
+    f"{LATIN1}/12.jpg",
+    f"{LATIN1}/sub/13.jpg",
+    f"a/{NOE}",
+    f"{DEEP}/deep.jpg",
+    "=eq/14.jpg",
+    "gone/15.jpg",
+    "a/gone.jpg",
+    "broken/16.jpg",
+    "2019/rome/17.jpg",
+    "2019/rome/day 2/18.jpg",
+    "2019/rome2/19.jpg",
 ]
 HIDDEN = {"gone/15.jpg": "missing", "a/gone.jpg": "missing", "broken/16.jpg": "error"}
 
@@ -50,8 +70,9 @@ def store(tmp_path_factory) -> Store:
     ids = {}
     for path in shuffled:
         status = "error" if HIDDEN.get(path) == "error" else "pending"
-        ids[path] = s.add_photo(path, 1, 1, status=status, error="bad" if status == "error"
-                                else None)
+        ids[path] = s.add_photo(
+            path, 1, 1, status=status, error="bad" if status == "error" else None
+        )
     s.mark_missing([ids[p] for p, why in HIDDEN.items() if why == "missing"])
     yield s
     s.close()
@@ -86,7 +107,7 @@ def test_counts_per_folder_equal_brute_force(store):
 def test_tree_structure_names_and_order(store):
     tree = folder_tree(store.db)
     top = [c.name for c in tree.children]  # by name as shown, case-insensitively
-    assert top == ["(x)", "2019", "=eq", "a", "a b", "a-b", "a0", "caf\\xe9", "d0", "quo\"te"]
+    assert top == ["(x)", "2019", "=eq", "a", "a b", "a-b", "a0", "caf\\xe9", "d0", 'quo"te']
     assert tree.find(LATIN1).name == "caf\\xe9"  # readable: the odd byte as \xe9
     assert tree.find(f"{LATIN1}/sub").total == 1
     deepest = tree.find(DEEP)
@@ -122,8 +143,10 @@ def test_the_folder_term_finds_exactly_that_folders_photos(store, subfolders):
         assert got == {by_path[p] for p in want}, term
         assert len(want) == folder.count(subfolders), term
         where = compile_query(term, NO_LABELS)  # the SQL form agrees
-        rows = store.db.query(f"SELECT p.id FROM photos p WHERE p.status IN ('ok', 'pending') "
-                              f"AND ({where.sql})", where.params)
+        rows = store.db.query(
+            f"SELECT p.id FROM photos p WHERE p.status IN ('ok', 'pending') AND ({where.sql})",
+            where.params,
+        )
         assert {r[0] for r in rows} == got, term
 
 
@@ -150,25 +173,31 @@ def test_search_syntax_quotes_slashes_and_combinations(store):
     assert find('folder:"quo""te"') == {'quo"te/10.jpg'}
     assert find("folder:/") == {"top.jpg", "a.jpg"}
     assert find("FOLDER:a/b/** -folder:a/b/c") == {"a/b/3.jpg"}
-    assert find("folder:2019/rome OR folder:2019/rome2") == {"2019/rome/17.jpg",
-                                                             "2019/rome2/19.jpg"}
+    assert find("folder:2019/rome OR folder:2019/rome2") == {
+        "2019/rome/17.jpg",
+        "2019/rome2/19.jpg",
+    }
     assert find("folder:nowhere") == set()
 
 
-@pytest.mark.parametrize("text, message", [
-    ("folder:", "folder: needs a folder, e.g. folder:2019/rome"),
-    ('folder:""', "folder: needs a folder"),
-    ("folder:a/../b", "not a folder inside the album"),
-    ("folder:a//b", "not a folder inside the album"),
-    ("folders:a", "known: label:=, unverified:, path:, folder:"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("folder:", "folder: needs a folder, e.g. folder:2019/rome"),
+        ('folder:""', "folder: needs a folder"),
+        ("folder:a/../b", "not a folder inside the album"),
+        ("folder:a//b", "not a folder inside the album"),
+        ("folders:a", "known: label:=, unverified:, path:, folder:"),
+    ],
+)
 def test_bad_folder_terms_say_what_is_wrong(text, message):
     with pytest.raises(QueryError, match=message.replace("(", r"\(")):
         parse_query(text, NO_LABELS)
 
 
-@pytest.mark.parametrize("path", ["2019/rome", "my trip", 'a "b"', "(x)", "=eq", "", LATIN1,
-                                  "x/**", "tab\there"])
+@pytest.mark.parametrize(
+    "path", ["2019/rome", "my trip", 'a "b"', "(x)", "=eq", "", LATIN1, "x/**", "tab\there"]
+)
 @pytest.mark.parametrize("subfolders", [False, True])
 def test_the_term_for_any_folder_parses_back_to_it(path, subfolders):
     term = folder_term(path, subfolders)
@@ -205,11 +234,18 @@ def test_real_album_on_disk_rescanned_after_folders_move_and_vanish(tmp_path, re
         reconcile(album, library.store)
         tree = folder_tree(library.store.db)
         assert {f.path: (f.own, f.total) for f in tree.walk()} == {
-            "": (0, 3), "home": (1, 1), "trips": (1, 2), "trips/rome 2019": (1, 1)}
+            "": (0, 3),
+            "home": (1, 1),
+            "trips": (1, 2),
+            "trips/rome 2019": (1, 1),
+        }
         (album / "trips" / "rome 2019").rename(album / "home" / "rome")  # a folder moved
         shutil.rmtree(album / "trips")  # and one removed
         reconcile(album, library.store)
         tree = folder_tree(library.store.db)
         assert {f.path: (f.own, f.total) for f in tree.walk()} == {
-            "": (0, 2), "home": (1, 2), "home/rome": (1, 1)}
+            "": (0, 2),
+            "home": (1, 2),
+            "home/rome": (1, 1),
+        }
         assert [r.path for r in library.search('folder:"home/rome"')] == ["home/rome/coffee.png"]

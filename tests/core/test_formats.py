@@ -18,16 +18,32 @@ from tests.fakes import FakeTagger, fake_model
 from tests.photo_files import looks_upright, write_dng, write_oriented
 
 TAKEN = "2023:07:14 10:22:03"
-needs_heif = pytest.mark.skipif(".heic" not in formats.EXTRA_SUFFIXES,
-                                reason="pillow-heif is not installed")
-needs_avif = pytest.mark.skipif(".avif" not in formats.EXTRA_SUFFIXES,
-                                reason="this Pillow has no AVIF support")
-needs_raw = pytest.mark.skipif(".dng" not in formats.EXTRA_SUFFIXES,
-                               reason="rawpy is not installed")
+needs_heif = pytest.mark.skipif(
+    ".heic" not in formats.EXTRA_SUFFIXES, reason="pillow-heif is not installed"
+)
+needs_avif = pytest.mark.skipif(
+    ".avif" not in formats.EXTRA_SUFFIXES, reason="this Pillow has no AVIF support"
+)
+needs_raw = pytest.mark.skipif(
+    ".dng" not in formats.EXTRA_SUFFIXES, reason="rawpy is not installed"
+)
 
 
-@pytest.mark.parametrize("name", ["IMG_1.HEIC", "a.heif", "b.avif", "c.CR2", "d.nef",
-                                  "e.arw", "f.dng", "g.raf", "h.rw2", "i.orf"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "IMG_1.HEIC",
+        "a.heif",
+        "b.avif",
+        "c.CR2",
+        "d.nef",
+        "e.arw",
+        "f.dng",
+        "g.raf",
+        "h.rw2",
+        "i.orf",
+    ],
+)
 def test_new_formats_are_photo_names(name):
     assert is_photo_name(name)
     assert not is_photo_name("IMG_1.jpg.xmp")
@@ -67,8 +83,7 @@ def test_avif_with_a_rotation_is_turned_once(tmp_path, orientation):
 @needs_raw
 @pytest.mark.parametrize("orientation", [1, 3, 6, 8])
 @pytest.mark.parametrize("jpeg", [True, False], ids=["jpeg-preview", "bitmap-preview"])
-def test_raw_uses_its_embedded_preview_turned_by_the_raw_orientation(tmp_path, orientation,
-                                                                      jpeg):
+def test_raw_uses_its_embedded_preview_turned_by_the_raw_orientation(tmp_path, orientation, jpeg):
     path = write_dng(tmp_path / "IMG_3.dng", orientation, jpeg_preview=jpeg)
     decoded = decode(path, min_side=40)
     assert looks_upright(decoded.image)
@@ -84,10 +99,13 @@ def test_raw_without_a_usable_preview_is_demosaiced(tmp_path):
 
 
 @needs_raw
-@pytest.mark.parametrize("data, reason", [
-    (b"not a raw file at all" * 10, "unsupported format"),
-    (b"II*\x00" + b"\x00" * 60, "unsupported format"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"not a raw file at all" * 10, "unsupported format"),
+        (b"II*\x00" + b"\x00" * 60, "unsupported format"),
+    ],
+)
 def test_bad_raw_files_give_a_clear_reason(tmp_path, data, reason):
     path = tmp_path / "bad.nef"
     path.write_bytes(data)
@@ -106,8 +124,12 @@ class UprightTagger(FakeTagger):
         half = batch.shape[2] // 2
         top_left = batch[:, :, :half, :half].reshape(len(batch), 3, -1).mean(axis=2)
         top_right = batch[:, :, :half, half:].reshape(len(batch), 3, -1).mean(axis=2)
-        ok = ((top_left[:, 0] > 150) & (top_left[:, 1] < 90)
-              & (top_right[:, 1] > 150) & (top_right[:, 0] < 90))
+        ok = (
+            (top_left[:, 0] > 150)
+            & (top_left[:, 1] < 90)
+            & (top_right[:, 1] > 150)
+            & (top_right[:, 0] < 90)
+        )
         self._scores = np.stack([ok, ok, ~ok], axis=1).astype(np.float32)
         return top_left.astype(np.float32), self._scores
 

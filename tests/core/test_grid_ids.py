@@ -42,11 +42,25 @@ def album(library: Library) -> dict[str, int]:
         out[path.split("/")[1].split(".")[0]] = pid
         if scores or path != "d/waiting.jpg":
             library.store.record_scores(
-                [Scored(pid, 10, 10, taken, f"h{pid}", np.array(list(scores.values()) or [0.0]),
-                        None)], [ids[n] for n in scores] or [ids["cat"]], "fake@1", 0)
+                [
+                    Scored(
+                        pid,
+                        10,
+                        10,
+                        taken,
+                        f"h{pid}",
+                        np.array(list(scores.values()) or [0.0]),
+                        None,
+                    )
+                ],
+                [ids[n] for n in scores] or [ids["cat"]],
+                "fake@1",
+                0,
+            )
     with library.store.db.write() as db:
-        db.conn.execute("UPDATE photos SET taken_at = ? WHERE id = ?",
-                        ("2020-01-01T00:00:00", out["waiting"]))
+        db.conn.execute(
+            "UPDATE photos SET taken_at = ? WHERE id = ?", ("2020-01-01T00:00:00", out["waiting"])
+        )
     library.store.mark_missing([out["gone"]])
     library.store.record_error(out["broken"], "truncated image")
     return out
@@ -54,26 +68,32 @@ def album(library: Library) -> dict[str, int]:
 
 def _reference(library: Library, order: Order, where: str) -> list[int]:
     rows = library.store.db.query(
-        f"SELECT id FROM photos WHERE {where} ORDER BY {_REFERENCE[order]}")
+        f"SELECT id FROM photos WHERE {where} ORDER BY {_REFERENCE[order]}"
+    )
     return [r[0] for r in rows]
 
 
 @pytest.mark.parametrize("order", RANKED)
-def test_the_album_in_each_order_equals_sql_order_by(library: Library, album: dict, order: Order
-                                                     ) -> None:
+def test_the_album_in_each_order_equals_sql_order_by(
+    library: Library, album: dict, order: Order
+) -> None:
     shown = browse.grid_ids(library, order=order).tolist()
     assert shown == _reference(library, order, "status != 'missing'")
     assert album["gone"] not in shown and album["broken"] in shown
 
 
 @pytest.mark.parametrize("order", RANKED)
-def test_a_search_in_the_window_is_the_command_line_search(library: Library, album: dict,
-                                                          order: Order) -> None:
+def test_a_search_in_the_window_is_the_command_line_search(
+    library: Library, album: dict, order: Order
+) -> None:
     for query in ("animal", "cat -dog", "path:a", "-cat", "untagged"):
         window = browse.grid_ids(library, query, order=order).tolist()
         assert window == library.search_ids(query, order).tolist(), query
     assert set(browse.grid_ids(library, "animal").tolist()) == {
-        album["Zebra"], album["apple"], album["Beach"]}
+        album["Zebra"],
+        album["apple"],
+        album["Beach"],
+    }
 
 
 def test_scopes(library: Library, album: dict) -> None:
@@ -84,10 +104,13 @@ def test_scopes(library: Library, album: dict) -> None:
     assert ids(scope=Scope.ERRORS, query="path:d") == {album["broken"]}
     assert ids(scope=Scope.UNTAGGED) == {album["old"], album["none"]}
     assert ids(scope=Scope.REVIEW) == {album["Zebra"], album["apple"], album["Beach"]}
-    assert ids(scope=Scope.LABEL, label_id=library.label_id("dog")) == {album["apple"],
-                                                                       album["Beach"]}
+    assert ids(scope=Scope.LABEL, label_id=library.label_id("dog")) == {
+        album["apple"],
+        album["Beach"],
+    }
     assert ids(scope=Scope.LABEL, label_id=library.label_id("animal"), query="-dog") == {
-        album["Zebra"]}
+        album["Zebra"]
+    }
     with pytest.raises(ValueError, match="label_id"):
         browse.grid_ids(library, scope=Scope.LABEL)
     counts = browse.scope_counts(library)
@@ -104,8 +127,9 @@ def test_orders_are_one_enum_with_their_labels() -> None:
         Order.parse("sideways")
 
 
-def test_rows_by_id_keep_the_order_asked_and_leave_unknown_ids_out(library: Library,
-                                                                   album: dict) -> None:
+def test_rows_by_id_keep_the_order_asked_and_leave_unknown_ids_out(
+    library: Library, album: dict
+) -> None:
     wanted = [album["old"], 999_999, album["Zebra"], album["broken"]]
     rows = browse.grid_rows_by_ids(library, np.array(wanted))
     assert [r.id for r in rows] == [album["old"], album["Zebra"], album["broken"]]

@@ -41,8 +41,12 @@ def quadrant_image(width: int = 120, height: int = 80) -> Image.Image:
     """An upright reference image whose four quadrants have different colours."""
     image = Image.new("RGB", (width, height))
     half_w, half_h = width // 2, height // 2
-    boxes = ((0, 0, half_w, half_h), (half_w, 0, width, half_h),
-             (0, half_h, half_w, height), (half_w, half_h, width, height))
+    boxes = (
+        (0, 0, half_w, half_h),
+        (half_w, 0, width, half_h),
+        (0, half_h, half_w, height),
+        (half_w, half_h, width, height),
+    )
     for box, colour in zip(boxes, QUADRANTS, strict=True):
         image.paste(colour, box)
     return image
@@ -52,15 +56,23 @@ def quadrant_colours(image: Image.Image) -> list[tuple[int, ...]]:
     """Mean colour at the centre of each quadrant (TL, TR, BL, BR)."""
     pixels = np.asarray(image.convert("RGB"), dtype=np.float64)
     h, w = pixels.shape[:2]
-    centres = ((h // 4, w // 4), (h // 4, 3 * w // 4), (3 * h // 4, w // 4),
-               (3 * h // 4, 3 * w // 4))
-    return [tuple(int(v) for v in pixels[y - 3:y + 4, x - 3:x + 4].mean(axis=(0, 1)))
-            for y, x in centres]
+    centres = (
+        (h // 4, w // 4),
+        (h // 4, 3 * w // 4),
+        (3 * h // 4, w // 4),
+        (3 * h // 4, 3 * w // 4),
+    )
+    return [
+        tuple(int(v) for v in pixels[y - 3 : y + 4, x - 3 : x + 4].mean(axis=(0, 1)))
+        for y, x in centres
+    ]
 
 
 def assert_close(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 12) -> None:
     assert max(abs(int(a) - e) for a, e in zip(actual, expected, strict=True)) <= tolerance, (
-        actual, expected)
+        actual,
+        expected,
+    )
 
 
 def camera_exif(orientation: int = 1, **dates: str) -> Image.Exif:
@@ -90,7 +102,8 @@ def big_jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
     photo = Image.open(skimage_photo("chelsea")).convert("RGB")
     path = tmp_path_factory.mktemp("big") / "IMG_0001.JPG"
     photo.resize((4032, 3024), Image.Resampling.BICUBIC).save(
-        path, "JPEG", quality=92, exif=camera_exif(original="2023:07:14 10:22:03"))
+        path, "JPEG", quality=92, exif=camera_exif(original="2023:07:14 10:22:03")
+    )
     return path
 
 
@@ -116,8 +129,17 @@ def test_foolbox_photos_decode() -> None:
         assert min(decoded.image.size) >= 200, path
 
 
-@pytest.mark.parametrize(("fmt", "suffix"), [("PNG", ".png"), ("WEBP", ".webp"), ("TIFF", ".tif"),
-                                         ("BMP", ".bmp"), ("GIF", ".gif"), ("JPEG", ".jpeg")])
+@pytest.mark.parametrize(
+    ("fmt", "suffix"),
+    [
+        ("PNG", ".png"),
+        ("WEBP", ".webp"),
+        ("TIFF", ".tif"),
+        ("BMP", ".bmp"),
+        ("GIF", ".gif"),
+        ("JPEG", ".jpeg"),
+    ],
+)
 def test_every_supported_format_decodes(tmp_path: Path, fmt: str, suffix: str) -> None:
     path = tmp_path / f"cat{suffix}"
     quadrant_image().save(path, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
@@ -129,10 +151,16 @@ def test_every_supported_format_decodes(tmp_path: Path, fmt: str, suffix: str) -
 
 # --- orientation, draft, metadata ---------------------------------------------------------
 
-INVERSE = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-           4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-           6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
-           8: Image.Transpose.ROTATE_270}
+INVERSE = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
@@ -178,16 +206,23 @@ def test_other_formats_are_reduced_to_min_side(tmp_path: Path) -> None:
         assert_close(actual, expected)
 
 
-@pytest.mark.parametrize(("dates", "expected"), [
-    ({"original": "2023:07:14 10:22:03", "datetime": "2024:01:01 00:00:00"},
-     "2023-07-14T10:22:03"),
-    ({"digitized": "2021:02:03 04:05:06"}, "2021-02-03T04:05:06"),
-    ({"datetime": "2020:12:31 23:59:59"}, "2020-12-31T23:59:59"),
-    ({"original": "0000:00:00 00:00:00", "datetime": "2019:05:06 07:08:09"},
-     "2019-05-06T07:08:09"),
-    ({"original": "    :  :     :  :  "}, None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    ("dates", "expected"),
+    [
+        (
+            {"original": "2023:07:14 10:22:03", "datetime": "2024:01:01 00:00:00"},
+            "2023-07-14T10:22:03",
+        ),
+        ({"digitized": "2021:02:03 04:05:06"}, "2021-02-03T04:05:06"),
+        ({"datetime": "2020:12:31 23:59:59"}, "2020-12-31T23:59:59"),
+        (
+            {"original": "0000:00:00 00:00:00", "datetime": "2019:05:06 07:08:09"},
+            "2019-05-06T07:08:09",
+        ),
+        ({"original": "    :  :     :  :  "}, None),
+        ({}, None),
+    ],
+)
 def test_taken_at_from_exif(tmp_path: Path, dates: dict[str, str], expected: str | None) -> None:
     path = tmp_path / "dated.jpg"
     quadrant_image().save(path, "JPEG", exif=camera_exif(**dates))
@@ -256,12 +291,19 @@ def test_16_bit_grayscale_png_keeps_its_tones(tmp_path: Path) -> None:
 
 def png_bytes(width: int, height: int, bit_depth: int, colour_type: int, raw: bytes) -> bytes:
     """A minimal PNG (one IDAT) built by hand."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body)))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
     header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_16_bit_rgb_png(tmp_path: Path) -> None:
@@ -275,11 +317,11 @@ def swapped_primaries_profile() -> bytes:
     """An RGB ICC profile whose red and blue primaries are swapped (made from Pillow's sRGB)."""
     data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
     name = data.find("sRGB".encode("utf-16-be"))
-    data[name:name + 8] = "Swap".encode("utf-16-be")  # no longer described as sRGB
+    data[name : name + 8] = "Swap".encode("utf-16-be")  # no longer described as sRGB
     for entry in range(struct.unpack(">I", data[128:132])[0]):
         at = 132 + 12 * entry
-        tag = bytes(data[at:at + 4])
-        data[at:at + 4] = {b"rXYZ": b"bXYZ", b"bXYZ": b"rXYZ"}.get(tag, tag)
+        tag = bytes(data[at : at + 4])
+        data[at : at + 4] = {b"rXYZ": b"bXYZ", b"bXYZ": b"rXYZ"}.get(tag, tag)
     return bytes(data)
 
 
@@ -413,18 +455,29 @@ def test_symlink_to_a_photo_decodes(tmp_path: Path) -> None:
     assert (decode(link).width, decode(link).height) == (640, 427)
 
 
-CHILD = ("import sys\nfrom core.errors import ImageError\nfrom core.media.imaging import decode\n"
-         "try:\n    decode(sys.argv[1])\n    print('decoded')\n"
-         "except ImageError as exc:\n    print(exc.reason)\n")
+CHILD = (
+    "import sys\nfrom core.errors import ImageError\nfrom core.media.imaging import decode\n"
+    "try:\n    decode(sys.argv[1])\n    print('decoded')\n"
+    "except ImageError as exc:\n    print(exc.reason)\n"
+)
 
 
 def decode_as_nobody(path: Path) -> str:
     """The reason ``decode`` gives when run by an unprivileged user (uid 65534)."""
     env = {"PYTHONPATH": str(REPO), "PATH": os.environ.get("PATH", "")}
     try:
-        done = subprocess.run([sys.executable, "-c", CHILD, str(path)], user=65534,
-                              group=65534, extra_groups=[], cwd="/", env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path)],
+            user=65534,
+            group=65534,
+            extra_groups=[],
+            cwd="/",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if done.returncode == 0:
             return done.stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -482,7 +535,8 @@ def test_unreadable_file_is_permission_denied(shared_folder: Path) -> None:
 
 
 def test_decoding_from_several_threads_gives_the_same_results(
-        tmp_path: Path, big_jpeg: Path) -> None:
+    tmp_path: Path, big_jpeg: Path
+) -> None:
     wide = tmp_path / "wide.jpg"
     Image.new("RGB", (600, 400), (255, 0, 0)).save(wide, icc_profile=swapped_primaries_profile())
     paths = [big_jpeg, wide, *(skimage_photo(name) for name in sorted(SKIMAGE_SAMPLES))] * 3
@@ -528,7 +582,8 @@ def test_make_thumbnail_fits_the_longest_side_and_never_upscales(big_jpeg: Path)
 
 def test_photo_names() -> None:
     assert {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"} <= (
-        SUPPORTED_SUFFIXES)
+        SUPPORTED_SUFFIXES
+    )
     assert is_photo_name("IMG_0001.JPG")
     assert is_photo_name(Path("a b/é.Tiff"))
     for name in ("notes.txt", "._IMG_0001.JPG", ".hidden.jpg", "movie.mov", "jpg"):

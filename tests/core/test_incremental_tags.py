@@ -8,11 +8,14 @@ from tests.core.test_tagstore import ids, score, store, tag_names  # noqa: F401 
 
 
 def _all_tags(store: TagStore) -> list[tuple]:
-    return store.db.query("SELECT photo_id, label_id, direct, verified FROM photo_tags "
-                          "ORDER BY photo_id, label_id")
+    return store.db.query(
+        "SELECT photo_id, label_id, direct, verified FROM photo_tags ORDER BY photo_id, label_id"
+    )
 
 
-def test_a_threshold_change_re_derives_only_the_photos_scored_on_that_label(store, monkeypatch):
+def test_a_threshold_change_re_derives_only_the_photos_scored_between_the_thresholds(
+    store, monkeypatch
+):
     a, b, c, d = (store.add_photo(f"{n}.jpg", 1, 1) for n in "abcd")
     score(store, a, dog=0.45, beach=0.9)
     score(store, b, cat=0.6)
@@ -21,18 +24,25 @@ def test_a_threshold_change_re_derives_only_the_photos_scored_on_that_label(stor
     store.set_verdicts([VerdictChange(d, ids(store)["dog"], CONFIRMED)])  # a verdict wins
     seen: list[list[int]] = []
     refresh = TagStore._refresh
-    monkeypatch.setattr(TagStore, "_refresh",
-                        lambda self, conn, pids, policy: (seen.append(list(pids)),
-                                                          refresh(self, conn, pids, policy)))
+    monkeypatch.setattr(
+        TagStore,
+        "_refresh",
+        lambda self, conn, pids, policy: (
+            seen.append(list(pids)),
+            refresh(self, conn, pids, policy),
+        ),
+    )
     store.set_manual_threshold("Dog", 0.5)
-    assert seen == [[a, c]]  # b has no dog score; d's dog is decided by its verdict
+    # only a's dog score lies between the old and the new threshold: b has no dog score, c's
+    # (0.2) is below both, and d's dog is decided by its verdict
+    assert seen == [[a]]
     assert "dog" not in tag_names(store, a) and {"animal", "dog"} <= tag_names(store, d)
     assert "beach" in tag_names(store, a)  # its other tags stay
     incremental = _all_tags(store)
     store.refresh_all_tags()
     assert _all_tags(store) == incremental  # the same tags as re-deriving everything
     seen.clear()
-    assert store.undo_threshold() == "dog" and seen == [[a, c]]
+    assert store.undo_threshold() == "dog" and seen == [[a]]
     assert {"animal", "dog"} <= tag_names(store, a)
 
 
@@ -44,9 +54,14 @@ def test_re_deriving_the_whole_album_in_chunks_gives_every_photo_its_tags(store,
     seen: list[int] = []
     refresh = TagStore._refresh
     monkeypatch.setattr("core.db.tagstore._REFRESH_CHUNK", 3)
-    monkeypatch.setattr(TagStore, "_refresh",
-                        lambda self, conn, pids, policy: (seen.append(len(pids)),
-                                                          refresh(self, conn, pids, policy)))
+    monkeypatch.setattr(
+        TagStore,
+        "_refresh",
+        lambda self, conn, pids, policy: (
+            seen.append(len(pids)),
+            refresh(self, conn, pids, policy),
+        ),
+    )
     store.refresh_all_tags()
     assert seen == [3, 3, 1]
     tagged = [p for p in photos if "dog" in tag_names(store, p)]

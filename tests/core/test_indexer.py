@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 import core.pipeline.indexer
-from core.pipeline.indexer import Indexer
-from core.labels.policy import CONFIRMED, REJECTED
-from core.db.tagstore import TagStore, VerdictChange
-from core.media.thumbnails import ThumbnailCache
 from core.db.store import Status
+from core.db.tagstore import TagStore, VerdictChange
+from core.labels.policy import CONFIRMED, REJECTED
+from core.media.thumbnails import ThumbnailCache
+from core.pipeline.indexer import Indexer
 from tests.fakes import FakeTagger, fake_model
 
 
@@ -100,8 +100,9 @@ def test_modified_file_is_retagged_and_keeps_its_verdicts(indexer, store, real_a
     assert (beach, None, REJECTED) in [(r[0], None, r[2]) for r in store.evidence(photo.id)]
 
 
-def test_moved_file_keeps_id_tags_and_verdicts_without_decoding(indexer, store, real_album,
-                                                                decodes):
+def test_moved_file_keeps_id_tags_and_verdicts_without_decoding(
+    indexer, store, real_album, decodes
+):
     indexer.run()
     photo = store.photo_by_path("home/chelsea.png")
     cat = {r.name: r.id for r in store.labels()}["cat"]
@@ -151,8 +152,9 @@ def test_missing_photo_comes_back_with_its_verdicts(indexer, store, real_album):
 
 def _bomb_png(path: Path, width: int = 30000, height: int = 30000) -> None:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (len(data).to_bytes(4, "big") + kind + data
-                + zlib.crc32(kind + data).to_bytes(4, "big"))
+        return (
+            len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+        )
 
     ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
     row = b"\x00" + b"\x00" * 3 * width
@@ -181,9 +183,18 @@ def test_bad_files_are_recorded_and_good_files_still_tagged(indexer, store, real
     summary = indexer.run()
 
     errors = {p.path: p.error for p in store.photos(Status.ERROR)}
-    assert set(errors) == {f"bad/{n}" for n in ("empty.jpg", "truncated.jpg", "notes.jpg",
-                                                "bomb.png", "broken link.jpg", "loop.jpg",
-                                                "pipe.jpg")}
+    assert set(errors) == {
+        f"bad/{n}"
+        for n in (
+            "empty.jpg",
+            "truncated.jpg",
+            "notes.jpg",
+            "bomb.png",
+            "broken link.jpg",
+            "loop.jpg",
+            "pipe.jpg",
+        )
+    }
     assert "empty" in errors["bad/empty.jpg"]
     assert "truncated" in errors["bad/truncated.jpg"]
     assert "not an image" in errors["bad/notes.jpg"]
@@ -248,19 +259,18 @@ class _Watched:
         def run(batch):
             time.sleep(0.02)
             with self.lock:
-                self.calls.append((threading.current_thread().name, torch.get_num_threads(),
-                                   self.in_flight))
+                self.calls.append(
+                    (threading.current_thread().name, torch.get_num_threads(), self.in_flight)
+                )
             return real_run(batch)
 
         monkeypatch.setattr(core.pipeline.indexer, "decode", decode)
         monkeypatch.setattr(tagger, "run", run)
 
 
-def test_on_a_cpu_the_model_runs_in_the_workers_on_one_core(real_album, store, tagger,
-                                                            monkeypatch):
+def test_on_a_cpu_the_model_runs_in_the_workers_on_one_core(real_album, store, tagger, monkeypatch):
     watched = _Watched(monkeypatch, tagger)
-    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2,
-                      batch_size=2)
+    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2, batch_size=2)
     assert indexer.schedule(indexer.model) == ("shared", 2)
     summary = indexer.run()
     assert summary.tagged == photo_count(real_album) - summary.errors
@@ -271,8 +281,14 @@ def test_on_a_cpu_the_model_runs_in_the_workers_on_one_core(real_album, store, t
 
 def test_on_a_gpu_the_model_runs_beside_the_decoders(real_album, store, tagger, monkeypatch):
     watched = _Watched(monkeypatch, tagger)
-    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2,
-                      batch_size=2, pipeline="overlap")
+    indexer = Indexer(
+        real_album,
+        store,
+        lambda: fake_model(store, tagger),
+        workers=2,
+        batch_size=2,
+        pipeline="overlap",
+    )
     summary = indexer.run()
     assert summary.tagged == photo_count(real_album) - summary.errors
     assert {name for name, _, _ in watched.calls} == {threading.current_thread().name}
@@ -287,10 +303,17 @@ def test_both_schedules_store_the_same_tags(real_album, tmp_path):
         store.upsert_label("cat", parent_id=animal, kind="builtin", threshold=0.55)
         store.upsert_label("beach", parent_id=None, kind="builtin", threshold=0.55)
         tagger = FakeTagger()
-        Indexer(real_album, store, lambda s=store, t=tagger: fake_model(s, t), batch_size=3,
-                pipeline=pipeline).run()
-        tags = {p.path: (sorted(store.tags_of(p.id)), sorted(store.evidence(p.id)))
-                for p in store.photos(Status.OK)}
+        Indexer(
+            real_album,
+            store,
+            lambda s=store, t=tagger: fake_model(s, t),
+            batch_size=3,
+            pipeline=pipeline,
+        ).run()
+        tags = {
+            p.path: (sorted(store.tags_of(p.id)), sorted(store.evidence(p.id)))
+            for p in store.photos(Status.OK)
+        }
         results.append(tags)
         assert sorted(tagger.batches, reverse=True)[0] == 3
         store.close()
@@ -307,15 +330,19 @@ def test_the_schedule_follows_the_device(store, tagger):
     tagger.backbone.device = OnGpu()
     gpu = Indexer(Path("."), store, lambda: fake_model(store, tagger))
     assert gpu.schedule(gpu.model) == ("overlap", core.pipeline.indexer.DEVICE_BATCH)
-    chosen = Indexer(Path("."), store, lambda: fake_model(store, tagger), batch_size=5,
-                     pipeline="shared")
+    chosen = Indexer(
+        Path("."), store, lambda: fake_model(store, tagger), batch_size=5, pipeline="shared"
+    )
     assert chosen.schedule(chosen.model) == ("shared", 5)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"pipeline": "fastest"}, "pipeline must be one of auto, shared, overlap"),
-    ({"batch_size": 0}, "batch size must be at least 1"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"pipeline": "fastest"}, "pipeline must be one of auto, shared, overlap"),
+        ({"batch_size": 0}, "batch size must be at least 1"),
+    ],
+)
 def test_bad_settings_are_refused(store, kwargs, message):
     with pytest.raises(ValueError, match=message):
         Indexer(Path("."), store, lambda: None, **kwargs)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import core.pipeline.indexer
+from core.db.store import PhotoOrder, Status
 from core.pipeline.indexer import Indexer
 from core.pipeline.scanner import reconcile
-from core.db.store import PhotoOrder, Status
 from tests.core.test_indexer import store, tagger  # noqa: F401 - fixtures
 from tests.fakes import fake_model
 
@@ -28,8 +28,7 @@ def decodes(monkeypatch) -> list[str]:
 
 
 def test_photos_shown_first_are_decoded_before_the_rest(real_album, store, tagger, decodes):
-    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), batch_size=2,
-                      workers=1)
+    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), batch_size=2, workers=1)
     reconcile(real_album, store)
     queue = store.photos(Status.PENDING, order=PhotoOrder.NEWEST_FILE)
     assert len(queue) >= 6
@@ -48,8 +47,10 @@ def test_a_new_screen_replaces_the_one_asked_before_while_the_queue_runs(store, 
     from core.db.store import PhotoRow
 
     indexer = Indexer(Path("."), store, lambda: fake_model(store, tagger))
-    rows = [PhotoRow(i, f"{i}.jpg", 1, 1, None, None, None, None, "pending", None, None)
-            for i in range(1, 9)]
+    rows = [
+        PhotoRow(i, f"{i}.jpg", 1, 1, None, None, None, None, "pending", None, None)
+        for i in range(1, 9)
+    ]
     order = indexer._in_order(rows)
     assert [next(order).id for _ in range(2)] == [1, 2]
     indexer.show_first([7, 8, 2])  # 2 is done already

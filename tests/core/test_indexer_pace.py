@@ -47,21 +47,21 @@ class Running:
         monkeypatch.setattr(core.pipeline.indexer, "decode", decode)
 
 
-def test_every_worker_runs_at_once_when_allowed(real_album: Path, store: TagStore,
-                                                tagger: FakeTagger, monkeypatch) -> None:
+def test_every_worker_runs_at_once_when_allowed(
+    real_album: Path, store: TagStore, tagger: FakeTagger, monkeypatch
+) -> None:
     running = Running(monkeypatch, meet=2)  # would time out (an error per photo) with one
-    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2,
-                      batch_size=4)
+    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2, batch_size=4)
     summary = indexer.run()
     assert summary.errors == 0 and running.most == 2
     assert not store.photos(Status.PENDING)
 
 
-def test_set_workers_holds_a_run_to_fewer_workers(real_album: Path, store: TagStore,
-                                                 tagger: FakeTagger, monkeypatch) -> None:
+def test_set_workers_holds_a_run_to_fewer_workers(
+    real_album: Path, store: TagStore, tagger: FakeTagger, monkeypatch
+) -> None:
     running = Running(monkeypatch)
-    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=3,
-                      batch_size=4)
+    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=3, batch_size=4)
     indexer.set_workers(1)
     summary = indexer.run()
     assert summary.tagged > 10 and running.most == 1 and indexer.pace.most == 1
@@ -72,10 +72,10 @@ def test_set_workers_holds_a_run_to_fewer_workers(real_album: Path, store: TagSt
 
 
 def test_stepping_back_mid_run_takes_effect_for_the_next_tasks(
-        real_album: Path, store: TagStore, tagger: FakeTagger, monkeypatch) -> None:
+    real_album: Path, store: TagStore, tagger: FakeTagger, monkeypatch
+) -> None:
     running = Running(monkeypatch, meet=2)
-    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2,
-                      batch_size=2)
+    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2, batch_size=2)
     before: list[int] = []
 
     def progress(p: Progress) -> None:
@@ -92,8 +92,9 @@ def test_stepping_back_mid_run_takes_effect_for_the_next_tasks(
     assert before == [2] and running.most == 1
 
 
-def test_a_new_screen_takes_back_the_queued_decodes(real_album: Path, store: TagStore,
-                                                    tagger: FakeTagger, monkeypatch) -> None:
+def test_a_new_screen_takes_back_the_queued_decodes(
+    real_album: Path, store: TagStore, tagger: FakeTagger, monkeypatch
+) -> None:
     """One worker, two batches of two queued ahead: when the user scrolls, the photos on the
     new screen are decoded right after the one decode already running, not after the queue."""
     reconcile(real_album, store)
@@ -113,8 +114,7 @@ def test_a_new_screen_takes_back_the_queued_decodes(real_album: Path, store: Tag
         return real(path, **kwargs)
 
     monkeypatch.setattr(core.pipeline.indexer, "decode", decode)
-    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=1,
-                      batch_size=2)
+    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=1, batch_size=2)
 
     def progress(p: Progress) -> None:
         if p.phase == "tag" and p.done == 1 and not asked.is_set():
@@ -129,8 +129,9 @@ def test_a_new_screen_takes_back_the_queued_decodes(real_album: Path, store: Tag
     assert not store.photos(Status.PENDING)
 
 
-def test_the_model_loads_while_the_folder_is_scanned(real_album: Path, store: TagStore,
-                                                     tagger: FakeTagger, monkeypatch) -> None:
+def test_the_model_loads_while_the_folder_is_scanned(
+    real_album: Path, store: TagStore, tagger: FakeTagger, monkeypatch
+) -> None:
     scanned = threading.Event()
     loaded_during_scan: list[bool] = []
     real_reconcile = core.pipeline.indexer.reconcile
@@ -194,12 +195,12 @@ def test_pace_waits_for_a_free_slot() -> None:
 
 
 def test_the_screen_goes_to_the_model_without_waiting_for_a_full_batch(
-        real_album: Path, store: TagStore, tagger: FakeTagger) -> None:
+    real_album: Path, store: TagStore, tagger: FakeTagger
+) -> None:
     reconcile(real_album, store)
     queue = store.photos(Status.PENDING, order=PhotoOrder.NEWEST_FILE)
     shown = [queue[-1].id, queue[-5].id, queue[-9].id]
-    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2,
-                      batch_size=8)
+    indexer = Indexer(real_album, store, lambda: fake_model(store, tagger), workers=2, batch_size=8)
     indexer.show_first(shown)
     indexer.run()
     assert tagger.batches[0] == 3  # the screen alone, not padded to 8 with the next photos

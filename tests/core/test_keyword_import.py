@@ -25,7 +25,8 @@ def sidecar_with(count: int, prefix: str = "kw") -> str:
     return _EMPTY_PACKET.replace(
         '<rdf:Description rdf:about=""/>',
         '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
-        f"<dc:subject><rdf:Bag>{items}</rdf:Bag></dc:subject></rdf:Description>")
+        f"<dc:subject><rdf:Bag>{items}</rdf:Bag></dc:subject></rdf:Description>",
+    )
 
 
 def photo_with_keywords(album: Path, name: str, count: int) -> Path:
@@ -37,8 +38,15 @@ def photo_with_keywords(album: Path, name: str, count: int) -> Path:
 
 def indexer(library: Library) -> Indexer:
     enricher = Enricher(library.store, labels_added=library._reload_vocabulary)
-    return Indexer(library.root, library.store, lambda: fake_model(library.store),
-                   library.thumbnails, batch_size=4, workers=2, enricher=enricher)
+    return Indexer(
+        library.root,
+        library.store,
+        lambda: fake_model(library.store),
+        library.thumbnails,
+        batch_size=4,
+        workers=2,
+        enricher=enricher,
+    )
 
 
 def _import_seconds(folder, count: int) -> float:
@@ -46,8 +54,9 @@ def _import_seconds(folder, count: int) -> float:
     with Library(photo.parent) as library:
         photo_id = library.store.add_photo("a.jpg", 1, 1, status="ok")
         started = time.perf_counter()
-        written, created = import_keywords(library.store, {photo_id: read_keywords(photo)},
-                                           max_new_labels=200_000)
+        written, created = import_keywords(
+            library.store, {photo_id: read_keywords(photo)}, max_new_labels=200_000
+        )
         seconds = time.perf_counter() - started
         assert written == len(created) == count
     return seconds
@@ -71,9 +80,11 @@ def test_one_file_may_create_only_so_many_labels_and_the_rest_is_a_warning(tmp_p
         summary = indexer(library).run()
         assert summary.tagged == 1 and summary.errors == 0
         assert len(library.store.labels()) - before == MAX_NEW_LABELS_PER_FILE
-        assert summary.warnings == [f"a.jpg: {3_000 - MAX_NEW_LABELS_PER_FILE} keywords not "
-                                    "imported: one photo's keywords may make at most "
-                                    f"{MAX_NEW_LABELS_PER_FILE} new labels"]
+        assert summary.warnings == [
+            f"a.jpg: {3_000 - MAX_NEW_LABELS_PER_FILE} keywords not "
+            "imported: one photo's keywords may make at most "
+            f"{MAX_NEW_LABELS_PER_FILE} new labels"
+        ]
         assert library.vocabulary.resolve("kw000499") == "kw000499"
 
 
@@ -91,8 +102,9 @@ def test_a_run_killed_mid_import_leaves_the_photo_pending_and_no_orphan_labels(t
     with Library(tmp_path / "album") as library:
         labels = len(library.store.labels())
     store = KilledDuringImport(data)
-    run = Indexer(tmp_path / "album", store, lambda: fake_model(store), batch_size=4,
-                  enricher=Enricher(store))
+    run = Indexer(
+        tmp_path / "album", store, lambda: fake_model(store), batch_size=4, enricher=Enricher(store)
+    )
     with pytest.raises(KeyboardInterrupt):
         run.run()
     store.close()

@@ -21,8 +21,11 @@ def _photo(lib: Library, path: str, **scores: float) -> int:
     pid = lib.store.add_photo(path, 100, 1)
     ids = lib.label_ids()
     lib.store.record_scores(
-        [Scored(pid, 10, 10, None, f"h{pid}", np.array(list(scores.values()) or [0.0]),
-                None)], [ids[n] for n in scores] or [ids["cat"]], "fake@1", 0)
+        [Scored(pid, 10, 10, None, f"h{pid}", np.array(list(scores.values()) or [0.0]), None)],
+        [ids[n] for n in scores] or [ids["cat"]],
+        "fake@1",
+        0,
+    )
     return pid
 
 
@@ -44,9 +47,12 @@ def test_rename_a_typo_keeps_verdicts_and_undoes(library: Library) -> None:
     assert edit.what == "Renamed Rexx to Rex"
     assert _verdicts(library, "Rex") == {a: CONFIRMED, b: CONFIRMED}
     assert library.vocabulary.resolve("Rexx") is None
-    assert {r[0] for r in library.store.db.query(
-        "SELECT photo_id FROM photo_tags WHERE label_id = ?", (library.label_id("Rex"),))} == {
-        a, b}
+    assert {
+        r[0]
+        for r in library.store.db.query(
+            "SELECT photo_id FROM photo_tags WHERE label_id = ?", (library.label_id("Rex"),)
+        )
+    } == {a, b}
     step = library.undo()
     assert step is not None and step.kind == "labels"
     assert _verdicts(library, "Rexx") == {a: CONFIRMED, b: CONFIRMED}
@@ -66,8 +72,7 @@ def test_merge_unites_verdicts_and_reports_conflicts(library: Library) -> None:
     _confirm(library, "Rexy", p4, verdict=REJECTED)
     edit = labels.merge(library, "Rexy", "Rex")
     assert edit.conflicts == 1 and "stay confirmed" in edit.what
-    assert _verdicts(library, "Rex") == {p1: CONFIRMED, p2: CONFIRMED, p3: CONFIRMED,
-                                         p4: REJECTED}
+    assert _verdicts(library, "Rex") == {p1: CONFIRMED, p2: CONFIRMED, p3: CONFIRMED, p4: REJECTED}
     assert library.vocabulary.resolve("Rexy") is None
     library.undo()
     assert _verdicts(library, "Rex") == {p1: CONFIRMED, p3: REJECTED}
@@ -120,10 +125,12 @@ def test_move_and_aliases(library: Library) -> None:
 def test_sidecars_follow_at_the_next_write(library: Library) -> None:
     album = library.root
     from PIL import Image
+
     Image.new("RGB", (8, 8), "red").save(album / "a.jpg")
     a = _photo(library, "a.jpg")
-    library.store.record_scores([Scored(a, 8, 8, None, "h", np.array([0.0]), None)],
-                                [library.label_id("cat")], "fake@1", 0)
+    library.store.record_scores(
+        [Scored(a, 8, 8, None, "h", np.array([0.0]), None)], [library.label_id("cat")], "fake@1", 0
+    )
     library.create_label("Family")
     library.create_label("Rexx", "Family")
     _confirm(library, "Rexx", a)

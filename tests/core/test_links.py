@@ -32,9 +32,11 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:
     out = {}
     for path in sorted(folder.rglob("*")):
         st = path.lstat()
-        out[path.relative_to(folder).as_posix()] = (st.st_size, st.st_mtime_ns,
-                                                    path.read_bytes()[:64] if path.is_file()
-                                                    else b"")
+        out[path.relative_to(folder).as_posix()] = (
+            st.st_size,
+            st.st_mtime_ns,
+            path.read_bytes()[:64] if path.is_file() else b"",
+        )
     return out
 
 
@@ -63,8 +65,12 @@ def test_links_out_of_the_album_are_not_followed(linked):
     with Library(album) as library:
         index_with_fake_model(library)
         photos = {p.path: p for p in library.store.photos()}
-        assert sorted(photos) == ["cat link.png", "chelsea.png", "coffee link.png",
-                                  "sub/rocket.jpg"]  # "to sub" is the same folder as "sub"
+        assert sorted(photos) == [
+            "cat link.png",
+            "chelsea.png",
+            "coffee link.png",
+            "sub/rocket.jpg",
+        ]  # "to sub" is the same folder as "sub"
         assert photos["coffee link.png"].status == "error"
         assert photos["coffee link.png"].error == OUTSIDE_LINK
         assert {p.status for name, p in photos.items() if name != "coffee link.png"} == {"ok"}

@@ -38,8 +38,9 @@ def library(tmp_path: Path) -> Library:
 
 
 def _head(labels: tuple[str, ...] = ("cat", "dog"), value: float = 0.5) -> LinearHead:
-    return LinearHead(labels, torch.full((len(labels), 4), value), torch.zeros(len(labels)),
-                      BACKBONE)
+    return LinearHead(
+        labels, torch.full((len(labels), 4), value), torch.zeros(len(labels)), BACKBONE
+    )
 
 
 class _KeptHead:
@@ -54,8 +55,9 @@ class _KeptHead:
 
 
 def test_write_version_saves_the_head_and_the_row(library: Library):
-    version = write_version(library.store, library.data_dir, _head(), {"cat": 0.35},
-                            {"f1": 0.8}, activate=True)
+    version = write_version(
+        library.store, library.data_dir, _head(), {"cat": 0.35}, {"f1": 0.8}, activate=True
+    )
     assert version == 1
     path = library.data_dir / "models" / "v1.safetensors"
     loaded = LinearHead.load(path)
@@ -94,16 +96,17 @@ def test_versions_are_never_reused(library: Library):
         write_version(library.store, library.data_dir, _head(), {}, {}, activate=True)
     assert next_version(library.store) == 4
     assert sorted(p.name for p in (library.data_dir / "models").glob("v*")) == [
-        "v1.safetensors", "v2.safetensors", "v3.safetensors"]
+        "v1.safetensors",
+        "v2.safetensors",
+        "v3.safetensors",
+    ]
 
 
-def test_a_head_the_album_cannot_serve_is_kept_under_its_kind_and_never_activated(
-        library: Library):
+def test_a_head_the_album_cannot_serve_is_kept_under_its_kind_and_never_activated(library: Library):
     with pytest.raises(ModelVersionError, match="attention head is kept for comparison"):
         write_version(library.store, library.data_dir, _KeptHead(), {}, {}, activate=True)
     assert [m.version for m in library.store.models()] == [0]
-    version = write_version(library.store, library.data_dir, _KeptHead(), {}, {},
-                            activate=False)
+    version = write_version(library.store, library.data_dir, _KeptHead(), {}, {}, activate=False)
     row = find_version(library.store, version)
     assert row.head_file == f"models/v{version}.attention.safetensors"
     assert row.metrics["head"] == "attention" and not servable(row)
@@ -112,8 +115,9 @@ def test_a_head_the_album_cannot_serve_is_kept_under_its_kind_and_never_activate
 
 def test_rollback_goes_to_the_newest_usable_older_version(library: Library):
     write_version(library.store, library.data_dir, _head(), {}, {}, activate=True)  # v1
-    library.store.add_model(2, BACKBONE, "models/v2.attention.safetensors", {},
-                            {"head": "attention"}, activate=False)
+    library.store.add_model(
+        2, BACKBONE, "models/v2.attention.safetensors", {}, {"head": "attention"}, activate=False
+    )
     write_version(library.store, library.data_dir, _head(), {}, {}, activate=True)  # v3
     assert rollback_target(library.store) == 1  # v2 cannot tag photos
     assert not servable(find_version(library.store, 2))
@@ -128,24 +132,31 @@ def test_rollback_goes_to_the_newest_usable_older_version(library: Library):
 def test_check_servable_refuses_every_version_the_album_cannot_tag_with(library: Library):
     store, data = library.store, library.data_dir
     write_version(store, data, _head(), {}, {}, activate=False)  # v1: good
-    store.add_model(2, BACKBONE, "models/v2.attention.safetensors", {}, {"head": "attention"},
-                    activate=False)
-    store.add_model(3, BACKBONE, "models/v3.safetensors", {}, {"head": "linear"},
-                    activate=False)  # never written
+    store.add_model(
+        2, BACKBONE, "models/v2.attention.safetensors", {}, {"head": "attention"}, activate=False
+    )
+    store.add_model(
+        3, BACKBONE, "models/v3.safetensors", {}, {"head": "linear"}, activate=False
+    )  # never written
     truncated = (data / "models" / "v1.safetensors").read_bytes()[:-9]
     (data / "models" / "v4.safetensors").write_bytes(truncated)
-    store.add_model(4, BACKBONE, "models/v4.safetensors", {}, {"head": "linear"},
-                    activate=False)
+    store.add_model(4, BACKBONE, "models/v4.safetensors", {}, {"head": "linear"}, activate=False)
     nan = LinearHead(("cat",), torch.zeros(1, 4), torch.zeros(1), BACKBONE)
     nan.bias[0] = float("nan")
     nan.save(data / "models" / "v5.safetensors")
-    store.add_model(5, BACKBONE, "models/v5.safetensors", {}, {"head": "linear"},
-                    activate=False)
+    store.add_model(5, BACKBONE, "models/v5.safetensors", {}, {"head": "linear"}, activate=False)
     (data / "models" / "v1.safetensors").replace(data / "models" / "v6.safetensors")
-    store.add_model(6, BACKBONE, "models/v6.safetensors", {}, {"head": "residual"},
-                    activate=False)  # the file is a linear head
-    refusals = {2: "attention head", 3: "head file not found", 4: "not a valid safetensors",
-                5: "not finite", 6: "not an albumtag residual head", 9: "no model version 9"}
+    store.add_model(
+        6, BACKBONE, "models/v6.safetensors", {}, {"head": "residual"}, activate=False
+    )  # the file is a linear head
+    refusals = {
+        2: "attention head",
+        3: "head file not found",
+        4: "not a valid safetensors",
+        5: "not finite",
+        6: "not an albumtag residual head",
+        9: "no model version 9",
+    }
     for version, reason in refusals.items():
         with pytest.raises(ModelVersionError, match=reason):
             check_servable(store, data, version)
@@ -155,12 +166,12 @@ def test_check_servable_refuses_every_version_the_album_cannot_tag_with(library:
     assert check_servable(store, data, 0).version == 0  # the prior has no file
 
 
-def test_activating_an_unusable_version_fails_the_same_way_everywhere(library: Library,
-                                                                       capsys):
+def test_activating_an_unusable_version_fails_the_same_way_everywhere(library: Library, capsys):
     """The registry, the album-level activation and `albumtag models --activate` refuse an
     attention head with the same error, and the active version stays."""
-    library.store.add_model(1, BACKBONE, "models/v1.attention.safetensors", {},
-                            {"head": "attention"}, activate=False)
+    library.store.add_model(
+        1, BACKBONE, "models/v1.attention.safetensors", {}, {"head": "attention"}, activate=False
+    )
     with pytest.raises(ModelVersionError) as direct:
         activate(library.store, library.data_dir, 1)
     with pytest.raises(ModelVersionError) as album:
@@ -182,8 +193,9 @@ def test_the_served_kinds_and_how_a_head_file_is_read(tmp_path: Path):
     assert heads.kind_of_file(path).name == "linear"
     loaded = heads.load_head(path, prior=None)  # a linear head needs no prior
     assert isinstance(loaded, LinearHead) and loaded.kind == "linear"
-    (tmp_path / "other.safetensors").write_bytes(path.read_bytes().replace(
-        b"albumtag-linear-head/1", b"albumtag-foobar-head/1"))
+    (tmp_path / "other.safetensors").write_bytes(
+        path.read_bytes().replace(b"albumtag-linear-head/1", b"albumtag-foobar-head/1")
+    )
     with pytest.raises(ModelLoadError, match="not a head the album can serve"):
         heads.load_head(tmp_path / "other.safetensors", prior=None)
     with pytest.raises(ValueError, match="already registered"):

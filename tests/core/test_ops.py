@@ -25,15 +25,19 @@ def _photo(lib: Library, path: str, **scores: float) -> int:
     ids = lib.label_ids()
     names = list(scores) or ["cat"]
     lib.store.record_scores(
-        [Scored(pid, 10, 10, None, f"h{pid}", np.array(list(scores.values()) or [0.0]),
-                None)], [ids[n] for n in names], "fake@1", 0)
+        [Scored(pid, 10, 10, None, f"h{pid}", np.array(list(scores.values()) or [0.0]), None)],
+        [ids[n] for n in names],
+        "fake@1",
+        0,
+    )
     return pid
 
 
 def _verdict(lib: Library, pid: int, name: str) -> int:
     lid = lib.label_id(name)
-    return next((v for p, lab, v in lib.store.verdict_rows() if p == pid and lab == lid),
-                NO_VERDICT)
+    return next(
+        (v for p, lab, v in lib.store.verdict_rows() if p == pid and lab == lid), NO_VERDICT
+    )
 
 
 def _tags(lib: Library, pid: int) -> set[str]:
@@ -113,8 +117,7 @@ def test_add_tag_makes_an_unknown_label_and_confirms_it(library: Library, photos
         ops.add_tag(library, [a], "family|Anna")
 
 
-def test_a_label_made_by_another_process_is_used_not_made_again(library: Library,
-                                                                 photos) -> None:
+def test_a_label_made_by_another_process_is_used_not_made_again(library: Library, photos) -> None:
     a, _ = photos
     with Library(library.root, library.data_dir) as other:  # the command line, meanwhile
         other.create_label("Anna", "people")
@@ -164,8 +167,7 @@ def test_set_marks_checks_ratings_and_flags(library: Library, photos) -> None:
     assert changes.marks == (a, b) and changes.history and not changes.photos
     assert ratings.marks(library.store, [a])[a] == (5, ratings.PICK)
     assert not ops.set_marks(library, [a], rating=5).changed
-    for bad in ({"rating": 6}, {"rating": -1}, {"rating": 2.5}, {"rating": True},
-                {"flag": 2}, {}):
+    for bad in ({"rating": 6}, {"rating": -1}, {"rating": 2.5}, {"rating": True}, {"flag": 2}, {}):
         with pytest.raises(InvalidEditError):
             ops.set_marks(library, [a], **bad)
     assert ops.set_marks(library, [a], rating=np.int64(3)).marks == (a,)
@@ -218,10 +220,12 @@ def test_label_manager_ops_report_labels_and_history(library: Library, photos) -
 
 def test_activating_a_version_checks_it_is_usable(library: Library, photos) -> None:
     store = library.store
-    store.add_model(1, "fake@1", "models/v1.safetensors", {}, {"head": "linear"},
-                    activate=False)  # its head file was never written
-    store.add_model(2, "fake@1", "models/v2.attention.safetensors", {}, {"head": "attention"},
-                    activate=False)
+    store.add_model(
+        1, "fake@1", "models/v1.safetensors", {}, {"head": "linear"}, activate=False
+    )  # its head file was never written
+    store.add_model(
+        2, "fake@1", "models/v2.attention.safetensors", {}, {"head": "attention"}, activate=False
+    )
     store.add_model(3, "fake@1", None, {"cat": 0.05}, {"kind": "prior"}, activate=False)
     with pytest.raises(ModelVersionError, match="version 1 cannot be used"):
         ops.activate_version(library, 1)

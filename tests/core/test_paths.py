@@ -19,8 +19,15 @@ LATIN1_NAME = os.fsdecode(b"caf\xe9.png")
 
 
 def index_with_fake_model(library: Library) -> None:
-    Indexer(library.root, library.store, lambda: fake_model(library.store), library.thumbnails,
-            batch_size=4, workers=2, enricher=Enricher(library.store)).run()
+    Indexer(
+        library.root,
+        library.store,
+        lambda: fake_model(library.store),
+        library.thumbnails,
+        batch_size=4,
+        workers=2,
+        enricher=Enricher(library.store),
+    ).run()
 
 
 @pytest.fixture
@@ -52,9 +59,11 @@ def test_a_name_that_is_not_utf8_is_indexed_with_everything_else(album):
         assert library.photo("caf\\xe9.png") == cat  # as albumtag shows it
         assert any(view.has for view in library.tags(cat))
         assert [p.path for p in library.search("path:rfer")] == [
-            os.fsdecode(b"d\xf6rfer/coffee.png")]
+            os.fsdecode(b"d\xf6rfer/coffee.png")
+        ]
         assert [p.path for p in library.search("path:" + os.fsdecode(b"\xf6r"))] == [
-            os.fsdecode(b"d\xf6rfer/coffee.png")]  # a search typed in the same encoding
+            os.fsdecode(b"d\xf6rfer/coffee.png")
+        ]  # a search typed in the same encoding
     with Library(album) as library:  # a second run finds it unchanged, under the same name
         index_with_fake_model(library)
         assert library.store.count_photos() == {"ok": 3}

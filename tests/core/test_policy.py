@@ -17,14 +17,20 @@ def tags(*evidence: Evidence) -> dict[int, tuple[bool, bool]]:
 
 
 def test_score_at_or_above_threshold_turns_a_label_on_and_its_ancestors_follow():
-    assert tags(Evidence(3, 0.30, NO_VERDICT)) == {3: (True, False), 2: (False, False),
-                                                   1: (False, False)}
+    assert tags(Evidence(3, 0.30, NO_VERDICT)) == {
+        3: (True, False),
+        2: (False, False),
+        1: (False, False),
+    }
     assert tags(Evidence(3, 0.29, NO_VERDICT)) == {}
 
 
 def test_confirming_poodle_gives_dog_and_animal_verified():
-    assert tags(Evidence(3, None, CONFIRMED)) == {3: (True, True), 2: (False, True),
-                                                  1: (False, True)}
+    assert tags(Evidence(3, None, CONFIRMED)) == {
+        3: (True, True),
+        2: (False, True),
+        1: (False, True),
+    }
 
 
 def test_confirmed_label_is_on_whatever_its_score():
@@ -36,8 +42,9 @@ def test_rejected_label_is_never_on_even_with_a_high_score():
 
 
 def test_rejecting_dog_removes_dog_and_breeds_but_not_animal_from_other_evidence():
-    result = tags(Evidence(3, 0.9, NO_VERDICT), Evidence(2, 0.9, REJECTED),
-                  Evidence(4, 0.8, NO_VERDICT))
+    result = tags(
+        Evidence(3, 0.9, NO_VERDICT), Evidence(2, 0.9, REJECTED), Evidence(4, 0.8, NO_VERDICT)
+    )
     assert 2 not in result and 3 not in result
     assert result[1] == (False, False)  # animal still comes from the cat
     assert result[4] == (True, False)

@@ -18,11 +18,22 @@ from core.model.preprocess import Preprocessing
 from core.model.weights import DEFAULT_BACKBONE
 
 #: The default backbone's data config (timm's, for tf_efficientnet_lite0).
-LITE0 = {"input_size": (3, 224, 224), "interpolation": "bicubic", "mean": (0.5, 0.5, 0.5),
-         "std": (0.5, 0.5, 0.5), "crop_pct": 0.875, "crop_mode": "center"}
-IMAGENET = {"input_size": (3, 224, 224), "interpolation": "bilinear",
-            "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225), "crop_pct": 0.9,
-            "crop_mode": "center"}
+LITE0 = {
+    "input_size": (3, 224, 224),
+    "interpolation": "bicubic",
+    "mean": (0.5, 0.5, 0.5),
+    "std": (0.5, 0.5, 0.5),
+    "crop_pct": 0.875,
+    "crop_mode": "center",
+}
+IMAGENET = {
+    "input_size": (3, 224, 224),
+    "interpolation": "bilinear",
+    "mean": (0.485, 0.456, 0.406),
+    "std": (0.229, 0.224, 0.225),
+    "crop_pct": 0.9,
+    "crop_mode": "center",
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +68,9 @@ def test_the_interpolation_of_the_config_is_used(chelsea: Image.Image):
     bicubic = Preprocessing.from_data_config({**IMAGENET, "interpolation": "bicubic"})
     bilinear = Preprocessing.from_data_config(IMAGENET)
     assert not np.array_equal(bicubic.pixels(chelsea), bilinear.pixels(chelsea))
-    by_hand = chelsea.resize((int(248 * chelsea.width / chelsea.height), 248),
-                             Image.Resampling.BILINEAR)
+    by_hand = chelsea.resize(
+        (int(248 * chelsea.width / chelsea.height), 248), Image.Resampling.BILINEAR
+    )
     left = round((by_hand.width - 224) / 2)
     top = round((by_hand.height - 224) / 2)
     expected = np.asarray(by_hand.crop((left, top, left + 224, top + 224))).transpose(2, 0, 1)
@@ -77,13 +89,16 @@ def test_normalise_leaves_its_input_alone_and_takes_floats_too():
     assert torch.allclose(prep.normalise(pixels), (before / 255 - mean) / std, atol=1e-6)
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ({"interpolation": "random"}, "interpolation 'random'"),
-    ({"input_size": (3, 224, 192)}, "square RGB"),
-    ({"input_size": (1, 224, 224)}, "square RGB"),
-    ({"crop_pct": 0.0}, "crop_pct"),
-    ({"std": (0.2, 0.0, 0.2)}, "std"),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"interpolation": "random"}, "interpolation 'random'"),
+        ({"input_size": (3, 224, 192)}, "square RGB"),
+        ({"input_size": (1, 224, 224)}, "square RGB"),
+        ({"crop_pct": 0.0}, "crop_pct"),
+        ({"std": (0.2, 0.0, 0.2)}, "std"),
+    ],
+)
 def test_a_config_the_album_cannot_follow_is_refused(change: dict, reason: str):
     with pytest.raises(ModelLoadError, match=reason):
         Preprocessing.from_data_config({**LITE0, **change})
@@ -91,7 +106,8 @@ def test_a_config_the_album_cannot_follow_is_refused(change: dict, reason: str):
 
 @pytest.mark.slow
 def test_the_indexer_and_the_trainer_feed_the_network_the_same_numbers(
-        tmp_path: Path, real_photo_paths: dict[str, Path]):
+    tmp_path: Path, real_photo_paths: dict[str, Path]
+):
     """The network's input, caught at its first layer: the indexer's batch (tagging) and the
     trainer's photos decoded again (attention and fine-tuning heads) are equal to the bit."""
     from trainer.album import deep
@@ -105,13 +121,22 @@ def test_the_indexer_and_the_trainer_feed_the_network_the_same_numbers(
     with Library(album) as library:
         backbone = library.model().tagger.backbone
         hook = backbone.model.conv_stem.register_forward_pre_hook(
-            lambda module, args: seen.append(args[0].detach().cpu().clone()))
+            lambda module, args: seen.append(args[0].detach().cpu().clone())
+        )
         library.indexer(faces=False, keywords=False).run()
         tagged = torch.cat(seen)
         seen.clear()
-        ids = np.array([p.id for p in library.store.photos_by_ids(
-            [library.photo(f"{n}{real_photo_paths[n].suffix}").id
-             for n in ("chelsea", "coffee", "rocket")])])
+        ids = np.array(
+            [
+                p.id
+                for p in library.store.photos_by_ids(
+                    [
+                        library.photo(f"{n}{real_photo_paths[n].suffix}").id
+                        for n in ("chelsea", "coffee", "rocket")
+                    ]
+                )
+            ]
+        )
         pixels = deep.photo_pixels(library, backbone, ids, lambda *a: None)
         deep.feature_maps(backbone, pixels)
         maps_input = torch.cat(seen)

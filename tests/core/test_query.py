@@ -129,8 +129,13 @@ def test_bad_queries_give_clear_messages(query, message):
 
 @pytest.mark.parametrize(
     "query",
-    ["(" * 250 + "dog" + ")" * 250, "NOT " * 1000 + "dog", "-" * 2000 + "dog",
-     "(" * 100_000, "-(" * 5000 + "dog"],
+    [
+        "(" * 250 + "dog" + ")" * 250,
+        "NOT " * 1000 + "dog",
+        "-" * 2000 + "dog",
+        "(" * 100_000,
+        "-(" * 5000 + "dog",
+    ],
 )
 def test_deep_nesting_is_refused_without_recursing(query):
     with pytest.raises(QueryError, match="nested too deeply"):

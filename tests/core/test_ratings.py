@@ -23,8 +23,12 @@ from core.pipeline.enrich import Enricher
 def _photo(lib: Library, name: str, colour: str = "red") -> int:
     Image.new("RGB", (16, 12), colour).save(lib.root / name)
     pid = lib.store.add_photo(name, (lib.root / name).stat().st_size, 1)
-    lib.store.record_scores([Scored(pid, 16, 12, None, f"h{pid}", np.array([0.9]), None)],
-                            [lib.label_id("cat")], "fake@1", 0)
+    lib.store.record_scores(
+        [Scored(pid, 16, 12, None, f"h{pid}", np.array([0.9]), None)],
+        [lib.label_id("cat")],
+        "fake@1",
+        0,
+    )
     return pid
 
 
@@ -54,8 +58,12 @@ def test_set_search_and_undo(library: Library) -> None:
     assert _query(library, "flag:none") == {c}
     assert _query(library, "cat rating:4 -flag:reject") == {a}
     assert set(library.search_ids("rating:>=4").tolist()) == {a, b}
-    for bad, message in (("rating:6", "0 to 5"), ("rating:good", "bad rating"),
-                         ("flag:maybe", "bad flag"), ("rating:4..2", "ends before")):
+    for bad, message in (
+        ("rating:6", "0 to 5"),
+        ("rating:good", "bad rating"),
+        ("flag:maybe", "bad flag"),
+        ("rating:4..2", "ends before"),
+    ):
         with pytest.raises(QueryError, match=message):
             browse.grid_rows(library, bad)
     with pytest.raises(ValueError):
@@ -86,21 +94,28 @@ def test_round_trip_through_xmp(library: Library) -> None:
     assert library.export_xmp().written == 0  # nothing changed since
 
 
-@pytest.mark.parametrize(("fields", "expected"), [
-    ({"Xmp.xmp.Rating": "3", "Xmp.xmpDM.pick": "1"}, (3, 1)),
-    ({"Xmp.xmp.Rating": "-1"}, (None, -1)),  # Lightroom's and Bridge's reject
-    ({"Xmp.xmp.Rating": "5", "Xmp.digiKam.PickLabel": "1"}, (5, -1)),  # digiKam's
-    ({"Xmp.digiKam.PickLabel": "3"}, (None, 1)),
-])
-def test_import_reads_what_other_apps_wrote(library: Library, fields: dict,
-                                            expected: tuple) -> None:
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"Xmp.xmp.Rating": "3", "Xmp.xmpDM.pick": "1"}, (3, 1)),
+        ({"Xmp.xmp.Rating": "-1"}, (None, -1)),  # Lightroom's and Bridge's reject
+        ({"Xmp.xmp.Rating": "5", "Xmp.digiKam.PickLabel": "1"}, (5, -1)),  # digiKam's
+        ({"Xmp.digiKam.PickLabel": "3"}, (None, 1)),
+    ],
+)
+def test_import_reads_what_other_apps_wrote(
+    library: Library, fields: dict, expected: tuple
+) -> None:
     pid = _photo(library, "shot.jpg".replace("jpg", "png"))
     path = library.root / "shot.png"
     sidecar = sidecar_path(path)
-    sidecar.write_text('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
-                       '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.'
-                       'org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""/>'
-                       '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>', encoding="utf-8")
+    sidecar.write_text(
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.'
+        'org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""/>'
+        '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>',
+        encoding="utf-8",
+    )
     with pyexiv2.Image(os.fspath(sidecar)) as image:
         image.modify_xmp(fields)
     enricher = Enricher(library.store)

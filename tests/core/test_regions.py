@@ -31,8 +31,9 @@ def _side_by_side(left: Image.Image, right: Image.Image) -> Image.Image:
 
 
 def test_two_objects_in_one_photo_are_both_tagged(tagger: Tagger, real_photo_paths) -> None:
-    photo = _side_by_side(Image.open(real_photo_paths["chelsea"]),
-                          Image.open(real_photo_paths["imagenet_06_609"]))  # a cat, a jeep
+    photo = _side_by_side(
+        Image.open(real_photo_paths["chelsea"]), Image.open(real_photo_paths["imagenet_06_609"])
+    )  # a cat, a jeep
     # the whole frame, not the centre crop, so both halves stay in view
     pixels = np.asarray(photo.resize((224, 224)), dtype=np.uint8).transpose(2, 0, 1)[None]
     pixels = np.ascontiguousarray(pixels)
@@ -48,16 +49,24 @@ def test_two_objects_in_one_photo_are_both_tagged(tagger: Tagger, real_photo_pat
     assert not {"cat", "car"} <= only, sorted(only)
 
 
-def test_regional_evidence_is_cached_and_rescoring_matches(tagger: Tagger,
-                                                           real_photo_paths) -> None:
-    batch = np.stack([to_model_input(Image.open(real_photo_paths[n]).convert("RGB"))
-                      for n in ("chelsea", "coffee")])
+def test_regional_evidence_is_cached_and_rescoring_matches(
+    tagger: Tagger, real_photo_paths
+) -> None:
+    batch = np.stack(
+        [
+            to_model_input(Image.open(real_photo_paths[n]).convert("RGB"))
+            for n in ("chelsea", "coffee")
+        ]
+    )
     features, scores = tagger.run(batch)
     assert features.shape[1] == tagger.backbone.feature_dim + len(tagger.label_names)
-    assert ((features[:, tagger.backbone.feature_dim:] >= 0)
-            & (features[:, tagger.backbone.feature_dim:] <= 1)).all()
-    np.testing.assert_allclose(tagger.score_features(features.astype(np.float16)), scores,
-                               atol=5e-3)
+    assert (
+        (features[:, tagger.backbone.feature_dim :] >= 0)
+        & (features[:, tagger.backbone.feature_dim :] <= 1)
+    ).all()
+    np.testing.assert_allclose(
+        tagger.score_features(features.astype(np.float16)), scores, atol=5e-3
+    )
 
 
 def test_settings_override_the_constants_only_when_given() -> None:
@@ -71,8 +80,13 @@ def test_settings_override_the_constants_only_when_given() -> None:
     fmap = torch.randn(2, 16, 9, 9)
     with torch.inference_mode():
         default = region.evidence(fmap, classifier)
-        same = region.evidence(fmap, classifier, temperature=regions.TEMPERATURE,
-                               top_k=regions.TOP_K, grid=regions.GRID)
+        same = region.evidence(
+            fmap,
+            classifier,
+            temperature=regions.TEMPERATURE,
+            top_k=regions.TOP_K,
+            grid=regions.GRID,
+        )
         other = region.evidence(fmap, classifier, temperature=1.0, top_k=1, grid=0)
     torch.testing.assert_close(default, same)
     assert default.shape == other.shape == (2, 3)

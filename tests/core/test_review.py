@@ -18,7 +18,10 @@ def _photo(lib: Library, path: str, mtime: int, **scores: float) -> int:
     ids = lib.label_ids()
     lib.store.record_scores(
         [Scored(pid, 10, 10, None, f"h{pid}", np.array(list(scores.values())), None)],
-        [ids[n] for n in scores], "fake@1", 0)
+        [ids[n] for n in scores],
+        "fake@1",
+        0,
+    )
     return pid
 
 
@@ -28,8 +31,11 @@ def _threshold(lib: Library, name: str) -> float:
 
 def test_value_is_highest_on_the_threshold_and_for_untaught_labels() -> None:
     assert review.uncertainty(0.5, 0.5) == pytest.approx(1.0)
-    assert review.uncertainty(0.55, 0.5) > review.uncertainty(0.9, 0.5) > review.uncertainty(
-        0.999, 0.5)
+    assert (
+        review.uncertainty(0.55, 0.5)
+        > review.uncertainty(0.9, 0.5)
+        > review.uncertainty(0.999, 0.5)
+    )
     assert review.novelty(0) == 1.0 and review.novelty(5) == 0.5 and review.novelty(20) < 0.25
 
 
@@ -54,9 +60,12 @@ def test_labels_with_few_verdicts_come_first(library: Library) -> None:
     dog = _photo(library, "dog.jpg", 2, dog=dog_t + gap)
     car = _photo(library, "car.jpg", 1, car=car_t + gap)
     taught = [_photo(library, f"taught{i}.jpg", 10 + i, dog=0.99) for i in range(10)]
-    library.store.set_verdicts([VerdictChange(p, library.label_id("dog"),
-                                              CONFIRMED if i % 3 else REJECTED)
-                                for i, p in enumerate(taught)])
+    library.store.set_verdicts(
+        [
+            VerdictChange(p, library.label_id("dog"), CONFIRMED if i % 3 else REJECTED)
+            for i, p in enumerate(taught)
+        ]
+    )
     queue = review.questions(library.store)
     assert queue[car].value > queue[dog].value
     ranked = review.rank(library.store, [dog, car])
@@ -65,10 +74,16 @@ def test_labels_with_few_verdicts_come_first(library: Library) -> None:
 
 def test_labels_take_turns(library: Library) -> None:
     t = _threshold(library, "cat")
-    cats = [_photo(library, f"cat{i}.jpg", i, cat=min(t + 0.01 * (i + 1), 0.99))
-            for i in range(6)]
-    rockets = [_photo(library, f"rocket{i}.jpg", 100 + i,
-                      rocket=min(_threshold(library, "rocket") + 0.2, 0.99)) for i in range(2)]
+    cats = [_photo(library, f"cat{i}.jpg", i, cat=min(t + 0.01 * (i + 1), 0.99)) for i in range(6)]
+    rockets = [
+        _photo(
+            library,
+            f"rocket{i}.jpg",
+            100 + i,
+            rocket=min(_threshold(library, "rocket") + 0.2, 0.99),
+        )
+        for i in range(2)
+    ]
     ranked = [r.id for r in browse.grid_rows(library, scope=Scope.REVIEW, order=Order.TEACHES)]
     assert sorted(ranked) == sorted(cats + rockets)
     # the best cat, a rocket; the second cat, the other rocket; then the remaining cats
@@ -85,5 +100,4 @@ def test_confirmed_photos_leave_the_queue(library: Library) -> None:
     b = _photo(library, "b.jpg", 2, cat=0.99)
     library.store.set_verdicts([VerdictChange(a, library.label_id("cat"), CONFIRMED)])
     assert set(review.questions(library.store)) == {b}
-    assert [r.id for r in browse.grid_rows(library, scope=Scope.REVIEW,
-                                           order=Order.TEACHES)] == [b]
+    assert [r.id for r in browse.grid_rows(library, scope=Scope.REVIEW, order=Order.TEACHES)] == [b]

@@ -13,8 +13,13 @@ from core.labels.policy import CONFIRMED, REJECTED
 from core.search.engine import SearchEngine
 from core.search.query import compile_query
 
-LABELS = [("animal", None, 0.5), ("dog", "animal", 0.4), ("cat", "animal", 0.3),
-          ("beach", None, 0.5), ("people", None, 0.5)]
+LABELS = [
+    ("animal", None, 0.5),
+    ("dog", "animal", 0.4),
+    ("cat", "animal", 0.3),
+    ("beach", None, 0.5),
+    ("people", None, 0.5),
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +35,17 @@ def store(tmp_path_factory) -> TagStore:
         pid = s.add_photo(f"{2020 + i % 4}/p{i:03d}.jpg", i, i)
         scores = np.array([rng.random() * rng.random() for _ in label_ids])
         taken = f"{2020 + i % 4}-0{1 + i % 9}-1{i % 10}T10:00:00" if i % 7 else None
-        s.record_scores([Scored(pid, 10, 10, taken, f"h{i}", scores, None)], label_ids,
-                        "fake@1", 0)
+        s.record_scores([Scored(pid, 10, 10, taken, f"h{i}", scores, None)], label_ids, "fake@1", 0)
         if i % 11 == 0:
-            s.set_verdicts([VerdictChange(pid, ids[rng.choice(["dog", "cat", "beach"])],
-                                          rng.choice([CONFIRMED, REJECTED]))])
+            s.set_verdicts(
+                [
+                    VerdictChange(
+                        pid,
+                        ids[rng.choice(["dog", "cat", "beach"])],
+                        rng.choice([CONFIRMED, REJECTED]),
+                    )
+                ]
+            )
     for i in range(5):  # photos still waiting for the model, and photos gone
         s.add_photo(f"new/{i}.jpg", 1, 1)
     s.mark_missing([1, 2])
@@ -49,10 +60,26 @@ def label_resolver(store: TagStore):
     return LabelResolver(lambda w: by_name.get(w.lower()))
 
 
-QUERIES = ["", "dog", "animal", "dog beach", "dog OR cat", "animal -dog", "NOT animal",
-           "-animal -beach", "(dog OR people) beach", "label:=animal", "unverified:animal",
-           "untagged", "-untagged", "path:2021", "year:2022", "date:2021-03..2022-05",
-           "animal OR untagged", "cat -path:2023 OR beach"]
+QUERIES = [
+    "",
+    "dog",
+    "animal",
+    "dog beach",
+    "dog OR cat",
+    "animal -dog",
+    "NOT animal",
+    "-animal -beach",
+    "(dog OR people) beach",
+    "label:=animal",
+    "unverified:animal",
+    "untagged",
+    "-untagged",
+    "path:2021",
+    "year:2022",
+    "date:2021-03..2022-05",
+    "animal OR untagged",
+    "cat -path:2023 OR beach",
+]
 
 
 @pytest.mark.parametrize("query", QUERIES)
@@ -60,9 +87,13 @@ def test_fast_path_matches_the_sql_path(store, query):
     labels = label_resolver(store)
     engine = SearchEngine(store.db)
     where = compile_query(query, labels)
-    expected = {r[0] for r in store.db.query(
-        f"SELECT p.id FROM photos p WHERE p.status IN ('ok', 'pending') AND ({where.sql})",
-        where.params)}
+    expected = {
+        r[0]
+        for r in store.db.query(
+            f"SELECT p.id FROM photos p WHERE p.status IN ('ok', 'pending') AND ({where.sql})",
+            where.params,
+        )
+    }
     got = engine.search(query, labels)
     assert set(got.tolist()) == expected
     assert len(got) == len(expected)  # no duplicates

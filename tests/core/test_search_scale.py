@@ -15,7 +15,8 @@ from tests.core.test_search import QUERIES, label_resolver, store  # noqa: F401 
 
 @pytest.mark.parametrize("order", list(ORDERS))
 def test_a_large_result_filtered_through_the_display_order_equals_sorting_its_ranks(
-        store, order, monkeypatch):
+    store, order, monkeypatch
+):
     from core.search.query import parse_query
 
     engine = SearchEngine(store.db)
@@ -34,8 +35,9 @@ def test_terms_are_looked_up_once_until_the_album_changes(store, monkeypatch):
     labels = label_resolver(store)
     calls: list[str] = []
     concat = engine._concat
-    monkeypatch.setattr(engine, "_concat", lambda sql, params=(): (calls.append(sql),
-                                                                   concat(sql, params))[1])
+    monkeypatch.setattr(
+        engine, "_concat", lambda sql, params=(): (calls.append(sql), concat(sql, params))[1]
+    )
     first = engine.search("dog beach", labels).tolist()
     looked_up = len(calls)
     assert engine.search("beach dog", labels).tolist() == first  # same terms: no lookup
@@ -81,11 +83,13 @@ def test_and_not_takes_away_instead_of_building_the_complement(store, monkeypatc
     labels = label_resolver(store)
     engine = SearchEngine(store.db)
     expected = set(engine.search("animal", labels).tolist()) - set(
-        engine.search("dog", labels).tolist())
+        engine.search("dog", labels).tolist()
+    )
     calls: list[tuple[int, int]] = []
     minus = search._minus
-    monkeypatch.setattr(search, "_minus",
-                        lambda a, b: (calls.append((len(a), len(b))), minus(a, b))[1])
+    monkeypatch.setattr(
+        search, "_minus", lambda a, b: (calls.append((len(a), len(b))), minus(a, b))[1]
+    )
     assert set(engine.search("animal -dog", labels).tolist()) == expected
     universe = len(engine.universe())
     assert calls and all(a < universe for a, _ in calls)  # never the whole album minus dog

@@ -21,6 +21,7 @@ def xmp_of(path: Path) -> dict:
     with pyexiv2.Image(str(path)) as image:
         return image.read_xmp()
 
+
 FLAT_XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
@@ -58,12 +59,12 @@ def test_a_photo_whose_sidecar_name_is_too_long_is_tagged_and_its_sidecar_report
         assert embedded.written == 1 and not embedded.errors
     assert read_keywords(album / LONG_NAME).flat
     assert sorted(p.name for p in album.iterdir()) == sorted(
-        [".albumtag", "rocket.jpg", "rocket.jpg.xmp", LONG_NAME])
+        [".albumtag", "rocket.jpg", "rocket.jpg.xmp", LONG_NAME]
+    )
 
 
 @pytest.mark.parametrize("keyword", ["pipe|split|me", "../../etc/passwd", "AC/DC | live"])
-def test_a_flat_keyword_with_separators_keeps_its_shape_through_export_and_import(
-        album, keyword):
+def test_a_flat_keyword_with_separators_keeps_its_shape_through_export_and_import(album, keyword):
     (album / "rocket.jpg.xmp").write_text(FLAT_XMP.format(keyword), encoding="utf-8")
     with Library(album) as library:
         labels_before = len(library.store.labels())

@@ -75,9 +75,13 @@ def array_type(path: Path, key: str) -> str:
 
 
 def test_parse_reads_both_hierarchies_and_keeps_only_loose_flat_keywords():
-    found = parse({SUBJECT: ["Family", "Grandma", "sunny", "Grandma"],
-                   HIERARCHICAL: ["Family|Grandma", "Places| Portugal "],
-                   TAGS_LIST: ["Family/Grandma", "People/Anna Smith"]})
+    found = parse(
+        {
+            SUBJECT: ["Family", "Grandma", "sunny", "Grandma"],
+            HIERARCHICAL: ["Family|Grandma", "Places| Portugal "],
+            TAGS_LIST: ["Family/Grandma", "People/Anna Smith"],
+        }
+    )
     assert found.paths == (("Family", "Grandma"), ("People", "Anna Smith"), ("Places", "Portugal"))
     assert found.flat == ("Family", "Grandma", "sunny")
     assert found.tags() == (*found.paths, ("sunny",))
@@ -161,8 +165,10 @@ def test_embedded_xmp_and_iptc_keywords_are_read_with_the_sidecars(photo: Path):
     found = read_keywords(photo)
     assert set(found.paths) == {("Family", "Grandma"), ("Places", "Portugal"), ("Trips", "Rome")}
     assert {"iptc word", "sunny"} <= set(found.flat)
-    assert read_keywords(photo, embedded=False).paths == (("Family", "Grandma"),
-                                                         ("Places", "Portugal"))
+    assert read_keywords(photo, embedded=False).paths == (
+        ("Family", "Grandma"),
+        ("Places", "Portugal"),
+    )
 
 
 def test_unreadable_metadata_is_skipped(photo: Path):
@@ -200,8 +206,11 @@ def test_keywords_resolve_by_name_or_alias_and_unknown_ones_become_a_hierarchy(l
 
 def verdicts(library, photo_id: int) -> dict[str, tuple[int, str]]:
     names = {r.id: r.name for r in library.store.labels()}
-    return {names[lid]: (verdict, source)
-            for lid, _, verdict, source in library.store.evidence(photo_id) if verdict}
+    return {
+        names[lid]: (verdict, source)
+        for lid, _, verdict, source in library.store.evidence(photo_id)
+        if verdict
+    }
 
 
 def test_import_confirms_keywords_but_never_overrides_the_user(library):
@@ -221,6 +230,9 @@ def test_import_confirms_keywords_but_never_overrides_the_user(library):
     assert not library.store.can_redo()
     library.store.undo()  # imports are not undo steps: undo reverts the user's clear instead
     assert verdicts(library, photo.id)["dog"] == (CONFIRMED, "user")
-    tags = {r.name for r in library.store.labels()
-            if r.id in {lid for lid, *_ in library.store.tags_of(photo.id)}}
+    tags = {
+        r.name
+        for r in library.store.labels()
+        if r.id in {lid for lid, *_ in library.store.tags_of(photo.id)}
+    }
     assert {"Family", "Grandma", "sunset"} <= tags

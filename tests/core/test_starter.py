@@ -64,8 +64,7 @@ def _holdout():
     from benchmarks.bench_photoset import closed, describe
     from benchmarks.photoset import default_dest, load_photoset
 
-    photos = [p for p in load_photoset(default_dest(), require_files=False)
-              if p.split == "holdout"]
+    photos = [p for p in load_photoset(default_dest(), require_files=False) if p.split == "holdout"]
     if not all(p.path.is_file() for p in photos):
         message = "photo set not fetched: run python -m benchmarks.photoset.fetch"
         if os.environ.get("CI") == "true":

@@ -69,13 +69,16 @@ def test_ids_beyond_sqlites_variable_limit_in_one_statement(tmp_path: Path) -> N
         with store.db.write() as db:
             db.conn.executemany(
                 "INSERT INTO photos (path, size, mtime_ns, status, added_at) "
-                "VALUES (?, 1, 1, 'ok', '')", [(f"{i:05}.jpg",) for i in range(5000)])
+                "VALUES (?, 1, 1, 'ok', '')",
+                [(f"{i:05}.jpg",) for i in range(5000)],
+            )
         wanted = np.arange(4000, 0, -3, dtype=np.int64)  # numpy ids, past 999, any order
         rows = store.photos_by_ids(wanted)
         assert [r.id for r in rows] == wanted.tolist()  # in the order asked
         assert store.photos_by_ids([0, 99999]) == []
-        found = store.db.query(f"SELECT COUNT(*) FROM photos WHERE id {IN_IDS}",
-                               (id_list(range(1, 3001)),))
+        found = store.db.query(
+            f"SELECT COUNT(*) FROM photos WHERE id {IN_IDS}", (id_list(range(1, 3001)),)
+        )
         assert found[0][0] == 3000
     finally:
         store.close()

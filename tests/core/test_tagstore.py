@@ -32,9 +32,21 @@ def score(store: TagStore, photo: int, **scores: float) -> None:
     names = ids(store)
     label_ids = [names[n] for n in scores]
     store.record_scores(
-        [Scored(photo, 10, 10, None, f"h{photo}", np.array(list(scores.values())),
-                np.zeros(4, np.float32))],
-        label_ids, "fake@1", 0)
+        [
+            Scored(
+                photo,
+                10,
+                10,
+                None,
+                f"h{photo}",
+                np.array(list(scores.values())),
+                np.zeros(4, np.float32),
+            )
+        ],
+        label_ids,
+        "fake@1",
+        0,
+    )
 
 
 def tag_names(store: TagStore, photo: int) -> set[str]:
@@ -66,8 +78,9 @@ def test_new_scores_never_overwrite_verdicts(store):
     pid = store.add_photo("a.jpg", 1, 1)
     score(store, pid, dog=0.9, cat=0.9)
     lid = ids(store)
-    store.set_verdicts([VerdictChange(pid, lid["dog"], REJECTED),
-                        VerdictChange(pid, lid["beach"], CONFIRMED)])
+    store.set_verdicts(
+        [VerdictChange(pid, lid["dog"], REJECTED), VerdictChange(pid, lid["beach"], CONFIRMED)]
+    )
     score(store, pid, dog=0.99, cat=0.05, beach=0.0)  # a re-index or another model
     verdicts = {r[0]: r[2] for r in store.evidence(pid)}
     assert verdicts[lid["dog"]] == REJECTED
@@ -146,8 +159,10 @@ def test_a_newer_schema_is_refused(tmp_path):
 def test_features_of_chosen_photos_come_in_id_order_across_lookup_chunks(store):
     names = ids(store)
     photos = [store.add_photo(f"p{i}.jpg", 1, i) for i in range(2000)]
-    results = [Scored(p, 10, 10, None, f"h{p}", np.array([0.1]),
-                      np.full(4, i, np.float32)) for i, p in enumerate(photos)]
+    results = [
+        Scored(p, 10, 10, None, f"h{p}", np.array([0.1]), np.full(4, i, np.float32))
+        for i, p in enumerate(photos)
+    ]
     store.record_scores(results, [names["beach"]], "fake@1", 0)
     broken = photos[5]
     store.record_error(broken, "corrupt: test")

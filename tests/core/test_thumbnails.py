@@ -27,8 +27,11 @@ def test_put_then_get_round_trip(tmp_path: Path) -> None:
     cache = ThumbnailCache(tmp_path / "thumbs")
     assert cache.get("home/cat.png", 1234, 5_000) is None
     stored = cache.put("home/cat.png", 1234, 5_000, photo_thumbnail())
-    assert cache.get("home/cat.png", 1234, 5_000) == stored == cache.path_for(
-        "home/cat.png", 1234, 5_000)
+    assert (
+        cache.get("home/cat.png", 1234, 5_000)
+        == stored
+        == cache.path_for("home/cat.png", 1234, 5_000)
+    )
     assert stored.parent.parent == tmp_path / "thumbs"
     assert stored.parent.name == stored.stem[:2]
     assert stored.suffix == ".jpg"
@@ -52,8 +55,12 @@ def test_key_changes_with_every_part_of_the_photo_version(tmp_path: Path) -> Non
     assert cache.path_for("trips/2024/ø 1.jpg", 100, 1_700_000_000_000_000_001) != base
     assert cache.path_for("trips/2024/ø 1.jpg", 101, 1_700_000_000_000_000_000) != base
     assert cache.path_for("trips/2024/ø 2.jpg", 100, 1_700_000_000_000_000_000) != base
-    assert ThumbnailCache(tmp_path, size=128).path_for(
-        "trips/2024/ø 1.jpg", 100, 1_700_000_000_000_000_000) != base
+    assert (
+        ThumbnailCache(tmp_path, size=128).path_for(
+            "trips/2024/ø 1.jpg", 100, 1_700_000_000_000_000_000
+        )
+        != base
+    )
     assert cache.path_for("trips/2024/ø 1.jpg", 100, 1_700_000_000_000_000_000) == base
 
 
@@ -74,7 +81,8 @@ def test_put_leaves_no_temporary_files(tmp_path: Path) -> None:
 
 
 def test_failed_write_leaves_neither_temp_file_nor_target(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = ThumbnailCache(tmp_path)
     thumb = photo_thumbnail()
 
@@ -89,7 +97,8 @@ def test_failed_write_leaves_neither_temp_file_nor_target(
 
 
 def test_failed_rewrite_keeps_the_previous_thumbnail(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = ThumbnailCache(tmp_path)
     stored = cache.put("cat.jpg", 10, 1, photo_thumbnail())
     before = stored.read_bytes()

@@ -8,10 +8,19 @@ from core import training_events as events
 
 
 def test_events_survive_a_line_of_json() -> None:
-    sent = [events.progress("training", 3, 30),
-            events.done(2, True, "better", {"f1": 0.5}, {"f1": 0.6},
-                        [{"label": "Mimi", "confirmed": 4}], "few photos"),
-            events.error("nothing to learn from yet")]
+    sent = [
+        events.progress("training", 3, 30),
+        events.done(
+            2,
+            True,
+            "better",
+            {"f1": 0.5},
+            {"f1": 0.6},
+            [{"label": "Mimi", "confirmed": 4}],
+            "few photos",
+        ),
+        events.error("nothing to learn from yet"),
+    ]
     lines = [events.encode(e) for e in sent]
     assert all("\n" not in line for line in lines)
     assert [events.parse(line) for line in lines] == sent
@@ -30,9 +39,14 @@ def test_a_progress_event_names_a_known_phase() -> None:
 
 
 def test_done_text_tells_the_run_with_its_warning_and_how_to_activate() -> None:
-    done = events.done(4, False, "kept the active version: the new one is worse",
-                       {"f1": 0.8, "n_photos": 40}, {"f1": 0.7, "n_photos": 40},
-                       warning="only 3 photos have verdicts")
+    done = events.done(
+        4,
+        False,
+        "kept the active version: the new one is worse",
+        {"f1": 0.8, "n_photos": 40},
+        {"f1": 0.7, "n_photos": 40},
+        warning="only 3 photos have verdicts",
+    )
     lines = events.done_text(done).splitlines()
     assert lines[0] == "Model version 4: kept the active version: the new one is worse"
     f1 = next(line for line in lines if line.strip().startswith("F1"))

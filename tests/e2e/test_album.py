@@ -96,8 +96,10 @@ def test_verdicts_survive_full_reindex_and_a_model_change(indexed, tmp_path):
     from core.model.weights import load_backbone_module
 
     module, _ = load_backbone_module()
-    state = {k: v + 1e-3 * torch.randn_like(v) if v.is_floating_point() else v
-             for k, v in module.state_dict().items()}
+    state = {
+        k: v + 1e-3 * torch.randn_like(v) if v.is_floating_point() else v
+        for k, v in module.state_dict().items()
+    }
     ckpt = tmp_path / "other.safetensors"
     save_file({k: v.contiguous() for k, v in state.items()}, str(ckpt))
     with Library(album, model=ModelChoice("tf_efficientnet_lite0", str(ckpt))) as library:
@@ -125,8 +127,9 @@ def test_sigkill_mid_index_then_rerun_completes_cleanly(real_album, tmp_path):
         if db.exists():
             try:
                 with sqlite3.connect(db, timeout=1) as conn:
-                    done = conn.execute("SELECT COUNT(*) FROM photos WHERE status = 'ok'"
-                                        ).fetchone()[0]
+                    done = conn.execute(
+                        "SELECT COUNT(*) FROM photos WHERE status = 'ok'"
+                    ).fetchone()[0]
             except sqlite3.Error:
                 continue
             if done >= 8:
@@ -140,11 +143,14 @@ def test_sigkill_mid_index_then_rerun_completes_cleanly(real_album, tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows, distinct = conn.execute("SELECT COUNT(*), COUNT(DISTINCT path) FROM photos"
-                                      ).fetchone()
+        rows, distinct = conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT path) FROM photos"
+        ).fetchone()
         assert rows == distinct == total
         assert conn.execute("SELECT COUNT(*) FROM photos WHERE status != 'ok'").fetchone()[0] == 0
-        dup = conn.execute("SELECT COUNT(*) FROM (SELECT photo_id, label_id FROM photo_tags "
-                           "GROUP BY 1, 2 HAVING COUNT(*) > 1)").fetchone()[0]
+        dup = conn.execute(
+            "SELECT COUNT(*) FROM (SELECT photo_id, label_id FROM photo_tags "
+            "GROUP BY 1, 2 HAVING COUNT(*) > 1)"
+        ).fetchone()[0]
         assert dup == 0
         assert conn.execute("SELECT COUNT(DISTINCT photo_id) FROM features").fetchone()[0] == total

@@ -21,7 +21,8 @@ REJECT = ["imagenet/imagenet_00_243.jpg", "imagenet/imagenet_16_251.jpg", "home/
 
 
 def test_a_finetuned_network_is_saved_for_comparison_and_never_served(
-        tmp_path: Path, real_photo_paths: dict[str, Path]):
+    tmp_path: Path, real_photo_paths: dict[str, Path]
+):
     album = build_indexed_album(tmp_path / "album", real_photo_paths)
     with Library(album) as library:
         library.create_label("Mimi")
@@ -29,12 +30,20 @@ def test_a_finetuned_network_is_saved_for_comparison_and_never_served(
         library.set_verdicts([library.photo(p) for p in REJECT], reject=["Mimi"])
         before = library.store.active_model().version
     events: list[str] = []
-    outcome = train(album, TrainOptions(head="finetune", epochs=1, folds=2, batch_size=16),
-                    lambda phase, done, total: events.append(phase))
+    outcome = train(
+        album,
+        TrainOptions(head="finetune", epochs=1, folds=2, batch_size=16),
+        lambda phase, done, total: events.append(phase),
+    )
     assert not HEADS["finetune"].servable
     assert not outcome.activated and "prior, linear and residual heads only" in outcome.reason
-    assert list(dict.fromkeys(events)) == ["loading", "training", "thresholds", "evaluating",
-                                           "saving"]
+    assert list(dict.fromkeys(events)) == [
+        "loading",
+        "training",
+        "thresholds",
+        "evaluating",
+        "saving",
+    ]
     with Library(album) as library:
         row = library.store.models()[-1]
         assert row.version == outcome.version and row.metrics["head"] == "finetune"

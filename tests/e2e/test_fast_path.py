@@ -27,8 +27,16 @@ def naive_input(path) -> np.ndarray:
 
 def test_fast_and_naive_paths_give_the_same_tags(tmp_path, real_photo_paths):
     photos = []
-    for name in ("chelsea", "coffee", "astronaut", "rocket", "imagenet_00_243",
-                 "imagenet_05_853", "imagenet_10_541", "imagenet_15_99"):
+    for name in (
+        "chelsea",
+        "coffee",
+        "astronaut",
+        "rocket",
+        "imagenet_00_243",
+        "imagenet_05_853",
+        "imagenet_10_541",
+        "imagenet_15_99",
+    ):
         src = real_photo_paths[name]  # every one exists: a missing photo fails the test
         dest = tmp_path / f"{name}.jpg"
         with Image.open(src) as im:  # a 12 MP camera-sized JPEG, where draft decoding kicks in
@@ -58,9 +66,14 @@ def test_fast_and_naive_paths_give_the_same_tags(tmp_path, real_photo_paths):
         borderline += int(flipped.sum())
         kept = ~flipped
         tags = [
-            {t.label_id for t in policy.tags(
-                Evidence(int(lid), float(s), 0)
-                for lid, s, k in zip(model.label_ids, row, kept, strict=True) if k)}
+            {
+                t.label_id
+                for t in policy.tags(
+                    Evidence(int(lid), float(s), 0)
+                    for lid, s, k in zip(model.label_ids, row, kept, strict=True)
+                    if k
+                )
+            }
             for row in (row_fast, row_naive)
         ]
         assert tags[0] == tags[1]

@@ -69,11 +69,28 @@ with open(report, "w") as file:
     json.dump(results, file)
 """
 
-GOOD = ["chelsea.png", "coffee.png", "rocket.jpg", "caf\\xe9.png", "strip.png", LONG_NAME,
-        "+x.png", "-x.png", "=x.png", "keywords.jpg", "pipe.jpg", "cat link.png"]
-BAD = {"outside link.png": OUTSIDE_LINK, "corrupt.tif": "corrupt image",
-       "bomb.png": "image too large", "truncated.jpg": "truncated image",
-       "empty.jpg": "empty file", "pipe fifo.jpg": "not a regular file"}
+GOOD = [
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "caf\\xe9.png",
+    "strip.png",
+    LONG_NAME,
+    "+x.png",
+    "-x.png",
+    "=x.png",
+    "keywords.jpg",
+    "pipe.jpg",
+    "cat link.png",
+]
+BAD = {
+    "outside link.png": OUTSIDE_LINK,
+    "corrupt.tif": "corrupt image",
+    "bomb.png": "image too large",
+    "truncated.jpg": "truncated image",
+    "empty.jpg": "empty file",
+    "pipe fifo.jpg": "not a regular file",
+}
 
 
 def hostile_album(tmp_path: Path, photos: dict[str, Path]) -> tuple[Path, Path]:
@@ -112,7 +129,11 @@ def test_a_hostile_album_is_indexed_safely_beside_good_photos(tmp_path, real_pho
     report = tmp_path / "report.json"
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(outside.resolve()), str(album), str(report)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr + done.stdout, done.stderr[-3000:]
     results = json.loads(report.read_text())
@@ -130,10 +151,12 @@ def test_a_hostile_album_is_indexed_safely_beside_good_photos(tmp_path, real_pho
 
     db = sqlite3.connect(album / ".albumtag" / "album.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert db.execute("SELECT COUNT(*) FROM photos WHERE status = 'ok' AND model_version "
-                      "IS NOT NULL").fetchone()[0] == len(GOOD)
-    assert not db.execute("SELECT 1 FROM labels WHERE name IN ('split', 'me', "
-                          "'from outside')").fetchall()
+    assert db.execute(
+        "SELECT COUNT(*) FROM photos WHERE status = 'ok' AND model_version IS NOT NULL"
+    ).fetchone()[0] == len(GOOD)
+    assert not db.execute(
+        "SELECT 1 FROM labels WHERE name IN ('split', 'me', 'from outside')"
+    ).fetchall()
     db.close()
 
     export = results["export"]

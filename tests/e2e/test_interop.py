@@ -42,8 +42,9 @@ def test_tags_round_trip_through_sidecars_into_a_fresh_index(tmp_path):
         assert imported["Grandma"] == ("Family", "Grandma")  # the hierarchy was kept
         assert imported["Portugal"] == ("place", "Portugal")  # "Places" is place's alias
         assert imported["sunny"] == ("sunny",)
-        assert {v.source for v in library.tags(library.photo("coffee.png"))
-                if v.verdict == 1} == {"import"}
+        assert {v.source for v in library.tags(library.photo("coffee.png")) if v.verdict == 1} == {
+            "import"
+        }
         # The user's corrections, their own labels included.
         library.create_label("Whiskers", parent="cat")
         library.create_label("Eileen", parent="people")
@@ -51,8 +52,7 @@ def test_tags_round_trip_through_sidecars_into_a_fresh_index(tmp_path):
         library.set_verdicts([chelsea], confirm=["cat", "Whiskers"], reject=["dog"])
         library.set_verdicts([astronaut], confirm=["Eileen", "portrait"], reject=["rocket"])
         library.set_verdicts([library.photo("coffee.png")], reject=["sunny"])
-        before = {p: confirmed(library, p) for p in ("chelsea.png", "astronaut.png",
-                                                     "coffee.png")}
+        before = {p: confirmed(library, p) for p in ("chelsea.png", "astronaut.png", "coffee.png")}
         report = library.export_xmp()
         assert report.written == 3 and not report.errors
         assert library.export_xmp().unchanged == 3  # nothing to do the second time
@@ -64,7 +64,9 @@ def test_tags_round_trip_through_sidecars_into_a_fresh_index(tmp_path):
     assert "Family|Grandma" in coffee_xmp["Xmp.lr.hierarchicalSubject"]
     assert "sunny" not in coffee_xmp["Xmp.dc.subject"]  # rejected by the user
     assert xmp_of(sidecar_path(album / "chelsea.png"))["Xmp.digiKam.TagsList"] == [
-        "animal/cat", "animal/cat/Whiskers"]
+        "animal/cat",
+        "animal/cat/Whiskers",
+    ]
 
     copy = tmp_path / "copy"
     copy.mkdir()
@@ -100,8 +102,10 @@ def test_heic_and_every_exif_orientation_are_tagged_and_thumbnailed_upright(tmp_
             thumb_path = library.thumbnails.get(photo.path, photo.size, photo.mtime_ns)
             with Image.open(thumb_path) as thumb:
                 assert thumb.size[0] > thumb.size[1], photo.path
-                diff = np.abs(np.asarray(thumb.convert("RGB").resize(reference.size), float)
-                              - np.asarray(reference, float)).mean()
+                diff = np.abs(
+                    np.asarray(thumb.convert("RGB").resize(reference.size), float)
+                    - np.asarray(reference, float)
+                ).mean()
             assert diff < 12, f"{photo.path}: thumbnail differs from the upright photo ({diff})"
     assert max(cat_scores) - min(cat_scores) < 0.1  # the model saw the same upright picture
 
@@ -116,8 +120,11 @@ def test_people_labels_in_an_indexed_album(tmp_path):
     for path, people in group_photos():
         shutil.copy2(path, album / "people" / path.name)
         truth[f"people/{path.name}"] = people
-    for source in [skimage_photo("chelsea"), skimage_photo("coffee"),
-                   *(p for p, _ in foolbox_photos())]:
+    for source in [
+        skimage_photo("chelsea"),
+        skimage_photo("coffee"),
+        *(p for p, _ in foolbox_photos()),
+    ]:
         shutil.copy2(source, album / "other" / source.name)
         truth[f"other/{source.name}"] = 0
     FaceDetector.load()  # shipped with albumtag: a failure here is a broken install
@@ -142,8 +149,12 @@ def test_people_labels_in_an_indexed_album(tmp_path):
 
 def test_date_search_and_sorting_on_exif_capture_dates(tmp_path):
     album = tmp_path / "album"
-    dates = {"a.jpg": "2023:07:14 10:22:03", "b.jpg": "2023:08:31 23:59:59",
-             "c.jpg": "2023:09:01 00:00:00", "d.jpg": "2022:12:31 12:00:00"}
+    dates = {
+        "a.jpg": "2023:07:14 10:22:03",
+        "b.jpg": "2023:08:31 23:59:59",
+        "c.jpg": "2023:09:01 00:00:00",
+        "d.jpg": "2022:12:31 12:00:00",
+    }
     for name, taken in dates.items():
         write_oriented(album / name, 1, taken=taken)
     heic = ".heic" in formats.EXTRA_SUFFIXES
@@ -164,8 +175,7 @@ def test_date_search_and_sorting_on_exif_capture_dates(tmp_path):
         assert found("year:2023") == ["c.jpg", *july_august]
         assert found("year:2022") == ["d.jpg"]
         assert found("date:2023-09-01") == ["c.jpg"]
-        assert found("year:2023 -date:2023-08") == ["c.jpg", "a.jpg"] + (["e.heic"] if heic
-                                                                           else [])
+        assert found("year:2023 -date:2023-08") == ["c.jpg", "a.jpg"] + (["e.heic"] if heic else [])
         by_date = [r.path for r in grid_rows(library, order=Order.TAKEN)]
         assert by_date == ["c.jpg", *july_august, "d.jpg", "f.png"]
         oldest = [r.path for r in grid_rows(library, order=Order.TAKEN_OLDEST)]

@@ -27,25 +27,41 @@ pytestmark = pytest.mark.slow
 PHASES = ["loading", "training", "thresholds", "evaluating", "saving", "rescoring"]
 METRIC_KEYS = {"precision", "recall", "f1", "n_plus", "map", "n_photos", "n_labels"}
 
-CONFIRM = ["home/chelsea.png", "pets/mimi_face.jpg", "pets/mimi_mirror.jpg",
-           "pets/mimi_dark.jpg", "pets/mimi_left.jpg"]
-REJECT = ["imagenet/imagenet_00_243.jpg", "imagenet/imagenet_16_251.jpg",  # two dogs
-          "imagenet/imagenet_14_129.jpg", "imagenet/imagenet_01_559.jpg",
-          "imagenet/imagenet_02_438.jpg", "imagenet/imagenet_04_949.jpg",
-          "imagenet/imagenet_06_609.jpg", "imagenet/imagenet_08_915.jpg",
-          "imagenet/imagenet_10_541.jpg", "home/astronaut.png"]
+CONFIRM = [
+    "home/chelsea.png",
+    "pets/mimi_face.jpg",
+    "pets/mimi_mirror.jpg",
+    "pets/mimi_dark.jpg",
+    "pets/mimi_left.jpg",
+]
+REJECT = [
+    "imagenet/imagenet_00_243.jpg",
+    "imagenet/imagenet_16_251.jpg",  # two dogs
+    "imagenet/imagenet_14_129.jpg",
+    "imagenet/imagenet_01_559.jpg",
+    "imagenet/imagenet_02_438.jpg",
+    "imagenet/imagenet_04_949.jpg",
+    "imagenet/imagenet_06_609.jpg",
+    "imagenet/imagenet_08_915.jpg",
+    "imagenet/imagenet_10_541.jpg",
+    "home/astronaut.png",
+]
 HELD_OUT_MIMI = ["pets/mimi_zoom.jpg", "pets/mimi_grey.jpg", "pets/mimi_tilt.jpg"]
-HELD_OUT_OTHERS = ["home/coffee.png", "home/rocket.jpg", "imagenet/imagenet_15_99.jpg",
-                   "imagenet/imagenet_17_22.jpg", "imagenet/imagenet_18_317.jpg",
-                   "imagenet/imagenet_07_609.jpg", "imagenet/imagenet_05_853.jpg"]
+HELD_OUT_OTHERS = [
+    "home/coffee.png",
+    "home/rocket.jpg",
+    "imagenet/imagenet_15_99.jpg",
+    "imagenet/imagenet_17_22.jpg",
+    "imagenet/imagenet_18_317.jpg",
+    "imagenet/imagenet_07_609.jpg",
+    "imagenet/imagenet_05_853.jpg",
+]
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory, real_photo_paths: dict[str, Path]
-            ) -> Path:
+def indexed(tmp_path_factory: pytest.TempPathFactory, real_photo_paths: dict[str, Path]) -> Path:
     """The real test photos plus Mimi's, indexed once with the real default model."""
-    album = build_indexed_album(tmp_path_factory.mktemp("learning") / "album",
-                                real_photo_paths)
+    album = build_indexed_album(tmp_path_factory.mktemp("learning") / "album", real_photo_paths)
     with Library(album) as library:
         library.create_label("Mimi")
         library.set_verdicts([library.photo(p) for p in CONFIRM], confirm=["Mimi"])
@@ -77,8 +93,16 @@ def _check_contract(events: list[dict]) -> dict:
     training = [(e["done"], e["total"]) for e in progress if e["phase"] == "training"]
     assert [d for d, _ in training] == sorted(d for d, _ in training)
     assert training[-1][0] == training[-1][1] > 0
-    assert set(final) == {"event", "version", "activated", "reason", "before", "after",
-                          "labels", "warning"}
+    assert set(final) == {
+        "event",
+        "version",
+        "activated",
+        "reason",
+        "before",
+        "after",
+        "labels",
+        "warning",
+    }
     assert final["event"] == "done"
     assert set(final["before"]) == METRIC_KEYS and set(final["after"]) == METRIC_KEYS
     return final
@@ -88,8 +112,10 @@ def test_a_label_of_your_own_is_learned_and_nothing_you_said_changes(album: Path
     with Library(album) as library:
         verdicts = sorted(library.store.verdict_rows())
         log = library.store.db.query("SELECT * FROM verdict_log ORDER BY id")
-        builtin_before = {p: {v.label for v in library.tags(library.photo(p)) if v.has}
-                          for p in HELD_OUT_MIMI + HELD_OUT_OTHERS}
+        builtin_before = {
+            p: {v.label for v in library.tags(library.photo(p)) if v.has}
+            for p in HELD_OUT_MIMI + HELD_OUT_OTHERS
+        }
     capsys.readouterr()
 
     assert trainer_main(["train", str(album), "--json-progress"]) == 0
@@ -120,9 +146,14 @@ def test_a_label_of_your_own_is_learned_and_nothing_you_said_changes(album: Path
         assert sorted(library.store.verdict_rows()) == verdicts  # verdicts are sacred
         assert library.store.db.query("SELECT * FROM verdict_log ORDER BY id") == log
         assert {p.model_version for p in library.store.photos(Status.OK)} == {1}
-        kept = [len(builtin_before[p] & {v.label for v in library.tags(library.photo(p))
-                                         if v.has and v.label != "Mimi"})
-                / max(len(builtin_before[p]), 1) for p in builtin_before]
+        kept = [
+            len(
+                builtin_before[p]
+                & {v.label for v in library.tags(library.photo(p)) if v.has and v.label != "Mimi"}
+            )
+            / max(len(builtin_before[p]), 1)
+            for p in builtin_before
+        ]
         assert sum(kept) / len(kept) >= 0.7  # built-in tags mostly survive the new head
 
         activate_version(library, 0)  # roll back to the prior head ...
@@ -137,8 +168,7 @@ def test_an_album_never_indexed_is_a_clear_bad_input(real_album: Path, capsys):
     assert trainer_main(["train", str(real_album), "--json-progress"]) == 2
     captured = capsys.readouterr()
     events = _events(captured.out)
-    assert events[-1] == {"event": "error",
-                          "message": "the album has no model yet: index it first"}
+    assert events[-1] == {"event": "error", "message": "the album has no model yet: index it first"}
     assert all(e["event"] == "progress" for e in events[:-1])
     assert captured.err.strip().count("\n") == 0
 
@@ -146,8 +176,11 @@ def test_an_album_never_indexed_is_a_clear_bad_input(real_album: Path, capsys):
 def test_the_attention_pooling_head_trains_on_feature_maps(album: Path):
     """The optional head decodes the photos again, trains on maps, and is kept inactive."""
     events: list[str] = []
-    outcome = train(album, TrainOptions(head="attention", attention_dim=32, epochs=2, folds=2),
-                    lambda phase, done, total: events.append(phase))
+    outcome = train(
+        album,
+        TrainOptions(head="attention", attention_dim=32, epochs=2, folds=2),
+        lambda phase, done, total: events.append(phase),
+    )
     assert not outcome.activated and "linear" in outcome.reason
     assert set(outcome.after) == METRIC_KEYS and outcome.after["n_photos"] == 15
     assert list(dict.fromkeys(events)) == PHASES[:-1]
@@ -194,20 +227,28 @@ def test_rescoring_only_the_changed_labels_equals_a_full_rescore(album: Path):
 
     from core.pipeline.indexer import IndexSummary
 
-    query_user = ("SELECT photo_id, label_id, verdict, source, updated_at FROM photo_labels "
-                  "WHERE verdict != 0 OR source != 'model' ORDER BY 1, 2")
+    query_user = (
+        "SELECT photo_id, label_id, verdict, source, updated_at FROM photo_labels "
+        "WHERE verdict != 0 OR source != 'model' ORDER BY 1, 2"
+    )
     with Library(album) as library:
-        user = (library.store.db.query(query_user),
-                library.store.db.query("SELECT * FROM verdict_log ORDER BY id"))
+        user = (
+            library.store.db.query(query_user),
+            library.store.db.query("SELECT * FROM verdict_log ORDER BY id"),
+        )
     train(album, TrainOptions(force=True))
-    query_scores = ("SELECT photo_id, label_id, ROUND(score, 4), verdict FROM photo_labels "
-                    "ORDER BY photo_id, label_id")
+    query_scores = (
+        "SELECT photo_id, label_id, ROUND(score, 4), verdict FROM photo_labels "
+        "ORDER BY photo_id, label_id"
+    )
     query_tags = "SELECT photo_id, label_id, direct, verified FROM photo_tags ORDER BY 1, 2"
     with Library(album) as library:
         targeted = (library.store.db.query(query_scores), library.store.db.query(query_tags))
         # every verdict row and the verdict log exactly as the user left them
-        assert (library.store.db.query(query_user),
-                library.store.db.query("SELECT * FROM verdict_log ORDER BY id")) == user
+        assert (
+            library.store.db.query(query_user),
+            library.store.db.query("SELECT * FROM verdict_log ORDER BY id"),
+        ) == user
         # the bulk writer's tags are LabelPolicy's, photo by photo, on the stored scores
         library.store.refresh_all_tags()
         assert library.store.db.query(query_tags) == targeted[1]

@@ -36,8 +36,12 @@ class Child:
     def __init__(self, album: Path, label: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "trainer", "teach", str(album), "--label", label],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            bufsize=1)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
 
     def read(self) -> dict:
         assert self.proc.stdout is not None

@@ -25,8 +25,15 @@ from trainer.papers.published import published_rows
 from trainer.papers.synth import SceneConfig, generate
 from trainer.papers.synth_sources import SourceError, pip_backgrounds, pip_cutouts
 
-TINY = dict(backbone="resnet10t", pretrained=False, img_size=64, epochs=2, batch_size=16,
-            workers=0, device="cpu")
+TINY = dict(
+    backbone="resnet10t",
+    pretrained=False,
+    img_size=64,
+    epochs=2,
+    batch_size=16,
+    workers=0,
+    device="cpu",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +53,16 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     except SourceError as exc:
         pytest.skip(str(exc))
     root = tmp_path_factory.mktemp("data") / "Tiny"
-    generate(root, cutouts, backgrounds, n_train=40, n_test=16, name="Tiny", seed=0,
-             config=SceneConfig(size=64))
+    generate(
+        root,
+        cutouts,
+        backgrounds,
+        n_train=40,
+        n_test=16,
+        name="Tiny",
+        seed=0,
+        config=SceneConfig(size=64),
+    )
     return root.parent
 
 
@@ -88,8 +103,7 @@ def test_paper_protocol_linear_head_end_to_end(tiny_data: Path) -> None:
 def test_honest_protocol_attention_head_end_to_end(tiny_data: Path) -> None:
     lines: list[str] = []
     head = HeadSpec(kind="attention", attn_dim=32, attn_ffn=64)
-    config = BenchmarkConfig(data=tiny_data, dataset="Tiny", protocol="honest", head=head,
-                             **TINY)
+    config = BenchmarkConfig(data=tiny_data, dataset="Tiny", protocol="honest", head=head, **TINY)
     result = run(config, echo=lines.append)
     _check_result(result, len(result["labels"]))
     assert result["selection_set"] == "val" and result["threshold_set"] == "val"
@@ -107,8 +121,9 @@ def test_honest_validation_rows_are_carved_from_train_only(tiny_data: Path) -> N
     assert len(val) == 4 and len(train) == 36
     assert not train & val and not val & test
     assert splits.tune == splits.select
-    paper = prepare_splits(BenchmarkConfig(data=tiny_data, dataset="Tiny", **TINY),
-                           dataset_dir(tiny_data, "Tiny"))
+    paper = prepare_splits(
+        BenchmarkConfig(data=tiny_data, dataset="Tiny", **TINY), dataset_dir(tiny_data, "Tiny")
+    )
     assert paper.select == paper.test and paper.tune == paper.train
 
 
@@ -116,10 +131,31 @@ def test_command_line_writes_json_and_rejects_unavailable_weights(
     tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "result.json"
-    args = ["--data", str(tiny_data), "--dataset", "Tiny", "--backbone", "resnet10t",
-            "--no-pretrained", "--img-size", "64", "--epochs", "1", "--batch-size", "16",
-            "--workers", "0", "--device", "cpu", "--max-train", "16", "--max-test", "8",
-            "--out", str(out)]
+    args = [
+        "--data",
+        str(tiny_data),
+        "--dataset",
+        "Tiny",
+        "--backbone",
+        "resnet10t",
+        "--no-pretrained",
+        "--img-size",
+        "64",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--max-train",
+        "16",
+        "--max-test",
+        "8",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     saved = json.loads(out.read_text())
     assert saved["config"]["max_train"] == 16 and len(saved["history"]) == 1
@@ -149,23 +185,37 @@ def test_attention_model_pools_the_backbone_feature_map() -> None:
     assert isinstance(model, AttentionModel)
     assert isinstance(model.head, AttentionPoolingHead)  # its 10,766,596 check: test_heads.py
     assert not model.head.queries.weight.requires_grad
-    assert learnable_parameters(model) == (learnable_parameters(model.backbone)
-                                           + learnable_parameters(model.head))
+    assert learnable_parameters(model) == (
+        learnable_parameters(model.backbone) + learnable_parameters(model.head)
+    )
     assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 5)
-    linear = build_model(timm.create_model("resnet10t", pretrained=False, num_classes=0), 5,
-                         HeadSpec())
+    linear = build_model(
+        timm.create_model("resnet10t", pretrained=False, num_classes=0), 5, HeadSpec()
+    )
     assert linear(torch.zeros(2, 3, 64, 64)).shape == (2, 5)
 
 
 def test_table_shows_published_numbers_next_to_measured() -> None:
     rows = published_rows("Corel-5k", "linear", "proposed")
     assert [(name, values[2], values[3]) for name, values, _ in rows] == [
-        ("thr 0.5", 0.506, 189), ("+MCC", 0.520, 191)]
+        ("thr 0.5", 0.506, 189),
+        ("+MCC", 0.520, 191),
+    ]
     assert published_rows("Corel-5k", "attention", "proposed")[0][1][:4] == (
-        0.453, 0.611, 0.520, 202)
+        0.453,
+        0.611,
+        0.520,
+        202,
+    )
     metrics = {"precision": 0.5, "recall": 0.5, "f1": 0.5, "n_plus": 10, "mean_ap": 0.6}
-    result = {"best_epoch": 3, "history": [{}] * 4, "test": {"thr 0.5": metrics},
-              "seconds_per_epoch_median": 12.0, "gpu_peak_gib": 9.5, "device": "cuda"}
+    result = {
+        "best_epoch": 3,
+        "history": [{}] * 4,
+        "test": {"thr 0.5": metrics},
+        "seconds_per_epoch_median": 12.0,
+        "gpu_peak_gib": 9.5,
+        "device": "cuda",
+    }
     text = format_table(BenchmarkConfig(data=Path(".")), result)
     assert "published +MCC" in text and "0.520" in text and "  191" in text
     assert "12.0 s per epoch" in text and "9.5 GiB" in text

@@ -73,8 +73,12 @@ def test_early_stopping_keeps_the_best_epoch():
     flipped = _problem(seed=2)
     val = Batches(flipped.inputs, 1.0 - flipped.targets, flipped.weights)
     model = _probe()
-    result = fit(model, train, FitConfig(epochs=40, lr=3e-2, batch_size=64, patience=3,
-                                         min_epochs=3), val=val)
+    result = fit(
+        model,
+        train,
+        FitConfig(epochs=40, lr=3e-2, batch_size=64, patience=3, min_epochs=3),
+        val=val,
+    )
     assert result.epochs_run < 40
     assert result.best_epoch == int(np.argmin(result.val_losses)) + 1
     assert held_out_loss(model, val) == pytest.approx(min(result.val_losses), rel=1e-5)
@@ -83,8 +87,14 @@ def test_early_stopping_keeps_the_best_epoch():
 def test_stop_at_runs_exactly_that_many_epochs_and_ignores_val():
     data = _problem()
     events: list[tuple[int, int]] = []
-    result = fit(_probe(), data, FitConfig(epochs=10), val=data, stop_at=4,
-                 progress=lambda done, planned: events.append((done, planned)))
+    result = fit(
+        _probe(),
+        data,
+        FitConfig(epochs=10),
+        val=data,
+        stop_at=4,
+        progress=lambda done, planned: events.append((done, planned)),
+    )
     assert result.epochs_run == 4 and result.val_losses == []
     assert events == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
@@ -101,10 +111,14 @@ def test_a_small_album_still_gets_enough_steps():
 
 def test_zero_weights_are_ignored():
     data = _problem()
-    noisy = Batches(data.inputs, torch.rand_like(data.targets).round(),
-                    torch.zeros_like(data.weights))
-    both = Batches(torch.cat([data.inputs, noisy.inputs]), torch.cat([data.targets,
-                   noisy.targets]), torch.cat([data.weights, noisy.weights]))
+    noisy = Batches(
+        data.inputs, torch.rand_like(data.targets).round(), torch.zeros_like(data.weights)
+    )
+    both = Batches(
+        torch.cat([data.inputs, noisy.inputs]),
+        torch.cat([data.targets, noisy.targets]),
+        torch.cat([data.weights, noisy.weights]),
+    )
     model = _probe()
     fit(model, both, FitConfig(loss="bce", epochs=8, batch_size=64, lr=3e-2))
     assert _accuracy(model, data) > 0.9
@@ -116,8 +130,7 @@ def test_held_out_loss_is_bce_over_known_entries():
     half = Batches(data.inputs, data.targets, data.weights * 0.0)
     half.weights[:, 0] = 1.0
     assert held_out_loss(model, half) == pytest.approx(np.log(2), rel=1e-5)
-    assert np.isnan(held_out_loss(model, Batches(data.inputs, data.targets,
-                                                 data.weights * 0.0)))
+    assert np.isnan(held_out_loss(model, Batches(data.inputs, data.targets, data.weights * 0.0)))
 
 
 def test_bad_configs_are_refused():

@@ -33,8 +33,9 @@ def _album(n: int = 1200, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
     return normalised_features(x)[1], cluster
 
 
-def _confirm(n: int, rows: np.ndarray, reject: np.ndarray | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _confirm(
+    n: int, rows: np.ndarray, reject: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     reject = np.array([], dtype=int) if reject is None else reject
     verified = np.zeros((n, 1), dtype=bool)
     targets = np.zeros((n, 1), dtype=np.float32)
@@ -54,8 +55,11 @@ def test_a_confirm_only_label_is_the_prototype_of_its_photos_and_serves_its_own_
     targets, verified = _confirm(n, chosen)
     fitted = fit_residual(u, *_no_prior(n), targets, verified)
     direction = u[chosen].sum(dim=0).numpy()
-    cosine = fitted.weight[0] @ direction / (np.linalg.norm(fitted.weight[0])
-                                             * np.linalg.norm(direction))
+    cosine = (
+        fitted.weight[0]
+        @ direction
+        / (np.linalg.norm(fitted.weight[0]) * np.linalg.norm(direction))
+    )
     assert cosine > 0.999  # the positives' direction, nothing learned from the unlabelled
     served = score(u, *_no_prior(n), fitted.weight, fitted.bias)[:, 0]
     rows = fitted.problem.rows
@@ -70,8 +74,9 @@ def test_five_confirmations_tag_look_alikes_at_about_the_precision_aimed_at(targ
     u, cluster = _album(seed=1)
     n = len(cluster)
     chosen = np.flatnonzero(cluster == 5)[:5]
-    fitted = fit_residual(u, *_no_prior(n), *_confirm(n, chosen),
-                          ResidualConfig(target_precision=target))
+    fitted = fit_residual(
+        u, *_no_prior(n), *_confirm(n, chosen), ResidualConfig(target_precision=target)
+    )
     threshold = fitted.thresholds[0]
     assert np.isfinite(threshold) and threshold != 0.5
     tagged = score(u, *_no_prior(n), fitted.weight, fitted.bias)[:, 0] >= threshold
@@ -89,11 +94,11 @@ def test_a_rejection_or_a_prior_makes_it_a_fit_and_the_prototype_can_be_turned_o
     chosen = np.flatnonzero(cluster == 1)[:6]
     others = np.flatnonzero(cluster != 1)[:3]
     proto = fit_residual(u, *_no_prior(n), *_confirm(n, chosen))
-    for fitted in (fit_residual(u, *_no_prior(n), *_confirm(n, chosen, others)),
-                   fit_residual(u, np.full((n, 1), 0.1, np.float32), np.array([True]),
-                                *_confirm(n, chosen)),
-                   fit_residual(u, *_no_prior(n), *_confirm(n, chosen),
-                                ResidualConfig(prototype=False))):
+    for fitted in (
+        fit_residual(u, *_no_prior(n), *_confirm(n, chosen, others)),
+        fit_residual(u, np.full((n, 1), 0.1, np.float32), np.array([True]), *_confirm(n, chosen)),
+        fit_residual(u, *_no_prior(n), *_confirm(n, chosen), ResidualConfig(prototype=False)),
+    ):
         a, b = fitted.weight[0], proto.weight[0]
         assert abs(a @ b) / (np.linalg.norm(a) * np.linalg.norm(b)) < 0.999
         # a tuned threshold (it may land on the grid's 0.50; it is not a default)
@@ -112,11 +117,13 @@ def test_one_confirmation_gets_a_threshold_and_labels_fit_side_by_side():
     verified[many, 1] = targets[many, 1] = True
     verified[many, 2] = targets[many, 2] = True
     verified[rejected, 2] = True
-    fitted = fit_residual(u, np.zeros((n, 3), np.float32), np.array([False, False, False]),
-                          targets, verified)
+    fitted = fit_residual(
+        u, np.zeros((n, 3), np.float32), np.array([False, False, False]), targets, verified
+    )
     assert np.isfinite(fitted.thresholds).all() and (fitted.thresholds != 0.5).all()
-    served = score(u, np.zeros((n, 3), np.float32), np.array([False] * 3), fitted.weight,
-                   fitted.bias)
+    served = score(
+        u, np.zeros((n, 3), np.float32), np.array([False] * 3), fitted.weight, fitted.bias
+    )
     assert served[many, 1].mean() > served[cluster != 4, 1].mean() + 0.1
     assert served[many, 2].mean() > served[rejected, 2].mean() + 0.1
 
@@ -171,8 +178,7 @@ def test_five_confirmed_real_photos_tag_unseen_ones_with_precision(dev_set, labe
         chosen = np.random.default_rng(seed).choice(np.flatnonzero(y), 5, replace=False)
         fitted = fit_residual(u, *_no_prior(n), *_confirm(n, chosen))
         assert fitted.thresholds[0] != 0.5
-        tagged = score(u, *_no_prior(n), fitted.weight, fitted.bias)[:, 0] >= \
-            fitted.thresholds[0]
+        tagged = score(u, *_no_prior(n), fitted.weight, fitted.bias)[:, 0] >= fitted.thresholds[0]
         tagged[chosen] = False
         unseen_true = y.copy()
         unseen_true[chosen] = False

@@ -16,8 +16,19 @@ def _data(features: np.ndarray, row_weight: np.ndarray | None) -> TrainingData:
     tree = LabelTree(("a",), np.array([1]), np.array([-1]), np.array([0.5]))
     empty = np.zeros((n, 1), dtype=bool)
     targets = Targets(np.zeros((n, 1), np.float32), np.ones((n, 1), np.float32), empty, empty)
-    return TrainingData("fake@1", np.arange(n), features, tree, targets, empty,
-                        np.zeros((n, 1), np.float32), np.array([0.5]), 0, 0, row_weight)
+    return TrainingData(
+        "fake@1",
+        np.arange(n),
+        features,
+        tree,
+        targets,
+        empty,
+        np.zeros((n, 1), np.float32),
+        np.array([0.5]),
+        0,
+        0,
+        row_weight,
+    )
 
 
 def test_a_label_the_prior_cannot_see_needs_a_confirmation_to_be_fitted():

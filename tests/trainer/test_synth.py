@@ -60,8 +60,11 @@ def test_tuxpaint_loader_reads_alpha_stamps(tmp_path: Path) -> None:
     stamp.save(birds / "robin.png")
     Image.new("RGBA", (20, 20), (9, 9, 9, 255)).save(birds / "opaque.png")  # not a cut-out
     (cut,) = tuxpaint_cutouts(tmp_path)
-    assert (cut.name, cut.group, cut.labels) == ("animals/birds/robin", "animals/birds",
-                                                 ("animal", "bird"))
+    assert (cut.name, cut.group, cut.labels) == (
+        "animals/birds/robin",
+        "animals/birds",
+        ("animal", "bird"),
+    )
     assert cut.image.size == (20, 15)  # trimmed to the visible pixels
     with pytest.raises(SourceError, match="stamps"):
         tuxpaint_cutouts(tmp_path / "empty")
@@ -69,8 +72,13 @@ def test_tuxpaint_loader_reads_alpha_stamps(tmp_path: Path) -> None:
 
 def test_label_parents_come_from_label_chains() -> None:
     chains = [("animal", "mammal", "cattle"), ("animal", "bird"), ("tool",)]
-    assert label_parents(chains) == {"animal": None, "mammal": "animal", "cattle": "mammal",
-                                     "bird": "animal", "tool": None}
+    assert label_parents(chains) == {
+        "animal": None,
+        "mammal": "animal",
+        "cattle": "mammal",
+        "bird": "animal",
+        "tool": None,
+    }
     with pytest.raises(ValueError, match="two parents"):
         label_parents([("a", "b"), ("c", "b")])
 
@@ -128,8 +136,20 @@ def test_generate_writes_the_papers_format_reproducibly(
 
 def test_command_line_generates_from_the_pip_source(tmp_path: Path, capsys) -> None:
     pytest.importorskip("skimage")
-    args = ["--source", "pip", "--out", str(tmp_path / "d"), "--train", "8", "--test", "8",
-            "--size", "32", "--seed", "1"]
+    args = [
+        "--source",
+        "pip",
+        "--out",
+        str(tmp_path / "d"),
+        "--train",
+        "8",
+        "--test",
+        "8",
+        "--size",
+        "32",
+        "--seed",
+        "1",
+    ]
     try:
         assert main(args) == 0
     except SourceError as exc:

@@ -63,9 +63,13 @@ def test_blocked_is_the_rejected_label_and_its_subtree():
 
 
 def _targets(verdicts: list[list[int]], scores: list[list[float]], **config):
-    return build_targets(TREE, np.array(verdicts, dtype=np.int8),
-                         np.array(scores, dtype=np.float32), TREE.defaults,
-                         TargetConfig(**config))
+    return build_targets(
+        TREE,
+        np.array(verdicts, dtype=np.int8),
+        np.array(scores, dtype=np.float32),
+        TREE.defaults,
+        TargetConfig(**config),
+    )
 
 
 def test_confirmed_and_rejected_are_verified_at_full_weight():
@@ -104,8 +108,9 @@ def test_missing_labels_are_weighted_by_how_unlikely_they_are():
     scores = np.zeros((n, 6), dtype=np.float32)
     scores[:, 1] = 0.9  # every photo is a dog (pseudo dog + animal)
     verdicts[:20, 5] = CONFIRMED  # half of them: Grandma confirmed
-    t = build_targets(TREE, verdicts, scores, TREE.defaults,
-                      TargetConfig(missing_weight=0.5, smoothing=0.0))
+    t = build_targets(
+        TREE, verdicts, scores, TREE.defaults, TargetConfig(missing_weight=0.5, smoothing=0.0)
+    )
     grandma_missing = t.weights[20:, 5]
     vehicle_missing = t.weights[20:, 4]
     assert np.allclose(grandma_missing, 0.5 * (1 - 20 / 40))
@@ -141,8 +146,9 @@ def store(tmp_path: Path) -> TagStore:
     ids = {}
     for row in ROWS:
         parent = ids.get(next((r.name for r in ROWS if r.id == row.parent_id), None))
-        ids[row.name] = s.upsert_label(row.name, parent_id=parent, kind=row.kind,
-                                       threshold=row.threshold)
+        ids[row.name] = s.upsert_label(
+            row.name, parent_id=parent, kind=row.kind, threshold=row.threshold
+        )
     s.ids = ids  # type: ignore[attr-defined]
     yield s
     s.close()
@@ -154,17 +160,31 @@ def _index(store: TagStore, n: int, version: int, metrics: dict) -> list[int]:
     label_ids = list(store.ids.values())  # type: ignore[attr-defined]
     rng = np.random.default_rng(0)
     store.record_scores(
-        [Scored(p, 8, 8, None, f"h{p}", rng.random(6).astype(np.float32),
-                np.full(4, i, dtype=np.float32)) for i, p in enumerate(photos)],
-        label_ids, "fake@1", version)
+        [
+            Scored(
+                p,
+                8,
+                8,
+                None,
+                f"h{p}",
+                rng.random(6).astype(np.float32),
+                np.full(4, i, dtype=np.float32),
+            )
+            for i, p in enumerate(photos)
+        ],
+        label_ids,
+        "fake@1",
+        version,
+    )
     return photos
 
 
 def test_load_training_data_aligns_rows_labels_and_verdicts(store: TagStore):
     photos = _index(store, 6, 0, {"kind": "prior"})
     grandma = store.ids["Grandma"]  # type: ignore[attr-defined]
-    store.set_verdicts([VerdictChange(photos[1], grandma, CONFIRMED),
-                        VerdictChange(photos[2], grandma, REJECTED)])
+    store.set_verdicts(
+        [VerdictChange(photos[1], grandma, CONFIRMED), VerdictChange(photos[2], grandma, REJECTED)]
+    )
     data = load_training_data(store)
     assert data.photo_ids.tolist() == photos
     assert data.features[:, 0].tolist() == list(range(6))  # row i has features == i
@@ -175,7 +195,8 @@ def test_load_training_data_aligns_rows_labels_and_verdicts(store: TagStore):
     stored = {(p, lab): s for p, lab, s in store.score_rows()}
     cat = store.ids["cat"]  # type: ignore[attr-defined]
     assert data.old_scores[0, data.tree.names.index("cat")] == pytest.approx(
-        stored.get((photos[0], cat), 0.0))
+        stored.get((photos[0], cat), 0.0)
+    )
 
 
 def test_verdicts_a_trained_version_saw_are_not_unseen(store: TagStore):
@@ -207,8 +228,10 @@ def test_a_large_album_loads_every_judged_photo_and_a_sample_of_the_rest(store: 
     photos = _index(store, 40, 0, {"kind": "prior"})
     grandma = store.ids["Grandma"]  # type: ignore[attr-defined]
     judged = [photos[3], photos[17], photos[31]]
-    store.set_verdicts([VerdictChange(p, grandma, CONFIRMED) for p in judged[:2]]
-                       + [VerdictChange(judged[2], grandma, REJECTED)])
+    store.set_verdicts(
+        [VerdictChange(p, grandma, CONFIRMED) for p in judged[:2]]
+        + [VerdictChange(judged[2], grandma, REJECTED)]
+    )
     full = load_training_data(store)
     assert full.row_weight is None and full.album_photos == 40
     sampled = load_training_data(store, replace(TargetConfig(), unlabelled_rows=10))

@@ -57,8 +57,12 @@ def _fake_loader(store, vocabulary, data_dir, choice) -> ActiveModel:
     active = store.active_model()
     head = LinearHead.load(Path(data_dir) / active.head_file)
     ids = {r.name.lower(): r.id for r in store.labels()}
-    return ActiveModel(_HeadTagger(head), tuple(ids[n.lower()] for n in head.label_names),
-                       active.version, active.backbone)
+    return ActiveModel(
+        _HeadTagger(head),
+        tuple(ids[n.lower()] for n in head.label_names),
+        active.version,
+        active.backbone,
+    )
 
 
 @pytest.fixture
@@ -77,12 +81,23 @@ def album(tmp_path: Path, monkeypatch) -> Path:
         photos = [store.add_photo(f"p{i:02d}.jpg", 10, 0) for i in range(60)]
         labels = [library.label_id("cat"), library.label_id("dog")]
         scores = np.stack([group == 0, group == 1], axis=1).astype(np.float32) * 0.9
-        store.record_scores([Scored(p, 8, 8, None, f"h{p}", s, f) for p, s, f in
-                             zip(photos, scores, features, strict=True)], labels, "fake@1", 0)
+        store.record_scores(
+            [
+                Scored(p, 8, 8, None, f"h{p}", s, f)
+                for p, s, f in zip(photos, scores, features, strict=True)
+            ],
+            labels,
+            "fake@1",
+            0,
+        )
         library.create_label("Grandma")  # she is in group 2
         grandma = library.label_id("Grandma")
-        store.set_verdicts([VerdictChange(p, grandma, CONFIRMED if g == 2 else REJECTED)
-                            for p, g in zip(photos[:30], group[:30], strict=True)])
+        store.set_verdicts(
+            [
+                VerdictChange(p, grandma, CONFIRMED if g == 2 else REJECTED)
+                for p, g in zip(photos[:30], group[:30], strict=True)
+            ]
+        )
     return root
 
 
@@ -126,8 +141,9 @@ def test_training_reads_verdicts_and_never_writes_them(album: Path):
 
 def test_no_verdicts_means_nothing_to_learn(album: Path, capsys):
     with Library(album) as library:
-        library.store.set_verdicts([VerdictChange(p, lab, 0)
-                                    for p, lab, _ in library.store.verdict_rows()])
+        library.store.set_verdicts(
+            [VerdictChange(p, lab, 0) for p, lab, _ in library.store.verdict_rows()]
+        )
     with pytest.raises(NothingToLearnError, match="nothing to learn from yet"):
         train(album, LINEAR())
     assert trainer_main(["train", str(album)]) == 2
@@ -136,9 +152,26 @@ def test_no_verdicts_means_nothing_to_learn(album: Path, capsys):
 
 
 def test_json_progress_is_one_object_per_line(album: Path, capsys):
-    assert trainer_main(["train", str(album), "--json-progress", "--epochs", "3",
-                         "--seed", "1", "--folds", "2", "--head", "linear",
-                         "--loss", "weighted_bce"]) == 0
+    assert (
+        trainer_main(
+            [
+                "train",
+                str(album),
+                "--json-progress",
+                "--epochs",
+                "3",
+                "--seed",
+                "1",
+                "--folds",
+                "2",
+                "--head",
+                "linear",
+                "--loss",
+                "weighted_bce",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     events = [json.loads(line) for line in lines]
     assert events[-1]["event"] == "done" and events[-1]["version"] == 1

@@ -54,8 +54,9 @@ class _Normalised(torch.nn.Module):
         return self.inner(self.preprocessing.normalise(pixels))
 
 
-def photo_pixels(library: Library, backbone: Backbone, photo_ids: np.ndarray,
-                 report: Reporter) -> torch.Tensor:
+def photo_pixels(
+    library: Library, backbone: Backbone, photo_ids: np.ndarray, report: Reporter
+) -> torch.Tensor:
     """Model-input pixels (N, 3, S, S) float32 in 0..255 of the given photos, decoded again
     and cropped as the indexer crops them (``Backbone.preprocessing``).
 
@@ -69,8 +70,9 @@ def photo_pixels(library: Library, backbone: Backbone, photo_ids: np.ndarray,
         try:
             image = decode(library.root / row.path, min_side=preprocessing.min_side).image
         except ImageError as exc:
-            raise NothingToLearnError(f"{row.path} cannot be read any more ({exc}); "
-                                      "index the album again first") from None
+            raise NothingToLearnError(
+                f"{row.path} cannot be read any more ({exc}); index the album again first"
+            ) from None
         out[i] = torch.from_numpy(preprocessing.pixels(image).astype(np.float32))
         report("loading", i + 1, len(photo_ids))
     return out
@@ -81,8 +83,9 @@ def feature_maps(backbone: Backbone, pixels: torch.Tensor, batch_size: int = 32)
     maps = []
     with torch.inference_mode():
         for start in range(0, len(pixels), batch_size):
-            x = backbone.preprocessing.normalise(pixels[start : start + batch_size].to(
-                backbone.device))
+            x = backbone.preprocessing.normalise(
+                pixels[start : start + batch_size].to(backbone.device)
+            )
             maps.append(backbone.model.forward_features(x).float().cpu())
     return torch.cat(maps)
 
@@ -102,8 +105,10 @@ class ModuleHead:
 
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
         labels = json.dumps(list(self.label_names), ensure_ascii=False)
-        write_atomically(Path(path), safetensors.torch.save(
-            tensors, metadata={"labels": labels, "head": self.kind}))
+        write_atomically(
+            Path(path),
+            safetensors.torch.save(tensors, metadata={"labels": labels, "head": self.kind}),
+        )
 
 
 def _pixels(library: Library, data: TrainingData, report: Reporter) -> torch.Tensor:
@@ -115,27 +120,29 @@ def _maps(library: Library, data: TrainingData, report: Reporter) -> torch.Tenso
     return feature_maps(backbone, photo_pixels(library, backbone, data.photo_ids, report))
 
 
-def _attention(library: Library, data: TrainingData, options: TrainOptions,
-               inputs: torch.Tensor) -> ModuleFactory:
+def _attention(
+    library: Library, data: TrainingData, options: TrainOptions, inputs: torch.Tensor
+) -> ModuleFactory:
     device = library.model().tagger.backbone.device
     labels, d = len(data.tree.names), options.attention_dim
 
     def make(rows: np.ndarray, seed: int) -> torch.nn.Module:
         torch.manual_seed(seed)
-        return AttentionPoolingHead(int(inputs.shape[1]), labels, d_model=d,
-                                    ffn=2 * d).to(device)
+        return AttentionPoolingHead(int(inputs.shape[1]), labels, d_model=d, ffn=2 * d).to(device)
 
     return make
 
 
-def _finetune(library: Library, data: TrainingData, options: TrainOptions,
-              inputs: torch.Tensor) -> ModuleFactory:
+def _finetune(
+    library: Library, data: TrainingData, options: TrainOptions, inputs: torch.Tensor
+) -> ModuleFactory:
     backbone = library.model().tagger.backbone
 
     def make(rows: np.ndarray, seed: int) -> torch.nn.Module:
         torch.manual_seed(seed)
-        model = FineTuneModel(copy.deepcopy(backbone.model), backbone.feature_dim,
-                              len(data.tree.names))
+        model = FineTuneModel(
+            copy.deepcopy(backbone.model), backbone.feature_dim, len(data.tree.names)
+        )
         return _Normalised(model, backbone).to(backbone.device)
 
     return make
@@ -146,10 +153,20 @@ def _exporter(kind: str) -> Callable[[torch.nn.Module, TrainingData], SavableHea
 
 
 ATTENTION = HeadTrainer(
-    "attention", "attention pooling on feature maps (decodes every photo; kept for comparison)",
-    train_cross_fitted, inputs=_maps, build=_attention, export=_exporter("attention"),
-    predict_batch=64)
+    "attention",
+    "attention pooling on feature maps (decodes every photo; kept for comparison)",
+    train_cross_fitted,
+    inputs=_maps,
+    build=_attention,
+    export=_exporter("attention"),
+    predict_batch=64,
+)
 FINETUNE = HeadTrainer(
-    "finetune", "the whole network fine-tuned (decodes every photo; kept for comparison)",
-    train_cross_fitted, inputs=_pixels, build=_finetune, export=_exporter("finetune"),
-    predict_batch=64)
+    "finetune",
+    "the whole network fine-tuned (decodes every photo; kept for comparison)",
+    train_cross_fitted,
+    inputs=_pixels,
+    build=_finetune,
+    export=_exporter("finetune"),
+    predict_batch=64,
+)

@@ -1,4 +1,4 @@
-"""The album's default training run: a residual head over the prior, fitted only where the user spoke.
+"""The album's default training run: a residual head over the prior, fitted where the user spoke.
 
 1. **loading** — cached descriptors, the active model's scores, the user's verdicts
    (``trainer.album.targets``); the prior's scores are recomputed from the descriptors.
@@ -76,13 +76,19 @@ def prior_of(library: Library) -> PriorHead:
     head = library.model().tagger.head
     prior = head if isinstance(head, PriorHead) else getattr(head, "prior", None)
     if not isinstance(prior, PriorHead):
-        raise NotReadyError("the active version is an old linear head: run "
-                            "`albumtag models --activate 0` or index with --full first")
+        raise NotReadyError(
+            "the active version is an old linear head: run "
+            "`albumtag models --activate 0` or index with --full first"
+        )
     return prior
 
 
-def train_residual(library: Library, data: TrainingData, config: ResidualConfig,
-                   columns: NDArray[np.int64] | None = None) -> ResidualRun:
+def train_residual(
+    library: Library,
+    data: TrainingData,
+    config: ResidualConfig,
+    columns: NDArray[np.int64] | None = None,
+) -> ResidualRun:
     """Fit the residual head on ``data``; ``columns`` limits fitting to those labels."""
     model = library.model()
     backbone, prior = model.tagger.backbone, prior_of(library)
@@ -111,26 +117,43 @@ def train_residual(library: Library, data: TrainingData, config: ResidualConfig,
     after: dict = {}
     if trained.size:
         unlabelled = weight_of @ ~t.verified[:, trained]  # the album's, not the rows'
-        fitted = fit_residual(u_all, prior_all[:, trained].astype(np.float32),
-                              has_prior[trained], t.targets[:, trained], t.verified[:, trained],
-                              config, unlabelled_total=unlabelled)
+        fitted = fit_residual(
+            u_all,
+            prior_all[:, trained].astype(np.float32),
+            has_prior[trained],
+            t.targets[:, trained],
+            t.verified[:, trained],
+            config,
+            unlabelled_total=unlabelled,
+        )
         weight[trained], bias[trained] = fitted.weight, fitted.bias
         for i, j in enumerate(trained):
             if np.isfinite(fitted.thresholds[i]):
                 thresholds[names[j]] = float(fitted.thresholds[i])
         before, after = _compare(data, fitted, trained, thresholds)
         labels = _label_report(data, fitted, trained, prior_all, has_prior, u_all, thresholds)
-    head = ResidualHead(names, prior, torch.from_numpy(weight), torch.from_numpy(bias),
-                        torch.from_numpy(has_prior.astype(np.float32)), mean,
-                        model.backbone_id)
+    head = ResidualHead(
+        names,
+        prior,
+        torch.from_numpy(weight),
+        torch.from_numpy(bias),
+        torch.from_numpy(has_prior.astype(np.float32)),
+        mean,
+        model.backbone_id,
+    )
     photos = int(t.verified[:, trained].any(axis=1).sum()) if trained.size else 0
-    warning = (f"only {photos} photos with your verdicts: too few to judge the change "
-               f"(about {FEW_PHOTOS} or more are needed)" if photos < FEW_PHOTOS else "")
+    warning = (
+        f"only {photos} photos with your verdicts: too few to judge the change "
+        f"(about {FEW_PHOTOS} or more are needed)"
+        if photos < FEW_PHOTOS
+        else ""
+    )
     return ResidualRun(head, thresholds, before, after, labels, warning)
 
 
-def learnable(verified: NDArray[np.bool_], targets: NDArray[np.float32],
-              has_prior: NDArray[np.bool_]) -> NDArray[np.bool_]:
+def learnable(
+    verified: NDArray[np.bool_], targets: NDArray[np.float32], has_prior: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
     """(L,) labels a fit can learn something for: any verified entry on a label the prior
     scores, at least one verified positive on a label it cannot see.
 
@@ -164,13 +187,15 @@ def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
     the prior did; one the prior cannot see and nobody taught stays below the store's floor.
     Against an older residual head, a label is unchanged when both leave it untouched.
     """
+
     def untouched(head: ResidualHead) -> dict[str, bool]:
         plain = (head.weight.abs().sum(dim=1) == 0).numpy()
         alpha, bias = head.alpha.numpy(), head.bias.numpy()
         prior_like = plain & (alpha == 1) & (bias == 0)
         silent = plain & (alpha == 0) & (bias <= np.log(EPS / (1 - EPS)) + 1e-6)
-        return {n: bool(p or q) for n, p, q in zip(head.label_names, prior_like, silent,
-                                                   strict=True)}
+        return {
+            n: bool(p or q) for n, p, q in zip(head.label_names, prior_like, silent, strict=True)
+        }
 
     mine = untouched(new)
     if isinstance(old, PriorHead):
@@ -182,8 +207,9 @@ def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
     return {n for n in new.label_names if not (mine[n] and theirs.get(n, False))}
 
 
-def _compare(data: TrainingData, fitted: Fitted, trained: NDArray[np.int64],
-             thresholds: dict[str, float]) -> tuple[dict, dict]:
+def _compare(
+    data: TrainingData, fitted: Fitted, trained: NDArray[np.int64], thresholds: dict[str, float]
+) -> tuple[dict, dict]:
     """Active version vs out-of-fold decisions, on the verified entries of trained labels."""
     problem = fitted.problem
     rows = problem.rows
@@ -202,29 +228,38 @@ def _compare(data: TrainingData, fitted: Fitted, trained: NDArray[np.int64],
     return before, after
 
 
-def _label_report(data: TrainingData, fitted: Fitted, trained: NDArray[np.int64],
-                  prior_all: NDArray[np.float64], has_prior: NDArray[np.bool_],
-                  u_all: torch.Tensor, thresholds: dict[str, float]) -> list[dict]:
+def _label_report(
+    data: TrainingData,
+    fitted: Fitted,
+    trained: NDArray[np.int64],
+    prior_all: NDArray[np.float64],
+    has_prior: NDArray[np.bool_],
+    u_all: torch.Tensor,
+    thresholds: dict[str, float],
+) -> list[dict]:
     """Per trained label: evidence, threshold and how many photos it tags before/after."""
     t = data.targets
     weight = data.weights_per_row  # a sampled row counts for the photos it stands for
-    new_scores = score(u_all, prior_all[:, trained], has_prior[trained], fitted.weight,
-                       fitted.bias)
+    new_scores = score(u_all, prior_all[:, trained], has_prior[trained], fitted.weight, fitted.bias)
     report = []
     for i, j in enumerate(trained):
         name = data.tree.names[j]
         ver = t.verified[:, j]
         pos = int((ver & (t.targets[:, j] > 0.5)).sum())
         neg = int((ver & (t.targets[:, j] <= 0.5)).sum())
-        report.append({
-            "label": name, "confirmed": pos, "rejected": neg,
-            "source": "confirm-only" if neg == 0 else "verified",
-            "threshold": round(thresholds[name], 3),
-            "estimated_precision": round(float(fitted.estimated_precision[i]), 3),
-            "estimated_recall": round(float(fitted.estimated_recall[i]), 3),
-            "tagged_before": _count(weight, data.old_scores[:, j] >= data.old_thresholds[j]),
-            "tagged_after": _count(weight, new_scores[:, i] >= thresholds[name]),
-        })
+        report.append(
+            {
+                "label": name,
+                "confirmed": pos,
+                "rejected": neg,
+                "source": "confirm-only" if neg == 0 else "verified",
+                "threshold": round(thresholds[name], 3),
+                "estimated_precision": round(float(fitted.estimated_precision[i]), 3),
+                "estimated_recall": round(float(fitted.estimated_recall[i]), 3),
+                "tagged_before": _count(weight, data.old_scores[:, j] >= data.old_thresholds[j]),
+                "tagged_after": _count(weight, new_scores[:, i] >= thresholds[name]),
+            }
+        )
     return report
 
 

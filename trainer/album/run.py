@@ -55,8 +55,10 @@ logger = logging.getLogger(__name__)
 Reporter = Callable[[str, int, int], None]
 #: Makes the module a fold (or the final fit) trains: ``make(rows, seed)``.
 ModuleFactory = Callable[[np.ndarray, int], torch.nn.Module]
-NOT_SERVABLE = ("saved for comparison, not activated: the album tags photos with "
-                f"{', '.join(served_kinds()[:-1])} and {served_kinds()[-1]} heads only")
+NOT_SERVABLE = (
+    "saved for comparison, not activated: the album tags photos with "
+    f"{', '.join(served_kinds()[:-1])} and {served_kinds()[-1]} heads only"
+)
 
 
 class NothingToLearnError(AlbumtagError):
@@ -84,8 +86,9 @@ class TrainOptions:
     rescore: bool = True
 
     def fit_config(self, seed: int) -> FitConfig:
-        return FitConfig(loss=self.loss, epochs=self.epochs, batch_size=self.batch_size,
-                         lr=self.lr, seed=seed)
+        return FitConfig(
+            loss=self.loss, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed
+        )
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,9 @@ class HeadTrainer:
     summary: str
     run: Callable[[Path | str, TrainOptions, Reporter, HeadTrainer], TrainOutcome]
     inputs: Callable[[Library, TrainingData, Reporter], torch.Tensor] | None = None
-    build: (Callable[[Library, TrainingData, TrainOptions, torch.Tensor], ModuleFactory]
-            | None) = None
+    build: Callable[[Library, TrainingData, TrainOptions, torch.Tensor], ModuleFactory] | None = (
+        None
+    )
     export: Callable[[torch.nn.Module, TrainingData], SavableHead] | None = None
     predict_batch: int = 4096
 
@@ -148,8 +152,9 @@ class HeadTrainer:
         return self.run(album, options, report, self)
 
 
-def train_cross_fitted(album: Path | str, options: TrainOptions, report: Reporter,
-                       head: HeadTrainer) -> TrainOutcome:
+def train_cross_fitted(
+    album: Path | str, options: TrainOptions, report: Reporter, head: HeadTrainer
+) -> TrainOutcome:
     """The run of a cross-fitted head (see the module docstring).
 
     Raises:
@@ -164,12 +169,14 @@ def train_cross_fitted(album: Path | str, options: TrainOptions, report: Reporte
         inputs = head.inputs(library, data, report)
         report("loading", 1, 1)
         clock.lap("loading")
-        fitted = cross_fit(data, inputs, options, report,
-                           head.build(library, data, options, inputs))
+        fitted = cross_fit(
+            data, inputs, options, report, head.build(library, data, options, inputs)
+        )
         clock.lap("training")
         report("thresholds", 0, 1)
-        fallback = fallback_thresholds(data, predict(fitted.model, inputs,
-                                                     batch_size=head.predict_batch))
+        fallback = fallback_thresholds(
+            data, predict(fitted.model, inputs, batch_size=head.predict_batch)
+        )
         chosen = choose_thresholds(data, fitted.folds, fitted.oof, fallback)
         report("thresholds", 1, 1)
         clock.lap("thresholds")
@@ -185,15 +192,22 @@ def train_cross_fitted(album: Path | str, options: TrainOptions, report: Reporte
         report("saving", 0, 1)
         thresholds = chosen.as_dict(data.tree.names)
         metrics = version_metrics(data, fitted, options, chosen, (before, after), clock.laps)
-        version = write_version(library.store, library.data_dir, head.export(fitted.model, data),
-                                thresholds, metrics, activate=decision.activate)
+        version = write_version(
+            library.store,
+            library.data_dir,
+            head.export(fitted.model, data),
+            thresholds,
+            metrics,
+            activate=decision.activate,
+        )
         report("saving", 1, 1)
         clock.lap("saving")
         if decision.activate and options.rescore:
             rescore(library, report)
             clock.lap("rescoring")
-    return TrainOutcome(version, decision.activate, decision.reason, before, after, thresholds,
-                        clock.laps)
+    return TrainOutcome(
+        version, decision.activate, decision.reason, before, after, thresholds, clock.laps
+    )
 
 
 def gather(library: Library, config: TargetConfig) -> TrainingData:
@@ -204,13 +218,22 @@ def gather(library: Library, config: TargetConfig) -> TrainingData:
         raise NothingToLearnError(str(exc)) from None
     if not data.targets.verified.any():
         raise NothingToLearnError("nothing to learn from yet: confirm or reject some tags first")
-    logger.info("training data: %d photos (%d with verified tags), %d labels",
-                len(data.photo_ids), int(data.targets.verified_rows.sum()), len(data.tree.names))
+    logger.info(
+        "training data: %d photos (%d with verified tags), %d labels",
+        len(data.photo_ids),
+        int(data.targets.verified_rows.sum()),
+        len(data.tree.names),
+    )
     return data
 
 
-def cross_fit(data: TrainingData, inputs: torch.Tensor, options: TrainOptions,
-              report: Reporter, make: Callable[[np.ndarray, int], torch.nn.Module]) -> CrossFit:
+def cross_fit(
+    data: TrainingData,
+    inputs: torch.Tensor,
+    options: TrainOptions,
+    report: Reporter,
+    make: Callable[[np.ndarray, int], torch.nn.Module],
+) -> CrossFit:
     """Fold models for out-of-fold scores, then the final model on every row."""
     t = data.targets
     folds = assign_folds(t, options.folds, options.seed)
@@ -225,25 +248,36 @@ def cross_fit(data: TrainingData, inputs: torch.Tensor, options: TrainOptions,
         train_rows, val_rows = _fold_rows(folds, fold, options.fold_sample, rng)
         model = make(train_rows, options.seed * 1000 + fold + 1)
         val = Batches.of(inputs[val_rows], t.targets[val_rows], t.verified[val_rows])
-        result = fit(model, _batches(inputs, data, train_rows), options.fit_config(
-            options.seed + fold + 1), val=val, pos_weight=pos_weight,
-            progress=lambda e, p, f=fold: report("training", f * options.epochs + e, total))
+        result = fit(
+            model,
+            _batches(inputs, data, train_rows),
+            options.fit_config(options.seed + fold + 1),
+            val=val,
+            pos_weight=pos_weight,
+            progress=lambda e, p, f=fold: report("training", f * options.epochs + e, total),
+        )
         oof[val_rows] = predict(model, inputs[val_rows])
         best.append(result.best_epoch)
         report("training", (fold + 1) * options.epochs, total)
     epochs = int(np.median(best)) if best else options.epochs
     every = np.arange(len(data.photo_ids))
     model = make(every, options.seed * 1000)
-    fit(model, _batches(inputs, data, every), options.fit_config(options.seed),
-        stop_at=epochs, pos_weight=pos_weight,
-        progress=lambda e, p: report("training", k * options.epochs + e, total))
+    fit(
+        model,
+        _batches(inputs, data, every),
+        options.fit_config(options.seed),
+        stop_at=epochs,
+        pos_weight=pos_weight,
+        progress=lambda e, p: report("training", k * options.epochs + e, total),
+    )
     report("training", total, total)
     logger.info("cross-fitting: %d folds, best epochs %s, final %d epochs", k, best, epochs)
     return CrossFit(folds, oof, model, epochs, best)
 
 
-def _fold_rows(folds: np.ndarray, fold: int, sample: int, rng: np.random.Generator
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _fold_rows(
+    folds: np.ndarray, fold: int, sample: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Training rows of a fold model — the other folds' verified photos and at most ``sample``
     photos without verified tags (the bulk that costs time) — and its held-out rows."""
     unverified = np.flatnonzero(folds < 0)
@@ -265,25 +299,38 @@ def _pos_weight(data: TrainingData, loss: str) -> torch.Tensor | None:
     return torch.from_numpy(positive_class_weights(observed, data.targets.weights > 0))
 
 
-def version_metrics(data: TrainingData, fitted: CrossFit, options: TrainOptions,
-                    chosen: Thresholds, compared: tuple[dict, dict], seconds: dict[str, float]
-                    ) -> dict:
+def version_metrics(
+    data: TrainingData,
+    fitted: CrossFit,
+    options: TrainOptions,
+    chosen: Thresholds,
+    compared: tuple[dict, dict],
+    seconds: dict[str, float],
+) -> dict:
     """What the models row remembers about how this version was made."""
     before, after = compared
-    return {"kind": "trained", "loss": options.loss, "seed": options.seed,
-            "epochs": fitted.epochs, "fold_epochs": fitted.fold_epochs,
-            "folds": int(fitted.folds.max()) + 1, "photos": len(data.photo_ids),
-            "verified_photos": int(data.targets.verified_rows.sum()),
-            "verified_tags": int(data.targets.verified.sum()),
-            "thresholds_verified": int(chosen.verified.sum()),
-            "thresholds_calibrated": int(chosen.calibrated.sum()),
-            "verdicts_through": data.log_id, "parent_version": data.old_version,
-            "f1": after.get("f1"), "before": before, "after": after,
-            "seconds": {k: round(v, 3) for k, v in seconds.items()}}
+    return {
+        "kind": "trained",
+        "loss": options.loss,
+        "seed": options.seed,
+        "epochs": fitted.epochs,
+        "fold_epochs": fitted.fold_epochs,
+        "folds": int(fitted.folds.max()) + 1,
+        "photos": len(data.photo_ids),
+        "verified_photos": int(data.targets.verified_rows.sum()),
+        "verified_tags": int(data.targets.verified.sum()),
+        "thresholds_verified": int(chosen.verified.sum()),
+        "thresholds_calibrated": int(chosen.calibrated.sum()),
+        "verdicts_through": data.log_id,
+        "parent_version": data.old_version,
+        "f1": after.get("f1"),
+        "before": before,
+        "after": after,
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+    }
 
 
-def rescore(library: Library, report: Reporter,
-            changed: list[int] | None = None) -> IndexSummary:
+def rescore(library: Library, report: Reporter, changed: list[int] | None = None) -> IndexSummary:
     """Re-score every photo with the (new) active version from its cached features;
     ``changed`` limits the rewritten rows to those label ids (see ``Indexer.rescore``)."""
     summary = IndexSummary()

@@ -4,13 +4,15 @@ For photo n and label c (L = every label of the album, the user's own included):
 
 * **verified** — the user's verdicts, read with LabelPolicy's semantics: a confirmed label is
   positive together with its ancestors, a rejected label is negative together with its whole
-  subtree, and a rejection blocks what lies below it (``core.labels.policy``). Target 1 or 0, weight 1.
+  subtree, and a rejection blocks what lies below it (``core.labels.policy``). Target 1 or 0,
+  weight 1.
 * **pseudo** — tags the active model gave (score ≥ the label's current threshold, hierarchy
   closed) that nobody judged. Target 1 at ``pseudo_weight``.
 * **missing** — everything else. Not a negative: nobody looked. Target 0 at
   ``missing_weight * (1 - P(c | P_n))`` (docs/papers-recipe.md §5.2, CB-WCE), where ``P_n`` is the
   photo's positive set (verified + pseudo) and P is counted over the album's photos
-  (``trainer.learning.missing``). A label that usually comes with the photo's other labels counts little.
+  (``trainer.learning.missing``). A label that usually comes with the photo's other labels
+  counts little.
 
 Held-out split: photos with at least one verified entry are dealt into ``k`` folds, seeded and
 stratified so that each label's verified positives (and negatives) spread over the folds.
@@ -75,9 +77,12 @@ class LabelTree:
     def from_rows(cls, rows: Sequence[LabelRow]) -> LabelTree:
         column = {r.id: i for i, r in enumerate(rows)}
         parents = [column.get(r.parent_id, -1) if r.parent_id is not None else -1 for r in rows]
-        return cls(tuple(r.name for r in rows), np.array([r.id for r in rows], dtype=np.int64),
-                   np.array(parents, dtype=np.int64),
-                   np.array([r.threshold for r in rows], dtype=np.float64))
+        return cls(
+            tuple(r.name for r in rows),
+            np.array([r.id for r in rows], dtype=np.int64),
+            np.array(parents, dtype=np.int64),
+            np.array([r.threshold for r in rows], dtype=np.float64),
+        )
 
     def ancestor_matrix(self) -> NDArray[np.float32]:
         """(L, L) with 1 where column a is row c itself or one of c's ancestors."""
@@ -110,8 +115,9 @@ def blocked(tree: LabelTree, rejected: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return out
 
 
-def climb(tree: LabelTree, starts: NDArray[np.bool_], rejected: NDArray[np.bool_]
-          ) -> NDArray[np.bool_]:
+def climb(
+    tree: LabelTree, starts: NDArray[np.bool_], rejected: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
     """LabelPolicy's ``has``: unblocked start labels and all their ancestors, (N, L)."""
     out = starts & ~blocked(tree, rejected)
     for c in reversed(tree.top_down()):
@@ -142,9 +148,13 @@ class Targets:
         return self.verified.any(axis=1)
 
 
-def build_targets(tree: LabelTree, verdicts: NDArray[np.int8], scores: NDArray[np.float32],
-                  thresholds: NDArray[np.float64], config: TargetConfig = TargetConfig()
-                  ) -> Targets:
+def build_targets(
+    tree: LabelTree,
+    verdicts: NDArray[np.int8],
+    scores: NDArray[np.float32],
+    thresholds: NDArray[np.float64],
+    config: TargetConfig = TargetConfig(),
+) -> Targets:
     """Targets from verdicts (N, L) in {-1, 0, 1} and the active model's scores (N, L)."""
     confirmed, rejected = verdicts == CONFIRMED, verdicts == REJECTED
     positive = climb(tree, confirmed, rejected)
@@ -154,8 +164,9 @@ def build_targets(tree: LabelTree, verdicts: NDArray[np.int8], scores: NDArray[n
     pseudo = climb(tree, given, rejected) & ~verified
     observed = positive | pseudo
     confidence = negative_confidence_weights(observed, smoothing=config.smoothing)
-    weights = np.where(verified, 1.0, np.where(pseudo, config.pseudo_weight,
-                                               config.missing_weight * confidence))
+    weights = np.where(
+        verified, 1.0, np.where(pseudo, config.pseudo_weight, config.missing_weight * confidence)
+    )
     return Targets(observed.astype(np.float32), weights.astype(np.float32), verified, pseudo)
 
 
@@ -260,14 +271,26 @@ def load_training_data(store: TagStore, config: TargetConfig = TargetConfig()) -
     thresholds = np.array([policy.threshold(int(i)) for i in tree.ids], dtype=np.float64)
     targets = build_targets(tree, verdicts, scores, thresholds, config)
     fresh = climb(tree, fresh_verdicts == CONFIRMED, fresh_verdicts == REJECTED) | blocked(
-        tree, fresh_verdicts == REJECTED)
-    return TrainingData(active.backbone, photo_ids, features.astype(np.float32), tree, targets,
-                        fresh & targets.verified, scores, thresholds, active.version, log_id,
-                        row_weight)
+        tree, fresh_verdicts == REJECTED
+    )
+    return TrainingData(
+        active.backbone,
+        photo_ids,
+        features.astype(np.float32),
+        tree,
+        targets,
+        fresh & targets.verified,
+        scores,
+        thresholds,
+        active.version,
+        log_id,
+        row_weight,
+    )
 
 
-def _index_of(keys: NDArray[np.int64], values: NDArray[np.int64]
-              ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+def _index_of(
+    keys: NDArray[np.int64], values: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """Position of each value in ``keys`` (unique ids) and whether it is there at all."""
     if keys.size == 0:
         return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
@@ -294,8 +317,10 @@ def assign_folds(targets: Targets, k: int, seed: int) -> NDArray[np.int64]:
         return folds
     rng = np.random.default_rng(seed)
     # one column per (label, polarity): positives first, then negatives
-    keys = np.concatenate([targets.verified & (targets.targets > 0.5),
-                           targets.verified & (targets.targets < 0.5)], axis=1)[rows]
+    keys = np.concatenate(
+        [targets.verified & (targets.targets > 0.5), targets.verified & (targets.targets < 0.5)],
+        axis=1,
+    )[rows]
     totals = keys.sum(axis=0)
     rarity = np.where(keys, totals[None, :], np.iinfo(np.int64).max)
     rarest = rarity.argmin(axis=1)

@@ -34,12 +34,12 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from core.library import Library
 from core.db.training_data import verdict_facts
+from core.library import Library
 from trainer.album.residual import prior_of
-from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features, score
 from trainer.album.targets import TargetConfig, TrainingData, build_targets, load_training_data
 from trainer.album.train import NothingToLearnError
+from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features, score
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +61,25 @@ class Fit:
     seconds: float
 
     def event(self) -> dict:
-        return {"event": "fitted", "label": self.label, "threshold": self.threshold,
-                "queue": self.queue, "scores": self.scores, "confirmed": self.confirmed,
-                "rejected": self.rejected, "likely": self.likely,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "event": "fitted",
+            "label": self.label,
+            "threshold": self.threshold,
+            "queue": self.queue,
+            "scores": self.scores,
+            "confirmed": self.confirmed,
+            "rejected": self.rejected,
+            "likely": self.likely,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 class Teacher:
     """One label of one album, with the album's features cached between refits."""
 
-    def __init__(self, library: Library, label: str,
-                 config: ResidualConfig = ResidualConfig()) -> None:
+    def __init__(self, library: Library, label: str, config: ResidualConfig | None = None) -> None:
         self.library = library
-        self.config = config
+        self.config = config or ResidualConfig()
         data = gather_any(library)
         names = [n.lower() for n in data.tree.names]
         if label.lower() not in names:
@@ -83,7 +89,7 @@ class Teacher:
         self.data = data
         self._row = {int(p): i for i, p in enumerate(data.photo_ids)}
         self._col = {int(lab): j for j, lab in enumerate(data.tree.ids)}
-        _, self.u_all = normalised_features(data.features[:, :self._feature_dim()])
+        _, self.u_all = normalised_features(data.features[:, : self._feature_dim()])
         self.prior, self.has_prior = self._prior_column()
         self.threshold = float(data.old_thresholds[self.column])
 
@@ -97,8 +103,7 @@ class Teacher:
         if self.label not in prior.label_names:
             return np.zeros((len(self.data.photo_ids), 1), np.float32), False
         with torch.inference_mode():
-            base = prior.scores(model.tagger.backbone,
-                                torch.from_numpy(self.data.features)).numpy()
+            base = prior.scores(model.tagger.backbone, torch.from_numpy(self.data.features)).numpy()
         return base[:, [prior.label_names.index(self.label)]].astype(np.float32), True
 
     def _targets(self) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
@@ -120,8 +125,9 @@ class Teacher:
         positives = int((verified[:, 0] & (targets[:, 0] > 0.5)).sum())
         negatives = int((verified[:, 0] & (targets[:, 0] <= 0.5)).sum())
         if positives:
-            fitted = fit_residual(self.u_all, self.prior, np.array([self.has_prior]), targets,
-                                  verified, self.config)
+            fitted = fit_residual(
+                self.u_all, self.prior, np.array([self.has_prior]), targets, verified, self.config
+            )
             scores = self._scores(fitted.weight, fitted.bias)
             if np.isfinite(fitted.thresholds[0]):
                 self.threshold = float(fitted.thresholds[0])
@@ -131,19 +137,27 @@ class Teacher:
         threshold = manual if manual is not None else self.threshold
         queue = rank(scores, verified[:, 0], threshold)[:QUEUE_LENGTH]
         likely = int(((scores >= threshold) & ~verified[:, 0]).sum())
-        return Fit(self.label, round(threshold, 3),
-                   [int(self.data.photo_ids[i]) for i in queue],
-                   [round(float(scores[i]), 4) for i in queue], positives, negatives, likely,
-                   time.perf_counter() - started)
+        return Fit(
+            self.label,
+            round(threshold, 3),
+            [int(self.data.photo_ids[i]) for i in queue],
+            [round(float(scores[i]), 4) for i in queue],
+            positives,
+            negatives,
+            likely,
+            time.perf_counter() - started,
+        )
 
-    def _scores(self, weight: NDArray[np.float32], bias: NDArray[np.float32]
-                ) -> NDArray[np.float32]:
+    def _scores(
+        self, weight: NDArray[np.float32], bias: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
         prior = self.prior if self.has_prior else np.zeros((self.u_all.shape[0], 1), np.float32)
         return score(self.u_all, prior, np.array([self.has_prior]), weight, bias)[:, 0]
 
 
-def rank(scores: NDArray[np.float32], verified: NDArray[np.bool_], threshold: float
-         ) -> NDArray[np.int64]:
+def rank(
+    scores: NDArray[np.float32], verified: NDArray[np.bool_], threshold: float
+) -> NDArray[np.int64]:
     """Unjudged rows: above the threshold most likely first, then the rest nearest it first."""
     open_rows = np.flatnonzero(~verified)
     s = scores[open_rows]
@@ -171,6 +185,7 @@ def gather_any(library: Library) -> TrainingData:
 
 def serve(album: str, label: str, data_dir: str | None, stdin: IO[str], stdout: IO[str]) -> int:
     """The child's loop (see the module docstring); returns the exit status."""
+
     def emit(obj: dict) -> None:
         stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
         stdout.flush()
@@ -196,7 +211,7 @@ def serve(album: str, label: str, data_dir: str | None, stdin: IO[str], stdout: 
                 continue
             try:
                 emit(teacher.refit().event())
-            except Exception as exc:  # noqa: BLE001 - the window shows it; the child lives on
+            except Exception as exc:
                 logger.exception("refit failed")
                 emit({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
     return 0

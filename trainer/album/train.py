@@ -44,12 +44,21 @@ from trainer.learning.heads import LinearProbe
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HEADS", "PHASES", "NothingToLearnError", "TrainOptions", "TrainOutcome",
-           "head_trainer", "served_heads", "train"]
+__all__ = [
+    "HEADS",
+    "PHASES",
+    "NothingToLearnError",
+    "TrainOptions",
+    "TrainOutcome",
+    "head_trainer",
+    "served_heads",
+    "train",
+]
 
 
-def train(album: Path | str, options: TrainOptions | None = None,
-          report: Reporter | None = None) -> TrainOutcome:
+def train(
+    album: Path | str, options: TrainOptions | None = None, report: Reporter | None = None
+) -> TrainOutcome:
     """Train the head ``options.head`` names on one album (``HEADS``).
 
     Raises:
@@ -58,12 +67,14 @@ def train(album: Path | str, options: TrainOptions | None = None,
         TrainingBusyError: Another training of this album is running.
     """
     options = options or TrainOptions()
-    return head_trainer(options.head).train(album, options,
-                                            report or (lambda phase, done, total: None))
+    return head_trainer(options.head).train(
+        album, options, report or (lambda phase, done, total: None)
+    )
 
 
-def _train_residual(album: Path | str, options: TrainOptions, report: Reporter,
-                    head: HeadTrainer) -> TrainOutcome:
+def _train_residual(
+    album: Path | str, options: TrainOptions, report: Reporter, head: HeadTrainer
+) -> TrainOutcome:
     """The default run: a residual head over the prior (``trainer.album.residual``)."""
     from trainer.album.residual import NotReadyError, changed_labels, sampled, train_residual
     from trainer.learning.residual_fit import ResidualConfig
@@ -76,8 +87,9 @@ def _train_residual(album: Path | str, options: TrainOptions, report: Reporter,
         clock.lap("loading")
         report("training", 0, 1)
         try:
-            run = train_residual(library, data, ResidualConfig(loss=options.loss,
-                                                               seed=options.seed))
+            run = train_residual(
+                library, data, ResidualConfig(loss=options.loss, seed=options.seed)
+            )
         except NotReadyError as exc:
             raise NothingToLearnError(str(exc)) from None
         report("training", 1, 1)
@@ -88,28 +100,51 @@ def _train_residual(album: Path | str, options: TrainOptions, report: Reporter,
         decision = decide(run.before, run.after, force=options.force)
         reason = decision.reason + (f" Note: {run.warning}." if run.warning else "")
         report("saving", 0, 1)
-        metrics = {"kind": "trained", "head": "residual", "loss": options.loss,
-                   "seed": options.seed, "photos": data.album_photos,
-                   "verified_photos": int(data.targets.verified_rows.sum()),
-                   "verified_tags": int(data.targets.verified.sum()),
-                   "verdicts_through": data.log_id, "parent_version": data.old_version,
-                   "f1": run.after.get("f1"), "before": run.before, "after": run.after,
-                   "labels": run.labels, "warning": run.warning,
-                   "seconds": {k: round(v, 3) for k, v in clock.laps.items()}}
-        version = write_version(library.store, library.data_dir, run.head, run.thresholds,
-                                metrics, activate=decision.activate)
+        metrics = {
+            "kind": "trained",
+            "head": "residual",
+            "loss": options.loss,
+            "seed": options.seed,
+            "photos": data.album_photos,
+            "verified_photos": int(data.targets.verified_rows.sum()),
+            "verified_tags": int(data.targets.verified.sum()),
+            "verdicts_through": data.log_id,
+            "parent_version": data.old_version,
+            "f1": run.after.get("f1"),
+            "before": run.before,
+            "after": run.after,
+            "labels": run.labels,
+            "warning": run.warning,
+            "seconds": {k: round(v, 3) for k, v in clock.laps.items()},
+        }
+        version = write_version(
+            library.store,
+            library.data_dir,
+            run.head,
+            run.thresholds,
+            metrics,
+            activate=decision.activate,
+        )
         report("saving", 1, 1)
         clock.lap("saving")
         changed = changed_labels(library.model().tagger.head, run.head)
         if decision.activate:
             library.reload_model(refresh_tags=not options.rescore)
         if decision.activate and options.rescore:
-            ids = (None if changed is None
-                   else [library.label_id(n) for n in sorted(changed)])
+            ids = None if changed is None else [library.label_id(n) for n in sorted(changed)]
             rescore(library, report, ids)
             clock.lap("rescoring")
-    return TrainOutcome(version, decision.activate, reason, run.before, run.after,
-                        run.thresholds, clock.laps, run.labels, run.warning)
+    return TrainOutcome(
+        version,
+        decision.activate,
+        reason,
+        run.before,
+        run.after,
+        run.thresholds,
+        clock.laps,
+        run.labels,
+        run.warning,
+    )
 
 
 def _cached_features(library: Library, data: TrainingData, report: Reporter) -> torch.Tensor:
@@ -117,8 +152,9 @@ def _cached_features(library: Library, data: TrainingData, report: Reporter) -> 
     return torch.from_numpy(data.features)
 
 
-def _linear_factory(library: Library, data: TrainingData, options: TrainOptions,
-                    features: torch.Tensor) -> ModuleFactory:
+def _linear_factory(
+    library: Library, data: TrainingData, options: TrainOptions, features: torch.Tensor
+) -> ModuleFactory:
     mean, scale = features.mean(dim=0), float(features.std(dim=0).mean())
     ancestors = torch.from_numpy(data.tree.ancestor_matrix()) if options.share_tree else None
 
@@ -126,8 +162,15 @@ def _linear_factory(library: Library, data: TrainingData, options: TrainOptions,
         torch.manual_seed(seed)
         w, y = data.targets.weights[rows], data.targets.targets[rows]
         prior = torch.from_numpy((w * y).sum(0) / np.maximum(w.sum(0), 1e-6))
-        return LinearProbe(features.shape[1], len(data.tree.names), mean=mean, scale=scale,
-                           dropout=options.dropout, prior=prior, ancestors=ancestors)
+        return LinearProbe(
+            features.shape[1],
+            len(data.tree.names),
+            mean=mean,
+            scale=scale,
+            dropout=options.dropout,
+            prior=prior,
+            ancestors=ancestors,
+        )
 
     return make
 
@@ -138,10 +181,16 @@ def _linear_head(model: torch.nn.Module, data: TrainingData) -> SavableHead:
 
 
 RESIDUAL = HeadTrainer(
-    "residual", "corrects the prior where you gave verdicts (the default)", _train_residual)
+    "residual", "corrects the prior where you gave verdicts (the default)", _train_residual
+)
 LINEAR = HeadTrainer(
-    "linear", "a plain sigmoid layer on cached features, replacing the prior",
-    train_cross_fitted, inputs=_cached_features, build=_linear_factory, export=_linear_head)
+    "linear",
+    "a plain sigmoid layer on cached features, replacing the prior",
+    train_cross_fitted,
+    inputs=_cached_features,
+    build=_linear_factory,
+    export=_linear_head,
+)
 
 #: Every kind of head the trainer can make, by name.
 HEADS: dict[str, HeadTrainer] = {h.name: h for h in (RESIDUAL, LINEAR, ATTENTION, FINETUNE)}

@@ -42,8 +42,9 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def decide(before: dict, after: dict, *, force: bool = False,
-           tolerance: float = F1_TOLERANCE) -> Decision:
+def decide(
+    before: dict, after: dict, *, force: bool = False, tolerance: float = F1_TOLERANCE
+) -> Decision:
     """Champion/challenger on held-out verified tags: macro F1 (the papers' convention).
 
     The challenger wins unless its F1 is lower than the champion's by more than ``tolerance``.
@@ -57,11 +58,17 @@ def decide(before: dict, after: dict, *, force: bool = False,
         return Decision(True, "activated: too few verified tags to compare the versions on")
     if new >= old - tolerance:
         change = "better than" if new > old + 1e-9 else "as good as"
-        return Decision(True, f"activated: {change} the active version on tags you verified "
-                              f"(F1 {new:.3f} vs {old:.3f})")
-    return Decision(False, f"kept the active version: the new one is worse on tags you "
-                           f"verified (F1 {new:.3f} vs {old:.3f}); it is saved and can be "
-                           "activated by hand")
+        return Decision(
+            True,
+            f"activated: {change} the active version on tags you verified "
+            f"(F1 {new:.3f} vs {old:.3f})",
+        )
+    return Decision(
+        False,
+        f"kept the active version: the new one is worse on tags you "
+        f"verified (F1 {new:.3f} vs {old:.3f}); it is saved and can be "
+        "activated by hand",
+    )
 
 
 @contextlib.contextmanager

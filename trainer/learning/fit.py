@@ -84,11 +84,14 @@ class Batches:
         return int(self.inputs.shape[0])
 
     @classmethod
-    def of(cls, inputs: np.ndarray | torch.Tensor, targets: np.ndarray, weights: np.ndarray
-           ) -> Batches:
-        return cls(torch.as_tensor(inputs, dtype=torch.float32),
-                   torch.as_tensor(targets, dtype=torch.float32),
-                   torch.as_tensor(weights, dtype=torch.float32))
+    def of(
+        cls, inputs: np.ndarray | torch.Tensor, targets: np.ndarray, weights: np.ndarray
+    ) -> Batches:
+        return cls(
+            torch.as_tensor(inputs, dtype=torch.float32),
+            torch.as_tensor(targets, dtype=torch.float32),
+            torch.as_tensor(weights, dtype=torch.float32),
+        )
 
 
 @dataclass
@@ -110,21 +113,24 @@ class FitResult:
     seconds: float = 0.0
 
 
-def _optimiser(model: nn.Module, config: FitConfig, steps: int
-               ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+def _optimiser(
+    model: nn.Module, config: FitConfig, steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
     """Adam(W) over the trainable parameters and the schedule, stepped once per batch."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.schedule == "onecycle":
         return optimizer, torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.lr, total_steps=steps, pct_start=config.pct_start)
+            optimizer, max_lr=config.lr, total_steps=steps, pct_start=config.pct_start
+        )
     if config.schedule == "cosine":
         return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     return optimizer, None
 
 
-def held_out_loss(model: nn.Module, data: Batches, loss: str = "bce",
-                  batch_size: int = 4096) -> float:
+def held_out_loss(
+    model: nn.Module, data: Batches, loss: str = "bce", batch_size: int = 4096
+) -> float:
     """Weighted mean loss of ``model`` on ``data`` (eval mode; weights 0 are ignored).
 
     Early stopping uses ``bce`` whatever the training loss: the ``proposed`` loss is not
@@ -146,9 +152,16 @@ def held_out_loss(model: nn.Module, data: Batches, loss: str = "bce",
     return total / weight if weight > 0 else float("nan")
 
 
-def fit(model: nn.Module, train: Batches, config: FitConfig, *, val: Batches | None = None,
-        stop_at: int | None = None, pos_weight: torch.Tensor | None = None,
-        progress: EpochCallback | None = None) -> FitResult:
+def fit(
+    model: nn.Module,
+    train: Batches,
+    config: FitConfig,
+    *,
+    val: Batches | None = None,
+    stop_at: int | None = None,
+    pos_weight: torch.Tensor | None = None,
+    progress: EpochCallback | None = None,
+) -> FitResult:
     """Train ``model`` in place.
 
     With ``val``, the model ends with the weights of the epoch with the lowest held-out loss,
@@ -181,8 +194,17 @@ def fit(model: nn.Module, train: Batches, config: FitConfig, *, val: Batches | N
     use_val = val is not None and stop_at is None and float(val.weights.sum()) > 0
     for epoch in range(1, planned + 1):
         result.train_losses.append(
-            _epoch(model, train, criterion, optimizer, scheduler, batch_size, steps_per_epoch,
-                   generator))
+            _epoch(
+                model,
+                train,
+                criterion,
+                optimizer,
+                scheduler,
+                batch_size,
+                steps_per_epoch,
+                generator,
+            )
+        )
         result.epochs_run = epoch
         if use_val and val is not None:
             loss = held_out_loss(model, val)
@@ -201,15 +223,22 @@ def fit(model: nn.Module, train: Batches, config: FitConfig, *, val: Batches | N
         model.load_state_dict(best_state)
     model.eval()
     result.seconds = time.perf_counter() - started
-    logger.debug("fit: %d epochs, best %d, %.2f s", result.epochs_run, result.best_epoch,
-                 result.seconds)
+    logger.debug(
+        "fit: %d epochs, best %d, %.2f s", result.epochs_run, result.best_epoch, result.seconds
+    )
     return result
 
 
-def _epoch(model: nn.Module, data: Batches, criterion: MultiLabelLoss,
-           optimizer: torch.optim.Optimizer,
-           scheduler: torch.optim.lr_scheduler.LRScheduler | None, batch_size: int, steps: int,
-           generator: torch.Generator) -> float:
+def _epoch(
+    model: nn.Module,
+    data: Batches,
+    criterion: MultiLabelLoss,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    batch_size: int,
+    steps: int,
+    generator: torch.Generator,
+) -> float:
     model.train()
     laps = -(-steps * batch_size // len(data))
     order = torch.cat([torch.randperm(len(data), generator=generator) for _ in range(laps)])
@@ -241,8 +270,9 @@ def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return copy.deepcopy({k: v.detach().clone() for k, v in model.state_dict().items()})
 
 
-def predict(model: nn.Module, inputs: torch.Tensor | np.ndarray, batch_size: int = 4096
-            ) -> np.ndarray:
+def predict(
+    model: nn.Module, inputs: torch.Tensor | np.ndarray, batch_size: int = 4096
+) -> np.ndarray:
     """Sigmoid scores (N, C) float32 of ``model`` in eval mode."""
     x = torch.as_tensor(inputs, dtype=torch.float32)
     model.eval()

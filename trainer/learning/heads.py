@@ -61,15 +61,26 @@ class LinearProbe(nn.Module):
     _child: torch.Tensor
     _ancestor: torch.Tensor
 
-    def __init__(self, in_features: int, num_labels: int, *, mean: torch.Tensor | None = None,
-                 scale: float = 1.0, dropout: float = 0.0, prior: torch.Tensor | None = None,
-                 ancestors: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        num_labels: int,
+        *,
+        mean: torch.Tensor | None = None,
+        scale: float = 1.0,
+        dropout: float = 0.0,
+        prior: torch.Tensor | None = None,
+        ancestors: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         mean = torch.zeros(in_features) if mean is None else mean.float()
         self.register_buffer("mean", mean.clone())
         self.scale = float(scale) if scale > 0 else 1.0
-        pairs = (torch.zeros((2, 0), dtype=torch.long) if ancestors is None
-                 else (ancestors.float() - torch.eye(num_labels)).nonzero().T)
+        pairs = (
+            torch.zeros((2, 0), dtype=torch.long)
+            if ancestors is None
+            else (ancestors.float() - torch.eye(num_labels)).nonzero().T
+        )
         self.register_buffer("_child", pairs[0].clone())  # label c ...
         self.register_buffer("_ancestor", pairs[1].clone())  # ... and one of its ancestors
         self.dropout = nn.Dropout(dropout)
@@ -87,8 +98,9 @@ class LinearProbe(nn.Module):
         return self.own.index_add(0, self._child, self.own[self._ancestor])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits: torch.Tensor = (self.dropout((x - self.mean) / self.scale) @ self.weight().T
-                                + self.bias)
+        logits: torch.Tensor = (
+            self.dropout((x - self.mean) / self.scale) @ self.weight().T + self.bias
+        )
         return logits
 
     def export(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,8 +117,7 @@ class _CrossAttentionDecoderLayer(nn.Module):
     def __init__(self, d_model: int, heads: int, ffn: int, dropout: float) -> None:
         super().__init__()
         self.norm2 = nn.LayerNorm(d_model)
-        self.cross_attn = nn.MultiheadAttention(d_model, heads, dropout=dropout,
-                                                batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(d_model, heads, dropout=dropout, batch_first=True)
         self.dropout2 = nn.Dropout(dropout)
         self.norm3 = nn.LayerNorm(d_model)
         self.linear1 = nn.Linear(d_model, ffn)
@@ -114,11 +125,13 @@ class _CrossAttentionDecoderLayer(nn.Module):
         self.linear2 = nn.Linear(ffn, d_model)
         self.dropout3 = nn.Dropout(dropout)
 
-    def forward(self, target: torch.Tensor, memory: torch.Tensor, query_pos: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, target: torch.Tensor, memory: torch.Tensor, query_pos: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         query = self.norm2(target) + query_pos
-        attended, weights = self.cross_attn(query, memory, memory, need_weights=True,
-                                            average_attn_weights=True)
+        attended, weights = self.cross_attn(
+            query, memory, memory, need_weights=True, average_attn_weights=True
+        )
         target = target + self.dropout2(attended)
         hidden = self.linear2(self.dropout(torch.relu(self.linear1(self.norm3(target)))))
         return target + self.dropout3(hidden), weights
@@ -136,8 +149,16 @@ class AttentionPoolingHead(nn.Module):
         dropout: Dropout inside the decoder layer.
     """
 
-    def __init__(self, in_channels: int, num_labels: int, *, d_model: int = 1024,
-                 heads: int = 8, ffn: int = 2048, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_labels: int,
+        *,
+        d_model: int = 1024,
+        heads: int = 8,
+        ffn: int = 2048,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         self.proj = nn.Conv2d(in_channels, d_model, kernel_size=1)
         self.queries = nn.Embedding(num_labels, d_model)  # N(0, 1), frozen below
@@ -183,8 +204,9 @@ class FineTuneModel(nn.Module):
         dropout: Dropout before the linear layer (the papers' 0.3).
     """
 
-    def __init__(self, backbone: nn.Module, feature_dim: int, num_labels: int, *,
-                 dropout: float = 0.3) -> None:
+    def __init__(
+        self, backbone: nn.Module, feature_dim: int, num_labels: int, *, dropout: float = 0.3
+    ) -> None:
         super().__init__()
         self.backbone = backbone.train().requires_grad_(True)
         self.dropout = nn.Dropout(dropout)

@@ -142,9 +142,14 @@ class Fitted:
     seconds: float
 
 
-def build_problem(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: NDArray[np.bool_],
-                  targets: NDArray[np.float32], verified: NDArray[np.bool_],
-                  config: ResidualConfig) -> LabelProblem:
+def build_problem(
+    u_all: torch.Tensor,
+    prior: NDArray[np.float32],
+    has_prior: NDArray[np.bool_],
+    targets: NDArray[np.float32],
+    verified: NDArray[np.bool_],
+    config: ResidualConfig,
+) -> LabelProblem:
     """Rows and weights for labels given as columns.
 
     Args:
@@ -169,20 +174,25 @@ def build_problem(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: ND
     w_unl = np.where(has_prior, config.unlabelled_weight, balance)
     w = np.where(ver, 1.0, w_unl[None, :]).astype(np.float32)
     offset = prior_offset(prior[rows], has_prior)
-    return LabelProblem(u_all[rows], torch.from_numpy(offset), torch.from_numpy(y),
-                        torch.from_numpy(w), ver, rows)
+    return LabelProblem(
+        u_all[rows], torch.from_numpy(offset), torch.from_numpy(y), torch.from_numpy(w), ver, rows
+    )
 
 
-def prior_offset(prior: NDArray[np.floating], has_prior: NDArray[np.bool_]
-                 ) -> NDArray[np.float32]:
+def prior_offset(prior: NDArray[np.floating], has_prior: NDArray[np.bool_]) -> NDArray[np.float32]:
     """The prior's logit (N, C) where the prior scores the label, 0 where it cannot: the
     served head's own formula (``core.model.residual.prior_logits``)."""
     logits = prior_logits(torch.from_numpy(np.ascontiguousarray(prior))).numpy()
     return np.where(has_prior[None, :], logits, 0.0).astype(np.float32)
 
 
-def score(u: torch.Tensor, prior: NDArray[np.floating], has_prior: NDArray[np.bool_],
-          weight: NDArray[np.float32], bias: NDArray[np.float32]) -> NDArray[np.float32]:
+def score(
+    u: torch.Tensor,
+    prior: NDArray[np.floating],
+    has_prior: NDArray[np.bool_],
+    weight: NDArray[np.float32],
+    bias: NDArray[np.float32],
+) -> NDArray[np.float32]:
     """Scores (N, C) of photos: the prior's logit plus the fitted correction, through a sigmoid.
 
     Args:
@@ -192,13 +202,17 @@ def score(u: torch.Tensor, prior: NDArray[np.floating], has_prior: NDArray[np.bo
         weight: (C, D) and bias (C,) of a fit.
     """
     with torch.no_grad():
-        logits = (torch.from_numpy(prior_offset(prior, has_prior))
-                  + u @ torch.from_numpy(weight).T + torch.from_numpy(bias))
+        logits = (
+            torch.from_numpy(prior_offset(prior, has_prior))
+            + u @ torch.from_numpy(weight).T
+            + torch.from_numpy(bias)
+        )
         return torch.sigmoid(logits).numpy()
 
 
-def solve(problem: LabelProblem, subset: NDArray[np.int64], config: ResidualConfig
-          ) -> tuple[torch.Tensor, torch.Tensor]:
+def solve(
+    problem: LabelProblem, subset: NDArray[np.int64], config: ResidualConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight (C, D) and bias (C,) fitted on the rows ``subset`` of ``problem``."""
     u, off = problem.u[subset], problem.offset[subset]
     y, w = problem.targets[subset], problem.weights[subset]
@@ -206,24 +220,31 @@ def solve(problem: LabelProblem, subset: NDArray[np.int64], config: ResidualConf
     count = y.shape[1]
     weight = torch.zeros(count, u.shape[1], requires_grad=True)
     bias = torch.zeros(count, requires_grad=True)
-    optimiser = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=config.iterations,
-                                  history_size=10, line_search_fn="strong_wolfe",
-                                  tolerance_change=1e-6, tolerance_grad=1e-5)
+    optimiser = torch.optim.LBFGS(
+        [weight, bias],
+        lr=1.0,
+        max_iter=config.iterations,
+        history_size=10,
+        line_search_fn="strong_wolfe",
+        tolerance_change=1e-6,
+        tolerance_grad=1e-5,
+    )
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
         logits = off + u @ weight.T + bias
         element = multilabel_loss(logits, y, kind=config.loss, weight=w, reduction="none")
         loss = (element.sum(dim=0) / total).sum() + config.l2 * (weight * weight).sum()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch's stubs leave it untyped
         return loss
 
-    optimiser.step(closure)
+    optimiser.step(closure)  # type: ignore[no-untyped-call]  # LBFGS.step is untyped
     return weight.detach(), bias.detach()
 
 
-def predict(problem: LabelProblem, subset: NDArray[np.int64], weight: torch.Tensor,
-            bias: torch.Tensor) -> NDArray[np.float32]:
+def predict(
+    problem: LabelProblem, subset: NDArray[np.int64], weight: torch.Tensor, bias: torch.Tensor
+) -> NDArray[np.float32]:
     """Scores (len(subset), C) of rows of the problem."""
     with torch.no_grad():
         logits = problem.offset[subset] + problem.u[subset] @ weight.T + bias
@@ -247,10 +268,15 @@ def assign_folds(problem: LabelProblem, k: int, seed: int) -> NDArray[np.int64]:
     return folds.astype(np.int64)
 
 
-def fit_residual(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: NDArray[np.bool_],
-                 targets: NDArray[np.float32], verified: NDArray[np.bool_],
-                 config: ResidualConfig = ResidualConfig(),
-                 unlabelled_total: NDArray[np.floating] | None = None) -> Fitted:
+def fit_residual(
+    u_all: torch.Tensor,
+    prior: NDArray[np.float32],
+    has_prior: NDArray[np.bool_],
+    targets: NDArray[np.float32],
+    verified: NDArray[np.bool_],
+    config: ResidualConfig = ResidualConfig(),
+    unlabelled_total: NDArray[np.floating] | None = None,
+) -> Fitted:
     """Fit corrections for the label columns given, with out-of-fold thresholds.
 
     ``unlabelled_total`` (C,): photos of the album without a verdict per label, when the rows
@@ -262,8 +288,9 @@ def fit_residual(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: NDA
     y = problem.targets.numpy()
     positives = (problem.verified & (y > 0.5)).sum(axis=0)
     negatives = (problem.verified & (y <= 0.5)).sum(axis=0)
-    by_prototype = (config.prototype & ~np.asarray(has_prior, dtype=bool) & (negatives == 0)
-                    & (positives > 0))
+    by_prototype = (
+        config.prototype & ~np.asarray(has_prior, dtype=bool) & (negatives == 0) & (positives > 0)
+    )
     weight = np.zeros((count, problem.u.shape[1]), dtype=np.float32)
     bias = np.zeros(count, dtype=np.float32)
     oof = np.zeros((n_rows, count), dtype=np.float32)
@@ -276,19 +303,27 @@ def fit_residual(u_all: torch.Tensor, prior: NDArray[np.float32], has_prior: NDA
     if unlabelled_total is None:
         unlabelled_total = (~verified).sum(axis=0)
     thresholds, precision, recall = pu_thresholds(problem, oof, unlabelled_total, config)
-    return Fitted(weight, bias, thresholds, oof, problem, precision, recall,
-                  time.perf_counter() - started)
+    return Fitted(
+        weight, bias, thresholds, oof, problem, precision, recall, time.perf_counter() - started
+    )
 
 
 def columns_of(problem: LabelProblem, columns: NDArray[np.int64]) -> LabelProblem:
     """The same rows, only the label columns given."""
     index = torch.from_numpy(np.asarray(columns, dtype=np.int64))
-    return LabelProblem(problem.u, problem.offset[:, index], problem.targets[:, index],
-                        problem.weights[:, index], problem.verified[:, columns], problem.rows)
+    return LabelProblem(
+        problem.u,
+        problem.offset[:, index],
+        problem.targets[:, index],
+        problem.weights[:, index],
+        problem.verified[:, columns],
+        problem.rows,
+    )
 
 
-def _fit_logistic(problem: LabelProblem, config: ResidualConfig
-                  ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+def _fit_logistic(
+    problem: LabelProblem, config: ResidualConfig
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
     """Weight, bias and out-of-fold scores of a jointly fitted correction (L-BFGS)."""
     n_rows = len(problem.rows)
     positives = (problem.verified & (problem.targets.numpy() > 0.5)).sum(axis=0)
@@ -306,8 +341,9 @@ def _fit_logistic(problem: LabelProblem, config: ResidualConfig
     return weight.numpy(), bias.numpy(), oof
 
 
-def prototype(problem: LabelProblem, column: int, config: ResidualConfig
-              ) -> tuple[NDArray[np.float32], float, NDArray[np.float32]]:
+def prototype(
+    problem: LabelProblem, column: int, config: ResidualConfig
+) -> tuple[NDArray[np.float32], float, NDArray[np.float32]]:
     """A confirm-only label's prototype: weight (D,), bias, and scores of the problem's rows.
 
     The positives' scores are leave-one-out (each against the prototype of the others; a lone
@@ -334,13 +370,15 @@ def prototype(problem: LabelProblem, column: int, config: ResidualConfig
     beta = config.prototype_slope / spread
     b = -beta * centre - config.prototype_offset
     scores = 1.0 / (1.0 + np.exp(-(beta * cosine + b)))
-    return ((beta * direction).numpy().astype(np.float32), float(b),
-            scores.astype(np.float32))
+    return ((beta * direction).numpy().astype(np.float32), float(b), scores.astype(np.float32))
 
 
-def pu_thresholds(problem: LabelProblem, oof: NDArray[np.float32],
-                  unlabelled_total: NDArray[np.int64], config: ResidualConfig
-                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+def pu_thresholds(
+    problem: LabelProblem,
+    oof: NDArray[np.float32],
+    unlabelled_total: NDArray[np.int64] | NDArray[np.floating],
+    config: ResidualConfig,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Per label: the lowest threshold whose estimated precision reaches the target.
 
     Returns:
@@ -377,15 +415,22 @@ def pu_thresholds(problem: LabelProblem, oof: NDArray[np.float32],
         est = w * from_positives + (1 - w) * from_unlabelled
         candidates = r > 0
         ok = candidates & (est >= config.target_precision)
-        i = (int(np.flatnonzero(ok)[0]) if ok.any()
-             else int(np.argmax(np.where(candidates, est, -1))))
+        i = (
+            int(np.flatnonzero(ok)[0])
+            if ok.any()
+            else int(np.argmax(np.where(candidates, est, -1)))
+        )
         out[c], precision[c], recall[c] = float(GRID[i]), float(est[i]), float(r[i])
     return out, precision, recall
 
 
-def mirror_precision(unlabelled: NDArray[np.float32], grid_logit: NDArray[np.float64],
-                     scale: float, n_u: NDArray[np.float64], n_n: NDArray[np.int64]
-                     ) -> NDArray[np.float64]:
+def mirror_precision(
+    unlabelled: NDArray[np.float32],
+    grid_logit: NDArray[np.float64],
+    scale: float,
+    n_u: NDArray[np.float64],
+    n_n: NDArray[np.int64],
+) -> NDArray[np.float64]:
     """Precision at each threshold with the negatives above it counted from below the median.
 
     Scores are compared on the logit. Negatives above t are estimated as the unlabelled photos

@@ -140,8 +140,10 @@ def prepare_splits(config: BenchmarkConfig, root: Path) -> Splits:
 
 
 def _metrics_text(m: Metrics) -> str:
-    return (f"P {m.precision:.3f} R {m.recall:.3f} F1 {m.f1:.3f} N+ {m.n_plus} "
-            f"mAP {100 * m.mean_ap:.1f}")
+    return (
+        f"P {m.precision:.3f} R {m.recall:.3f} F1 {m.f1:.3f} N+ {m.n_plus} "
+        f"mAP {100 * m.mean_ap:.1f}"
+    )
 
 
 def _loaders(config: BenchmarkConfig, root: Path, splits: Splits, device: torch.device) -> dict:
@@ -153,8 +155,14 @@ def _loaders(config: BenchmarkConfig, root: Path, splits: Splits, device: torch.
     seed = config.run_seed
 
     def loader(split: Split, transform: object, shuffle: bool) -> torch.utils.data.DataLoader:
-        return make_loader(AnnotationDataset(root, split, transform), config.batch_size,
-                           shuffle=shuffle, workers=config.workers, seed=seed, pin=pin)
+        return make_loader(
+            AnnotationDataset(root, split, transform),
+            config.batch_size,
+            shuffle=shuffle,
+            workers=config.workers,
+            seed=seed,
+            pin=pin,
+        )
 
     return {
         "train": loader(splits.train, train_tf, True),
@@ -185,19 +193,27 @@ def run(config: BenchmarkConfig, echo: Printer = print) -> dict:
     backbone = load_backbone(config.backbone, config.weights, config.pretrained)
     model = build_model(backbone, len(splits.train.labels), config.head)
     trainer = Trainer.create(
-        model, loss=config.loss, lr=config.lr, epochs=config.epochs,
-        steps_per_epoch=len(loaders["train"]), device=device, ema_decay=config.run_ema,
+        model,
+        loss=config.loss,
+        lr=config.lr,
+        epochs=config.epochs,
+        steps_per_epoch=len(loaders["train"]),
+        device=device,
+        ema_decay=config.run_ema,
         amp=config.amp,
     )
-    echo(f"{config.dataset}: {len(splits.train.samples)} train, {len(splits.select.samples)} "
-         f"{splits.select_name} (selection), {len(splits.test.samples)} test, "
-         f"{len(splits.train.labels)} labels; {config.backbone} + {config.head.kind} head, "
-         f"loss {config.loss}, protocol {config.protocol}, device {device}")
+    echo(
+        f"{config.dataset}: {len(splits.train.samples)} train, {len(splits.select.samples)} "
+        f"{splits.select_name} (selection), {len(splits.test.samples)} test, "
+        f"{len(splits.train.labels)} labels; {config.backbone} + {config.head.kind} head, "
+        f"loss {config.loss}, protocol {config.protocol}, device {device}"
+    )
     history, best = _train_epochs(config, trainer, loaders, splits, echo)
     restore(trainer.model, best["state"])
     result = _final(config, trainer, loaders, splits, device)
-    result.update(history=history, best_epoch=best["epoch"], device=str(device),
-                  mean_std=loaders["stats"])
+    result.update(
+        history=history, best_epoch=best["epoch"], device=str(device), mean_std=loaders["stats"]
+    )
     seconds = [h["train_seconds"] for h in history]
     result["seconds_per_epoch_median"] = statistics.median(seconds) if seconds else None
     memory = [h["gpu_peak_gib"] for h in history if h["gpu_peak_gib"] is not None]
@@ -219,13 +235,22 @@ def _train_epochs(
         seconds, peak = clock.stop()
         scores, y = predict(trainer.model, loaders["select"], trainer.device, config.amp)
         chosen = evaluate(y, scores, 0.5, include_absent=True)
-        line = {"epoch": epoch, "loss": loss, "lr": trainer.lr, "train_seconds": seconds,
-                "gpu_peak_gib": peak, splits.select_name: chosen.as_dict()}
-        text = f"epoch {epoch:3d}/{planned}  loss {loss:.5f}  {splits.select_name}: " \
-               f"{_metrics_text(chosen)}"
+        line = {
+            "epoch": epoch,
+            "loss": loss,
+            "lr": trainer.lr,
+            "train_seconds": seconds,
+            "gpu_peak_gib": peak,
+            splits.select_name: chosen.as_dict(),
+        }
+        text = (
+            f"epoch {epoch:3d}/{planned}  loss {loss:.5f}  {splits.select_name}: "
+            f"{_metrics_text(chosen)}"
+        )
         if trainer.ema is not None:
-            ema_scores, _ = predict(trainer.ema.module, loaders["select"], trainer.device,
-                                    config.amp)
+            ema_scores, _ = predict(
+                trainer.ema.module, loaders["select"], trainer.device, config.amp
+            )
             ema = evaluate(y, ema_scores, 0.5, include_absent=True)
             line["ema"] = ema.as_dict()
             text += f"  (EMA F1 {ema.f1:.3f} N+ {ema.n_plus})"
@@ -243,8 +268,9 @@ def _final(
 ) -> dict:
     tune_scores, tune_y = predict(trainer.model, loaders["tune"], device, config.amp)
     min_pos = 0 if config.protocol == "paper" else 1
-    tuned = tune_thresholds(tune_y, tune_scores, default=0.5, min_positives=min_pos,
-                            min_negatives=min_pos)
+    tuned = tune_thresholds(
+        tune_y, tune_scores, default=0.5, min_positives=min_pos, min_negatives=min_pos
+    )
     scores, y = predict(trainer.model, loaders["test"], device, config.amp)
     at_half = evaluate(y, scores, 0.5, include_absent=True)
     at_mcc = evaluate(y, scores, tuned.thresholds, include_absent=True)
@@ -260,8 +286,12 @@ def _final(
 
 def _config_dict(config: BenchmarkConfig) -> dict:
     out = asdict(config)
-    out.update(data=str(config.data), weights=str(config.weights) if config.weights else None,
-               seed=config.run_seed, ema_decay=config.run_ema)
+    out.update(
+        data=str(config.data),
+        weights=str(config.weights) if config.weights else None,
+        seed=config.run_seed,
+        ema_decay=config.run_ema,
+    )
     return out
 
 
@@ -295,32 +325,44 @@ def format_table(config: BenchmarkConfig, result: dict) -> str:
     if result.get("seconds_per_epoch_median") is not None:
         mem = result.get("gpu_peak_gib")
         extra = f", peak GPU memory {mem:.1f} GiB" if mem is not None else ""
-        lines.append(f"training: {result['seconds_per_epoch_median']:.1f} s per epoch (median)"
-                     f"{extra} on {result['device']}")
+        lines.append(
+            f"training: {result['seconds_per_epoch_median']:.1f} s per epoch (median)"
+            f"{extra} on {result['device']}"
+        )
     return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m trainer.papers.benchmark",
-                                description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m trainer.papers.benchmark", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--data", type=Path, required=True, help="folder of <dataset>/ or the dataset")
-    p.add_argument("--dataset", default="Corel-5k",
-                   help="Corel-5k, ESP-Game, IAPR-TC-12, VG-500 or your own")
+    p.add_argument(
+        "--dataset", default="Corel-5k", help="Corel-5k, ESP-Game, IAPR-TC-12, VG-500 or your own"
+    )
     p.add_argument("--loss", choices=LOSS_NAMES, default="proposed")
     p.add_argument("--head", choices=HEADS, default="linear")
     p.add_argument("--protocol", choices=PROTOCOLS, default="paper")
     p.add_argument("--backbone", default="tresnet_m", help="any timm name")
     p.add_argument("--weights", type=Path, help="local checkpoint for --backbone")
-    p.add_argument("--no-pretrained", dest="pretrained", action="store_false",
-                   help="random initialisation (for smoke tests)")
+    p.add_argument(
+        "--no-pretrained",
+        dest="pretrained",
+        action="store_false",
+        help="random initialisation (for smoke tests)",
+    )
     p.add_argument("--epochs", type=int, default=40, help="epochs the one-cycle schedule spans")
     p.add_argument("--stop-after", type=int, help="stop early, e.g. --epochs 80 --stop-after 60")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--img-size", type=int, default=448)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--seed", type=int, help="default 1 (linear) or 20 (attention)")
-    p.add_argument("--ema", type=float, dest="ema_decay",
-                   help="EMA decay, 0 = off (default 0.99 for attention, off for linear)")
+    p.add_argument(
+        "--ema",
+        type=float,
+        dest="ema_decay",
+        help="EMA decay, 0 = off (default 0.99 for attention, off for linear)",
+    )
     p.add_argument("--val-fraction", type=float, default=0.1, help="honest protocol only")
     p.add_argument("--attn-dim", type=int, default=1024)
     p.add_argument("--attn-ffn", type=int, default=2048)
@@ -337,9 +379,29 @@ def _parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
     """A ``BenchmarkConfig`` from parsed command-line arguments."""
     head = HeadSpec(kind=args.head, attn_dim=args.attn_dim, attn_ffn=args.attn_ffn)
-    keys = ("data", "dataset", "loss", "protocol", "backbone", "weights", "pretrained", "epochs",
-            "stop_after", "batch_size", "img_size", "lr", "seed", "ema_decay", "val_fraction",
-            "workers", "threads", "device", "amp", "max_train", "max_test")
+    keys = (
+        "data",
+        "dataset",
+        "loss",
+        "protocol",
+        "backbone",
+        "weights",
+        "pretrained",
+        "epochs",
+        "stop_after",
+        "batch_size",
+        "img_size",
+        "lr",
+        "seed",
+        "ema_decay",
+        "val_fraction",
+        "workers",
+        "threads",
+        "device",
+        "amp",
+        "max_train",
+        "max_test",
+    )
     return BenchmarkConfig(head=head, **{k: getattr(args, k) for k in keys})
 
 

@@ -307,11 +307,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     cutouts, backgrounds = load_source(args.source, args.cache)
     config = SceneConfig(size=args.size, max_objects=args.max_objects)
     train, test = generate(
-        args.out, cutouts, backgrounds, n_train=args.train, n_test=args.test,
-        name=args.name, seed=args.seed, test_fraction=args.test_fraction, config=config,
+        args.out,
+        cutouts,
+        backgrounds,
+        n_train=args.train,
+        n_test=args.test,
+        name=args.name,
+        seed=args.seed,
+        test_fraction=args.test_fraction,
+        config=config,
     )
-    print(f"{args.out}: {len(train.samples)} train, {len(test.samples)} test, "
-          f"{len(train.labels)} labels: {', '.join(train.labels)}")
+    print(
+        f"{args.out}: {len(train.samples)} train, {len(test.samples)} test, "
+        f"{len(train.labels)} labels: {', '.join(train.labels)}"
+    )
     return 0
 
 

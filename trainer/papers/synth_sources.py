@@ -73,19 +73,35 @@ _SKIPPED_PARTS = {"cartoon", "toys", "plastic"}
 
 MATE_NATURE = ("Aqua", "Blinds", "Dune", "GreenMeadow", "RainDrops", "Storm", "Wood")
 PLASMA_PHOTOS = (
-    "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow",
-    "FallenLeaf", "Grey", "OneStandsOut", "Path", "summer_1am",
+    "BytheWater",
+    "ColdRipple",
+    "ColorfulCups",
+    "DarkestHour",
+    "EveningGlow",
+    "FallenLeaf",
+    "Grey",
+    "OneStandsOut",
+    "Path",
+    "summer_1am",
 )
 
 # foolbox's ImageNet photos: class index -> labels (classes left out have no clear label).
 FOOLBOX_LABELS: dict[int, tuple[str, ...]] = {
-    22: ("animal", "bird"), 99: ("animal", "bird"), 129: ("animal", "bird"),
-    243: ("animal", "dog"), 251: ("animal", "dog"),
-    305: ("animal", "insect"), 317: ("animal", "insect"),
-    609: ("vehicle",), 949: ("food", "fruit"), 541: ("musical instrument",),
+    22: ("animal", "bird"),
+    99: ("animal", "bird"),
+    129: ("animal", "bird"),
+    243: ("animal", "dog"),
+    251: ("animal", "dog"),
+    305: ("animal", "insect"),
+    317: ("animal", "insect"),
+    609: ("vehicle",),
+    949: ("food", "fruit"),
+    541: ("musical instrument",),
 }
 SKIMAGE_OBJECTS: dict[str, tuple[str, ...]] = {
-    "chelsea": ("animal", "cat"), "coffee": ("cup",), "astronaut": ("person",),
+    "chelsea": ("animal", "cat"),
+    "coffee": ("cup",),
+    "astronaut": ("person",),
     "rocket": ("vehicle",),
 }
 SKIMAGE_BACKGROUNDS = ("grass", "gravel", "brick")
