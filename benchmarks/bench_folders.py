@@ -18,8 +18,8 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 
+from benchmarks.bench_scale import time_it
 from core.db.store import now
 from core.library import Library
 from core.search.folders import folder_tree
@@ -63,15 +63,6 @@ def fill(library: Library, count: int) -> int:
     return len(folders)
 
 
-def millis(fn: Callable[[], object], repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=100_000)
@@ -90,10 +81,10 @@ def main() -> None:
         cold = []
         for _ in range(args.repeats):
             after_a_change()
-            cold += millis(lambda: folder_tree(db), 1)
-        warm = millis(lambda: folder_tree(db), args.repeats * 4)
+            cold += time_it(lambda: folder_tree(db), 1)
+        warm = time_it(lambda: folder_tree(db), args.repeats * 4)
         tree = folder_tree(db)
-        grouped = millis(
+        grouped = time_it(
             lambda: db.query(
                 "SELECT CAST(rtrim(path, replace(path, '/', '')) AS BLOB), count(*) FROM photos "
                 "WHERE status IN ('ok', 'pending') GROUP BY 1"
@@ -115,7 +106,7 @@ def main() -> None:
                 snap = engine._snapshot()
                 snap.terms.clear()  # the term looked up again, as when it is first chosen
                 snap.term_ids = 0
-                ms += millis(lambda t=term: library.search_ids(t), 1)
+                ms += time_it(lambda t=term: library.search_ids(t), 1)
             searches[term] = (hits, statistics.median(ms))
         library.close()
     folders = sum(1 for _ in tree.walk())

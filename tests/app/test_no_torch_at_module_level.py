@@ -96,6 +96,19 @@ def test_core_and_trainer_never_import_qt() -> None:
     assert not offenders, "\n".join(offenders)
 
 
+def _database_use(path: Path, text: str, tree: ast.Module) -> list[str]:
+    """SQL text in the module's string literals, or calls that reach the database directly."""
+    rel = path.relative_to(ROOT)
+    found = [
+        f"{rel}:{node.lineno} holds SQL"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)
+    ]
+    if ".db.query" in text or ".execute(" in text or ".db.write(" in text:
+        found.append(f"{rel} talks to the database directly")
+    return found
+
+
 def test_widgets_hold_no_sql_no_torch_no_decoding() -> None:
     offenders = []
     for path in _modules("app/gui"):
@@ -108,15 +121,7 @@ def test_widgets_hold_no_sql_no_torch_no_decoding() -> None:
             {"PIL", "core.media.imaging"} & names or any(n.startswith("PIL.") for n in names)
         ):
             offenders.append(f"{path.name} decodes images outside the loader's workers")
-        for node in ast.walk(tree):  # SQL text in string literals
-            if (
-                isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and SQL.search(node.value)
-            ):
-                offenders.append(f"{path.name}:{node.lineno} holds SQL")
-        if ".db.query" in text or ".execute(" in text:
-            offenders.append(f"{path.name} talks to the database directly")
+        offenders += _database_use(path, text, tree)
     assert not offenders, "\n".join(offenders)
 
 
@@ -166,18 +171,9 @@ def test_no_module_of_app_runs_sql() -> None:
         text = path.read_text(encoding="utf-8")
         tree = ast.parse(text, str(path))
         names = {name for node in ast.walk(tree) for name in _imported(node)}
-        rel = path.relative_to(ROOT)
         if names & {"sqlite3", "sqlite_utils"}:
-            offenders.append(f"{rel} imports a database module")
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and SQL.search(node.value)
-            ):
-                offenders.append(f"{rel}:{node.lineno} holds SQL")
-        if ".db.query" in text or ".execute(" in text or ".db.write(" in text:
-            offenders.append(f"{rel} talks to the database directly")
+            offenders.append(f"{path.relative_to(ROOT)} imports a database module")
+        offenders += _database_use(path, text, tree)
     assert not offenders, "\n".join(offenders)
 
 
