@@ -385,14 +385,12 @@ class TagStore(Store):
 
     def face_summaries(self, photo_ids: Sequence[int]) -> dict[int, FaceSummary]:
         """What the face detector saw on these photos (those it ran on)."""
-        out: dict[int, FaceSummary] = {}
         rows = self.db.query(
             "SELECT id, faces, face_area, face_best FROM photos WHERE faces IS NOT NULL "
             f"AND id {IN_IDS}",
             (id_list(photo_ids),),
         )
-        out.update({r[0]: FaceSummary(r[1], r[2] or 0.0, r[3] or 0.0) for r in rows})
-        return out
+        return {r[0]: FaceSummary(r[1], r[2] or 0.0, r[3] or 0.0) for r in rows}
 
     def undo(self) -> list[int]:
         """Undo the latest user action; the photos it touched (empty if nothing to undo)."""
