@@ -269,14 +269,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _open(args: argparse.Namespace, model: ModelChoice | None = None) -> Library:
+def _open(
+    args: argparse.Namespace, model: ModelChoice | None = None, *, edits: bool = False
+) -> Library:
+    """The album; on a read-only one, a command that reads says why edits are off, and one
+    that ``edits`` stops with that one line (exit status 2)."""
     library = Library(args.album, args.data_dir, model=model)
     if library.store.db.read_only:
-        print(
-            f"albumtag: the album is read-only ({library.store.db.read_only}): searching "
-            "works, edits are off",
-            file=sys.stderr,
+        why = (
+            f"the album is read-only ({library.store.db.read_only}): searching works, edits are off"
         )
+        if edits:
+            library.close()
+            raise UsageError(why)
+        print(f"albumtag: {why}", file=sys.stderr)
     return library
 
 
@@ -286,7 +292,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         from core.model.versions import DEFAULT_MODEL
 
         choice = ModelChoice(args.model or DEFAULT_MODEL, args.checkpoint, args.device)
-    with _open(args, choice) as library:
+    with _open(args, choice, edits=True) as library:
         progress = TextProgress()
         try:
             summary = library.indexer(
@@ -337,7 +343,7 @@ def cmd_tags(args: argparse.Namespace) -> int:
 def cmd_tag(args: argparse.Namespace) -> int:
     if not (args.confirm or args.reject or args.clear):
         raise UsageError("say what to change: +label confirms, -label rejects, =label clears")
-    with _open(args) as library:
+    with _open(args, edits=True) as library:
         photos = [library.photo(p) for p in args.photos]
         changes = ops.Changes()
         if args.create:
@@ -363,7 +369,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_labels(args: argparse.Namespace) -> int:
-    with _open(args) as library:
+    with _open(args, edits=bool(args.add)) as library:
         if args.add:
             changes = ops.create_label(library, args.add, args.parent)
             name = changes.created or library.vocabulary.resolve(args.add) or args.add
@@ -394,7 +400,7 @@ def cmd_export_xmp(args: argparse.Namespace) -> int:
 
 
 def _undo_redo(args: argparse.Namespace, redo: bool) -> int:
-    with _open(args) as library:
+    with _open(args, edits=True) as library:
         changes = ops.redo(library) if redo else ops.undo(library)
         touched = changes.photos or changes.marks
         text = (
@@ -413,7 +419,8 @@ def _undo_redo(args: argparse.Namespace, redo: bool) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from app.cli.trainrun import run_training
 
-    Library(args.album, args.data_dir).close()  # a missing folder fails here, in one line
+    # A missing folder or a read-only album fails here, in one line.
+    _open(args, edits=True).close()
     bar = TextProgress(phases=events.PHASE_NAMES, unit=None)
     try:
         run = run_training(
@@ -430,7 +437,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    with _open(args) as library:
+    with _open(args, edits=args.activate is not None or args.rollback) as library:
         changes = None
         if args.activate is not None or args.rollback:
             progress = TextProgress()

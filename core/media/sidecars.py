@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from core.paths import readable
+
 logger = logging.getLogger(__name__)
 
 KeywordPath = tuple[str, ...]
@@ -217,7 +219,7 @@ def _check_name(target: Path) -> None:
         limit = 255
     if len(os.fsencode(target.name)) > limit:
         raise MetadataError(
-            f"{target.parent / target.name}: no sidecar possible, its name "
+            f"{readable(str(target))}: no sidecar possible, its name "
             f"would be longer than the {limit} bytes the file system allows"
         )
 
@@ -242,9 +244,8 @@ def read_keywords(photo: Path, *, embedded: bool = True) -> Keywords:
 
 
 def _read(path: Path, *, iptc: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    pyexiv2 = _pyexiv2()
     try:
-        with _LOCK, pyexiv2.Image(os.fspath(path)) as image:
+        with _LOCK, _image(path) as image:
             return image.read_xmp(), (image.read_iptc() if iptc else {})
     except (RuntimeError, UnicodeError, ValueError, OSError) as exc:
         raise MetadataError(str(exc).strip() or type(exc).__name__) from exc
@@ -314,7 +315,9 @@ def write_keywords(
     if not embedded and not target.exists() and upper.is_file():
         target = upper
     if target.is_symlink():
-        raise MetadataError(f"{target}: is a symbolic link; albumtag does not write through links")
+        raise MetadataError(
+            f"{readable(str(target))}: is a symbolic link; albumtag does not write through links"
+        )
     existing = parse(*_read(target, iptc=False)) if target.exists() else Keywords()
     drop = list(drop)
     flat, paths = merge(existing, ours, drop, rewrite)
@@ -341,7 +344,6 @@ def write_keywords(
 
 def _write_xmp(target: Path, fields: dict[str, Any], *, create: bool) -> None:
     """Set XMP fields in a copy of ``target`` and move the copy over it (atomic)."""
-    pyexiv2 = _pyexiv2()
     # A short name of its own: the target's name may be as long as the file system allows.
     temp = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{threading.get_ident()}.tmp")
     try:
@@ -349,7 +351,7 @@ def _write_xmp(target: Path, fields: dict[str, Any], *, create: bool) -> None:
             temp.write_text(_EMPTY_PACKET, encoding="utf-8")
         else:
             shutil.copy2(target, temp)
-        with _LOCK, pyexiv2.Image(os.fspath(temp)) as image:
+        with _LOCK, _image(temp) as image:
             image.modify_xmp(fields)
             raw = image.read_raw_xmp()
             fixed = _BAGS.sub(r"\1rdf:Bag\3rdf:Bag\4", raw)
@@ -357,7 +359,7 @@ def _write_xmp(target: Path, fields: dict[str, Any], *, create: bool) -> None:
                 image.modify_raw_xmp(fixed)
         os.replace(temp, target)
     except (RuntimeError, UnicodeError, ValueError, OSError) as exc:
-        raise MetadataError(f"{target}: {_reason(exc)}") from exc
+        raise MetadataError(f"{readable(str(target))}: {_reason(exc)}") from exc
     finally:
         try:
             temp.unlink(missing_ok=True)
@@ -406,6 +408,24 @@ def _alive(pid: int) -> bool:
     except (PermissionError, OverflowError, OSError):
         return True  # someone else's process, or unknowable: leave its file alone
     return True
+
+
+def _image(path: Path) -> Any:  # a pyexiv2.Image
+    """pyexiv2's Image of a file, whatever bytes its path holds.
+
+    ``pyexiv2.Image`` encodes the path as UTF-8, which fails on a name that is not valid UTF-8
+    (``caf\\xe9.png``, kept in Python as a surrogate escape); such a path goes to exiv2 as
+    its bytes, the way the file system spells it.
+    """
+    pyexiv2 = _pyexiv2()
+    name = os.fsencode(path)
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        image = pyexiv2.Image.__new__(pyexiv2.Image)
+        image._exiv2api_image = pyexiv2.core.exiv2api.Image(name)
+        return image
+    return pyexiv2.Image(os.fsdecode(name))
 
 
 def _pyexiv2() -> Any:  # the pyexiv2 module

@@ -6,6 +6,7 @@ The album is indexed with the fake model (tests/fakes.py); these commands need n
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -95,3 +96,47 @@ def test_photos_named_like_edits_can_be_tagged_after_a_double_dash(
 def test_empty_and_backwards_dates_and_nul_paths_are_clear_errors(album, capsys, query, message):
     code, out, err = run(capsys, "search", str(album), query)
     assert code == 2 and not out and message in one_line_error(err)
+
+
+HIERARCHICAL_XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:lr="http://ns.adobe.com/lightroom/1.0/">
+<lr:hierarchicalSubject><rdf:Bag><rdf:li>{}</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+</rdf:Description></rdf:RDF></x:xmpmeta>
+<?xpacket end="w"?>
+"""
+
+
+def test_keywords_of_a_photo_whose_folder_and_name_are_not_utf8_go_both_ways(
+    tmp_path, capsys, real_photo_paths
+):
+    """exiv2 was handed the name as UTF-8, which fails on such a name: the photo's sidecar was
+    never read ("Family|Grandma" not imported) and a second export failed with "'utf-8' codec
+    can't encode character '\\udce9'"."""
+    pytest.importorskip("pyexiv2")
+    album = tmp_path / "album"
+    folder = album / os.fsdecode(b"d\xf6rfer")
+    folder.mkdir(parents=True)
+    name = os.fsdecode(b"caf\xe9.jpg")
+    shutil.copy2(real_photo_paths["rocket"], folder / name)
+    (folder / f"{name}.xmp").write_text(HIERARCHICAL_XMP.format("Family|Grandma"), encoding="utf-8")
+    shown = "d\\xf6rfer/caf\\xe9.jpg"
+    with Library(album) as library:
+        index_with_fake_model(library)
+    code, out, err = run(capsys, "tags", str(album), "--json", shown)
+    assert code == 0, err
+    verdicts = {t["label"]: t["verdict"] for t in json.loads(out)["tags"] if t["verdict"]}
+    assert verdicts == {"Grandma": "confirmed"}
+
+    assert run(capsys, "tag", str(album), shown, "+beach")[0] == 0
+    assert run(capsys, "export-xmp", str(album))[1].strip() == "Wrote 1 sidecar."
+    assert run(capsys, "export-xmp", str(album))[1].strip() == (
+        "Wrote 0 sidecars, 1 already up to date."
+    )
+    code, out, err = run(capsys, "export-xmp", str(album), "--embed")
+    assert (code, out.strip(), err) == (0, "Wrote 1 photo.", "")
+    from core.media.sidecars import read_keywords
+
+    for keywords in (read_keywords(folder / name, embedded=False), read_keywords(folder / name)):
+        assert {"Family|Grandma", "landscape|water|beach"} <= {"|".join(p) for p in keywords.paths}
+    assert not [n for n in os.listdir(folder) if "albumtag" in n]  # no temporary file left
