@@ -350,13 +350,16 @@ def _tensors_from_torch_bytes(data: bytes, path: Path) -> dict[str, torch.Tensor
     except Exception as exc:  # UnpicklingError for code, RuntimeError/EOFError for junk
         # torch's own message is several lines of advice, including to load the file with
         # weights_only=False, which would run whatever code the file holds: never repeat it.
-        if "Weights only load failed" in str(exc):
+        # A pickle that names code ("unsupported GLOBAL posix.system") is refused as such;
+        # anything else torch cannot read is no checkpoint at all (zeros, text, junk).
+        if "GLOBAL" in str(exc):
             raise ModelLoadError(
                 f"{path} is not a loadable weights file: it holds pickled Python objects, "
                 "which albumtag never loads (save model.state_dict(), or use .safetensors)"
             ) from exc
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelLoadError(f"{path} is not a loadable weights file ({first})") from exc
+        raise ModelLoadError(
+            f"{path} is not a loadable weights file: neither a PyTorch state dict nor .safetensors"
+        ) from exc
     if isinstance(obj, dict):
         for key in _WRAPPER_KEYS:
             if isinstance(obj.get(key), dict):

@@ -64,3 +64,20 @@ def test_a_relative_checkpoint_is_remembered_as_an_absolute_path(tmp_path, monke
     monkeypatch.chdir("/")
     assert stored_choice(store).checkpoint == os.path.expanduser("~/w.pth")
     store.close()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\0" * 1000, bytes(range(256)) * 4, b"hello world\n" * 10, b"PK\x03\x04" + b"\0" * 100],
+    ids=["zeros", "bytes", "text", "broken zip"],
+)
+def test_a_file_that_is_no_checkpoint_is_called_so_in_one_line(tmp_path, content):
+    """Junk was reported as "holds pickled Python objects" (torch says "Weights only load
+    failed" for any unreadable file) or as torch's bare KeyError ("(101)")."""
+    path = tmp_path / "weights.pth"
+    path.write_bytes(content)
+    with pytest.raises(ModelLoadError) as info:
+        load_backbone_module(TINY, path)
+    assert str(info.value) == (
+        f"{path} is not a loadable weights file: neither a PyTorch state dict nor .safetensors"
+    )
