@@ -24,6 +24,7 @@ A label word matches by name or alias, case-insensitively, and includes the labe
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -356,6 +357,8 @@ def _date_bound(text: str, tok: Token, *, end: bool) -> str:
         day is not None and not 1 <= int(day) <= 31
     ):
         raise QueryError(f"bad date {text!r}", tok.pos)
+    if day is not None and int(day) > calendar.monthrange(max(year, 1), int(month))[1]:
+        raise QueryError(f"bad date {text!r}: no such day", tok.pos)  # 2024-02-30
     if not end:
         return f"{year:04d}-{int(month or 1):02d}-{int(day or 1):02d}"
     # The exclusive upper bound: the start of the next year, month or day.

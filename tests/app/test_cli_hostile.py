@@ -90,6 +90,8 @@ def test_photos_named_like_edits_can_be_tagged_after_a_double_dash(
         ("year:", "year: needs a date"),
         ("date:..", "date: needs a date"),
         ("date:2024..2023", "ends before it starts"),
+        ("date:2024-02-30", "bad date '2024-02-30': no such day"),
+        ("date:2023-02-29..2023-03", "bad date '2023-02-29': no such day"),
         ("path:a\0b", "cannot contain a NUL"),
     ],
 )
