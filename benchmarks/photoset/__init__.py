@@ -78,7 +78,9 @@ class Entry:
 
     @property
     def filename(self) -> str:
-        """``<id>.<ext>``, the extension being the member's own."""
+        """``<id>.<ext>``, the extension being the member's own (``.jpg`` for ``x.edj:jpeg/N``)."""
+        if ".edj:jpeg/" in self.member:
+            return self.id + ".jpg"
         return self.id + Path(self.member).suffix.lower()
 
 

@@ -5,7 +5,9 @@ Downloads each package listed in labels.tsv once with its ordinary client (``apt
 checks their sha256 and skips photos already present. DEST defaults to
 ``$ALBUMTAG_TEST_DATA/photoset`` or ``.test-data/photoset`` at the repository root. A member
 written ``file.rcc:/inner/path`` is a file inside a Qt resource bundle (GCompris ships its
-pictures that way). A Debian source needs ``apt-get update`` to have run once on the machine.
+pictures that way); ``file.edj:jpeg/N`` is the N-th JPEG stream (from 0, in file order) inside an
+Enlightenment theme file (an Eet archive that stores its wallpapers as JPEG). A Debian source
+needs ``apt-get update`` to have run once on the machine.
 Prints one line per package; exits 0 only when every photo is present.
 """
 
@@ -148,20 +150,73 @@ def rcc_files(blob: bytes) -> dict[str, bytes]:
     return files
 
 
+#: Second bytes after FF inside entropy-coded data that are not a marker: stuffing, fill, restarts.
+_NOT_MARKERS = frozenset({0x00, 0xFF, *range(0xD0, 0xD8)})
+
+
+def _jpeg_end(blob: bytes, start: int) -> int | None:
+    """The end of the JPEG stream starting at ``start`` (just past its EOI), or None if cut short.
+
+    Walks the marker segments by their lengths up to each start-of-scan, then the entropy-coded
+    data to the next marker that is not a stuffed byte (FF 00), a restart (FF D0-D7) or fill (FF).
+    """
+    at, size = start + 2, len(blob)
+    while at + 4 <= size:
+        if blob[at] != 0xFF:
+            return None
+        marker = blob[at + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            at += 1
+        elif marker == 0xD9:  # end of image
+            return at + 2
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            at += 2
+        else:
+            at += 2 + int.from_bytes(blob[at + 2 : at + 4], "big")
+            if marker == 0xDA:  # start of scan: skip the entropy-coded data
+                while at + 1 < size and not (blob[at] == 0xFF and blob[at + 1] not in _NOT_MARKERS):
+                    at += 1
+    return None
+
+
+def jpeg_streams(blob: bytes) -> list[bytes]:
+    """The complete JPEG streams (SOI to EOI) found in ``blob``, in order, none overlapping."""
+    streams: list[bytes] = []
+    at = 0
+    while (start := blob.find(b"\xff\xd8\xff", at)) >= 0:
+        end = _jpeg_end(blob, start)
+        if end is None:
+            at = start + 3
+            continue
+        streams.append(blob[start:end])
+        at = end
+    return streams
+
+
+def _outer(member: str) -> str:
+    """The archive member that holds ``member``: ``x.rcc`` for ``x.rcc:/inner``, ``x.edj`` for
+    ``x.edj:jpeg/N``, else ``member`` itself."""
+    for kind in (".rcc:", ".edj:"):
+        if kind in member:
+            return member.split(kind, 1)[0] + kind[:-1]
+    return member
+
+
 def _extract(archive: Path, members: Iterable[str]) -> dict[str, bytes]:
-    """The bytes of each wanted member (``outer`` or ``outer.rcc:/inner``) found in the archive."""
+    """The bytes of each wanted member (``outer``, ``outer.rcc:/inner`` or ``outer.edj:jpeg/N``)."""
     wanted = set(members)
-    outer = {
-        member.split(".rcc:", 1)[0] + ".rcc" if ".rcc:" in member else member for member in wanted
-    }
     found: dict[str, bytes] = {}
-    for path, data in _archive_files(archive, outer):
+    for path, data in _archive_files(archive, {_outer(member) for member in wanted}):
         if path in wanted:
             found[path] = data
         if path.endswith(".rcc"):
             for inner, payload in rcc_files(data).items():
                 if f"{path}:{inner}" in wanted:
                     found[f"{path}:{inner}"] = payload
+        if path.endswith(".edj"):
+            for index, stream in enumerate(jpeg_streams(data)):
+                if f"{path}:jpeg/{index}" in wanted:
+                    found[f"{path}:jpeg/{index}"] = stream
     return found
 
 

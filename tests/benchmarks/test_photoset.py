@@ -81,3 +81,31 @@ def test_fetched_photos_match_their_sha256(entries) -> None:
     ]
     assert not wrong
     assert {photo.split for photo in photos} == set(SPLITS)
+
+
+def test_jpeg_streams_are_cut_out_whole_from_a_container() -> None:
+    """An Enlightenment .edj holds its wallpapers as JPEG streams among other bytes: each one
+    comes out byte for byte and decodes, a truncated one is skipped, and its id gets ``.jpg``."""
+    import io
+
+    from PIL import Image
+
+    from benchmarks.photoset import Entry
+    from benchmarks.photoset.fetch import jpeg_streams
+
+    def jpeg(size: tuple[int, int], colour: tuple[int, int, int]) -> bytes:
+        out = io.BytesIO()
+        noise = Image.effect_noise(size, 80).convert("RGB")  # entropy data full of FF 00 pairs
+        Image.blend(noise, Image.new("RGB", size, colour), 0.5).save(out, "JPEG", quality=95)
+        return out.getvalue()
+
+    first, second = jpeg((64, 48), (200, 30, 30)), jpeg((32, 32), (20, 90, 200))
+    assert b"\xff\x00" in first
+    blob = b"Eet\x00header" + first + b"\x00" * 7 + second + b"tail" + second[: len(second) // 2]
+    streams = jpeg_streams(blob)
+    assert streams == [first, second]
+    assert [Image.open(io.BytesIO(stream)).size for stream in streams] == [(64, 48), (32, 32)]
+    entry = Entry(
+        "e-x", "debian:x=1", "usr/share/x/Bg.edj:jpeg/1", "0" * 64, "MIT", "dev", ("sky",)
+    )
+    assert entry.filename == "e-x.jpg"
