@@ -40,10 +40,17 @@ import torch
 from benchmarks.photoset import load_photoset
 from core.labels.vocabulary import Vocabulary
 from core.media.imaging import decode
-from core.model.residual import EPS
+from core.model.residual import EPS, semantic
 from core.model.tagger import Backbone, PriorHead, Tagger
 from core.model.versions import prior_head, prior_label_names, usable_starter
-from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features, score
+from trainer.learning.residual_fit import (
+    ResidualConfig,
+    Semantic,
+    fit_residual,
+    normalised_features,
+    score,
+    semantic_features,
+)
 
 KS = (3, 5, 10, 20)
 #: Holdout figures of the previous default (logistic fit for every label, the positives-only
@@ -141,10 +148,29 @@ def closure_on(direct: np.ndarray, names: list[str], vocabulary: Vocabulary) -> 
     return out
 
 
+def semantic_of(features: np.ndarray, tagger: Tagger) -> Semantic:
+    """Every photo's semantic features (what a confirm-only prototype reads besides u)."""
+    backbone = tagger.backbone
+    pooled = torch.from_numpy(np.ascontiguousarray(features[:, : backbone.feature_dim]))
+    return semantic_features(
+        lambda rows: semantic(backbone, pooled[torch.from_numpy(rows)]), len(features)
+    )
+
+
 def new_label_runs(
-    u_all, truth_sets, dev, holdout, concepts, seeds, config, rejections, spare: int = 0
+    u_all,
+    truth_sets,
+    dev,
+    holdout,
+    concepts,
+    seeds,
+    config,
+    rejections,
+    spare: int = 0,
+    sem: Semantic | None = None,
 ) -> dict[int, tuple[float, float, int]]:
-    """F1 and precision per k; ``spare``: dev positives a concept must keep unjudged."""
+    """F1 and precision per k; ``spare``: dev positives a concept must keep unjudged;
+    ``sem``: the photos' semantic features (None: prototypes on ``u`` alone)."""
     results: dict[int, list[tuple[float, float]]] = {k: [] for k in KS}
     n = u_all.shape[0]
     for concept in concepts:
@@ -169,16 +195,19 @@ def new_label_runs(
                     targets,
                     verified,
                     replace(config, seed=seed),
+                    semantic=sem,
                 )
                 seen = np.flatnonzero(verified[:, 0])
                 rows = np.setdiff1d(holdout, seen)  # dev: the photos the user did not judge
                 s = score(
-                    u_all[rows],
-                    np.zeros((len(rows), 1)),
+                    u_all,
+                    np.zeros((n, 1)),
                     np.array([False]),
                     fitted.weight,
                     fitted.bias,
-                )[:, 0]
+                    sem,
+                    fitted.semantic_weight,
+                )[rows, 0]
                 pred, truth = s >= fitted.thresholds[0], y[rows]
                 tp = int((pred & truth).sum())
                 prec = tp / pred.sum() if pred.sum() else 0.0
@@ -241,6 +270,7 @@ def hidden_runs(
 def dev_report(features, tagger, truth_sets, dev, vocabulary, args, config) -> int:
     """Sections 2 and 3 on dev alone (for tuning): holdout truth is never read."""
     _, u_all = normalised_features(features[:, : tagger.backbone.feature_dim])
+    sem = None if args.no_semantic else semantic_of(features, tagger)
     prior_names = set(tagger.label_names)
     counts = {c: sum(c in truth_sets[i] for i in dev) for c in set().union(*truth_sets)}
     new = sorted(
@@ -255,7 +285,7 @@ def dev_report(features, tagger, truth_sets, dev, vocabulary, args, config) -> i
         for rejections in (False, True):
             kind = "with rejections" if rejections else "confirm-only"
             for k, (f1, prec, runs) in new_label_runs(
-                u_all, truth_sets, dev, dev, concepts, args.seeds, config, rejections, spare=2
+                u_all, truth_sets, dev, dev, concepts, args.seeds, config, rejections, 2, sem
             ).items():
                 print(f"   {kind:<16} k={k:<3} F1 {f1:.3f}  precision {prec:.3f}  ({runs} runs)")
     rng = np.random.default_rng(12)
@@ -293,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         help="fit confirm-only labels like the others (the previous default)",
     )
     parser.add_argument(
+        "--no-semantic",
+        action="store_true",
+        help="confirm-only prototypes on the pooled features alone (the previous default)",
+    )
+    parser.add_argument(
         "--trust-positives",
         type=float,
         default=None,
@@ -325,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (regional, starter) in per_label.items():
         print(f"   starter label {name:<12} F1 {regional:.2f} -> {starter:.2f}")
     _, u_all = normalised_features(features[:, : tagger.backbone.feature_dim])
+    sem = None if args.no_semantic else semantic_of(features, tagger)
     prior_names = set(tagger.label_names)
     counts = {c: sum(c in truth_sets[i] for i in dev) for c in set().union(*truth_sets)}
     concepts = sorted(
@@ -340,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     for rejections in (False, True):
         kind = "with rejections" if rejections else "confirm-only"
         for k, (f1, prec, runs) in new_label_runs(
-            u_all, truth_sets, dev, holdout, concepts, args.seeds, config, rejections
+            u_all, truth_sets, dev, holdout, concepts, args.seeds, config, rejections, 0, sem
         ).items():
             was = PREVIOUS.get(kind, {}).get(k)
             note = f"   (was F1 {was[0]:.2f}, precision {was[1]:.2f})" if was else ""

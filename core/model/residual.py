@@ -2,7 +2,14 @@
 
 For label l and a photo with descriptor d (pooled features x, then regional evidence):
 
-    logit_l = alpha_l * logit(prior_l(d)) + w_l . u(x) + b_l,    u(x) = (x - mean) / |x - mean|
+    logit_l = alpha_l * logit(prior_l(d)) + w_l . u(x) + v_l . s(x) + b_l,
+    u(x) = (x - mean) / |x - mean|,    s(x) = (q(x) - q_mean) / |q(x) - q_mean|
+
+with ``q(x)`` the square roots of the backbone's own ImageNet probabilities (``semantic``): what
+the photo looks like to the classifier, 1,000 numbers computed from the pooled features, so no
+new cache. ``v`` (the *semantic* weight) is used by labels taught only by confirmations
+(``trainer.learning.residual_fit.prototype``); it is zero for every other label, and a head
+without it (a file written before it existed) reads as zero.
 
 ``prior_l`` is the prior head's score (``core.model.tagger.PriorHead``, global and regional) for the
 labels it knows; ``alpha_l`` is 1 for them and 0 for labels the prior cannot see (sky, the user's
@@ -46,6 +53,13 @@ def normalise(pooled: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     return centred / norm
 
 
+def semantic(backbone: Backbone, pooled: torch.Tensor) -> torch.Tensor:
+    """Square roots of the backbone's ImageNet probabilities (B, num_classes) from pooled
+    features (B, feature_dim): the semantic features before centring."""
+    with torch.inference_mode():
+        return torch.softmax(backbone.classify(pooled), dim=1).sqrt()
+
+
 def prior_logits(prior_scores: torch.Tensor) -> torch.Tensor:
     """Logits of clamped prior scores."""
     p = prior_scores.clamp(EPS, 1 - EPS)
@@ -63,6 +77,8 @@ class ResidualHead:
         alpha: (L,) weight of the prior logit (0 where the prior has no column).
         mean: (D,) the album's mean pooled feature at training time.
         feature_key: ``Tagger.feature_key`` of the descriptors it was trained on.
+        semantic_weight: (L, K) on normalised semantic features (``semantic``), or None (all 0).
+        semantic_mean: (K,) the album's mean semantic feature (needed with ``semantic_weight``).
 
     Raises:
         ValueError: Shapes or names disagree.
@@ -79,6 +95,8 @@ class ResidualHead:
         alpha: torch.Tensor,
         mean: torch.Tensor,
         feature_key: str,
+        semantic_weight: torch.Tensor | None = None,
+        semantic_mean: torch.Tensor | None = None,
     ) -> None:
         self.label_names = _label_tuple(label_names)
         count = len(self.label_names)
@@ -91,6 +109,18 @@ class ResidualHead:
             raise ValueError(f"mean must be ({weight.shape[1]},), got {tuple(mean.shape)}")
         if not feature_key:
             raise ValueError("feature_key must name the descriptors the head was trained on")
+        if (semantic_weight is None) != (semantic_mean is None):
+            raise ValueError("semantic_weight and semantic_mean come together")
+        if semantic_weight is not None and semantic_mean is not None:
+            if semantic_weight.ndim != 2 or semantic_weight.shape[0] != count:
+                raise ValueError(
+                    f"semantic_weight must be ({count}, K), got {tuple(semantic_weight.shape)}"
+                )
+            if tuple(semantic_mean.shape) != (semantic_weight.shape[1],):
+                raise ValueError(
+                    f"semantic_mean must be ({semantic_weight.shape[1]},), "
+                    f"got {tuple(semantic_mean.shape)}"
+                )
         self.prior = prior
         self.regions: Regions | None = prior.regions
         self.feature_key = feature_key
@@ -98,6 +128,13 @@ class ResidualHead:
         self.bias = bias.detach().to("cpu", torch.float32).clone()
         self.alpha = alpha.detach().to("cpu", torch.float32).clone()
         self.mean = mean.detach().to("cpu", torch.float32).clone()
+        self.semantic_weight: torch.Tensor | None = None
+        self.semantic_mean: torch.Tensor | None = None
+        self._semantic_rows = torch.zeros(0, dtype=torch.long)
+        if semantic_weight is not None and semantic_mean is not None:
+            self.semantic_weight = semantic_weight.detach().to("cpu", torch.float32).clone()
+            self.semantic_mean = semantic_mean.detach().to("cpu", torch.float32).clone()
+            self._semantic_rows = torch.nonzero(self.semantic_weight.abs().sum(dim=1) > 0)[:, 0]
         index = {n: i for i, n in enumerate(prior.label_names)}
         self.prior_column = torch.tensor([index.get(n, -1) for n in self.label_names])
         self.alpha[self.prior_column < 0] = 0.0
@@ -115,6 +152,13 @@ class ResidualHead:
         if self.feature_dim != backbone.feature_dim:
             raise ModelLoadError(
                 f"head expects {self.feature_dim} features, backbone gives {backbone.feature_dim}"
+            )
+        if self.semantic_weight is not None and self.semantic_weight.shape[1] != (
+            backbone.num_classes
+        ):
+            raise ModelLoadError(
+                f"head expects {self.semantic_weight.shape[1]} classes, backbone has "
+                f"{backbone.num_classes}"
             )
 
     def prior_scores(self, backbone: Backbone, features: torch.Tensor) -> torch.Tensor:
@@ -135,6 +179,11 @@ class ResidualHead:
                 + u @ self.weight.to(x.device).T
                 + self.bias.to(x.device)
             )
+            rows = self._semantic_rows.to(x.device)
+            if rows.numel() and self.semantic_weight is not None and self.semantic_mean is not None:
+                q = semantic(backbone, x[:, : self.feature_dim])
+                s = normalise(q, self.semantic_mean.to(x.device))
+                logits[:, rows] += s @ self.semantic_weight[self._semantic_rows].to(x.device).T
             return torch.sigmoid(logits)
 
     def save(self, path: Path) -> None:
@@ -149,6 +198,9 @@ class ResidualHead:
             "backbone": self.feature_key,
         }
         tensors = {"weight": self.weight, "bias": self.bias, "alpha": self.alpha, "mean": self.mean}
+        if self.semantic_weight is not None and self.semantic_mean is not None:
+            tensors["semantic_weight"] = self.semantic_weight
+            tensors["semantic_mean"] = self.semantic_mean
         data = safetensors.torch.save(tensors, metadata)
         write_atomically(path, data)
         logger.info("saved residual head (%d labels) to %s", len(self.label_names), path)
@@ -163,8 +215,12 @@ class ResidualHead:
         tensors, metadata = _read_safetensors(Path(path))
         if metadata.get("format") != RESIDUAL_HEAD_FORMAT:
             raise ModelLoadError(f"{path} is not an albumtag residual head")
-        if set(tensors) != {"weight", "bias", "alpha", "mean"}:
-            raise ModelLoadError(f"{path} must hold weight, bias, alpha and mean")
+        plain = {"weight", "bias", "alpha", "mean"}
+        if set(tensors) not in (plain, plain | {"semantic_weight", "semantic_mean"}):
+            raise ModelLoadError(
+                f"{path} must hold weight, bias, alpha and mean (and optionally "
+                "semantic_weight with semantic_mean)"
+            )
         try:
             labels = json.loads(metadata.get("labels", ""))
             prior_labels = json.loads(metadata.get("prior_labels", ""))
@@ -181,6 +237,8 @@ class ResidualHead:
                 tensors["alpha"],
                 tensors["mean"],
                 metadata.get("backbone", ""),
+                tensors.get("semantic_weight"),
+                tensors.get("semantic_mean"),
             )
         except ValueError as exc:
             raise ModelLoadError(f"{path}: {exc}") from exc
@@ -207,9 +265,13 @@ def zero_residual(
 
 def as_numpy(head: ResidualHead) -> dict[str, np.ndarray]:
     """The head's parameters as numpy arrays (for reports and tests)."""
-    return {
+    out = {
         "weight": head.weight.numpy(),
         "bias": head.bias.numpy(),
         "alpha": head.alpha.numpy(),
         "mean": head.mean.numpy(),
     }
+    if head.semantic_weight is not None and head.semantic_mean is not None:
+        out["semantic_weight"] = head.semantic_weight.numpy()
+        out["semantic_mean"] = head.semantic_mean.numpy()
+    return out

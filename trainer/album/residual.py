@@ -25,16 +25,18 @@ import torch
 from numpy.typing import NDArray
 
 from core.library import Library
-from core.model.residual import EPS, ResidualHead, normalise
-from core.model.tagger import PriorHead
+from core.model.residual import EPS, ResidualHead, normalise, semantic
+from core.model.tagger import Backbone, PriorHead
 from trainer.album.evaluation import summary
 from trainer.album.targets import TargetConfig, TrainingData
 from trainer.learning.residual_fit import (
     Fitted,
     ResidualConfig,
+    Semantic,
     fit_residual,
     normalised_features,
     score,
+    semantic_features,
 )
 
 logger = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ def train_residual(
     else:
         trained = columns
     mean, u_all = album_normalised(data, dim)
+    sem = album_semantic(data, backbone) if trained.size else None
     weight_of = data.weights_per_row
     weight = np.zeros((len(names), dim), dtype=np.float32)
     bias = np.where(has_prior, 0.0, np.log(EPS / (1 - EPS))).astype(np.float32)
@@ -115,6 +118,7 @@ def train_residual(
     labels: list[dict] = []
     before: dict = {}
     after: dict = {}
+    semantic_weight = None
     if trained.size:
         unlabelled = weight_of @ ~t.verified[:, trained]  # the album's, not the rows'
         fitted = fit_residual(
@@ -125,13 +129,17 @@ def train_residual(
             t.verified[:, trained],
             config,
             unlabelled_total=unlabelled,
+            semantic=sem,
         )
         weight[trained], bias[trained] = fitted.weight, fitted.bias
+        if fitted.semantic_weight is not None and fitted.semantic_weight.any():
+            semantic_weight = np.zeros((len(names), fitted.semantic_weight.shape[1]), np.float32)
+            semantic_weight[trained] = fitted.semantic_weight
         for i, j in enumerate(trained):
             if np.isfinite(fitted.thresholds[i]):
                 thresholds[names[j]] = float(fitted.thresholds[i])
         before, after = _compare(data, fitted, trained, thresholds)
-        labels = _label_report(data, fitted, trained, prior_all, has_prior, u_all, thresholds)
+        labels = _label_report(data, fitted, trained, prior_all, has_prior, u_all, thresholds, sem)
     head = ResidualHead(
         names,
         prior,
@@ -140,6 +148,8 @@ def train_residual(
         torch.from_numpy(has_prior.astype(np.float32)),
         mean,
         model.backbone_id,
+        None if semantic_weight is None else torch.from_numpy(semantic_weight),
+        None if semantic_weight is None or sem is None else sem.mean,
     )
     photos = int(t.verified[:, trained].any(axis=1).sum()) if trained.size else 0
     warning = (
@@ -180,6 +190,17 @@ def album_normalised(data: TrainingData, dim: int) -> tuple[torch.Tensor, torch.
     return mean, normalise(x, mean)
 
 
+def album_semantic(data: TrainingData, backbone: Backbone) -> Semantic:
+    """The rows' semantic features (``trainer.learning.residual_fit.Semantic``); the mean
+    weighs each sampled row by the photos it stands for, as ``album_normalised`` does."""
+    dim = backbone.feature_dim
+
+    def q_of(rows: NDArray[np.int64]) -> torch.Tensor:
+        return semantic(backbone, torch.from_numpy(data.features[rows, :dim])).cpu()
+
+    return semantic_features(q_of, len(data.features), data.row_weight)
+
+
 def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
     """Labels whose scores may differ between the active head and ``new``; None = all.
 
@@ -190,6 +211,8 @@ def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
 
     def untouched(head: ResidualHead) -> dict[str, bool]:
         plain = (head.weight.abs().sum(dim=1) == 0).numpy()
+        if head.semantic_weight is not None:
+            plain &= (head.semantic_weight.abs().sum(dim=1) == 0).numpy()
         alpha, bias = head.alpha.numpy(), head.bias.numpy()
         prior_like = plain & (alpha == 1) & (bias == 0)
         silent = plain & (alpha == 0) & (bias <= np.log(EPS / (1 - EPS)) + 1e-6)
@@ -236,11 +259,20 @@ def _label_report(
     has_prior: NDArray[np.bool_],
     u_all: torch.Tensor,
     thresholds: dict[str, float],
+    sem: Semantic | None = None,
 ) -> list[dict]:
     """Per trained label: evidence, threshold and how many photos it tags before/after."""
     t = data.targets
     weight = data.weights_per_row  # a sampled row counts for the photos it stands for
-    new_scores = score(u_all, prior_all[:, trained], has_prior[trained], fitted.weight, fitted.bias)
+    new_scores = score(
+        u_all,
+        prior_all[:, trained],
+        has_prior[trained],
+        fitted.weight,
+        fitted.bias,
+        sem,
+        fitted.semantic_weight,
+    )
     report = []
     for i, j in enumerate(trained):
         name = data.tree.names[j]

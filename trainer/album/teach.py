@@ -36,10 +36,16 @@ from numpy.typing import NDArray
 
 from core.db.training_data import verdict_facts
 from core.library import Library
-from trainer.album.residual import prior_of
+from trainer.album.residual import album_semantic, prior_of
 from trainer.album.targets import TargetConfig, TrainingData, build_targets, load_training_data
 from trainer.album.train import NothingToLearnError
-from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features, score
+from trainer.learning.residual_fit import (
+    ResidualConfig,
+    Semantic,
+    fit_residual,
+    normalised_features,
+    score,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +97,10 @@ class Teacher:
         self._col = {int(lab): j for j, lab in enumerate(data.tree.ids)}
         _, self.u_all = normalised_features(data.features[:, : self._feature_dim()])
         self.prior, self.has_prior = self._prior_column()
+        # a confirm-only label's prototype reads them too (computed once, like u_all)
+        self.semantic: Semantic | None = (
+            None if self.has_prior else album_semantic(data, library.model().tagger.backbone)
+        )
         self.threshold = float(data.old_thresholds[self.column])
 
     def _feature_dim(self) -> int:
@@ -126,9 +136,15 @@ class Teacher:
         negatives = int((verified[:, 0] & (targets[:, 0] <= 0.5)).sum())
         if positives:
             fitted = fit_residual(
-                self.u_all, self.prior, np.array([self.has_prior]), targets, verified, self.config
+                self.u_all,
+                self.prior,
+                np.array([self.has_prior]),
+                targets,
+                verified,
+                self.config,
+                semantic=self.semantic,
             )
-            scores = self._scores(fitted.weight, fitted.bias)
+            scores = self._scores(fitted.weight, fitted.bias, fitted.semantic_weight)
             if np.isfinite(fitted.thresholds[0]):
                 self.threshold = float(fitted.thresholds[0])
         else:
@@ -149,10 +165,21 @@ class Teacher:
         )
 
     def _scores(
-        self, weight: NDArray[np.float32], bias: NDArray[np.float32]
+        self,
+        weight: NDArray[np.float32],
+        bias: NDArray[np.float32],
+        semantic_weight: NDArray[np.float32] | None = None,
     ) -> NDArray[np.float32]:
         prior = self.prior if self.has_prior else np.zeros((self.u_all.shape[0], 1), np.float32)
-        return score(self.u_all, prior, np.array([self.has_prior]), weight, bias)[:, 0]
+        return score(
+            self.u_all,
+            prior,
+            np.array([self.has_prior]),
+            weight,
+            bias,
+            self.semantic,
+            semantic_weight,
+        )[:, 0]
 
 
 def rank(

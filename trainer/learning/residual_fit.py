@@ -19,13 +19,17 @@ asymmetric loss; any other is selectable).
 
 A label the prior cannot see and nobody rejected (a *confirm-only* label) gets a prototype
 instead of a fit (``ResidualConfig.prototype``): the direction of its confirmed photos' mean
-normalised feature, ``w = beta * p / |p|``. Nothing is learned from the unlabelled photos, so no
-look-alike is pushed down as a negative, and one label of a 100,000-photo album costs a
-matrix-vector product. Its logit is scaled by the spread of the unlabelled photos' scores
-(``beta = prototype_slope / spread``, the median unlabelled photo at ``-prototype_offset``), so
-the score reads like the other labels'. On the photo set's dev half this ranks as well as the
-logistic fit (average precision 0.49 at 5 confirmations for both) and its thresholds are far
-better calibrated (``benchmarks/bench_photoset.py --split dev``).
+feature, ``w = beta * p / |p|``. The feature is ``[u(x), s(x)] / sqrt(2)``: the normalised pooled
+features beside the *semantic* ones (``Semantic``: the square roots of the backbone's ImageNet
+probabilities, centred on the album's mean and L2-normalised, ``core.model.residual.semantic``),
+when the caller gives them. Nothing is learned from the unlabelled photos, so no look-alike is
+pushed down as a negative, and one label of a 100,000-photo album costs a matrix-vector
+product. Its logit is scaled by the spread of the unlabelled photos' scores (``beta =
+prototype_slope / spread``, the median unlabelled photo at ``-prototype_offset``), so the score
+reads like the other labels'. On the photo set's dev half the prototype on ``u(x)`` ranks as well
+as the logistic fit (average precision 0.49 at 5 confirmations for both) and its thresholds are
+far better calibrated; the semantic half lifts its average precision to 0.50-0.52
+(``benchmarks/bench_photoset.py --split dev``).
 
 Thresholds come from out-of-fold scores (leave-one-out for prototypes): the rows (unlabelled
 sample included) are dealt into folds, and each fold's rows are scored by a model fitted on the
@@ -53,7 +57,9 @@ The two are blended by how many positives there are, ``w = k / (k + trust_positi
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +73,12 @@ logger = logging.getLogger(__name__)
 
 #: Thresholds are picked on this grid.
 GRID = np.round(np.arange(0.02, 0.99, 0.01), 2)
+#: Semantic features are kept as coordinates in this many principal directions of the album's.
+SEMANTIC_DIMS = 256
+#: Photos (a seeded sample) the semantic mean and principal directions are computed from.
+SEMANTIC_SAMPLE = 4096
+#: Photos classified at a time when the semantic features of an album are computed.
+SEMANTIC_CHUNK = 8192
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,71 @@ class LabelProblem:
 
 
 @dataclass(frozen=True)
+class Semantic:
+    """The album's semantic features, as prototypes read them.
+
+    A photo's semantic feature is ``s = normalise(q, mean)`` (``q`` the square roots of its
+    ImageNet probabilities, ``core.model.residual.semantic``); it is kept as ``coords = s @
+    basis``, its coordinates in the album's ``d`` principal directions (orthonormal columns of
+    ``basis``), which is 4 times smaller than ``s`` at 1,000 classes. A prototype built on the
+    coordinates is the weight ``basis @ p`` on ``s``: what the served head computes from ``s``
+    equals what the trainer computed from the coordinates.
+
+    Attributes:
+        mean: (K,) the album's mean ``q``.
+        basis: (K, d) orthonormal columns.
+        coords: (N, d) coordinates of the photos given, in their order.
+    """
+
+    mean: torch.Tensor
+    basis: torch.Tensor
+    coords: torch.Tensor
+
+    def weight_of(self, direction: NDArray[np.float32]) -> NDArray[np.float32]:
+        """(K,) weight on ``s`` of a direction (d,) in the coordinates."""
+        return (self.basis @ torch.from_numpy(direction)).numpy().astype(np.float32)
+
+
+def semantic_features(
+    q_of: Callable[[NDArray[np.int64]], torch.Tensor],
+    n: int,
+    row_weight: NDArray[np.floating] | None = None,
+    dims: int = SEMANTIC_DIMS,
+    seed: int = 0,
+) -> Semantic:
+    """The semantic features of ``n`` photos, ``q_of(rows)`` giving ``q`` (len(rows), K).
+
+    The mean and the principal directions come from a seeded sample of ``SEMANTIC_SAMPLE``
+    photos (weighted by ``row_weight`` when the photos stand for more of the album); the
+    coordinates of every photo are computed ``SEMANTIC_CHUNK`` at a time, so no (n, K) array
+    is ever held.
+    """
+    if n <= 0:
+        raise ValueError("semantic features need at least one photo")
+    rng = np.random.default_rng(seed)
+    sample = np.arange(n) if n <= SEMANTIC_SAMPLE else rng.choice(n, SEMANTIC_SAMPLE, False)
+    sample = np.sort(sample).astype(np.int64)
+    q = q_of(sample).to(torch.float32)
+    if row_weight is None:
+        mean = q.mean(dim=0)
+    else:
+        w = torch.from_numpy(np.asarray(row_weight, dtype=np.float32)[sample])
+        mean = (w @ q) / w.sum().clamp_min(1e-12)
+    s = normalise(q, mean)
+    dims = min(dims, s.shape[1])
+    if dims < s.shape[1]:
+        _, vectors = torch.linalg.eigh((s.T @ s).double())
+        basis = vectors[:, -dims:].flip(1).to(torch.float32).contiguous()
+    else:
+        basis = torch.eye(s.shape[1])
+    coords = torch.empty(n, dims)
+    for start in range(0, n, SEMANTIC_CHUNK):
+        rows = np.arange(start, min(n, start + SEMANTIC_CHUNK), dtype=np.int64)
+        coords[start : start + rows.size] = normalise(q_of(rows).to(torch.float32), mean) @ basis
+    return Semantic(mean, basis, coords)
+
+
+@dataclass(frozen=True)
 class Fitted:
     """A fitted correction for C labels, thresholds and evidence."""
 
@@ -140,6 +217,8 @@ class Fitted:
     estimated_precision: NDArray[np.float64]
     estimated_recall: NDArray[np.float64]
     seconds: float
+    #: (C, K) on normalised semantic features (prototypes only), None without ``Semantic``.
+    semantic_weight: NDArray[np.float32] | None = None
 
 
 def build_problem(
@@ -192,6 +271,8 @@ def score(
     has_prior: NDArray[np.bool_],
     weight: NDArray[np.float32],
     bias: NDArray[np.float32],
+    semantic: Semantic | None = None,
+    semantic_weight: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float32]:
     """Scores (N, C) of photos: the prior's logit plus the fitted correction, through a sigmoid.
 
@@ -200,6 +281,8 @@ def score(
         prior: (N, C) the prior's scores (ignored where ``has_prior`` is False).
         has_prior: (C,).
         weight: (C, D) and bias (C,) of a fit.
+        semantic: The same photos' semantic features, with ``semantic_weight`` (C, K) of the
+            fit (``Fitted.semantic_weight``); both or neither.
     """
     with torch.no_grad():
         logits = (
@@ -207,6 +290,9 @@ def score(
             + u @ torch.from_numpy(weight).T
             + torch.from_numpy(bias)
         )
+        if semantic is not None and semantic_weight is not None:
+            in_basis = torch.from_numpy(semantic_weight) @ semantic.basis  # (C, d)
+            logits = logits + semantic.coords @ in_basis.T
         return torch.sigmoid(logits).numpy()
 
 
@@ -276,11 +362,13 @@ def fit_residual(
     verified: NDArray[np.bool_],
     config: ResidualConfig = ResidualConfig(),
     unlabelled_total: NDArray[np.floating] | None = None,
+    semantic: Semantic | None = None,
 ) -> Fitted:
     """Fit corrections for the label columns given, with out-of-fold thresholds.
 
     ``unlabelled_total`` (C,): photos of the album without a verdict per label, when the rows
-    given are a sample of the album (default: counted on the rows).
+    given are a sample of the album (default: counted on the rows). ``semantic``: the same
+    photos' semantic features (rows in the order of ``u_all``), read by prototypes.
     """
     started = time.perf_counter()
     problem = build_problem(u_all, prior, has_prior, targets, verified, config)
@@ -298,13 +386,34 @@ def fit_residual(
     if fitted.size:
         part = columns_of(problem, fitted)
         weight[fitted], bias[fitted], oof[:, fitted] = _fit_logistic(part, config)
+    semantic_weight = None
+    coords = None
+    if semantic is not None:
+        if semantic.coords.shape[0] != u_all.shape[0]:
+            raise ValueError(
+                f"semantic features of {semantic.coords.shape[0]} photos for {u_all.shape[0]}"
+            )
+        semantic_weight = np.zeros((count, semantic.basis.shape[0]), dtype=np.float32)
+        if by_prototype.any():
+            coords = semantic.coords[torch.from_numpy(problem.rows)]
     for c in np.flatnonzero(by_prototype):
-        weight[c], bias[c], oof[:, c] = prototype(problem, int(c), config)
+        w_c, bias[c], oof[:, c] = prototype(problem, int(c), config, coords)
+        weight[c] = w_c[: weight.shape[1]]
+        if semantic is not None and semantic_weight is not None:
+            semantic_weight[c] = semantic.weight_of(w_c[weight.shape[1] :])
     if unlabelled_total is None:
         unlabelled_total = (~verified).sum(axis=0)
     thresholds, precision, recall = pu_thresholds(problem, oof, unlabelled_total, config)
     return Fitted(
-        weight, bias, thresholds, oof, problem, precision, recall, time.perf_counter() - started
+        weight,
+        bias,
+        thresholds,
+        oof,
+        problem,
+        precision,
+        recall,
+        time.perf_counter() - started,
+        semantic_weight,
     )
 
 
@@ -342,17 +451,25 @@ def _fit_logistic(
 
 
 def prototype(
-    problem: LabelProblem, column: int, config: ResidualConfig
+    problem: LabelProblem,
+    column: int,
+    config: ResidualConfig,
+    coords: torch.Tensor | None = None,
 ) -> tuple[NDArray[np.float32], float, NDArray[np.float32]]:
-    """A confirm-only label's prototype: weight (D,), bias, and scores of the problem's rows.
+    """A confirm-only label's prototype: weight, bias, and scores of the problem's rows.
 
+    The weight is (D,) on ``u``, or (D + d,) on ``[u, coords]`` when the rows' semantic
+    coordinates (R, d) are given (both halves then weigh the same: each is divided by sqrt 2).
     The positives' scores are leave-one-out (each against the prototype of the others; a lone
     positive keeps its own score); every other row is unlabelled for this label and never
     shaped the prototype, so its score is already out-of-sample.
     """
     y = problem.targets[:, column].numpy()
     members = np.flatnonzero(problem.verified[:, column] & (y > 0.5))
-    u = problem.u
+    u, half = problem.u, 1.0
+    if coords is not None:
+        half = 1 / math.sqrt(2.0)
+        u = torch.cat([u, coords], dim=1) * half
     with torch.no_grad():
         own = u[torch.from_numpy(members)]
         total = own.sum(dim=0)
@@ -370,7 +487,9 @@ def prototype(
     beta = config.prototype_slope / spread
     b = -beta * centre - config.prototype_offset
     scores = 1.0 / (1.0 + np.exp(-(beta * cosine + b)))
-    return ((beta * direction).numpy().astype(np.float32), float(b), scores.astype(np.float32))
+    # the weight acts on [u, coords] themselves: the 1/sqrt(2) goes into it
+    weight = (beta * half * direction).numpy().astype(np.float32)
+    return weight, float(b), scores.astype(np.float32)
 
 
 def pu_thresholds(
