@@ -181,9 +181,11 @@ def import_keywords(
                     f"{index.refused} keywords not imported: one photo's keywords may "
                     f"make at most {max_new_labels} new labels"
                 )
-                logger.warning("photo %d: %s", photo_id, message)
-                if on_warning is not None:
+                if on_warning is not None:  # the caller reports it (with the photo's path)
+                    logger.info("photo %d: %s", photo_id, message)
                     on_warning(photo_id, message)
+                else:
+                    logger.warning("photo %d: %s", photo_id, message)
         written = store.import_verdicts(confirmed)
     if index.created:
         logger.info("new labels from keywords: %s", ", ".join(index.created))

@@ -84,7 +84,10 @@ def walk(root: Path, skipped: list[str] | None = None) -> Iterator[FileEntry]:
                 is_dir = False
             outside = entry.is_symlink() and leaves_album(real_root, entry.path)
             if is_dir and outside:
-                logger.warning("not following %s: the link leads outside the album", entry.path)
+                # A caller that collects them reports them (albumtag index lists them once).
+                (logger.warning if skipped is None else logger.info)(
+                    "not following %s: the link leads outside the album", entry.path
+                )
                 if skipped is not None:
                     skipped.append(Path(entry.path).relative_to(root).as_posix())
             elif is_dir:  # links first: the stack pops real folders first, so a folder that
