@@ -8,6 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,3 +146,91 @@ def test_keywords_of_a_photo_whose_folder_and_name_are_not_utf8_go_both_ways(
     for keywords in (read_keywords(folder / name, embedded=False), read_keywords(folder / name)):
         assert {"Family|Grandma", "landscape|water|beach"} <= {"|".join(p) for p in keywords.paths}
     assert not [n for n in os.listdir(folder) if "albumtag" in n]  # no temporary file left
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Runs ``albumtag ARGV`` in a child that SIGKILLs itself when ``module:Attr.path`` is called
+#: with arguments whose repr holds ``KILL_WHEN``: no handler, ``finally`` or rollback of Python
+#: runs, as when the OOM killer or ``kill -9`` strikes there.
+KILLED_AT = r"""
+import functools, importlib, os, signal, sys
+target, argv = sys.argv[1], sys.argv[2:]
+module, _, path = target.partition(":")
+*owners, name = path.split(".")
+holder = functools.reduce(getattr, owners, importlib.import_module(module))
+real = getattr(holder, name)
+
+def killed(*args, **kwargs):
+    if os.environ["KILL_WHEN"] in repr(args):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*args, **kwargs)
+
+setattr(holder, name, killed)
+from app.cli.cli import main
+sys.exit(main(argv))
+"""
+
+
+def killed_at(target: str, when: str, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", KILLED_AT, target, *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "KILL_WHEN": when},
+    )
+
+
+@pytest.mark.slow
+def test_an_index_killed_mid_import_keeps_the_photo_pending_and_makes_no_labels(
+    tmp_path, capsys, real_photo_paths
+):
+    """SIGKILL (not an exception: nothing in Python gets to roll back) while the keywords of a
+    photo are written: the labels they made must go with the photo's scores and status, and
+    the next run must read the keywords again (it used to mark the photo done without them)."""
+    from tests.core.test_keyword_import import sidecar_with
+
+    album = tmp_path / "album"
+    album.mkdir()
+    shutil.copy2(real_photo_paths["rocket"], album / "rocket.jpg")
+    (album / "rocket.jpg.xmp").write_text(sidecar_with(300), encoding="utf-8")
+    done = killed_at(
+        "core.db.tagstore:TagStore.import_verdicts", "", "index", str(album), "--no-faces"
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    db = sqlite3.connect(album / ".albumtag" / "album.db")
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.execute("SELECT status, model_version FROM photos").fetchall() == [("pending", None)]
+    assert db.execute("SELECT COUNT(*) FROM labels WHERE name LIKE 'kw%'").fetchone() == (0,)
+    db.close()
+    code, out, err = run(capsys, "index", str(album), "--no-faces", "--json")
+    assert code == 0 and json.loads(out)["tagged"] == 1, err
+    code, out, err = run(capsys, "tags", str(album), "rocket.jpg", "--json")
+    confirmed = {t["label"] for t in json.loads(out)["tags"] if t["verdict"] == "confirmed"}
+    assert confirmed == {f"kw{i:06d}" for i in range(300)}
+
+
+def test_an_export_killed_before_its_rename_leaves_the_photo_whole_and_is_cleaned_up(
+    tmp_path, capsys, real_photo_paths
+):
+    """SIGKILL between writing the temporary copy and moving it over the photo (``--embed``):
+    the original is untouched, the copy (megabytes) stays behind, and the next export removes
+    it and writes the photo."""
+    album = tmp_path / "album"
+    album.mkdir()
+    shutil.copy2(real_photo_paths["chelsea"], album / "chelsea.png")
+    with Library(album) as library:
+        index_with_fake_model(library)
+    assert run(capsys, "tag", str(album), "chelsea.png", "+beach")[0] == 0
+    original = (album / "chelsea.png").read_bytes()
+    done = killed_at("os:replace", ".albumtag-", "export-xmp", str(album), "--embed")
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert (album / "chelsea.png").read_bytes() == original
+    left = [p for p in album.iterdir() if p.name.startswith(".albumtag-")]
+    assert len(left) == 1 and left[0].stat().st_size > 100_000
+    code, out, err = run(capsys, "export-xmp", str(album), "--embed")
+    assert (code, out.strip(), err) == (0, "Wrote 1 photo.", "")
+    assert not [p for p in album.iterdir() if p.name.startswith(".albumtag-")]
+    assert (album / "chelsea.png").read_bytes() != original
