@@ -44,12 +44,12 @@ from core.model.residual import EPS, semantic
 from core.model.tagger import Backbone, PriorHead, Tagger
 from core.model.versions import prior_head, prior_label_names, usable_starter
 from trainer.learning.residual_fit import (
+    ProtoFeatures,
     ResidualConfig,
-    Semantic,
     fit_residual,
     normalised_features,
+    prototype_features,
     score,
-    semantic_features,
 )
 
 KS = (3, 5, 10, 20)
@@ -148,12 +148,12 @@ def closure_on(direct: np.ndarray, names: list[str], vocabulary: Vocabulary) -> 
     return out
 
 
-def semantic_of(features: np.ndarray, tagger: Tagger) -> Semantic:
-    """Every photo's semantic features (what a confirm-only prototype reads besides u)."""
+def prototype_features_of(features: np.ndarray, tagger: Tagger) -> ProtoFeatures:
+    """Every photo's prototype features (what a confirm-only prototype reads instead of u)."""
     backbone = tagger.backbone
     pooled = torch.from_numpy(np.ascontiguousarray(features[:, : backbone.feature_dim]))
-    return semantic_features(
-        lambda rows: semantic(backbone, pooled[torch.from_numpy(rows)]), len(features)
+    return prototype_features(
+        pooled, lambda rows: semantic(backbone, pooled[torch.from_numpy(rows)])
     )
 
 
@@ -167,10 +167,10 @@ def new_label_runs(
     config,
     rejections,
     spare: int = 0,
-    sem: Semantic | None = None,
+    proto: ProtoFeatures | None = None,
 ) -> dict[int, tuple[float, float, int]]:
     """F1 and precision per k; ``spare``: dev positives a concept must keep unjudged;
-    ``sem``: the photos' semantic features (None: prototypes on ``u`` alone)."""
+    ``proto``: the photos' prototype features (None: prototypes on ``u``)."""
     results: dict[int, list[tuple[float, float]]] = {k: [] for k in KS}
     n = u_all.shape[0]
     for concept in concepts:
@@ -195,7 +195,7 @@ def new_label_runs(
                     targets,
                     verified,
                     replace(config, seed=seed),
-                    semantic=sem,
+                    features=proto,
                 )
                 seen = np.flatnonzero(verified[:, 0])
                 rows = np.setdiff1d(holdout, seen)  # dev: the photos the user did not judge
@@ -205,7 +205,8 @@ def new_label_runs(
                     np.array([False]),
                     fitted.weight,
                     fitted.bias,
-                    sem,
+                    proto,
+                    fitted.power_weight,
                     fitted.semantic_weight,
                 )[rows, 0]
                 pred, truth = s >= fitted.thresholds[0], y[rows]
@@ -270,7 +271,7 @@ def hidden_runs(
 def dev_report(features, tagger, truth_sets, dev, vocabulary, args, config) -> int:
     """Sections 2 and 3 on dev alone (for tuning): holdout truth is never read."""
     _, u_all = normalised_features(features[:, : tagger.backbone.feature_dim])
-    sem = None if args.no_semantic else semantic_of(features, tagger)
+    proto = None if args.plain_prototype else prototype_features_of(features, tagger)
     prior_names = set(tagger.label_names)
     counts = {c: sum(c in truth_sets[i] for i in dev) for c in set().union(*truth_sets)}
     new = sorted(
@@ -285,7 +286,7 @@ def dev_report(features, tagger, truth_sets, dev, vocabulary, args, config) -> i
         for rejections in (False, True):
             kind = "with rejections" if rejections else "confirm-only"
             for k, (f1, prec, runs) in new_label_runs(
-                u_all, truth_sets, dev, dev, concepts, args.seeds, config, rejections, 2, sem
+                u_all, truth_sets, dev, dev, concepts, args.seeds, config, rejections, 2, proto
             ).items():
                 print(f"   {kind:<16} k={k:<3} F1 {f1:.3f}  precision {prec:.3f}  ({runs} runs)")
     rng = np.random.default_rng(12)
@@ -323,9 +324,10 @@ def main(argv: list[str] | None = None) -> int:
         help="fit confirm-only labels like the others (the previous default)",
     )
     parser.add_argument(
-        "--no-semantic",
+        "--plain-prototype",
         action="store_true",
-        help="confirm-only prototypes on the pooled features alone (the previous default)",
+        help="confirm-only prototypes on u(x), not power-normalised + semantic features "
+        "(the previous default)",
     )
     parser.add_argument(
         "--trust-positives",
@@ -360,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (regional, starter) in per_label.items():
         print(f"   starter label {name:<12} F1 {regional:.2f} -> {starter:.2f}")
     _, u_all = normalised_features(features[:, : tagger.backbone.feature_dim])
-    sem = None if args.no_semantic else semantic_of(features, tagger)
+    proto = None if args.plain_prototype else prototype_features_of(features, tagger)
     prior_names = set(tagger.label_names)
     counts = {c: sum(c in truth_sets[i] for i in dev) for c in set().union(*truth_sets)}
     concepts = sorted(
@@ -376,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     for rejections in (False, True):
         kind = "with rejections" if rejections else "confirm-only"
         for k, (f1, prec, runs) in new_label_runs(
-            u_all, truth_sets, dev, holdout, concepts, args.seeds, config, rejections, 0, sem
+            u_all, truth_sets, dev, holdout, concepts, args.seeds, config, rejections, 0, proto
         ).items():
             was = PREVIOUS.get(kind, {}).get(k)
             note = f"   (was F1 {was[0]:.2f}, precision {was[1]:.2f})" if was else ""

@@ -229,15 +229,17 @@ def _read_rows(conn: sqlite3.Connection, pids: NDArray[np.int64], labels: LabelC
     ).fetchall()
     if not rows:
         return out
-    p, lab, score, verdict, model = zip(*rows, strict=True)
-    r = np.fromiter((row_of[x] for x in p), dtype=np.int64, count=len(p))
-    c = labels.columns(np.fromiter(lab, dtype=np.int64, count=len(lab)))
+    # one (m, 5) array: NULL scores become NaN; ids are exact in float64 (below 2**53)
+    table = np.array(rows, dtype=np.float64)
+    order = np.argsort(pids, kind="stable")
+    r = order[np.searchsorted(pids, table[:, 0].astype(np.int64), sorter=order)]
+    c = labels.columns(table[:, 1].astype(np.int64))
     ok = c >= 0
-    r, c = r[ok], c[ok]
-    out.score[r, c] = np.array(score, dtype=np.float64)[ok]
-    out.verdict[r, c] = np.array(verdict, dtype=np.int8)[ok]
+    r, c, table = r[ok], c[ok], table[ok]
+    out.score[r, c] = table[:, 2]
+    out.verdict[r, c] = table[:, 3].astype(np.int8)
     out.exists[r, c] = True
-    out.model_only[r, c] = np.array(model, dtype=bool)[ok] & (out.verdict[r, c] == 0)
+    out.model_only[r, c] = (table[:, 4] == 1) & (table[:, 3] == 0)
     return out
 
 

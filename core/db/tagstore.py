@@ -7,11 +7,12 @@ replaces only what a model said before; it never touches a verdict. Only :meth:`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ HISTORY_KEY = "manual_thresholds_done"  # meta: [[label, old, new], ...] for und
 REDO_KEY = "manual_thresholds_undone"
 #: Photos derived at a time when every photo's tags are re-derived (bounds the memory held).
 _REFRESH_CHUNK = 20_000
+#: The writer's page cache while an album is re-scored (``TagStore.bulk_rescoring``), KiB.
+BULK_CACHE_KIB = 131_072
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,24 @@ class TagStore(Store):
                 (model_version, id_list(photo_ids)),
             )
             return write_rescored(conn, photo_ids, scores, label_ids, only, columns, now())
+
+    @contextlib.contextmanager
+    def bulk_rescoring(self) -> Iterator[None]:
+        """While a whole album is re-scored chunk by chunk (``record_rescored``): the writer
+        keeps up to :data:`BULK_CACHE_KIB` of pages between its transactions, then trims back.
+
+        A retrain can add millions of score rows; with SQLite's default 2 MB page cache every
+        chunk re-reads the pages of ``photo_labels`` and of its label index it touched last
+        time, and spills dirty ones mid-transaction.
+        """
+        with self.db.write() as db:  # the writer's own connection (the setting is its own)
+            before = int(db.conn.execute("PRAGMA cache_size").fetchone()[0])
+            db.conn.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            with self.db.write() as db:
+                db.conn.execute(f"PRAGMA cache_size = {before}")
 
     @staticmethod
     def _replace_scores(

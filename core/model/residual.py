@@ -2,14 +2,16 @@
 
 For label l and a photo with descriptor d (pooled features x, then regional evidence):
 
-    logit_l = alpha_l * logit(prior_l(d)) + w_l . u(x) + v_l . s(x) + b_l,
-    u(x) = (x - mean) / |x - mean|,    s(x) = (q(x) - q_mean) / |q(x) - q_mean|
+    logit_l = alpha_l * logit(prior_l(d)) + w_l . u(x) + b_l + [v_l . p(x) + z_l . s(x)],
+    u(x) = (x - mean) / |x - mean|,
 
-with ``q(x)`` the square roots of the backbone's own ImageNet probabilities (``semantic``): what
-the photo looks like to the classifier, 1,000 numbers computed from the pooled features, so no
-new cache. ``v`` (the *semantic* weight) is used by labels taught only by confirmations
-(``trainer.learning.residual_fit.prototype``); it is zero for every other label, and a head
-without it (a file written before it existed) reads as zero.
+with, in brackets, what labels taught only by confirmations read
+(``trainer.learning.residual_fit.prototype``): ``p(x)``, the square roots of the pooled features
+centred on their album mean ``power_mean`` and L2-normalised (``power_root``), and ``s(x)``, the
+square roots of the backbone's own ImageNet probabilities (``semantic``) centred on
+``semantic_mean`` and normalised: what the photo looks like to the classifier. Both come from
+the pooled features, so nothing new is cached. ``v`` and ``z`` are zero for every other label,
+and a head without them (a file written before they existed) reads as zero.
 
 ``prior_l`` is the prior head's score (``core.model.tagger.PriorHead``, global and regional) for the
 labels it knows; ``alpha_l`` is 1 for them and 0 for labels the prior cannot see (sky, the user's
@@ -60,6 +62,11 @@ def semantic(backbone: Backbone, pooled: torch.Tensor) -> torch.Tensor:
         return torch.softmax(backbone.classify(pooled), dim=1).sqrt()
 
 
+def power_root(pooled: torch.Tensor) -> torch.Tensor:
+    """Square roots of pooled features (negatives, which pooled activations are not, as 0)."""
+    return pooled.clamp_min(0.0).sqrt()
+
+
 def prior_logits(prior_scores: torch.Tensor) -> torch.Tensor:
     """Logits of clamped prior scores."""
     p = prior_scores.clamp(EPS, 1 - EPS)
@@ -77,8 +84,12 @@ class ResidualHead:
         alpha: (L,) weight of the prior logit (0 where the prior has no column).
         mean: (D,) the album's mean pooled feature at training time.
         feature_key: ``Tagger.feature_key`` of the descriptors it was trained on.
+        power_weight: (L, D) on power-normalised pooled features, or None (all 0).
+        power_mean: (D,) the album's mean ``power_root`` of pooled features.
         semantic_weight: (L, K) on normalised semantic features (``semantic``), or None (all 0).
-        semantic_mean: (K,) the album's mean semantic feature (needed with ``semantic_weight``).
+        semantic_mean: (K,) the album's mean semantic feature.
+
+        The last four come together or not at all.
 
     Raises:
         ValueError: Shapes or names disagree.
@@ -95,6 +106,8 @@ class ResidualHead:
         alpha: torch.Tensor,
         mean: torch.Tensor,
         feature_key: str,
+        power_weight: torch.Tensor | None = None,
+        power_mean: torch.Tensor | None = None,
         semantic_weight: torch.Tensor | None = None,
         semantic_mean: torch.Tensor | None = None,
     ) -> None:
@@ -109,8 +122,20 @@ class ResidualHead:
             raise ValueError(f"mean must be ({weight.shape[1]},), got {tuple(mean.shape)}")
         if not feature_key:
             raise ValueError("feature_key must name the descriptors the head was trained on")
-        if (semantic_weight is None) != (semantic_mean is None):
-            raise ValueError("semantic_weight and semantic_mean come together")
+        extra = (power_weight, power_mean, semantic_weight, semantic_mean)
+        if any(t is None for t in extra) and not all(t is None for t in extra):
+            raise ValueError(
+                "power_weight, power_mean, semantic_weight and semantic_mean come together"
+            )
+        if power_weight is not None and power_mean is not None:
+            if tuple(power_weight.shape) != tuple(weight.shape):
+                raise ValueError(
+                    f"power_weight must be {tuple(weight.shape)}, got {tuple(power_weight.shape)}"
+                )
+            if tuple(power_mean.shape) != (weight.shape[1],):
+                raise ValueError(
+                    f"power_mean must be ({weight.shape[1]},), got {tuple(power_mean.shape)}"
+                )
         if semantic_weight is not None and semantic_mean is not None:
             if semantic_weight.ndim != 2 or semantic_weight.shape[0] != count:
                 raise ValueError(
@@ -128,13 +153,27 @@ class ResidualHead:
         self.bias = bias.detach().to("cpu", torch.float32).clone()
         self.alpha = alpha.detach().to("cpu", torch.float32).clone()
         self.mean = mean.detach().to("cpu", torch.float32).clone()
+        self.power_weight: torch.Tensor | None = None
+        self.power_mean: torch.Tensor | None = None
         self.semantic_weight: torch.Tensor | None = None
         self.semantic_mean: torch.Tensor | None = None
-        self._semantic_rows = torch.zeros(0, dtype=torch.long)
-        if semantic_weight is not None and semantic_mean is not None:
-            self.semantic_weight = semantic_weight.detach().to("cpu", torch.float32).clone()
-            self.semantic_mean = semantic_mean.detach().to("cpu", torch.float32).clone()
-            self._semantic_rows = torch.nonzero(self.semantic_weight.abs().sum(dim=1) > 0)[:, 0]
+        self._prototype_rows = torch.zeros(0, dtype=torch.long)
+        if (
+            power_weight is not None
+            and power_mean is not None
+            and semantic_weight is not None
+            and semantic_mean is not None
+        ):
+
+            def kept(t: torch.Tensor) -> torch.Tensor:
+                return t.detach().to("cpu", torch.float32).contiguous().clone()
+
+            self.power_weight, self.power_mean = kept(power_weight), kept(power_mean)
+            self.semantic_weight, self.semantic_mean = kept(semantic_weight), kept(semantic_mean)
+            used = (self.power_weight.abs().sum(dim=1) > 0) | (
+                self.semantic_weight.abs().sum(dim=1) > 0
+            )
+            self._prototype_rows = torch.nonzero(used)[:, 0]
         index = {n: i for i, n in enumerate(prior.label_names)}
         self.prior_column = torch.tensor([index.get(n, -1) for n in self.label_names])
         self.alpha[self.prior_column < 0] = 0.0
@@ -179,12 +218,27 @@ class ResidualHead:
                 + u @ self.weight.to(x.device).T
                 + self.bias.to(x.device)
             )
-            rows = self._semantic_rows.to(x.device)
-            if rows.numel() and self.semantic_weight is not None and self.semantic_mean is not None:
-                q = semantic(backbone, x[:, : self.feature_dim])
-                s = normalise(q, self.semantic_mean.to(x.device))
-                logits[:, rows] += s @ self.semantic_weight[self._semantic_rows].to(x.device).T
+            logits[:, self._prototype_rows.to(x.device)] += self._prototype_logits(backbone, x)
             return torch.sigmoid(logits)
+
+    def _prototype_logits(self, backbone: Backbone, x: torch.Tensor) -> torch.Tensor:
+        """(B, R) what the power and semantic weights add for the R labels that have them."""
+        rows = self._prototype_rows
+        if (
+            not rows.numel()
+            or self.power_weight is None
+            or self.power_mean is None
+            or self.semantic_weight is None
+            or self.semantic_mean is None
+        ):
+            return torch.zeros(x.shape[0], 0, device=x.device)
+        pooled = x[:, : self.feature_dim]
+        p = normalise(power_root(pooled), self.power_mean.to(x.device))
+        s = normalise(semantic(backbone, pooled), self.semantic_mean.to(x.device))
+        return (
+            p @ self.power_weight[rows].to(x.device).T
+            + s @ self.semantic_weight[rows].to(x.device).T
+        )
 
     def save(self, path: Path) -> None:
         """Write the head as safetensors, atomically."""
@@ -198,9 +252,13 @@ class ResidualHead:
             "backbone": self.feature_key,
         }
         tensors = {"weight": self.weight, "bias": self.bias, "alpha": self.alpha, "mean": self.mean}
-        if self.semantic_weight is not None and self.semantic_mean is not None:
-            tensors["semantic_weight"] = self.semantic_weight
-            tensors["semantic_mean"] = self.semantic_mean
+        extra = {
+            "power_weight": self.power_weight,
+            "power_mean": self.power_mean,
+            "semantic_weight": self.semantic_weight,
+            "semantic_mean": self.semantic_mean,
+        }
+        tensors.update({k: v for k, v in extra.items() if v is not None})
         data = safetensors.torch.save(tensors, metadata)
         write_atomically(path, data)
         logger.info("saved residual head (%d labels) to %s", len(self.label_names), path)
@@ -216,10 +274,11 @@ class ResidualHead:
         if metadata.get("format") != RESIDUAL_HEAD_FORMAT:
             raise ModelLoadError(f"{path} is not an albumtag residual head")
         plain = {"weight", "bias", "alpha", "mean"}
-        if set(tensors) not in (plain, plain | {"semantic_weight", "semantic_mean"}):
+        extra = {"power_weight", "power_mean", "semantic_weight", "semantic_mean"}
+        if set(tensors) not in (plain, plain | extra):
             raise ModelLoadError(
-                f"{path} must hold weight, bias, alpha and mean (and optionally "
-                "semantic_weight with semantic_mean)"
+                f"{path} must hold weight, bias, alpha and mean (and optionally all of "
+                "power_weight, power_mean, semantic_weight and semantic_mean)"
             )
         try:
             labels = json.loads(metadata.get("labels", ""))
@@ -237,6 +296,8 @@ class ResidualHead:
                 tensors["alpha"],
                 tensors["mean"],
                 metadata.get("backbone", ""),
+                tensors.get("power_weight"),
+                tensors.get("power_mean"),
                 tensors.get("semantic_weight"),
                 tensors.get("semantic_mean"),
             )
@@ -271,7 +332,8 @@ def as_numpy(head: ResidualHead) -> dict[str, np.ndarray]:
         "alpha": head.alpha.numpy(),
         "mean": head.mean.numpy(),
     }
-    if head.semantic_weight is not None and head.semantic_mean is not None:
-        out["semantic_weight"] = head.semantic_weight.numpy()
-        out["semantic_mean"] = head.semantic_mean.numpy()
+    for name in ("power_weight", "power_mean", "semantic_weight", "semantic_mean"):
+        value = getattr(head, name)
+        if value is not None:
+            out[name] = value.numpy()
     return out

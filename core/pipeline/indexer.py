@@ -145,6 +145,9 @@ PIPELINES = ("auto", "shared", "overlap")
 class Indexer:
     """Keeps one album's store in line with its folder and its active model."""
 
+    #: Photos re-scored per transaction (``rescore``): memory stays bounded on any album.
+    RESCORE_CHUNK = 4096
+
     def __init__(
         self,
         root: Path,
@@ -295,29 +298,47 @@ class Indexer:
             return
         model = self.model
         wanted = sorted(p.id for p in stale)
-        step = 4096  # photos per transaction: memory stays bounded on any album
-        for start in range(0, len(wanted), step):
-            if cancel.is_set():
-                return
-            ids, blobs = self.store.features(model.backbone_id, wanted[start : start + step])
-            without = sorted(set(wanted[start : start + step]) - set(ids))
-            if without:  # features of another backbone: these photos must be decoded again
-                for photo in self.store.photos_by_ids(without):
-                    self.store.update_file(
-                        photo.id,
-                        path=photo.path,
-                        size=photo.size,
-                        mtime_ns=photo.mtime_ns,
-                        status="pending",
-                    )
-            if not ids:
-                continue
+        step = self.RESCORE_CHUNK
+        chunks = [wanted[start : start + step] for start in range(0, len(wanted), step)]
+
+        def features(chunk: list[int]) -> tuple[list[int], np.ndarray]:
+            ids, blobs = self.store.features(model.backbone_id, chunk)
             feats = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(ids), -1)
-            scores = model.tagger.score_features(feats.astype(np.float32))
-            scores, label_ids = self.enricher.rescored(ids, scores, model.label_ids)
-            self.store.record_rescored(ids, scores, label_ids, model.version, only=changed)
-            summary.rescored += len(ids)
-            report(Progress("rescore", summary.rescored, len(wanted)))
+            return ids, feats.astype(np.float32)
+
+        def score(feats: np.ndarray) -> np.ndarray:
+            return model.tagger.score_features(feats) if len(feats) else feats
+
+        # The next chunk is scored (on one torch thread) while this one is written: the
+        # writer's SQLite work and the model's products each keep a core busy.
+        with ThreadPoolExecutor(1, thread_name_prefix="albumtag-rescore") as ahead:
+            ids, feats = features(chunks[0])
+            coming = ahead.submit(on_one_core, score, feats)
+            with self.store.bulk_rescoring():
+                for number, chunk in enumerate(chunks):
+                    scores = coming.result()
+                    if cancel.is_set():
+                        return
+                    now = ids
+                    if number + 1 < len(chunks):
+                        ids, feats = features(chunks[number + 1])
+                        coming = ahead.submit(on_one_core, score, feats)
+                    without = sorted(set(chunk) - set(now))
+                    if without:  # features of another backbone: decode these photos again
+                        for photo in self.store.photos_by_ids(without):
+                            self.store.update_file(
+                                photo.id,
+                                path=photo.path,
+                                size=photo.size,
+                                mtime_ns=photo.mtime_ns,
+                                status="pending",
+                            )
+                    if not now:
+                        continue
+                    scores, label_ids = self.enricher.rescored(now, scores, model.label_ids)
+                    self.store.record_rescored(now, scores, label_ids, model.version, only=changed)
+                    summary.rescored += len(now)
+                    report(Progress("rescore", summary.rescored, len(wanted)))
 
     # -- decoding and tagging -------------------------------------------------------------
     def tag_pending(

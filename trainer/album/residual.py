@@ -31,12 +31,12 @@ from trainer.album.evaluation import summary
 from trainer.album.targets import TargetConfig, TrainingData
 from trainer.learning.residual_fit import (
     Fitted,
+    ProtoFeatures,
     ResidualConfig,
-    Semantic,
     fit_residual,
     normalised_features,
+    prototype_features,
     score,
-    semantic_features,
 )
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def train_residual(
     else:
         trained = columns
     mean, u_all = album_normalised(data, dim)
-    sem = album_semantic(data, backbone) if trained.size else None
+    proto = album_prototype_features(data, backbone) if trained.size else None
     weight_of = data.weights_per_row
     weight = np.zeros((len(names), dim), dtype=np.float32)
     bias = np.where(has_prior, 0.0, np.log(EPS / (1 - EPS))).astype(np.float32)
@@ -118,7 +118,7 @@ def train_residual(
     labels: list[dict] = []
     before: dict = {}
     after: dict = {}
-    semantic_weight = None
+    extra: dict[str, NDArray[np.float32]] = {}
     if trained.size:
         unlabelled = weight_of @ ~t.verified[:, trained]  # the album's, not the rows'
         fitted = fit_residual(
@@ -129,17 +129,24 @@ def train_residual(
             t.verified[:, trained],
             config,
             unlabelled_total=unlabelled,
-            semantic=sem,
+            features=proto,
         )
         weight[trained], bias[trained] = fitted.weight, fitted.bias
-        if fitted.semantic_weight is not None and fitted.semantic_weight.any():
-            semantic_weight = np.zeros((len(names), fitted.semantic_weight.shape[1]), np.float32)
-            semantic_weight[trained] = fitted.semantic_weight
+        if (
+            fitted.power_weight is not None
+            and fitted.semantic_weight is not None
+            and (fitted.power_weight.any() or fitted.semantic_weight.any())
+        ):
+            for key, part in (("power", fitted.power_weight), ("semantic", fitted.semantic_weight)):
+                extra[key] = np.zeros((len(names), part.shape[1]), np.float32)
+                extra[key][trained] = part
         for i, j in enumerate(trained):
             if np.isfinite(fitted.thresholds[i]):
                 thresholds[names[j]] = float(fitted.thresholds[i])
         before, after = _compare(data, fitted, trained, thresholds)
-        labels = _label_report(data, fitted, trained, prior_all, has_prior, u_all, thresholds, sem)
+        labels = _label_report(
+            data, fitted, trained, prior_all, has_prior, u_all, thresholds, proto
+        )
     head = ResidualHead(
         names,
         prior,
@@ -148,8 +155,7 @@ def train_residual(
         torch.from_numpy(has_prior.astype(np.float32)),
         mean,
         model.backbone_id,
-        None if semantic_weight is None else torch.from_numpy(semantic_weight),
-        None if semantic_weight is None or sem is None else sem.mean,
+        *_prototype_tensors(extra, proto),
     )
     photos = int(t.verified[:, trained].any(axis=1).sum()) if trained.size else 0
     warning = (
@@ -190,15 +196,30 @@ def album_normalised(data: TrainingData, dim: int) -> tuple[torch.Tensor, torch.
     return mean, normalise(x, mean)
 
 
-def album_semantic(data: TrainingData, backbone: Backbone) -> Semantic:
-    """The rows' semantic features (``trainer.learning.residual_fit.Semantic``); the mean
-    weighs each sampled row by the photos it stands for, as ``album_normalised`` does."""
+def album_prototype_features(data: TrainingData, backbone: Backbone) -> ProtoFeatures:
+    """The rows' prototype features (``trainer.learning.residual_fit.ProtoFeatures``); the means
+    weigh each sampled row by the photos it stands for, as ``album_normalised`` does."""
     dim = backbone.feature_dim
+    pooled = np.ascontiguousarray(data.features[:, :dim], dtype=np.float32)
 
     def q_of(rows: NDArray[np.int64]) -> torch.Tensor:
-        return semantic(backbone, torch.from_numpy(data.features[rows, :dim])).cpu()
+        return semantic(backbone, torch.from_numpy(pooled[rows])).cpu()
 
-    return semantic_features(q_of, len(data.features), data.row_weight)
+    return prototype_features(pooled, q_of, data.row_weight)
+
+
+def _prototype_tensors(
+    extra: dict[str, NDArray[np.float32]], proto: ProtoFeatures | None
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """The head's power and semantic weights and means, or four Nones when no label has any."""
+    if not extra or proto is None:
+        return (None, None, None, None)
+    return (
+        torch.from_numpy(extra["power"]),
+        proto.power_mean,
+        torch.from_numpy(extra["semantic"]),
+        proto.semantic_mean,
+    )
 
 
 def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
@@ -211,8 +232,9 @@ def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
 
     def untouched(head: ResidualHead) -> dict[str, bool]:
         plain = (head.weight.abs().sum(dim=1) == 0).numpy()
-        if head.semantic_weight is not None:
-            plain &= (head.semantic_weight.abs().sum(dim=1) == 0).numpy()
+        for extra in (head.power_weight, head.semantic_weight):
+            if extra is not None:
+                plain &= (extra.abs().sum(dim=1) == 0).numpy()
         alpha, bias = head.alpha.numpy(), head.bias.numpy()
         prior_like = plain & (alpha == 1) & (bias == 0)
         silent = plain & (alpha == 0) & (bias <= np.log(EPS / (1 - EPS)) + 1e-6)
@@ -259,7 +281,7 @@ def _label_report(
     has_prior: NDArray[np.bool_],
     u_all: torch.Tensor,
     thresholds: dict[str, float],
-    sem: Semantic | None = None,
+    proto: ProtoFeatures | None = None,
 ) -> list[dict]:
     """Per trained label: evidence, threshold and how many photos it tags before/after."""
     t = data.targets
@@ -270,7 +292,8 @@ def _label_report(
         has_prior[trained],
         fitted.weight,
         fitted.bias,
-        sem,
+        proto,
+        fitted.power_weight,
         fitted.semantic_weight,
     )
     report = []

@@ -36,12 +36,12 @@ from numpy.typing import NDArray
 
 from core.db.training_data import verdict_facts
 from core.library import Library
-from trainer.album.residual import album_semantic, prior_of
+from trainer.album.residual import album_prototype_features, prior_of
 from trainer.album.targets import TargetConfig, TrainingData, build_targets, load_training_data
 from trainer.album.train import NothingToLearnError
 from trainer.learning.residual_fit import (
+    ProtoFeatures,
     ResidualConfig,
-    Semantic,
     fit_residual,
     normalised_features,
     score,
@@ -97,9 +97,11 @@ class Teacher:
         self._col = {int(lab): j for j, lab in enumerate(data.tree.ids)}
         _, self.u_all = normalised_features(data.features[:, : self._feature_dim()])
         self.prior, self.has_prior = self._prior_column()
-        # a confirm-only label's prototype reads them too (computed once, like u_all)
-        self.semantic: Semantic | None = (
-            None if self.has_prior else album_semantic(data, library.model().tagger.backbone)
+        # a confirm-only label's prototype reads these (computed once, like u_all)
+        self.features: ProtoFeatures | None = (
+            None
+            if self.has_prior
+            else album_prototype_features(data, library.model().tagger.backbone)
         )
         self.threshold = float(data.old_thresholds[self.column])
 
@@ -142,9 +144,11 @@ class Teacher:
                 targets,
                 verified,
                 self.config,
-                semantic=self.semantic,
+                features=self.features,
             )
-            scores = self._scores(fitted.weight, fitted.bias, fitted.semantic_weight)
+            scores = self._scores(
+                fitted.weight, fitted.bias, fitted.power_weight, fitted.semantic_weight
+            )
             if np.isfinite(fitted.thresholds[0]):
                 self.threshold = float(fitted.thresholds[0])
         else:
@@ -168,6 +172,7 @@ class Teacher:
         self,
         weight: NDArray[np.float32],
         bias: NDArray[np.float32],
+        power_weight: NDArray[np.float32] | None = None,
         semantic_weight: NDArray[np.float32] | None = None,
     ) -> NDArray[np.float32]:
         prior = self.prior if self.has_prior else np.zeros((self.u_all.shape[0], 1), np.float32)
@@ -177,7 +182,8 @@ class Teacher:
             np.array([self.has_prior]),
             weight,
             bias,
-            self.semantic,
+            self.features,
+            power_weight,
             semantic_weight,
         )[:, 0]
 

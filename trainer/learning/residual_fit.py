@@ -19,17 +19,19 @@ asymmetric loss; any other is selectable).
 
 A label the prior cannot see and nobody rejected (a *confirm-only* label) gets a prototype
 instead of a fit (``ResidualConfig.prototype``): the direction of its confirmed photos' mean
-feature, ``w = beta * p / |p|``. The feature is ``[u(x), s(x)] / sqrt(2)``: the normalised pooled
-features beside the *semantic* ones (``Semantic``: the square roots of the backbone's ImageNet
-probabilities, centred on the album's mean and L2-normalised, ``core.model.residual.semantic``),
-when the caller gives them. Nothing is learned from the unlabelled photos, so no look-alike is
-pushed down as a negative, and one label of a 100,000-photo album costs a matrix-vector
+feature, ``w = beta * p / |p|``. Nothing is learned from the unlabelled photos, so no look-alike
+is pushed down as a negative, and one label of a 100,000-photo album costs a matrix-vector
 product. Its logit is scaled by the spread of the unlabelled photos' scores (``beta =
 prototype_slope / spread``, the median unlabelled photo at ``-prototype_offset``), so the score
-reads like the other labels'. On the photo set's dev half the prototype on ``u(x)`` ranks as well
-as the logistic fit (average precision 0.49 at 5 confirmations for both) and its thresholds are
-far better calibrated; the semantic half lifts its average precision to 0.50-0.52
-(``benchmarks/bench_photoset.py --split dev``).
+reads like the other labels'. The feature it reads, when the caller gives ``ProtoFeatures``, is
+``[p(x), a s(x)] / sqrt(1 + a^2)`` (``a = SEMANTIC_SHARE``): the *power-normalised* pooled
+features ``p(x)`` (square roots, centred on the album's mean, L2-normalised: few-shot
+prototypes gain from damping the few large activations) beside the *semantic* ones ``s(x)``
+(the square roots of the backbone's ImageNet probabilities, centred and normalised); both are
+computed from the pooled features (``core.model.residual``), so nothing new is cached. Without
+them it reads ``u(x)``. On the photo set's dev half (188 photos, 10 labels the prior cannot see,
+10 users each) this lifts average precision by 0.01-0.02 at every k (0.03 over 21 concepts
+taught as new at k=3/5) (``benchmarks/bench_photoset.py --split dev``).
 
 Thresholds come from out-of-fold scores (leave-one-out for prototypes): the rows (unlabelled
 sample included) are dealt into folds, and each fold's rows are scored by a model fitted on the
@@ -67,7 +69,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from core.model.residual import EPS, normalise, prior_logits
+from core.model.residual import EPS, normalise, power_root, prior_logits
 from core.threads import on_one_core
 from trainer.learning.losses import multilabel_loss
 
@@ -75,6 +77,8 @@ logger = logging.getLogger(__name__)
 
 #: Thresholds are picked on this grid.
 GRID = np.round(np.arange(0.02, 0.99, 0.01), 2)
+#: Weight of the semantic features beside the power-normalised ones in a prototype (dev-tuned).
+SEMANTIC_SHARE = 0.5
 #: Semantic features are kept as coordinates in this many principal directions of the album's.
 SEMANTIC_DIMS = 256
 #: Photos (a seeded sample) the semantic mean and principal directions are computed from.
@@ -143,55 +147,88 @@ class LabelProblem:
 
 
 @dataclass(frozen=True)
-class Semantic:
-    """The album's semantic features, as prototypes read them.
+class ProtoFeatures:
+    """The album's features as confirm-only prototypes read them (see the module docs).
 
-    A photo's semantic feature is ``s = normalise(q, mean)`` (``q`` the square roots of its
-    ImageNet probabilities, ``core.model.residual.semantic``); it is kept as ``coords = s @
-    basis``, its coordinates in the album's ``d`` principal directions (orthonormal columns of
-    ``basis``), which is 4 times smaller than ``s`` at 1,000 classes. A prototype built on the
-    coordinates is the weight ``basis @ p`` on ``s``: what the served head computes from ``s``
-    equals what the trainer computed from the coordinates.
+    ``power`` is ``p(x) = normalise(sqrt(x), power_mean)`` of the pooled features ``x``. A
+    photo's semantic feature is ``s = normalise(q, semantic_mean)`` (``q`` the square roots of its
+    ImageNet probabilities); it is kept as ``coords = s @ basis``, its coordinates in the
+    album's ``d`` principal directions (orthonormal columns of ``basis``), 4 times smaller than
+    ``s`` at 1,000 classes. A prototype direction on the coordinates is the weight ``basis @ p``
+    on ``s``: what the served head computes from ``s`` equals what the trainer computed.
 
     Attributes:
-        mean: (K,) the album's mean ``q``.
+        power_mean: (D,) the album's mean ``sqrt(x)``.
+        power: (N, D) ``p(x)`` of the photos given, in their order.
+        semantic_mean: (K,) the album's mean ``q``.
         basis: (K, d) orthonormal columns.
-        coords: (N, d) coordinates of the photos given, in their order.
+        coords: (N, d) semantic coordinates of the photos given.
     """
 
-    mean: torch.Tensor
+    power_mean: torch.Tensor
+    power: torch.Tensor
+    semantic_mean: torch.Tensor
     basis: torch.Tensor
     coords: torch.Tensor
 
-    def weight_of(self, direction: NDArray[np.float32]) -> NDArray[np.float32]:
-        """(K,) weight on ``s`` of a direction (d,) in the coordinates."""
-        return (self.basis @ torch.from_numpy(direction)).numpy().astype(np.float32)
+    def rows(self, rows: NDArray[np.int64]) -> torch.Tensor:
+        """The prototype's feature ``[p, a s] / sqrt(1 + a^2)`` (len(rows), D + d) of rows."""
+        index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+        both = torch.cat([self.power[index], SEMANTIC_SHARE * self.coords[index]], dim=1)
+        return both / math.sqrt(1 + SEMANTIC_SHARE**2)
+
+    def split(self, weight: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """A weight (D + d,) on ``rows``' feature as weights on ``p`` (D,) and ``s`` (K,)."""
+        dim = self.power.shape[1]
+        scale = 1 / math.sqrt(1 + SEMANTIC_SHARE**2)
+        on_power = (weight[:dim] * scale).astype(np.float32)
+        on_coords = torch.from_numpy(weight[dim:] * scale * SEMANTIC_SHARE)
+        return on_power, (self.basis @ on_coords).numpy().astype(np.float32)
+
+    def logits(
+        self, power_weight: NDArray[np.float32], semantic_weight: NDArray[np.float32]
+    ) -> torch.Tensor:
+        """(N, C) what weights (C, D) on ``p`` and (C, K) on ``s`` add to the photos' logits."""
+        in_basis = torch.from_numpy(semantic_weight) @ self.basis  # (C, d)
+        return self.power @ torch.from_numpy(power_weight).T + self.coords @ in_basis.T
 
 
-def semantic_features(
+def prototype_features(
+    pooled: torch.Tensor | NDArray[np.float32],
     q_of: Callable[[NDArray[np.int64]], torch.Tensor],
-    n: int,
     row_weight: NDArray[np.floating] | None = None,
     dims: int = SEMANTIC_DIMS,
     seed: int = 0,
-) -> Semantic:
-    """The semantic features of ``n`` photos, ``q_of(rows)`` giving ``q`` (len(rows), K).
+) -> ProtoFeatures:
+    """``ProtoFeatures`` of photos from their pooled features (N, D); ``q_of(rows)`` gives
+    ``q`` (len(rows), K) (``core.model.residual.semantic``).
 
-    The mean and the principal directions come from a seeded sample of ``SEMANTIC_SAMPLE``
-    photos (weighted by ``row_weight`` when the photos stand for more of the album); the
-    coordinates of every photo are computed ``SEMANTIC_CHUNK`` at a time, so no (n, K) array
-    is ever held.
+    The means weigh each photo by ``row_weight`` when the photos stand for more of the album.
+    The semantic mean and principal directions come from a seeded sample of ``SEMANTIC_SAMPLE``
+    photos; the coordinates are computed ``SEMANTIC_CHUNK`` photos at a time, so no (N, K)
+    array is ever held.
     """
+    x = torch.as_tensor(np.ascontiguousarray(pooled, dtype=np.float32))
+    n = int(x.shape[0])
     if n <= 0:
-        raise ValueError("semantic features need at least one photo")
+        raise ValueError("prototype features need at least one photo")
+    weights = None if row_weight is None else np.asarray(row_weight, dtype=np.float32)
+    root = power_root(x)
+    if weights is None:
+        power_mean = root.mean(dim=0)
+    else:
+        w_all = torch.from_numpy(weights)
+        power_mean = (w_all @ root) / w_all.sum().clamp_min(1e-12)
+    power = normalise(root, power_mean)
+    del root
     rng = np.random.default_rng(seed)
     sample = np.arange(n) if n <= SEMANTIC_SAMPLE else rng.choice(n, SEMANTIC_SAMPLE, False)
     sample = np.sort(sample).astype(np.int64)
     q = q_of(sample).to(torch.float32)
-    if row_weight is None:
+    if weights is None:
         mean = q.mean(dim=0)
     else:
-        w = torch.from_numpy(np.asarray(row_weight, dtype=np.float32)[sample])
+        w = torch.from_numpy(weights[sample])
         mean = (w @ q) / w.sum().clamp_min(1e-12)
     s = normalise(q, mean)
     dims = min(dims, s.shape[1])
@@ -204,7 +241,7 @@ def semantic_features(
     for start in range(0, n, SEMANTIC_CHUNK):
         rows = np.arange(start, min(n, start + SEMANTIC_CHUNK), dtype=np.int64)
         coords[start : start + rows.size] = normalise(q_of(rows).to(torch.float32), mean) @ basis
-    return Semantic(mean, basis, coords)
+    return ProtoFeatures(power_mean, power, mean, basis, coords)
 
 
 @dataclass(frozen=True)
@@ -219,7 +256,9 @@ class Fitted:
     estimated_precision: NDArray[np.float64]
     estimated_recall: NDArray[np.float64]
     seconds: float
-    #: (C, K) on normalised semantic features (prototypes only), None without ``Semantic``.
+    #: (C, D) on power-normalised pooled features and (C, K) on semantic features (both
+    #: zero but for prototypes), None when no ``ProtoFeatures`` were given.
+    power_weight: NDArray[np.float32] | None = None
     semantic_weight: NDArray[np.float32] | None = None
 
 
@@ -273,7 +312,8 @@ def score(
     has_prior: NDArray[np.bool_],
     weight: NDArray[np.float32],
     bias: NDArray[np.float32],
-    semantic: Semantic | None = None,
+    features: ProtoFeatures | None = None,
+    power_weight: NDArray[np.float32] | None = None,
     semantic_weight: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float32]:
     """Scores (N, C) of photos: the prior's logit plus the fitted correction, through a sigmoid.
@@ -283,8 +323,8 @@ def score(
         prior: (N, C) the prior's scores (ignored where ``has_prior`` is False).
         has_prior: (C,).
         weight: (C, D) and bias (C,) of a fit.
-        semantic: The same photos' semantic features, with ``semantic_weight`` (C, K) of the
-            fit (``Fitted.semantic_weight``); both or neither.
+        features: The same photos' prototype features, read with the fit's ``power_weight``
+            (C, D) and ``semantic_weight`` (C, K) (``Fitted``); all three or none.
     """
     with torch.no_grad():
         logits = (
@@ -292,9 +332,8 @@ def score(
             + u @ torch.from_numpy(weight).T
             + torch.from_numpy(bias)
         )
-        if semantic is not None and semantic_weight is not None:
-            in_basis = torch.from_numpy(semantic_weight) @ semantic.basis  # (C, d)
-            logits = logits + semantic.coords @ in_basis.T
+        if features is not None and power_weight is not None and semantic_weight is not None:
+            logits = logits + features.logits(power_weight, semantic_weight)
         return torch.sigmoid(logits).numpy()
 
 
@@ -364,13 +403,13 @@ def fit_residual(
     verified: NDArray[np.bool_],
     config: ResidualConfig = ResidualConfig(),
     unlabelled_total: NDArray[np.floating] | None = None,
-    semantic: Semantic | None = None,
+    features: ProtoFeatures | None = None,
 ) -> Fitted:
     """Fit corrections for the label columns given, with out-of-fold thresholds.
 
     ``unlabelled_total`` (C,): photos of the album without a verdict per label, when the rows
-    given are a sample of the album (default: counted on the rows). ``semantic``: the same
-    photos' semantic features (rows in the order of ``u_all``), read by prototypes.
+    given are a sample of the album (default: counted on the rows). ``features``: the same
+    photos' prototype features (rows in the order of ``u_all``), read by prototypes.
     """
     started = time.perf_counter()
     problem = build_problem(u_all, prior, has_prior, targets, verified, config)
@@ -388,21 +427,23 @@ def fit_residual(
     if fitted.size:
         part = columns_of(problem, fitted)
         weight[fitted], bias[fitted], oof[:, fitted] = _fit_logistic(part, config)
-    semantic_weight = None
-    coords = None
-    if semantic is not None:
-        if semantic.coords.shape[0] != u_all.shape[0]:
+    power_weight = semantic_weight = None
+    rows_features = None
+    if features is not None:
+        if features.power.shape[0] != u_all.shape[0]:
             raise ValueError(
-                f"semantic features of {semantic.coords.shape[0]} photos for {u_all.shape[0]}"
+                f"prototype features of {features.power.shape[0]} photos for {u_all.shape[0]}"
             )
-        semantic_weight = np.zeros((count, semantic.basis.shape[0]), dtype=np.float32)
+        power_weight = np.zeros((count, features.power.shape[1]), dtype=np.float32)
+        semantic_weight = np.zeros((count, features.basis.shape[0]), dtype=np.float32)
         if by_prototype.any():
-            coords = semantic.coords[torch.from_numpy(problem.rows)]
+            rows_features = features.rows(problem.rows)
     for c in np.flatnonzero(by_prototype):
-        w_c, bias[c], oof[:, c] = prototype(problem, int(c), config, coords)
-        weight[c] = w_c[: weight.shape[1]]
-        if semantic is not None and semantic_weight is not None:
-            semantic_weight[c] = semantic.weight_of(w_c[weight.shape[1] :])
+        w_c, bias[c], oof[:, c] = prototype(problem, int(c), config, rows_features)
+        if features is None or power_weight is None or semantic_weight is None:
+            weight[c] = w_c
+        else:
+            power_weight[c], semantic_weight[c] = features.split(w_c)
     if unlabelled_total is None:
         unlabelled_total = (~verified).sum(axis=0)
     thresholds, precision, recall = pu_thresholds(problem, oof, unlabelled_total, config)
@@ -415,6 +456,7 @@ def fit_residual(
         precision,
         recall,
         time.perf_counter() - started,
+        power_weight,
         semantic_weight,
     )
 
@@ -475,22 +517,19 @@ def prototype(
     problem: LabelProblem,
     column: int,
     config: ResidualConfig,
-    coords: torch.Tensor | None = None,
+    features: torch.Tensor | None = None,
 ) -> tuple[NDArray[np.float32], float, NDArray[np.float32]]:
     """A confirm-only label's prototype: weight, bias, and scores of the problem's rows.
 
-    The weight is (D,) on ``u``, or (D + d,) on ``[u, coords]`` when the rows' semantic
-    coordinates (R, d) are given (both halves then weigh the same: each is divided by sqrt 2).
+    The weight is on ``u`` (the problem's), or on ``features`` (R, F) of the rows when given
+    (``ProtoFeatures.rows``).
     The positives' scores are leave-one-out (each against the prototype of the others; a lone
     positive keeps its own score); every other row is unlabelled for this label and never
     shaped the prototype, so its score is already out-of-sample.
     """
     y = problem.targets[:, column].numpy()
     members = np.flatnonzero(problem.verified[:, column] & (y > 0.5))
-    u, half = problem.u, 1.0
-    if coords is not None:
-        half = 1 / math.sqrt(2.0)
-        u = torch.cat([u, coords], dim=1) * half
+    u = problem.u if features is None else features
     with torch.no_grad():
         own = u[torch.from_numpy(members)]
         total = own.sum(dim=0)
@@ -508,9 +547,7 @@ def prototype(
     beta = config.prototype_slope / spread
     b = -beta * centre - config.prototype_offset
     scores = 1.0 / (1.0 + np.exp(-(beta * cosine + b)))
-    # the weight acts on [u, coords] themselves: the 1/sqrt(2) goes into it
-    weight = (beta * half * direction).numpy().astype(np.float32)
-    return weight, float(b), scores.astype(np.float32)
+    return ((beta * direction).numpy().astype(np.float32), float(b), scores.astype(np.float32))
 
 
 def pu_thresholds(
