@@ -143,6 +143,14 @@ def user_facts(album: Path, data: Path) -> tuple[list, list]:
         return library.store.db.query(VERDICTS), library.store.db.query(LOG)
 
 
+def row_counts(album: Path, data: Path) -> tuple[int, int]:
+    """Score rows (``photo_labels`` with a score) and tag rows of an album's database."""
+    with Library(album, data) as library:
+        query = library.store.db.query
+        scores = query("SELECT count(*) FROM photo_labels WHERE score IS NOT NULL")[0][0]
+        return int(scores), int(query("SELECT count(*) FROM photo_tags")[0][0])
+
+
 def run_once(album: Path, data: Path, template: Path) -> dict[str, float]:
     """Restore the album and time one ``python -m trainer train`` command."""
     shutil.rmtree(data)
@@ -204,10 +212,12 @@ def main() -> None:
             f"average {os.getloadavg()[0]:.1f}"
         )
         before = user_facts(album, data)
+        rows_before = row_counts(album, data)
         runs = []
         for _ in range(args.repeats):
             runs.append(run_once(album, data, template))
             runs[-1]["verdicts_kept"] = float(user_facts(album, data) == before)
+        rows_after = row_counts(album, data)
         with Library(album, data) as library:
             threshold = one_label_threshold(library)
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
@@ -232,6 +242,10 @@ def main() -> None:
     print(
         f"held-out F1 before/after: {runs[-1]['f1_before']} / {runs[-1]['f1_after']}, "
         f"activated: {bool(runs[-1]['activated'])}"
+    )
+    print(
+        f"score rows {rows_before[0]:,} -> {rows_after[0]:,}, tag rows {rows_before[1]:,} -> "
+        f"{rows_after[1]:,} (before the retrain -> after the last run)"
     )
     print(
         "every verdict and the verdict log unchanged by each run: "
