@@ -257,6 +257,32 @@ def multilabel_loss(
     return element.sum() / max(element.numel(), 1)
 
 
+def anchored_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    anchored: torch.Tensor,
+    *,
+    kind: str | LossConfig = "asl",
+    anchor: str | LossConfig = "bce",
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(B, C) element losses: ``kind`` where the target is the user's word, ``anchor`` where it
+    is a prior's own score (``anchored``, bool broadcastable to (B, C)).
+
+    With ``anchor="bce"`` and a soft target ``p0`` the anchored element is
+    ``-p0 log p - (1 - p0) log(1 - p)``: the cross-entropy whose gradient in the logit is
+    ``p - p0``, zero where the score is the prior's own and growing as it leaves it on either
+    side (KL(p0 || p) up to a constant). The asymmetric losses are no anchor: their negative
+    margin (0.05 for ``asl``) leaves every score below it without loss, so a target of ~0 does
+    not hold a score there, and a fit lifts it. ``weight`` scales both parts.
+    """
+    element = multilabel_loss(logits, targets, kind=kind, weight=weight, reduction="none")
+    if not bool(torch.as_tensor(anchored).any()):
+        return element
+    soft = multilabel_loss(logits, targets, kind=anchor, weight=weight, reduction="none")
+    return torch.where(torch.as_tensor(anchored, device=element.device), soft, element)
+
+
 class MultiLabelLoss(nn.Module):
     """``multilabel_loss`` as a module; a constant ``pos_weight`` lives in a buffer.
 

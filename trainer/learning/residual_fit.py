@@ -6,8 +6,11 @@ prior's logit. Rows are the photos with verdicts plus a seeded sample of the oth
 
 * verified entries: target 1 or 0, weight 1;
 * photos nobody judged for that label are *unlabelled*, never plain negatives:
-  - a label the prior knows: target = the prior's own score, weight ``unlabelled_weight``
-    (the correction stays small where the user said nothing);
+  - a label the prior knows: target = the prior's own score, weight ``unlabelled_weight``,
+    fitted with the soft-target cross-entropy (``unlabelled_loss``; its gradient in the logit
+    is ``p - p0``): the correction stays small where the user said nothing, and a retrain
+    does not lift unjudged photos off the store's 0.01 floor (under the asymmetric loss a
+    score below its 0.05 margin had no loss, and drifted up on nearly every photo);
   - a label the prior cannot see (sky, the user's own labels): target 0, with the unlabelled
     rows together weighing as much as the label's positives (positive-unlabelled learning:
     the unlabelled are mostly, not all, negatives; ranking is what is learned here, the
@@ -54,6 +57,13 @@ Precision among the unlabelled photos is estimated two ways:
 The two are blended by how many positives there are, ``w = k / (k + trust_positives)``:
 ``P(t) = w P_pos(t) + (1 - w) P_mirror(t)``, and the threshold is the lowest one whose
 ``P(t)`` reaches ``target_precision`` — aiming at a stated precision, never a fixed 0.5.
+
+A label the prior knows has a calibrated score to lean on: its threshold maximises the
+expected F1 of the out-of-fold scores (``prior_thresholds="expected-f1"``,
+``trainer.learning.thresholds.expected_f1_thresholds``): verified photos count as the user
+said, an unjudged one scoring ``s`` is a positive with probability ``s`` (the anchored fit
+keeps it near the prior's score). A label the prior knows with no confirmed photo keeps its
+threshold (NaN here).
 """
 
 from __future__ import annotations
@@ -71,7 +81,8 @@ from numpy.typing import NDArray
 
 from core.model.residual import EPS, normalise, power_root, prior_logits
 from core.threads import on_one_core
-from trainer.learning.losses import multilabel_loss
+from trainer.learning.losses import anchored_loss, multilabel_loss
+from trainer.learning.thresholds import expected_f1_thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +107,13 @@ class ResidualConfig:
         l2: Penalty on the correction's weights (features are unit length).
         unlabelled_sample: Most photos without verdicts used as unlabelled rows.
         unlabelled_weight: Weight of a prior-known label's own score on an unlabelled row.
+        unlabelled_loss: Loss of those rows, toward the prior's score (``bce``: the soft-target
+            cross-entropy, which holds the score at the prior's; None: ``loss`` itself, as
+            before, whose negative margin let scores below 0.05 drift up).
+        prior_thresholds: Thresholds of prior-known labels: ``expected-f1`` (verified rows as
+            the user said, unjudged ones by their own score,
+            ``trainer.learning.thresholds.expected_f1_thresholds``) or ``pu`` (as the labels
+            the prior cannot see).
         unlabelled_balance: For a label the prior cannot see, the unlabelled rows together
             weigh this many times its positives.
         folds: Folds for out-of-fold scores.
@@ -113,6 +131,8 @@ class ResidualConfig:
     l2: float = 3e-2
     unlabelled_sample: int = 2000
     unlabelled_weight: float = 0.3
+    unlabelled_loss: str | None = "bce"
+    prior_thresholds: str = "expected-f1"
     unlabelled_balance: float = 1.0
     folds: int = 5
     iterations: int = 30
@@ -136,6 +156,9 @@ class LabelProblem:
         weights: (R, C) >= 0.
         verified: (R, C) the user's own entries.
         rows: (R,) row indices into the album's photo arrays.
+        anchored: (R, C) bool, entries whose target is the prior's own score (the unlabelled
+            rows of prior-known labels), fitted with ``ResidualConfig.unlabelled_loss``; None:
+            every entry with ``ResidualConfig.loss``.
     """
 
     u: torch.Tensor
@@ -144,6 +167,7 @@ class LabelProblem:
     weights: torch.Tensor
     verified: NDArray[np.bool_]
     rows: NDArray[np.int64]
+    anchored: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -294,8 +318,15 @@ def build_problem(
     w_unl = np.where(has_prior, config.unlabelled_weight, balance)
     w = np.where(ver, 1.0, w_unl[None, :]).astype(np.float32)
     offset = prior_offset(prior[rows], has_prior)
+    anchored = ~ver & np.asarray(has_prior, dtype=bool)[None, :]
     return LabelProblem(
-        u_all[rows], torch.from_numpy(offset), torch.from_numpy(y), torch.from_numpy(w), ver, rows
+        u_all[rows],
+        torch.from_numpy(offset),
+        torch.from_numpy(y),
+        torch.from_numpy(w),
+        ver,
+        rows,
+        torch.from_numpy(anchored) if config.unlabelled_loss is not None else None,
     )
 
 
@@ -343,6 +374,7 @@ def solve(
     """Weight (C, D) and bias (C,) fitted on the rows ``subset`` of ``problem``."""
     u, off = problem.u[subset], problem.offset[subset]
     y, w = problem.targets[subset], problem.weights[subset]
+    anchored = None if problem.anchored is None else problem.anchored[subset]
     total = w.sum(dim=0).clamp_min(1e-6)
     count = y.shape[1]
     weight = torch.zeros(count, u.shape[1], requires_grad=True)
@@ -360,7 +392,17 @@ def solve(
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
         logits = off + u @ weight.T + bias
-        element = multilabel_loss(logits, y, kind=config.loss, weight=w, reduction="none")
+        if anchored is None:
+            element = multilabel_loss(logits, y, kind=config.loss, weight=w, reduction="none")
+        else:
+            element = anchored_loss(
+                logits,
+                y,
+                anchored,
+                kind=config.loss,
+                anchor=config.unlabelled_loss or "bce",
+                weight=w,
+            )
         loss = (element.sum(dim=0) / total).sum() + config.l2 * (weight * weight).sum()
         loss.backward()  # type: ignore[no-untyped-call]  # torch's stubs leave it untyped
         return loss
@@ -423,7 +465,8 @@ def fit_residual(
     weight = np.zeros((count, problem.u.shape[1]), dtype=np.float32)
     bias = np.zeros(count, dtype=np.float32)
     oof = np.zeros((n_rows, count), dtype=np.float32)
-    fitted = np.flatnonzero(~by_prototype)
+    # a label nobody judged keeps w = 0, b = 0 exactly: nothing to learn, nothing may move
+    fitted = np.flatnonzero(~by_prototype & problem.verified.any(axis=0))
     if fitted.size:
         part = columns_of(problem, fitted)
         weight[fitted], bias[fitted], oof[:, fitted] = _fit_logistic(part, config)
@@ -447,6 +490,22 @@ def fit_residual(
     if unlabelled_total is None:
         unlabelled_total = (~verified).sum(axis=0)
     thresholds, precision, recall = pu_thresholds(problem, oof, unlabelled_total, config)
+    known = np.flatnonzero(np.asarray(has_prior, dtype=bool))
+    if config.prior_thresholds not in ("expected-f1", "pu"):
+        raise ValueError(f"unknown prior_thresholds {config.prior_thresholds!r}")
+    if config.prior_thresholds == "expected-f1" and known.size:
+        ver = problem.verified[:, known]
+        scale = np.asarray(unlabelled_total, dtype=np.float64)[known] / np.maximum(
+            (~ver).sum(axis=0), 1
+        )
+        best = expected_f1_thresholds(
+            oof[:, known], y[:, known], ver, grid=GRID, unlabelled_scale=scale
+        )
+        thresholds[known], precision[known], recall[known] = (
+            best.thresholds,
+            best.precision,
+            best.recall,
+        )
     return Fitted(
         weight,
         bias,
@@ -471,6 +530,7 @@ def columns_of(problem: LabelProblem, columns: NDArray[np.int64]) -> LabelProble
         problem.weights[:, index],
         problem.verified[:, columns],
         problem.rows,
+        None if problem.anchored is None else problem.anchored[:, index],
     )
 
 

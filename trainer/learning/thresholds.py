@@ -180,3 +180,94 @@ def tune_thresholds(
         n_positives=n_pos.astype(np.int64),
         n_negatives=n_neg.astype(np.int64),
     )
+
+
+@dataclass(frozen=True)
+class ExpectedF1:
+    """Thresholds by expected F1 (``expected_f1_thresholds``).
+
+    Attributes:
+        thresholds: (C,) the threshold per label; NaN where a label has too few positives.
+        f1: (C,) expected F1 at it (NaN where not tuned).
+        precision: (C,) expected precision at it (0 where not tuned).
+        recall: (C,) expected recall at it (0 where not tuned).
+    """
+
+    thresholds: NDArray[np.float64]
+    f1: NDArray[np.float64]
+    precision: NDArray[np.float64]
+    recall: NDArray[np.float64]
+
+
+def expected_f1_thresholds(
+    scores: ArrayLike,
+    truth: ArrayLike,
+    verified: ArrayLike,
+    *,
+    grid: ArrayLike,
+    unlabelled_scale: ArrayLike = 1.0,
+    min_positives: int = 1,
+) -> ExpectedF1:
+    """Per label, the threshold with the highest expected F1 over verified and unverified photos.
+
+    A verified entry counts as what the user said (a confirmed photo scoring ``>= t`` is a
+    true positive, one below it a miss; a rejected one above it a false positive). Where the
+    user said nothing the score itself is read as the probability that the photo has the
+    label: a photo scoring ``s >= t`` adds ``s`` true and ``1 - s`` false positives, one below
+    adds ``s`` misses. This is the right reading for a score anchored to a calibrated prior
+    (the residual fit holds unjudged photos at the prior's score); unverified photos sampled
+    from a larger album weigh ``unlabelled_scale`` each. ``F1 = 2 TP / (2 TP + FP + FN)``,
+    the smallest threshold wins ties.
+
+    Args:
+        scores: (N, C) out-of-fold probabilities.
+        truth: (N, C) the verified targets (read where ``verified``; > 0.5 is positive).
+        verified: (N, C) bool.
+        grid: (G,) ascending thresholds.
+        unlabelled_scale: Scalar or (C,): photos each unverified row stands for.
+        min_positives: Verified positives a label needs; others get NaN.
+
+    Raises:
+        ValueError: Inconsistent shapes, an unsorted grid or non-finite scores.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(truth, dtype=np.float64) > 0.5
+    known = np.asarray(verified, dtype=bool)
+    g = np.asarray(grid, dtype=np.float64)
+    if s.ndim != 2 or y.shape != s.shape or known.shape != s.shape:
+        raise ValueError(f"scores {s.shape}, truth {y.shape} and verified {known.shape} differ")
+    if g.ndim != 1 or g.size == 0 or not np.all(np.diff(g) > 0):
+        raise ValueError("grid must be a non-empty, strictly ascending 1-D array")
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    n_labels, n_grid = s.shape[1], g.size
+    scale = np.broadcast_to(np.asarray(unlabelled_scale, dtype=np.float64), (n_labels,))
+    level = np.searchsorted(g, s, side="right")  # score >= g[j] <=> level > j
+    cell = np.arange(n_labels)[None, :] * (n_grid + 1) + level
+    size = n_labels * (n_grid + 1)
+
+    def above(mask: NDArray[np.bool_], value: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(C, G) sum of ``value`` over entries in ``mask`` scoring >= each grid value."""
+        counts = np.bincount(cell[mask], weights=value[mask], minlength=size)
+        hist = counts.astype(np.float64).reshape(n_labels, n_grid + 1)
+        return np.cumsum(hist[:, ::-1], axis=1)[:, ::-1][:, 1:]
+
+    ones = np.ones_like(s)
+    unl = ~known
+    p_unl = s * scale[None, :]
+    n_unl = (1.0 - s) * scale[None, :]
+    tp = above(known & y, ones) + above(unl, p_unl)
+    fp = above(known & ~y, ones) + above(unl, n_unl)
+    positives = (known & y).sum(axis=0) + np.where(unl, p_unl, 0.0).sum(axis=0)
+    fn = positives[:, None] - tp
+    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1e-12)
+    best = np.argmax(f1, axis=1)  # first maximum = smallest threshold
+    rows = np.arange(n_labels)
+    tuned = (known & y).sum(axis=0) >= min_positives
+    tp_b, fp_b, fn_b = tp[rows, best], fp[rows, best], fn[rows, best]
+    return ExpectedF1(
+        thresholds=np.where(tuned, g[best], np.nan),
+        f1=np.where(tuned, f1[rows, best], np.nan),
+        precision=np.where(tuned, tp_b / np.maximum(tp_b + fp_b, 1e-12), 0.0),
+        recall=np.where(tuned, tp_b / np.maximum(tp_b + fn_b, 1e-12), 0.0),
+    )
