@@ -358,11 +358,9 @@ def score(
             (C, D) and ``semantic_weight`` (C, K) (``Fitted``); all three or none.
     """
     with torch.no_grad():
-        logits = (
-            torch.from_numpy(prior_offset(prior, has_prior))
-            + u @ torch.from_numpy(weight).T
-            + torch.from_numpy(bias)
-        )
+        logits = torch.from_numpy(prior_offset(prior, has_prior)) + torch.from_numpy(bias)
+        if weight.any():  # a prototype's weight is all on the prototype features
+            logits = logits + u @ torch.from_numpy(weight).T
         if features is not None and power_weight is not None and semantic_weight is not None:
             logits = logits + features.logits(power_weight, semantic_weight)
         return torch.sigmoid(logits).numpy()
