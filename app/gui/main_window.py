@@ -195,6 +195,13 @@ class MainWindow(QMainWindow):
         self.settings.remember_album(root)
         name = Path(root).name or root
         self.setWindowTitle(f"{name} — albumtag")
+        if self.session.read_only is not None:  # e.g. an album on a read-only disk
+            self.setWindowTitle(f"{name} (read-only) — albumtag")
+            self.status.say(
+                f"The album is read-only ({self.session.read_only}): searching works, "
+                "edits are off",
+                seconds=600,
+            )
         self.sidebar.set_album(name, root)
         self.loader.configure(
             self.session.root, self.session.thumbnails, self.loader.side, self.devicePixelRatioF()

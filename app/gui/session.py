@@ -82,6 +82,8 @@ class AlbumSession(QObject):
         self._closed = False
         self._watch_lock = threading.Lock()
         self.root: Path | None = None
+        #: Why the open album can only be read (e.g. "read-only file system"), or None.
+        self.read_only: str | None = None
         self.data_dir: Path | None = None
         self.thumbnails: ThumbnailCache | None = None
         self.model_info: dict[str, Any] = {}
@@ -109,9 +111,12 @@ class AlbumSession(QObject):
         self.root = library.root
         self.data_dir = library.data_dir
         self.thumbnails = library.thumbnails
+        self.read_only = library.store.db.read_only
         self.opened.emit(str(library.root))  # the views ask for their first rows now...
         self.refresh_model_info()
         self.refresh_history()
+        if self.read_only is not None:  # nothing can be stored: no watching, no indexing
+            return
         # ...and only after those answers does the folder get watched and scanned.
         self._runner.submit(lambda: self._start_watching(library), lambda _: self.start_indexing())
 
@@ -136,6 +141,7 @@ class AlbumSession(QObject):
             watcher.stop()
         self._stop_indexing()
         self.root = None
+        self.read_only = None
         if library is not None:
             self._runner.submit(library.close)
 
@@ -293,7 +299,7 @@ class AlbumSession(QObject):
     def start_indexing(self) -> None:
         """Scan and tag what is new; if a run is under way, run once more after it."""
         library = self._library
-        if library is None or self._closed:
+        if library is None or self._closed or library.store.db.read_only:
             return
         self._index_again = not self.indexing.start(library)
 

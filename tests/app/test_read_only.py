@@ -115,3 +115,62 @@ def test_a_killed_exports_temporary_files_are_removed_by_the_next_export(album, 
     assert not any(p.exists() for p in leftovers) and mine.exists()
     mine.unlink()
     assert remove_stale_temps(album) == 0
+
+
+WINDOW = r"""
+import sys, time
+from PySide6.QtCore import QSettings
+from app.gui.launcher import application
+from app.gui.main_window import MainWindow
+from app.gui.settings import AppSettings
+
+app = application()
+window = MainWindow(AppSettings(QSettings(sys.argv[2], QSettings.Format.IniFormat)))
+window.show()
+window.open_album(sys.argv[1])
+end = time.monotonic() + 120
+while time.monotonic() < end and "read-only" not in window.windowTitle():
+    app.processEvents()
+    time.sleep(0.02)
+for _ in range(100):  # a moment more: an index run would have started by now
+    app.processEvents()
+    time.sleep(0.02)
+print(window.windowTitle())
+print(window.status.message.text().strip())
+print(window.session.is_indexing)
+window.shutdown()
+"""
+
+
+def test_the_window_opens_a_read_only_album_and_says_why_edits_are_off(album, tmp_path):
+    """It showed the album without a word, started indexing it, and said why only when an
+    edit failed."""
+    settings = tmp_path / "settings.ini"
+    done = subprocess.run(
+        [
+            "unshare",
+            "-rm",
+            "sh",
+            "-c",
+            f"mount --bind '{album}' '{album}' && mount -o remount,bind,ro '{album}' '{album}'"
+            ' && exec "$@"',
+            "sh",
+            sys.executable,
+            "-c",
+            WINDOW,
+            str(album),
+            str(settings),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    title, status, indexing = done.stdout.splitlines()[-3:]
+    assert title == "album (read-only) — albumtag"
+    assert status == (
+        "The album is read-only (read-only file system): searching works, edits are off"
+    )
+    assert indexing == "False"
