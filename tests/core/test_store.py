@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -24,14 +23,26 @@ def store(tmp_path: Path) -> TagStore:
 
 def test_a_write_waits_for_another_process_instead_of_failing(store, tmp_path):
     """A deferred transaction reads a snapshot, then fails with "database is locked" the
-    moment another process commits (the busy timeout does not help); BEGIN IMMEDIATE waits."""
+    moment another process commits (the busy timeout does not help); BEGIN IMMEDIATE waits.
+
+    The other writer commits only once the verdict's transaction is waiting inside SQLite
+    (its statements are traced as they start): at its BEGIN IMMEDIATE, or, deferred, at its
+    first write, after it has read; so a deferred transaction fails here however slowly the
+    thread runs."""
     other = sqlite3.connect(tmp_path / "album.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # e.g. the indexer, in the middle of storing a batch
     other.execute("INSERT INTO meta (key, value) VALUES ('other', 'writer')")
+    change = VerdictChange(store.photo_by_path("a.jpg").id, store.labels()[0].id, CONFIRMED)
+    waiting = threading.Event()
+
+    def trace(statement: str) -> None:
+        if statement.startswith(("BEGIN IMMEDIATE", "INSERT", "UPDATE", "DELETE")):
+            waiting.set()
+
+    store.db._writer.set_trace_callback(trace)
     outcome: list[object] = []
 
     def tag() -> None:
-        change = VerdictChange(store.photo_by_path("a.jpg").id, store.labels()[0].id, CONFIRMED)
         try:
             outcome.append(store.set_verdicts([change]))
         except Exception as exc:  # the test reports it
@@ -39,9 +50,10 @@ def test_a_write_waits_for_another_process_instead_of_failing(store, tmp_path):
 
     worker = threading.Thread(target=tag)
     worker.start()
-    time.sleep(0.5)  # the verdict's transaction has started (and, deferred, read) by now
+    assert waiting.wait(60)
     other.execute("COMMIT")
-    worker.join(30)
+    worker.join(60)
+    store.db._writer.set_trace_callback(None)
     other.close()
     assert outcome and isinstance(outcome[0], int), outcome
     assert store.get_meta("other") == "writer"
