@@ -13,6 +13,7 @@ from trainer.learning.losses import (
     LOSS_NAMES,
     LossConfig,
     MultiLabelLoss,
+    anchored_loss,
     multilabel_loss,
 )
 
@@ -336,3 +337,32 @@ def test_switch_boundary_belongs_to_the_bce_branch() -> None:
     assert got == pytest.approx(math.log(2.0), rel=1e-12)
     below = multilabel_loss(x, torch.ones_like(x), pos_margin=0.0, switch=0.5 + 1e-9).item()
     assert below == pytest.approx(0.5**3 * math.log(2.0), rel=1e-12)
+
+
+def test_anchored_entries_hold_the_prior_where_asl_lets_them_drift() -> None:
+    """A soft target of ~0 under ASL has no loss below the 0.05 margin (a fit lifts the score
+    freely); anchored to it with the soft-target cross-entropy, the gradient is p - p0."""
+    p0 = torch.tensor([[0.002, 0.3]])
+    start = torch.log(p0 / (1 - p0))
+    for lift in (0.0, 2.0):
+        x = (start + lift).requires_grad_(True)
+        z = (start + lift).requires_grad_(True)
+        multilabel_loss(z, p0, kind="asl", reduction="none").sum().backward()
+        anchored = anchored_loss(x, p0, torch.ones_like(p0, dtype=torch.bool), kind="asl")
+        anchored.sum().backward()
+        expected = torch.sigmoid(x.detach()) - p0
+        assert torch.allclose(x.grad, expected, atol=1e-6)
+        if lift == 0.0:
+            assert torch.allclose(x.grad, torch.zeros_like(x.grad), atol=1e-6)
+            assert z.grad[0, 0] < 0  # ASL pushes a score of 0.002 up even at its target
+        else:
+            assert x.grad[0, 0] > 0.01  # a lifted unjudged photo (0.015) is pulled back
+            assert z.grad[0, 0] < 0  # ASL still pushes it up: below the margin only y*L+ acts
+    # entries not anchored are ASL's own
+    x = torch.tensor([[1.0, -2.0], [0.5, 3.0]])
+    y = torch.tensor([[1.0, 0.0], [0.2, 0.0]])
+    mask = torch.tensor([[False, False], [True, False]])
+    out = anchored_loss(x, y, mask, kind="asl", weight=torch.full_like(x, 2.0))
+    plain = multilabel_loss(x, y, kind="asl", weight=torch.full_like(x, 2.0), reduction="none")
+    soft = multilabel_loss(x, y, kind="bce", weight=torch.full_like(x, 2.0), reduction="none")
+    assert torch.equal(out[~mask], plain[~mask]) and torch.equal(out[mask], soft[mask])

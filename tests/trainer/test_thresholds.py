@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from trainer.learning.thresholds import DEFAULT_GRID, grid_counts, make_grid, mcc, tune_thresholds
+from trainer.learning.thresholds import (
+    DEFAULT_GRID,
+    expected_f1_thresholds,
+    grid_counts,
+    make_grid,
+    mcc,
+    tune_thresholds,
+)
 
 PAPER_GRID = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]
 
@@ -166,3 +173,58 @@ def test_ten_thousand_photos_three_hundred_labels_give_one_threshold_each() -> N
     result = tune_thresholds(y, s, default=0.5, mask=mask)
     assert result.thresholds.shape == (300,)
     assert result.tuned.all()  # about 400 known positives per label: every label is tuned
+
+
+def _brute_expected_f1(s, y, ver, grid, scale=1.0):
+    """Per label: loop over the grid and the photos, the module docstring's counts."""
+    out = []
+    for c in range(s.shape[1]):
+        best_t, best_f = None, -1.0
+        for t in grid:
+            tp = fp = fn = 0.0
+            for score, truth, known in zip(s[:, c], y[:, c], ver[:, c], strict=True):
+                if known:
+                    tp += truth and score >= t
+                    fp += (not truth) and score >= t
+                    fn += truth and score < t
+                elif score >= t:
+                    tp, fp = tp + scale * score, fp + scale * (1 - score)
+                else:
+                    fn += scale * score
+            f1 = 2 * tp / max(2 * tp + fp + fn, 1e-12)
+            if f1 > best_f + 1e-12:
+                best_t, best_f = t, f1
+        out.append((best_t, best_f))
+    return out
+
+
+def test_expected_f1_counts_verified_photos_as_said_and_the_rest_by_their_score():
+    rng = np.random.default_rng(4)
+    s = rng.random((60, 3))
+    y = (rng.random((60, 3)) < 0.3).astype(np.float32)
+    ver = rng.random((60, 3)) < 0.4
+    ver[:, 2] = False  # no verified positive: not tuned
+    grid = make_grid(0.05, 0.95, 0.05)
+    result = expected_f1_thresholds(s, y, ver, grid=grid, unlabelled_scale=3.0)
+    want = _brute_expected_f1(s, y > 0.5, ver, grid, scale=3.0)
+    for c in range(2):
+        assert result.thresholds[c] == pytest.approx(want[c][0])
+        assert result.f1[c] == pytest.approx(want[c][1])
+    assert np.isnan(result.thresholds[2]) and result.precision[2] == 0.0
+
+
+def test_expected_f1_follows_the_evidence():
+    grid = make_grid(0.05, 0.95, 0.05)
+    # unjudged photos the model thinks unlikely, two confirmed ones at 0.3: the threshold
+    # goes down to them; a rejected one at 0.6 with the confirmed ones at 0.7 keeps it above
+    s = np.array([[0.3], [0.3], [0.02], [0.03], [0.05], [0.01]])
+    y = np.array([[1.0], [1.0], [0], [0], [0], [0]])
+    ver = np.array([[True], [True], [False], [False], [False], [False]])
+    low = expected_f1_thresholds(s, y, ver, grid=grid).thresholds[0]
+    assert 0.05 < low <= 0.3  # below the confirmed photos, above every unjudged one
+    s2 = np.array([[0.7], [0.7], [0.6], [0.02]])
+    y2 = np.array([[1.0], [1.0], [0.0], [0.0]])
+    ver2 = np.array([[True], [True], [True], [False]])
+    assert expected_f1_thresholds(s2, y2, ver2, grid=grid).thresholds[0] == pytest.approx(0.65)
+    with pytest.raises(ValueError):
+        expected_f1_thresholds(s, y, ver[:3], grid=grid)
