@@ -186,6 +186,9 @@ class StatusBar(QStatusBar):
         errors = summary.errors + summary.scan.errors
         if errors:
             parts.append(f"{errors} could not be read")
+        if summary.warnings:  # e.g. a photo whose keywords would make too many labels
+            more = len(summary.warnings) - 1
+            parts.append(summary.warnings[0] + (f" (and {more} more warnings)" if more else ""))
         if summary.cancelled:
             parts.append("stopped")
         if parts:

@@ -234,3 +234,31 @@ def test_an_export_killed_before_its_rename_leaves_the_photo_whole_and_is_cleane
     assert (code, out.strip(), err) == (0, "Wrote 1 photo.", "")
     assert not [p for p in album.iterdir() if p.name.startswith(".albumtag-")]
     assert (album / "chelsea.png").read_bytes() != original
+
+
+def test_the_window_says_when_a_photos_keywords_were_left_out(make_window, qtbot, tmp_path):
+    """The cap on new labels per photo was reported by albumtag index only; the window
+    said "Tagged 1 photo." and nothing of the keywords it left out."""
+    from core.pipeline.enrich import Enricher
+    from core.pipeline.indexer import Indexer
+    from core.pipeline.keywords import MAX_NEW_LABELS_PER_FILE
+    from tests.app.conftest import fake_model
+    from tests.core.test_keyword_import import photo_with_keywords
+
+    album = tmp_path / "album"
+    photo_with_keywords(album, "a.jpg", MAX_NEW_LABELS_PER_FILE + 100)
+
+    def indexer(library: Library) -> Indexer:
+        enricher = Enricher(library.store, labels_added=library.reload_vocabulary)
+        model = fake_model(library)
+        return Indexer(
+            library.root, library.store, lambda: model, library.thumbnails, enricher=enricher
+        )
+
+    window = make_window(indexer_factory=indexer)
+    window.open_album(album)
+    qtbot.waitUntil(lambda: "keywords not imported" in window.status.message.text(), timeout=60_000)
+    assert window.status.message.text().strip() == (
+        "Indexing: Tagged 1 photo, a.jpg: 100 keywords not imported: one photo's keywords may "
+        f"make at most {MAX_NEW_LABELS_PER_FILE} new labels."
+    )
