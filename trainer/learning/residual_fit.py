@@ -32,9 +32,9 @@ features ``p(x)`` (square roots, centred on the album's mean, L2-normalised: few
 prototypes gain from damping the few large activations) beside the *semantic* ones ``s(x)``
 (the square roots of the backbone's ImageNet probabilities, centred and normalised); both are
 computed from the pooled features (``core.model.residual``), so nothing new is cached. Without
-them it reads ``u(x)``. On the photo set's dev half (188 photos, 10 labels the prior cannot see,
-10 users each) this lifts average precision by 0.01-0.02 at every k (0.03 over 21 concepts
-taught as new at k=3/5) (``benchmarks/bench_photoset.py --split dev``).
+them it reads ``u(x)``. On the photo set's dev half (201 photos, 10 labels the prior cannot see,
+10 users each) this lifts average precision by 0.01-0.02 at every k (0.02-0.03 over 22
+concepts taught as new at k=3/5) (``benchmarks/bench_photoset.py --split dev``).
 
 Thresholds come from out-of-fold scores (leave-one-out for prototypes): the rows (unlabelled
 sample included) are dealt into folds, and each fold's rows are scored by a model fitted on the
