@@ -303,6 +303,8 @@ class Indexer:
 
         def features(chunk: list[int]) -> tuple[list[int], np.ndarray]:
             ids, blobs = self.store.features(model.backbone_id, chunk)
+            if not ids:  # none cached for this backbone: these photos are decoded again
+                return ids, np.zeros((0, 0), dtype=np.float32)
             feats = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(ids), -1)
             return ids, feats.astype(np.float32)
 
