@@ -121,3 +121,26 @@ def test_a_cancel_stops_between_chunks(real_album, tmp_path, monkeypatch, chunk)
         assert len(store.photos(("ok",), stale_for=1)) == total - chunk
     finally:
         store.close()
+
+
+def test_photos_without_cached_features_are_queued_to_decode_again(
+    real_album, tmp_path, monkeypatch
+):
+    store = _store(tmp_path / "album.db")
+    try:
+        Indexer(real_album, store, lambda: fake_model(store)).run()
+        ids = sorted(p.id for p in store.photos(("ok",)))
+        gone = ids[:3] + ids[7:8]  # the whole first chunk and one photo of the third
+        with store.db.write() as db:
+            db.conn.executemany("DELETE FROM features WHERE photo_id = ?", [(p,) for p in gone])
+        monkeypatch.setattr(Indexer, "RESCORE_CHUNK", 3)
+        summary = IndexSummary()
+        model = fake_model(store, Shifted(), version=1)
+        Indexer(real_album, store, lambda: model).rescore(
+            summary, lambda p: None, threading.Event()
+        )
+        assert summary.rescored == len(ids) - len(gone)
+        assert sorted(p.id for p in store.photos(("pending",))) == gone
+        assert not store.photos(("ok",), stale_for=1)
+    finally:
+        store.close()
