@@ -28,7 +28,7 @@ from core.library import Library
 from core.model.residual import EPS, ResidualHead, normalise, semantic
 from core.model.tagger import Backbone, PriorHead
 from trainer.album.evaluation import summary
-from trainer.album.targets import TargetConfig, Targets, TrainingData
+from trainer.album.targets import TargetConfig, TrainingData
 from trainer.learning.residual_fit import (
     Fitted,
     ProtoFeatures,
@@ -36,6 +36,7 @@ from trainer.learning.residual_fit import (
     fit_residual,
     normalised_features,
     prototype_features,
+    prototype_labels,
     score,
 )
 
@@ -110,7 +111,11 @@ def train_residual(
     else:
         trained = columns
     mean, u_all = album_normalised(data, dim)
-    wanted = config.prototype and _any_prototype(t, has_prior, trained)
+    wanted = bool(
+        prototype_labels(
+            has_prior[trained], t.targets[:, trained], t.verified[:, trained], config
+        ).any()
+    )
     proto = album_prototype_features(data, backbone) if wanted else None
     weight_of = data.weights_per_row
     weight = np.zeros((len(names), dim), dtype=np.float32)
@@ -195,16 +200,6 @@ def album_normalised(data: TrainingData, dim: int) -> tuple[torch.Tensor, torch.
     w = torch.from_numpy(data.row_weight.astype(np.float32))
     mean = (w @ x) / w.sum()
     return mean, normalise(x, mean)
-
-
-def _any_prototype(t: Targets, has_prior: NDArray[np.bool_], trained: NDArray[np.int64]) -> bool:
-    """Whether some trained label may become a prototype (the prior cannot see it, confirmed,
-    never rejected): only then are the prototype features computed."""
-    if not trained.size:
-        return False
-    ver, y = t.verified[:, trained], t.targets[:, trained] > 0.5
-    confirm_only = (ver & y).any(axis=0) & ~(ver & ~y).any(axis=0)
-    return bool((confirm_only & ~has_prior[trained]).any())
 
 
 def album_prototype_features(data: TrainingData, backbone: Backbone) -> ProtoFeatures:

@@ -435,6 +435,21 @@ def assign_folds(problem: LabelProblem, k: int, seed: int) -> NDArray[np.int64]:
     return folds.astype(np.int64)
 
 
+def prototype_labels(
+    has_prior: NDArray[np.bool_],
+    targets: NDArray[np.floating],
+    verified: NDArray[np.bool_],
+    config: ResidualConfig,
+) -> NDArray[np.bool_]:
+    """(C,) the labels ``fit_residual`` gives a prototype: the prior cannot see them, some photo
+    confirms them and none rejects them (and ``config.prototype`` is on)."""
+    positives = (verified & (targets > 0.5)).any(axis=0)
+    rejected = (verified & (targets <= 0.5)).any(axis=0)
+    return np.asarray(
+        config.prototype & ~np.asarray(has_prior, dtype=bool) & ~rejected & positives, dtype=bool
+    )
+
+
 def fit_residual(
     u_all: torch.Tensor,
     prior: NDArray[np.float32],
@@ -455,11 +470,7 @@ def fit_residual(
     problem = build_problem(u_all, prior, has_prior, targets, verified, config)
     n_rows, count = problem.targets.shape
     y = problem.targets.numpy()
-    positives = (problem.verified & (y > 0.5)).sum(axis=0)
-    negatives = (problem.verified & (y <= 0.5)).sum(axis=0)
-    by_prototype = (
-        config.prototype & ~np.asarray(has_prior, dtype=bool) & (negatives == 0) & (positives > 0)
-    )
+    by_prototype = prototype_labels(has_prior, y, problem.verified, config)
     weight = np.zeros((count, problem.u.shape[1]), dtype=np.float32)
     bias = np.zeros(count, dtype=np.float32)
     oof = np.zeros((n_rows, count), dtype=np.float32)
