@@ -466,6 +466,8 @@ def fit_residual(
     given are a sample of the album (default: counted on the rows). ``features``: the same
     photos' prototype features (rows in the order of ``u_all``), read by prototypes.
     """
+    if config.prior_thresholds not in ("expected-f1", "pu"):
+        raise ValueError(f"unknown prior_thresholds {config.prior_thresholds!r}")
     started = time.perf_counter()
     problem = build_problem(u_all, prior, has_prior, targets, verified, config)
     n_rows, count = problem.targets.shape
@@ -498,15 +500,20 @@ def fit_residual(
             power_weight[c], semantic_weight[c] = features.split(w_c)
     if unlabelled_total is None:
         unlabelled_total = (~verified).sum(axis=0)
-    thresholds, precision, recall = pu_thresholds(problem, oof, unlabelled_total, config)
-    known = np.flatnonzero(np.asarray(has_prior, dtype=bool))
-    if config.prior_thresholds not in ("expected-f1", "pu"):
-        raise ValueError(f"unknown prior_thresholds {config.prior_thresholds!r}")
-    if config.prior_thresholds == "expected-f1" and known.size:
-        ver = problem.verified[:, known]
-        scale = np.asarray(unlabelled_total, dtype=np.float64)[known] / np.maximum(
-            (~ver).sum(axis=0), 1
+    totals = np.asarray(unlabelled_total, dtype=np.float64)
+    known = np.asarray(has_prior, dtype=bool)
+    if config.prior_thresholds == "pu":
+        known = np.zeros(count, dtype=bool)
+    thresholds, precision, recall = np.full(count, np.nan), np.zeros(count), np.zeros(count)
+    by_pu = np.flatnonzero(~known)  # the others' thresholds come from expected F1 below
+    if by_pu.size:
+        part = columns_of(problem, by_pu)
+        thresholds[by_pu], precision[by_pu], recall[by_pu] = pu_thresholds(
+            part, oof[:, by_pu], totals[by_pu], config
         )
+    if known.any():
+        ver = problem.verified[:, known]
+        scale = totals[known] / np.maximum((~ver).sum(axis=0), 1)
         best = expected_f1_thresholds(
             oof[:, known], y[:, known], ver, grid=GRID, unlabelled_scale=scale
         )
