@@ -29,6 +29,7 @@ import numpy as np
 
 from benchmarks.bench_retrain import build_album
 from core.library import Library
+from trainer.album.targets import LabelTree
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR = 0.01
@@ -52,33 +53,17 @@ def snapshot(album: Path, data: Path) -> dict[str, object]:
             (int(p), int(lab))
             for p, lab in db.query("SELECT photo_id, label_id FROM photo_labels WHERE verdict != 0")
         }
-        parent = {
-            int(i): (None if q is None else int(q))
-            for i, q in db.query("SELECT id, parent_id FROM labels")
-        }
-    return {"scores": scores, "tags": tags, "verdicts": verdicts, "parent": parent}
+        tree = LabelTree.from_rows(library.store.labels())
+    return {"scores": scores, "tags": tags, "verdicts": verdicts, "tree": tree}
 
 
-def verified_labels(verdicts: set[tuple[int, int]], parent: dict[int, int | None]) -> set[int]:
+def verified_labels(verdicts: set[tuple[int, int]], tree: LabelTree) -> set[int]:
     """Labels with a verified entry, the hierarchy applied both ways (a verdict on a label
     verifies its ancestors when confirmed and its subtree when rejected: count both)."""
-    touched = {lab for _, lab in verdicts}
-    children: dict[int, list[int]] = {}
-    for child, up in parent.items():
-        if up is not None:
-            children.setdefault(up, []).append(child)
-    out = set()
-    for lab in touched:
-        node: int | None = lab
-        while node is not None:
-            out.add(node)
-            node = parent.get(node)
-        stack = [lab]
-        while stack:
-            node = stack.pop()
-            out.add(node)
-            stack.extend(children.get(node, []))
-    return out
+    touched = np.isin(tree.ids, [lab for _, lab in verdicts])
+    above = tree.ancestor_matrix() > 0  # [c, a]: a is c or one of c's ancestors
+    verified = above[touched].any(axis=0) | above[:, touched].any(axis=1)
+    return {int(i) for i in tree.ids[verified]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +101,9 @@ def report(before: dict, after: dict) -> None:
     )
     verdicts = before["verdicts"]
     direct = {lab for _, lab in verdicts}
-    verified = verified_labels(verdicts, before["parent"])
-    labels = set(before["parent"])
+    tree = before["tree"]
+    verified = verified_labels(verdicts, tree)
+    labels = {int(i) for i in tree.ids}
     groups = (
         ("labels with a verdict of their own", direct),
         ("labels verified only through the hierarchy", verified - direct),
