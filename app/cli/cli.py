@@ -396,6 +396,10 @@ def cmd_export_xmp(args: argparse.Namespace) -> int:
         )
         text = output.export_text(report, "photo" if args.embed else "sidecar")
         output.emit(args.json, text, report.as_dict())
+    failed = output.export_failure(report)
+    if failed:  # the report lists each photo; scripts see it in the exit status
+        print(f"albumtag: {failed}", file=sys.stderr)
+        return 2
     return 0
 
 

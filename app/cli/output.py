@@ -89,6 +89,22 @@ def export_text(report: ExportReport, what: str = "sidecar") -> str:
     return "\n".join(lines)
 
 
+def export_failure(report: ExportReport) -> str | None:
+    """Why ``export-xmp`` exits 2 (one line), or None when every photo was exported: a photo
+    whose tags could not be written fails the command, whether some or all failed."""
+    failed = len(report.errors)
+    if not failed:
+        return None
+    total = report.written + report.unchanged + report.nothing + failed
+    if failed < total:
+        return f"{failed} of {total} photos could not be exported"
+    return (
+        "the photo could not be exported"
+        if total == 1
+        else f"none of the {total} photos could be exported"
+    )
+
+
 def index_summary(summary: IndexSummary, errors: list[PhotoRow]) -> str:
     s = summary.scan
     lines = [
