@@ -107,10 +107,12 @@ def export_failure(report: ExportReport) -> str | None:
 
 def index_summary(summary: IndexSummary, errors: list[PhotoRow]) -> str:
     s = summary.scan
+    # photos an interrupted run left waiting are tagged now: not "unchanged", and said so
+    resumed = f"{s.resumed} resumed from an interrupted run, " if s.resumed else ""
     lines = [
         f"Indexed {_plural(s.files, 'photo file')} in {summary.seconds:.1f} s: "
         f"{summary.tagged} tagged ({summary.photos_per_second:.1f} photos/s), "
-        f"{summary.rescored} re-scored, {s.unchanged} unchanged, {s.moved} moved, "
+        f"{summary.rescored} re-scored, {resumed}{s.unchanged} unchanged, {s.moved} moved, "
         f"{s.missing} missing, {_plural(summary.errors + s.errors, 'error')}."
     ]
     if summary.cancelled:

@@ -88,6 +88,7 @@ class IndexSummary:
             "moved": self.scan.moved,
             "missing": self.scan.missing,
             "unchanged": self.scan.unchanged,
+            "resumed": self.scan.resumed,
             "tagged": self.tagged,
             "rescored": self.rescored,
             "errors": self.errors + self.scan.errors,

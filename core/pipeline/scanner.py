@@ -46,6 +46,7 @@ class ScanReport:
     missing: int = 0
     returned: int = 0
     unchanged: int = 0
+    resumed: int = 0  # unchanged files an earlier run left pending (killed or stopped)
     errors: int = 0
     skipped_dirs: list[str] = field(default_factory=list)
 
@@ -192,6 +193,8 @@ def _update_known(store: Store, row: PhotoRow, entry: FileEntry, report: ScanRep
             row.id, path=row.path, size=entry.size, mtime_ns=entry.mtime_ns, status=status
         )
         report.returned += 1
+    elif same_file and row.status == "pending":
+        report.resumed += 1  # not "unchanged": this run tags it
     elif same_file and row.status != "error":
         report.unchanged += 1
     elif same_file:
