@@ -4,11 +4,11 @@ Synthetic descriptors: 1,280-d features drawn around 200 cluster centres (photos
 look alike), as the album caches them. Timed, from features already in memory:
 
 * one new label taught with 5 confirmations (teach mode's refit): the prototype on the
-  power-normalised and semantic features, its threshold and scoring every photo, from features
-  already prepared (teach mode prepares the album once, when it opens); normalising 100,000
+  power-normalised, semantic and appearance features, its threshold and scoring every photo,
+  from features already prepared (teach mode prepares them once); normalising 100,000
   photos' features, and computing their prototype features (square roots, the classifier's
   probabilities through a random 1,280 x 1,000 layer like the backbone's, their principal
-  directions) are timed apart;
+  directions, and a random stand-in for the 402-value appearance descriptor) are timed apart;
 * the same label after 2 rejections too (a fit, not a prototype: ``trainer.learning.residual_fit``);
 * a whole retrain: 10,000 photos, 60 labels with verdicts (20 confirmations and 5 rejections
   each), every other label untouched.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -54,8 +55,36 @@ def _semantic(pooled: torch.Tensor) -> torch.Tensor:
 
 
 def features_of(x: np.ndarray) -> ProtoFeatures:
+    """Every part a prototype reads: the pooled features' square roots, the semantic ones,
+    and a stand-in appearance descriptor of the album's widths (a histogram, a layout, the
+    middle stage), drawn per cluster like the features."""
     pooled = torch.from_numpy(x)
-    return prototype_features(pooled, lambda rows: _semantic(pooled[torch.from_numpy(rows)]))
+    look = _appearance(x.shape[0])
+
+    def taken(a: torch.Tensor, root: bool) -> Callable[[np.ndarray], torch.Tensor]:
+        return lambda rows: (
+            a[torch.from_numpy(rows)].clamp_min(0).sqrt() if root else a[torch.from_numpy(rows)]
+        )
+
+    inputs = {
+        "power": taken(pooled, True),
+        "semantic": lambda rows: _semantic(pooled[torch.from_numpy(rows)]),
+        "colour": taken(look["colour"], True),
+        "layout": taken(look["layout"], False),
+        "middle": taken(look["middle"], True),
+    }
+    return prototype_features(inputs, x.shape[0])
+
+
+def _appearance(n: int) -> dict[str, torch.Tensor]:
+    rng = np.random.default_rng(3)
+    colour = rng.dirichlet(np.full(192, 0.1), size=n).astype(np.float32)
+    layout = rng.normal(size=(n, 18)).astype(np.float32)
+    middle = np.maximum(rng.normal(size=(n, 192)), 0).astype(np.float32)
+    return {
+        k: torch.from_numpy(v)
+        for k, v in (("colour", colour), ("layout", layout), ("middle", middle))
+    }
 
 
 def _normalised_album(n: int) -> tuple[np.ndarray, torch.Tensor, ProtoFeatures]:
@@ -102,9 +131,7 @@ def one_label(n: int, rejections: int = 0) -> float:
         np.array([False]),
         fitted.weight,
         fitted.bias,
-        proto,
-        fitted.power_weight,
-        fitted.semantic_weight,
+        fitted.prototype_logits(proto),
     )
     assert scores.shape == (n, 1)
     return time.perf_counter() - started

@@ -40,15 +40,16 @@ import torch
 from benchmarks.photoset import load_photoset
 from core.labels.vocabulary import Vocabulary
 from core.media.imaging import decode
-from core.model.residual import EPS, semantic
+from core.model.residual import EPS
 from core.model.tagger import Backbone, PriorHead, Tagger
+from core.model.terms import PARTS
 from core.model.versions import prior_head, prior_label_names, usable_starter
+from trainer.album.residual import descriptor_prototype_features
 from trainer.learning.residual_fit import (
     ProtoFeatures,
     ResidualConfig,
     fit_residual,
     normalised_features,
-    prototype_features,
     score,
 )
 
@@ -150,13 +151,13 @@ def closure_on(direct: np.ndarray, names: list[str], vocabulary: Vocabulary) -> 
     return out
 
 
-def prototype_features_of(features: np.ndarray, tagger: Tagger) -> ProtoFeatures:
-    """Every photo's prototype features (what a confirm-only prototype reads instead of u)."""
-    backbone = tagger.backbone
-    pooled = torch.from_numpy(np.ascontiguousarray(features[:, : backbone.feature_dim]))
-    return prototype_features(
-        pooled, lambda rows: semantic(backbone, pooled[torch.from_numpy(rows)])
-    )
+def prototype_features_of(
+    features: np.ndarray, tagger: Tagger, appearance: bool = True
+) -> ProtoFeatures:
+    """Every photo's prototype features (what a confirm-only prototype reads instead of u);
+    without ``appearance``, the pooled and semantic parts only (the previous prototype)."""
+    parts = PARTS if appearance else ("power", "semantic")
+    return descriptor_prototype_features(features, tagger, parts=parts)
 
 
 def new_label_runs(
@@ -207,9 +208,7 @@ def new_label_runs(
                     np.array([False]),
                     fitted.weight,
                     fitted.bias,
-                    proto,
-                    fitted.power_weight,
-                    fitted.semantic_weight,
+                    fitted.prototype_logits(proto),
                 )[rows, 0]
                 pred, truth = s >= fitted.thresholds[0], y[rows]
                 tp = int((pred & truth).sum())
@@ -287,7 +286,11 @@ def hidden_report(features, u_all, tagger, truth_sets, dev, holdout, vocabulary,
 def dev_report(features, tagger, truth_sets, dev, vocabulary, args, config) -> int:
     """Sections 2 and 3 on dev alone (for tuning): holdout truth is never read."""
     _, u_all = normalised_features(features[:, : tagger.backbone.feature_dim])
-    proto = None if args.plain_prototype else prototype_features_of(features, tagger)
+    proto = (
+        None
+        if args.plain_prototype
+        else prototype_features_of(features, tagger, not args.no_appearance)
+    )
     prior_names = set(tagger.label_names)
     counts = {c: sum(c in truth_sets[i] for i in dev) for c in set().union(*truth_sets)}
     new = sorted(
@@ -346,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
         "(the previous default)",
     )
     parser.add_argument(
+        "--no-appearance",
+        action="store_true",
+        help="confirm-only prototypes on the power-normalised and semantic features alone, "
+        "without the appearance descriptor (the previous default)",
+    )
+    parser.add_argument(
         "--previous-prior-fit",
         action="store_true",
         help="labels the prior knows: every row under --loss and the blended precision "
@@ -357,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
         help="section 3 alone (existing labels with hidden tags)",
     )
     parser.add_argument(
+        "--blended-precision",
+        action="store_true",
+        help="thresholds of labels the prior cannot see from the blend of both precision "
+        "estimates, confirmed photos counted (the previous rule), not the lower of the two",
+    )
+    parser.add_argument(
         "--trust-positives",
         type=float,
         default=None,
@@ -366,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = sys.argv[1:] if argv is None else list(argv)
     torch.set_num_threads(2)
     config = ResidualConfig(loss=args.loss, prototype=not args.no_prototype)
+    if args.blended_precision:
+        config = replace(config, precision_estimate="blend")
     if args.trust_positives is not None:
         config = replace(config, trust_positives=args.trust_positives)
     if args.previous_prior_fit:
@@ -396,7 +413,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, (regional, starter) in per_label.items():
         print(f"   starter label {name:<12} F1 {regional:.2f} -> {starter:.2f}")
     _, u_all = normalised_features(features[:, : tagger.backbone.feature_dim])
-    proto = None if args.plain_prototype else prototype_features_of(features, tagger)
+    proto = (
+        None
+        if args.plain_prototype
+        else prototype_features_of(features, tagger, not args.no_appearance)
+    )
     prior_names = set(tagger.label_names)
     counts = {c: sum(c in truth_sets[i] for i in dev) for c in set().union(*truth_sets)}
     concepts = sorted(

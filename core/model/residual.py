@@ -1,17 +1,23 @@
 """The trained head (model version >= 1): a correction on top of the prior, never a replacement.
 
-For label l and a photo with descriptor d (pooled features x, then regional evidence):
+For label l and a photo with descriptor d (pooled features x, regional evidence, appearance):
 
-    logit_l = alpha_l * logit(prior_l(d)) + w_l . u(x) + b_l + [v_l . p(x) + z_l . s(x)],
+    logit_l = alpha_l * logit(prior_l(d)) + w_l . u(x) + b_l + sum over parts k of v_lk . f_k(d),
     u(x) = (x - mean) / |x - mean|,
 
-with, in brackets, what labels taught only by confirmations read
-(``trainer.learning.residual_fit.prototype``): ``p(x)``, the square roots of the pooled features
-centred on their album mean ``power_mean`` and L2-normalised (``power_root``), and ``s(x)``, the
-square roots of the backbone's own ImageNet probabilities (``semantic``) centred on
-``semantic_mean`` and normalised: what the photo looks like to the classifier. Both come from
-the pooled features, so nothing new is cached. ``v`` and ``z`` are zero for every other label,
-and a head without them (a file written before they existed) reads as zero.
+where the sum is what labels taught only by confirmations read
+(``trainer.learning.residual_fit.prototype``; ``PrototypeTerms``). Each part ``f_k`` is an input
+computed from the descriptor (``part_input``), divided by a per-feature ``scale`` where it has
+one, centred on its album mean and L2-normalised:
+
+* ``power``: the square roots of the pooled features (``power_root``);
+* ``semantic``: the square roots of the backbone's own ImageNet probabilities (``semantic``):
+  what the photo looks like to the classifier;
+* ``colour``, ``layout``, ``middle``: the appearance descriptor (``core.model.appearance``), the
+  histogram and the middle stage square-rooted, the layout divided by its album spread.
+
+``v`` is zero for every other label, and a head without prototype terms (or a file written
+before they existed) reads as zero.
 
 ``prior_l`` is the prior head's score (``core.model.tagger.PriorHead``, global and regional) for the
 labels it knows; ``alpha_l`` is 1 for them and 0 for labels the prior cannot see (sky, the user's
@@ -32,6 +38,8 @@ import numpy as np
 import torch
 
 from core.errors import ModelLoadError
+from core.model.appearance import PARTS as APPEARANCE_PARTS
+from core.model.appearance import Appearance
 from core.model.heads import RESIDUAL, RESIDUAL_HEAD_FORMAT
 from core.model.regions import Regions
 from core.model.tagger import (
@@ -41,6 +49,10 @@ from core.model.tagger import (
     _read_safetensors,
     write_atomically,
 )
+from core.model.terms import (
+    PrototypeTerms,
+    normalise,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,29 +60,14 @@ logger = logging.getLogger(__name__)
 EPS = 1e-4
 
 
-def normalise(pooled: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
-    """Centred, L2-normalised pooled features (the residual's input)."""
-    centred = pooled - mean
-    norm: torch.Tensor = centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
-    return centred / norm
-
-
-def semantic(backbone: Backbone, pooled: torch.Tensor) -> torch.Tensor:
-    """Square roots of the backbone's ImageNet probabilities (B, num_classes) from pooled
-    features (B, feature_dim): the semantic features before centring."""
-    with torch.inference_mode():
-        return torch.softmax(backbone.classify(pooled), dim=1).sqrt()
-
-
-def power_root(pooled: torch.Tensor) -> torch.Tensor:
-    """Square roots of pooled features (negatives, which pooled activations are not, as 0)."""
-    return pooled.clamp_min(0.0).sqrt()
-
-
 def prior_logits(prior_scores: torch.Tensor) -> torch.Tensor:
     """Logits of clamped prior scores."""
     p = prior_scores.clamp(EPS, 1 - EPS)
     return torch.log(p) - torch.log1p(-p)
+
+
+#: A residual head file's entries besides its prototype terms.
+_PLAIN = ("weight", "bias", "alpha", "mean")
 
 
 class ResidualHead:
@@ -84,12 +81,8 @@ class ResidualHead:
         alpha: (L,) weight of the prior logit (0 where the prior has no column).
         mean: (D,) the album's mean pooled feature at training time.
         feature_key: ``Tagger.feature_key`` of the descriptors it was trained on.
-        power_weight: (L, D) on power-normalised pooled features, or None (all 0).
-        power_mean: (D,) the album's mean ``power_root`` of pooled features.
-        semantic_weight: (L, K) on normalised semantic features (``semantic``), or None (all 0).
-        semantic_mean: (K,) the album's mean semantic feature.
-
-        The last four come together or not at all.
+        prototypes: What confirm-only labels read beyond ``u(x)`` (weights with L rows), or
+            None (all zero).
 
     Raises:
         ValueError: Shapes or names disagree.
@@ -106,10 +99,7 @@ class ResidualHead:
         alpha: torch.Tensor,
         mean: torch.Tensor,
         feature_key: str,
-        power_weight: torch.Tensor | None = None,
-        power_mean: torch.Tensor | None = None,
-        semantic_weight: torch.Tensor | None = None,
-        semantic_mean: torch.Tensor | None = None,
+        prototypes: PrototypeTerms | None = None,
     ) -> None:
         self.label_names = _label_tuple(label_names)
         count = len(self.label_names)
@@ -122,58 +112,30 @@ class ResidualHead:
             raise ValueError(f"mean must be ({weight.shape[1]},), got {tuple(mean.shape)}")
         if not feature_key:
             raise ValueError("feature_key must name the descriptors the head was trained on")
-        extra = (power_weight, power_mean, semantic_weight, semantic_mean)
-        if any(t is None for t in extra) and not all(t is None for t in extra):
-            raise ValueError(
-                "power_weight, power_mean, semantic_weight and semantic_mean come together"
-            )
-        if power_weight is not None and power_mean is not None:
-            if tuple(power_weight.shape) != tuple(weight.shape):
+        if prototypes is not None and prototypes.weights:
+            if prototypes.label_count() != count:
                 raise ValueError(
-                    f"power_weight must be {tuple(weight.shape)}, got {tuple(power_weight.shape)}"
+                    f"prototype weights must have {count} rows, got {prototypes.label_count()}"
                 )
-            if tuple(power_mean.shape) != (weight.shape[1],):
+            power = prototypes.weights.get("power")
+            if power is not None and power.shape[1] != weight.shape[1]:
                 raise ValueError(
-                    f"power_mean must be ({weight.shape[1]},), got {tuple(power_mean.shape)}"
-                )
-        if semantic_weight is not None and semantic_mean is not None:
-            if semantic_weight.ndim != 2 or semantic_weight.shape[0] != count:
-                raise ValueError(
-                    f"semantic_weight must be ({count}, K), got {tuple(semantic_weight.shape)}"
-                )
-            if tuple(semantic_mean.shape) != (semantic_weight.shape[1],):
-                raise ValueError(
-                    f"semantic_mean must be ({semantic_weight.shape[1]},), "
-                    f"got {tuple(semantic_mean.shape)}"
+                    f"power weight must be {tuple(weight.shape)}, got {tuple(power.shape)}"
                 )
         self.prior = prior
         self.regions: Regions | None = prior.regions
+        self.appearance: bool = bool(getattr(prior, "appearance", False))
         self.feature_key = feature_key
         self.weight = weight.detach().to("cpu", torch.float32).contiguous().clone()
         self.bias = bias.detach().to("cpu", torch.float32).clone()
         self.alpha = alpha.detach().to("cpu", torch.float32).clone()
         self.mean = mean.detach().to("cpu", torch.float32).clone()
-        self.power_weight: torch.Tensor | None = None
-        self.power_mean: torch.Tensor | None = None
-        self.semantic_weight: torch.Tensor | None = None
-        self.semantic_mean: torch.Tensor | None = None
-        self._prototype_rows = torch.zeros(0, dtype=torch.long)
-        if (
-            power_weight is not None
-            and power_mean is not None
-            and semantic_weight is not None
-            and semantic_mean is not None
-        ):
-
-            def kept(t: torch.Tensor) -> torch.Tensor:
-                return t.detach().to("cpu", torch.float32).contiguous().clone()
-
-            self.power_weight, self.power_mean = kept(power_weight), kept(power_mean)
-            self.semantic_weight, self.semantic_mean = kept(semantic_weight), kept(semantic_mean)
-            used = (self.power_weight.abs().sum(dim=1) > 0) | (
-                self.semantic_weight.abs().sum(dim=1) > 0
-            )
-            self._prototype_rows = torch.nonzero(used)[:, 0]
+        self.prototypes = (
+            prototypes.kept() if prototypes is not None and prototypes.weights else None
+        )
+        self._prototype_rows = (
+            self.prototypes.rows_used() if self.prototypes else torch.zeros(0, dtype=torch.long)
+        )
         index = {n: i for i, n in enumerate(prior.label_names)}
         self.prior_column = torch.tensor([index.get(n, -1) for n in self.label_names])
         self.alpha[self.prior_column < 0] = 0.0
@@ -181,6 +143,10 @@ class ResidualHead:
     @property
     def feature_dim(self) -> int:
         return int(self.weight.shape[1])
+
+    def appearance_start(self, backbone: Backbone) -> int:
+        """Where the appearance descriptor begins in this head's descriptors."""
+        return backbone.feature_dim + (self.regions.width if self.regions else 0)
 
     def check(self, backbone: Backbone, feature_key: str | None = None) -> None:
         """Raise ModelLoadError unless the head fits ``backbone`` and its descriptors."""
@@ -192,13 +158,21 @@ class ResidualHead:
             raise ModelLoadError(
                 f"head expects {self.feature_dim} features, backbone gives {backbone.feature_dim}"
             )
-        if self.semantic_weight is not None and self.semantic_weight.shape[1] != (
-            backbone.num_classes
-        ):
-            raise ModelLoadError(
-                f"head expects {self.semantic_weight.shape[1]} classes, backbone has "
-                f"{backbone.num_classes}"
-            )
+        if self.prototypes is None:
+            return
+        widths = {
+            "power": backbone.feature_dim,
+            "semantic": backbone.num_classes,
+            **Appearance(backbone.middle_dim).widths,
+        }
+        if any(n in APPEARANCE_PARTS for n in self.prototypes.parts) and not self.appearance:
+            raise ModelLoadError("head reads the appearance descriptor, which its prior lacks")
+        for name in self.prototypes.parts:
+            if self.prototypes.weights[name].shape[1] != widths[name]:
+                raise ModelLoadError(
+                    f"head expects {self.prototypes.weights[name].shape[1]} {name} features, "
+                    f"backbone {backbone.id} gives {widths[name]}"
+                )
 
     def prior_scores(self, backbone: Backbone, features: torch.Tensor) -> torch.Tensor:
         """The prior's score (B, L) per label of this head (0 where the prior has none)."""
@@ -222,23 +196,16 @@ class ResidualHead:
             return torch.sigmoid(logits)
 
     def _prototype_logits(self, backbone: Backbone, x: torch.Tensor) -> torch.Tensor:
-        """(B, R) what the power and semantic weights add for the R labels that have them."""
-        rows = self._prototype_rows
-        if (
-            not rows.numel()
-            or self.power_weight is None
-            or self.power_mean is None
-            or self.semantic_weight is None
-            or self.semantic_mean is None
-        ):
-            return torch.zeros(x.shape[0], 0, device=x.device)
-        pooled = x[:, : self.feature_dim]
-        p = normalise(power_root(pooled), self.power_mean.to(x.device))
-        s = normalise(semantic(backbone, pooled), self.semantic_mean.to(x.device))
-        return (
-            p @ self.power_weight[rows].to(x.device).T
-            + s @ self.semantic_weight[rows].to(x.device).T
-        )
+        """(B, R) what the prototype terms add for the R labels that have them."""
+        rows, terms = self._prototype_rows, self.prototypes
+        out = torch.zeros(x.shape[0], int(rows.numel()), device=x.device)
+        if terms is None or not rows.numel():
+            return out
+        start = self.appearance_start(backbone)
+        for name in terms.parts:
+            f = terms.features(name, backbone, x, start)
+            out += f @ terms.weights[name][rows].to(x.device).T
+        return out
 
     def save(self, path: Path) -> None:
         """Write the head as safetensors, atomically."""
@@ -252,13 +219,8 @@ class ResidualHead:
             "backbone": self.feature_key,
         }
         tensors = {"weight": self.weight, "bias": self.bias, "alpha": self.alpha, "mean": self.mean}
-        extra = {
-            "power_weight": self.power_weight,
-            "power_mean": self.power_mean,
-            "semantic_weight": self.semantic_weight,
-            "semantic_mean": self.semantic_mean,
-        }
-        tensors.update({k: v for k, v in extra.items() if v is not None})
+        if self.prototypes is not None:
+            tensors.update(self.prototypes.tensors())
         data = safetensors.torch.save(tensors, metadata)
         write_atomically(path, data)
         logger.info("saved residual head (%d labels) to %s", len(self.label_names), path)
@@ -273,13 +235,8 @@ class ResidualHead:
         tensors, metadata = _read_safetensors(Path(path))
         if metadata.get("format") != RESIDUAL_HEAD_FORMAT:
             raise ModelLoadError(f"{path} is not an albumtag residual head")
-        plain = {"weight", "bias", "alpha", "mean"}
-        extra = {"power_weight", "power_mean", "semantic_weight", "semantic_mean"}
-        if set(tensors) not in (plain, plain | extra):
-            raise ModelLoadError(
-                f"{path} must hold weight, bias, alpha and mean (and optionally all of "
-                "power_weight, power_mean, semantic_weight and semantic_mean)"
-            )
+        if not set(_PLAIN) <= set(tensors):
+            raise ModelLoadError(f"{path} must hold weight, bias, alpha and mean")
         try:
             labels = json.loads(metadata.get("labels", ""))
             prior_labels = json.loads(metadata.get("prior_labels", ""))
@@ -296,10 +253,7 @@ class ResidualHead:
                 tensors["alpha"],
                 tensors["mean"],
                 metadata.get("backbone", ""),
-                tensors.get("power_weight"),
-                tensors.get("power_mean"),
-                tensors.get("semantic_weight"),
-                tensors.get("semantic_mean"),
+                PrototypeTerms.from_tensors({k: v for k, v in tensors.items() if k not in _PLAIN}),
             )
         except ValueError as exc:
             raise ModelLoadError(f"{path}: {exc}") from exc
@@ -332,8 +286,6 @@ def as_numpy(head: ResidualHead) -> dict[str, np.ndarray]:
         "alpha": head.alpha.numpy(),
         "mean": head.mean.numpy(),
     }
-    for name in ("power_weight", "power_mean", "semantic_weight", "semantic_mean"):
-        value = getattr(head, name)
-        if value is not None:
-            out[name] = value.numpy()
+    if head.prototypes is not None:
+        out.update({k: v.numpy() for k, v in head.prototypes.tensors().items()})
     return out

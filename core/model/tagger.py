@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from core.errors import ModelLoadError
+from core.model.appearance import Appearance
 from core.model.heads import LINEAR, LINEAR_HEAD_FORMAT, PRIOR
 from core.model.preprocess import Preprocessing
 from core.model.regions import Regions, calibrate
@@ -74,6 +76,8 @@ class Backbone:
             valid for the backbone with the same id.
         feature_dim: Length of a pooled feature vector.
         num_classes: Classes of the model's own classifier (1000 for ImageNet, 0 if headless).
+        middle_dim: Channels of its last-but-one stage (``features_map_middle``), 0 when the
+            network has no ``blocks`` sequence to take it from.
         preprocessing: Its input transform from the data config (``core.model.preprocess``):
             the indexer and the trainer make the crops with it, ``features`` normalises them.
         input_size: Height (= width) of the square crop the model expects.
@@ -110,6 +114,8 @@ class Backbone:
         hidden = getattr(model, "head_hidden_size", None)
         # num_features: timm's int, which nn.Module's stubs can only type as Tensor | Module
         self.feature_dim = int(hidden or cast(int, model.num_features))
+        self._local = threading.local()  # the middle stage's output, per calling thread
+        self.middle_dim = self._watch_middle(model)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         # torch's stubs have no to(device, memory_format=) overload, which torch accepts
         self.model = (
@@ -185,6 +191,40 @@ class Backbone:
                 feature_map = self.model.forward_features(x)
                 pooled = self.model.forward_head(feature_map, pre_logits=True)
             return pooled.float(), feature_map.float()
+
+    def features_map_middle(
+        self, batch: np.ndarray | torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``features_and_map``, plus the last-but-one stage averaged over positions
+        (B, middle_dim) from the same forward pass (None when ``middle_dim`` is 0)."""
+        self._local.middle = None
+        self._local.wanted = self.middle_dim > 0
+        try:
+            pooled, feature_map = self.features_and_map(batch)
+            middle = self._local.middle
+        finally:
+            self._local.wanted = False
+            self._local.middle = None
+        if middle is None:
+            return pooled, feature_map, None
+        return pooled, feature_map, middle.float().mean(dim=(2, 3))
+
+    def _watch_middle(self, model: torch.nn.Module) -> int:
+        """Keep the last-but-one block's output when ``features_map_middle`` asks; its channels."""
+        blocks = getattr(model, "blocks", None)
+        if not isinstance(blocks, torch.nn.Sequential) or len(blocks) < 3:
+            return 0
+        convs = [m for m in blocks[-2].modules() if isinstance(m, torch.nn.Conv2d)]
+        if not convs:
+            return 0
+        local = self._local
+
+        def keep(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            if getattr(local, "wanted", False):
+                local.middle = output
+
+        blocks[-2].register_forward_hook(keep)
+        return int(convs[-1].out_channels)
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         """Logits (B, num_classes), float32 on ``device``, from pooled features (B, feature_dim).
@@ -271,6 +311,7 @@ class PriorHead:
         membership: np.ndarray,
         regional: bool = True,
         starter: Starter | None = None,
+        appearance: bool = True,
     ) -> None:
         """Build the head from the vocabulary's class-to-label membership.
 
@@ -281,6 +322,9 @@ class PriorHead:
                 labels some class feeds.
             starter: A correction fitted on labelled photos (``core.model.starter``) for some of
                 ``label_names``; it applies on top of the ImageNet scores.
+            appearance: Have the album's descriptors carry the appearance descriptor
+                (``core.model.appearance``) for the trained head's prototypes; this head
+                itself does not read it.
 
         Raises:
             ValueError: Shapes disagree, names repeat, or values are outside [0, 1].
@@ -300,6 +344,9 @@ class PriorHead:
             Regions([self.label_names[i] for i in fed], matrix[:, fed]) if regional else None
         )
         self.starter = starter
+        self.appearance = appearance
+        if starter is not None and starter.terms is not None and not appearance:
+            raise ValueError("the starter reads the appearance descriptor, which this head lacks")
         if starter is not None:
             index = {n: i for i, n in enumerate(self.label_names)}
             missing = [n for n in starter.labels if n not in index]
@@ -325,13 +372,16 @@ class PriorHead:
             probs = torch.softmax(backbone.classify(pooled), dim=1)
             membership = self._tensors.on(probs.device)["membership"]
             scores = (probs @ membership).clamp_(0.0, 1.0)
-            if self.regions is not None and features.shape[1] > backbone.feature_dim:
-                regional = features[:, backbone.feature_dim :].to(scores.device, torch.float32)
+            end = backbone.feature_dim + (self.regions.width if self.regions else 0)
+            if self.regions is not None and features.shape[1] >= end:
+                regional = features[:, backbone.feature_dim : end].to(scores.device, torch.float32)
                 fed = self._fed.to(scores.device)
                 scores[:, fed] = torch.maximum(scores[:, fed], calibrate(regional))
             if self.starter is not None and self.starter.backbone == backbone.id:
+                if self.starter.terms is not None and features.shape[1] < end + 1:
+                    raise ValueError("the starter reads the appearance descriptor: none given")
                 scores = self.starter.apply(
-                    scores, pooled.to(scores.device), self._starter_columns.to(scores.device)
+                    scores, features, self._starter_columns.to(scores.device), backbone, end
                 )
             return scores
 
@@ -485,7 +535,8 @@ class Tagger:
     """A backbone plus a head: photos in, (descriptors, scores) out.
 
     A *descriptor* is what the store caches per photo: the pooled features, followed by the
-    regional evidence (``core.model.regions``) when the head reads it. ``feature_key`` names that
+    regional evidence (``core.model.regions``) when the head reads it, then the appearance
+    descriptor (``core.model.appearance``) when the head keeps it. ``feature_key`` names that
     layout; cached descriptors are valid only for the same key.
     """
 
@@ -499,10 +550,14 @@ class Tagger:
         self.regions: Regions | None = getattr(head, "regions", None)
         if self.regions is not None and backbone.num_classes <= 0:
             raise ModelLoadError(f"backbone {backbone.id} has no classifier for regions")
-        self.feature_key = (
-            backbone.id if self.regions is None else f"{backbone.id}+{self.regions.key}"
+        self.appearance = (
+            Appearance(backbone.middle_dim) if getattr(head, "appearance", False) else None
         )
-        self.feature_dim = backbone.feature_dim + (self.regions.width if self.regions else 0)
+        key = backbone.id if self.regions is None else f"{backbone.id}+{self.regions.key}"
+        self.feature_key = key if self.appearance is None else f"{key}+{self.appearance.key}"
+        self.regional_start = backbone.feature_dim
+        self.appearance_start = backbone.feature_dim + (self.regions.width if self.regions else 0)
+        self.feature_dim = self.appearance_start + (self.appearance.width if self.appearance else 0)
         head.check(backbone, self.feature_key)
         self.backbone = backbone
         self.head = head
@@ -510,13 +565,18 @@ class Tagger:
 
     def describe(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Descriptors (B, feature_dim) of uint8 crops (B, 3, H, W), on the model's device."""
-        if self.regions is None:
+        if self.regions is None and self.appearance is None:
             return self.backbone.features(batch)
-        pooled, feature_map = self.backbone.features_and_map(batch)
+        pooled, feature_map, middle = self.backbone.features_map_middle(batch)
+        parts = [pooled]
         with torch.inference_mode():
-            classifier = self.backbone.model.get_classifier()
-            regional = self.regions.evidence(feature_map, classifier)
-            return torch.cat([pooled, regional.to(pooled.dtype)], dim=1)
+            if self.regions is not None:
+                classifier = self.backbone.model.get_classifier()
+                parts.append(self.regions.evidence(feature_map, classifier).to(pooled.dtype))
+            if self.appearance is not None:
+                crops = torch.as_tensor(batch).to(pooled.device)
+                parts.append(self.appearance.describe(crops, middle).to(pooled.dtype))
+            return torch.cat(parts, dim=1)
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 descriptors (B, feature_dim) and scores (B, L) of uint8 crops (B, 3, H, W)."""

@@ -59,11 +59,10 @@ def test_regional_evidence_is_cached_and_rescoring_matches(
         ]
     )
     features, scores = tagger.run(batch)
-    assert features.shape[1] == tagger.backbone.feature_dim + len(tagger.label_names)
-    assert (
-        (features[:, tagger.backbone.feature_dim :] >= 0)
-        & (features[:, tagger.backbone.feature_dim :] <= 1)
-    ).all()
+    start, end = tagger.regional_start, tagger.appearance_start
+    assert start == tagger.backbone.feature_dim
+    assert end - start == len(tagger.label_names)  # then the appearance descriptor
+    assert ((features[:, start:end] >= 0) & (features[:, start:end] <= 1)).all()
     np.testing.assert_allclose(
         tagger.score_features(features.astype(np.float16)), scores, atol=5e-3
     )

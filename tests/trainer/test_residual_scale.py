@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.model.residual import normalise
+from core.model.terms import normalise
 from trainer.album.residual import _count, album_normalised, learnable
 from trainer.album.targets import LabelTree, Targets, TrainingData
 

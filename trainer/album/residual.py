@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,8 +26,9 @@ import torch
 from numpy.typing import NDArray
 
 from core.library import Library
-from core.model.residual import EPS, ResidualHead, normalise, semantic
-from core.model.tagger import Backbone, PriorHead
+from core.model.residual import EPS, ResidualHead
+from core.model.tagger import PriorHead, Tagger
+from core.model.terms import PARTS, PrototypeTerms, normalise, part_input
 from trainer.album.evaluation import summary
 from trainer.album.targets import TargetConfig, TrainingData
 from trainer.learning.residual_fit import (
@@ -116,7 +118,7 @@ def train_residual(
             has_prior[trained], t.targets[:, trained], t.verified[:, trained], config
         ).any()
     )
-    proto = album_prototype_features(data, backbone) if wanted else None
+    proto = album_prototype_features(data, model.tagger) if wanted else None
     weight_of = data.weights_per_row
     weight = np.zeros((len(names), dim), dtype=np.float32)
     bias = np.where(has_prior, 0.0, np.log(EPS / (1 - EPS))).astype(np.float32)
@@ -124,7 +126,7 @@ def train_residual(
     labels: list[dict] = []
     before: dict = {}
     after: dict = {}
-    extra: dict[str, NDArray[np.float32]] = {}
+    terms: PrototypeTerms | None = None
     if trained.size:
         unlabelled = weight_of @ ~t.verified[:, trained]  # the album's, not the rows'
         fitted = fit_residual(
@@ -138,14 +140,12 @@ def train_residual(
             features=proto,
         )
         weight[trained], bias[trained] = fitted.weight, fitted.bias
-        if (
-            fitted.power_weight is not None
-            and fitted.semantic_weight is not None
-            and (fitted.power_weight.any() or fitted.semantic_weight.any())
-        ):
-            for key, part in (("power", fitted.power_weight), ("semantic", fitted.semantic_weight)):
-                extra[key] = np.zeros((len(names), part.shape[1]), np.float32)
-                extra[key][trained] = part
+        found = fitted.prototype_weights
+        if proto is not None and found is not None and any(w.any() for w in found.values()):
+            every = proto.zero_weights(len(names))
+            for key, part in found.items():
+                every[key][trained] = part
+            terms = proto.terms(every)
         for i, j in enumerate(trained):
             if np.isfinite(fitted.thresholds[i]):
                 thresholds[names[j]] = float(fitted.thresholds[i])
@@ -161,7 +161,7 @@ def train_residual(
         torch.from_numpy(has_prior.astype(np.float32)),
         mean,
         model.backbone_id,
-        *_prototype_tensors(extra, proto),
+        terms,
     )
     photos = int(t.verified[:, trained].any(axis=1).sum()) if trained.size else 0
     warning = (
@@ -202,30 +202,32 @@ def album_normalised(data: TrainingData, dim: int) -> tuple[torch.Tensor, torch.
     return mean, normalise(x, mean)
 
 
-def album_prototype_features(data: TrainingData, backbone: Backbone) -> ProtoFeatures:
+def album_prototype_features(data: TrainingData, tagger: Tagger) -> ProtoFeatures:
     """The rows' prototype features (``trainer.learning.residual_fit.ProtoFeatures``); the means
     weigh each sampled row by the photos it stands for, as ``album_normalised`` does."""
-    dim = backbone.feature_dim
-    pooled = np.ascontiguousarray(data.features[:, :dim], dtype=np.float32)
-
-    def q_of(rows: NDArray[np.int64]) -> torch.Tensor:
-        return semantic(backbone, torch.from_numpy(pooled[rows])).cpu()
-
-    return prototype_features(pooled, q_of, data.row_weight)
+    return descriptor_prototype_features(data.features, tagger, data.row_weight)
 
 
-def _prototype_tensors(
-    extra: dict[str, NDArray[np.float32]], proto: ProtoFeatures | None
-) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-    """The head's power and semantic weights and means, or four Nones when no label has any."""
-    if not extra or proto is None:
-        return (None, None, None, None)
-    return (
-        torch.from_numpy(extra["power"]),
-        proto.power_mean,
-        torch.from_numpy(extra["semantic"]),
-        proto.semantic_mean,
-    )
+def descriptor_prototype_features(
+    descriptors: NDArray[np.floating],
+    tagger: Tagger,
+    row_weight: NDArray[np.floating] | None = None,
+    parts: tuple[str, ...] = PARTS,
+) -> ProtoFeatures:
+    """Prototype features of photos from their descriptors (N, F): each of ``parts`` that
+    ``tagger``'s descriptors hold (the appearance parts only when they carry it)."""
+    backbone = tagger.backbone
+    start = tagger.appearance_start
+    held = [p for p in parts if p in ("power", "semantic") or tagger.appearance is not None]
+
+    def input_of(part: str) -> Callable[[NDArray[np.int64]], torch.Tensor]:
+        def rows_of(rows: NDArray[np.int64]) -> torch.Tensor:
+            x = torch.from_numpy(np.ascontiguousarray(descriptors[rows], dtype=np.float32))
+            return part_input(part, backbone, x.to(backbone.device), start).cpu()
+
+        return rows_of
+
+    return prototype_features({p: input_of(p) for p in held}, len(descriptors), row_weight)
 
 
 def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
@@ -238,8 +240,8 @@ def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
 
     def untouched(head: ResidualHead) -> dict[str, bool]:
         plain = (head.weight.abs().sum(dim=1) == 0).numpy()
-        for extra in (head.power_weight, head.semantic_weight):
-            if extra is not None:
+        if head.prototypes is not None:
+            for extra in head.prototypes.weights.values():
                 plain &= (extra.abs().sum(dim=1) == 0).numpy()
         alpha, bias = head.alpha.numpy(), head.bias.numpy()
         prior_like = plain & (alpha == 1) & (bias == 0)
@@ -298,9 +300,7 @@ def _label_report(
         has_prior[trained],
         fitted.weight,
         fitted.bias,
-        proto,
-        fitted.power_weight,
-        fitted.semantic_weight,
+        fitted.prototype_logits(proto),
     )
     report = []
     for i, j in enumerate(trained):

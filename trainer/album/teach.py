@@ -44,6 +44,7 @@ from trainer.learning.residual_fit import (
     ResidualConfig,
     fit_residual,
     normalised_features,
+    prototype_labels,
     score,
 )
 
@@ -97,12 +98,8 @@ class Teacher:
         self._col = {int(lab): j for j, lab in enumerate(data.tree.ids)}
         _, self.u_all = normalised_features(data.features[:, : self._feature_dim()])
         self.prior, self.has_prior = self._prior_column()
-        # a confirm-only label's prototype reads these (computed once, like u_all)
-        self.features: ProtoFeatures | None = (
-            None
-            if self.has_prior
-            else album_prototype_features(data, library.model().tagger.backbone)
-        )
+        # a confirm-only label's prototype reads these: computed once, when first needed
+        self.features: ProtoFeatures | None = None
         self.threshold = float(data.old_thresholds[self.column])
 
     def _feature_dim(self) -> int:
@@ -137,17 +134,23 @@ class Teacher:
         positives = int((verified[:, 0] & (targets[:, 0] > 0.5)).sum())
         negatives = int((verified[:, 0] & (targets[:, 0] <= 0.5)).sum())
         if positives:
+            has_prior = np.array([self.has_prior])
+            if (
+                self.features is None
+                and prototype_labels(has_prior, targets, verified, self.config)[0]
+            ):
+                self.features = album_prototype_features(self.data, self.library.model().tagger)
             fitted = fit_residual(
                 self.u_all,
                 self.prior,
-                np.array([self.has_prior]),
+                has_prior,
                 targets,
                 verified,
                 self.config,
                 features=self.features,
             )
             scores = self._scores(
-                fitted.weight, fitted.bias, fitted.power_weight, fitted.semantic_weight
+                fitted.weight, fitted.bias, fitted.prototype_logits(self.features)
             )
             if np.isfinite(fitted.thresholds[0]):
                 self.threshold = float(fitted.thresholds[0])
@@ -172,20 +175,10 @@ class Teacher:
         self,
         weight: NDArray[np.float32],
         bias: NDArray[np.float32],
-        power_weight: NDArray[np.float32] | None = None,
-        semantic_weight: NDArray[np.float32] | None = None,
+        extra: torch.Tensor | None = None,
     ) -> NDArray[np.float32]:
         prior = self.prior if self.has_prior else np.zeros((self.u_all.shape[0], 1), np.float32)
-        return score(
-            self.u_all,
-            prior,
-            np.array([self.has_prior]),
-            weight,
-            bias,
-            self.features,
-            power_weight,
-            semantic_weight,
-        )[:, 0]
+        return score(self.u_all, prior, np.array([self.has_prior]), weight, bias, extra)[:, 0]
 
 
 def rank(

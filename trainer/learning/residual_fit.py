@@ -27,14 +27,17 @@ is pushed down as a negative, and one label of a 100,000-photo album costs a mat
 product. Its logit is scaled by the spread of the unlabelled photos' scores (``beta =
 prototype_slope / spread``, the median unlabelled photo at ``-prototype_offset``), so the score
 reads like the other labels'. The feature it reads, when the caller gives ``ProtoFeatures``, is
-``[p(x), a s(x)] / sqrt(1 + a^2)`` (``a = SEMANTIC_SHARE``): the *power-normalised* pooled
-features ``p(x)`` (square roots, centred on the album's mean, L2-normalised: few-shot
-prototypes gain from damping the few large activations) beside the *semantic* ones ``s(x)``
-(the square roots of the backbone's ImageNet probabilities, centred and normalised); both are
-computed from the pooled features (``core.model.residual``), so nothing new is cached. Without
-them it reads ``u(x)``. On the photo set's dev half (201 photos, 10 labels the prior cannot see,
-10 users each) this lifts average precision by 0.01-0.02 at every k (0.02-0.03 over 22
-concepts taught as new at k=3/5) (``benchmarks/bench_photoset.py --split dev``).
+the parts of ``core.model.terms`` side by side, each weighted by its share (``SHARES``) and the
+whole normalised: the *power-normalised* pooled features (square roots, centred on the album's
+mean, L2-normalised: few-shot prototypes gain from damping the few large activations), the
+*semantic* ones (the square roots of the backbone's ImageNet probabilities), and the three
+parts of the *appearance* descriptor (``core.model.appearance``: a colour histogram, the
+colour layout of three bands, the backbone's middle stage), which carry the sky, fog, forest
+or night that ImageNet's classes do not name. Without them it reads ``u(x)``. On the photo
+set's dev half (201 photos, 10 labels the prior cannot see, 10 users each) the semantic part
+lifted average precision by 0.01-0.02 at every k over the pooled one alone, and the appearance
+parts by 0.04-0.09 more (0.41/0.47/0.53/0.47 -> 0.47/0.55/0.58/0.55 at k = 3/5/10/20;
+``benchmarks/bench_photoset.py --split dev``, ``--no-appearance`` for the previous features).
 
 Thresholds come from out-of-fold scores (leave-one-out for prototypes): the rows (unlabelled
 sample included) are dealt into folds, and each fold's rows are scored by a model fitted on the
@@ -44,19 +47,25 @@ Precision among the unlabelled photos is estimated two ways:
 
 * from the positives: if ``m`` unlabelled photos are positives scored like the confirmed ones,
   ``n_U(t) >= m r(t)`` for every t, so ``m_hat = min_t n_U(t) / r(t)`` (over t with
-  ``r(t) >= min_recall``) bounds ``m``, and ``P_pos(t) = (k + m_hat) r(t) / (k r(t) + n_U(t) +
-  rejected above t)``. With few positives ``r`` is coarse and ``m_hat`` loose: this estimate is
-  optimistic (the thresholds of 5-confirmation labels tagged at precision 0.4 aiming at 0.7);
+  ``r(t) >= min_recall``) bounds ``m``, and ``P_pos(t) = m_hat r(t) / (n_U(t) + rejected above
+  t)``: the share of the photos the threshold would tag without a verdict that are right.
+  (An earlier rule counted the confirmed photos among the tagged ones, which flatters a small
+  album: 5 confirmations among 31 photos read as precision 0.73 where 3 of 6 were right.)
+  With few positives ``r`` is coarse and ``m_hat`` loose: this estimate is optimistic;
 * from the unlabelled photos alone: most of them are negatives, and negatives score
   symmetrically about the unlabelled median ``m0`` (on the logit), so the negatives above t
   are about as many as the unlabelled photos below ``2 m0 - t`` (positives rarely score that
   low): ``P_mirror(t) = 1 - (that count + rejected above t) / (n_U(t) + rejected above t)``.
   It needs no positive at all, and it is cautious where positives are many (they lift the
-  median).
+  median), but optimistic where the negatives' scores are skewed upward (a small album's few
+  look-alikes of another kind).
 
-The two are blended by how many positives there are, ``w = k / (k + trust_positives)``:
-``P(t) = w P_pos(t) + (1 - w) P_mirror(t)``, and the threshold is the lowest one whose
-``P(t)`` reaches ``target_precision`` — aiming at a stated precision, never a fixed 0.5.
+The threshold is the lowest one where *both* estimates reach ``target_precision``
+(``precision_estimate="both"``) — aiming at a stated precision, never a fixed 0.5. Each
+estimate fails in its own way and the lower one is the safer; on the photo set's dev half
+(249 photos, 10 users) this rule raised confirm-only precision from 0.30/0.36/0.42/0.39 to
+0.33/0.44/0.49/0.49 at k = 3/5/10/20 at an F1 within 0.01 (the previous blend,
+``precision_estimate="blend"``, weighed the two by ``k / (k + trust_positives)``).
 
 A label the prior knows has a calibrated score to lean on: its threshold maximises the
 expected F1 of the out-of-fold scores (``prior_thresholds="expected-f1"``,
@@ -71,7 +80,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -79,7 +88,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from core.model.residual import EPS, normalise, power_root, prior_logits
+from core.model.residual import EPS, prior_logits
+from core.model.terms import PARTS, SCALED, PrototypeTerms, normalise
 from core.threads import on_one_core
 from trainer.learning.losses import anchored_loss, multilabel_loss
 from trainer.learning.thresholds import expected_f1_thresholds
@@ -88,9 +98,13 @@ logger = logging.getLogger(__name__)
 
 #: Thresholds are picked on this grid.
 GRID = np.round(np.arange(0.02, 0.99, 0.01), 2)
-#: Weight of the semantic features beside the power-normalised ones in a prototype (dev-tuned).
-SEMANTIC_SHARE = 0.5
-#: Semantic features are kept as coordinates in this many principal directions of the album's.
+#: Weight of each part's features in a prototype (dev-tuned, see the module docs); a part the
+#: album's descriptors lack is left out.
+SHARES = {"power": 1.0, "semantic": 0.5, "colour": 0.5, "layout": 0.3, "middle": 0.5}
+#: Parts kept as coordinates in the album's principal directions: the 1,000 semantic features,
+#: whose (N, 1000) array would be the largest thing a large album's retrain holds.
+REDUCED = ("semantic",)
+#: A ``REDUCED`` part is kept in this many principal directions.
 SEMANTIC_DIMS = 256
 #: Photos (a seeded sample) the semantic mean and principal directions are computed from.
 SEMANTIC_SAMPLE = 4096
@@ -120,7 +134,10 @@ class ResidualConfig:
         iterations: L-BFGS iterations per fit.
         target_precision: Precision the threshold of a trained label aims at.
         min_recall: Smallest estimated recall the positives' precision estimate is read at.
-        trust_positives: Positives at which both precision estimates weigh the same.
+        precision_estimate: ``both``: a threshold's estimated precision is the lower of the
+            two estimates (see the module docs); ``blend``: the previous rule, a blend
+            weighted by ``trust_positives``, with the confirmed photos counted as tagged.
+        trust_positives: For ``blend``: positives at which both estimates weigh the same.
         prototype: Confirm-only labels the prior cannot see get a prototype, not a fit.
         prototype_slope: A prototype's logit rises this much per spread of unlabelled scores.
         prototype_offset: A prototype scores the median unlabelled photo ``-offset`` (logit).
@@ -138,6 +155,7 @@ class ResidualConfig:
     iterations: int = 30
     target_precision: float = 0.7
     min_recall: float = 0.4
+    precision_estimate: str = "both"
     trust_positives: float = 5.0
     prototype: bool = True
     prototype_slope: float = 2.0
@@ -171,101 +189,167 @@ class LabelProblem:
 
 
 @dataclass(frozen=True)
-class ProtoFeatures:
-    """The album's features as confirm-only prototypes read them (see the module docs).
+class ProtoPart:
+    """One part of the prototype features (``core.model.residual.PARTS``).
 
-    ``power`` is ``p(x) = normalise(sqrt(x), power_mean)`` of the pooled features ``x``. A
-    photo's semantic feature is ``s = normalise(q, semantic_mean)`` (``q`` the square roots of its
-    ImageNet probabilities); it is kept as ``coords = s @ basis``, its coordinates in the
-    album's ``d`` principal directions (orthonormal columns of ``basis``), 4 times smaller than
-    ``s`` at 1,000 classes. A prototype direction on the coordinates is the weight ``basis @ p``
-    on ``s``: what the served head computes from ``s`` equals what the trainer computed.
+    A photo's feature for this part is ``f = normalise(input / scale, mean)`` (``scale`` only
+    for ``core.model.residual.SCALED`` parts). With a ``basis`` (orthonormal columns (K, d)) it
+    is kept as its coordinates ``f @ basis`` in the album's ``d`` principal directions (4 times
+    smaller for the 1,000 semantic features); a prototype direction on the coordinates is the
+    weight ``basis @ p`` on ``f``, so what the served head computes equals what the trainer did.
 
     Attributes:
-        power_mean: (D,) the album's mean ``sqrt(x)``.
-        power: (N, D) ``p(x)`` of the photos given, in their order.
-        semantic_mean: (K,) the album's mean ``q``.
-        basis: (K, d) orthonormal columns.
-        coords: (N, d) semantic coordinates of the photos given.
+        name: The part.
+        mean: (K,) the album's mean of ``input / scale``.
+        scale: (K,) or None.
+        basis: (K, d) or None (``values`` are ``f`` itself).
+        values: (N, d) the photos' features (or coordinates), in the order given.
     """
 
-    power_mean: torch.Tensor
-    power: torch.Tensor
-    semantic_mean: torch.Tensor
-    basis: torch.Tensor
-    coords: torch.Tensor
+    name: str
+    mean: torch.Tensor
+    scale: torch.Tensor | None
+    basis: torch.Tensor | None
+    values: torch.Tensor
+
+    @property
+    def share(self) -> float:
+        return SHARES[self.name]
+
+
+@dataclass(frozen=True)
+class ProtoFeatures:
+    """The album's features as confirm-only prototypes read them (see the module docs): the
+    parts' features side by side, each weighted by its share, ``[a_k f_k] / sqrt(sum a_k^2)``."""
+
+    parts: tuple[ProtoPart, ...]
+
+    @property
+    def count(self) -> int:
+        return int(self.parts[0].values.shape[0])
+
+    def _norm(self) -> float:
+        return math.sqrt(sum(part.share**2 for part in self.parts))
 
     def rows(self, rows: NDArray[np.int64]) -> torch.Tensor:
-        """The prototype's feature ``[p, a s] / sqrt(1 + a^2)`` (len(rows), D + d) of rows."""
+        """The prototype's feature (len(rows), sum of d) of rows."""
         index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
-        both = torch.cat([self.power[index], SEMANTIC_SHARE * self.coords[index]], dim=1)
-        return both / math.sqrt(1 + SEMANTIC_SHARE**2)
+        both = torch.cat([part.share * part.values[index] for part in self.parts], dim=1)
+        return both / self._norm()
 
-    def split(self, weight: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """A weight (D + d,) on ``rows``' feature as weights on ``p`` (D,) and ``s`` (K,)."""
-        dim = self.power.shape[1]
-        scale = 1 / math.sqrt(1 + SEMANTIC_SHARE**2)
-        on_power = (weight[:dim] * scale).astype(np.float32)
-        on_coords = torch.from_numpy(weight[dim:] * scale * SEMANTIC_SHARE)
-        return on_power, (self.basis @ on_coords).numpy().astype(np.float32)
+    def split(self, weight: NDArray[np.float32]) -> dict[str, NDArray[np.float32]]:
+        """A weight on ``rows``' feature as a weight (K,) on each part's ``f``."""
+        out, start = {}, 0
+        for part in self.parts:
+            width = int(part.values.shape[1])
+            on = torch.from_numpy(weight[start : start + width] * (part.share / self._norm()))
+            start += width
+            out[part.name] = (on if part.basis is None else part.basis @ on).numpy()
+        return {k: v.astype(np.float32) for k, v in out.items()}
 
-    def logits(
-        self, power_weight: NDArray[np.float32], semantic_weight: NDArray[np.float32]
-    ) -> torch.Tensor:
-        """(N, C) what weights (C, D) on ``p`` and (C, K) on ``s`` add to the photos' logits."""
-        in_basis = torch.from_numpy(semantic_weight) @ self.basis  # (C, d)
-        return self.power @ torch.from_numpy(power_weight).T + self.coords @ in_basis.T
+    def logits(self, weights: Mapping[str, NDArray[np.float32]]) -> torch.Tensor:
+        """(N, C) what weights (C, K) on each part's ``f`` add to the photos' logits."""
+        total = torch.zeros(self.count, next(iter(weights.values())).shape[0])
+        for part in self.parts:
+            on = torch.from_numpy(np.ascontiguousarray(weights[part.name]))
+            if part.basis is not None:
+                on = on @ part.basis  # (C, d)
+            total += part.values @ on.T
+        return total
+
+    def terms(self, weights: Mapping[str, NDArray[np.float32]]) -> PrototypeTerms:
+        """The served head's ``PrototypeTerms`` for weights (L, K) on each part's ``f``."""
+        return PrototypeTerms(
+            {p.name: torch.from_numpy(np.ascontiguousarray(weights[p.name])) for p in self.parts},
+            {p.name: p.mean for p in self.parts},
+            {p.name: p.scale for p in self.parts if p.scale is not None},
+        )
+
+    def zero_weights(self, count: int) -> dict[str, NDArray[np.float32]]:
+        """Weights (count, K) of zero on every part."""
+        widths = {p.name: p.mean.shape[0] for p in self.parts}
+        return {n: np.zeros((count, k), dtype=np.float32) for n, k in widths.items()}
 
 
 def prototype_features(
-    pooled: torch.Tensor | NDArray[np.float32],
-    q_of: Callable[[NDArray[np.int64]], torch.Tensor],
+    inputs: Mapping[str, Callable[[NDArray[np.int64]], torch.Tensor]],
+    count: int,
     row_weight: NDArray[np.floating] | None = None,
     dims: int = SEMANTIC_DIMS,
     seed: int = 0,
 ) -> ProtoFeatures:
-    """``ProtoFeatures`` of photos from their pooled features (N, D); ``q_of(rows)`` gives
-    ``q`` (len(rows), K) (``core.model.residual.semantic``).
+    """``ProtoFeatures`` of ``count`` photos; ``inputs[part](rows)`` gives a part's input
+    (len(rows), K) before scaling and centring (``core.model.residual.part_input``).
 
-    The means weigh each photo by ``row_weight`` when the photos stand for more of the album.
-    The semantic mean and principal directions come from a seeded sample of ``SEMANTIC_SAMPLE``
-    photos; the coordinates are computed ``SEMANTIC_CHUNK`` photos at a time, so no (N, K)
-    array is ever held.
+    Means (and scales) weigh each photo by ``row_weight`` when the photos stand for more of the
+    album. A ``REDUCED`` part wider than ``dims`` is kept in its principal directions; its
+    mean and directions come from a seeded sample of ``SEMANTIC_SAMPLE`` photos, and it is
+    computed ``SEMANTIC_CHUNK`` photos at a time, so no (N, K) array of it is ever held.
+
+    Raises:
+        ValueError: No photo, or a part ``core.model.residual.PARTS`` does not know.
     """
-    x = torch.as_tensor(np.ascontiguousarray(pooled, dtype=np.float32))
-    n = int(x.shape[0])
-    if n <= 0:
+    if count <= 0:
         raise ValueError("prototype features need at least one photo")
+    unknown = [name for name in inputs if name not in PARTS]
+    if unknown:
+        raise ValueError(f"unknown prototype parts {unknown}")
     weights = None if row_weight is None else np.asarray(row_weight, dtype=np.float32)
-    root = power_root(x)
-    if weights is None:
-        power_mean = root.mean(dim=0)
-    else:
-        w_all = torch.from_numpy(weights)
-        power_mean = (w_all @ root) / w_all.sum().clamp_min(1e-12)
-    power = normalise(root, power_mean)
-    del root
     rng = np.random.default_rng(seed)
-    sample = np.arange(n) if n <= SEMANTIC_SAMPLE else rng.choice(n, SEMANTIC_SAMPLE, False)
+    sample = (
+        np.arange(count) if count <= SEMANTIC_SAMPLE else rng.choice(count, SEMANTIC_SAMPLE, False)
+    )
     sample = np.sort(sample).astype(np.int64)
-    q = q_of(sample).to(torch.float32)
+    parts = []
+    for name in (n for n in PARTS if n in inputs):
+        if name in REDUCED:
+            probe = inputs[name](sample).to(torch.float32)
+            if probe.shape[1] > dims:
+                parts.append(_reduced_part(name, inputs[name], probe, sample, count, weights, dims))
+                continue
+        x = inputs[name](np.arange(count, dtype=np.int64)).to(torch.float32)
+        w = None if weights is None else torch.from_numpy(weights)
+        scale = None
+        if name in SCALED:
+            scale = _weighted_std(x, w).clamp_min(1e-6)
+            x = x / scale
+        mean = x.mean(dim=0) if w is None else (w @ x) / w.sum().clamp_min(1e-12)
+        parts.append(ProtoPart(name, mean, scale, None, normalise(x, mean)))
+    return ProtoFeatures(tuple(parts))
+
+
+def _weighted_std(x: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    if w is None:
+        return x.std(dim=0, correction=0)
+    mean = (w @ x) / w.sum().clamp_min(1e-12)
+    return ((w @ (x - mean) ** 2) / w.sum().clamp_min(1e-12)).sqrt()
+
+
+def _reduced_part(
+    name: str,
+    input_of: Callable[[NDArray[np.int64]], torch.Tensor],
+    probe: torch.Tensor,
+    sample: NDArray[np.int64],
+    count: int,
+    weights: NDArray[np.float32] | None,
+    dims: int,
+) -> ProtoPart:
+    """A wide part kept in its ``dims`` principal directions (see ``prototype_features``)."""
     if weights is None:
-        mean = q.mean(dim=0)
+        mean = probe.mean(dim=0)
     else:
         w = torch.from_numpy(weights[sample])
-        mean = (w @ q) / w.sum().clamp_min(1e-12)
-    s = normalise(q, mean)
-    dims = min(dims, s.shape[1])
-    if dims < s.shape[1]:
-        _, vectors = torch.linalg.eigh((s.T @ s).double())
-        basis = vectors[:, -dims:].flip(1).to(torch.float32).contiguous()
-    else:
-        basis = torch.eye(s.shape[1])
-    coords = torch.empty(n, dims)
-    for start in range(0, n, SEMANTIC_CHUNK):
-        rows = np.arange(start, min(n, start + SEMANTIC_CHUNK), dtype=np.int64)
-        coords[start : start + rows.size] = normalise(q_of(rows).to(torch.float32), mean) @ basis
-    return ProtoFeatures(power_mean, power, mean, basis, coords)
+        mean = (w @ probe) / w.sum().clamp_min(1e-12)
+    f = normalise(probe, mean)
+    _, vectors = torch.linalg.eigh((f.T @ f).double())
+    basis = vectors[:, -dims:].flip(1).to(torch.float32).contiguous()
+    coords = torch.empty(count, dims)
+    for start in range(0, count, SEMANTIC_CHUNK):
+        rows = np.arange(start, min(count, start + SEMANTIC_CHUNK), dtype=np.int64)
+        coords[start : start + rows.size] = (
+            normalise(input_of(rows).to(torch.float32), mean) @ basis
+        )
+    return ProtoPart(name, mean, None, basis, coords)
 
 
 @dataclass(frozen=True)
@@ -280,10 +364,16 @@ class Fitted:
     estimated_precision: NDArray[np.float64]
     estimated_recall: NDArray[np.float64]
     seconds: float
-    #: (C, D) on power-normalised pooled features and (C, K) on semantic features (both
-    #: zero but for prototypes), None when no ``ProtoFeatures`` were given.
-    power_weight: NDArray[np.float32] | None = None
-    semantic_weight: NDArray[np.float32] | None = None
+    #: Per part of the ``ProtoFeatures`` given, weights (C, K) on its features (zero but for
+    #: prototypes); None when none were given.
+    prototype_weights: dict[str, NDArray[np.float32]] | None = None
+
+    def prototype_logits(self, features: ProtoFeatures | None) -> torch.Tensor | None:
+        """(N, C) what the prototype weights add to the logits of the photos ``features``
+        describe (None when this fit has none)."""
+        if features is None or self.prototype_weights is None:
+            return None
+        return features.logits(self.prototype_weights)
 
 
 def build_problem(
@@ -343,9 +433,7 @@ def score(
     has_prior: NDArray[np.bool_],
     weight: NDArray[np.float32],
     bias: NDArray[np.float32],
-    features: ProtoFeatures | None = None,
-    power_weight: NDArray[np.float32] | None = None,
-    semantic_weight: NDArray[np.float32] | None = None,
+    extra: torch.Tensor | None = None,
 ) -> NDArray[np.float32]:
     """Scores (N, C) of photos: the prior's logit plus the fitted correction, through a sigmoid.
 
@@ -354,15 +442,14 @@ def score(
         prior: (N, C) the prior's scores (ignored where ``has_prior`` is False).
         has_prior: (C,).
         weight: (C, D) and bias (C,) of a fit.
-        features: The same photos' prototype features, read with the fit's ``power_weight``
-            (C, D) and ``semantic_weight`` (C, K) (``Fitted``); all three or none.
+        extra: (N, C) logits the prototypes add (``Fitted.prototype_logits``), or None.
     """
     with torch.no_grad():
         logits = torch.from_numpy(prior_offset(prior, has_prior)) + torch.from_numpy(bias)
         if weight.any():  # a prototype's weight is all on the prototype features
             logits = logits + u @ torch.from_numpy(weight).T
-        if features is not None and power_weight is not None and semantic_weight is not None:
-            logits = logits + features.logits(power_weight, semantic_weight)
+        if extra is not None:
+            logits = logits + extra
         return torch.sigmoid(logits).numpy()
 
 
@@ -466,6 +553,8 @@ def fit_residual(
     given are a sample of the album (default: counted on the rows). ``features``: the same
     photos' prototype features (rows in the order of ``u_all``), read by prototypes.
     """
+    if config.precision_estimate not in ("both", "blend"):
+        raise ValueError(f"unknown precision_estimate {config.precision_estimate!r}")
     if config.prior_thresholds not in ("expected-f1", "pu"):
         raise ValueError(f"unknown prior_thresholds {config.prior_thresholds!r}")
     started = time.perf_counter()
@@ -481,23 +570,21 @@ def fit_residual(
     if fitted.size:
         part = columns_of(problem, fitted)
         weight[fitted], bias[fitted], oof[:, fitted] = _fit_logistic(part, config)
-    power_weight = semantic_weight = None
+    prototype_weights = None
     rows_features = None
     if features is not None:
-        if features.power.shape[0] != u_all.shape[0]:
-            raise ValueError(
-                f"prototype features of {features.power.shape[0]} photos for {u_all.shape[0]}"
-            )
-        power_weight = np.zeros((count, features.power.shape[1]), dtype=np.float32)
-        semantic_weight = np.zeros((count, features.basis.shape[0]), dtype=np.float32)
+        if features.count != u_all.shape[0]:
+            raise ValueError(f"prototype features of {features.count} photos for {u_all.shape[0]}")
+        prototype_weights = features.zero_weights(count)
         if by_prototype.any():
             rows_features = features.rows(problem.rows)
     for c in np.flatnonzero(by_prototype):
         w_c, bias[c], oof[:, c] = prototype(problem, int(c), config, rows_features)
-        if features is None or power_weight is None or semantic_weight is None:
+        if features is None or prototype_weights is None:
             weight[c] = w_c
         else:
-            power_weight[c], semantic_weight[c] = features.split(w_c)
+            for name, on in features.split(w_c).items():
+                prototype_weights[name][c] = on
     if unlabelled_total is None:
         unlabelled_total = (~verified).sum(axis=0)
     totals = np.asarray(unlabelled_total, dtype=np.float64)
@@ -531,8 +618,7 @@ def fit_residual(
         precision,
         recall,
         time.perf_counter() - started,
-        power_weight,
-        semantic_weight,
+        prototype_weights,
     )
 
 
@@ -661,11 +747,17 @@ def pu_thresholds(
             continue
         m_hat = float(np.min(n_u[usable] / r[usable]))
         k = pos.size
-        tp = (k + m_hat) * r
-        from_positives = np.where(r > 0, tp / np.maximum(k * r + n_u + n_n, 1e-9), 0.0)
         from_unlabelled = mirror_precision(unl, grid_logit, scale, n_u, n_n)
-        w = k / (k + config.trust_positives)
-        est = w * from_positives + (1 - w) * from_unlabelled
+        if config.precision_estimate == "blend":  # the previous rule
+            tp = (k + m_hat) * r
+            from_positives = np.where(r > 0, tp / np.maximum(k * r + n_u + n_n, 1e-9), 0.0)
+            w = k / (k + config.trust_positives)
+            est = w * from_positives + (1 - w) * from_unlabelled
+        else:
+            shown = n_u + n_n
+            ratio = m_hat * r / np.maximum(shown, 1e-9)
+            from_positives = np.where(shown > 0, np.minimum(ratio, 1.0), 1.0)
+            est = np.minimum(from_positives, from_unlabelled)
         candidates = r > 0
         ok = candidates & (est >= config.target_precision)
         i = (
