@@ -66,6 +66,7 @@ from PIL import Image
 
 from core.labels.vocabulary import Vocabulary
 from core.model import regions
+from core.model.appearance import Appearance
 from core.model.tagger import Backbone, PriorHead, Tagger
 from core.model.versions import prior_head, prior_label_names, usable_starter
 from core.model.weights import DEFAULT_BACKBONE, packaged_backbones
@@ -219,14 +220,19 @@ class Evaluation:
         }
 
 
-def maps_of(backbone: Backbone, images: list[Image.Image]) -> tuple[torch.Tensor, torch.Tensor]:
+def maps_of(
+    backbone: Backbone, images: list[Image.Image]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pooled features, feature maps and appearance descriptors (``core.model.appearance``)."""
     crops = np.stack([backbone.preprocessing.pixels(im) for im in images])
-    pooled, fmaps = [], []
+    appearance = Appearance(backbone.middle_dim)
+    pooled, fmaps, looks = [], [], []
     for i in range(0, len(crops), BATCH):
-        p, m = backbone.features_and_map(crops[i : i + BATCH])
+        p, m, middle = backbone.features_map_middle(crops[i : i + BATCH])
         pooled.append(p.cpu())
         fmaps.append(m.cpu())
-    return torch.cat(pooled), torch.cat(fmaps)
+        looks.append(appearance.describe(torch.from_numpy(crops[i : i + BATCH]), middle).cpu())
+    return torch.cat(pooled), torch.cat(fmaps), torch.cat(looks)
 
 
 def regional_scores(
@@ -237,9 +243,11 @@ def regional_scores(
     *,
     floor: float | None = None,
     evidence: torch.Tensor | None = None,
+    look: torch.Tensor | None = None,
     **settings,
 ) -> np.ndarray:
-    """The shipped head's scores (or, with settings, the same head with other constants)."""
+    """The shipped head's scores (or, with settings, the same head with other constants);
+    ``look``: the appearance descriptors, which a starter may read."""
     with torch.inference_mode():
         if evidence is None:
             classifier = backbone.model.get_classifier()
@@ -250,7 +258,8 @@ def regional_scores(
                 ]
             )
         if floor is None and not settings:
-            return head.scores(backbone, torch.cat([pooled, evidence], 1)).numpy()
+            parts = [pooled, evidence] if look is None else [pooled, evidence, look]
+            return head.scores(backbone, torch.cat(parts, 1)).numpy()
         glob = head.scores(backbone, pooled)
         return torch.maximum(glob, regions.calibrate(evidence, floor)).numpy()
 
@@ -341,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in backbones:
         bb = Backbone.load(name, device="cpu")
         taggers[name] = {k: Tagger(bb, h) for k, h in heads.items()}
-        pooled, fmap = maps_of(bb, images)
+        pooled, fmap, look = maps_of(bb, images)
         with torch.inference_mode():
             glob = heads["global"].scores(bb, pooled).numpy()
         scores = {"global": glob, "regional": regional_scores(heads["regional"], bb, pooled, fmap)}
@@ -349,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         if starter is not None:
             shipped = prior_head(vocabulary, starter)
             order = [shipped.label_names.index(n) for n in names]
-            scores["+starter"] = regional_scores(shipped, bb, pooled, fmap)[:, order]
+            scores["+starter"] = regional_scores(shipped, bb, pooled, fmap, look=look)[:, order]
             taggers[name]["+starter"] = Tagger(bb, shipped)
         for kind, s in scores.items():
             results[(name, kind)] = {p: evaluation.at(s, p) for p in PRECISIONS}
@@ -364,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                 if (DEFAULT_BACKBONE, "global") in results
                 else results[(name, "global")],
             )
-        del pooled, fmap
+        del pooled, fmap, look
 
     torch.set_num_threads(args.threads)
     ms = costs(taggers, args.rounds, images)

@@ -1,15 +1,17 @@
 """Fit the starter correction (``core.model.starter``) on the labelled photo set's dev part.
 
-    python tools/build_starter.py [--min-dev 8] [--min-gain 0.05] [--min-f1 0.5]
+    python tools/build_starter.py [--min-dev 8] [--min-gain 0.05] [--min-f1 0.5] [--no-look]
                                   [--leave-out flower ...] [--out assets/starter.safetensors]
 
 For every vocabulary label with at least ``--min-dev`` dev photos (people excluded: the face
 detector sets those), the album's residual fit (``trainer.learning.residual_fit``) is run
 with every dev photo verified (the set's labels are complete), giving out-of-fold scores on
-dev. The label is kept when its out-of-fold F1, at the threshold that maximises MCC on those
-scores, beats the plain prior's F1 at the vocabulary default on dev by ``--min-gain`` and
-reaches ``--min-f1`` (a weak detector shipped to every album floods it: "tree" at dev F1
-0.19 lifted its mean score on the Tux Paint composites from 0.01 to 0.67). Labels in
+dev. The fit reads ``u(x)`` beside the appearance descriptor's parts (``with_look``; format 2)
+unless ``--no-look``. The label is kept when its out-of-fold F1, at the threshold that
+maximises MCC on those scores, beats the plain prior's F1 at the vocabulary default on dev by
+``--min-gain`` and reaches ``--min-f1`` (a weak detector shipped to every album floods it:
+"tree" at dev F1 0.19 lifted its mean score on the Tux Paint composites from 0.01 to 0.67).
+Labels in
 ``LEFT_OUT`` (``--leave-out`` replaces the list) are reported but never shipped: each failed the
 Tux Paint composites check (``python -m benchmarks.bench_regions --starter``) when it was shipped.
 The holdout part is neither read for fitting nor for choosing: ``benchmarks/bench_photoset.py``
@@ -111,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LABEL",
         help=f"labels never shipped (default: {', '.join(LEFT_OUT)})",
     )
+    parser.add_argument(
+        "--no-look",
+        action="store_true",
+        help="pooled features only, no appearance terms (the format-1 starter, for comparison)",
+    )
     parser.add_argument("--out", type=Path, default=starter_path())
     args = parser.parse_args(argv)
     left_out = LEFT_OUT if args.leave_out is None else dict.fromkeys(args.leave_out, "--leave-out")
@@ -121,8 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     truth = [closed(photos[i].labels, vocabulary) for i in dev]
     dim = tagger.backbone.feature_dim
     mean, u_pooled = normalised_features(features[:, :dim])
-    look = descriptor_prototype_features(features, tagger, parts=LOOK_PARTS)
-    u = with_look(u_pooled, look)
+    look = (
+        None if args.no_look else descriptor_prototype_features(features, tagger, parts=LOOK_PARTS)
+    )
+    u = u_pooled if look is None else with_look(u_pooled, look)
     with torch.inference_mode():
         prior = tagger.head.scores(tagger.backbone, torch.from_numpy(features)).numpy()
     names = list(tagger.label_names)
@@ -173,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     joint = np.stack([k[1][:width] for k in kept]).astype(np.float32)
     bias = np.array([k[1][width] for k in kept], dtype=np.float32)
     alpha = np.array([k[1][width + 1] for k in kept], dtype=np.float32)
-    weight, terms = split_weight(joint, dim, look)
+    weight, terms = (joint, None) if look is None else split_weight(joint, dim, look)
     starter = Starter(
         labels,
         torch.from_numpy(weight),

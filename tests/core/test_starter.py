@@ -27,6 +27,7 @@ def test_the_shipped_starter_loads_and_names_vocabulary_labels() -> None:
     assert starter.backbone.startswith(DEFAULT_BACKBONE + "@")
     assert all(0 < t < 1 for t in starter.thresholds.values())
     assert starter.weight.shape == (len(starter.labels), starter.mean.shape[0])
+    assert starter.terms is not None  # format 2: colour, layout and middle terms too
 
 
 @pytest.mark.parametrize("content", [b"", b"not a safetensors file", b"\x00" * 64])
@@ -105,3 +106,106 @@ def test_the_quality_view_says_which_thresholds_come_from_the_starter(real_album
     starter = load_starter(starter_path())
     assert all(sources[name] == "starter" for name in starter.labels)
     assert sources["cat"] == "prior"
+
+
+def _starter_with_look(backbone, labels=("sky", "landscape")):
+    """A small format-2 starter on random weights: u(x) and the appearance parts."""
+    from core.model.appearance import Appearance
+    from core.model.starter import Starter, digest_of
+    from core.model.terms import PrototypeTerms
+
+    rng = np.random.default_rng(0)
+    widths = Appearance(backbone.middle_dim).widths
+    count, dim = len(labels), backbone.feature_dim
+    terms = PrototypeTerms(
+        {
+            n: torch.from_numpy(rng.normal(0, 1, (count, k)).astype(np.float32))
+            for n, k in widths.items()
+        },
+        {n: torch.from_numpy(rng.uniform(0, 0.1, k).astype(np.float32)) for n, k in widths.items()},
+        {"layout": torch.from_numpy(rng.uniform(1, 20, widths["layout"]).astype(np.float32))},
+    )
+    weight = torch.from_numpy(rng.normal(0, 1, (count, dim)).astype(np.float32))
+    bias, alpha = torch.zeros(count), torch.tensor([0.0, 1.0])
+    digest = digest_of(weight.numpy(), bias.numpy(), tuple(labels), terms)
+    starter = Starter(
+        tuple(labels),
+        weight,
+        bias,
+        alpha,
+        torch.zeros(dim),
+        {"sky": 0.4, "landscape": 0.6},
+        backbone.id,
+        digest,
+        terms,
+    )
+    return starter, digest_of(weight.numpy(), bias.numpy(), tuple(labels))
+
+
+def test_a_starter_with_appearance_terms_round_trips_and_applies_them(
+    tmp_path: Path, real_photo_paths
+) -> None:
+    """Format 2: weights on the appearance parts are saved, loaded, change the digest and the
+    scores, and are read from the descriptor's appearance part; a format-1 file still loads."""
+    from core.media.imaging import decode
+    from core.model.starter import save_starter
+    from core.model.tagger import Backbone, PriorHead, Tagger
+    from core.model.versions import prior_label_names
+
+    backbone = Backbone.load(device="cpu")
+    starter, digest_without = _starter_with_look(backbone)
+    assert starter.digest != digest_without  # the terms are part of what names it
+    path = tmp_path / "starter.safetensors"
+    save_starter(path, starter, {})
+    loaded = load_starter(path)
+    assert loaded is not None and loaded.terms is not None
+    assert loaded.terms.parts == ("colour", "layout", "middle") and loaded.digest == starter.digest
+    vocabulary = Vocabulary.load()
+    names = prior_label_names(vocabulary, loaded)
+    membership = vocabulary.imagenet_membership(names)
+    with_terms = Tagger(backbone, PriorHead(names, membership, starter=loaded))
+    prep = backbone.preprocessing
+    crops = np.stack(
+        [
+            prep.pixels(decode(real_photo_paths[n], min_side=prep.min_side).image)
+            for n in ("astronaut", "chelsea", "coffee", "rocket")
+        ]
+    )
+    descriptors, scores = with_terms.run(crops)
+    # the same correction by hand: the prior's logit (0 for sky) + w.u + terms on the look
+    plain = PriorHead(names, membership)
+    x = torch.from_numpy(descriptors)
+    base = plain.scores(backbone, x)
+    start = with_terms.appearance_start
+    for j, label in enumerate(loaded.labels):
+        column = names.index(label)
+        p = base[:, column].clamp(1e-4, 1 - 1e-4)
+        logit = loaded.alpha[j] * torch.log(p / (1 - p)) + float(loaded.bias[j])
+        centred = x[:, : backbone.feature_dim] - loaded.mean
+        logit = logit + (centred / centred.norm(dim=1, keepdim=True)) @ loaded.weight[j]
+        for part in loaded.terms.parts:
+            f = loaded.terms.features(part, backbone, x, start)
+            logit = logit + f @ loaded.terms.weights[part][j]
+        assert np.allclose(scores[:, column], torch.sigmoid(logit).numpy(), atol=1e-4), label
+    # a head without the appearance descriptor cannot carry it
+    with pytest.raises(ValueError, match="appearance"):
+        PriorHead(names, membership, starter=loaded, appearance=False)
+    # format 1 (pooled features only) still loads, with no terms
+    import safetensors.torch
+
+    old = tmp_path / "old.safetensors"
+    tensors = {k: getattr(starter, k).contiguous() for k in ("weight", "bias", "alpha", "mean")}
+    meta = {
+        "format": "albumtag-starter/1",
+        "labels": '["sky", "landscape"]',
+        "thresholds": '{"sky": 0.4, "landscape": 0.6}',
+        "backbone": backbone.id,
+        "digest": digest_without,
+    }
+    old.write_bytes(safetensors.torch.save(tensors, meta))
+    first = load_starter(old)
+    assert first is not None and first.terms is None
+    # an entry no part owns makes the file unusable, not the album
+    odd = tmp_path / "odd.safetensors"
+    odd.write_bytes(safetensors.torch.save({**tensors, "texture_weight": torch.zeros(2, 3)}, meta))
+    assert load_starter(odd) is None

@@ -212,6 +212,7 @@ def descriptor_prototype_features(
     descriptors: NDArray[np.floating],
     tagger: Tagger,
     row_weight: NDArray[np.floating] | None = None,
+    *,
     parts: tuple[str, ...] = PARTS,
 ) -> ProtoFeatures:
     """Prototype features of photos from their descriptors (N, F): each of ``parts`` that

@@ -60,12 +60,16 @@ Precision among the unlabelled photos is estimated two ways:
   median), but optimistic where the negatives' scores are skewed upward (a small album's few
   look-alikes of another kind).
 
-The threshold is the lowest one where *both* estimates reach ``target_precision``
-(``precision_estimate="both"``) — aiming at a stated precision, never a fixed 0.5. Each
-estimate fails in its own way and the lower one is the safer; on the photo set's dev half
-(249 photos, 10 users) this rule raised confirm-only precision from 0.30/0.36/0.42/0.39 to
-0.33/0.44/0.49/0.49 at k = 3/5/10/20 at an F1 within 0.01 (the previous blend,
-``precision_estimate="blend"``, weighed the two by ``k / (k + trust_positives)``).
+For a fitted label the two are blended by how many positives there are, ``w = k / (k +
+trust_positives)``: ``P(t) = w P_pos'(t) + (1 - w) P_mirror(t)``, where ``P_pos'`` also counts
+the ``k`` confirmed photos as tagged and right. For a prototype the threshold is where *both*
+estimates reach the target (``prototype_precision="both"``): each fails in its own way and
+the lower one is the safer. Either way it is the lowest threshold whose estimate reaches
+``target_precision`` — aiming at a stated precision, never a fixed 0.5. On the photo set's
+dev half (249 photos, 10 users) the lower of the two raised confirm-only precision from
+0.30/0.36/0.42/0.39 to 0.33/0.44/0.49/0.49 at k = 3/5/10/20 at an F1 within 0.01; for fitted
+labels (with rejections; 254 photos, 3 users) it cost F1 0.07 at k = 5 and 10, so they keep
+the blend.
 
 A label the prior knows has a calibrated score to lean on: its threshold maximises the
 expected F1 of the out-of-fold scores (``prior_thresholds="expected-f1"``,
@@ -134,10 +138,10 @@ class ResidualConfig:
         iterations: L-BFGS iterations per fit.
         target_precision: Precision the threshold of a trained label aims at.
         min_recall: Smallest estimated recall the positives' precision estimate is read at.
-        precision_estimate: ``both``: a threshold's estimated precision is the lower of the
-            two estimates (see the module docs); ``blend``: the previous rule, a blend
-            weighted by ``trust_positives``, with the confirmed photos counted as tagged.
-        trust_positives: For ``blend``: positives at which both estimates weigh the same.
+        prototype_precision: ``both``: a prototype's threshold is where the lower of the two
+            precision estimates reaches the target (see the module docs); ``blend``: where
+            their blend does, as for fitted labels.
+        trust_positives: Positives at which the blended estimates weigh the same.
         prototype: Confirm-only labels the prior cannot see get a prototype, not a fit.
         prototype_slope: A prototype's logit rises this much per spread of unlabelled scores.
         prototype_offset: A prototype scores the median unlabelled photo ``-offset`` (logit).
@@ -155,7 +159,7 @@ class ResidualConfig:
     iterations: int = 30
     target_precision: float = 0.7
     min_recall: float = 0.4
-    precision_estimate: str = "both"
+    prototype_precision: str = "both"
     trust_positives: float = 5.0
     prototype: bool = True
     prototype_slope: float = 2.0
@@ -553,8 +557,8 @@ def fit_residual(
     given are a sample of the album (default: counted on the rows). ``features``: the same
     photos' prototype features (rows in the order of ``u_all``), read by prototypes.
     """
-    if config.precision_estimate not in ("both", "blend"):
-        raise ValueError(f"unknown precision_estimate {config.precision_estimate!r}")
+    if config.prototype_precision not in ("both", "blend"):
+        raise ValueError(f"unknown prototype_precision {config.prototype_precision!r}")
     if config.prior_thresholds not in ("expected-f1", "pu"):
         raise ValueError(f"unknown prior_thresholds {config.prior_thresholds!r}")
     started = time.perf_counter()
@@ -596,7 +600,7 @@ def fit_residual(
     if by_pu.size:
         part = columns_of(problem, by_pu)
         thresholds[by_pu], precision[by_pu], recall[by_pu] = pu_thresholds(
-            part, oof[:, by_pu], totals[by_pu], config
+            part, oof[:, by_pu], totals[by_pu], config, by_prototype[by_pu]
         )
     if known.any():
         ver = problem.verified[:, known]
@@ -717,8 +721,10 @@ def pu_thresholds(
     oof: NDArray[np.float32],
     unlabelled_total: NDArray[np.int64] | NDArray[np.floating],
     config: ResidualConfig,
+    prototypes: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Per label: the lowest threshold whose estimated precision reaches the target.
+    """Per label: the lowest threshold whose estimated precision reaches the target;
+    ``prototypes`` (C,) marks the columns whose scores are prototypes' (``prototype``).
 
     Returns:
         thresholds, estimated precision and estimated recall at them (see the module docs).
@@ -728,6 +734,9 @@ def pu_thresholds(
     out = np.full(count, np.nan)
     precision, recall = np.zeros(count), np.zeros(count)
     grid_logit = np.log(GRID) - np.log1p(-GRID)
+    lower = np.zeros(count, dtype=bool)  # the lower of the two estimates, not their blend
+    if prototypes is not None and config.prototype_precision == "both":
+        lower = np.asarray(prototypes, dtype=bool)
     for c in range(count):
         ver = problem.verified[:, c]
         pos = oof[ver & (y[:, c] > 0.5), c]
@@ -748,7 +757,7 @@ def pu_thresholds(
         m_hat = float(np.min(n_u[usable] / r[usable]))
         k = pos.size
         from_unlabelled = mirror_precision(unl, grid_logit, scale, n_u, n_n)
-        if config.precision_estimate == "blend":  # the previous rule
+        if not lower[c]:  # a fitted label's threshold (and every one's, before)
             tp = (k + m_hat) * r
             from_positives = np.where(r > 0, tp / np.maximum(k * r + n_u + n_n, 1e-9), 0.0)
             w = k / (k + config.trust_positives)
