@@ -206,3 +206,40 @@ def test_five_confirmed_real_photos_tag_unseen_ones_with_precision(dev_set, labe
         precision.append((tagged & unseen_true).sum() / max(tagged.sum(), 1))
         recall.append((tagged & unseen_true).sum() / unseen_true.sum())
     assert np.mean(precision) >= 0.5 and np.mean(recall) >= 0.4, (precision, recall)
+
+
+def test_a_prototype_threshold_needs_both_estimates_and_a_fit_keeps_the_blend():
+    """The 31-photo album of tests/e2e/test_learning.py, as scores: 5 confirmed photos and 3
+    unjudged look-alikes at 1.0, two other unjudged photos at 0.59 and 0.56, the rest low and
+    bunched. The blend (and the mirror estimate alone) tags both others; a prototype's
+    threshold, where both estimates reach 0.7, stops where a quarter of what it tags beyond
+    the confirmed photos would be wrong: the coffee cup (0.558) stays out. A fitted label
+    (rejections present) keeps the blend."""
+    from trainer.learning.residual_fit import LabelProblem, pu_thresholds
+
+    unjudged = [1.0, 1.0, 1.0, 0.593, 0.558, 0.243, 0.133, 0.09, 0.084, 0.046, 0.033, 0.021]
+    unjudged += [0.02, 0.016, 0.016, 0.015, 0.014, 0.013, 0.013, 0.012, 0.006, 0.006, 0.004]
+    unjudged += [0.004, 0.003, 0.002]
+    scores = np.array([[1.0]] * 5 + [[s] for s in unjudged], dtype=np.float32)
+    n = len(scores)
+    verified = np.zeros((n, 1), dtype=bool)
+    verified[:5] = True
+    targets = verified.astype(np.float32)
+    problem = LabelProblem(
+        torch.zeros(n, 1),
+        torch.zeros(n, 1),
+        torch.from_numpy(targets),
+        torch.ones(n, 1),
+        verified,
+        np.arange(n),
+    )
+    total = np.array([float(n - 5)])
+    config = ResidualConfig()
+    both, precision, _ = pu_thresholds(problem, scores, total, config, np.array([True]))
+    blend, _, _ = pu_thresholds(problem, scores, total, config, np.array([False]))
+    assert both[0] > 0.558 and precision[0] >= config.target_precision
+    assert blend[0] <= 0.558  # the previous rule tags the two other photos
+    again, _, _ = pu_thresholds(
+        problem, scores, total, ResidualConfig(prototype_precision="blend"), np.array([True])
+    )
+    assert again[0] == blend[0]
