@@ -44,6 +44,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = DEFAULT_BACKBONE
 #: Head files live in this folder of the album's data folder.
 MODELS_DIR = "models"
+#: Bump when code changes what an album's cached descriptors hold (their layout: 2 added the
+#: appearance descriptor), so that an up-to-date album notices without loading the model.
+LAYOUT_REVISION = 2
+#: Store meta key: ``model_stamp()`` as of the last time the indexer loaded the album's model.
+STAMP_KEY = "model_stamp"
 
 
 # --- what the user asked for, and what is loaded -------------------------------------------
@@ -259,6 +264,33 @@ def write_version(
 
 
 # --- loading the active version ----------------------------------------------------------
+
+
+def model_stamp() -> str:
+    """What an album's version 0 and descriptors depend on besides the backbone's weights,
+    computed without torch: the layout revision and the shipped starter, vocabulary and
+    ImageNet map. When it differs from the album's, loading the model may register a new
+    version 0 (``load_active_model``), whose photos then need re-scoring or re-describing."""
+    import hashlib
+
+    from core.resources import assets_dir
+
+    digest = hashlib.sha256(str(LAYOUT_REVISION).encode())
+    folder = assets_dir()
+    for path in (starter_path(), folder / "vocabulary.toml", folder / "imagenet_map.tsv"):
+        digest.update(path.read_bytes() if path.is_file() else b"-")
+    return digest.hexdigest()[:12]
+
+
+def stamp_is_current(store: Store) -> bool:
+    """Whether the album's model was last loaded with this code and these assets."""
+    return store.get_meta(STAMP_KEY) == model_stamp()
+
+
+def mark_stamp(store: Store) -> None:
+    """Record that the album's model was loaded with this code and these assets."""
+    if not stamp_is_current(store):
+        store.set_meta(STAMP_KEY, model_stamp())
 
 
 def load_active_model(

@@ -40,7 +40,7 @@ from core.media.imaging import decode, make_thumbnail
 from core.media.thumbnails import ThumbnailCache
 from core.memory import release_free_memory
 from core.model.preprocess import Preprocessing
-from core.model.versions import ActiveModel
+from core.model.versions import ActiveModel, mark_stamp, stamp_is_current
 from core.paths import leaves_album, readable
 from core.pipeline.enrich import Enricher, Extra
 from core.pipeline.scanner import OUTSIDE_LINK, ScanReport, reconcile
@@ -220,6 +220,7 @@ class Indexer:
         with self._model_lock:
             if self._model is None:
                 self._model = self._model_factory()
+                mark_stamp(self.store)  # loading it registered any new version 0 it needed
             return self._model
 
     def _load_model_meanwhile(self) -> threading.Thread | None:
@@ -295,6 +296,15 @@ class Indexer:
         if active is None:
             return
         stale = self.store.photos(Status.OK, stale_for=active.version)
+        if not stale and self._model is None and not stamp_is_current(self.store):
+            # this code or its assets changed since the model was last loaded: loading it may
+            # register a new version 0 (a new descriptor layout or starter), whose photos are
+            # then stale; an up-to-date album skips this and never loads torch
+            self.model  # noqa: B018 - loads it
+            active = self.store.active_model()
+            if active is None:
+                return
+            stale = self.store.photos(Status.OK, stale_for=active.version)
         if not stale:
             return
         model = self.model
