@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_photoset import closed, describe, f1_of  # noqa: E402 - after the path line
 from benchmarks.photoset import load_photoset  # noqa: E402
 from core.labels.vocabulary import Vocabulary  # noqa: E402
-from core.model.residual import EPS  # noqa: E402
+from core.model.residual import EPS, prior_logits  # noqa: E402
 from core.model.starter import Starter, digest_of, save_starter, starter_path  # noqa: E402
 from core.model.terms import PrototypeTerms  # noqa: E402
 from trainer.album.residual import descriptor_prototype_features  # noqa: E402
@@ -88,11 +88,6 @@ def split_weight(
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     return np.asarray(1 / (1 + np.exp(-np.clip(z, -60, 60))), dtype=np.float64)
-
-
-def logit_of(p: np.ndarray) -> np.ndarray:
-    q = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
-    return np.log(q) - np.log1p(-q)
 
 
 def platt(z: np.ndarray, y: np.ndarray, ridge: float = 1e-3) -> tuple[float, float]:
@@ -183,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
             ResidualConfig(),
         )
         rows = fitted.problem.rows
-        slope, shift = platt(logit_of(fitted.oof[:, 0]), y[rows])
-        oof = sigmoid(slope * logit_of(fitted.oof[:, 0]) + shift)
+        logits = prior_logits(torch.from_numpy(fitted.oof[:, 0].astype(np.float64))).numpy()
+        slope, shift = platt(logits, y[rows])
+        oof = sigmoid(slope * logits + shift)
         threshold = mcc_threshold(oof, y[rows])
         after = f1_of(oof >= threshold, y[rows])
         useful = after >= before + args.min_gain and after >= args.min_f1

@@ -145,8 +145,8 @@ class ResidualHead:
         return int(self.weight.shape[1])
 
     def appearance_start(self, backbone: Backbone) -> int:
-        """Where the appearance descriptor begins in this head's descriptors."""
-        return backbone.feature_dim + (self.regions.width if self.regions else 0)
+        """Where the appearance descriptor begins in this head's descriptors (its prior's)."""
+        return self.prior.appearance_start(backbone)
 
     def check(self, backbone: Backbone, feature_key: str | None = None) -> None:
         """Raise ModelLoadError unless the head fits ``backbone`` and its descriptors."""

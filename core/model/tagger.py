@@ -372,18 +372,21 @@ class PriorHead:
             probs = torch.softmax(backbone.classify(pooled), dim=1)
             membership = self._tensors.on(probs.device)["membership"]
             scores = (probs @ membership).clamp_(0.0, 1.0)
-            end = backbone.feature_dim + (self.regions.width if self.regions else 0)
+            end = self.appearance_start(backbone)  # where the regional evidence ends
             if self.regions is not None and features.shape[1] >= end:
                 regional = features[:, backbone.feature_dim : end].to(scores.device, torch.float32)
                 fed = self._fed.to(scores.device)
                 scores[:, fed] = torch.maximum(scores[:, fed], calibrate(regional))
             if self.starter is not None and self.starter.backbone == backbone.id:
-                if self.starter.terms is not None and features.shape[1] < end + 1:
-                    raise ValueError("the starter reads the appearance descriptor: none given")
                 scores = self.starter.apply(
                     scores, features, self._starter_columns.to(scores.device), backbone, end
                 )
             return scores
+
+    def appearance_start(self, backbone: Backbone) -> int:
+        """Where the appearance descriptor begins in the descriptors this head's album caches:
+        after the pooled features and the regional evidence."""
+        return backbone.feature_dim + (self.regions.width if self.regions else 0)
 
 
 class LinearHead:
@@ -555,7 +558,6 @@ class Tagger:
         )
         key = backbone.id if self.regions is None else f"{backbone.id}+{self.regions.key}"
         self.feature_key = key if self.appearance is None else f"{key}+{self.appearance.key}"
-        self.regional_start = backbone.feature_dim
         self.appearance_start = backbone.feature_dim + (self.regions.width if self.regions else 0)
         self.feature_dim = self.appearance_start + (self.appearance.width if self.appearance else 0)
         head.check(backbone, self.feature_key)

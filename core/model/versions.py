@@ -289,8 +289,9 @@ def stamp_is_current(store: Store) -> bool:
 
 def mark_stamp(store: Store) -> None:
     """Record that the album's model was loaded with this code and these assets."""
-    if not stamp_is_current(store):
-        store.set_meta(STAMP_KEY, model_stamp())
+    stamp = model_stamp()
+    if store.get_meta(STAMP_KEY) != stamp:
+        store.set_meta(STAMP_KEY, stamp)
 
 
 def load_active_model(

@@ -59,8 +59,7 @@ def test_regional_evidence_is_cached_and_rescoring_matches(
         ]
     )
     features, scores = tagger.run(batch)
-    start, end = tagger.regional_start, tagger.appearance_start
-    assert start == tagger.backbone.feature_dim
+    start, end = tagger.backbone.feature_dim, tagger.appearance_start
     assert end - start == len(tagger.label_names)  # then the appearance descriptor
     assert ((features[:, start:end] >= 0) & (features[:, start:end] <= 1)).all()
     np.testing.assert_allclose(

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.trainer.albums import clustered_album
 from trainer.album.residual import descriptor_prototype_features
 from trainer.learning.residual_fit import (
     GRID,
@@ -23,15 +24,6 @@ from trainer.learning.residual_fit import (
     normalised_features,
     score,
 )
-
-
-def _album(n: int = 1200, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
-    """Features around 12 cluster centres (photos of one thing look alike) and the clusters."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(12, 64)).astype(np.float32)
-    cluster = rng.integers(0, 12, size=n)
-    x = np.maximum(centres[cluster] + 0.9 * rng.normal(size=(n, 64)).astype(np.float32), 0)
-    return normalised_features(x)[1], cluster
 
 
 def _confirm(
@@ -50,7 +42,7 @@ def _no_prior(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_a_confirm_only_label_is_the_prototype_of_its_photos_and_serves_its_own_scores():
-    u, cluster = _album()
+    u, cluster = clustered_album(1200)
     n = len(cluster)
     chosen = np.flatnonzero(cluster == 3)[:5]
     targets, verified = _confirm(n, chosen)
@@ -72,7 +64,7 @@ def test_a_confirm_only_label_is_the_prototype_of_its_photos_and_serves_its_own_
 
 @pytest.mark.parametrize("target", [0.7, 0.9])
 def test_five_confirmations_tag_look_alikes_at_about_the_precision_aimed_at(target):
-    u, cluster = _album(seed=1)
+    u, cluster = clustered_album(1200, seed=1)
     n = len(cluster)
     chosen = np.flatnonzero(cluster == 5)[:5]
     fitted = fit_residual(
@@ -92,7 +84,7 @@ def test_five_confirmations_tag_look_alikes_at_about_the_precision_aimed_at(targ
 
 
 def test_a_rejection_or_a_prior_makes_it_a_fit_and_the_prototype_can_be_turned_off():
-    u, cluster = _album(seed=2)
+    u, cluster = clustered_album(1200, seed=2)
     n = len(cluster)
     chosen = np.flatnonzero(cluster == 1)[:6]
     others = np.flatnonzero(cluster != 1)[:3]
@@ -112,7 +104,7 @@ def test_a_rejection_or_a_prior_makes_it_a_fit_and_the_prototype_can_be_turned_o
 
 
 def test_one_confirmation_gets_a_threshold_and_labels_fit_side_by_side():
-    u, cluster = _album(seed=3)
+    u, cluster = clustered_album(1200, seed=3)
     n = len(cluster)
     verified = np.zeros((n, 3), dtype=bool)
     targets = np.zeros((n, 3), dtype=np.float32)

@@ -15,18 +15,11 @@ import pytest
 import torch
 
 from core.model.residual import EPS
-from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features, score
+from tests.trainer.albums import clustered_album
+from trainer.learning.residual_fit import ResidualConfig, fit_residual, score
 
 #: The fit before anchoring: every entry under the asymmetric loss, unjudged photos at 0.3.
 BEFORE = ResidualConfig(unlabelled_weight=0.3, unlabelled_loss=None, prior_thresholds="pu")
-
-
-def _album(n: int = 2400, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(12, 64)).astype(np.float32)
-    cluster = rng.integers(0, 12, size=n)
-    x = np.maximum(centres[cluster] + 0.9 * rng.normal(size=(n, 64)).astype(np.float32), 0)
-    return normalised_features(x)[1], cluster
 
 
 def _prior(u: torch.Tensor, cluster: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -58,7 +51,7 @@ def _verdicts(cluster: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarra
 
 @pytest.fixture(scope="module")
 def album():
-    u, cluster = _album()
+    u, cluster = clustered_album(2400)
     prior = _prior(u, cluster)
     targets, verified = _verdicts(cluster)
     fits = {
@@ -124,7 +117,7 @@ def test_thresholds_come_from_the_evidence_and_tag_what_the_user_confirmed_alike
 
 def test_verdicts_are_the_only_thing_that_moves_a_prior_label():
     """Only the evidence moves the correction: no verdict at all, no change at all."""
-    u, cluster = _album(n=600, seed=3)
+    u, cluster = clustered_album(600, seed=3)
     prior = _prior(u, cluster, seed=3)
     n = len(cluster)
     fitted = fit_residual(

@@ -26,6 +26,7 @@ import torch
 from numpy.typing import NDArray
 
 from core.library import Library
+from core.model.appearance import PARTS as APPEARANCE_PARTS
 from core.model.residual import EPS, ResidualHead
 from core.model.tagger import PriorHead, Tagger
 from core.model.terms import PARTS, PrototypeTerms, normalise, part_input
@@ -219,7 +220,7 @@ def descriptor_prototype_features(
     ``tagger``'s descriptors hold (the appearance parts only when they carry it)."""
     backbone = tagger.backbone
     start = tagger.appearance_start
-    held = [p for p in parts if p in ("power", "semantic") or tagger.appearance is not None]
+    held = [p for p in parts if p not in APPEARANCE_PARTS or tagger.appearance is not None]
 
     def input_of(part: str) -> Callable[[NDArray[np.int64]], torch.Tensor]:
         def rows_of(rows: NDArray[np.int64]) -> torch.Tensor:
