@@ -194,10 +194,10 @@ class LabelProblem:
 
 @dataclass(frozen=True)
 class ProtoPart:
-    """One part of the prototype features (``core.model.residual.PARTS``).
+    """One part of the prototype features (``core.model.terms.PARTS``).
 
     A photo's feature for this part is ``f = normalise(input / scale, mean)`` (``scale`` only
-    for ``core.model.residual.SCALED`` parts). With a ``basis`` (orthonormal columns (K, d)) it
+    for ``core.model.terms.SCALED`` parts). With a ``basis`` (orthonormal columns (K, d)) it
     is kept as its coordinates ``f @ basis`` in the album's ``d`` principal directions (4 times
     smaller for the 1,000 semantic features); a prototype direction on the coordinates is the
     weight ``basis @ p`` on ``f``, so what the served head computes equals what the trainer did.
@@ -283,7 +283,7 @@ def prototype_features(
     seed: int = 0,
 ) -> ProtoFeatures:
     """``ProtoFeatures`` of ``count`` photos; ``inputs[part](rows)`` gives a part's input
-    (len(rows), K) before scaling and centring (``core.model.residual.part_input``).
+    (len(rows), K) before scaling and centring (``core.model.terms.part_input``).
 
     Means (and scales) weigh each photo by ``row_weight`` when the photos stand for more of the
     album. A ``REDUCED`` part wider than ``dims`` is kept in its principal directions; its
@@ -291,7 +291,7 @@ def prototype_features(
     computed ``SEMANTIC_CHUNK`` photos at a time, so no (N, K) array of it is ever held.
 
     Raises:
-        ValueError: No photo, or a part ``core.model.residual.PARTS`` does not know.
+        ValueError: No photo, or a part ``core.model.terms.PARTS`` does not know.
     """
     if count <= 0:
         raise ValueError("prototype features need at least one photo")
@@ -317,16 +317,20 @@ def prototype_features(
         if name in SCALED:
             scale = _weighted_std(x, w).clamp_min(1e-6)
             x = x / scale
-        mean = x.mean(dim=0) if w is None else (w @ x) / w.sum().clamp_min(1e-12)
+        mean = _weighted_mean(x, w)
         parts.append(ProtoPart(name, mean, scale, None, normalise(x, mean)))
     return ProtoFeatures(tuple(parts))
+
+
+def _weighted_mean(x: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    """The mean of the rows of ``x``, each weighing ``w`` (None: alike)."""
+    return x.mean(dim=0) if w is None else (w @ x) / w.sum().clamp_min(1e-12)
 
 
 def _weighted_std(x: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
     if w is None:
         return x.std(dim=0, correction=0)
-    mean = (w @ x) / w.sum().clamp_min(1e-12)
-    return ((w @ (x - mean) ** 2) / w.sum().clamp_min(1e-12)).sqrt()
+    return _weighted_mean((x - _weighted_mean(x, w)) ** 2, w).sqrt()
 
 
 def _reduced_part(
@@ -339,11 +343,7 @@ def _reduced_part(
     dims: int,
 ) -> ProtoPart:
     """A wide part kept in its ``dims`` principal directions (see ``prototype_features``)."""
-    if weights is None:
-        mean = probe.mean(dim=0)
-    else:
-        w = torch.from_numpy(weights[sample])
-        mean = (w @ probe) / w.sum().clamp_min(1e-12)
+    mean = _weighted_mean(probe, None if weights is None else torch.from_numpy(weights[sample]))
     f = normalise(probe, mean)
     _, vectors = torch.linalg.eigh((f.T @ f).double())
     basis = vectors[:, -dims:].flip(1).to(torch.float32).contiguous()
