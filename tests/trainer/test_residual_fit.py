@@ -235,3 +235,39 @@ def test_a_prototype_threshold_needs_both_estimates_and_a_fit_keeps_the_blend():
         problem, scores, total, ResidualConfig(prototype_precision="blend"), np.array([True])
     )
     assert again[0] == blend[0]
+
+
+def test_a_prototype_threshold_stays_above_a_shoulder_of_negatives_its_positives_do_not_match():
+    """Scores as a prototype gives them (logit ``2 z - 4``, ``z`` in the unlabelled photos'
+    spreads): 850 unjudged negatives about 0 and a shoulder of 150 more about 1.5 (a skewed
+    tail, which the mirror estimate does not see: it counts negatives above t from below the
+    median), 10 true unjudged ones at 4.5, 5 confirmed photos out-of-fold at 4-5. Both
+    precision estimates reach 0.7 at the shoulder's far end, which that rule tags; the score
+    model sees the positives score well above it, and the threshold goes no lower than where
+    its F1 peaks."""
+    from trainer.learning.residual_fit import LabelProblem, pu_thresholds
+
+    rng = np.random.default_rng(0)
+    negatives = np.concatenate([rng.normal(0, 1, 850), rng.normal(1.5, 1.0, 150)])
+    z = np.concatenate([[4.0, 4.3, 4.5, 4.7, 5.0], negatives, rng.normal(4.5, 0.4, 10)])
+    scores = (1 / (1 + np.exp(-(2 * z - 4))))[:, None].astype(np.float32)
+    n = len(z)
+    verified = np.zeros((n, 1), dtype=bool)
+    verified[:5] = True
+    problem = LabelProblem(
+        torch.zeros(n, 1),
+        torch.zeros(n, 1),
+        torch.from_numpy(verified.astype(np.float32)),
+        torch.ones(n, 1),
+        verified,
+        np.arange(n),
+    )
+    total = np.array([float(n - 5)])
+    negative, true = scores[5:1005, 0], scores[1005:, 0]
+    both, _, _ = pu_thresholds(
+        problem, scores, total, ResidualConfig(prototype_precision="both"), np.array([True])
+    )
+    assert (negative >= both[0]).sum() >= 3  # the estimates alone: precision 10/15
+    raised, precision, _ = pu_thresholds(problem, scores, total, ResidualConfig(), np.array([True]))
+    assert raised[0] >= both[0] and precision[0] >= ResidualConfig().target_precision
+    assert (negative >= raised[0]).sum() <= 1 and (true >= raised[0]).sum() >= 9
