@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader, QPainter, QPainterPath, QPixmap
 
+from app.gui.collector import collect_on_gui_thread
 from app.gui.tasks import lower_priority
 from core.browse import GridRow
 from core.errors import ImageError
@@ -74,6 +75,7 @@ class ImageLoader(QObject):
 
     def __init__(self, workers: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        collect_on_gui_thread()  # a cycle of Qt objects must never be freed on a worker
         self._cond = threading.Condition()
         self._stack: list[_Request] = []
         self._queued: dict[int, _Request] = {}  # photo id → its grid request on the stack
@@ -203,10 +205,10 @@ class ImageLoader(QObject):
             if not current or root is None:
                 continue
             image, reason = self._load(root, cache, request, side)
-            with self._cond:
+            with self._cond:  # close() cannot slip in between the check and the emit
                 if self._stop:
                     return
-            self._done.emit(request, image, reason)
+                self._done.emit(request, image, reason)  # queued: only posts an event
 
     def _load(
         self, root: Path, cache: ThumbnailCache | None, request: _Request, side: int
@@ -236,6 +238,8 @@ class ImageLoader(QObject):
             self._cond.notify_all()
         for thread in self._threads:
             thread.join(10.0)
+        self._pixmaps.clear()  # freed here, on the GUI thread, not with the loader's garbage
+        self._failed.clear()
 
 
 def read_thumbnail(root: Path, cache: ThumbnailCache | None, row: GridRow) -> QImage:

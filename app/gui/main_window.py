@@ -61,7 +61,7 @@ class MainWindow(QMainWindow):
         self.session = session or AlbumSession()
         self.session.setParent(self)
         self.loader = ImageLoader(workers=min(2, background_workers()), parent=self)
-        self.grid = PhotoGridView(PhotoGridModel(self.loader), self.loader)
+        self.grid = PhotoGridView(PhotoGridModel(self.loader, self), self.loader)
         self.tree = TagTree()
         self.search = SearchBar()
         self.inspector = Inspector(self.session, self.loader)

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from app.gui.collector import collect_on_gui_thread
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -34,6 +36,7 @@ class TaskRunner(QObject):
 
     def __init__(self, name: str = "albumtag-db", parent: QObject | None = None) -> None:
         super().__init__(parent)
+        collect_on_gui_thread()  # a cycle of Qt objects must never be freed on the pool thread
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._closed = False
         self._lock = threading.Lock()

@@ -20,6 +20,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QSettings, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
+from app.gui.collector import stop_collecting_on_gui_thread
 from app.gui.main_window import MainWindow
 from app.gui.session import AlbumSession, background_workers
 from app.gui.settings import AppSettings
@@ -105,6 +106,15 @@ def fake_indexer(delay: float = 0.0, batch_size: int = 8) -> Callable[[Library],
 def _themed_app(qapp: QApplication) -> QApplication:
     apply_theme(qapp)
     return qapp
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _cycles_back_to_python(_themed_app: QApplication) -> Iterator[None]:
+    """The window's threads make cycles collect on the GUI thread only (app.gui.collector);
+    once this package's tests are done, the closed windows are freed here, on the GUI thread,
+    and the tests after them (no event loop) get CPython's own collection back."""
+    yield
+    stop_collecting_on_gui_thread()
 
 
 @pytest.fixture(autouse=True)
