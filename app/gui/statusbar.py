@@ -181,6 +181,8 @@ class StatusBar(QStatusBar):
         parts = []
         if summary.tagged:
             parts.append(f"tagged {summary.tagged:,} photo{'s' if summary.tagged != 1 else ''}")
+        if summary.scan.resumed:  # left waiting by a run that was stopped or killed
+            parts.append(f"{summary.scan.resumed:,} resumed from an interrupted run")
         if summary.rescored:
             parts.append(f"re-scored {summary.rescored:,}")
         errors = summary.errors + summary.scan.errors

@@ -128,6 +128,10 @@ def test_a_killed_child_loses_nothing_and_the_next_run_completes(
     qtbot.waitUntil(lambda: len(ends) == 2, timeout=60_000)
     assert ends[1] is not None and ends[1].tagged == counts["pending"]
     assert statuses(real_album) == {"ok": total}
+    # the window says so, as the command line does
+    assert ends[1].scan.resumed == counts["pending"]
+    said_now = window.status.message.text()
+    assert f"{counts['pending']} resumed from an interrupted run" in said_now, said_now
 
 
 def test_cancel_and_a_failing_child_are_reported(

@@ -12,9 +12,12 @@ from PySide6.QtGui import QImage
 from app.gui.imageloader import ImageLoader, pil_to_qimage, read_thumbnail, rounded
 from app.gui.search import current_token
 from app.gui.settings import MAX_RECENT, AppSettings
+from app.gui.statusbar import StatusBar
 from app.gui.taglist import tag_rows
 from core.browse import GridRow, TagSummary
 from core.media.thumbnails import ThumbnailCache
+from core.pipeline.indexer import IndexSummary
+from core.pipeline.scanner import ScanReport
 
 
 @pytest.mark.parametrize(
@@ -174,3 +177,15 @@ def test_void_calls_and_signals_keep_the_reference_counts_of_none_and_true() -> 
     assert done.returncode == 0, f"the child died: {done.stderr[-500:]}"
     none_delta, true_delta = map(int, done.stdout.split())
     assert abs(none_delta) <= 10 and abs(true_delta) <= 10
+
+
+def test_the_status_bar_says_how_many_photos_an_interrupted_run_left(qtbot) -> None:
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.summarise(IndexSummary(scan=ScanReport(files=9, unchanged=4, resumed=3), tagged=5))
+    assert bar.message.text().strip() == (
+        "Indexing: Tagged 5 photos, 3 resumed from an interrupted run."
+    )
+    bar.summarise(IndexSummary(scan=ScanReport(files=9, unchanged=9), tagged=1))
+    assert "resumed" not in bar.message.text()  # nothing left waiting: not mentioned
+    bar.stop()
