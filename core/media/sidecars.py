@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -224,6 +225,27 @@ def _check_name(target: Path) -> None:
         )
 
 
+#: What a path that is not a regular file is, in words ("… is a directory").
+_KINDS: Final = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it exists and is neither a regular file nor a link, else None."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:  # missing (or unreadable: reading it says why)
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+
+
 def read_keywords(photo: Path, *, embedded: bool = True) -> Keywords:
     """Every keyword of a photo: its sidecars' and (optionally) its embedded XMP and IPTC.
 
@@ -318,6 +340,9 @@ def write_keywords(
         raise MetadataError(
             f"{readable(str(target))}: is a symbolic link; albumtag does not write through links"
         )
+    if (kind := _not_a_file(target)) is not None:  # exiv2 would call it corrupted metadata
+        what = "a photo" if embedded else "an XMP sidecar"
+        raise MetadataError(f"{readable(str(target))}: is {kind}, not {what}")
     existing = parse(*_read(target, iptc=False)) if target.exists() else Keywords()
     drop = list(drop)
     flat, paths = merge(existing, ours, drop, rewrite)

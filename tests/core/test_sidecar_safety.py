@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -90,3 +91,33 @@ def test_a_flat_keyword_with_separators_keeps_its_shape_through_export_and_impor
 def test_a_label_name_with_a_separator_is_refused(album):
     with Library(album) as library, pytest.raises(VocabularyError, match="cannot contain"):
         library.create_label("AC/DC")
+
+
+@pytest.mark.parametrize(
+    ("naming", "kind"), [("ext", "directory"), ("base", "directory"), ("ext", "named pipe")]
+)
+def test_a_sidecar_path_that_is_not_a_file_is_reported_as_what_it_is(
+    album: Path, naming: str, kind: str
+) -> None:
+    """Not "corrupted image metadata" (exiv2's words): the path is a folder (or a pipe, which
+    would block a reader). The other photos are written; the folder keeps what it holds."""
+    shutil.copy2(album / "rocket.jpg", album / "other.jpg")
+    odd = album / ("rocket.jpg.xmp" if naming == "ext" else "rocket.xmp")
+    if kind == "directory":
+        odd.mkdir()
+        (odd / "notes.txt").write_text("mine\n", encoding="utf-8")
+    else:
+        os.mkfifo(odd)
+    with Library(album) as library:
+        index_with_fake_model(library)  # the index reads no keywords from it, and tags both
+        assert library.store.count_photos() == {"ok": 2}
+        library.set_verdicts(library.store.photos(), confirm=["rocket"])
+        report = library.export_xmp(naming=naming)  # type: ignore[arg-type]
+    assert report.written == 1 and list(report.errors) == ["rocket.jpg"]
+    assert report.errors["rocket.jpg"] == f"{odd}: is a {kind}, not an XMP sidecar"
+    assert read_keywords(album / "other.jpg", embedded=False).flat  # its sidecar was written
+    if kind == "directory":
+        assert [p.name for p in odd.iterdir()] == ["notes.txt"]
+        assert (odd / "notes.txt").read_text(encoding="utf-8") == "mine\n"
+    else:
+        assert odd.is_fifo()
