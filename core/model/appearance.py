@@ -29,6 +29,8 @@ import hashlib
 
 import torch
 
+from core.model.part_names import APPEARANCE_PARTS
+
 #: Bins of the colour histogram: hue x saturation x value.
 HUE_BINS, SATURATION_BINS, VALUE_BINS = 12, 4, 4
 #: Horizontal bands of the layout descriptor, top to bottom.
@@ -37,7 +39,7 @@ BANDS = 3
 #: crop: 4 x 4 blocks): the statistics hardly change, and they cost a sixteenth.
 SIDE = 56
 #: The parts of an appearance descriptor, in the order they are cached.
-PARTS = ("colour", "layout", "middle")
+PARTS = APPEARANCE_PARTS
 
 _COLOUR_WIDTH = HUE_BINS * SATURATION_BINS * VALUE_BINS
 _LAYOUT_WIDTH = BANDS * 3 * 2

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelLoadError
+from core.model.part_names import is_part_entry
 
 if TYPE_CHECKING:
     from core.model.tagger import Head, PriorHead
@@ -43,7 +44,8 @@ class HeadKind:
     Attributes:
         name: The kind, as stored in a version's ``metrics["head"]``.
         format: The ``format`` metadata of its head file; None when it has no file (the prior).
-        tensors: The tensors its file holds, exactly.
+        tensors: The tensors its file always holds.
+        optional: Whether an entry name may also be in its file (None: nothing else may).
         load: Reads its file: ``load(path, prior)`` → a head (``prior`` is the album's prior
             head, which a residual head corrects); None when it has no file.
     """
@@ -52,6 +54,7 @@ class HeadKind:
     format: str | None
     tensors: frozenset[str]
     load: Callable[[Path, PriorHead], Head] | None
+    optional: Callable[[str], bool] | None = None
 
 
 def _load_linear(path: Path, prior: PriorHead) -> Head:
@@ -91,6 +94,7 @@ register(
         RESIDUAL_HEAD_FORMAT,
         frozenset({"weight", "bias", "alpha", "mean"}),
         _load_residual,
+        is_part_entry,  # prototype terms (core.model.terms)
     )
 )
 
@@ -153,7 +157,7 @@ def load_head(path: Path, prior: PriorHead) -> Head:
 
 def verify_file(kind: HeadKind, path: Path) -> None:
     """Check a head file without torch: it reads completely, declares ``kind``'s format, holds
-    exactly its tensors, and every value is finite.
+    its tensors and nothing but its optional ones besides, and every value is finite.
 
     Raises:
         ModelLoadError: Missing, truncated or corrupt file, or another kind's.
@@ -163,8 +167,14 @@ def verify_file(kind: HeadKind, path: Path) -> None:
     metadata, tensors = _read(Path(path), with_tensors=True)
     if metadata.get("format") != kind.format:
         raise ModelLoadError(f"{path} is not an albumtag {kind.name} head ({kind.format})")
-    if set(tensors) != kind.tensors:
-        raise ModelLoadError(f"{path} must hold exactly {', '.join(sorted(kind.tensors))}")
+    extra = set(tensors) - kind.tensors
+    if not kind.tensors <= set(tensors) or any(
+        kind.optional is None or not kind.optional(name) for name in extra
+    ):
+        also = " (and prototype terms)" if kind.optional is not None else ""
+        raise ModelLoadError(
+            f"{path} must hold {', '.join(sorted(kind.tensors))}{also}, and nothing else"
+        )
     if not all(bool(np.isfinite(t).all()) for t in tensors.values()):
         raise ModelLoadError(f"{path}: weights are not finite")
 

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from core.model.appearance import PARTS as APPEARANCE_PARTS
 from core.model.appearance import Appearance
+from core.model.part_names import APPEARANCE_PARTS
+from core.model.part_names import PARTS as PARTS  # the parts, re-exported where they are used
 
 if TYPE_CHECKING:
     from core.model.tagger import Backbone
@@ -47,7 +48,6 @@ def power_root(pooled: torch.Tensor) -> torch.Tensor:
 
 
 #: The inputs a prototype can read, in the order ``PrototypeTerms`` keeps them.
-PARTS = ("power", "semantic", *APPEARANCE_PARTS)
 #: Parts whose input is divided by a per-feature scale (the album's spread) before centring.
 SCALED = ("layout",)
 

@@ -200,3 +200,34 @@ def test_the_served_kinds_and_how_a_head_file_is_read(tmp_path: Path):
         heads.load_head(tmp_path / "other.safetensors", prior=None)
     with pytest.raises(ValueError, match="already registered"):
         heads.register(heads.HeadKind("linear", "x", frozenset(), None))
+
+
+def test_a_residual_head_file_may_hold_prototype_terms_and_nothing_else(tmp_path: Path):
+    """A confirm-only label's prototype is saved as ``<part>_weight`` / ``_mean`` / ``_scale``
+    entries beside the residual head's own; the torch-free check accepts them (it refused
+    every such head, so `albumtag train` could not activate one) and still refuses an entry
+    that is no part's."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    plain = {name: np.zeros((2, 3), np.float32) for name in ("weight", "bias", "alpha", "mean")}
+    terms = {"power_weight": np.ones((2, 3), np.float32), "layout_scale": np.ones(3, np.float32)}
+    metadata = {"format": heads.RESIDUAL_HEAD_FORMAT}
+    residual = heads.kind_named("residual")
+    save_file({**plain, **terms}, str(tmp_path / "good.safetensors"), metadata)
+    heads.verify_file(residual, tmp_path / "good.safetensors")
+    for name, entries in {
+        "unknown": {**plain, "colour_bias": np.ones(3, np.float32)},
+        "missing": {k: v for k, v in plain.items() if k != "alpha"},
+    }.items():
+        save_file(entries, str(tmp_path / f"{name}.safetensors"), metadata)
+        with pytest.raises(ModelLoadError, match="and nothing else"):
+            heads.verify_file(residual, tmp_path / f"{name}.safetensors")
+    linear = heads.kind_named("linear")
+    save_file(
+        {"weight": np.zeros((2, 3), np.float32), "bias": np.zeros(2, np.float32), **terms},
+        str(tmp_path / "linear.safetensors"),
+        {"format": heads.LINEAR_HEAD_FORMAT},
+    )
+    with pytest.raises(ModelLoadError, match="must hold bias, weight, and nothing else"):
+        heads.verify_file(linear, tmp_path / "linear.safetensors")
