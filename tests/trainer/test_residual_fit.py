@@ -83,14 +83,14 @@ def test_five_confirmations_tag_look_alikes_at_about_the_precision_aimed_at(targ
     assert precision >= target - 0.1 and recall >= 0.6, (precision, recall)
 
 
-def test_a_rejection_or_a_prior_makes_it_a_fit_and_the_prototype_can_be_turned_off():
+def test_a_prior_or_many_verdicts_make_it_a_fit_and_the_prototype_can_be_turned_off():
     u, cluster = clustered_album(1200, seed=2)
     n = len(cluster)
     chosen = np.flatnonzero(cluster == 1)[:6]
-    others = np.flatnonzero(cluster != 1)[:3]
     proto = fit_residual(u, *_no_prior(n), *_confirm(n, chosen))
+    many = np.flatnonzero(cluster != 1)[: ResidualConfig().prototype_until]
     for fitted in (
-        fit_residual(u, *_no_prior(n), *_confirm(n, chosen, others)),
+        fit_residual(u, *_no_prior(n), *_confirm(n, chosen, many)),
         fit_residual(u, np.full((n, 1), 0.1, np.float32), np.array([True]), *_confirm(n, chosen)),
         fit_residual(u, *_no_prior(n), *_confirm(n, chosen), ResidualConfig(prototype=False)),
     ):
@@ -101,6 +101,27 @@ def test_a_rejection_or_a_prior_makes_it_a_fit_and_the_prototype_can_be_turned_o
         assert cosine < 0.999 or np.linalg.norm(a) < 0.5 * np.linalg.norm(b)
         # a tuned threshold (it may land on the grid's 0.50; it is not a default)
         assert np.isfinite(fitted.thresholds[0]) and fitted.estimated_recall[0] > 0
+
+
+def test_a_few_rejections_move_the_prototype_away_from_the_rejected_photos():
+    """Six photos of one cluster confirmed, three of a neighbouring cluster rejected: still a
+    prototype (no L-BFGS fit from nine verdicts), its direction the confirmed photos' unit mean
+    minus 0.3 times the rejected ones', and the rejected cluster scores lower than before."""
+    u, cluster = clustered_album(1200, seed=2)
+    n = len(cluster)
+    chosen = np.flatnonzero(cluster == 1)[:6]
+    rejected = np.flatnonzero(cluster == 2)[:3]
+    before = fit_residual(u, *_no_prior(n), *_confirm(n, chosen))
+    after = fit_residual(u, *_no_prior(n), *_confirm(n, chosen, rejected))
+    plus, minus = u[chosen].sum(dim=0).numpy(), u[rejected].sum(dim=0).numpy()
+    expected = plus / np.linalg.norm(plus) - 0.3 * minus / np.linalg.norm(minus)
+    w = after.weight[0]
+    assert w @ expected / (np.linalg.norm(w) * np.linalg.norm(expected)) > 0.999
+    old = score(u, *_no_prior(n), before.weight, before.bias)[:, 0]
+    new = score(u, *_no_prior(n), after.weight, after.bias)[:, 0]
+    unseen = np.setdiff1d(np.flatnonzero(cluster == 2), rejected)
+    assert np.median(new[unseen]) < np.median(old[unseen])
+    assert np.isfinite(after.thresholds[0]) and after.thresholds[0] != 0.5
 
 
 def test_one_confirmation_gets_a_threshold_and_labels_fit_side_by_side():
