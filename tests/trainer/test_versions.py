@@ -30,3 +30,16 @@ def test_one_training_per_album(tmp_path: Path):
         pass
     with training_lock(tmp_path):  # released after use
         pass
+
+
+def test_a_comparison_on_too_few_photos_activates_the_new_version():
+    """Fewer than FEW_PHOTOS photos with held-out verdicts cannot judge a change (a photo or
+    two decide it, and the active version saw some of the same verdicts): the new version, which
+    holds all the corrections, is activated, and the reason says why."""
+    from trainer.album.versions import FEW_PHOTOS
+
+    before = {"f1": 0.974}
+    few = decide(before, {"f1": 0.947, "n_labels": 10, "n_photos": FEW_PHOTOS - 5})
+    assert few.activate and "too few to compare" in few.reason and "0.947 vs 0.974" in few.reason
+    enough = decide(before, {"f1": 0.947, "n_labels": 10, "n_photos": FEW_PHOTOS})
+    assert not enough.activate and enough.reason.startswith("kept the active version")

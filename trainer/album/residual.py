@@ -32,6 +32,7 @@ from core.model.tagger import PriorHead, Tagger
 from core.model.terms import PARTS, PrototypeTerms, normalise, part_input
 from trainer.album.evaluation import summary
 from trainer.album.targets import TargetConfig, TrainingData
+from trainer.album.versions import FEW_PHOTOS
 from trainer.learning.residual_fit import (
     Fitted,
     ProtoFeatures,
@@ -45,8 +46,6 @@ from trainer.learning.residual_fit import (
 
 logger = logging.getLogger(__name__)
 
-#: Below this many photos with verified tags, the before/after comparison is flagged.
-FEW_PHOTOS = 20
 #: Photos without a verdict a residual run reads (a seeded sample on a larger album): the fit
 #: uses ``ResidualConfig.unlabelled_sample`` of them; the rest make the album's mean feature
 #: and the report's tagged counts estimates within a few per cent.
