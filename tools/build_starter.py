@@ -1,24 +1,25 @@
 """Fit the starter correction (``core.model.starter``) on the labelled photo set's dev part.
 
     python tools/build_starter.py [--min-dev 8] [--min-gain 0.05] [--min-f1 0.5] [--no-look]
-                                  [--leave-out flower ...] [--out assets/starter.safetensors]
+                                  [--l2 0.0003] [--leave-out LABEL ...]
+                                  [--out assets/starter.safetensors]
 
 For every vocabulary label with at least ``--min-dev`` dev photos (people excluded: the face
-detector sets those), the album's residual fit (``trainer.learning.residual_fit``) is run
-with every dev photo verified (the set's labels are complete), giving out-of-fold scores on
-dev. The fit reads ``u(x)`` beside the appearance descriptor's parts (``with_look``; format 2)
-unless ``--no-look``. The fitted logit is then Platt-scaled on those out-of-fold scores
-(``platt``), so a shipped score reads as a probability: the trainer's expected-F1 thresholds
-take it as one (uncalibrated, every photo's sky scored 0.60-0.72, and 5 confirmed sunsets
-moved sky's threshold to 0.02, tagging the whole album). The label is kept when its
-out-of-fold F1, at the threshold that maximises MCC on those scores, beats the plain prior's
-F1 at the vocabulary default on dev by ``--min-gain`` and reaches ``--min-f1`` (a weak
-detector shipped to every album floods it: "tree" at dev F1 0.19 lifted its mean score on the
-Tux Paint composites from 0.01 to 0.67). Labels in ``LEFT_OUT`` (``--leave-out`` replaces the
-list) are reported but never shipped: each failed the
-Tux Paint composites check (``python -m benchmarks.bench_regions --starter``) when it was shipped.
-The holdout part is neither read for fitting nor for choosing: ``benchmarks/bench_photoset.py``
-reports on it.
+detector sets those), the album's residual fit (``trainer.learning.residual_fit``) is run with every
+dev photo verified (the set's labels are complete), giving out-of-fold scores on dev. Its L2 penalty
+is the starter's own (``STARTER_L2``), not the album trainer's: every row here is a verified photo,
+where an album's fit rests on a few verdicts. The fit reads ``u(x)`` beside the appearance
+descriptor's parts (``with_look``; format 2) unless ``--no-look``. The fitted logit is then
+Platt-scaled on those out-of-fold scores (``platt``), so a shipped score reads as a probability: the
+trainer's expected-F1 thresholds take it as one (uncalibrated, every photo's sky scored 0.60-0.72,
+and 5 confirmed sunsets moved sky's threshold to 0.02, tagging the whole album). The label is kept
+when its out-of-fold F1, at the threshold that maximises MCC on those scores, beats the plain
+prior's F1 at the vocabulary default on dev by ``--min-gain`` and reaches ``--min-f1`` (a weak
+detector shipped to every album floods it: "tree" at dev F1 0.19 lifted its mean score on the Tux
+Paint composites from 0.01 to 0.67). Labels in ``LEFT_OUT`` (``--leave-out`` replaces the list) are
+reported but never shipped: each failed the Tux Paint composites check (``python -m
+benchmarks.bench_regions --starter --objects-only``) when it was shipped. The holdout part is
+neither read for fitting nor for choosing: ``benchmarks/bench_photoset.py`` reports on it.
 
 Needs the photo set (``python -m benchmarks.photoset.fetch``). Rebuild whenever the default
 backbone, the regional constants or the vocabulary's map change.
@@ -53,17 +54,34 @@ from trainer.learning.residual_fit import (  # noqa: E402
 )
 
 GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
+#: L2 penalty of the starter's fits, and their L-BFGS iterations. Chosen on dev's out-of-fold
+#: F1 at the MCC threshold, mean over 17 labels (tree, plant, flower, field, forest, snow, sea,
+#: lake, city, mountain, river, sky, landscape, water, indoor, building, sunset; dev while the
+#: photo set grew): 0.1 0.47, 0.03 (the album trainer's) 0.53, 0.003 0.58, 0.001 0.59, 0.0003
+#: 0.62, 0.0001 0.62, 0.00003 0.62 (tree 0.34 -> 0.55, forest 0.30 -> 0.53, snow 0.29 -> 0.52);
+#: on the 579-photo set's 297 dev photos: 0.03 0.52, 0.003 0.57, 0.001 0.60, 0.0003 0.61,
+#: 0.0001 0.62.
+STARTER_L2 = 3e-4
+STARTER_ITERATIONS = 100
 #: The appearance parts the starter reads beside ``u(x)`` (``core.model.appearance``), and how
 #: much they weigh against it: twice their prototype shares (dev, out-of-fold F1 at the MCC
 #: threshold on the 398-photo set: sky 0.81 -> 0.88, landscape 0.67 -> 0.75, the other
 #: labels within 0.01; at their plain shares sky 0.89, landscape 0.68).
 LOOK_PARTS = ("colour", "layout", "middle")
 LOOK_SCALE = 2 * math.sqrt(sum(SHARES[p] ** 2 for p in LOOK_PARTS))
-#: Labels that pass the dev rules but are not shipped, with why. "flower" (dev out-of-fold F1
-#: 0.36 -> 0.80 on the 398-photo set) raised flower on the unlabelled nature backgrounds of the
-#: Tux Paint composites: the +starter row's recall over all objects at precision >= 0.8 fell
-#: from 0.34 to 0.30 (0.27 to 0.20 at >= 0.9), where without it the row equals the prior's.
-LEFT_OUT: dict[str, str] = {"flower": "fails the Tux Paint composites check"}
+#: Labels that pass the dev rules but are not shipped, with why: each lowered the recall of the
+#: Tux Paint composites' objects (``python -m benchmarks.bench_regions --starter
+#: --objects-only``, 400 scenes, seed 0): with all three shipped (and the L2 of ``STARTER_L2``)
+#: the +starter row's 1st/2nd/3rd objects' recall went 0.44/0.40/0.28 -> 0.42/0.38/0.28 at
+#: precision >= 0.8 and 0.36/0.33/0.20 -> 0.33/0.29/0.17 at >= 0.9; without them it equals the
+#: regional row. Fitted on whole-frame photos, they learn the photo set's framing, not the
+#: object. ("flower" was left out before for raising flower on the composites' nature
+#: backgrounds, which ``--objects-only`` no longer counts as wrong: they are unlabelled photos
+#: that can show flowers and trees.)
+LEFT_OUT: dict[str, str] = {
+    label: "lowers the Tux Paint composites' object recall"
+    for label in ("animal", "vehicle", "food and drink")
+}
 
 
 def with_look(u: torch.Tensor, look: ProtoFeatures) -> torch.Tensor:
@@ -143,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="pooled features only, no appearance terms (the format-1 starter, for comparison)",
     )
+    parser.add_argument(
+        "--l2", type=float, default=STARTER_L2, help="L2 penalty of the fits (see STARTER_L2)"
+    )
     parser.add_argument("--out", type=Path, default=starter_path())
     args = parser.parse_args(argv)
     left_out = LEFT_OUT if args.leave_out is None else dict.fromkeys(args.leave_out, "--leave-out")
@@ -175,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             np.array([has]),
             y[:, None].astype(np.float32),
             np.ones((len(dev), 1), bool),
-            ResidualConfig(),
+            ResidualConfig(l2=args.l2, iterations=STARTER_ITERATIONS, prototype=False),
         )
         rows = fitted.problem.rows
         logits = prior_logits(torch.from_numpy(fitted.oof[:, 0].astype(np.float64))).numpy()
