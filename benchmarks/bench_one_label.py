@@ -9,7 +9,8 @@ look alike), as the album caches them. Timed, from features already in memory:
   photos' features, and computing their prototype features (square roots, the classifier's
   probabilities through a random 1,280 x 1,000 layer like the backbone's, their principal
   directions, and a random stand-in for the 402-value appearance descriptor) are timed apart;
-* the same label after 2 rejections too (a fit, not a prototype: ``trainer.learning.residual_fit``);
+* the same label after 2 rejections too (still a prototype, moved away from them; a label is fitted
+  from 150 verdicts on: ``trainer.learning.residual_fit``);
 * a whole retrain: 10,000 photos, 60 labels with verdicts (20 confirmations and 5 rejections
   each), every other label untouched.
 
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for name, run in (
         ("one label, 5 confirmations, 100,000 photos", lambda: one_label(100_000)),
-        ("  + 2 rejections (a fit)", lambda: one_label(100_000, 2)),
+        ("  + 2 rejections (a prototype)", lambda: one_label(100_000, 2)),
         ("normalising 100,000 photos (once per album)", lambda: normalising(100_000)),
         ("prototype features, 100,000 photos (once)", lambda: preparing(100_000)),
         ("whole retrain, 60 labels, 10,000 photos", lambda: whole_retrain(10_000, 60)),
