@@ -205,26 +205,10 @@ def new_label_runs(
                     verified[
                         shown_wrong(u_all, targets, verified, neg_dev, k, config, seed, proto), 0
                     ] = True
-                fitted = fit_residual(
-                    u_all,
-                    np.zeros((n, 1), np.float32),
-                    np.array([False]),
-                    targets,
-                    verified,
-                    replace(config, seed=seed),
-                    features=proto,
-                )
+                scores, threshold = new_label(u_all, targets, verified, config, seed, proto)
                 seen = np.flatnonzero(verified[:, 0])
                 rows = np.setdiff1d(holdout, seen)  # dev: the photos the user did not judge
-                s = score(
-                    u_all,
-                    np.zeros((n, 1)),
-                    np.array([False]),
-                    fitted.weight,
-                    fitted.bias,
-                    fitted.prototype_logits(proto),
-                )[rows, 0]
-                pred, truth = s >= fitted.thresholds[0], y[rows]
+                pred, truth = scores[rows] >= threshold, y[rows]
                 tp = int((pred & truth).sum())
                 prec = tp / pred.sum() if pred.sum() else 0.0
                 rec = tp / max(truth.sum(), 1)
@@ -237,27 +221,22 @@ def new_label_runs(
     }
 
 
+def new_label(u_all, targets, verified, config, seed, proto) -> tuple[np.ndarray, float]:
+    """A label the prior cannot see, fitted from one column of verdicts as the album's trainer
+    fits it: every photo's served score, and its threshold."""
+    n = u_all.shape[0]
+    no_prior = np.zeros((n, 1), np.float32), np.array([False])
+    fitted = fit_residual(
+        u_all, *no_prior, targets, verified, replace(config, seed=seed), features=proto
+    )
+    served = score(u_all, *no_prior, fitted.weight, fitted.bias, fitted.prototype_logits(proto))
+    return served[:, 0], float(fitted.thresholds[0])
+
+
 def shown_wrong(u_all, targets, verified, negatives, k, config, seed, proto) -> list[int]:
     """Up to k/2 of ``negatives`` the label fitted from ``verified`` tags, highest score first."""
-    n = u_all.shape[0]
-    fitted = fit_residual(
-        u_all,
-        np.zeros((n, 1), np.float32),
-        np.array([False]),
-        targets,
-        verified,
-        replace(config, seed=seed),
-        features=proto,
-    )
-    s = score(
-        u_all,
-        np.zeros((n, 1)),
-        np.array([False]),
-        fitted.weight,
-        fitted.bias,
-        fitted.prototype_logits(proto),
-    )[:, 0]
-    wrong = [i for i in negatives if s[i] >= fitted.thresholds[0]]
+    s, threshold = new_label(u_all, targets, verified, config, seed, proto)
+    wrong = [i for i in negatives if s[i] >= threshold]
     return sorted(wrong, key=lambda i: -s[i])[: max(1, k // 2)]
 
 
