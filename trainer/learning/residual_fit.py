@@ -802,8 +802,8 @@ def pu_thresholds(
         usable = r >= config.min_recall
         if not usable.any():
             usable = r > 0
-        if not usable.any():
-            out[c] = float(min(GRID[-1], pos.max()))
+        if not usable.any():  # no confirmed photo scores on the grid: they share nothing
+            out[c] = float(GRID[-1])  # the most a threshold can ask, not tagging the album
             continue
         m_hat = float(np.min(n_u[usable] / r[usable]))
         k = pos.size
