@@ -46,6 +46,23 @@ def evidence_note(photos: int) -> str:
     )
 
 
+def verdict_line(version: object, activated: bool, reason: str) -> str:
+    """The dialog's first line: what became of the version, then the trainer's reason without
+    the words that repeat it ("activated: …", "kept the active version: …")."""
+    if activated:
+        for lead in ("activated: ", "activated "):
+            if reason.startswith(lead):
+                rest = reason[len(lead) :]
+                return (
+                    f"Version {version} is now active{': ' if lead.endswith(': ') else ' '}{rest}"
+                )
+        return f"Version {version} is now active. {reason}".rstrip()
+    lead = "kept the active version: "
+    if reason.startswith(lead):
+        return f"Version {version} was not activated: {reason[len(lead) :]}"
+    return f"Version {version} was not better; the active model stays. {reason}".rstrip()
+
+
 class RetrainStatus(QWidget):
     """The status-bar part: progress while training, then a button to see the result."""
 
@@ -208,14 +225,7 @@ class RetrainResultDialog(QDialog):
         self.resize(720, 520)
         layout = QVBoxLayout(self)
         activated = bool(done.get("activated"))
-        head = QLabel(
-            (
-                f"Version {done.get('version')} is now active. "
-                if activated
-                else f"Version {done.get('version')} was not better; the active model stays. "
-            )
-            + str(done.get("reason") or "")
-        )
+        head = QLabel(verdict_line(done.get("version"), activated, str(done.get("reason") or "")))
         head.setWordWrap(True)
         layout.addWidget(head)
         before, after = done.get("before") or {}, done.get("after") or {}

@@ -189,3 +189,29 @@ def test_the_status_bar_says_how_many_photos_an_interrupted_run_left(qtbot) -> N
     bar.summarise(IndexSummary(scan=ScanReport(files=9, unchanged=9), tagged=1))
     assert "resumed" not in bar.message.text()  # nothing left waiting: not mentioned
     bar.stop()
+
+
+def test_the_retrain_result_says_what_became_of_the_version_once(qtbot):
+    """The first line names the outcome and then the trainer's reason without repeating it
+    ("Version 3 is now active. activated: …" read twice)."""
+    from PySide6.QtWidgets import QLabel
+
+    from app.gui.retraining import RetrainResultDialog, verdict_line
+
+    reason = (
+        "activated: 15 photos with your verdicts are too few to compare the versions on "
+        "(F1 0.947 vs 0.974); the new one holds all your corrections"
+    )
+    dialog = RetrainResultDialog({"version": 3, "activated": True, "reason": reason})
+    qtbot.addWidget(dialog)
+    head = dialog.findChildren(QLabel)[0].text()
+    assert head.startswith("Version 3 is now active: 15 photos") and "activated" not in head
+    kept = "kept the active version: the new one is worse on tags you verified (F1 0.5 vs 0.6)"
+    assert verdict_line(4, False, kept) == (
+        "Version 4 was not activated: the new one is worse on tags you verified (F1 0.5 vs 0.6)"
+    )
+    forced = "activated because you asked for it (--force)"
+    assert (
+        verdict_line(5, True, forced)
+        == "Version 5 is now active because you asked for it (--force)"
+    )
