@@ -222,7 +222,7 @@ class RetrainResultDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("retrainResultDialog")
         self.setWindowTitle(f"Model version {done.get('version')}")
-        self.resize(720, 520)
+        self.resize(860, 520)  # the labels table whole, its Evidence column included
         layout = QVBoxLayout(self)
         activated = bool(done.get("activated"))
         head = QLabel(verdict_line(done.get("version"), activated, str(done.get("reason") or "")))
