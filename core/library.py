@@ -26,6 +26,7 @@ from core.labels.policy import CONFIRMED, NO_VERDICT, REJECTED
 from core.labels.vocabulary import Label, Vocabulary
 from core.media.sidecars import Naming
 from core.media.thumbnails import ThumbnailCache
+from core.model.starter import starter_labels
 from core.model.versions import ActiveModel, ModelChoice, load_active_model, stored_choice
 from core.paths import readable
 from core.people.faces import shared_detector
@@ -84,6 +85,7 @@ class Library:
         self.search_engine = SearchEngine(self.store.db)
         self._choice = model
         self._model: ActiveModel | None = None
+        self._starter_labels: frozenset[str] | None = None  # read once, when first asked
         self.vocabulary = self._sync_vocabulary(Vocabulary.load())
 
     def close(self) -> None:
@@ -307,9 +309,14 @@ class Library:
         return out
 
     def learns_from_examples(self, name: str) -> bool:
-        """Whether the label is prior-blind: no ImageNet class feeds it (or it is the user's),
-        so only confirmed examples can teach it."""
-        return name not in self.vocabulary or self.vocabulary.prior_blind(name)
+        """Whether the label is prior-blind: no ImageNet class feeds it (or it is the user's)
+        and the shipped starter does not correct it (it does sky and sunset), so only
+        confirmed examples can teach it."""
+        if name not in self.vocabulary:
+            return True
+        if self._starter_labels is None:
+            self._starter_labels = starter_labels()
+        return self.vocabulary.prior_blind(name) and name not in self._starter_labels
 
     # -- model and indexing ---------------------------------------------------------------
     def model(self) -> ActiveModel:

@@ -33,9 +33,9 @@ from core.browse import TagSummary
 _Index = QModelIndex | QPersistentModelIndex
 TAG_ROLE = Qt.ItemDataRole.UserRole + 20
 LEARNS_HINT = (
-    "Learns from your examples: the built-in ImageNet model cannot see this label, "
-    "so it is only set where you confirm it. Confirm it on a few photos to teach it "
-    "(teach mode will guide this)."
+    "Learns from your examples: the built-in model cannot see this label, so it is set only "
+    "where you confirm it until you retrain. Confirm it on a few photos, or right-click it "
+    "and choose Teach, then retrain."
 )
 """The hint on a prior-blind label (core.labels.vocabulary.Vocabulary.prior_blind)."""
 _MAYBE_LIMIT = 5

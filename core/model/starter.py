@@ -101,6 +101,23 @@ def starter_path(folder: Path | None = None) -> Path:
     return (folder or assets_dir()) / STARTER_FILE
 
 
+def starter_labels(path: Path | None = None) -> frozenset[str]:
+    """The labels the starter at ``path`` (default: the shipped one) corrects, read from its
+    header without torch; empty when it is missing or unreadable."""
+    path = starter_path() if path is None else Path(path)
+    try:
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            if not 0 < size <= 16 * 1024 * 1024:
+                raise ValueError(f"header of {size} bytes")
+            header = json.loads(handle.read(size))
+        labels = json.loads(header["__metadata__"]["labels"])
+        return frozenset(str(name) for name in labels)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.debug("starter labels of %s not read: %s", path, exc)
+        return frozenset()
+
+
 def load_starter(path: Path) -> Starter | None:
     """The starter at ``path``, or None (with a log line) when it is missing or unreadable."""
     import safetensors

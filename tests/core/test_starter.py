@@ -13,7 +13,7 @@ import torch
 from benchmarks.bench_photoset import f1_of
 from core.labels.vocabulary import Vocabulary
 from core.library import Library
-from core.model.starter import load_starter, starter_path
+from core.model.starter import load_starter, starter_labels, starter_path
 from core.model.versions import prior_head, usable_starter
 from core.model.weights import DEFAULT_BACKBONE
 
@@ -209,3 +209,21 @@ def test_a_starter_with_appearance_terms_round_trips_and_applies_them(
     odd = tmp_path / "odd.safetensors"
     odd.write_bytes(safetensors.torch.save({**tensors, "texture_weight": torch.zeros(2, 3)}, meta))
     assert load_starter(odd) is None
+
+
+def test_the_starter_labels_are_read_without_torch(tmp_path: Path) -> None:
+    """Which labels the shipped starter corrects (the window's "learns from your examples"
+    hint leaves them out) comes from the file's header alone; a missing or broken file names
+    none."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from core.model.starter import starter_labels; "
+        "names = starter_labels(); assert 'torch' not in sys.modules; print(sorted(names))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(sorted(load_starter(starter_path()).labels))
+    (tmp_path / "broken.safetensors").write_bytes(b"\xff" * 64)
+    assert starter_labels(tmp_path / "broken.safetensors") == frozenset()
+    assert starter_labels(tmp_path / "missing.safetensors") == frozenset()
