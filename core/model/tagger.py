@@ -179,7 +179,7 @@ class Backbone:
             TypeError: ``batch`` is not uint8.
             ValueError: ``batch`` has the wrong shape.
         """
-        x = self._to_device(batch)
+        x = self.to_device(batch)
         if x.shape[0] == 0:
             empty = torch.zeros((0, self.feature_dim), dtype=torch.float32, device=self.device)
             return empty, torch.zeros((0, self.feature_dim, 1, 1), device=self.device)
@@ -239,7 +239,14 @@ class Backbone:
             logits: torch.Tensor = self.model.get_classifier()(x).float()
             return logits
 
-    def _to_device(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def to_device(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """A uint8 batch (B, 3, side, side) as a tensor on the model's device (pinned and
+        copied without blocking on a GPU; a tensor already there is returned as it is).
+
+        Raises:
+            TypeError: ``batch`` is not uint8, or neither an array nor a tensor.
+            ValueError: ``batch`` has the wrong shape.
+        """
         if isinstance(batch, np.ndarray):
             if batch.dtype != np.uint8:
                 raise TypeError(f"expected a uint8 batch, got {batch.dtype}")
@@ -569,14 +576,15 @@ class Tagger:
         """Descriptors (B, feature_dim) of uint8 crops (B, 3, H, W), on the model's device."""
         if self.regions is None and self.appearance is None:
             return self.backbone.features(batch)
-        pooled, feature_map, middle = self.backbone.features_map_middle(batch)
+        # one copy on the device, read by the model and the colour statistics alike
+        crops = self.backbone.to_device(batch)
+        pooled, feature_map, middle = self.backbone.features_map_middle(crops)
         parts = [pooled]
         with torch.inference_mode():
             if self.regions is not None:
                 classifier = self.backbone.model.get_classifier()
                 parts.append(self.regions.evidence(feature_map, classifier).to(pooled.dtype))
             if self.appearance is not None:
-                crops = torch.as_tensor(batch).to(pooled.device)
                 parts.append(self.appearance.describe(crops, middle).to(pooled.dtype))
             return torch.cat(parts, dim=1)
 
