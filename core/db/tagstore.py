@@ -133,6 +133,7 @@ class TagStore(Store):
                     db.conn,
                     self._judged_by_threshold(db.conn, label, before, policy.threshold(label)),
                     policy,
+                    policy.lineage(label),
                 )
 
     @staticmethod
@@ -261,23 +262,39 @@ class TagStore(Store):
 
     # -- effective tags -------------------------------------------------------------------
     def _refresh(
-        self, conn: sqlite3.Connection, photo_ids: Sequence[int], policy: LabelPolicy
+        self,
+        conn: sqlite3.Connection,
+        photo_ids: Sequence[int],
+        policy: LabelPolicy,
+        lineage: tuple[frozenset[int], frozenset[int]] | None = None,
     ) -> None:
-        """Recompute the materialised tags of some photos (inside a write transaction)."""
+        """Recompute the materialised tags of some photos (inside a write transaction).
+
+        With ``lineage`` (``LabelPolicy.lineage`` of one label whose threshold changed), only
+        the tags of that label and its ancestors are recomputed, from the evidence of the
+        labels under its top ancestor: no other tag of these photos can change, and a photo
+        holds scores of a few dozen labels (a threshold change at 100,000 photos re-derived
+        every tag of the photos between the two thresholds, about 0.15 ms a photo).
+        """
         evidence: dict[int, list[Evidence]] = defaultdict(list)
         old: set[tuple[int, int, int, int]] = set()
         ids = (id_list(photo_ids),)
+        only, by = "", ""
+        params: tuple[str, ...] = ids
+        if lineage is not None:
+            only, by = f" AND label_id {IN_IDS}", f" AND l.label_id {IN_IDS}"
+            params = (ids[0], id_list(sorted(lineage[0])))
         old.update(
             conn.execute(
                 "SELECT label_id, photo_id, direct, verified FROM photo_tags "
-                f"WHERE photo_id {IN_IDS}",
-                ids,
+                f"WHERE photo_id {IN_IDS}{only}",
+                params,
             )
         )
         found = conn.execute(  # only visible photos carry tags (search relies on it)
             "SELECT l.photo_id, l.label_id, l.score, l.verdict FROM photo_labels l "
-            f"JOIN photos p ON p.id = l.photo_id WHERE p.{VISIBLE} AND l.photo_id {IN_IDS}",
-            ids,
+            f"JOIN photos p ON p.id = l.photo_id WHERE p.{VISIBLE} AND l.photo_id {IN_IDS}{by}",
+            ids if lineage is None else (ids[0], id_list(sorted(lineage[1]))),
         )
         for pid, lid, score, verdict in found:
             evidence[pid].append(Evidence(lid, score, verdict))
@@ -285,6 +302,7 @@ class TagStore(Store):
             (t.label_id, pid, int(t.direct), int(t.verified))
             for pid, items in evidence.items()
             for t in policy.tags(items)
+            if lineage is None or t.label_id in lineage[0]
         }
         # Only the difference is written: a threshold change or a retrain changes a few tags
         # of the photos it re-derives, and each row written is a random B-tree update (what
@@ -298,6 +316,15 @@ class TagStore(Store):
             sorted(rows - old),
         )
         tagged = {r[1] for r in rows}
+        if lineage is not None:  # the photos' other tags stay: they keep a photo tagged
+            tagged.update(
+                r[0]
+                for r in conn.execute(
+                    f"SELECT DISTINCT photo_id FROM photo_tags WHERE photo_id {IN_IDS} "
+                    f"AND label_id NOT {IN_IDS}",
+                    (ids[0], id_list(sorted(lineage[0]))),
+                )
+            )
         conn.executemany(
             "UPDATE photos SET tagged = ? WHERE id = ? AND tagged != ?",
             [(int(pid in tagged), pid, int(pid in tagged)) for pid in photo_ids],

@@ -69,6 +69,24 @@ class LabelPolicy:
         verified = self._climb(confirmed, rejected)
         return [Tag(i, i in direct, i in verified) for i in sorted(has)]
 
+    def lineage(self, label_id: int) -> tuple[frozenset[int], frozenset[int]]:
+        """What a change of one label's threshold can reach: the label and its ancestors (the
+        only tags it can change, see ``tags``), and every label under its top ancestor (the
+        evidence that decides those tags: a descendant on, an ancestor rejected)."""
+        chain = self._chain(label_id)
+        top = chain[-1]
+        family = {label for label in self._parents if self._chain(label)[-1] == top}
+        return frozenset(chain), frozenset(family | set(chain))
+
+    def _chain(self, label_id: int) -> list[int]:
+        """The label, its parent, and so on to the top (a loop in the tree ends it)."""
+        chain = [label_id]
+        node = self._parents.get(label_id)
+        while node is not None and node not in chain:
+            chain.append(node)
+            node = self._parents.get(node)
+        return chain
+
     def _climb(self, starts: set[int], rejected: set[int]) -> set[int]:
         """Every unblocked start label and all its ancestors (none of which is rejected)."""
         reached: set[int] = set()

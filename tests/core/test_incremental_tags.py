@@ -27,9 +27,9 @@ def test_a_threshold_change_re_derives_only_the_photos_scored_between_the_thresh
     monkeypatch.setattr(
         TagStore,
         "_refresh",
-        lambda self, conn, pids, policy: (
+        lambda self, conn, pids, policy, lineage=None: (
             seen.append(list(pids)),
-            refresh(self, conn, pids, policy),
+            refresh(self, conn, pids, policy, lineage),
         ),
     )
     store.set_manual_threshold("Dog", 0.5)
@@ -84,3 +84,36 @@ def test_label_counts_are_kept_until_the_album_changes(store):
         store.set_verdicts([VerdictChange(b, dog, -1)])
         assert store.label_counts()[dog] == 1
     assert store.label_counts()[dog] == 1
+
+
+def test_a_threshold_change_re_derives_the_label_and_its_ancestors_as_a_full_pass_would(store):
+    """Random scores and verdicts (confirmations, rejections of a label and of its ancestors)
+    over a three-level tree beside another root: after each of many threshold changes, the tags
+    kept by re-deriving only the changed label's line (from its top ancestor's evidence) equal
+    re-deriving every tag of every photo, and a photo stays tagged by its other labels."""
+    import numpy as np
+
+    from core.labels.policy import REJECTED
+
+    names = ids(store)
+    poodle = store.upsert_label("poodle", parent_id=names["dog"], kind="builtin", threshold=0.5)
+    store.upsert_label("sea", parent_id=names["beach"], kind="builtin", threshold=0.3)
+    assert poodle
+    names = ids(store)
+    rng = np.random.default_rng(0)
+    photos = [store.add_photo(f"p{i}.jpg", 1, 1) for i in range(60)]
+    for photo in photos:
+        score(store, photo, **{n: float(rng.random()) for n in names if rng.random() < 0.7})
+    changes = [
+        VerdictChange(int(p), names[str(n)], int(rng.choice([CONFIRMED, REJECTED])))
+        for p, n in zip(rng.choice(photos, 40), rng.choice(sorted(names), 40), strict=True)
+    ]
+    store.set_verdicts(changes)
+    for step in range(12):
+        label = sorted(names)[step % len(names)]
+        store.set_manual_threshold(label, float(rng.uniform(0.1, 0.9)))
+        incremental = _all_tags(store)
+        flags = store.db.query("SELECT id, tagged FROM photos ORDER BY id")
+        store.refresh_all_tags()
+        assert _all_tags(store) == incremental, (step, label)
+        assert store.db.query("SELECT id, tagged FROM photos ORDER BY id") == flags
