@@ -55,6 +55,7 @@ from trainer.learning.residual_fit import (  # noqa: E402
     fit_residual,
     normalised_features,
 )
+from trainer.learning.thresholds import tune_thresholds  # noqa: E402
 
 GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 #: L2 penalty of the starter's fits, and their L-BFGS iterations. Chosen on dev's out-of-fold
@@ -130,16 +131,18 @@ def platt(z: np.ndarray, y: np.ndarray, ridge: float = 1e-3) -> tuple[float, flo
 
 
 def mcc_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
-    best, chosen = -2.0, 0.5
-    for t in GRID:
-        pred = scores >= t
-        tp, fp = float((pred & truth).sum()), float((pred & ~truth).sum())
-        fn, tn = float((~pred & truth).sum()), float((~pred & ~truth).sum())
-        denom = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-        value = (tp * tn - fp * fn) / denom if denom else -1.0
-        if value > best:
-            best, chosen = value, float(t)
-    return chosen
+    """The ``GRID`` threshold of highest MCC (the smallest among equals), by the trainer's own
+    rule (``trainer.learning.thresholds.tune_thresholds``); 0.5 without a positive and a
+    negative."""
+    tuned = tune_thresholds(
+        np.asarray(truth, dtype=np.float64)[:, None],
+        np.asarray(scores, dtype=np.float64)[:, None],
+        default=0.5,
+        grid=GRID,
+        min_positives=1,
+        min_negatives=1,
+    )
+    return float(tuned.thresholds[0])
 
 
 def threshold_only(
@@ -246,15 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"the default {vocabulary[label].threshold:.2f} -> {at_tuned:.2f}  "
                     f"t {t:.2f}  kept (threshold only)"
                 )
-                kept.append(
-                    (
-                        label,
-                        np.r_[np.zeros(u.shape[1]), 0.0, 1.0],
-                        t,
-                        *(at_default, at_tuned),
-                        float(y.sum()),
-                    )
-                )
+                weights = np.r_[np.zeros(u.shape[1]), 0.0, 1.0]  # the prior's score as it is
+                kept.append((label, weights, t, at_default, at_tuned, float(y.sum())))
         if verdict == "kept":
             kept.append(
                 (
