@@ -37,6 +37,10 @@ PHASE_NAMES = {
 }
 PHASES = tuple(PHASE_NAMES)
 
+#: Numbers resting on fewer verified photos than this are flagged, and a comparison of two
+#: versions on fewer cannot judge the change (the trainer then activates the new one).
+FEW_PHOTOS = 20
+
 #: The metrics of ``before`` and ``after``, with their names for people.
 METRICS = (
     ("precision", "Precision"),

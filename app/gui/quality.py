@@ -32,8 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.retraining import FEW, FLAG, evidence_note
+from app.gui.retraining import FLAG, evidence_note
 from core.quality import LabelQuality, QualityReport, pr_curve
+from core.training_events import FEW_PHOTOS
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class QualityDialog(QDialog):
         self.report = report
         self.table.setRowCount(len(report.labels))
         for r, q in enumerate(report.labels):
-            flag = f" {FLAG}" if q.precision is not None and q.evidence < FEW else ""
+            flag = f" {FLAG}" if q.precision is not None and q.evidence < FEW_PHOTOS else ""
             cells = [
                 q.name,
                 str(q.tagged),
@@ -153,7 +154,7 @@ class QualityDialog(QDialog):
                 if flag and c == 4:
                     item.setToolTip(
                         f"Estimated from {q.evidence} verified photos: fewer than "
-                        f"{FEW}, so it may move a lot"
+                        f"{FEW_PHOTOS}, so it may move a lot"
                     )
                 self.table.setItem(r, c, item)
         self._draw_versions()
@@ -207,7 +208,7 @@ class QualityDialog(QDialog):
             _add(chart, mark, self._pr_x, self._pr_y)
         chart.setTitle(
             f"Precision–recall of {q.name} on {len(q.verified)} verified photos"
-            + (f" {FLAG}" if len(q.verified) < FEW else "")
+            + (f" {FLAG}" if len(q.verified) < FEW_PHOTOS else "")
         )
 
     def _draw_versions(self) -> None:

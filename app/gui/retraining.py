@@ -3,8 +3,9 @@
 ``BackgroundRetrain`` runs ``python -m trainer train ALBUM --json-progress`` in a ``QProcess``
 (never waited on), shows its progress in a small status-bar widget, and when the run ends puts
 a "see what changed" button there that opens ``RetrainResultDialog``: the before/after table
-and each label's changes, with numbers resting on fewer than ``FEW`` verified photos flagged.
-It can also start itself after a number of new corrections (Model → Retrain automatically).
+and each label's changes, with numbers resting on fewer than
+``core.training_events.FEW_PHOTOS`` verified photos flagged. It can also start itself after a
+number of new corrections (Model → Retrain automatically).
 """
 
 from __future__ import annotations
@@ -27,13 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.statusbar import ThinBar
-from core.training_events import METRICS, PHASE_NAMES
+from core.training_events import FEW_PHOTOS, METRICS, PHASE_NAMES
 from core.training_events import parse as parse_event
 
 logger = logging.getLogger(__name__)
 
-#: Numbers resting on fewer verified photos than this are flagged.
-FEW = 20
 FLAG = "⚠"
 
 
@@ -41,7 +40,7 @@ def evidence_note(photos: int) -> str:
     """How much stands behind a number, flagged when it is little."""
     return (
         f"{FLAG} only {photos} verified photo{'s' if photos != 1 else ''}"
-        if photos < FEW
+        if photos < FEW_PHOTOS
         else f"{photos} verified photos"
     )
 
@@ -208,7 +207,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if FLAG in text:
                 item.setToolTip(
-                    f"Fewer than {FEW} verified photos: this number may move a lot "
+                    f"Fewer than {FEW_PHOTOS} verified photos: this number may move a lot "
                     "as you verify more"
                 )
             table.setItem(r, c, item)
@@ -241,7 +240,7 @@ class RetrainResultDialog(QDialog):
             warning.setProperty("role", "error")
             warning.setWordWrap(True)
             layout.addWidget(warning)
-        flag = f" {FLAG}" if photos < FEW else ""
+        flag = f" {FLAG}" if photos < FEW_PHOTOS else ""
         self.metrics = _table(
             ["Metric", "Before", "After"],
             [

@@ -36,7 +36,7 @@ def test_a_comparison_on_too_few_photos_activates_the_new_version():
     """Fewer than FEW_PHOTOS photos with held-out verdicts cannot judge a change (a photo or
     two decide it, and the active version saw some of the same verdicts): the new version, which
     holds all the corrections, is activated, and the reason says why."""
-    from trainer.album.versions import FEW_PHOTOS
+    from core.training_events import FEW_PHOTOS
 
     before = {"f1": 0.974}
     few = decide(before, {"f1": 0.947, "n_labels": 10, "n_photos": FEW_PHOTOS - 5})

@@ -30,9 +30,9 @@ from core.model.appearance import PARTS as APPEARANCE_PARTS
 from core.model.residual import EPS, ResidualHead
 from core.model.tagger import PriorHead, Tagger
 from core.model.terms import PARTS, PrototypeTerms, normalise, part_input
+from core.training_events import FEW_PHOTOS
 from trainer.album.evaluation import summary
 from trainer.album.targets import TargetConfig, TrainingData
-from trainer.album.versions import FEW_PHOTOS
 from trainer.learning.residual_fit import (
     Fitted,
     ProtoFeatures,

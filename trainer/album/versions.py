@@ -17,17 +17,15 @@ from pathlib import Path
 
 from core.errors import AlbumtagError
 from core.model.versions import MODELS_DIR
+from core.training_events import FEW_PHOTOS
 
 logger = logging.getLogger(__name__)
 
 #: A challenger may be this much worse (held-out macro F1) and still replace the champion.
 F1_TOLERANCE = 0.01
-#: A comparison on fewer photos with held-out verdicts than this cannot judge a change.
-FEW_PHOTOS = 20
 
 __all__ = [
     "F1_TOLERANCE",
-    "FEW_PHOTOS",
     "Decision",
     "TrainingBusyError",
     "decide",
