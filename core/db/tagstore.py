@@ -279,22 +279,24 @@ class TagStore(Store):
         evidence: dict[int, list[Evidence]] = defaultdict(list)
         old: set[tuple[int, int, int, int]] = set()
         ids = (id_list(photo_ids),)
+        tags_of: tuple[str, ...] = ids  # the parameters of the two reads below
+        evidence_of: tuple[str, ...] = ids
         only, by = "", ""
-        params: tuple[str, ...] = ids
         if lineage is not None:
+            changing = id_list(sorted(lineage[0]))
             only, by = f" AND label_id {IN_IDS}", f" AND l.label_id {IN_IDS}"
-            params = (ids[0], id_list(sorted(lineage[0])))
+            tags_of, evidence_of = (ids[0], changing), (ids[0], id_list(sorted(lineage[1])))
         old.update(
             conn.execute(
                 "SELECT label_id, photo_id, direct, verified FROM photo_tags "
                 f"WHERE photo_id {IN_IDS}{only}",
-                params,
+                tags_of,
             )
         )
         found = conn.execute(  # only visible photos carry tags (search relies on it)
             "SELECT l.photo_id, l.label_id, l.score, l.verdict FROM photo_labels l "
             f"JOIN photos p ON p.id = l.photo_id WHERE p.{VISIBLE} AND l.photo_id {IN_IDS}{by}",
-            ids if lineage is None else (ids[0], id_list(sorted(lineage[1]))),
+            evidence_of,
         )
         for pid, lid, score, verdict in found:
             evidence[pid].append(Evidence(lid, score, verdict))
@@ -322,7 +324,7 @@ class TagStore(Store):
                 for r in conn.execute(
                     f"SELECT DISTINCT photo_id FROM photo_tags WHERE photo_id {IN_IDS} "
                     f"AND label_id NOT {IN_IDS}",
-                    (ids[0], id_list(sorted(lineage[0]))),
+                    tags_of,
                 )
             )
         conn.executemany(

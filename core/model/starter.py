@@ -37,7 +37,6 @@ STARTER_FORMAT = "albumtag-starter/2"
 _FORMATS = ("albumtag-starter/1", STARTER_FORMAT)
 _PLAIN = ("weight", "bias", "alpha", "mean")
 STARTER_FILE = "starter.safetensors"
-EPS = 1e-4
 
 
 @dataclass(frozen=True)
@@ -79,11 +78,12 @@ class Starter:
         and whose appearance descriptor begins at ``appearance_start``."""
         import torch
 
+        from core.model.residual import prior_logits
+
         x = descriptors.to(base.device, torch.float32)
         centred = x[:, : backbone.feature_dim] - self.mean.to(x.device)
         u = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
-        p = base[:, columns].clamp(EPS, 1 - EPS)
-        logit = self.alpha.to(x.device) * (torch.log(p) - torch.log1p(-p))
+        logit = self.alpha.to(x.device) * prior_logits(base[:, columns])
         logit = logit + u @ self.weight.to(x.device).T + self.bias.to(x.device)
         if self.terms is not None:
             for name in self.terms.parts:

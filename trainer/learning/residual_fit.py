@@ -161,10 +161,10 @@ class ResidualConfig:
         iterations: L-BFGS iterations per fit.
         target_precision: Precision the threshold of a trained label aims at.
         min_recall: Smallest estimated recall the positives' precision estimate is read at.
-        prototype_precision: ``mixture``: a prototype's threshold maximises the expected
-            F-beta of a two-part model of its scores (``mixture_threshold``); ``both``: it is
-            where the lower of the two precision estimates reaches the target (see the module
-            docs); ``blend``: where their blend does, as for fitted labels.
+        prototype_precision: ``both``: a prototype's threshold is where the lower of the two
+            precision estimates reaches the target (see the module docs); ``mixture``: the
+            same, but never below the peak of a two-part score model's expected F-beta
+            (``mixture_index``); ``blend``: where their blend reaches it, as for fitted labels.
         trust_positives: Positives at which the blended estimates weigh the same.
         prototype: Labels the prior cannot see get a prototype, not a fit, while they have
             fewer than ``prototype_until`` verified photos (confirmed and rejected).
@@ -781,7 +781,7 @@ def pu_thresholds(
     count = y.shape[1]
     out = np.full(count, np.nan)
     precision, recall = np.zeros(count), np.zeros(count)
-    grid_logit = np.log(GRID) - np.log1p(-GRID)
+    grid_logit = _logit(GRID)
     lower = np.zeros(count, dtype=bool)  # the lower of the two estimates, not their blend
     mixture = np.zeros(count, dtype=bool)  # a two-part score model, not the estimates
     if prototypes is not None and config.prototype_precision in ("both", "mixture"):
@@ -858,11 +858,14 @@ def mixture_index(
     log_norm = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
     negative = np.exp(log_norm - (nu + 1) / 2 * np.log1p(z_u**2 / nu))
     positive = np.exp(-0.5 * ((z_u - float(z_p.mean())) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
+
+    def posterior(share: float) -> NDArray[np.float64]:
+        return share * positive / np.maximum(share * positive + (1 - share) * negative, 1e-300)
+
     share = 0.05
     for _ in range(50):
-        q = share * positive / np.maximum(share * positive + (1 - share) * negative, 1e-300)
-        share = float(np.clip(q.mean(), 1e-4, 0.5))
-    q = share * positive / np.maximum(share * positive + (1 - share) * negative, 1e-300)
+        share = float(np.clip(posterior(share).mean(), 1e-4, 0.5))
+    q = posterior(share)
     above = unlabelled[None, :] >= GRID[:, None]  # (G, U)
     found = above.astype(np.float64) @ q
     shown = above.sum(axis=1)
