@@ -108,14 +108,22 @@ def macro_f1(truth: np.ndarray, pred: np.ndarray) -> float:
     return float(2 * mp * mr / (mp + mr)) if mp + mr > 0 else 0.0
 
 
+def version_zero(vocabulary: Vocabulary, tagger: Tagger):
+    """The album's version 0 for ``tagger``'s backbone: the shipped starter (None when it does
+    not apply), the prior head with it, and every label's threshold (the starter's own for its
+    labels, the vocabulary's for the others)."""
+    starter = usable_starter(vocabulary, tagger.backbone.id)
+    head = prior_head(vocabulary, starter)
+    own = starter.thresholds if starter is not None else {}
+    thresholds = np.array([own.get(n, vocabulary[n].threshold) for n in head.label_names])
+    return starter, head, thresholds
+
+
 def prior_report(features, tagger, truth_sets, holdout, vocabulary) -> dict:
     """Macro-F1 and untagged rate on holdout: global softmax, + regional, + starter."""
-    starter = usable_starter(vocabulary, tagger.backbone.id)
-    with_starter = prior_head(vocabulary, starter)
+    starter, with_starter, tuned = version_zero(vocabulary, tagger)
     names = list(with_starter.label_names)
-    fit = {n: starter.thresholds[n] for n in starter.labels} if starter else {}
     defaults = np.array([vocabulary[n].threshold for n in names])
-    tuned = np.array([fit.get(n, vocabulary[n].threshold) for n in names])
     plain = [names.index(n) for n in tagger.label_names]
     with torch.inference_mode():
         x = torch.from_numpy(features)
@@ -246,13 +254,13 @@ def hidden_runs(
     """Before and after macro-F1 per hidden share. The labels' scores before are the prior's at
     the vocabulary's thresholds; with ``starter``, the album's version 0 (the prior with the
     shipped starter correction and its thresholds)."""
-    shipped = usable_starter(vocabulary, tagger.backbone.id) if starter else None
-    head = tagger.head if shipped is None else prior_head(vocabulary, shipped)
+    head = tagger.head
+    thresholds = np.array([vocabulary[n].threshold for n in head.label_names])
+    if starter:
+        _, head, thresholds = version_zero(vocabulary, tagger)
     names = list(head.label_names)
     with torch.inference_mode():
         prior = head.scores(tagger.backbone, torch.from_numpy(features)).numpy()
-    own = shipped.thresholds if shipped is not None else {}
-    thresholds = np.array([own.get(n, vocabulary[n].threshold) for n in names])
     covered = [
         j
         for j, nm in enumerate(names)
