@@ -49,12 +49,9 @@ def verdict_line(version: object, activated: bool, reason: str) -> str:
     """The dialog's first line: what became of the version, then the trainer's reason without
     the words that repeat it ("activated: …", "kept the active version: …")."""
     if activated:
-        for lead in ("activated: ", "activated "):
+        for lead, joint in (("activated: ", ": "), ("activated ", " ")):
             if reason.startswith(lead):
-                rest = reason[len(lead) :]
-                return (
-                    f"Version {version} is now active{': ' if lead.endswith(': ') else ' '}{rest}"
-                )
+                return f"Version {version} is now active{joint}{reason[len(lead) :]}"
         return f"Version {version} is now active. {reason}".rstrip()
     lead = "kept the active version: "
     if reason.startswith(lead):
