@@ -117,8 +117,29 @@ def judge(library: Library, photos: list[Photo]) -> tuple[int, int]:
     return confirmed, rejected
 
 
-def turn(indexed: Path, work: Path, photos: list[Photo], judged: int) -> dict:
-    """One half judged, the other scored: the figures before and after training."""
+def review(library: Library, photos: list[Photo], labels: Iterable[str]) -> int:
+    """The user follows the retrain report's advice: for each label named for review, every
+    photo of their half that now carries it without a verdict is confirmed or rejected.
+    Returns the verdicts given."""
+    wanted = set(labels)
+    given = 0
+    for photo in photos:
+        row = library.photo(photo.path.name)
+        unjudged = {t.label for t in library.tags(row) if t.has and not t.verdict}
+        truth = closed(photo.labels, library.vocabulary)
+        todo = unjudged & wanted
+        if todo:
+            library.set_verdicts([row], confirm=sorted(todo & truth), reject=sorted(todo - truth))
+            given += len(todo)
+    return given
+
+
+def turn(
+    indexed: Path, work: Path, photos: list[Photo], judged: int, reviewing: bool = False
+) -> dict:
+    """One half judged, the other scored: the figures before and after training (and, with
+    ``reviewing``, after reviewing the labels the report names and training again)."""
+    from core.training_events import doubtful_labels
     from trainer.album.train import train
 
     album = work / f"turn{judged}"
@@ -135,9 +156,18 @@ def turn(indexed: Path, work: Path, photos: list[Photo], judged: int) -> dict:
     seconds = time.perf_counter() - started
     with Library(album) as library:
         after = scores(shown(library, scored), truth, concepts)
+    reviewed = None
+    if reviewing:
+        named = [str(row["label"]) for row in doubtful_labels(outcome.labels)]
+        with Library(album) as library:
+            given = review(library, mine, named)
+        train(album, TrainOptions(force=True))
+        with Library(album) as library:
+            reviewed = (len(named), given, scores(shown(library, scored), truth, concepts))
     new = sorted(c for c in after if c in new_labels())
     old = sorted(c for c in after if c not in EXTRA_LABELS and c in before)
     return {
+        "reviewed": reviewed,
         "judged": len(mine),
         "scored": len(scored),
         "confirmed": confirmed,
@@ -172,6 +202,18 @@ def print_turn(number: int, r: dict, detail: bool) -> None:
         for c in new:
             n, t, p, rec, f = after[c]
             print(f"      {c:<12} {n:>3} photos  tagged {t:>3}  P {p:.2f}  R {rec:.2f}  F1 {f:.2f}")
+    if r["reviewed"] is not None:
+        named, given, again = r["reviewed"]
+        print(
+            f"   after reviewing the {named} labels the report names ({given} verdicts) and "
+            f"training again: existing macro-F1 {macro_f1(again[c] for c in old):.3f}"
+            + (
+                f", new labels mean F1 {np.mean([again[c][4] for c in new]):.3f}, "
+                f"precision {np.mean([again[c][2] for c in new]):.3f}"
+                if new
+                else ""
+            )
+        )
     if detail:
         moved = sorted(old, key=lambda c: after[c][4] - before[c][4])
         for c in moved[:10] + moved[-10:]:
@@ -194,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--detail", action="store_true", help="the existing labels that moved most, per turn"
     )
+    parser.add_argument(
+        "--review",
+        action="store_true",
+        help="then follow the retrain report: judge the new tags of the labels it names for "
+        "review on the user's half, and train again",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="build the albums here, keep them")
     args = parser.parse_args(argv)
     if args.no_starter:
@@ -211,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             + ("; version 0 without the starter" if args.no_starter else "")
         )
         for judged in (0, 1):
-            print_turn(judged + 1, turn(work / "indexed", work, photos, judged), args.detail)
+            outcome = turn(work / "indexed", work, photos, judged, args.review)
+            print_turn(judged + 1, outcome, args.detail)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

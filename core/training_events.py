@@ -9,7 +9,8 @@ Defined once, here, for both sides: the trainer builds events with :func:`progre
   :data:`PHASES`;
 * ``{"event": "done", "version": int, "activated": bool, "reason": str, "before": {metric:
   value}, "after": {metric: value}, "labels": [{label, confirmed, rejected, threshold,
-  tagged_before, tagged_after, source}], "warning": str}``; metric keys are :data:`METRICS`',
+  estimated_precision, estimated_recall, tagged_before, tagged_after, source}], "warning":
+  str}``; metric keys are :data:`METRICS`',
   measured on held-out verified tags;
 * ``{"event": "error", "message": str}``.
 
@@ -113,6 +114,45 @@ def _cell(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+#: A label that now tags more photos while the training itself expects fewer than this share of
+#: those tags to be right (its own estimated precision) is named for review.
+DOUBTFUL_PRECISION = 0.5
+
+
+def doubtful_labels(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows (``done``'s labels) of labels to review: tagging more photos than before, at an
+    estimated precision under ``DOUBTFUL_PRECISION``."""
+    out = []
+    for row in rows:
+        precision = row.get("estimated_precision")
+        grew = int(row.get("tagged_after") or 0) > int(row.get("tagged_before") or 0)
+        if isinstance(precision, (int, float)) and precision < DOUBTFUL_PRECISION and grew:
+            out.append(row)
+    return out
+
+
+def review_text(rows: Sequence[Mapping[str, Any]], shown: int = 6) -> str:
+    """One sentence naming the labels to review (``doubtful_labels``, those that newly tag most
+    photos first, ``shown`` at most), or "" when there are none."""
+    doubtful = sorted(
+        doubtful_labels(rows),
+        key=lambda row: int(row.get("tagged_after") or 0) - int(row.get("tagged_before") or 0),
+        reverse=True,
+    )  # the labels that spread most first
+    if not doubtful:
+        return ""
+    names = ", ".join(
+        f"{row.get('label')} ({row.get('tagged_before', 0)} → {row.get('tagged_after', 0)} photos)"
+        for row in doubtful[:shown]
+    )
+    if len(doubtful) > shown:
+        names += f" and {len(doubtful) - shown} more"
+    return (
+        f"Review {names}: the training expects fewer than half of their tags to be right; "
+        "rejecting the wrong ones takes them off."
+    )
+
+
 def done_text(event: Mapping[str, Any]) -> str:
     """A finished run for people: the verdict, the old and new version side by side on the
     tags you verified, the labels you worked on, and how to activate a version kept back."""
@@ -140,6 +180,9 @@ def done_text(event: Mapping[str, Any]) -> str:
                 f"{row.get('rejected', 0):>9}{_cell(row.get('threshold')):>10}"
                 f"{tagged:>16}  {row.get('source', '')}"
             )
+        review = review_text(rows)
+        if review:
+            lines.append(review)
     if not event.get("activated"):
         lines.append(f"Activate it anyway with: albumtag models ALBUM --activate {version}")
     return "\n".join(lines)

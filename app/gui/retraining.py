@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.statusbar import ThinBar
-from core.training_events import FEW_PHOTOS, METRICS, PHASE_NAMES
+from core.training_events import FEW_PHOTOS, METRICS, PHASE_NAMES, doubtful_labels, review_text
 from core.training_events import parse as parse_event
 
 logger = logging.getLogger(__name__)
@@ -211,6 +211,11 @@ def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
     return table
 
 
+def _growth(row: dict) -> int:
+    """How many more photos a label tags after the run than before."""
+    return int(row.get("tagged_after") or 0) - int(row.get("tagged_before") or 0)
+
+
 class RetrainResultDialog(QDialog):
     """A finished run: verdict, before/after on verified photos, and each label's changes."""
 
@@ -250,8 +255,18 @@ class RetrainResultDialog(QDialog):
                 if key in before or key in after
             ],
         )
+        for column in (1, 2):  # before and after side by side, the same width
+            self.metrics.horizontalHeader().setSectionResizeMode(
+                column, QHeaderView.ResizeMode.Stretch
+            )
         layout.addWidget(self.metrics)
         labels = done.get("labels") or []
+        review = doubtful_labels(labels)
+        doubtful = {id(row) for row in review}
+        # those to review first, the ones that spread most leading
+        labels = sorted(review, key=_growth, reverse=True) + [
+            row for row in labels if id(row) not in doubtful
+        ]
         self.labels = _table(
             [
                 "Label",
@@ -268,15 +283,27 @@ class RetrainResultDialog(QDialog):
                     str(r.get("confirmed", 0)),
                     str(r.get("rejected", 0)),
                     _cell(r.get("threshold")),
-                    f"{r.get('tagged_before', 0)} → {r.get('tagged_after', 0)}",
+                    f"{r.get('tagged_before', 0)} → {r.get('tagged_after', 0)}"
+                    + (" (review)" if id(r) in doubtful else ""),
                     str(r.get("source", "")),
                     evidence_note(int(r.get("confirmed", 0)) + int(r.get("rejected", 0))),
                 ]
                 for r in labels
             ],
         )
+        for row in range(len(review)):
+            self.labels.item(row, 4).setToolTip(
+                "The training expects fewer than half of this label's tags to be right: "
+                "rejecting the wrong ones takes them off"
+            )
         layout.addWidget(QLabel("Labels you worked on:" if labels else "No label was trained."))
         layout.addWidget(self.labels, 1)
+        #: Names the labels whose new tags the training itself doubts (empty when none).
+        self.review = QLabel(review_text(labels))
+        self.review.setObjectName("retrainReview")
+        self.review.setWordWrap(True)
+        self.review.setVisible(bool(self.review.text()))
+        layout.addWidget(self.review)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)

@@ -215,3 +215,46 @@ def test_the_retrain_result_says_what_became_of_the_version_once(qtbot):
         verdict_line(5, True, forced)
         == "Version 5 is now active because you asked for it (--force)"
     )
+
+
+def test_the_retrain_result_flags_labels_whose_new_tags_the_training_doubts(qtbot) -> None:
+    from app.gui.retraining import RetrainResultDialog
+
+    labels = [
+        {
+            "label": "sky",
+            "confirmed": 30,
+            "rejected": 2,
+            "threshold": 0.46,
+            "estimated_precision": 0.9,
+            "tagged_before": 40,
+            "tagged_after": 52,
+            "source": "verified",
+        },
+        {
+            "label": "people",
+            "confirmed": 20,
+            "rejected": 5,
+            "threshold": 0.19,
+            "estimated_precision": 0.39,
+            "tagged_before": 0,
+            "tagged_after": 108,
+            "source": "verified",
+        },
+    ]
+    dialog = RetrainResultDialog(
+        {"version": 2, "activated": True, "reason": "better", "labels": labels}
+    )
+    qtbot.addWidget(dialog)
+    # the label to review comes first, whatever the trainer's order
+    assert [dialog.labels.item(row, 0).text() for row in range(2)] == ["people", "sky"]
+    tagged = [dialog.labels.item(row, 4).text() for row in range(2)]
+    assert tagged == ["0 → 108 (review)", "40 → 52"]
+    assert "fewer than half" in dialog.labels.item(0, 4).toolTip()
+    assert not dialog.review.isHidden()
+    assert dialog.review.text().startswith("Review people (0 → 108 photos)")
+    calm = RetrainResultDialog(
+        {"version": 3, "activated": True, "reason": "ok", "labels": labels[:1]}
+    )
+    qtbot.addWidget(calm)
+    assert calm.review.isHidden()

@@ -55,3 +55,29 @@ def test_done_text_tells_the_run_with_its_warning_and_how_to_activate() -> None:
     assert lines[-1] == "Activate it anyway with: albumtag models ALBUM --activate 4"
     active = events.done_text(events.done(5, True, "better", {}, {}))
     assert active == "Model version 5: better"
+
+
+def test_labels_the_training_doubts_are_named_for_review() -> None:
+    rows = [
+        # tags many more photos, and the training expects most of them wrong: review
+        {"label": "people", "estimated_precision": 0.39, "tagged_before": 0, "tagged_after": 108},
+        # doubtful but tags fewer photos than before: nothing new to review
+        {"label": "dog", "estimated_precision": 0.3, "tagged_before": 20, "tagged_after": 12},
+        # tags more, expected mostly right
+        {"label": "sky", "estimated_precision": 0.8, "tagged_before": 10, "tagged_after": 40},
+        # an older run's row without the estimate
+        {"label": "cat", "tagged_before": 1, "tagged_after": 9},
+    ]
+    assert [row["label"] for row in events.doubtful_labels(rows)] == ["people"]
+    text = events.review_text(rows)
+    assert text.startswith("Review people (0 → 108 photos): the training expects fewer than half")
+    assert events.review_text(rows[1:]) == ""
+    many = [dict(rows[0], label=f"l{i}", tagged_after=10 + i) for i in range(8)]
+    # the labels that spread most come first, six of them
+    assert events.review_text(many).startswith("Review l7 (0 → 17 photos), l6 (0 → 16 photos)")
+    assert "l2 (0 → 12 photos) and 2 more:" in events.review_text(many)
+    done = events.done(6, True, "better", {}, {}, labels=rows)
+    assert text in events.done_text(done).splitlines()
+    assert events.review_text([]) == "" and "Review" not in events.done_text(
+        events.done(7, True, "better", {}, {}, labels=rows[1:])
+    )
