@@ -53,6 +53,7 @@ def test_reviewing_the_labels_the_report_names_never_makes_them_tag_more(tmp_pat
     from core.library import Library
     from core.training_events import doubtful_labels
     from trainer.album.run import TrainOptions
+    from trainer.album.teach import Teacher
     from trainer.album.train import train
 
     fetched = [p for p in load_photoset(require_files=False) if p.path.is_file()]
@@ -71,6 +72,15 @@ def test_reviewing_the_labels_the_report_names_never_makes_them_tag_more(tmp_pat
     named = [str(row["label"]) for row in doubtful_labels(first.labels)]
     with Library(album) as library:
         given = review(library, mine, named)
+        # teach mode's live refit holds them the same way before any retrain
+        then = {row["label"]: row for row in first.labels}
+        taught = 0
+        for name in named:
+            fit = Teacher(library, name).refit()
+            if fit.rejected > then[name]["rejected"] and fit.confirmed <= then[name]["confirmed"]:
+                assert fit.likely <= then[name]["tagged_after"], (name, fit)
+                taught += 1
+        assert taught
     second = train(album, TrainOptions(force=True))
     rows = {row["label"]: row for row in second.labels}
     held = [

@@ -36,7 +36,12 @@ from numpy.typing import NDArray
 
 from core.db.training_data import verdict_facts
 from core.library import Library
-from trainer.album.residual import album_prototype_features, prior_of
+from trainer.album.residual import (
+    album_prototype_features,
+    no_wider,
+    only_rejected_since,
+    prior_of,
+)
 from trainer.album.targets import TargetConfig, TrainingData, build_targets, load_training_data
 from trainer.album.train import NothingToLearnError
 from trainer.learning.residual_fit import (
@@ -154,6 +159,10 @@ class Teacher:
             )
             if np.isfinite(fitted.thresholds[0]):
                 self.threshold = float(fitted.thresholds[0])
+            if self._rejections_only(targets, verified):  # as the retrain will (no_wider)
+                c = self.column
+                was = self.data.old_scores[:, c] >= self.data.old_thresholds[c]
+                self.threshold = no_wider(scores, self.threshold, was, np.ones(len(scores)))
         else:
             scores = self.prior[:, 0] if self.has_prior else self.data.old_scores[:, self.column]
         manual = manual_threshold(self.library, self.label)
@@ -170,6 +179,13 @@ class Teacher:
             likely,
             time.perf_counter() - started,
         )
+
+    def _rejections_only(self, targets: NDArray[np.float32], verified: NDArray[np.bool_]) -> bool:
+        """Whether the label's verdicts grew by rejections alone since the active version."""
+        active = self.library.store.active_model()
+        report = (active.metrics.get("labels") or []) if active is not None else []
+        held = only_rejected_since(report, [self.label], targets, verified, np.array([0]))
+        return bool(held)
 
     def _scores(
         self,
