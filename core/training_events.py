@@ -21,7 +21,7 @@ output and ``albumtag train``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 PROGRESS, DONE, ERROR = "progress", "done", "error"
@@ -131,9 +131,14 @@ def doubtful_labels(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]
     return out
 
 
-def review_text(rows: Sequence[Mapping[str, Any]], shown: int = 6) -> str:
+def review_text(
+    rows: Sequence[Mapping[str, Any]],
+    shown: int = 6,
+    name: Callable[[str], str] = str,
+) -> str:
     """One sentence naming the labels to review (``doubtful_labels``, those that newly tag most
-    photos first, ``shown`` at most), or "" when there are none."""
+    photos first, ``shown`` at most), or "" when there are none. ``name`` writes a label's name
+    (the window makes each a link)."""
     doubtful = sorted(
         doubtful_labels(rows),
         key=lambda row: int(row.get("tagged_after") or 0) - int(row.get("tagged_before") or 0),
@@ -142,7 +147,8 @@ def review_text(rows: Sequence[Mapping[str, Any]], shown: int = 6) -> str:
     if not doubtful:
         return ""
     names = ", ".join(
-        f"{row.get('label')} ({row.get('tagged_before', 0)} → {row.get('tagged_after', 0)} photos)"
+        f"{name(str(row.get('label')))} "
+        f"({row.get('tagged_before', 0)} → {row.get('tagged_after', 0)} photos)"
         for row in doubtful[:shown]
     )
     if len(doubtful) > shown:

@@ -225,6 +225,7 @@ class Learning(QObject):
         if self.retrain.result is None:
             return
         self.result_dialog = RetrainResultDialog(self.retrain.result, self._window)
+        self.result_dialog.teach_requested.connect(self.teach.open)
         self.result_dialog.show()
 
     def close(self) -> None:

@@ -10,7 +10,9 @@ number of new corrections (Model → Retrain automatically).
 
 from __future__ import annotations
 
+import html
 import logging
+from urllib.parse import quote, unquote
 
 from PySide6.QtCore import QObject, QProcess, Qt, Signal
 from PySide6.QtWidgets import (
@@ -216,8 +218,16 @@ def _growth(row: dict) -> int:
     return int(row.get("tagged_after") or 0) - int(row.get("tagged_before") or 0)
 
 
+def _link(label: str) -> str:
+    """A label's name as a link the dialog answers (its href is the name, URL-quoted)."""
+    return f'<a href="{quote(label, safe="")}">{html.escape(label)}</a>'
+
+
 class RetrainResultDialog(QDialog):
     """A finished run: verdict, before/after on verified photos, and each label's changes."""
+
+    #: A label named for review was clicked: open teach mode on it.
+    teach_requested = Signal(str)
 
     def __init__(self, done: dict, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -298,11 +308,17 @@ class RetrainResultDialog(QDialog):
             )
         layout.addWidget(QLabel("Labels you worked on:" if labels else "No label was trained."))
         layout.addWidget(self.labels, 1)
-        #: Names the labels whose new tags the training itself doubts (empty when none).
-        self.review = QLabel(review_text(labels))
+        #: Names the labels whose new tags the training itself doubts (empty when none); each
+        #: name opens teach mode on it (``teach_requested``).
+        review = review_text(labels, name=_link)
+        self.review = QLabel(
+            f"{review} Click a label to review it in teach mode." if review else ""
+        )
         self.review.setObjectName("retrainReview")
+        self.review.setTextFormat(Qt.TextFormat.RichText)
         self.review.setWordWrap(True)
-        self.review.setVisible(bool(self.review.text()))
+        self.review.linkActivated.connect(lambda href: self.teach_requested.emit(unquote(href)))
+        self.review.setVisible(bool(review))
         layout.addWidget(self.review)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)

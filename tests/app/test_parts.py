@@ -252,7 +252,19 @@ def test_the_retrain_result_flags_labels_whose_new_tags_the_training_doubts(qtbo
     assert tagged == ["0 → 108 (review)", "40 → 52"]
     assert "fewer than half" in dialog.labels.item(0, 4).toolTip()
     assert not dialog.review.isHidden()
-    assert dialog.review.text().startswith("Review people (0 → 108 photos)")
+    assert dialog.review.text().startswith('Review <a href="people">people</a> (0 → 108 photos)')
+    assert dialog.review.text().endswith("Click a label to review it in teach mode.")
+    asked: list[str] = []
+    dialog.teach_requested.connect(asked.append)
+    dialog.review.linkActivated.emit("people")  # what a click on the name sends
+    assert asked == ["people"]
+    odd = dict(labels[1], label="Grandma & co")  # a user's label: escaped, quoted, read back
+    shown = RetrainResultDialog({"version": 4, "activated": True, "reason": "ok", "labels": [odd]})
+    qtbot.addWidget(shown)
+    assert '<a href="Grandma%20%26%20co">Grandma &amp; co</a>' in shown.review.text()
+    shown.teach_requested.connect(asked.append)
+    shown.review.linkActivated.emit("Grandma%20%26%20co")
+    assert asked[-1] == "Grandma & co"
     calm = RetrainResultDialog(
         {"version": 3, "activated": True, "reason": "ok", "labels": labels[:1]}
     )

@@ -147,6 +147,10 @@ def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
     rows = {result.labels.item(r, 0).text(): r for r in range(result.labels.rowCount())}
     assert "Mimi" in rows and FLAG in result.labels.item(rows["Mimi"], 6).text()
     _shot(result, "retrain_result.png")
+    result.teach_requested.emit("Mimi")  # a label named for review, clicked
+    assert window.learning.teach.dialog is not None
+    assert window.learning.teach.dialog.label == "Mimi"
+    window.learning.teach.close()
     result.close()
 
     window.learning.show_quality("Mimi")
