@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from benchmarks.bench_album_user import (
@@ -16,9 +14,10 @@ from benchmarks.bench_album_user import (
     shown,
 )
 from benchmarks.bench_photoset import closed
-from benchmarks.photoset import EXTRA_LABELS, load_photoset
+from benchmarks.photoset import EXTRA_LABELS
 from core.labels.policy import CONFIRMED, REJECTED
 from core.library import Library
+from tests.photoset_photos import fetched_photos
 
 
 def test_scores_count_tagged_right_and_missed_per_concept() -> None:
@@ -46,13 +45,7 @@ def test_new_labels_are_the_extras_the_vocabulary_cannot_name() -> None:
 
 
 def test_the_thorough_user_confirms_every_true_label_and_rejects_every_wrong_one(tmp_path) -> None:
-    fetched = [p for p in load_photoset(require_files=False) if p.path.is_file()]
-    if len(fetched) < 6:
-        message = "photoset not fetched: run python -m benchmarks.photoset.fetch"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    photos = fetched[:6]
+    photos = fetched_photos(6)[:6]
     summary = index_album(photos, tmp_path / "album")
     assert summary.errors == 0
     with Library(tmp_path / "album") as library:

@@ -7,11 +7,10 @@ a label's wrong tags and training again could tag more photos than before.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
+from tests.photoset_photos import fetched_photos
 from trainer.album.residual import CEILING, no_wider, only_rejected_since
 
 
@@ -49,20 +48,13 @@ def test_reviewing_the_labels_the_report_names_never_makes_them_tag_more(tmp_pat
     """The real stack on real photos: a thorough user judges half of 80 photos, trains, rejects
     the wrong new tags of the labels the report names on that half, and trains again."""
     from benchmarks.bench_album_user import half_of, index_album, judge, review
-    from benchmarks.photoset import load_photoset
     from core.library import Library
     from core.training_events import doubtful_labels
     from trainer.album.run import TrainOptions
     from trainer.album.teach import Teacher
     from trainer.album.train import train
 
-    fetched = [p for p in load_photoset(require_files=False) if p.path.is_file()]
-    if len(fetched) < 80:
-        message = "photoset not fetched: run python -m benchmarks.photoset.fetch"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    photos = [p for p in fetched if p.split == "dev"][:80]
+    photos = [p for p in fetched_photos(80) if p.split == "dev"][:80]
     album = tmp_path / "album"
     index_album(photos, album)
     mine = [p for p in photos if half_of(p.path.name) == 0]
