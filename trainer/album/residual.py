@@ -8,8 +8,11 @@
    rows are the photos with verdicts and, on a large album, a sample of the others
    (``TargetConfig.unlabelled_rows``): the album's mean feature, its unlabelled counts and
    the report's tagged counts weigh each sampled row by the photos it stands for.
-3. **thresholds** — per trained label, the positive-unlabelled estimate aiming at a stated
-   precision; every other label keeps the threshold it has now.
+3. **thresholds** — per trained label, out of fold: the expected F1's best for a label the prior
+   knows, the positive-unlabelled estimate aiming at a stated precision for the others
+   (``trainer.learning.residual_fit``); every other label keeps the threshold it has now. A label whose verdicts grew by
+   rejections alone since the active version tags no more photos than that version did
+   (``no_wider``).
 4. **evaluating** — out-of-fold decisions on the verified tags against the active version's
    stored scores, with how many photos and labels that rests on and a per-label table.
 5. **saving**, 6. **rescoring** — as ``trainer.album.train`` (champion/challenger, atomic version).
@@ -162,9 +165,8 @@ def train_residual(
             fitted.bias,
             fitted.prototype_logits(proto),
         )
-        active = library.store.active_model()
         rejected_only = only_rejected_since(
-            (active.metrics.get("labels") or []) if active is not None else [],
+            active_report(library),
             names,
             t.targets,
             t.verified,
@@ -305,6 +307,12 @@ def _compare(
     before = summary(y, old, mask, decided=old >= old_t[None, :])
     after = summary(y, new, mask, decided=new >= new_t[None, :])
     return before, after
+
+
+def active_report(library: Library) -> list[Mapping[str, Any]]:
+    """The per-label rows the active version's training reported (none for version 0)."""
+    active = library.store.active_model()
+    return list(active.metrics.get("labels") or []) if active is not None else []
 
 
 def only_rejected_since(

@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from core.db.training_data import verdict_facts
 from core.library import Library
 from trainer.album.residual import (
+    active_report,
     album_prototype_features,
     no_wider,
     only_rejected_since,
@@ -182,8 +183,7 @@ class Teacher:
 
     def _rejections_only(self, targets: NDArray[np.float32], verified: NDArray[np.bool_]) -> bool:
         """Whether the label's verdicts grew by rejections alone since the active version."""
-        active = self.library.store.active_model()
-        report = (active.metrics.get("labels") or []) if active is not None else []
+        report = active_report(self.library)
         held = only_rejected_since(report, [self.label], targets, verified, np.array([0]))
         return bool(held)
 
