@@ -10,9 +10,9 @@
    the report's tagged counts weigh each sampled row by the photos it stands for.
 3. **thresholds** — per trained label, out of fold: the expected F1's best for a label the prior
    knows, the positive-unlabelled estimate aiming at a stated precision for the others
-   (``trainer.learning.residual_fit``); every other label keeps the threshold it has now. A label whose verdicts grew by
-   rejections alone since the active version tags no more photos than that version did
-   (``no_wider``).
+   (``trainer.learning.residual_fit``); every other label keeps the threshold it has now. A
+   label whose verdicts grew by rejections alone since the active version tags no more photos
+   than that version did (``no_wider``).
 4. **evaluating** — out-of-fold decisions on the verified tags against the active version's
    stored scores, with how many photos and labels that rests on and a per-label table.
 5. **saving**, 6. **rescoring** — as ``trainer.album.train`` (champion/challenger, atomic version).
