@@ -119,16 +119,21 @@ def _cell(value: object) -> str:
 DOUBTFUL_PRECISION = 0.5
 
 
+def _growth(row: Mapping[str, Any]) -> int:
+    """How many more photos a label tags after the run than before."""
+    return int(row.get("tagged_after") or 0) - int(row.get("tagged_before") or 0)
+
+
 def doubtful_labels(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The rows (``done``'s labels) of labels to review: tagging more photos than before, at an
-    estimated precision under ``DOUBTFUL_PRECISION``."""
+    estimated precision under ``DOUBTFUL_PRECISION``; those that spread most first."""
     out = []
     for row in rows:
         precision = row.get("estimated_precision")
-        grew = int(row.get("tagged_after") or 0) > int(row.get("tagged_before") or 0)
-        if isinstance(precision, (int, float)) and precision < DOUBTFUL_PRECISION and grew:
+        doubted = isinstance(precision, (int, float)) and precision < DOUBTFUL_PRECISION
+        if doubted and _growth(row) > 0:
             out.append(row)
-    return out
+    return sorted(out, key=_growth, reverse=True)
 
 
 def review_text(
@@ -136,14 +141,10 @@ def review_text(
     shown: int = 6,
     name: Callable[[str], str] = str,
 ) -> str:
-    """One sentence naming the labels to review (``doubtful_labels``, those that newly tag most
-    photos first, ``shown`` at most), or "" when there are none. ``name`` writes a label's name
-    (the window makes each a link)."""
-    doubtful = sorted(
-        doubtful_labels(rows),
-        key=lambda row: int(row.get("tagged_after") or 0) - int(row.get("tagged_before") or 0),
-        reverse=True,
-    )  # the labels that spread most first
+    """One sentence naming the labels to review (``doubtful_labels``, in its order, ``shown`` at
+    most), or "" when there are none. ``name`` writes a label's name (the window makes each a
+    link)."""
+    doubtful = doubtful_labels(rows)
     if not doubtful:
         return ""
     names = ", ".join(

@@ -213,11 +213,6 @@ def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
     return table
 
 
-def _growth(row: dict) -> int:
-    """How many more photos a label tags after the run than before."""
-    return int(row.get("tagged_after") or 0) - int(row.get("tagged_before") or 0)
-
-
 def _link(label: str) -> str:
     """A label's name as a link the dialog answers (its href is the name, URL-quoted)."""
     return f'<a href="{quote(label, safe="")}">{html.escape(label)}</a>'
@@ -271,12 +266,9 @@ class RetrainResultDialog(QDialog):
             )
         layout.addWidget(self.metrics)
         labels = done.get("labels") or []
-        review = doubtful_labels(labels)
+        review = doubtful_labels(labels)  # shown first, in their order
         doubtful = {id(row) for row in review}
-        # those to review first, the ones that spread most leading
-        labels = sorted(review, key=_growth, reverse=True) + [
-            row for row in labels if id(row) not in doubtful
-        ]
+        labels = review + [row for row in labels if id(row) not in doubtful]
         self.labels = _table(
             [
                 "Label",
@@ -310,15 +302,15 @@ class RetrainResultDialog(QDialog):
         layout.addWidget(self.labels, 1)
         #: Names the labels whose new tags the training itself doubts (empty when none); each
         #: name opens teach mode on it (``teach_requested``).
-        review = review_text(labels, name=_link)
+        sentence = review_text(labels, name=_link)
         self.review = QLabel(
-            f"{review} Click a label to review it in teach mode." if review else ""
+            f"{sentence} Click a label to review it in teach mode." if sentence else ""
         )
         self.review.setObjectName("retrainReview")
         self.review.setTextFormat(Qt.TextFormat.RichText)
         self.review.setWordWrap(True)
         self.review.linkActivated.connect(lambda href: self.teach_requested.emit(unquote(href)))
-        self.review.setVisible(bool(review))
+        self.review.setVisible(bool(sentence))
         layout.addWidget(self.review)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)

@@ -1,4 +1,4 @@
-"""Rejections alone never spread a label (trainer.album.residual: only_rejected_since, no_wider).
+"""Rejections alone never spread a label (trainer.album.residual: grew_by_rejections, no_wider).
 
 A fit that cannot tell a label's photos from the ones the user rejected moves its confirmed
 photos' out-of-fold scores down with each rejection, and the threshold followed them: reviewing
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.photoset_photos import fetched_photos
-from trainer.album.residual import CEILING, no_wider, only_rejected_since
+from trainer.album.residual import CEILING, grew_by_rejections, no_wider, verdict_counts
 
 
 def test_no_wider_raises_the_threshold_until_no_more_photos_are_tagged() -> None:
@@ -39,9 +39,19 @@ def test_only_labels_whose_verdicts_grew_by_rejections_alone_are_held() -> None:
         {"label": "people", "confirmed": 1, "rejected": 1},  # a confirmation too: free
         {"label": "sky", "confirmed": 2, "rejected": 2},  # nothing new: free
     ]  # fog was not trained before: free
-    trained = np.arange(4)
-    assert only_rejected_since(report, names, targets, verified, trained) == {"house"}
-    assert only_rejected_since([], names, targets, verified, trained) == set()
+    by_label = {row["label"]: row for row in report}
+
+    def held(reported: dict) -> set[str]:
+        return {
+            name
+            for j, name in enumerate(names)
+            if grew_by_rejections(
+                reported.get(name), *verdict_counts(targets[:, j], verified[:, j])
+            )
+        }
+
+    assert held(by_label) == {"house"}
+    assert held({}) == set()
 
 
 def test_reviewing_the_labels_the_report_names_never_makes_them_tag_more(tmp_path) -> None:

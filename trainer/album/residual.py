@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -165,15 +165,10 @@ def train_residual(
             fitted.bias,
             fitted.prototype_logits(proto),
         )
-        rejected_only = only_rejected_since(
-            active_report(library),
-            names,
-            t.targets,
-            t.verified,
-            trained,
-        )
+        reported = active_report(library)
         for i, j in enumerate(trained):
-            if names[j] in rejected_only:
+            counts = verdict_counts(t.targets[:, j], t.verified[:, j])
+            if grew_by_rejections(reported.get(names[j]), *counts):
                 was = data.old_scores[:, j] >= data.old_thresholds[j]
                 thresholds[names[j]] = no_wider(
                     new_scores[:, i], thresholds[names[j]], was, weight_of
@@ -309,35 +304,29 @@ def _compare(
     return before, after
 
 
-def active_report(library: Library) -> list[Mapping[str, Any]]:
-    """The per-label rows the active version's training reported (none for version 0)."""
+def active_report(library: Library) -> dict[str, Mapping[str, Any]]:
+    """The rows the active version's training reported (``metrics["labels"]``), by label;
+    none for version 0."""
     active = library.store.active_model()
-    return list(active.metrics.get("labels") or []) if active is not None else []
+    rows = (active.metrics.get("labels") or []) if active is not None else []
+    return {str(row.get("label")): row for row in rows}
 
 
-def only_rejected_since(
-    report: Sequence[Mapping[str, Any]],
-    names: Sequence[str],
-    targets: NDArray[np.float32],
-    verified: NDArray[np.bool_],
-    trained: NDArray[np.int64],
-) -> set[str]:
-    """Trained labels whose verdicts grew by rejections alone since the active version was
-    trained: more rejected photos than its ``report`` (``metrics["labels"]``, counted the same
-    way; version 0 has none) counted, no more confirmed ones."""
-    then = {
-        str(r.get("label")): (int(r.get("confirmed", 0)), int(r.get("rejected", 0))) for r in report
-    }
-    out = set()
-    for j in trained:
-        name = names[j]
-        if name not in then:
-            continue
-        confirmed = int((verified[:, j] & (targets[:, j] > 0.5)).sum())
-        rejected = int((verified[:, j] & (targets[:, j] <= 0.5)).sum())
-        if confirmed <= then[name][0] and rejected > then[name][1]:
-            out.add(name)
-    return out
+def verdict_counts(targets: NDArray[np.float32], verified: NDArray[np.bool_]) -> tuple[int, int]:
+    """Confirmed and rejected photos of one label's column (targets read where verified)."""
+    confirmed = int((verified & (targets > 0.5)).sum())
+    return confirmed, int(verified.sum()) - confirmed
+
+
+def grew_by_rejections(reported: Mapping[str, Any] | None, confirmed: int, rejected: int) -> bool:
+    """Whether a label's verdicts grew by rejections alone since the active version was trained:
+    more rejected photos than its ``reported`` row (``active_report``, counted the same way)
+    had, no more confirmed ones. A label that version did not train (or version 0) never."""
+    if reported is None:
+        return False
+    return confirmed <= int(reported.get("confirmed", 0)) and rejected > int(
+        reported.get("rejected", 0)
+    )
 
 
 def no_wider(
@@ -376,9 +365,7 @@ def _label_report(
     report = []
     for i, j in enumerate(trained):
         name = data.tree.names[j]
-        ver = t.verified[:, j]
-        pos = int((ver & (t.targets[:, j] > 0.5)).sum())
-        neg = int((ver & (t.targets[:, j] <= 0.5)).sum())
+        pos, neg = verdict_counts(t.targets[:, j], t.verified[:, j])
         report.append(
             {
                 "label": name,

@@ -39,9 +39,10 @@ from core.library import Library
 from trainer.album.residual import (
     active_report,
     album_prototype_features,
+    grew_by_rejections,
     no_wider,
-    only_rejected_since,
     prior_of,
+    verdict_counts,
 )
 from trainer.album.targets import TargetConfig, TrainingData, build_targets, load_training_data
 from trainer.album.train import NothingToLearnError
@@ -107,6 +108,9 @@ class Teacher:
         # a confirm-only label's prototype reads these: computed once, when first needed
         self.features: ProtoFeatures | None = None
         self.threshold = float(data.old_thresholds[self.column])
+        #: What the active version's training reported of the label (the version ``data``'s
+        #: scores come from), read once: rejections alone never spread it (``no_wider``).
+        self.reported = active_report(library).get(self.label)
 
     def _feature_dim(self) -> int:
         return int(self.library.model().tagger.backbone.feature_dim)
@@ -137,8 +141,7 @@ class Teacher:
         """Refit from the verdicts in the database now; rank the unjudged photos."""
         started = time.perf_counter()
         targets, verified = self._targets()
-        positives = int((verified[:, 0] & (targets[:, 0] > 0.5)).sum())
-        negatives = int((verified[:, 0] & (targets[:, 0] <= 0.5)).sum())
+        positives, negatives = verdict_counts(targets[:, 0], verified[:, 0])
         if positives:
             has_prior = np.array([self.has_prior])
             if (
@@ -160,7 +163,7 @@ class Teacher:
             )
             if np.isfinite(fitted.thresholds[0]):
                 self.threshold = float(fitted.thresholds[0])
-            if self._rejections_only(targets, verified):  # as the retrain will (no_wider)
+            if grew_by_rejections(self.reported, positives, negatives):  # as the retrain will
                 c = self.column
                 was = self.data.old_scores[:, c] >= self.data.old_thresholds[c]
                 self.threshold = no_wider(scores, self.threshold, was, np.ones(len(scores)))
@@ -180,12 +183,6 @@ class Teacher:
             likely,
             time.perf_counter() - started,
         )
-
-    def _rejections_only(self, targets: NDArray[np.float32], verified: NDArray[np.bool_]) -> bool:
-        """Whether the label's verdicts grew by rejections alone since the active version."""
-        report = active_report(self.library)
-        held = only_rejected_since(report, [self.label], targets, verified, np.array([0]))
-        return bool(held)
 
     def _scores(
         self,
