@@ -44,6 +44,7 @@ from core.labels.vocabulary import Vocabulary
 from core.library import Library
 from core.pipeline.indexer import IndexSummary
 from trainer.album.run import TrainOptions
+from trainer.learning.metrics import f1_score
 
 Score = tuple[int, int, float, float, float]  # positives, tagged, precision, recall, F1
 
@@ -91,10 +92,9 @@ def scores(
 
 
 def macro_f1(rows: Iterable[Score]) -> float:
+    """F1 of the concepts' averaged precision and recall (the papers' convention)."""
     rows = list(rows)
-    mp = float(np.mean([r[2] for r in rows]))
-    mr = float(np.mean([r[3] for r in rows]))
-    return 2 * mp * mr / (mp + mr) if mp + mr else 0.0
+    return f1_score(float(np.mean([r[2] for r in rows])), float(np.mean([r[3] for r in rows])))
 
 
 def judge(library: Library, photos: list[Photo]) -> tuple[int, int]:

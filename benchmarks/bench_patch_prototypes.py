@@ -36,6 +36,7 @@ from benchmarks.photoset import load_photoset
 from core.labels.vocabulary import Vocabulary
 from core.media.imaging import decode
 from core.model.tagger import Backbone
+from trainer.learning.metrics import average_precision
 from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features, score
 
 KS = (3, 5, 10, 20)
@@ -53,15 +54,10 @@ def middle_positions(paths, backbone: Backbone) -> torch.Tensor:
                 for p in paths[start : start + 16]
             ]
         )
-        backbone._local.middle, backbone._local.wanted = None, True
-        try:
-            backbone.features_and_map(batch)
-            middle = backbone._local.middle
-        finally:
-            backbone._local.wanted, backbone._local.middle = False, None
+        middle = backbone.middle_map(batch)
         if middle is None:
             raise SystemExit(f"{backbone.id} has no middle stage to read")
-        maps.append(middle.float().flatten(2).transpose(1, 2))
+        maps.append(middle.flatten(2).transpose(1, 2))
     x = torch.cat(maps).clamp(min=0).sqrt()
     x = x - x.reshape(-1, x.shape[-1]).mean(dim=0)
     return torch.nn.functional.normalize(x, dim=2)
@@ -73,11 +69,9 @@ def robust_z(s: np.ndarray) -> np.ndarray:
     return (s - centre) / spread
 
 
-def average_precision(truth: np.ndarray, scores: np.ndarray) -> float:
-    order = np.argsort(-scores, kind="stable")
-    hits = truth[order]
-    found = np.cumsum(hits)
-    return float(((found / np.arange(1, len(hits) + 1)) * hits).sum() / max(hits.sum(), 1))
+def ap(truth: np.ndarray, scores: np.ndarray) -> float:
+    """Average precision of one label (``trainer.learning.metrics``: tied scores rank as one)."""
+    return float(average_precision(truth[:, None], scores[:, None])[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,10 +139,10 @@ def main(argv: list[str] | None = None) -> int:
                     best = (positions @ direction).topk(args.top, dim=1).values.mean(dim=1)
                     patch = best.numpy()
                     rows = np.setdiff1d(scored_split, chosen)
-                    shipped.append(average_precision(y[rows], logit[rows]))
+                    shipped.append(ap(y[rows], logit[rows]))
                     combined = robust_z(logit) + robust_z(patch)
-                    both.append(average_precision(y[rows], combined[rows]))
-                    alone.append(average_precision(y[rows], patch[rows]))
+                    both.append(ap(y[rows], combined[rows]))
+                    alone.append(ap(y[rows], patch[rows]))
             if shipped:
                 print(
                     f"   k={k:<3} {np.mean(shipped):.3f} -> {np.mean(both):.3f}  "

@@ -197,6 +197,20 @@ class Backbone:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """``features_and_map``, plus the last-but-one stage averaged over positions
         (B, middle_dim) from the same forward pass (None when ``middle_dim`` is 0)."""
+        pooled, feature_map, middle = self._keeping_middle(batch)
+        if middle is None:
+            return pooled, feature_map, None
+        return pooled, feature_map, middle.mean(dim=(2, 3))
+
+    def middle_map(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor | None:
+        """The last-but-one stage at every position (B, middle_dim, h, w), float32; None when
+        ``middle_dim`` is 0 (``benchmarks/bench_patch_prototypes.py`` reads it)."""
+        return self._keeping_middle(batch)[2]
+
+    def _keeping_middle(
+        self, batch: np.ndarray | torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``features_and_map`` and the last-but-one stage's output (float32) of one pass."""
         self._local.middle = None
         self._local.wanted = self.middle_dim > 0
         try:
@@ -205,9 +219,7 @@ class Backbone:
         finally:
             self._local.wanted = False
             self._local.middle = None
-        if middle is None:
-            return pooled, feature_map, None
-        return pooled, feature_map, middle.float().mean(dim=(2, 3))
+        return pooled, feature_map, None if middle is None else middle.float()
 
     def _watch_middle(self, model: torch.nn.Module) -> int:
         """Keep the last-but-one block's output when ``features_map_middle`` asks; its channels."""

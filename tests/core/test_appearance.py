@@ -91,6 +91,10 @@ def test_the_middle_stage_is_the_last_but_one_block_averaged(backbone):
     assert torch.allclose(middle, h.mean(dim=(2, 3)), atol=1e-4)
     assert torch.equal(pooled, backbone.features(x))  # the same pass, the same features
     assert backbone._local.middle is None  # nothing kept between calls
+    positions = backbone.middle_map(x)  # the same stage at every position, unpooled
+    assert positions is not None and positions.shape == (2, 192, *h.shape[2:])
+    assert torch.allclose(positions, h, atol=1e-4)
+    assert backbone._local.middle is None
 
 
 def test_the_album_descriptor_is_pooled_regions_then_appearance(backbone, real_photo_paths):
