@@ -169,12 +169,14 @@ def closure_on(direct: np.ndarray, names: list[str], vocabulary: Vocabulary) -> 
 
 
 def prototype_features_of(
-    features: np.ndarray, tagger: Tagger, appearance: bool = True
+    features: np.ndarray, tagger: Tagger, appearance: bool = True, patches: bool = True
 ) -> ProtoFeatures:
     """Every photo's prototype features (what a confirm-only prototype reads instead of u);
-    without ``appearance``, the pooled and semantic parts only (the previous prototype)."""
+    without ``appearance``, the pooled and semantic parts only (the previous prototype);
+    without ``patches``, no patch term (``core.model.patches``; the prototype before it)."""
     parts = PARTS if appearance else ("power", "semantic")
-    return descriptor_prototype_features(features, tagger, parts=parts)
+    proto = descriptor_prototype_features(features, tagger, parts=parts)
+    return proto if patches and appearance else replace(proto, patches=None)
 
 
 def new_label_runs(
@@ -330,7 +332,7 @@ def dev_report(features, tagger, truth_sets, dev, vocabulary, args, config) -> i
     proto = (
         None
         if args.plain_prototype
-        else prototype_features_of(features, tagger, not args.no_appearance)
+        else prototype_features_of(features, tagger, not args.no_appearance, not args.no_patches)
     )
     prior_names = set(tagger.label_names)
     counts = {c: sum(c in truth_sets[i] for i in dev) for c in set().union(*truth_sets)}
@@ -394,6 +396,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="confirm-only prototypes on the power-normalised and semantic features alone, "
         "without the appearance descriptor (the previous default)",
+    )
+    parser.add_argument(
+        "--no-patches",
+        action="store_true",
+        help="confirm-only prototypes without the patch term (the best positions of the "
+        "middle stage, core.model.patches; the previous default)",
     )
     parser.add_argument(
         "--previous-prior-fit",
@@ -472,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     proto = (
         None
         if args.plain_prototype
-        else prototype_features_of(features, tagger, not args.no_appearance)
+        else prototype_features_of(features, tagger, not args.no_appearance, not args.no_patches)
     )
     prior_names = set(tagger.label_names)
     counts = {c: sum(c in truth_sets[i] for i in dev) for c in set().union(*truth_sets)}

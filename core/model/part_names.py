@@ -13,9 +13,11 @@ APPEARANCE_PARTS = ("colour", "layout", "middle")
 PARTS = ("power", "semantic", *APPEARANCE_PARTS)
 #: What a part's entries in a head file hold.
 ENTRIES = ("weight", "mean", "scale")
+#: The patch term's entries (``core.model.patches.PatchTerm``).
+PATCH_ENTRIES = ("patches_weight", "patches_mean")
 
 
 def is_part_entry(key: str) -> bool:
-    """Whether ``key`` names a prototype part's entry in a head file."""
+    """Whether ``key`` names a prototype part's or the patch term's entry in a head file."""
     name, _, what = key.rpartition("_")
-    return name in PARTS and what in ENTRIES
+    return (name in PARTS and what in ENTRIES) or key in PATCH_ENTRIES

@@ -5,7 +5,9 @@ For label l and a photo with descriptor d (pooled features x, regional evidence,
     logit_l = alpha_l * logit(prior_l(d)) + w_l . u(x) + b_l + sum over parts k of v_lk . f_k(d),
     u(x) = (x - mean) / |x - mean|,
 
-where the sum is what labels taught only by confirmations read
+plus, for those labels, ``g_l(d)``: the mean of the photo's best positions of the middle stage
+against the label's direction (``core.model.patches``; ``PatchTerm``). The sum is what labels
+taught only by confirmations read
 (``trainer.learning.residual_fit.prototype``; ``PrototypeTerms``). Each part ``f_k`` is an input
 computed from the descriptor (``part_input``), divided by a per-feature ``scale`` where it has
 one, centred on its album mean and L2-normalised:
@@ -41,6 +43,8 @@ from core.errors import ModelLoadError
 from core.model.appearance import PARTS as APPEARANCE_PARTS
 from core.model.appearance import Appearance
 from core.model.heads import RESIDUAL, RESIDUAL_HEAD_FORMAT
+from core.model.part_names import PATCH_ENTRIES
+from core.model.patches import Patches, PatchTerm, best_positions, normalised_positions
 from core.model.regions import Regions
 from core.model.tagger import (
     Backbone,
@@ -100,6 +104,7 @@ class ResidualHead:
         mean: torch.Tensor,
         feature_key: str,
         prototypes: PrototypeTerms | None = None,
+        patches: PatchTerm | None = None,
     ) -> None:
         self.label_names = _label_tuple(label_names)
         count = len(self.label_names)
@@ -133,9 +138,15 @@ class ResidualHead:
         self.prototypes = (
             prototypes.kept() if prototypes is not None and prototypes.weights else None
         )
-        self._prototype_rows = (
-            self.prototypes.rows_used() if self.prototypes else torch.zeros(0, dtype=torch.long)
-        )
+        if patches is not None and patches.weight.shape[0] != count:
+            raise ValueError(f"patch weights must have {count} rows, got {patches.weight.shape[0]}")
+        self.patches = patches.kept() if patches is not None else None
+        used = [torch.zeros(0, dtype=torch.long)]
+        if self.prototypes:
+            used.append(self.prototypes.rows_used())
+        if self.patches is not None:
+            used.append(self.patches.rows_used())
+        self._prototype_rows = torch.unique(torch.cat(used))
         index = {n: i for i, n in enumerate(prior.label_names)}
         self.prior_column = torch.tensor([index.get(n, -1) for n in self.label_names])
         self.alpha[self.prior_column < 0] = 0.0
@@ -148,6 +159,10 @@ class ResidualHead:
         """Where the appearance descriptor begins in this head's descriptors (its prior's)."""
         return self.prior.appearance_start(backbone)
 
+    def patches_start(self, backbone: Backbone) -> int:
+        """Where the patches (``core.model.patches``) begin in this head's descriptors."""
+        return self.appearance_start(backbone) + Appearance(backbone.middle_dim).width
+
     def check(self, backbone: Backbone, feature_key: str | None = None) -> None:
         """Raise ModelLoadError unless the head fits ``backbone`` and its descriptors."""
         self.prior.check(backbone)
@@ -158,6 +173,14 @@ class ResidualHead:
             raise ModelLoadError(
                 f"head expects {self.feature_dim} features, backbone gives {backbone.feature_dim}"
             )
+        if self.patches is not None:
+            if not self.appearance or backbone.middle_dim <= 0:
+                raise ModelLoadError("head reads patches, which its descriptors lack")
+            if self.patches.weight.shape[1] != backbone.middle_dim:
+                raise ModelLoadError(
+                    f"head expects {self.patches.weight.shape[1]} patch channels, "
+                    f"backbone {backbone.id} gives {backbone.middle_dim}"
+                )
         if self.prototypes is None:
             return
         widths = {
@@ -199,12 +222,17 @@ class ResidualHead:
         """(B, R) what the prototype terms add for the R labels that have them."""
         rows, terms = self._prototype_rows, self.prototypes
         out = torch.zeros(x.shape[0], int(rows.numel()), device=x.device)
-        if terms is None or not rows.numel():
+        if not rows.numel():
             return out
-        start = self.appearance_start(backbone)
-        for name in terms.parts:
-            f = terms.features(name, backbone, x, start)
-            out += f @ terms.weights[name][rows].to(x.device).T
+        if terms is not None:
+            start = self.appearance_start(backbone)
+            for name in terms.parts:
+                f = terms.features(name, backbone, x, start)
+                out += f @ terms.weights[name][rows].to(x.device).T
+        if self.patches is not None:
+            raw = Patches(backbone.middle_dim).positions_of(x, self.patches_start(backbone))
+            positions = normalised_positions(raw, self.patches.mean.to(x.device))
+            out += best_positions(positions, self.patches.weight[rows].to(x.device))
         return out
 
     def save(self, path: Path) -> None:
@@ -221,6 +249,10 @@ class ResidualHead:
         tensors = {"weight": self.weight, "bias": self.bias, "alpha": self.alpha, "mean": self.mean}
         if self.prototypes is not None:
             tensors.update(self.prototypes.tensors())
+        if self.patches is not None:
+            tensors.update(
+                {"patches_weight": self.patches.weight, "patches_mean": self.patches.mean}
+            )
         data = safetensors.torch.save(tensors, metadata)
         write_atomically(path, data)
         logger.info("saved residual head (%d labels) to %s", len(self.label_names), path)
@@ -244,7 +276,14 @@ class ResidualHead:
             raise ModelLoadError(f"{path}: label metadata is not JSON") from exc
         if not isinstance(labels, list) or prior_labels != list(prior.label_names):
             raise ModelLoadError(f"{path} was trained over another vocabulary's prior")
+        patch_entries = [tensors.get(key) for key in PATCH_ENTRIES]
         try:
+            patches = None
+            if any(t is not None for t in patch_entries):
+                if any(t is None for t in patch_entries):
+                    raise ValueError("a patch term needs both its weight and its mean")
+                patches = PatchTerm(*patch_entries)  # type: ignore[arg-type]
+            terms = {k: v for k, v in tensors.items() if k not in _PLAIN + PATCH_ENTRIES}
             head = cls(
                 labels,
                 prior,
@@ -253,7 +292,8 @@ class ResidualHead:
                 tensors["alpha"],
                 tensors["mean"],
                 metadata.get("backbone", ""),
-                PrototypeTerms.from_tensors({k: v for k, v in tensors.items() if k not in _PLAIN}),
+                PrototypeTerms.from_tensors(terms),
+                patches,
             )
         except ValueError as exc:
             raise ModelLoadError(f"{path}: {exc}") from exc
@@ -288,4 +328,7 @@ def as_numpy(head: ResidualHead) -> dict[str, np.ndarray]:
     }
     if head.prototypes is not None:
         out.update({k: v.numpy() for k, v in head.prototypes.tensors().items()})
+    if head.patches is not None:
+        out.update({"patches_weight": head.patches.weight.numpy()})
+        out.update({"patches_mean": head.patches.mean.numpy()})
     return out

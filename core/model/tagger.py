@@ -30,6 +30,7 @@ import torch
 from core.errors import ModelLoadError
 from core.model.appearance import Appearance
 from core.model.heads import LINEAR, LINEAR_HEAD_FORMAT, PRIOR
+from core.model.patches import Patches
 from core.model.preprocess import Preprocessing
 from core.model.regions import Regions, calibrate
 from core.model.starter import Starter
@@ -197,7 +198,7 @@ class Backbone:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """``features_and_map``, plus the last-but-one stage averaged over positions
         (B, middle_dim) from the same forward pass (None when ``middle_dim`` is 0)."""
-        pooled, feature_map, middle = self._keeping_middle(batch)
+        pooled, feature_map, middle = self.features_map_and_middle_map(batch)
         if middle is None:
             return pooled, feature_map, None
         return pooled, feature_map, middle.mean(dim=(2, 3))
@@ -205,12 +206,13 @@ class Backbone:
     def middle_map(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor | None:
         """The last-but-one stage at every position (B, middle_dim, h, w), float32; None when
         ``middle_dim`` is 0 (``benchmarks/bench_patch_prototypes.py`` reads it)."""
-        return self._keeping_middle(batch)[2]
+        return self.features_map_and_middle_map(batch)[2]
 
-    def _keeping_middle(
+    def features_map_and_middle_map(
         self, batch: np.ndarray | torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """``features_and_map`` and the last-but-one stage's output (float32) of one pass."""
+        """``features_and_map`` and the last-but-one stage at every position (float32,
+        None when ``middle_dim`` is 0) of one pass."""
         self._local.middle = None
         self._local.wanted = self.middle_dim > 0
         try:
@@ -558,8 +560,9 @@ class Tagger:
 
     A *descriptor* is what the store caches per photo: the pooled features, followed by the
     regional evidence (``core.model.regions``) when the head reads it, then the appearance
-    descriptor (``core.model.appearance``) when the head keeps it. ``feature_key`` names that
-    layout; cached descriptors are valid only for the same key.
+    descriptor (``core.model.appearance``) when the head keeps it, then the middle stage at a few
+    positions (``core.model.patches``) when it keeps appearance and the backbone has a middle
+    stage. ``feature_key`` names that layout; cached descriptors are valid only for the same key.
     """
 
     def __init__(self, backbone: Backbone, head: Head) -> None:
@@ -576,9 +579,19 @@ class Tagger:
             Appearance(backbone.middle_dim) if getattr(head, "appearance", False) else None
         )
         key = backbone.id if self.regions is None else f"{backbone.id}+{self.regions.key}"
-        self.feature_key = key if self.appearance is None else f"{key}+{self.appearance.key}"
+        self.patches = (
+            Patches(backbone.middle_dim)
+            if self.appearance is not None and backbone.middle_dim > 0
+            else None
+        )
+        if self.appearance is not None:
+            key = f"{key}+{self.appearance.key}"
+        self.feature_key = key if self.patches is None else f"{key}+{self.patches.key}"
         self.appearance_start = backbone.feature_dim + (self.regions.width if self.regions else 0)
-        self.feature_dim = self.appearance_start + (self.appearance.width if self.appearance else 0)
+        self.patches_start = self.appearance_start + (
+            self.appearance.width if self.appearance else 0
+        )
+        self.feature_dim = self.patches_start + (self.patches.width if self.patches else 0)
         head.check(backbone, self.feature_key)
         self.backbone = backbone
         self.head = head
@@ -590,14 +603,21 @@ class Tagger:
             return self.backbone.features(batch)
         # one copy on the device, read by the model and the colour statistics alike
         crops = self.backbone.to_device(batch)
-        pooled, feature_map, middle = self.backbone.features_map_middle(crops)
+        pooled, feature_map, middle_map = self.backbone.features_map_and_middle_map(crops)
         parts = [pooled]
         with torch.inference_mode():
             if self.regions is not None:
                 classifier = self.backbone.model.get_classifier()
                 parts.append(self.regions.evidence(feature_map, classifier).to(pooled.dtype))
             if self.appearance is not None:
+                middle = None if middle_map is None else middle_map.mean(dim=(2, 3))
                 parts.append(self.appearance.describe(crops, middle).to(pooled.dtype))
+            if self.patches is not None:
+                parts.append(
+                    torch.zeros(len(pooled), self.patches.width, device=pooled.device)
+                    if middle_map is None or len(pooled) == 0
+                    else self.patches.describe(middle_map).to(pooled.dtype)
+                )
             return torch.cat(parts, dim=1)
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

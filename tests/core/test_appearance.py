@@ -97,13 +97,15 @@ def test_the_middle_stage_is_the_last_but_one_block_averaged(backbone):
     assert backbone._local.middle is None
 
 
-def test_the_album_descriptor_is_pooled_regions_then_appearance(backbone, real_photo_paths):
+def test_the_album_descriptor_is_pooled_regions_appearance_then_patches(backbone, real_photo_paths):
     vocabulary = Vocabulary.load()
     tagger = Tagger(backbone, prior_head(vocabulary))
     assert tagger.regions is not None and tagger.appearance is not None
-    assert tagger.feature_key.endswith("+" + tagger.appearance.key)
+    assert tagger.patches is not None
+    assert tagger.feature_key.endswith(f"+{tagger.appearance.key}+{tagger.patches.key}")
     assert tagger.appearance_start == backbone.feature_dim + tagger.regions.width
-    assert tagger.feature_dim == tagger.appearance_start + tagger.appearance.width
+    assert tagger.patches_start == tagger.appearance_start + tagger.appearance.width
+    assert tagger.feature_dim == tagger.patches_start + tagger.patches.width
     prep = backbone.preprocessing
     crops = np.stack(
         [
@@ -115,7 +117,16 @@ def test_the_album_descriptor_is_pooled_regions_then_appearance(backbone, real_p
     assert descriptors.shape == (3, tagger.feature_dim)
     _, _, middle = backbone.features_map_middle(crops)
     look = tagger.appearance.describe(torch.from_numpy(crops), middle).numpy()
-    assert np.allclose(descriptors[:, tagger.appearance_start :], look, atol=1e-5)
+    assert np.allclose(
+        descriptors[:, tagger.appearance_start : tagger.patches_start], look, atol=1e-5
+    )
+    # the patches: the middle stage averaged down to 4 x 4 positions, position-major
+    middle_map = backbone.middle_map(crops)
+    assert middle_map is not None
+    cell = middle_map[:, :, :2, :2].mean(dim=(2, 3)).numpy()  # the top-left of a 7 x 7 map
+    cell_of = tagger.patches.positions_of(torch.from_numpy(descriptors), tagger.patches_start)
+    assert cell_of.shape == (3, 16, 192)
+    assert np.allclose(cell_of[:, 0].numpy(), cell, atol=1e-4)
     # the prior reads its own part: the same scores as from a descriptor without appearance
     names = prior_label_names(vocabulary)
     bare = Tagger(

@@ -155,9 +155,11 @@ def test_prior_head_scores_real_photos(
     assert tagger.label_names == ("cat", "animal")
     features, scores = tagger.run(batch)
     # pooled features, one regional value per prior label (core.model.regions), then the
-    # appearance descriptor (core.model.appearance: 192 + 18 + Lite0's 192 middle channels)
-    assert features.shape == (len(batch), 1280 + 2 + 402) and features.dtype == np.float32
-    assert tagger.feature_dim == 1684 and tagger.feature_key.startswith(backbone.id + "+")
+    # appearance descriptor (core.model.appearance: 192 + 18 + Lite0's 192 middle channels),
+    # then the patches (core.model.patches: 4 x 4 positions of those 192 channels)
+    width = 1280 + 2 + 402 + 16 * 192
+    assert features.shape == (len(batch), width) and features.dtype == np.float32
+    assert tagger.feature_dim == width and tagger.feature_key.startswith(backbone.id + "+")
     assert scores.shape == (len(batch), 2) and scores.dtype == np.float32
     assert ((scores >= 0) & (scores <= 1)).all()
     cat, animal = scores[:, 0], scores[:, 1]

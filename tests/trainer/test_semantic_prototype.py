@@ -55,7 +55,8 @@ def _pooled(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _descriptors(tagger: Tagger, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Descriptors of ``tagger``'s layout (pooled, then appearance) drawn around 8 clusters."""
+    """Descriptors of ``tagger``'s layout (pooled, appearance, then patches) drawn around 8
+    clusters."""
     backbone, appearance = tagger.backbone, tagger.appearance
     assert appearance is not None and tagger.regions is None
     pooled, cluster = _pooled(n, backbone.feature_dim, seed)
@@ -65,7 +66,10 @@ def _descriptors(tagger: Tagger, n: int, seed: int = 0) -> tuple[np.ndarray, np.
     layout = layout + rng.normal(0, 5, size=layout.shape)
     middle, _ = _pooled(n, appearance.widths["middle"], seed + 7)
     look = np.concatenate([colour, layout, middle], axis=1).astype(np.float32)
-    return np.concatenate([pooled, look], axis=1), cluster
+    assert tagger.patches is not None
+    patches, _ = _pooled(n, tagger.patches.width, seed + 13)
+    patches[:, : tagger.patches.middle_dim] += 2.0 * middle  # one position echoes the whole
+    return np.concatenate([pooled, look, patches], axis=1), cluster
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +81,10 @@ def tagger(backbone_prior) -> Tagger:
 def test_prototype_features_are_the_full_features_seen_through_the_basis(tagger):
     backbone = tagger.backbone
     assert tagger.appearance is not None
-    assert tagger.feature_dim == backbone.feature_dim + tagger.appearance.width
+    assert tagger.patches is not None
+    assert tagger.feature_dim == (
+        backbone.feature_dim + tagger.appearance.width + tagger.patches.width
+    )
     d, _ = _descriptors(tagger, 700)
     pooled = torch.from_numpy(d[:, : backbone.feature_dim])
     q = semantic(backbone, pooled)
@@ -136,6 +143,8 @@ def test_the_head_serves_a_prototype_as_the_trainer_scored_it(tagger, tmp_path):
     assert set(fitted.prototype_weights) == set(PARTS)
     assert all(np.abs(w).sum() > 0 for w in fitted.prototype_weights.values())
     assert not fitted.weight.any()  # a prototype reads its parts, not u(x)
+    assert proto.patches is not None and fitted.patch_weight is not None
+    assert np.abs(fitted.patch_weight[0]).sum() > 0  # and its best positions
     extra = fitted.prototype_logits(proto)
     trainer_scores = score(u, zeros, np.array([False]), fitted.weight, fitted.bias, extra)[:, 0]
     # unjudged photos: the served score is the out-of-sample score the threshold was read on
@@ -158,8 +167,18 @@ def test_the_head_serves_a_prototype_as_the_trainer_scored_it(tagger, tmp_path):
     for name, w in fitted.prototype_weights.items():
         every[name][-1] = w[0]
     alpha = torch.tensor([1.0] * (count - 1) + [0.0])
+    on_patches = np.zeros((count, fitted.patch_weight.shape[1]), np.float32)
+    on_patches[-1] = fitted.patch_weight[0]
     head = ResidualHead(
-        names, prior, weight, bias, alpha, mean, tagger.feature_key, proto.terms(every)
+        names,
+        prior,
+        weight,
+        bias,
+        alpha,
+        mean,
+        tagger.feature_key,
+        proto.terms(every),
+        proto.patches.term(on_patches),
     )
     Tagger(backbone, head)  # the head reads the descriptors the prior's tagger caches
     features = torch.from_numpy(d)
@@ -173,11 +192,23 @@ def test_the_head_serves_a_prototype_as_the_trainer_scored_it(tagger, tmp_path):
     head.save(path)
     loaded = ResidualHead.load(path, prior)
     assert loaded.prototypes is not None and loaded.prototypes.parts == PARTS
+    assert loaded.patches is not None
+    assert torch.equal(loaded.patches.weight, head.patches.weight)
+    assert loaded.patches.weight[-1].abs().sum() > 0
     assert np.array_equal(loaded.scores(backbone, features).numpy(), served)
     # a head whose prior keeps no appearance cannot read those parts
     plain_prior = PriorHead(prior.label_names, _membership(), regional=False, appearance=False)
-    with pytest.raises(ModelLoadError, match="appearance"):
+    with pytest.raises(ModelLoadError, match=r"appearance|patches"):
         ResidualHead.load(path, plain_prior).check(backbone, tagger.feature_key)
+    # a file with half a patch term is refused, not served without it
+    tensors = safetensors.torch.load_file(str(path))
+    with safetensors.safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata()
+    del tensors["patches_mean"]
+    half = tmp_path / "half.safetensors"
+    safetensors.torch.save_file(tensors, str(half), metadata)
+    with pytest.raises(ModelLoadError, match="patch term needs both"):
+        ResidualHead.load(half, prior)
 
 
 def _membership() -> np.ndarray:

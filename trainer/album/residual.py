@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from core.library import Library
 from core.model.appearance import PARTS as APPEARANCE_PARTS
+from core.model.patches import PatchTerm
 from core.model.residual import EPS, ResidualHead
 from core.model.tagger import PriorHead, Tagger
 from core.model.terms import PARTS, PrototypeTerms, normalise, part_input
@@ -44,6 +45,7 @@ from trainer.learning.residual_fit import (
     ResidualConfig,
     fit_residual,
     normalised_features,
+    patch_source,
     prototype_features,
     prototype_labels,
     score,
@@ -135,6 +137,7 @@ def train_residual(
     before: dict = {}
     after: dict = {}
     terms: PrototypeTerms | None = None
+    patches: PatchTerm | None = None
     if trained.size:
         unlabelled = weight_of @ ~t.verified[:, trained]  # the album's, not the rows'
         fitted = fit_residual(
@@ -154,6 +157,11 @@ def train_residual(
             for key, part in found.items():
                 every[key][trained] = part
             terms = proto.terms(every)
+        found_patches = fitted.patch_weight
+        if proto is not None and proto.patches is not None and found_patches is not None:
+            on_patches = np.zeros((len(names), found_patches.shape[1]), np.float32)
+            on_patches[trained] = found_patches
+            patches = proto.patches.term(on_patches) if found_patches.any() else None
         for i, j in enumerate(trained):
             if np.isfinite(fitted.thresholds[i]):
                 thresholds[names[j]] = float(fitted.thresholds[i])
@@ -184,6 +192,7 @@ def train_residual(
         mean,
         model.backbone_id,
         terms,
+        patches,
     )
     photos = int(t.verified[:, trained].any(axis=1).sum()) if trained.size else 0
     warning = (
@@ -238,7 +247,8 @@ def descriptor_prototype_features(
     parts: tuple[str, ...] = PARTS,
 ) -> ProtoFeatures:
     """Prototype features of photos from their descriptors (N, F): each of ``parts`` that
-    ``tagger``'s descriptors hold (the appearance parts only when they carry it)."""
+    ``tagger``'s descriptors hold (the appearance parts only when they carry it), and their
+    patches when they hold them (the mean position weighs rows as the parts' means do)."""
     backbone = tagger.backbone
     start = tagger.appearance_start
     held = [p for p in parts if p not in APPEARANCE_PARTS or tagger.appearance is not None]
@@ -250,7 +260,17 @@ def descriptor_prototype_features(
 
         return rows_of
 
-    return prototype_features({p: input_of(p) for p in held}, len(descriptors), row_weight)
+    features = prototype_features({p: input_of(p) for p in held}, len(descriptors), row_weight)
+    if tagger.patches is None or descriptors.shape[1] < tagger.feature_dim:
+        return features
+    layout, start = tagger.patches, tagger.patches_start
+    stop = start + layout.width
+
+    def raw(rows: NDArray[np.int64]) -> torch.Tensor:
+        x = np.ascontiguousarray(descriptors[rows, start:stop], dtype=np.float32)
+        return layout.positions_of(torch.from_numpy(x), 0)
+
+    return replace(features, patches=patch_source(raw, len(descriptors), row_weight))
 
 
 def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
@@ -266,6 +286,8 @@ def changed_labels(old: object, new: ResidualHead) -> set[str] | None:
         if head.prototypes is not None:
             for extra in head.prototypes.weights.values():
                 plain &= (extra.abs().sum(dim=1) == 0).numpy()
+        if head.patches is not None:
+            plain &= (head.patches.weight.abs().sum(dim=1) == 0).numpy()
         alpha, bias = head.alpha.numpy(), head.bias.numpy()
         prior_like = plain & (alpha == 1) & (bias == 0)
         silent = plain & (alpha == 0) & (bias <= np.log(EPS / (1 - EPS)) + 1e-6)

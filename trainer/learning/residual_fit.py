@@ -115,6 +115,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from core.model.patches import TOP, PatchTerm, best_positions, normalised_positions
 from core.model.residual import EPS, prior_logits
 from core.model.terms import PARTS, SCALED, PrototypeTerms, normalise
 from core.threads import on_one_core
@@ -133,6 +134,8 @@ SHARES = {"power": 1.0, "semantic": 0.5, "colour": 0.5, "layout": 0.3, "middle":
 REDUCED = ("semantic",)
 #: A ``REDUCED`` part is kept in this many principal directions.
 SEMANTIC_DIMS = 256
+#: The patches' positions are kept in this many principal directions (``PatchSource``).
+PATCH_DIMS = 64
 #: Photos (a seeded sample) the semantic mean and principal directions are computed from.
 SEMANTIC_SAMPLE = 4096
 #: Photos classified at a time when the semantic features of an album are computed.
@@ -262,11 +265,93 @@ class ProtoPart:
 
 
 @dataclass(frozen=True)
+class PatchSource:
+    """The photos' patches (``core.model.patches``) as a prototype's patch term reads them:
+    every position normalised (``normalised_positions``) and kept as its coordinates in the
+    album's ``d`` principal directions of positions, so a refit scores 100,000 photos with one
+    small product. A direction ``p`` (d,) on the coordinates is the weight ``basis @ p`` on the
+    positions, which the served head reads in full: what it computes equals what the trainer
+    did.
+
+    Attributes:
+        mean: (C,) the album's mean square-rooted position, positions are centred on.
+        basis: (C, d) orthonormal columns.
+        coords: (N, P, d) every photo's positions in those directions.
+    """
+
+    mean: torch.Tensor
+    basis: torch.Tensor
+    coords: torch.Tensor
+
+    @property
+    def count(self) -> int:
+        return int(self.coords.shape[0])
+
+    def positions(self, rows: NDArray[np.int64]) -> torch.Tensor:
+        """Coordinates (len(rows), P, d) of rows' positions."""
+        return self.coords[torch.from_numpy(np.asarray(rows, dtype=np.int64))]
+
+    def logits(self, weight: NDArray[np.float32]) -> torch.Tensor:
+        """(N, L) what patch weights (L, d) on the coordinates add to every photo's logits."""
+        on = torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float32))
+        return best_positions(self.coords, on)
+
+    def term(self, weight: NDArray[np.float32]) -> PatchTerm:
+        """The served head's ``PatchTerm`` for weights (L, d) on the coordinates."""
+        on = torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float32))
+        return PatchTerm(on @ self.basis.T, self.mean)
+
+
+def patch_source(
+    raw: Callable[[NDArray[np.int64]], torch.Tensor],
+    count: int,
+    row_weight: NDArray[np.floating] | None = None,
+    dims: int = PATCH_DIMS,
+    seed: int = 0,
+) -> PatchSource:
+    """A ``PatchSource`` of ``count`` photos whose raw positions ``raw(rows)`` gives. The mean
+    position (each photo weighing ``row_weight``, None: alike) and the principal directions
+    come from a seeded sample of ``SEMANTIC_SAMPLE`` photos, as a ``REDUCED`` part's do; the
+    coordinates are computed ``SEMANTIC_CHUNK`` photos at a time."""
+    if count <= 0:
+        raise ValueError("patches need at least one photo")
+    chunks = [
+        np.arange(start, min(count, start + SEMANTIC_CHUNK), dtype=np.int64)
+        for start in range(0, count, SEMANTIC_CHUNK)
+    ]
+    rng = np.random.default_rng(seed)
+    sample = (
+        np.arange(count) if count <= SEMANTIC_SAMPLE else rng.choice(count, SEMANTIC_SAMPLE, False)
+    )
+    sample = np.sort(sample).astype(np.int64)
+    probe = raw(sample)
+    w = None if row_weight is None else torch.from_numpy(np.asarray(row_weight, np.float32)[sample])
+    mean = _weighted_mean(probe.clamp_min(0.0).sqrt().mean(dim=1), w)
+    probe = normalised_positions(probe, mean)
+    flat = probe.reshape(-1, probe.shape[-1])
+    if dims >= flat.shape[1]:
+        basis = torch.eye(flat.shape[1])
+    else:
+        _, vectors = torch.linalg.eigh((flat.T @ flat).double())
+        basis = vectors[:, -dims:].flip(1).to(torch.float32).contiguous()
+    coords = torch.empty(count, probe.shape[1], basis.shape[1])
+    for rows in chunks:
+        # normalised_positions(raw(rows), mean) @ basis, in place: the basis is orthonormal
+        # but narrower, so the positions' lengths are taken before it and divided after
+        x = raw(rows).clamp_(min=0.0).sqrt_().sub_(mean)
+        length = torch.linalg.vector_norm(x, dim=2, keepdim=True).clamp_min_(1e-6)
+        coords[int(rows[0]) : int(rows[-1]) + 1] = (x @ basis).div_(length)
+    return PatchSource(mean, basis, coords)
+
+
+@dataclass(frozen=True)
 class ProtoFeatures:
     """The album's features as confirm-only prototypes read them (see the module docs): the
-    parts' features side by side, each weighted by its share, ``[a_k f_k] / sqrt(sum a_k^2)``."""
+    parts' features side by side, each weighted by its share, ``[a_k f_k] / sqrt(sum a_k^2)``;
+    and the photos' patches, when their descriptors hold them."""
 
     parts: tuple[ProtoPart, ...]
+    patches: PatchSource | None = None
 
     @property
     def count(self) -> int:
@@ -411,13 +496,20 @@ class Fitted:
     #: Per part of the ``ProtoFeatures`` given, weights (C, K) on its features (zero but for
     #: prototypes); None when none were given.
     prototype_weights: dict[str, NDArray[np.float32]] | None = None
+    #: Weights (C, channels) of the prototypes' patch term; None without patches.
+    patch_weight: NDArray[np.float32] | None = None
 
     def prototype_logits(self, features: ProtoFeatures | None) -> torch.Tensor | None:
         """(N, C) what the prototype weights add to the logits of the photos ``features``
         describe (None when this fit has none)."""
         if features is None or self.prototype_weights is None:
             return None
-        return features.logits(self.prototype_weights)
+        out = features.logits(self.prototype_weights)
+        if features.patches is not None and self.patch_weight is not None:
+            used = np.flatnonzero(np.abs(self.patch_weight).sum(axis=1) > 0)
+            if used.size:
+                out[:, used] += features.patches.logits(self.patch_weight[used])
+        return out
 
 
 def build_problem(
@@ -617,14 +709,23 @@ def fit_residual(
         weight[fitted], bias[fitted], oof[:, fitted] = _fit_logistic(part, config)
     prototype_weights = None
     rows_features = None
+    patch_weight = None
+    positions = None
     if features is not None:
         if features.count != u_all.shape[0]:
             raise ValueError(f"prototype features of {features.count} photos for {u_all.shape[0]}")
         prototype_weights = features.zero_weights(count)
         if by_prototype.any():
             rows_features = features.rows(problem.rows)
+            if features.patches is not None:
+                positions = features.patches.positions(problem.rows)
+                patch_weight = np.zeros((count, positions.shape[2]), dtype=np.float32)
     for c in np.flatnonzero(by_prototype):
-        w_c, bias[c], oof[:, c] = prototype(problem, int(c), config, rows_features)
+        w_c, bias[c], oof[:, c], patch_c = prototype(
+            problem, int(c), config, rows_features, positions
+        )
+        if patch_weight is not None and patch_c is not None:
+            patch_weight[c] = patch_c
         if features is None or prototype_weights is None:
             weight[c] = w_c
         else:
@@ -664,6 +765,7 @@ def fit_residual(
         recall,
         time.perf_counter() - started,
         prototype_weights,
+        patch_weight,
     )
 
 
@@ -725,11 +827,18 @@ def prototype(
     column: int,
     config: ResidualConfig,
     features: torch.Tensor | None = None,
-) -> tuple[NDArray[np.float32], float, NDArray[np.float32]]:
-    """A confirm-only label's prototype: weight, bias, and scores of the problem's rows.
+    positions: torch.Tensor | None = None,
+) -> tuple[NDArray[np.float32], float, NDArray[np.float32], NDArray[np.float32] | None]:
+    """A confirm-only label's prototype: weight, bias, scores of the problem's rows, and the
+    weight of its patch term (None without ``positions``).
 
     The weight is on ``u`` (the problem's), or on ``features`` (R, F) of the rows when given
-    (``ProtoFeatures.rows``).
+    (``ProtoFeatures.rows``). With ``positions`` (R, P, d) of the rows
+    (``PatchSource.positions``), a photo's mean of its best positions against the confirmed
+    photos' mean position (``core.model.patches``) is a second score; each score is
+    standardised by the unlabelled rows' median and spread, and the label's score is their
+    sum, standardised again. Everything is linear in the two scores, so the served head holds
+    it as the weight on ``u``, the patch weight and the bias.
     The positives' scores are leave-one-out (each against the prototype of the others; a lone
     positive keeps its own score); every other row is unlabelled for this label and never
     shaped the prototype, so its score is already out-of-sample.
@@ -755,13 +864,72 @@ def prototype(
             cosine[members] = (own * rest).sum(dim=1).numpy()
     others = np.ones(len(cosine), dtype=bool)
     others[members] = False
-    reference = cosine[others] if others.any() else cosine
+    centre, spread = _centre_spread(cosine[others] if others.any() else cosine)
+    if positions is None:
+        beta = config.prototype_slope / spread
+        b = -beta * centre - config.prototype_offset
+        scores = 1.0 / (1.0 + np.exp(-(beta * cosine + b)))
+        return (
+            (beta * direction).numpy().astype(np.float32),
+            float(b),
+            scores.astype(np.float32),
+            None,
+        )
+    patch_direction, patch = _patch_scores(positions, members)
+    patch_centre, patch_spread = _centre_spread(patch[others] if others.any() else patch)
+    z_whole = (cosine - centre) / spread
+    z_patch = (patch - patch_centre) / patch_spread
+    a, c = _evidence_weights(z_whole[members], z_patch[members])
+    summed = a * z_whole + c * z_patch
+    sum_centre, sum_spread = _centre_spread(summed[others] if others.any() else summed)
+    slope = config.prototype_slope / sum_spread
+    b = -slope * (a * centre / spread + c * patch_centre / patch_spread + sum_centre)
+    b -= config.prototype_offset
+    logits = slope * (a * cosine / spread + c * patch / patch_spread) + b
+    scores = 1.0 / (1.0 + np.exp(-logits))
+    return (
+        (slope * a / spread * direction).numpy().astype(np.float32),
+        float(b),
+        scores.astype(np.float32),
+        (slope * c / patch_spread * patch_direction).numpy().astype(np.float32),
+    )
+
+
+def _evidence_weights(
+    whole: NDArray[np.float64], patches: NDArray[np.float64]
+) -> tuple[float, float]:
+    """Weights of a prototype's two standardised scores: each the median leave-one-out score
+    of the confirmed photos under it (how far it lifts them above the unlabelled ones; no
+    less than 0), as a linear discriminant weighs independent unit-variance scores by their
+    mean shift. A lone confirmed photo's scores are its own, so one photo weighs both alike."""
+    if whole.size < 2:
+        return 1.0, 1.0
+    a, c = max(float(np.median(whole)), 0.0), max(float(np.median(patches)), 0.0)
+    return (a, c) if a + c > 0 else (1.0, 1.0)
+
+
+def _centre_spread(reference: NDArray[np.float64]) -> tuple[float, float]:
+    """Median and 1.4826 x median absolute deviation (at least 1e-6) of ``reference``."""
     centre = float(np.median(reference))
-    spread = max(1.4826 * float(np.median(np.abs(reference - centre))), 1e-6)
-    beta = config.prototype_slope / spread
-    b = -beta * centre - config.prototype_offset
-    scores = 1.0 / (1.0 + np.exp(-(beta * cosine + b)))
-    return ((beta * direction).numpy().astype(np.float32), float(b), scores.astype(np.float32))
+    return centre, max(1.4826 * float(np.median(np.abs(reference - centre))), 1e-6)
+
+
+def _patch_scores(
+    positions: torch.Tensor, members: NDArray[np.int64]
+) -> tuple[torch.Tensor, NDArray[np.float64]]:
+    """The unit direction (C,) of the members' mean position, and every row's mean of its best
+    positions against it; a member's against the others' (leave-one-out, when there are)."""
+    with torch.no_grad():
+        own = positions[torch.from_numpy(members)].mean(dim=1)  # (k, C)
+        direction = torch.nn.functional.normalize(own.mean(dim=0), dim=0)
+        scores = best_positions(positions, direction[None, :])[:, 0]
+        if members.size > 1:
+            rest = torch.nn.functional.normalize(own.sum(dim=0)[None, :] - own, dim=1)
+            at = positions[torch.from_numpy(members)]  # (k, P, C)
+            against = (at * rest[:, None, :]).sum(dim=2)  # (k, P)
+            top = min(TOP, at.shape[1])
+            scores[torch.from_numpy(members)] = against.topk(top, dim=1).values.mean(dim=1)
+    return direction, scores.numpy().astype(np.float64)
 
 
 def pu_thresholds(
