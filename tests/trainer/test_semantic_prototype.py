@@ -68,7 +68,10 @@ def _descriptors(tagger: Tagger, n: int, seed: int = 0) -> tuple[np.ndarray, np.
     look = np.concatenate([colour, layout, middle], axis=1).astype(np.float32)
     assert tagger.patches is not None
     patches, _ = _pooled(n, tagger.patches.width, seed + 13)
-    patches[:, : tagger.patches.middle_dim] += 2.0 * middle  # one position echoes the whole
+    # four positions carry a pattern of the photo's cluster
+    pattern = rng.gamma(1.0, 1.0, size=(8, tagger.patches.middle_dim)).astype(np.float32)
+    positions = patches.reshape(n, tagger.patches.positions, tagger.patches.middle_dim)
+    positions[:, :4] += 3.0 * pattern[cluster][:, None, :]
     return np.concatenate([pooled, look, patches], axis=1), cluster
 
 
