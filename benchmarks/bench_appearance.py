@@ -7,8 +7,11 @@ appearance part, on real photos (scikit-image's samples and foolbox's ImageNet p
 repeated to fill the batches), alternating the two in every round so a busy machine slows
 both alike.
 
-Run: ``python -m benchmarks.bench_appearance [--rounds 7] [--batch 16] [--threads 1]``.
-Prints the median milliseconds per photo of each and their ratio.
+With ``--patches`` it compares the shipped descriptor with and without its last part, the
+middle stage averaged to 4 x 4 positions (``core.model.patches``), instead.
+
+Run: ``python -m benchmarks.bench_appearance [--rounds 7] [--batch 16] [--threads 1]
+[--patches]``. Prints the median milliseconds per photo of each and their ratio.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--patches", action="store_true", help="with and without the patches, not appearance"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     backbone = Backbone.load(device="cpu")
@@ -53,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         "without": Tagger(backbone, PriorHead(names, membership, appearance=False)),
         "with": Tagger(backbone, PriorHead(names, membership)),
     }
+    part = "patches" if args.patches else "appearance"
+    if args.patches:  # the same tagger, its descriptor cut before the patches
+        bare = Tagger(backbone, PriorHead(names, membership))
+        bare.patches, bare.feature_dim = None, bare.patches_start
+        taggers["without"] = bare
     prep = backbone.preprocessing
     crops = []
     for path in _photos():
@@ -75,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ratios = [w / o for w, o in zip(times["with"], times["without"], strict=True)]
     for kind, values in times.items():
         print(
-            f"{kind:<8} appearance: {statistics.median(values):6.2f} ms/photo (median of "
+            f"{kind:<8} {part}: {statistics.median(values):6.2f} ms/photo (median of "
             f"{args.rounds}, range {min(values):.2f}-{max(values):.2f})"
         )
     print(f"ratio with/without: median {statistics.median(ratios):.3f} per round")
