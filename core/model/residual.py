@@ -329,6 +329,6 @@ def as_numpy(head: ResidualHead) -> dict[str, np.ndarray]:
     if head.prototypes is not None:
         out.update({k: v.numpy() for k, v in head.prototypes.tensors().items()})
     if head.patches is not None:
-        out.update({"patches_weight": head.patches.weight.numpy()})
-        out.update({"patches_mean": head.patches.mean.numpy()})
+        out["patches_weight"] = head.patches.weight.numpy()
+        out["patches_mean"] = head.patches.mean.numpy()
     return out

@@ -842,7 +842,8 @@ def prototype(
     (``PatchSource.positions``), a photo's mean of its best positions against the confirmed
     photos' mean position (``core.model.patches``) is a second score; each score is
     standardised by the unlabelled rows' median and spread, and the label's score is their
-    sum, standardised again. Everything is linear in the two scores, so the served head holds
+    sum, each weighed by how far it lifts the confirmed photos (``_evidence_weights``),
+    standardised again. Everything is linear in the two scores, so the served head holds
     it as the weight on ``u``, the patch weight and the bias.
     The positives' scores are leave-one-out (each against the prototype of the others; a lone
     positive keeps its own score); every other row is unlabelled for this label and never
@@ -1020,8 +1021,7 @@ def mixture_index(
     sum(q above) / (b^2 sum(q) + n above)``, with ``b = mixture_beta``.
     """
     z_u = _logit(unlabelled)
-    centre = float(np.median(z_u))
-    spread = max(1.4826 * float(np.median(np.abs(z_u - centre))), 1e-6)
+    centre, spread = _centre_spread(z_u)
     z_u = (z_u - centre) / spread
     z_p = (_logit(positives) - centre) / spread
     k = z_p.size
