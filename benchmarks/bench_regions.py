@@ -29,7 +29,10 @@ or flower tagged on one counts as wrong although it may be right; ``--objects-on
 labels out (``IN_BACKGROUNDS``), which is how a starter is checked: its row should equal the
 regional one (it must not cost the objects recall). One threshold for all evaluated labels is set
 per method at the lowest value where precision over the evaluated labels reaches 0.8 (and 0.9), and
-the recall of the objects of each size rank is read there.
+the recall of the objects of each size rank is read there. A last table reads the same at the
+album's own thresholds, as an album would tag the scenes: each label at its vocabulary threshold
+(and, for +starter, at the starter's threshold where it sets one), so precision is what it is
+there, not a target; its ratios are against Lite0 global at its own thresholds.
 
 Cost per photo: milliseconds of the model call alone (uint8 crops to descriptors and scores,
 ``Tagger.run``, batch 16) on ``--threads`` torch threads (1: as the indexer's CPU schedule runs
@@ -205,6 +208,23 @@ class Evaluation:
         ok = k[tp[k] / (k + 1) >= precision]
         return float(s[ok[-1]]) if len(ok) else None
 
+    def at_thresholds(self, scores: np.ndarray, thresholds: np.ndarray) -> dict:
+        """Precision and per-rank recall where each label is set at its own threshold
+        (``thresholds`` over every name, as the album tags)."""
+        on = scores[:, self.columns] >= thresholds[self.columns][None, :]
+        hit = scores[self.obj[:, 0], self.obj[:, 1]] >= thresholds[self.obj[:, 1]]
+        recall = [
+            float(hit[self.obj[:, 2] == r].mean()) if (self.obj[:, 2] == r).any() else float("nan")
+            for r in range(RANKS)
+        ]
+        return {
+            "t": float("nan"),
+            "precision": float((on & self.truth).sum() / max(on.sum(), 1)),
+            "tags": float(on.sum(1).mean()),
+            "recall": recall,
+            "all": float(hit.mean()),
+        }
+
     def at(self, scores: np.ndarray, precision: float) -> dict:
         t = self.threshold(scores, precision)
         if t is None:
@@ -365,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
 
     backbones = args.names or packaged_backbones()
     torch.set_num_threads(2)
-    results: dict[tuple[str, str], dict[float, dict]] = {}
+    results: dict[tuple[str, str], dict[float | str, dict]] = {}
     taggers: dict[str, dict[str, Tagger]] = {}
     for name in backbones:
         bb = Backbone.load(name, device="cpu")
@@ -380,8 +400,14 @@ def main(argv: list[str] | None = None) -> int:
             order = [shipped.label_names.index(n) for n in names]
             scores["+starter"] = regional_scores(shipped, bb, pooled, fmap, look=look)[:, order]
             taggers[name]["+starter"] = Tagger(bb, shipped)
+        own = np.array([vocabulary[n].threshold for n in names])
         for kind, s in scores.items():
             results[(name, kind)] = {p: evaluation.at(s, p) for p in PRECISIONS}
+            limits = own.copy()
+            if kind == "+starter" and starter is not None:
+                pairs = zip(names, own, strict=True)
+                limits = np.array([starter.thresholds.get(n, t) for n, t in pairs])
+            results[(name, kind)]["album"] = evaluation.at_thresholds(s, limits)
         if args.sweep:
             sweep(
                 heads["regional"],
@@ -425,6 +451,18 @@ def main(argv: list[str] | None = None) -> int:
                 + f" {r['all']:>5.2f} {r['tags']:>5.2f} {gain[0]:>5.2f} {gain[1]:>5.2f}"
                 f" {ms[(name, kind)]:>6.1f} {ms[(name, kind)] / base_ms:>6.2f}"
             )
+    print(
+        "at the album's own thresholds (each label's vocabulary threshold; +starter: the "
+        "starter's where it sets one), as a user's album tags:"
+    )
+    for (name, kind), by_p in results.items():
+        r, b = by_p["album"], base["album"]
+        gain = [r["recall"][k] / b["recall"][k] if b["recall"][k] else float("nan") for k in (1, 2)]
+        print(
+            f"{short(name):<7} {kind:<9} {'own':>4} {'':>5} {r['precision']:>5.3f} "
+            + " ".join(f"{x:>5.2f}" for x in r["recall"])
+            + f" {r['all']:>5.2f} {r['tags']:>5.2f} {gain[0]:>5.2f} {gain[1]:>5.2f}"
+        )
     print(
         f"(#k: recall of the k-th largest object; '#2 x', '#3 x': against "
         f"{short(DEFAULT_BACKBONE)} global at the same precision; cost x: against "
