@@ -31,8 +31,9 @@ regional one (it must not cost the objects recall). One threshold for all evalua
 per method at the lowest value where precision over the evaluated labels reaches 0.8 (and 0.9), and
 the recall of the objects of each size rank is read there. A last table reads the same at the
 album's own thresholds, as an album would tag the scenes: each label at its vocabulary threshold
-(and, for +starter, at the starter's threshold where it sets one), so precision is what it is
-there, not a target; its ratios are against Lite0 global at its own thresholds.
+(and, for +starter, at the starter's threshold where it sets one), a label tagged when it or a
+label below it is on (``core.labels.policy``), so precision is what it is there, not a target;
+its ratios are against Lite0 global at its own thresholds.
 
 Cost per photo: milliseconds of the model call alone (uint8 crops to descriptors and scores,
 ``Tagger.run``, batch 16) on ``--threads`` torch threads (1: as the indexer's CPU schedule runs
@@ -183,6 +184,12 @@ class Evaluation:
         mapped = sorted({o.album for s in scenes for o in s if o.album in index})
         self.labels = mapped
         self.columns = np.array([index[n] for n in mapped])
+        # within[j, i]: name j is in name i's subtree (the album tags i when any of them is on)
+        self.within = np.zeros((len(names), len(names)), dtype=bool)
+        for i, name in enumerate(names):
+            for below in vocabulary.subtree(name):
+                if below in index:
+                    self.within[index[below], i] = True
         truth = np.zeros((len(scenes), len(names)), dtype=bool)
         self.objects = []  # (scene, column, rank)
         for i, scene in enumerate(scenes):
@@ -210,9 +217,12 @@ class Evaluation:
 
     def at_thresholds(self, scores: np.ndarray, thresholds: np.ndarray) -> dict:
         """Precision and per-rank recall where each label is set at its own threshold
-        (``thresholds`` over every name, as the album tags)."""
-        on = scores[:, self.columns] >= thresholds[self.columns][None, :]
-        hit = scores[self.obj[:, 0], self.obj[:, 1]] >= thresholds[self.obj[:, 1]]
+        (``thresholds`` over every name) and, as the album's ``LabelPolicy`` reads tags, a
+        label is tagged when it or any label below it is."""
+        direct = scores >= thresholds[None, :]
+        tagged = (direct.astype(np.int32) @ self.within.astype(np.int32)) > 0
+        on = tagged[:, self.columns]
+        hit = tagged[self.obj[:, 0], self.obj[:, 1]]
         recall = [
             float(hit[self.obj[:, 2] == r].mean()) if (self.obj[:, 2] == r).any() else float("nan")
             for r in range(RANKS)
