@@ -47,6 +47,11 @@ def tag_dict(view: TagView) -> dict:
     }
 
 
+#: After a label the built-in model cannot see (no ImageNet class feeds it, or it is yours):
+#: only your examples teach it (teach mode in the window, or ``albumtag tag`` then ``train``).
+LEARNS = "learns from your examples"
+
+
 def label_dict(node: LabelNode) -> dict:
     row = node.label
     return {
@@ -56,6 +61,7 @@ def label_dict(node: LabelNode) -> dict:
         "threshold": round(node.threshold, 4),
         "kind": row.kind,
         "aliases": list(row.aliases),
+        "learns_from_examples": node.learns_from_examples,
     }
 
 
@@ -155,5 +161,6 @@ def label_tree_text(nodes: list[LabelNode]) -> str:
     lines = []
     for n in nodes:
         name = "  " * n.depth + n.label.name + (" (yours)" if n.label.kind == "user" else "")
-        lines.append(f"{name:<40} {n.count:>7}   threshold {n.threshold:.2f}")
+        learns = f"   {LEARNS}" if n.learns_from_examples else ""
+        lines.append(f"{name:<40} {n.count:>7}   threshold {n.threshold:.2f}{learns}")
     return "\n".join(lines)

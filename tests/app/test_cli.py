@@ -77,12 +77,16 @@ def test_user_label_created_on_the_fly_and_listed(album, capsys):
     _, out, _ = run(capsys, "labels", str(album))
     line = next(ln for ln in out.splitlines() if "Whiskers" in ln)
     assert "(yours)" in line and line.split()[2] == "1"
+    assert line.endswith("learns from your examples")  # only examples teach a label of yours
+    cat = next(ln for ln in out.splitlines() if ln.strip().startswith("cat "))
+    assert "learns" not in cat  # ImageNet's cat classes feed it
     _, out, _ = run(capsys, "labels", str(album), "--json")
     nodes = {n["name"]: n for n in json.loads(out)}
     assert (
         nodes["Whiskers"]["kind"] == "user"
         and nodes["Whiskers"]["depth"] == nodes["cat"]["depth"] + 1
     )
+    assert nodes["Whiskers"]["learns_from_examples"] and not nodes["cat"]["learns_from_examples"]
 
 
 @pytest.mark.parametrize(
