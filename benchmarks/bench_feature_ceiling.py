@@ -28,14 +28,8 @@ import time
 import numpy as np
 import torch
 
-from benchmarks.bench_photoset import closed, describe, prototype_features_of
-from benchmarks.photoset import load_photoset
-from core.labels.vocabulary import Vocabulary
-from trainer.learning.metrics import average_precision
-
-
-def ap(truth: np.ndarray, scores: np.ndarray) -> float:
-    return float(average_precision(truth[:, None], scores[:, None])[0])
+from benchmarks.bench_patch_prototypes import ap
+from benchmarks.bench_photoset import described, prototype_features_of
 
 
 def best_f1(truth: np.ndarray, scores: np.ndarray) -> float:
@@ -76,15 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     started = time.perf_counter()
-    photos = load_photoset(args.dest)
-    vocabulary = Vocabulary.load()
-    features, tagger = describe([p.path for p in photos])
-    proto = prototype_features_of(features, tagger, patches=False)
-    x = proto.rows(np.arange(len(photos), dtype=np.int64))
-    truth = [closed(p.labels, vocabulary) for p in photos]
-    dev = np.array([i for i, p in enumerate(photos) if p.split == "dev"])
-    holdout = np.array([i for i, p in enumerate(photos) if p.split == "holdout"])
-    seen = set(tagger.label_names)
+    data = described(args.dest)
+    vocabulary, truth = data.vocabulary, data.truth
+    proto = prototype_features_of(data.features, data.tagger, patches=False)
+    x = proto.rows(np.arange(len(data.photos), dtype=np.int64))
+    dev, holdout = np.array(data.dev), np.array(data.holdout)
+    seen = set(data.tagger.label_names)
     concepts = sorted(
         c
         for c in set().union(*truth)
@@ -93,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         and (c not in vocabulary or c not in seen)
     )
     print(
-        f"{len(photos)} photos ({len(dev)} dev, {len(holdout)} holdout); {len(concepts)} concepts "
-        "the prior cannot see; trained on every dev photo, read on holdout"
+        f"{len(data.photos)} photos ({len(dev)} dev, {len(holdout)} holdout); "
+        f"{len(concepts)} concepts the prior cannot see; trained on every dev photo, read on "
+        "holdout"
     )
     print(f"{'concept':<14} {'dev+':>4} {'hold+':>5}   probe AP  best F1   prototype AP  best F1")
     rows = []

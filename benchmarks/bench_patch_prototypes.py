@@ -28,9 +28,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from benchmarks.bench_photoset import closed, describe, prototype_features_of
-from benchmarks.photoset import load_photoset
-from core.labels.vocabulary import Vocabulary
+from benchmarks.bench_photoset import described, prototype_features_of
 from trainer.learning.metrics import average_precision, f1_score
 from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features, score
 
@@ -59,17 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     started = time.perf_counter()
-    photos = load_photoset(args.dest)
-    vocabulary = Vocabulary.load()
-    features, tagger = describe([p.path for p in photos])
+    data = described(args.dest)
+    photos, vocabulary, features, tagger = data.photos, data.vocabulary, data.features, data.tagger
     with_patches = prototype_features_of(features, tagger)
     if with_patches.patches is None:
         raise SystemExit(f"{tagger.feature_key}: the descriptors hold no patches")
     variants = {"without": replace(with_patches, patches=None), "with": with_patches}
     _, u_all = normalised_features(features[:, : tagger.backbone.feature_dim])
-    truth = [closed(p.labels, vocabulary) for p in photos]
-    dev = [i for i, p in enumerate(photos) if p.split == "dev"]
-    scored_split = [i for i, p in enumerate(photos) if p.split == args.split]
+    truth, dev = data.truth, data.dev
+    scored_split = data.dev if args.split == "dev" else data.holdout
     n = len(photos)
     counts = {c: sum(c in truth[i] for i in dev) for c in set().union(*truth)}
     seen = set(tagger.label_names)

@@ -35,13 +35,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmarks.photoset import load_photoset
+from benchmarks.photoset import Photo, load_photoset
 from core.labels.vocabulary import Vocabulary
 from core.media.imaging import decode
 from core.model.residual import EPS
@@ -108,6 +108,37 @@ def describe(paths: list[Path]) -> tuple[np.ndarray, Tagger]:
         )
         out.append(tagger.run(batch)[0])
     return np.concatenate(out), tagger
+
+
+@dataclass(frozen=True)
+class Described:
+    """The photo set described once: its photos, the vocabulary, every photo's descriptor and
+    the tagger that made it, each photo's labels closed under the vocabulary's ancestors, and
+    the indices of the dev and holdout photos."""
+
+    photos: list[Photo]
+    vocabulary: Vocabulary
+    features: np.ndarray
+    tagger: Tagger
+    truth: list[set[str]]
+    dev: list[int]
+    holdout: list[int]
+
+
+def described(dest: Path | None = None) -> Described:
+    """The photo set at ``dest`` (default: where the fetch puts it), described."""
+    photos = load_photoset(dest)
+    vocabulary = Vocabulary.load()
+    features, tagger = describe([p.path for p in photos])
+    return Described(
+        photos,
+        vocabulary,
+        features,
+        tagger,
+        [closed(p.labels, vocabulary) for p in photos],
+        [i for i, p in enumerate(photos) if p.split == "dev"],
+        [i for i, p in enumerate(photos) if p.split == "holdout"],
+    )
 
 
 def closed(labels: frozenset[str], vocabulary: Vocabulary) -> set[str]:
@@ -473,12 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.previous_prior_fit:
         config = replace(config, unlabelled_loss=None, prior_thresholds="pu")
     started = time.perf_counter()
-    photos = load_photoset(args.dest)
-    vocabulary = Vocabulary.load()
-    features, tagger = describe([p.path for p in photos])
-    truth_sets = [closed(p.labels, vocabulary) for p in photos]
-    dev = [i for i, p in enumerate(photos) if p.split == "dev"]
-    holdout = [i for i, p in enumerate(photos) if p.split == "holdout"]
+    data = described(args.dest)
+    photos, vocabulary, features, tagger = data.photos, data.vocabulary, data.features, data.tagger
+    truth_sets, dev, holdout = data.truth, data.dev, data.holdout
     print(
         f"photoset: {len(photos)} photos ({len(dev)} dev, {len(holdout)} holdout); "
         f"described in {time.perf_counter() - started:.0f} s"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.bench_feature_ceiling import ap, best_f1, probe
+from benchmarks.bench_feature_ceiling import best_f1, probe
+from benchmarks.bench_patch_prototypes import ap
 
 
 def test_best_f1_is_the_best_cut() -> None:
