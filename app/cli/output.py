@@ -47,8 +47,9 @@ def tag_dict(view: TagView) -> dict:
     }
 
 
-#: After a label the built-in model cannot see (no ImageNet class feeds it, or it is yours):
-#: only your examples teach it (teach mode in the window, or ``albumtag tag`` then ``train``).
+#: After a label the built-in model cannot see (no ImageNet class feeds it and the starter does
+#: not set it, or it is yours): only your examples teach it (teach mode in the window, or
+#: ``albumtag tag`` then ``train``).
 LEARNS = "learns from your examples"
 
 
