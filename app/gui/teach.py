@@ -191,7 +191,10 @@ class TeachDialog(QDialog):
         self.fits += 1
         self.counts = {k: int(event.get(k, 0)) for k in ("confirmed", "rejected", "likely")}
         self._counted = self._fit_mark
-        self.threshold.setText(f"threshold {float(event.get('threshold', 0.5)):.2f}")
+        if event.get("copies_only"):  # one confirmed photo: nothing to estimate a threshold from
+            self.threshold.setText("tags only copies of your photo until you confirm a second")
+        else:
+            self.threshold.setText(f"threshold {float(event.get('threshold', 0.5)):.2f}")
         queue = [int(i) for i in event.get("queue", [])]
         self._session.query(
             lambda library: browse.grid_rows_by_ids(library, queue), self._on_queue_rows

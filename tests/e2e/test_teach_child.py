@@ -75,6 +75,9 @@ def test_the_child_refits_from_new_verdicts_and_ranks_look_alikes_first(album: P
         assert first["event"] == "fitted" and (first["confirmed"], first["rejected"]) == (1, 0)
         assert ids[MIMI[0]] not in first["queue"] and len(first["queue"]) == 30
         assert len(first["scores"]) == 30 and 0.0 < first["threshold"] < 1.0
+        assert first["copies_only"]  # one photo of a label of yours: near copies only
+        copies = first["queue"][: first["likely"]]  # Mimi's other photos are edits of this one
+        assert copies and set(copies) <= {ids[p] for p in MIMI}
 
         _judge(album, MIMI[1:5], OTHERS)
         second = child.ask("refit")
@@ -83,7 +86,7 @@ def test_the_child_refits_from_new_verdicts_and_ranks_look_alikes_first(album: P
         top = set(second["queue"][:3])
         unseen = {ids[p] for p in MIMI[5:]}
         assert top & unseen, (second["queue"][:5], unseen)  # a look-alike comes first
-        assert second["likely"] >= 1
+        assert second["likely"] >= 1 and not second["copies_only"]
         assert second["seconds"] > 0.0  # how fast: benchmarks/bench_one_label.py, not a test
         assert child.ask("nonsense")["event"] == "error"
         assert child.ask("quit") == {"event": "bye"}

@@ -18,6 +18,7 @@ from tests.trainer.albums import clustered_album
 from trainer.album.residual import descriptor_prototype_features
 from trainer.learning.residual_fit import (
     GRID,
+    LONE_THRESHOLD,
     LabelProblem,
     ResidualConfig,
     fit_residual,
@@ -159,6 +160,31 @@ def test_one_confirmation_gets_a_threshold_and_labels_fit_side_by_side():
     )
     assert served[many, 1].mean() > served[cluster != 4, 1].mean() + 0.1
     assert served[many, 2].mean() > served[rejected, 2].mean() + 0.1
+
+
+def test_one_confirmed_photo_tags_only_its_near_copies_and_a_second_lets_it_spread():
+    # 512 features, as wide as real ones: unrelated photos' cosines spread narrowly (about 0.04)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(1200, 512)).astype(np.float32)
+    group = np.arange(40)  # look-alikes: a shared direction, cosine about 0.14 between them
+    x[group] += 0.4 * rng.normal(size=512).astype(np.float32)
+    lone, copy = group[0], group[-1]
+    x[copy] = x[lone]  # the same shot twice
+    u = torch.nn.functional.normalize(torch.from_numpy(x), dim=1)
+    n = len(x)
+
+    def tagged(confirmed: np.ndarray) -> tuple[float, np.ndarray]:
+        fitted = fit_residual(u, *_no_prior(n), *_confirm(n, confirmed))
+        served = score(u, *_no_prior(n), fitted.weight, fitted.bias)[:, 0]
+        return float(fitted.thresholds[0]), served >= fitted.thresholds[0]
+
+    threshold, on = tagged(group[:1])
+    assert threshold == pytest.approx(LONE_THRESHOLD)
+    assert on[copy]
+    assert np.flatnonzero(on).tolist() == [lone, copy]  # no look-alike, nothing else
+    threshold, on = tagged(group[:2])  # two photos: now there is something to estimate from
+    assert threshold < GRID[-1]
+    assert on[group].sum() > len(group) // 2
 
 
 def test_the_unlabelled_median_mirror_estimates_precision():

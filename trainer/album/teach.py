@@ -47,6 +47,7 @@ from trainer.album.residual import (
 from trainer.album.targets import TargetConfig, TrainingData, build_targets, load_training_data
 from trainer.album.train import NothingToLearnError
 from trainer.learning.residual_fit import (
+    LONE_THRESHOLD,
     ProtoFeatures,
     ResidualConfig,
     fit_residual,
@@ -73,6 +74,9 @@ class Fit:
     rejected: int
     likely: int
     seconds: float
+    #: One confirmed photo of a label the prior cannot see: it tags only near copies of it
+    #: (``trainer.learning.residual_fit.LONE_THRESHOLD``) until a second is confirmed.
+    copies_only: bool = False
 
     def event(self) -> dict:
         return {
@@ -85,6 +89,7 @@ class Fit:
             "rejected": self.rejected,
             "likely": self.likely,
             "seconds": round(self.seconds, 3),
+            "copies_only": self.copies_only,
         }
 
 
@@ -175,13 +180,14 @@ class Teacher:
         likely = int(((scores >= threshold) & ~verified[:, 0]).sum())
         return Fit(
             self.label,
-            round(threshold, 3),
+            round(threshold, 4),
             [int(self.data.photo_ids[i]) for i in queue],
             [round(float(scores[i]), 4) for i in queue],
             positives,
             negatives,
             likely,
             time.perf_counter() - started,
+            copies_only=manual is None and threshold >= LONE_THRESHOLD,
         )
 
     def _scores(

@@ -104,6 +104,15 @@ cells by 0.004-0.037 against beta 1, with F1 within 0.006 either way; beta 0.5 g
 more precision but cost F1 0.005-0.013. On the holdout, after the choice: precision +0.007 to
 +0.023 in all 12 cells, F1 within 0.005 at k <= 5 and 0.012-0.017 lower at k = 20.
 
+A prototype of one confirmed photo has nothing to estimate from: its lone photo's score is its
+own (the cosine of a photo with itself), so every estimate above reads recall 1 at every
+threshold, and the threshold it gave tagged the top few percent of the album, at precision
+0.30-0.39 on the photo set's dev half (13 new labels and 32 concepts taught as new, 6 seeds; 3-5
+photos of 297, so thousands in a 100,000-photo album). A keyword imported from one photo's
+metadata is such a label. Its threshold is ``LONE_THRESHOLD`` instead, which only near-copies of
+the photo reach (6.6 spreads above the median photo); a second confirmed photo lets it spread.
+Teach mode still ranks the album by the prototype and asks about the nearest photos first.
+
 A label the prior knows has a calibrated score to lean on: its threshold maximises the
 expected F1 of the out-of-fold scores (``prior_thresholds="expected-f1"``,
 ``trainer.learning.thresholds.expected_f1_thresholds``): verified photos count as the user
@@ -136,6 +145,9 @@ logger = logging.getLogger(__name__)
 
 #: Thresholds are picked on this grid.
 GRID = np.round(np.arange(0.02, 0.99, 0.01), 2)
+#: A prototype of a single confirmed photo tags unjudged photos only at or above this score: near
+#: copies of that photo (see the module docs).
+LONE_THRESHOLD = 1.0 - EPS
 #: Weight of each part's features in a prototype (dev-tuned, see the module docs); a part the
 #: album's descriptors lack is left out.
 SHARES = {"power": 1.0, "semantic": 0.5, "colour": 0.5, "layout": 0.3, "middle": 0.5}
@@ -951,7 +963,8 @@ def pu_thresholds(
     prototypes: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Per label: the lowest threshold whose estimated precision reaches the target;
-    ``prototypes`` (C,) marks the columns whose scores are prototypes' (``prototype``).
+    ``prototypes`` (C,) marks the columns whose scores are prototypes' (``prototype``); one
+    with a single confirmed photo gets ``LONE_THRESHOLD``.
 
     Returns:
         thresholds, estimated precision and estimated recall at them (see the module docs).
@@ -963,6 +976,7 @@ def pu_thresholds(
     grid_logit = _logit(GRID)
     lower = np.zeros(count, dtype=bool)  # the lower of the two estimates, not their blend
     mixture = np.zeros(count, dtype=bool)  # a two-part score model, not the estimates
+    lone = np.zeros(count, dtype=bool) if prototypes is None else np.asarray(prototypes, bool)
     if prototypes is not None and config.prototype_precision in ("both", "mixture"):
         lower = np.asarray(prototypes, dtype=bool)
     if prototypes is not None and config.prototype_precision == "mixture":
@@ -973,6 +987,9 @@ def pu_thresholds(
         neg = oof[ver & (y[:, c] <= 0.5), c]
         unl = oof[~ver, c]
         if pos.size == 0:
+            continue
+        if lone[c] and pos.size == 1:  # nothing to estimate from: near copies only
+            out[c], precision[c], recall[c] = LONE_THRESHOLD, 1.0, 0.0
             continue
         scale = unlabelled_total[c] / max(unl.size, 1)
         r = (pos[None, :] >= GRID[:, None]).mean(axis=1)
