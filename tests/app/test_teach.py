@@ -65,6 +65,9 @@ def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
         lambda: dialog.fits >= 1 and dialog.grid.current_row() is not None, timeout=60_000
     )
     assert dialog.counts["confirmed"] == 1
+    # one photo of a label of the user's own spreads only to copies of it, and the dialog says so
+    assert dialog.threshold.text() == "tags only copies of your photo until you confirm a second"
+    _shot(dialog, "teach_mode_first.png")
 
     yes = no = 0
     confirmed: set[str] = set()
@@ -98,6 +101,7 @@ def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
     text = dialog.counter.text()
     match = re.fullmatch(r"6 confirmed · 2 rejected · about (\d+) more photos likely", text)
     assert match, text
+    assert dialog.threshold.text().startswith("threshold 0.")
     latencies = dialog.child.latencies
     print(
         f"\nrefit latency in the window (ask → answer): "
