@@ -337,27 +337,14 @@ def patch_source(
     coordinates are computed ``SEMANTIC_CHUNK`` photos at a time."""
     if count <= 0:
         raise ValueError("patches need at least one photo")
-    chunks = [
-        np.arange(start, min(count, start + SEMANTIC_CHUNK), dtype=np.int64)
-        for start in range(0, count, SEMANTIC_CHUNK)
-    ]
-    rng = np.random.default_rng(seed)
-    sample = (
-        np.arange(count) if count <= SEMANTIC_SAMPLE else rng.choice(count, SEMANTIC_SAMPLE, False)
-    )
-    sample = np.sort(sample).astype(np.int64)
+    sample = _sample_rows(count, seed)
     probe = raw(sample)
     w = None if row_weight is None else torch.from_numpy(np.asarray(row_weight, np.float32)[sample])
     mean = _weighted_mean(probe.clamp_min(0.0).sqrt().mean(dim=1), w)
     probe = normalised_positions(probe, mean)
-    flat = probe.reshape(-1, probe.shape[-1])
-    if dims >= flat.shape[1]:
-        basis = torch.eye(flat.shape[1])
-    else:
-        _, vectors = torch.linalg.eigh((flat.T @ flat).double())
-        basis = vectors[:, -dims:].flip(1).to(torch.float32).contiguous()
+    basis = _principal_basis(probe.reshape(-1, probe.shape[-1]), dims)
     coords = torch.empty(count, probe.shape[1], basis.shape[1])
-    for rows in chunks:
+    for rows in _chunks(count):
         # normalised_positions(raw(rows), mean) @ basis, in place: the basis is orthonormal
         # but narrower, so the positions' lengths are taken before it and divided after
         x = raw(rows).clamp_(min=0.0).sqrt_().sub_(mean)
@@ -446,11 +433,7 @@ def prototype_features(
     if unknown:
         raise ValueError(f"unknown prototype parts {unknown}")
     weights = None if row_weight is None else np.asarray(row_weight, dtype=np.float32)
-    rng = np.random.default_rng(seed)
-    sample = (
-        np.arange(count) if count <= SEMANTIC_SAMPLE else rng.choice(count, SEMANTIC_SAMPLE, False)
-    )
-    sample = np.sort(sample).astype(np.int64)
+    sample = _sample_rows(count, seed)
     parts = []
     for name in (n for n in PARTS if n in inputs):
         if name in REDUCED:
@@ -491,16 +474,41 @@ def _reduced_part(
 ) -> ProtoPart:
     """A wide part kept in its ``dims`` principal directions (see ``prototype_features``)."""
     mean = _weighted_mean(probe, None if weights is None else torch.from_numpy(weights[sample]))
-    f = normalise(probe, mean)
-    _, vectors = torch.linalg.eigh((f.T @ f).double())
-    basis = vectors[:, -dims:].flip(1).to(torch.float32).contiguous()
+    basis = _principal_basis(normalise(probe, mean), dims)
     coords = torch.empty(count, dims)
-    for start in range(0, count, SEMANTIC_CHUNK):
-        rows = np.arange(start, min(count, start + SEMANTIC_CHUNK), dtype=np.int64)
-        coords[start : start + rows.size] = (
+    for rows in _chunks(count):
+        coords[int(rows[0]) : int(rows[-1]) + 1] = (
             normalise(input_of(rows).to(torch.float32), mean) @ basis
         )
     return ProtoPart(name, mean, None, basis, coords)
+
+
+def _sample_rows(count: int, seed: int) -> NDArray[np.int64]:
+    """The sorted rows (a seeded sample of ``SEMANTIC_SAMPLE``, or all) means and principal
+    directions are computed from."""
+    rng = np.random.default_rng(seed)
+    sample = (
+        np.arange(count) if count <= SEMANTIC_SAMPLE else rng.choice(count, SEMANTIC_SAMPLE, False)
+    )
+    return np.sort(sample).astype(np.int64)
+
+
+def _chunks(count: int) -> list[NDArray[np.int64]]:
+    """Rows 0..count-1 in runs of ``SEMANTIC_CHUNK``."""
+    return [
+        np.arange(start, min(count, start + SEMANTIC_CHUNK), dtype=np.int64)
+        for start in range(0, count, SEMANTIC_CHUNK)
+    ]
+
+
+def _principal_basis(flat: torch.Tensor, dims: int) -> torch.Tensor:
+    """Orthonormal columns (K, dims): the ``dims`` leading principal directions of the rows
+    ``flat`` (N, K), largest first; the identity when ``dims`` covers every feature."""
+    if dims >= flat.shape[1]:
+        return torch.eye(flat.shape[1])
+    _, vectors = torch.linalg.eigh((flat.T @ flat).double())
+    basis: torch.Tensor = vectors[:, -dims:].flip(1).to(torch.float32).contiguous()
+    return basis
 
 
 @dataclass(frozen=True)
@@ -976,7 +984,7 @@ def pu_thresholds(
     grid_logit = _logit(GRID)
     lower = np.zeros(count, dtype=bool)  # the lower of the two estimates, not their blend
     mixture = np.zeros(count, dtype=bool)  # a two-part score model, not the estimates
-    lone = np.zeros(count, dtype=bool) if prototypes is None else np.asarray(prototypes, bool)
+    is_prototype = np.zeros(count, bool) if prototypes is None else np.asarray(prototypes, bool)
     if prototypes is not None and config.prototype_precision in ("both", "mixture"):
         lower = np.asarray(prototypes, dtype=bool)
     if prototypes is not None and config.prototype_precision == "mixture":
@@ -988,7 +996,7 @@ def pu_thresholds(
         unl = oof[~ver, c]
         if pos.size == 0:
             continue
-        if lone[c] and pos.size == 1:  # nothing to estimate from: near copies only
+        if is_prototype[c] and pos.size == 1:  # nothing to estimate from: near copies only
             out[c], precision[c], recall[c] = LONE_THRESHOLD, 1.0, 0.0
             continue
         scale = unlabelled_total[c] / max(unl.size, 1)
