@@ -28,9 +28,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from benchmarks.bench_photoset import described, prototype_features_of
+from benchmarks.bench_photoset import described, new_label, prototype_features_of
 from trainer.learning.metrics import average_precision, f1_score
-from trainer.learning.residual_fit import ResidualConfig, fit_residual, normalised_features, score
+from trainer.learning.residual_fit import ResidualConfig, normalised_features
 
 KS = (3, 5, 10, 20)
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         f"photoset: {n} photos; read on {args.split} ({len(scored_split)} photos), "
         f"{args.seeds} seeds; {time.perf_counter() - started:.0f} s to describe"
     )
-    no_prior = np.zeros((n, 1), np.float32), np.array([False])
+    config = ResidualConfig()
     for title, concepts in sets.items():
         print(f"\n{title} ({len(concepts)} concepts): without the patch term -> with it")
         for k in KS:
@@ -95,22 +95,10 @@ def main(argv: list[str] | None = None) -> int:
                     verified[chosen, 0] = True
                     rows = np.setdiff1d(scored_split, chosen)
                     for name, proto in variants.items():
-                        fitted = fit_residual(
-                            u_all,
-                            *no_prior,
-                            verified.astype(np.float32),
-                            verified,
-                            replace(ResidualConfig(), seed=seed),
-                            features=proto,
+                        served, threshold = new_label(
+                            u_all, verified.astype(np.float32), verified, config, seed, proto
                         )
-                        served = score(
-                            u_all,
-                            *no_prior,
-                            fitted.weight,
-                            fitted.bias,
-                            fitted.prototype_logits(proto),
-                        )[:, 0]
-                        tagged = served >= fitted.thresholds[0]
+                        tagged = served >= threshold
                         runs[name].append(
                             (ap(y[rows], served[rows]), *tagging(y[rows], tagged[rows]))
                         )

@@ -24,14 +24,8 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from benchmarks.bench_photoset import described, prototype_features_of
-from trainer.learning.residual_fit import (
-    ProtoFeatures,
-    ResidualConfig,
-    fit_residual,
-    normalised_features,
-    score,
-)
+from benchmarks.bench_photoset import described, new_label, prototype_features_of
+from trainer.learning.residual_fit import ProtoFeatures, ResidualConfig, normalised_features
 
 
 def subset(features: ProtoFeatures, rows: np.ndarray) -> ProtoFeatures:
@@ -81,24 +75,15 @@ def main(argv: list[str] | None = None) -> int:
                 n = len(album)
                 verified = np.zeros((n, 1), dtype=bool)
                 verified[np.searchsorted(album, kept[: args.k]), 0] = True
-                proto = subset(features, album)
-                no_prior = np.zeros((n, 1), np.float32), np.array([False])
-                fitted = fit_residual(
+                served, threshold = new_label(
                     u_all[torch.from_numpy(album)],
-                    *no_prior,
                     verified.astype(np.float32),
                     verified,
-                    replace(ResidualConfig(), seed=seed),
-                    features=proto,
+                    ResidualConfig(),
+                    seed,
+                    subset(features, album),
                 )
-                served = score(
-                    u_all[torch.from_numpy(album)],
-                    *no_prior,
-                    fitted.weight,
-                    fitted.bias,
-                    fitted.prototype_logits(proto),
-                )[:, 0]
-                on = (served >= fitted.thresholds[0]) & ~verified[:, 0]
+                on = (served >= threshold) & ~verified[:, 0]
                 tagged.append(int(on.sum()))
                 right.append(int((on & y[album]).sum()))
                 share.append(float(on.sum()) / float((~verified[:, 0]).sum()))
