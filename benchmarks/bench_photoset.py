@@ -486,6 +486,12 @@ def main(argv: list[str] | None = None) -> int:
         "without the floor of the score model's F1 peak (the previous default)",
     )
     parser.add_argument(
+        "--no-spread-cap",
+        action="store_true",
+        help="prototypes tag as many unjudged photos as their thresholds allow, without the "
+        "cap of 4 k^2 (ResidualConfig.spread_cap; the previous default)",
+    )
+    parser.add_argument(
         "--trust-positives",
         type=float,
         default=None,
@@ -499,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, prototype_precision="blend")
     if args.no_score_model:
         config = replace(config, prototype_precision="both")
+    if args.no_spread_cap:
+        config = replace(config, spread_cap=None)
     if args.trust_positives is not None:
         config = replace(config, trust_positives=args.trust_positives)
     if args.previous_prior_fit:

@@ -9,9 +9,8 @@ Defined once, here, for both sides: the trainer builds events with :func:`progre
   :data:`PHASES`;
 * ``{"event": "done", "version": int, "activated": bool, "reason": str, "before": {metric:
   value}, "after": {metric: value}, "labels": [{label, confirmed, rejected, threshold,
-  estimated_precision, estimated_recall, tagged_before, tagged_after, source}], "warning":
-  str}``; metric keys are :data:`METRICS`',
-  measured on held-out verified tags;
+  estimated_precision, estimated_recall, tagged_before, tagged_after, source, spread_cap}],
+  "warning": str}``; metric keys are :data:`METRICS`', measured on held-out verified tags;
 * ``{"event": "error", "message": str}``.
 
 :func:`done_text` is the one way a finished run is told to a person (the trainer's own text
@@ -160,6 +159,19 @@ def review_text(
     )
 
 
+def capped_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One sentence naming the labels held back by their spread cap (``done``'s rows with a
+    ``spread_cap``), or "" when there are none."""
+    held = [row for row in rows if row.get("spread_cap")]
+    if not held:
+        return ""
+    names = ", ".join(f"{row.get('label')} (at most {int(row['spread_cap'])})" for row in held)
+    return (
+        f"Taught from few photos, {names} tag only their most alike photos so far; "
+        "confirming more photos (teach mode) lets them spread."
+    )
+
+
 def done_text(event: Mapping[str, Any]) -> str:
     """A finished run for people: the verdict, the old and new version side by side on the
     tags you verified, the labels you worked on, and how to activate a version kept back."""
@@ -187,6 +199,9 @@ def done_text(event: Mapping[str, Any]) -> str:
                 f"{row.get('rejected', 0):>9}{_cell(row.get('threshold')):>10}"
                 f"{tagged:>16}  {row.get('source', '')}"
             )
+        capped = capped_text(rows)
+        if capped:
+            lines.append(capped)
         review = review_text(rows)
         if review:
             lines.append(review)

@@ -286,7 +286,8 @@ class RetrainResultDialog(QDialog):
                     str(r.get("rejected", 0)),
                     _cell(r.get("threshold")),
                     f"{r.get('tagged_before', 0)} → {r.get('tagged_after', 0)}"
-                    + (" (review)" if id(r) in doubtful else ""),
+                    + (" (review)" if id(r) in doubtful else "")
+                    + (f" (at most {int(r['spread_cap'])})" if r.get("spread_cap") else ""),
                     str(r.get("source", "")),
                     evidence_note(int(r.get("confirmed", 0)) + int(r.get("rejected", 0))),
                 ]
@@ -298,6 +299,12 @@ class RetrainResultDialog(QDialog):
                 "The training expects fewer than half of this label's tags to be right: "
                 "rejecting the wrong ones takes them off"
             )
+        for row, r in enumerate(labels):
+            if r.get("spread_cap") and id(r) not in doubtful:
+                self.labels.item(row, 4).setToolTip(
+                    "Taught from few photos, it tags only its most alike photos so far: "
+                    "confirming more (teach mode) lets it spread"
+                )
         layout.addWidget(QLabel("Labels you worked on:" if labels else "No label was trained."))
         layout.addWidget(self.labels, 1)
         #: Names the labels whose new tags the training itself doubts (empty when none); each

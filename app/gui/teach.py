@@ -193,6 +193,10 @@ class TeachDialog(QDialog):
         self._counted = self._fit_mark
         if event.get("copies_only"):  # one confirmed photo: nothing to estimate a threshold from
             self.threshold.setText("tags only copies of your photo until you confirm a second")
+        elif event.get("spread_cap"):  # few photos confirmed: the label spreads no further yet
+            self.threshold.setText(
+                f"tags at most {int(event['spread_cap'])} photos until you confirm more"
+            )
         else:
             self.threshold.setText(f"threshold {float(event.get('threshold', 0.5)):.2f}")
         queue = [int(i) for i in event.get("queue", [])]

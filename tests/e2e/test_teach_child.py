@@ -109,3 +109,31 @@ def test_an_unknown_label_is_an_error_line_and_exit_status_2(album: Path) -> Non
         for stream in (child.proc.stdin, child.proc.stdout, child.proc.stderr):
             if stream:
                 stream.close()
+
+
+def test_a_label_confirmed_on_few_photos_spreads_no_further_than_its_cap(album: Path) -> None:
+    """Teach mode and the retrain report say when the spread cap holds a label back (a cap of
+    0.5 k^2 here, 2 photos at k=2, so that it binds in an album of 31)."""
+    from core.training_events import done, done_text
+    from trainer.album.residual import sampled, train_residual
+    from trainer.album.run import gather
+    from trainer.album.targets import TargetConfig
+    from trainer.album.teach import Teacher
+    from trainer.learning.residual_fit import ResidualConfig
+
+    two = ["imagenet/imagenet_00_243.jpg", "imagenet/imagenet_04_949.jpg"]  # a dog, a fruit
+    with Library(album) as library:
+        library.create_label("Mine")
+        library.set_verdicts([library.photo(p) for p in two], confirm=["Mine"])
+        tight = ResidualConfig(spread_cap=0.5)
+        free = Teacher(library, "Mine").refit()  # 16 allowed: the estimates decide
+        assert free.spread_cap is None and free.likely > 2
+        fit = Teacher(library, "Mine", tight).refit()
+        assert fit.spread_cap == 2 and fit.event()["spread_cap"] == 2
+        assert fit.likely == 2 and not fit.copies_only
+        assert fit.queue[:2] == free.queue[:2]  # its two most alike photos, no more
+        run = train_residual(library, gather(library, sampled(TargetConfig())), tight)
+    row = next(r for r in run.labels if r["label"] == "Mine")
+    assert row["spread_cap"] == 2 and row["tagged_after"] == 2 + 2  # and the two confirmed
+    text = done_text(done(1, True, "better", {}, {}, labels=run.labels))
+    assert "Mine (at most 2) tag only their most alike photos so far" in text

@@ -183,8 +183,49 @@ def test_one_confirmed_photo_tags_only_its_near_copies_and_a_second_lets_it_spre
     assert on[copy]
     assert np.flatnonzero(on).tolist() == [lone, copy]  # no look-alike, nothing else
     threshold, on = tagged(group[:2])  # two photos: now there is something to estimate from
-    assert threshold < GRID[-1]
-    assert on[group].sum() > len(group) // 2
+    assert threshold < LONE_THRESHOLD
+    assert on[group].sum() > len(group) // 4  # 16 at most: the spread cap (below)
+
+
+def _look_alikes(n: int, group: int, seed: int) -> torch.Tensor:
+    """``n`` photos of 512 features, the first ``group`` of them sharing a direction."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 512)).astype(np.float32)
+    x[:group] += 0.4 * rng.normal(size=512).astype(np.float32)
+    return torch.nn.functional.normalize(torch.from_numpy(x), dim=1)
+
+
+def test_a_label_taught_from_few_photos_tags_at_most_four_k_squared_of_the_unjudged():
+    n, group = 1800, 300  # every unjudged photo a row (no sample): the cap is exact
+    u = _look_alikes(n, group, seed=6)
+
+    def run(k: int, config: ResidualConfig) -> tuple[np.ndarray, float]:
+        fitted = fit_residual(u, *_no_prior(n), *_confirm(n, np.arange(k)), config)
+        served = score(u, *_no_prior(n), fitted.weight, fitted.bias)[:, 0]
+        on = served >= fitted.thresholds[0]
+        on[:k] = False  # the confirmed photos themselves
+        assert fitted.spread_caps is not None
+        return on, float(fitted.spread_caps[0])
+
+    uncapped, cap = run(3, ResidualConfig(spread_cap=None))
+    assert uncapped.sum() > 36 and np.isnan(cap)  # three photos alone would spread further
+    for k in (3, 5):
+        on, cap = run(k, ResidualConfig())
+        assert cap == 4 * k * k
+        assert 0.8 * cap <= on.sum() <= cap
+        assert on[:group].sum() == on.sum()  # the most alike photos: all of the group
+    on, cap = run(12, ResidualConfig())  # 576 allowed: the estimates decide again
+    assert np.isnan(cap) and on[:group].sum() > group // 2
+
+
+def test_the_spread_limit_counts_the_photos_a_sampled_row_stands_for():
+    from trainer.learning.residual_fit import spread_limit
+
+    scores = np.linspace(0.01, 0.99, 100).astype(np.float32)
+    limit = spread_limit(scores, scale=10.0, cap=50.0)  # 100 rows standing for 1,000 photos
+    assert (scores >= limit).sum() == 5
+    assert spread_limit(scores, scale=10.0, cap=5000.0) == 0.0  # more than the album: no limit
+    assert (scores >= spread_limit(scores, 1.0, 0.0)).sum() == 0
 
 
 def test_the_unlabelled_median_mirror_estimates_precision():

@@ -384,10 +384,12 @@ def _label_report(
     (``new_scores``: every row's score from the fit, a column per trained label)."""
     t = data.targets
     weight = data.weights_per_row  # a sampled row counts for the photos it stands for
+    caps = fitted.spread_caps
     report = []
     for i, j in enumerate(trained):
         name = data.tree.names[j]
         pos, neg = verdict_counts(t.targets[:, j], t.verified[:, j])
+        capped = caps is not None and bool(np.isfinite(caps[i]))
         report.append(
             {
                 "label": name,
@@ -399,6 +401,9 @@ def _label_report(
                 "estimated_recall": round(float(fitted.estimated_recall[i]), 3),
                 "tagged_before": _count(weight, data.old_scores[:, j] >= data.old_thresholds[j]),
                 "tagged_after": _count(weight, new_scores[:, i] >= thresholds[name]),
+                # the most unjudged photos it may tag before more are confirmed, where that
+                # held its threshold up (trainer.learning.residual_fit.spread_cap)
+                "spread_cap": int(caps[i]) if capped and caps is not None else None,
             }
         )
     return report

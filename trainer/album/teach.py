@@ -77,6 +77,9 @@ class Fit:
     #: One confirmed photo of a label the prior cannot see: it tags only near copies of it
     #: (``trainer.learning.residual_fit.LONE_THRESHOLD``) until a second is confirmed.
     copies_only: bool = False
+    #: The most unjudged photos the label may tag with the photos confirmed so far, where
+    #: that holds its threshold up (``trainer.learning.residual_fit.spread_cap``); else None.
+    spread_cap: int | None = None
 
     def event(self) -> dict:
         return {
@@ -90,6 +93,7 @@ class Fit:
             "likely": self.likely,
             "seconds": round(self.seconds, 3),
             "copies_only": self.copies_only,
+            "spread_cap": self.spread_cap,
         }
 
 
@@ -116,6 +120,7 @@ class Teacher:
         #: What the active version's training reported of the label (the version ``data``'s
         #: scores come from), read once: rejections alone never spread it (``no_wider``).
         self.reported = active_report(library).get(self.label)
+        self._cap: int | None = None  # the last fit's spread cap, where it held the threshold
 
     def _feature_dim(self) -> int:
         return int(self.library.model().tagger.backbone.feature_dim)
@@ -168,11 +173,14 @@ class Teacher:
             )
             if np.isfinite(fitted.thresholds[0]):
                 self.threshold = float(fitted.thresholds[0])
+            caps = fitted.spread_caps
+            self._cap = int(caps[0]) if caps is not None and np.isfinite(caps[0]) else None
             if grew_by_rejections(self.reported, positives, negatives):  # as the retrain will
                 c = self.column
                 was = self.data.old_scores[:, c] >= self.data.old_thresholds[c]
                 self.threshold = no_wider(scores, self.threshold, was, np.ones(len(scores)))
         else:
+            self._cap = None
             scores = self.prior[:, 0] if self.has_prior else self.data.old_scores[:, self.column]
         manual = manual_threshold(self.library, self.label)
         threshold = manual if manual is not None else self.threshold
@@ -187,7 +195,8 @@ class Teacher:
             negatives,
             likely,
             time.perf_counter() - started,
-            copies_only=manual is None and threshold >= LONE_THRESHOLD,
+            copies_only=manual is None and positives == 1 and threshold >= LONE_THRESHOLD,
+            spread_cap=self._cap if manual is None and threshold == self.threshold else None,
         )
 
     def _scores(
