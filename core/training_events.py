@@ -165,10 +165,17 @@ def capped_text(rows: Sequence[Mapping[str, Any]]) -> str:
     held = [row for row in rows if row.get("spread_cap")]
     if not held:
         return ""
-    names = ", ".join(f"{row.get('label')} (at most {int(row['spread_cap'])})" for row in held)
+    if len(held) == 1:
+        row = held[0]
+        return (
+            f"Taught from few photos, {row.get('label')} tags at most {int(row['spread_cap'])} "
+            "photos you have not judged, its most alike; confirming more photos (teach mode) "
+            "lets it spread."
+        )
+    names = ", ".join(f"{row.get('label')} ({int(row['spread_cap'])})" for row in held)
     return (
-        f"Taught from few photos, {names} tag only their most alike photos so far; "
-        "confirming more photos (teach mode) lets them spread."
+        f"Taught from few photos, {names} tag at most that many photos you have not judged, "
+        "their most alike; confirming more photos (teach mode) lets them spread."
     )
 
 

@@ -30,7 +30,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.statusbar import ThinBar
-from core.training_events import FEW_PHOTOS, METRICS, PHASE_NAMES, doubtful_labels, review_text
+from core.training_events import (
+    FEW_PHOTOS,
+    METRICS,
+    PHASE_NAMES,
+    capped_text,
+    doubtful_labels,
+    review_text,
+)
 from core.training_events import parse as parse_event
 
 logger = logging.getLogger(__name__)
@@ -287,7 +294,7 @@ class RetrainResultDialog(QDialog):
                     _cell(r.get("threshold")),
                     f"{r.get('tagged_before', 0)} → {r.get('tagged_after', 0)}"
                     + (" (review)" if id(r) in doubtful else "")
-                    + (f" (at most {int(r['spread_cap'])})" if r.get("spread_cap") else ""),
+                    + (" (capped)" if r.get("spread_cap") else ""),
                     str(r.get("source", "")),
                     evidence_note(int(r.get("confirmed", 0)) + int(r.get("rejected", 0))),
                 ]
@@ -302,8 +309,9 @@ class RetrainResultDialog(QDialog):
         for row, r in enumerate(labels):
             if r.get("spread_cap") and id(r) not in doubtful:
                 self.labels.item(row, 4).setToolTip(
-                    "Taught from few photos, it tags only its most alike photos so far: "
-                    "confirming more (teach mode) lets it spread"
+                    f"Taught from few photos, it tags at most {int(r['spread_cap'])} photos "
+                    "you have not judged, its most alike: confirming more (teach mode) lets it "
+                    "spread"
                 )
         layout.addWidget(QLabel("Labels you worked on:" if labels else "No label was trained."))
         layout.addWidget(self.labels, 1)
@@ -319,6 +327,12 @@ class RetrainResultDialog(QDialog):
         self.review.linkActivated.connect(lambda href: self.teach_requested.emit(unquote(href)))
         self.review.setVisible(bool(sentence))
         layout.addWidget(self.review)
+        #: Names the labels their spread cap holds back (empty when none).
+        self.capped = QLabel(capped_text(labels))
+        self.capped.setObjectName("retrainCapped")
+        self.capped.setWordWrap(True)
+        self.capped.setVisible(bool(self.capped.text()))
+        layout.addWidget(self.capped)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)

@@ -270,3 +270,37 @@ def test_the_retrain_result_flags_labels_whose_new_tags_the_training_doubts(qtbo
     )
     qtbot.addWidget(calm)
     assert calm.review.isHidden()
+
+
+def test_the_retrain_result_says_which_labels_their_spread_cap_holds_back(qtbot) -> None:
+    from app.gui.retraining import RetrainResultDialog
+
+    rock = {
+        "label": "rock",
+        "confirmed": 5,
+        "rejected": 0,
+        "threshold": 0.62,
+        "estimated_precision": 0.71,
+        "tagged_before": 0,
+        "tagged_after": 105,
+        "source": "confirm-only",
+        "spread_cap": 100,
+    }
+    free = dict(rock, label="forest", confirmed=12, spread_cap=None, tagged_after=40)
+    dialog = RetrainResultDialog(
+        {"version": 2, "activated": True, "reason": "better", "labels": [rock, free]}
+    )
+    qtbot.addWidget(dialog)
+    assert [dialog.labels.item(row, 4).text() for row in range(2)] == [
+        "0 → 105 (capped)",
+        "0 → 40",
+    ]
+    assert "at most 100 photos you have not judged" in dialog.labels.item(0, 4).toolTip()
+    assert dialog.labels.item(1, 4).toolTip() == ""
+    assert not dialog.capped.isHidden()
+    assert dialog.capped.text().startswith("Taught from few photos, rock tags at most 100 photos")
+    older = RetrainResultDialog(  # an older version's rows have no spread_cap at all
+        {"version": 1, "activated": True, "reason": "ok", "labels": [dict(free, label="x")]}
+    )
+    qtbot.addWidget(older)
+    assert older.capped.isHidden()

@@ -81,3 +81,16 @@ def test_labels_the_training_doubts_are_named_for_review() -> None:
     assert events.review_text([]) == "" and "Review" not in events.done_text(
         events.done(7, True, "better", {}, {}, labels=rows[1:])
     )
+
+
+def test_labels_held_back_by_their_spread_cap_are_named_once() -> None:
+    rock = {"label": "rock", "spread_cap": 100, "tagged_before": 0, "tagged_after": 105}
+    fog = {"label": "fog", "spread_cap": 36, "tagged_before": 0, "tagged_after": 39}
+    sky = {"label": "sky", "spread_cap": None, "tagged_before": 3, "tagged_after": 90}
+    one = events.capped_text([rock, sky])
+    assert one.startswith("Taught from few photos, rock tags at most 100 photos you have not")
+    two = events.capped_text([rock, fog, sky])
+    assert two.startswith("Taught from few photos, rock (100), fog (36) tag at most that many")
+    assert events.capped_text([sky]) == "" and events.capped_text([]) == ""
+    lines = events.done_text(events.done(2, True, "better", {}, {}, labels=[rock, sky]))
+    assert one in lines.splitlines()

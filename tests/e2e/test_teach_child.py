@@ -136,4 +136,4 @@ def test_a_label_confirmed_on_few_photos_spreads_no_further_than_its_cap(album: 
     row = next(r for r in run.labels if r["label"] == "Mine")
     assert row["spread_cap"] == 2 and row["tagged_after"] == 2 + 2  # and the two confirmed
     text = done_text(done(1, True, "better", {}, {}, labels=run.labels))
-    assert "Mine (at most 2) tag only their most alike photos so far" in text
+    assert "Mine tags at most 2 photos you have not judged, its most alike" in text
