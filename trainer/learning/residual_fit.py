@@ -120,12 +120,12 @@ for a concept that is rare in the album (its look-alikes stand above the mirrore
 the unjudged photos, and the positives' bound on how many are true is loose): five confirmed
 photos of a concept on 0.6 % of the photo set's photos tagged 4.8 % of them at precision 0.06
 (``benchmarks/bench_rare_labels.py``), which at 100,000 photos is thousands of wrong tags per
-label. The cap bounds that at any album size. In an album of a few hundred photos it only
-binds at k <= 3: on the photo set's dev half (4 seeds, 13 new labels and 32 concepts taught as
-new, confirm-only and rejecting shown) it raised precision at k=3 by 0.05-0.07 in all four
-cells (F1 -0.014 to +0.023) and moved no cell at k >= 5 by more than 0.008; ``2 k^2`` and
-``4 k`` cost 0.01-0.08 F1 at k=3-10. Teach mode and the retrain report say when the cap binds:
-confirming more photos widens it.
+label. The cap bounds that at any album size. In an album of a few hundred photos it binds
+mostly at k <= 3: on the photo set's dev half (4 seeds, 13 new labels and 32 concepts taught
+as new, confirm-only and rejecting shown) it raised precision at k=3 by 0.067-0.069 in all four
+cells (F1 -0.014 to +0.023) and moved no cell at k >= 5 by more than 0.008; ``2 k^2`` cost up
+to 0.045 F1 at k=3-5 and ``4 k`` up to 0.084 at k=3-10. Teach mode and the retrain report say
+when the cap binds: confirming more photos widens it.
 
 A label the prior knows has a calibrated score to lean on: its threshold maximises the
 expected F1 of the out-of-fold scores (``prior_thresholds="expected-f1"``,
