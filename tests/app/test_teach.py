@@ -115,6 +115,11 @@ def test_a_new_label_is_taught_with_keys_and_the_retrain_tags_a_look_alike(
     qtbot.keyClick(dialog.grid, Qt.Key.Key_Backspace)  # undo is the session's undo...
     qtbot.waitUntil(lambda: window.session.is_idle(), timeout=10_000)
     qtbot.keyClick(dialog.grid, Qt.Key.Key_N)  # ...and answering again works
+    qtbot.waitUntil(lambda: not dialog.child.busy, timeout=60_000)
+    # a refit the spread cap holds back (trainer.learning.residual_fit.spread_cap): the line says
+    capped = {"event": "fitted", "threshold": 0.7, "queue": [], "confirmed": 3, "rejected": 0}
+    dialog.child.fitted.emit(dict(capped, likely=36, spread_cap=36))
+    assert dialog.threshold.text() == "tags at most 36 photos until you confirm more"
     dialog.close()
 
     with TickCounter() as ticks:  # the retrain runs in the background; the window browses

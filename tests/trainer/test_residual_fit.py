@@ -221,11 +221,15 @@ def test_a_label_taught_from_few_photos_tags_at_most_four_k_squared_of_the_unjud
 def test_the_spread_limit_counts_the_photos_a_sampled_row_stands_for():
     from trainer.learning.residual_fit import spread_limit
 
-    scores = np.linspace(0.01, 0.99, 100).astype(np.float32)
-    limit = spread_limit(scores, scale=10.0, cap=50.0)  # 100 rows standing for 1,000 photos
-    assert (scores >= limit).sum() == 5
-    assert spread_limit(scores, scale=10.0, cap=5000.0) == 0.0  # more than the album: no limit
-    assert (scores >= spread_limit(scores, 1.0, 0.0)).sum() == 0
+    scores = np.random.default_rng(0).permutation(np.linspace(0.01, 0.99, 100)).astype(np.float32)
+    tens = np.full(100, 10.0)  # 100 rows standing for 1,000 photos
+    assert (scores >= spread_limit(scores, tens, cap=50.0)).sum() == 5
+    assert spread_limit(scores, tens, cap=5000.0) == 0.0  # more than the album: no limit
+    assert (scores >= spread_limit(scores, np.ones(100), 0.0)).sum() == 0
+    assert (scores >= spread_limit(scores, np.ones(100), 7.0)).sum() == 7
+    mixed = np.where(scores > 0.9, 1.0, 50.0)  # judged photos' rows weigh one each
+    limit = spread_limit(scores, mixed, cap=20.0)
+    assert (scores >= limit).sum() == 10 and mixed[scores >= limit].sum() <= 20
 
 
 def test_the_unlabelled_median_mirror_estimates_precision():
@@ -379,3 +383,21 @@ def test_confirmed_photos_that_share_nothing_do_not_tag_the_album():
     )
     assert threshold[0] == GRID[-1]
     assert (unjudged >= threshold[0]).sum() == 0
+
+
+def test_the_cap_is_counted_on_every_photo_not_on_the_fits_sample_of_them():
+    n, group = 6000, 600
+    u = _look_alikes(n, group, seed=7)
+    sample = ResidualConfig(unlabelled_sample=300)  # each sampled row stands for ~20 photos
+    fitted = fit_residual(u, *_no_prior(n), *_confirm(n, np.arange(2)), sample)
+    served = score(u, *_no_prior(n), fitted.weight, fitted.bias)[:, 0]
+    on = served >= fitted.thresholds[0]
+    on[:2] = False
+    assert fitted.spread_caps is not None and fitted.spread_caps[0] == 16
+    assert 14 <= on.sum() <= 16 and on[:group].sum() == on.sum()
+    # rows that stand for ten photos each (the album trainer's sample): 16 photos, 1 row
+    tens = np.full(n, 10.0)
+    tens[:2] = 1.0
+    fitted = fit_residual(u, *_no_prior(n), *_confirm(n, np.arange(2)), sample, row_weight=tens)
+    served = score(u, *_no_prior(n), fitted.weight, fitted.bias)[:, 0]
+    assert (served[2:] >= fitted.thresholds[0]).sum() == 1

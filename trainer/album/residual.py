@@ -149,6 +149,7 @@ def train_residual(
             config,
             unlabelled_total=unlabelled,
             features=proto,
+            row_weight=weight_of,
         )
         weight[trained], bias[trained] = fitted.weight, fitted.bias
         found = fitted.prototype_weights

@@ -167,6 +167,7 @@ class Teacher:
                 verified,
                 self.config,
                 features=self.features,
+                row_weight=self.data.weights_per_row,
             )
             scores = self._scores(
                 fitted.weight, fitted.bias, fitted.prototype_logits(self.features)
