@@ -401,3 +401,24 @@ def test_the_cap_is_counted_on_every_photo_not_on_the_fits_sample_of_them():
     fitted = fit_residual(u, *_no_prior(n), *_confirm(n, np.arange(2)), sample, row_weight=tens)
     served = score(u, *_no_prior(n), fitted.weight, fitted.bias)[:, 0]
     assert (served[2:] >= fitted.thresholds[0]).sum() == 1
+
+
+def test_a_label_the_prior_knows_is_never_capped():
+    n, group = 1800, 300
+    u = _look_alikes(n, group, seed=8)
+    prior = np.zeros((n, 2), np.float32)
+    prior[:, 0] = np.where(np.arange(n) < group, 0.6, 0.05)  # the prior tags the whole group
+    has_prior = np.array([True, False])
+    targets = np.zeros((n, 2), np.float32)
+    verified = np.zeros((n, 2), dtype=bool)
+    targets[:3], verified[:3] = 1.0, True  # three confirmed photos for both labels
+
+    def fit(config: ResidualConfig):
+        return fit_residual(u, prior, has_prior, targets, verified, config)
+
+    capped, free = fit(ResidualConfig()), fit(ResidualConfig(spread_cap=None))
+    assert capped.spread_caps is not None
+    assert np.isnan(capped.spread_caps[0]) and capped.spread_caps[1] == 36
+    assert capped.thresholds[0] == free.thresholds[0]
+    served = score(u, prior, has_prior, capped.weight, capped.bias)
+    assert (served[3:, 0] >= capped.thresholds[0]).sum() > 36  # the prior's label spreads

@@ -829,7 +829,7 @@ def fit_residual(
         patch_weight,
     )
     if by_prototype.any():
-        caps = cap_spread(out, u_all, features, verified, row_weight, config)
+        caps = cap_spread(out, by_prototype, u_all, features, verified, row_weight, config)
         out = replace(out, spread_caps=caps, seconds=time.perf_counter() - started)
     return out
 
@@ -1080,15 +1080,17 @@ def spread_cap(confirmed: int, config: ResidualConfig) -> float:
 
 def cap_spread(
     fitted: Fitted,
+    prototypes: NDArray[np.bool_],
     u_all: torch.Tensor,
     features: ProtoFeatures | None,
     verified: NDArray[np.bool_],
     row_weight: NDArray[np.floating] | None,
     config: ResidualConfig,
 ) -> NDArray[np.float64]:
-    """Raise each prototype's threshold (in ``fitted``, with its estimated recall) until it tags
-    at most ``spread_cap`` of the album's unjudged photos; returns that cap per label, NaN where
-    it did not raise the threshold.
+    """Raise the threshold of each prototype (``prototypes`` (C,) marks them; ``fitted``'s
+    thresholds and estimated recall change in place) until it tags at most ``spread_cap`` of
+    the album's unjudged photos; returns that cap per label, NaN where it did not raise the
+    threshold (and for every label that is not a prototype).
 
     Counted on the served scores of every row of ``u_all`` (``verified`` (N, C) marks the
     judged ones; ``row_weight`` the photos each row stands for), not on the fit's sample of
@@ -1099,7 +1101,7 @@ def cap_spread(
     problem = fitted.problem
     y = problem.targets.numpy()
     capped = []
-    for c in range(len(fitted.thresholds)):
+    for c in np.flatnonzero(prototypes):
         pos = fitted.oof[problem.verified[:, c] & (y[:, c] > 0.5), c]
         cap = spread_cap(pos.size, config)
         if pos.size >= 2 and math.isfinite(cap) and fitted.thresholds[c] < LONE_THRESHOLD:
