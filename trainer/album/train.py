@@ -98,7 +98,7 @@ def _train_residual(
             report(phase, 0, 1)
             report(phase, 1, 1)
         decision = decide(run.before, run.after, force=options.force)
-        reason = decision.reason + (f" Note: {run.warning}." if run.warning else "")
+        reason = decision.reason  # the warning travels on its own (TrainOutcome.warning)
         report("saving", 0, 1)
         metrics = {
             "kind": "trained",
