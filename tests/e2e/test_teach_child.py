@@ -137,3 +137,26 @@ def test_a_label_confirmed_on_few_photos_spreads_no_further_than_its_cap(album: 
     assert row["spread_cap"] == 2 and row["tagged_after"] == 2 + 2  # and the two confirmed
     text = done_text(done(1, True, "better", {}, {}, labels=run.labels))
     assert "Mine tags at most 2 photos you have not judged, its most alike" in text
+
+
+def test_teach_mode_lets_go_of_the_descriptors_once_it_has_read_them(album: Path) -> None:
+    """The album's cached descriptors (about 5,000 float32 numbers a photo) are dropped once
+    the normalised features, the prior's column and the prototype features are computed;
+    refits go on from what was kept."""
+    from trainer.album.teach import Teacher
+
+    with Library(album) as library:
+        library.create_label("Mimi")
+        library.set_verdicts([library.photo(p) for p in MIMI[:2]], confirm=["Mimi"])
+        mine = Teacher(library, "Mimi")
+        assert mine.data.features.shape[0] == 31  # a prototype will read them
+        first = mine.refit()
+        assert mine.data.features.shape[0] == 0 and mine.features is not None
+        library.set_verdicts([library.photo(p) for p in MIMI[2:4]], confirm=["Mimi"])
+        again = mine.refit()
+        assert again.confirmed == 4 and again.queue[0] in {library.photo(p).id for p in MIMI}
+        assert first.confirmed == 2
+        known = Teacher(library, "cat")  # the prior scores it: never a prototype
+        assert known.data.features.shape[0] == 0
+        library.set_verdicts([library.photo(MIMI[0])], confirm=["cat"])
+        assert known.refit().confirmed >= 1
