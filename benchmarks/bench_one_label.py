@@ -13,7 +13,10 @@ look alike), as the album caches them. Timed, from features already in memory:
 * the same label after 2 rejections too (still a prototype, moved away from them; a label is fitted
   from 150 verdicts on: ``trainer.learning.residual_fit``);
 * a whole retrain: 10,000 photos, 60 labels with verdicts (20 confirmations and 5 rejections
-  each), every other label untouched.
+  each), every other label untouched;
+* reading the verdicts before each of teach mode's refits: the hierarchy applied to an
+  album's verdicts (100,000 photos, 251 labels in a vocabulary-like tree). It used to build
+  every target with CB-WCE weights, which the residual fit never reads: about a minute there.
 
 Run: ``python -m benchmarks.bench_one_label [--rounds 5]``. Prints medians and ranges.
 """
@@ -29,6 +32,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from trainer.album.targets import LabelTree, verified_targets
 from trainer.learning.residual_fit import (
     ProtoFeatures,
     ResidualConfig,
@@ -173,6 +177,26 @@ def whole_retrain(n: int, labels: int) -> float:
     return time.perf_counter() - started
 
 
+def verdict_tree(labels: int, seed: int = 0) -> LabelTree:
+    """A vocabulary-like tree: 10 roots, every other label under one of the first third."""
+    rng = np.random.default_rng(seed)
+    parents = [-1 if i < 10 else int(rng.integers(0, max(10, i // 3))) for i in range(labels)]
+    names = tuple(f"label {i}" for i in range(labels))
+    return LabelTree(names, np.arange(labels), np.array(parents), np.full(labels, 0.5))
+
+
+def reading_verdicts(n: int, labels: int) -> float:
+    """What teach mode does with the verdicts before every refit: the hierarchy applied to
+    them (``verified_targets``), for 200 verdicts scattered over the album."""
+    tree = verdict_tree(labels)
+    rng = np.random.default_rng(3)
+    verdicts = np.zeros((n, labels), np.int8)
+    verdicts[rng.integers(0, n, 200), rng.integers(0, labels, 200)] = 1
+    started = time.perf_counter()
+    verified_targets(tree, verdicts)
+    return time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -183,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         ("normalising 100,000 photos (once per album)", lambda: normalising(100_000)),
         ("prototype features, 100,000 photos (once)", lambda: preparing(100_000)),
         ("whole retrain, 60 labels, 10,000 photos", lambda: whole_retrain(10_000, 60)),
+        ("verdicts read, 100,000 photos, 251 labels", lambda: reading_verdicts(100_000, 251)),
     ):
         times = sorted(run() for _ in range(args.rounds))
         print(

@@ -246,3 +246,25 @@ def test_a_large_album_loads_every_judged_photo_and_a_sample_of_the_rest(store: 
     assert np.array_equal(sampled.targets.verified, full.targets.verified[rows])
     again = load_training_data(store, replace(TargetConfig(), unlabelled_rows=10))
     assert np.array_equal(again.photo_ids, sampled.photo_ids)  # seeded
+
+
+def test_without_confidence_weights_the_verified_entries_are_the_same_and_missing_ones_flat():
+    from trainer.album.targets import verified_targets
+
+    rng = np.random.default_rng(2)
+    n = 60
+    verdicts = rng.choice([0, 0, 0, CONFIRMED, REJECTED], size=(n, len(ROWS))).astype(np.int8)
+    scores = rng.random((n, len(ROWS))).astype(np.float32)
+    weighted = build_targets(TREE, verdicts, scores, TREE.defaults, TargetConfig())
+    flat = build_targets(
+        TREE, verdicts, scores, TREE.defaults, TargetConfig(confidence_weights=False)
+    )
+    assert np.array_equal(weighted.verified, flat.verified)
+    assert np.array_equal(weighted.targets, flat.targets)
+    assert np.array_equal(weighted.pseudo, flat.pseudo)
+    missing = ~flat.verified & ~flat.pseudo
+    assert np.allclose(flat.weights[missing], TargetConfig().missing_weight)
+    assert not np.allclose(weighted.weights[missing], TargetConfig().missing_weight)
+    positive, verified = verified_targets(TREE, verdicts)  # what teach mode reads
+    assert np.array_equal(verified, weighted.verified)
+    assert np.array_equal(positive, (weighted.targets > 0.5) & weighted.verified)

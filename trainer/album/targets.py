@@ -55,6 +55,10 @@ class TargetConfig:
             the sample (``TrainingData.row_weight``). None (the default) reads every photo;
             the residual run samples (``trainer.album.residual.sampled``).
         sample_seed: Seed of that sample.
+        confidence_weights: Scale the missing entries' weights by CB-WCE confidence (the
+            linear head's loss reads them). The residual fit reads only the verified entries,
+            so its run and teach mode turn this off: on 100,000 photos and 251 labels with
+            distinct tag sets the co-occurrence counts take about a minute.
     """
 
     pseudo_weight: float = 0.3
@@ -62,6 +66,7 @@ class TargetConfig:
     smoothing: float = 1.0
     unlabelled_rows: int | None = None
     sample_seed: int = 0
+    confidence_weights: bool = True
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,17 @@ class Targets:
         return self.verified.any(axis=1)
 
 
+def verified_targets(
+    tree: LabelTree, verdicts: NDArray[np.int8]
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """The user's verdicts (N, L) read with the hierarchy: (positive, verified), both (N, L).
+    All the residual fit reads (``trainer.learning.residual_fit.build_problem``): 0.17 s for
+    100,000 photos and 251 labels, where ``build_targets`` with CB-WCE weights took a minute."""
+    confirmed, rejected = verdicts == CONFIRMED, verdicts == REJECTED
+    positive = climb(tree, confirmed, rejected)
+    return positive, positive | blocked(tree, rejected)
+
+
 def build_targets(
     tree: LabelTree,
     verdicts: NDArray[np.int8],
@@ -156,14 +172,15 @@ def build_targets(
     config: TargetConfig = TargetConfig(),
 ) -> Targets:
     """Targets from verdicts (N, L) in {-1, 0, 1} and the active model's scores (N, L)."""
-    confirmed, rejected = verdicts == CONFIRMED, verdicts == REJECTED
-    positive = climb(tree, confirmed, rejected)
-    negative = blocked(tree, rejected)
-    verified = positive | negative
+    positive, verified = verified_targets(tree, verdicts)
+    rejected = verdicts == REJECTED
     given = (scores >= thresholds[None, :]) & (verdicts == 0)
     pseudo = climb(tree, given, rejected) & ~verified
     observed = positive | pseudo
-    confidence = negative_confidence_weights(observed, smoothing=config.smoothing)
+    if config.confidence_weights:
+        confidence = negative_confidence_weights(observed, smoothing=config.smoothing)
+    else:
+        confidence = np.where(observed, 0.0, 1.0).astype(np.float32)
     weights = np.where(
         verified, 1.0, np.where(pseudo, config.pseudo_weight, config.missing_weight * confidence)
     )

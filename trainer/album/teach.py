@@ -44,7 +44,12 @@ from trainer.album.residual import (
     prior_of,
     verdict_counts,
 )
-from trainer.album.targets import TargetConfig, TrainingData, build_targets, load_training_data
+from trainer.album.targets import (
+    TargetConfig,
+    TrainingData,
+    load_training_data,
+    verified_targets,
+)
 from trainer.album.train import NothingToLearnError
 from trainer.learning.residual_fit import (
     LONE_THRESHOLD,
@@ -57,6 +62,9 @@ from trainer.learning.residual_fit import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: Targets as the residual fit reads them: verified entries only, no CB-WCE weights.
+UNWEIGHTED = TargetConfig(confidence_weights=False)
 
 #: Most photo ids sent back in one queue.
 QUEUE_LENGTH = 300
@@ -153,9 +161,9 @@ class Teacher:
             i, j = self._row.get(fact.photo_id), self._col.get(fact.label_id)
             if i is not None and j is not None:
                 verdicts[i, j] = fact.verdict
-        t = build_targets(d.tree, verdicts, d.old_scores, d.old_thresholds, TargetConfig())
+        positive, verified = verified_targets(d.tree, verdicts)
         c = self.column
-        return t.targets[:, [c]], t.verified[:, [c]]
+        return positive[:, [c]].astype(np.float32), verified[:, [c]]
 
     def refit(self) -> Fit:
         """Refit from the verdicts in the database now; rank the unjudged photos."""
@@ -244,7 +252,7 @@ def manual_threshold(library: Library, label: str) -> float | None:
 def gather_any(library: Library) -> TrainingData:
     """The album's training data; an album without any verdict yet still gets a queue."""
     try:
-        return load_training_data(library.store, TargetConfig())
+        return load_training_data(library.store, UNWEIGHTED)
     except ValueError as exc:
         raise NothingToLearnError(str(exc)) from None
 

@@ -16,6 +16,7 @@ Which kinds the album serves is ``core.model.heads``; the command line offers on
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,8 @@ def _train_residual(
     clock = Clock()
     with Library(album, options.data_dir) as library, training_lock(library.data_dir):
         report("loading", 0, 1)
-        data = gather(library, sampled(options.targets))
+        # the residual fit reads verified entries only: no CB-WCE weights to count
+        data = gather(library, replace(sampled(options.targets), confidence_weights=False))
         report("loading", 1, 1)
         clock.lap("loading")
         report("training", 0, 1)
