@@ -187,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(later)} refits); the label tags {result['likely']} photos"
         + (f" (its cap {result['cap']:.0f})" if result["cap"] else "")
     )
+    if result["cap"] and float(result["likely"]) > float(result["cap"]):
+        print(
+            f"   more than the cap: the album holds {len(copies):,} jittered copies of the "
+            "confirmed photo, whose scores tie at 1.0 in float32, above any threshold (near "
+            "copies are tagged, as for a label confirmed on one photo)"
+        )
     print(f"peak resident memory of the teach process {result['peak_mb']:,.0f} MB")
     print(
         "command: python -m benchmarks.bench_teach_scale "

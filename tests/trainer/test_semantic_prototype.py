@@ -299,3 +299,19 @@ def test_prototypes_without_prototype_features_read_u():
         / (np.linalg.norm(fitted.weight[0]) * np.linalg.norm(direction))
     )
     assert cosine > 0.999
+
+
+def test_descriptors_read_a_chunk_at_a_time_give_the_same_prototype_features(tagger, monkeypatch):
+    import trainer.album.residual as residual
+
+    d, _ = _descriptors(tagger, 300)
+    whole = descriptor_prototype_features(d.astype(np.float16), tagger)
+    monkeypatch.setattr(residual, "DESCRIPTOR_CHUNK", 7)  # 43 chunks, the last one short
+    chunked = descriptor_prototype_features(d.astype(np.float16), tagger)
+    for a, b in zip(whole.parts, chunked.parts, strict=True):
+        # the classifier's matrix products round alike only up to their blocking, and the
+        # semantic part's minor principal directions carry that rounding (1e-4 here)
+        tolerance = 5e-4 if a.name == "semantic" else 1e-5
+        assert a.name == b.name and torch.allclose(a.values, b.values, atol=tolerance)
+    assert whole.patches is not None and chunked.patches is not None
+    assert torch.equal(whole.patches.coords, chunked.patches.coords)

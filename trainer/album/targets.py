@@ -194,7 +194,8 @@ class TrainingData:
     Attributes:
         backbone: Id of the backbone whose cached features these are.
         photo_ids: (N,) store ids of the rows.
-        features: (N, D) float32 pooled features.
+        features: (N, D) float32 pooled features (float16, as cached, when read with
+            ``half``: teach mode reads them once, a chunk at a time).
         tree: The label columns.
         targets: Targets and weights.
         unseen: (N, L) verified entries the active model version did not train on.
@@ -210,7 +211,7 @@ class TrainingData:
 
     backbone: str
     photo_ids: NDArray[np.int64]
-    features: NDArray[np.float32]
+    features: NDArray[np.floating]
     tree: LabelTree
     targets: Targets
     unseen: NDArray[np.bool_]
@@ -233,7 +234,9 @@ class TrainingData:
         return round(float(self.weights_per_row.sum()))
 
 
-def load_training_data(store: TagStore, config: TargetConfig = TargetConfig()) -> TrainingData:
+def load_training_data(
+    store: TagStore, config: TargetConfig = TargetConfig(), *, half: bool = False
+) -> TrainingData:
     """Read features, scores and verdicts of the active backbone's photos and build targets.
 
     Rows are every photo with a verdict plus, on a large album, a seeded uniform sample of
@@ -293,7 +296,7 @@ def load_training_data(store: TagStore, config: TargetConfig = TargetConfig()) -
     return TrainingData(
         active.backbone,
         photo_ids,
-        features.astype(np.float32),
+        features if half else features.astype(np.float32),
         tree,
         targets,
         fresh & targets.verified,
