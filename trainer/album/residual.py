@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -401,7 +402,7 @@ def _label_report(
     for i, j in enumerate(trained):
         name = data.tree.names[j]
         pos, neg = verdict_counts(t.targets[:, j], t.verified[:, j])
-        capped = caps is not None and bool(np.isfinite(caps[i]))
+        cap = float(caps[i]) if caps is not None else math.nan
         report.append(
             {
                 "label": name,
@@ -415,7 +416,7 @@ def _label_report(
                 "tagged_after": _count(weight, new_scores[:, i] >= thresholds[name]),
                 # the most unjudged photos it may tag before more are confirmed, where that
                 # held its threshold up (trainer.learning.residual_fit.spread_cap)
-                "spread_cap": int(caps[i]) if capped and caps is not None else None,
+                "spread_cap": int(cap) if math.isfinite(cap) else None,
             }
         )
     return report

@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from core.db.training_data import verdict_facts
 from core.library import Library
 from trainer.album.residual import (
+    DESCRIPTOR_CHUNK,
     active_report,
     album_prototype_features,
     grew_by_rejections,
@@ -65,9 +66,6 @@ logger = logging.getLogger(__name__)
 
 #: Targets as the residual fit reads them: verified entries only, no CB-WCE weights.
 UNWEIGHTED = TargetConfig(confidence_weights=False)
-
-#: Photos the prior scores at a time when teach mode reads its column.
-PRIOR_CHUNK = 8192
 
 #: Most photo ids sent back in one queue.
 QUEUE_LENGTH = 300
@@ -133,7 +131,6 @@ class Teacher:
         #: What the active version's training reported of the label (the version ``data``'s
         #: scores come from), read once: rejections alone never spread it (``no_wider``).
         self.reported = active_report(library).get(self.label)
-        self._cap: int | None = None  # the last fit's spread cap, where it held the threshold
 
     def _let_go_of_descriptors(self) -> None:
         """Drop the album's cached descriptors once everything read from them is computed
@@ -155,8 +152,8 @@ class Teacher:
         column = prior.label_names.index(self.label)
         out = np.zeros((len(self.data.photo_ids), 1), np.float32)
         with torch.inference_mode():  # a chunk at a time: all labels of every photo at once
-            for start in range(0, len(out), PRIOR_CHUNK):  # took 2 GB at 100,000 photos
-                part = np.asarray(self.data.features[start : start + PRIOR_CHUNK], np.float32)
+            for start in range(0, len(out), DESCRIPTOR_CHUNK):  # took 2 GB at 100,000 photos
+                part = np.asarray(self.data.features[start : start + DESCRIPTOR_CHUNK], np.float32)
                 scores = prior.scores(model.tagger.backbone, torch.from_numpy(part))
                 out[start : start + len(part), 0] = scores[:, column].numpy()
         return out, True
@@ -202,13 +199,13 @@ class Teacher:
             if np.isfinite(fitted.thresholds[0]):
                 self.threshold = float(fitted.thresholds[0])
             caps = fitted.spread_caps
-            self._cap = int(caps[0]) if caps is not None and np.isfinite(caps[0]) else None
+            cap = int(caps[0]) if caps is not None and np.isfinite(caps[0]) else None
             if grew_by_rejections(self.reported, positives, negatives):  # as the retrain will
                 c = self.column
                 was = self.data.old_scores[:, c] >= self.data.old_thresholds[c]
                 self.threshold = no_wider(scores, self.threshold, was, np.ones(len(scores)))
         else:
-            self._cap = None
+            cap = None
             scores = self.prior[:, 0] if self.has_prior else self.data.old_scores[:, self.column]
         manual = manual_threshold(self.library, self.label)
         threshold = manual if manual is not None else self.threshold
@@ -224,7 +221,7 @@ class Teacher:
             likely,
             time.perf_counter() - started,
             copies_only=manual is None and positives == 1 and threshold >= LONE_THRESHOLD,
-            spread_cap=self._cap if manual is None and threshold == self.threshold else None,
+            spread_cap=cap if manual is None and threshold == self.threshold else None,
         )
 
     def _scores(

@@ -557,16 +557,24 @@ class Fitted:
     #: threshold, NaN elsewhere; None: not computed.
     spread_caps: NDArray[np.float64] | None = None
 
-    def prototype_logits(self, features: ProtoFeatures | None) -> torch.Tensor | None:
+    def prototype_logits(
+        self, features: ProtoFeatures | None, columns: NDArray[np.int64] | None = None
+    ) -> torch.Tensor | None:
         """(N, C) what the prototype weights add to the logits of the photos ``features``
-        describe (None when this fit has none)."""
+        describe (None when this fit has none); with ``columns``, (N, len(columns)) for
+        those labels only."""
         if features is None or self.prototype_weights is None:
             return None
-        out = features.logits(self.prototype_weights)
-        if features.patches is not None and self.patch_weight is not None:
-            used = np.flatnonzero(np.abs(self.patch_weight).sum(axis=1) > 0)
+        weights = self.prototype_weights
+        patch_weight = self.patch_weight
+        if columns is not None:
+            weights = {name: w[columns] for name, w in weights.items()}
+            patch_weight = None if patch_weight is None else patch_weight[columns]
+        out = features.logits(weights)
+        if features.patches is not None and patch_weight is not None:
+            used = np.flatnonzero(np.abs(patch_weight).sum(axis=1) > 0)
             if used.size:
-                out[:, used] += features.patches.logits(self.patch_weight[used])
+                out[:, used] += features.patches.logits(patch_weight[used])
         return out
 
 
@@ -1100,28 +1108,25 @@ def cap_spread(
     caps = np.full(len(fitted.thresholds), np.nan)
     problem = fitted.problem
     y = problem.targets.numpy()
-    capped = []
-    for c in np.flatnonzero(prototypes):
-        pos = fitted.oof[problem.verified[:, c] & (y[:, c] > 0.5), c]
+    capped: list[tuple[int, NDArray[np.float32], float]] = []  # column, its positives, cap
+    for column in np.flatnonzero(prototypes):
+        pos = fitted.oof[problem.verified[:, column] & (y[:, column] > 0.5), column]
         cap = spread_cap(pos.size, config)
-        if pos.size >= 2 and math.isfinite(cap) and fitted.thresholds[c] < LONE_THRESHOLD:
-            capped.append(c)  # a lone photo tags only its near copies (LONE_THRESHOLD)
+        if pos.size >= 2 and math.isfinite(cap) and fitted.thresholds[column] < LONE_THRESHOLD:
+            capped.append((int(column), pos, cap))  # a lone photo tags only its near copies
     if not capped:
         return caps
-    cols = np.array(capped)
-    extra = fitted.prototype_logits(features)
+    cols = np.array([c for c, _, _ in capped], dtype=np.int64)
     served = score(
         u_all,
         np.zeros((u_all.shape[0], cols.size), np.float32),
         np.zeros(cols.size, dtype=bool),
         fitted.weight[cols],
         fitted.bias[cols],
-        None if extra is None else extra[:, torch.from_numpy(cols)],
+        fitted.prototype_logits(features, cols),
     )
     weight = np.ones(u_all.shape[0]) if row_weight is None else np.asarray(row_weight, float)
-    for i, c in enumerate(cols):
-        pos = fitted.oof[problem.verified[:, c] & (y[:, c] > 0.5), c]
-        cap = spread_cap(pos.size, config)
+    for i, (c, pos, cap) in enumerate(capped):
         open_rows = ~verified[:, c]
         limit = spread_limit(served[open_rows, i], weight[open_rows], cap)
         if limit > fitted.thresholds[c]:
